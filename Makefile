@@ -1,0 +1,73 @@
+# Cartera: `make run` to use it, `make test` to check it. Both start from a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_VERSION := $(shell cat .python-version)
+# pyenv reads .python-version; elsewhere any python3.12 on the PATH will do.
+PYTHON ?= $(shell command -v python$(PYTHON_VERSION) || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+PG_URL ?= postgres://postgres@127.0.0.1:5432/cartera
+CHROMIUM ?= /usr/bin/chromium
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help run serve install test lint typecheck check-migrations test-sqlite test-postgres test-browser \
+        browser-deps postgres bench messages clean
+
+help:
+	@echo "make run    create the environment, migrate, load the demo portfolio, serve http://127.0.0.1:8000"
+	@echo "make test   install what the tests need, then lint, type-check and run every test"
+	@echo "make bench  run the benchmarks and write docs/benchmarks.md"
+
+$(BIN)/.installed: requirements-dev.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), "Cartera needs Python 3.12+, found " + sys.version' 
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(PY) manage.py migrate --no-input -v0
+	$(PY) manage.py demo --if-empty
+	CARTERA_DEBUG=1 $(PY) manage.py runserver_with_worker 127.0.0.1:8000
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+typecheck: install
+	$(BIN)/mypy
+
+check-migrations: install
+	$(PY) manage.py makemigrations --check --dry-run
+
+browser-deps:
+	@test -x $(CHROMIUM) || { echo "Installing Debian's Chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core) >/dev/null; }
+
+postgres:
+	@bash .ci/postgres
+
+test-sqlite: install
+	$(BIN)/pytest -m "not browser" -q -p no:cacheprovider
+
+test-postgres: install postgres
+	DATABASE_URL=$(PG_URL) $(BIN)/pytest -m "not browser" -q -p no:cacheprovider --ignore=tests/customerbase
+
+test-browser: install browser-deps
+	CARTERA_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -m browser -q -p no:cacheprovider
+
+test: install lint typecheck check-migrations test-postgres test-browser test-sqlite
+
+bench: install
+	$(PY) -m bench.run
+
+messages: install
+	cd cartera && ../$(PY) ../manage.py makemessages -l es --no-obsolete --ignore=locale && ../$(PY) ../manage.py compilemessages
+
+clean:
+	rm -rf $(VENV) var/test*.sqlite3

@@ -1,0 +1,3 @@
+from cartera.cli import main
+
+main()

@@ -1,0 +1,97 @@
+"""Writes to the timeline: interactions and tasks."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cartera.accounts.models import User
+from cartera.activity.models import Interaction, Task
+from cartera.customers.models import Customer
+
+INTERACTION_FIELDS = ("kind", "direction", "occurred_at", "subject", "body", "outcome")
+TASK_FIELDS = ("title", "customer", "assignee", "due_at", "notes")
+
+
+def _assign(obj: Any, fields: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    unknown = set(fields) - set(allowed)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    for name, value in fields.items():
+        setattr(obj, name, value.strip() if isinstance(value, str) else value)
+
+
+@transaction.atomic
+def interaction_create(*, actor: User, customer: Customer, fields: Mapping[str, Any]) -> Interaction:
+    """Log a contact with ``customer``; the actor is its author."""
+    interaction = Interaction(customer=customer, author=actor)
+    _assign(interaction, fields, INTERACTION_FIELDS)
+    if interaction.occurred_at is None:
+        interaction.occurred_at = timezone.now()
+    interaction.full_clean()
+    interaction.save()
+    return interaction
+
+
+@transaction.atomic
+def interaction_update(*, actor: User, interaction: Interaction, fields: Mapping[str, Any]) -> Interaction:
+    """Correct a logged interaction."""
+    _assign(interaction, fields, INTERACTION_FIELDS)
+    interaction.full_clean()
+    interaction.save()
+    return interaction
+
+
+def interaction_delete(*, actor: User, interaction: Interaction) -> None:
+    """Remove an interaction from the timeline."""
+    interaction.delete()
+
+
+def _check_assignee(actor: User, assignee: User) -> None:
+    """Giving work to someone else is for roles that act on every record."""
+    if assignee != actor and not actor.has_perm("accounts.act_on_all_records"):
+        raise PermissionDenied(_("You can only assign tasks to yourself."))
+
+
+@transaction.atomic
+def task_create(*, actor: User, fields: Mapping[str, Any]) -> Task:
+    """Create a task; it goes to the actor unless an (allowed) assignee is given."""
+    fields = dict(fields)
+    if not fields.get("assignee"):
+        fields["assignee"] = actor
+    _check_assignee(actor, fields["assignee"])
+    task = Task(created_by=actor)
+    _assign(task, fields, TASK_FIELDS)
+    task.full_clean()
+    task.save()
+    return task
+
+
+@transaction.atomic
+def task_update(*, actor: User, task: Task, fields: Mapping[str, Any]) -> Task:
+    """Change a task's title, due date, assignee or notes."""
+    if "assignee" in fields and fields["assignee"] != task.assignee:
+        _check_assignee(actor, fields["assignee"])
+    _assign(task, fields, TASK_FIELDS)
+    task.full_clean()
+    task.save()
+    return task
+
+
+def task_set_done(*, actor: User, task: Task, done: bool, at: datetime.datetime | None = None) -> Task:
+    """Tick a task off (or reopen it)."""
+    task.done = done
+    task.done_at = (at or timezone.now()) if done else None
+    task.save(update_fields=["done", "done_at", "updated_at"])
+    return task
+
+
+def task_delete(*, actor: User, task: Task) -> None:
+    """Remove a task."""
+    task.delete()

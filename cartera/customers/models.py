@@ -1,0 +1,241 @@
+"""The customer file: customers, their companies, tags and admin-defined custom fields."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from cartera.core.models import TimeStampedModel
+
+
+class Stage(models.TextChoices):
+    """Where a person stands with the business; set by people, except the move to customer."""
+
+    SUSPECT = "suspect", _("Suspect")
+    PROSPECT = "prospect", _("Prospect")
+    CUSTOMER = "customer", _("Customer")
+    FORMER = "former", _("Former customer")
+
+
+class Title(models.TextChoices):
+    MR = "mr", _("Mr")
+    MRS = "mrs", _("Mrs")
+    MS = "ms", _("Ms")
+    MX = "mx", _("Mx")
+    DR = "dr", _("Dr")
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("Email")
+    PHONE = "phone", _("Phone")
+    SMS = "sms", _("SMS")
+    WHATSAPP = "whatsapp", _("WhatsApp")
+    MAIL = "mail", _("Post")
+    IN_PERSON = "in_person", _("In person")
+
+
+class Source(models.TextChoices):
+    SOCIAL = "social", _("Social network")
+    WEB = "web", _("Web / inbound")
+    TELEMARKETING = "telemarketing", _("Telemarketing")
+    REFERRAL = "referral", _("Referral")
+    EVENT = "event", _("Event")
+    PURCHASED_LIST = "purchased_list", _("Purchased list")
+    IMPORT = "import", _("Import")
+    OTHER = "other", _("Other")
+
+
+class IncomeRange(models.TextChoices):
+    UNDER_15K = "lt15k", _("Under 15,000 €")
+    FROM_15K = "15k-25k", _("15,000 – 25,000 €")
+    FROM_25K = "25k-40k", _("25,000 – 40,000 €")
+    FROM_40K = "40k-60k", _("40,000 – 60,000 €")
+    FROM_60K = "60k-100k", _("60,000 – 100,000 €")
+    OVER_100K = "gt100k", _("Over 100,000 €")
+
+
+class CompanySize(models.TextChoices):
+    MICRO = "1-9", _("1–9 employees")
+    SMALL = "10-49", _("10–49 employees")
+    MEDIUM = "50-249", _("50–249 employees")
+    LARGE = "250+", _("250 or more employees")
+
+
+class Company(TimeStampedModel):
+    """A business that customers work for (B2B portfolios)."""
+
+    name = models.CharField(_("name"), max_length=200)
+    name_key = models.CharField(max_length=200, editable=False, default="")
+    tax_id = models.CharField(_("tax id (CIF/NIF)"), max_length=32, blank=True)
+    sector = models.CharField(_("sector"), max_length=100, blank=True)
+    size = models.CharField(_("size"), max_length=10, choices=CompanySize.choices, blank=True)
+    region = models.CharField(_("region"), max_length=100, blank=True)
+    website = models.URLField(_("website"), blank=True)
+
+    class Meta:
+        verbose_name = _("company")
+        verbose_name_plural = _("companies")
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["name_key"], opclasses=["varchar_pattern_ops"], name="company_name_key")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tax_id"], condition=~models.Q(tax_id=""), name="company_tax_id_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tag(models.Model):
+    """A free label put on customers ("VIP", "feria 2026"...)."""
+
+    name = models.CharField(_("name"), max_length=60)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(Lower("name"), name="tag_name_ci_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomFieldType(models.TextChoices):
+    TEXT = "text", _("Text")
+    NUMBER = "number", _("Number")
+    DATE = "date", _("Date")
+    BOOLEAN = "boolean", _("Yes / no")
+    CHOICE = "choice", _("Choice")
+
+
+class CustomField(models.Model):
+    """A typed extra field an admin adds to every customer; values live in ``Customer.custom_fields``."""
+
+    key = models.SlugField(_("key"), max_length=50, unique=True)
+    label = models.CharField(_("label"), max_length=100)
+    field_type = models.CharField(_("type"), max_length=10, choices=CustomFieldType.choices)
+    choices = models.TextField(_("choices"), blank=True, help_text=_("One per line, for choice fields."))
+    required = models.BooleanField(_("required"), default=False)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("custom field")
+        verbose_name_plural = _("custom fields")
+        ordering = ["position", "label"]
+
+    def __str__(self) -> str:
+        return self.label
+
+    def choice_list(self) -> list[str]:
+        return [c.strip() for c in self.choices.splitlines() if c.strip()]
+
+
+class Customer(TimeStampedModel):
+    """A person in the portfolio, from suspect to former customer."""
+
+    # Every field that holds personal data, in one place, so export and erasure cannot drift.
+    PERSONAL_DATA_FIELDS = (
+        "title", "first_name", "last_name", "email", "phone", "job_title", "profession", "birth_date",
+        "address", "city", "region", "postal_code", "country", "income_range", "custom_fields", "notes",
+    )  # fmt: skip
+    scope_owner_fields = ("owner",)
+
+    title = models.CharField(_("title"), max_length=5, choices=Title.choices, blank=True)
+    first_name = models.CharField(_("first name"), max_length=100)
+    last_name = models.CharField(_("last name"), max_length=150, blank=True)
+    email = models.EmailField(_("email"), max_length=254, null=True, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    stage = models.CharField(_("stage"), max_length=10, choices=Stage.choices, default=Stage.PROSPECT)
+    sector = models.CharField(_("sector"), max_length=100, blank=True)
+    company = models.ForeignKey(
+        Company,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="contacts",
+        verbose_name=_("company"),
+    )
+    job_title = models.CharField(_("job title"), max_length=120, blank=True)
+    profession = models.CharField(_("profession"), max_length=120, blank=True)
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    address = models.CharField(_("address"), max_length=255, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    region = models.CharField(_("province / region"), max_length=100, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=12, blank=True)
+    country = models.CharField(_("country"), max_length=2, default="ES", blank=True)
+    preferred_channel = models.CharField(
+        _("preferred channel"), max_length=10, choices=Channel.choices, blank=True
+    )
+    opt_in_email = models.BooleanField(_("accepts email"), default=False)
+    opt_in_phone = models.BooleanField(_("accepts calls"), default=False)
+    opt_in_sms = models.BooleanField(_("accepts SMS"), default=False)
+    opt_in_mail = models.BooleanField(_("accepts post"), default=False)
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices, blank=True)
+    income_range = models.CharField(_("income range"), max_length=10, choices=IncomeRange.choices, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_customers",
+        verbose_name=_("owner"),
+    )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="customers", verbose_name=_("tags"))
+    custom_fields = models.JSONField(_("custom fields"), default=dict, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    # Folded (lower-case, accent-free) copies for fast prefix search; kept by the services.
+    first_name_key = models.CharField(max_length=100, editable=False, default="")
+    last_name_key = models.CharField(max_length=150, editable=False, default="")
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        ordering = ["-id"]
+        permissions = [
+            ("export_customer", _("Can export customers")),
+            ("reassign_customer", _("Can reassign customers to another owner")),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"), condition=models.Q(email__isnull=False), name="customer_email_ci_unique"
+            )
+        ]
+        indexes = [
+            # varchar_pattern_ops lets PostgreSQL answer LIKE 'prefix%' from the index; other
+            # databases ignore the operator class.
+            models.Index(
+                fields=["last_name_key", "first_name_key"],
+                opclasses=["varchar_pattern_ops", "varchar_pattern_ops"],
+                name="customer_last_name_key",
+            ),
+            models.Index(fields=["first_name_key"], opclasses=["varchar_pattern_ops"], name="customer_first_name_key"),
+            models.Index(fields=["email"], opclasses=["varchar_pattern_ops"], name="customer_email_prefix"),
+            models.Index(fields=["phone"], opclasses=["varchar_pattern_ops"], name="customer_phone_prefix"),
+            models.Index(fields=["stage", "id"], name="customer_stage_id"),
+            models.Index(fields=["owner", "id"], name="customer_owner_id"),
+            models.Index(fields=["source", "id"], name="customer_source_id"),
+            models.Index(fields=["sector", "id"], name="customer_sector_id"),
+            models.Index(fields=["company", "id"], name="customer_company_id"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def age(self, today: datetime.date | None = None) -> int | None:
+        """Age in whole years, or ``None`` without a birth date."""
+        if self.birth_date is None:
+            return None
+        today = today or timezone.localdate()
+        before_birthday = (today.month, today.day) < (self.birth_date.month, self.birth_date.day)
+        return today.year - self.birth_date.year - int(before_birthday)

@@ -1,0 +1,112 @@
+"""Reads of the customer file, always scoped to what the user may see."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+
+from cartera.core.contact import normalize_phone
+from cartera.core.scoping import restrict
+from cartera.core.search import prefix_q
+from cartera.core.text import fold
+from cartera.customers.models import Company, Customer, Tag
+
+# Sort options offered to users: each ends with a unique column so keyset pagination is exact,
+# and each has an index behind it.
+CUSTOMER_SORTS: dict[str, tuple[str, ...]] = {
+    "newest": ("-id",),
+    "oldest": ("id",),
+    "name": ("last_name_key", "first_name_key", "id"),
+    "-name": ("-last_name_key", "-first_name_key", "-id"),
+}
+
+_PHONE_CHARS = re.compile(r"^[\d\s+().-]{3,}$")
+
+
+@dataclass(frozen=True)
+class CustomerFilters:
+    """What a customer list can be narrowed by."""
+
+    query: str = ""
+    stage: str = ""
+    owner_id: int | None = None
+    tag_id: int | None = None
+    sector: str = ""
+    source: str = ""
+    company_id: int | None = None
+
+
+def search_q(query: str) -> Q:
+    """Match by email, phone, name or company, each as an indexed prefix search."""
+    query = query.strip()
+    if not query:
+        return Q()
+    if "@" in query:
+        return prefix_q("email", query.lower())
+    if _PHONE_CHARS.match(query) and sum(ch.isdigit() for ch in query) >= 3:
+        digits = re.sub(r"[^\d+]", "", query)
+        try:
+            return Q(phone=normalize_phone(query))
+        except ValidationError:
+            # A partial number: match the start of the national or international form.
+            if digits.startswith("+"):
+                return prefix_q("phone", digits)
+            return prefix_q("phone", digits) | prefix_q("phone", "+34" + digits)
+    key = fold(query)
+    words = key.split(" ")
+    condition = prefix_q("last_name_key", key) | prefix_q("first_name_key", key)
+    if len(words) > 1:
+        first, rest = words[0], " ".join(words[1:])
+        condition |= prefix_q("first_name_key", first) & prefix_q("last_name_key", rest)
+    company_ids = Company.objects.filter(prefix_q("name_key", key)).values("id")[:200]
+    return condition | Q(company_id__in=company_ids)
+
+
+def customer_list(*, user: Any, filters: CustomerFilters) -> QuerySet[Customer]:
+    """The customers ``user`` may see that match ``filters``, with what a list row shows."""
+    qs = restrict(Customer.objects.all(), user, "view").select_related("owner", "company")
+    qs = qs.filter(search_q(filters.query))
+    if filters.stage:
+        qs = qs.filter(stage=filters.stage)
+    if filters.owner_id:
+        qs = qs.filter(owner_id=filters.owner_id)
+    if filters.tag_id:
+        qs = qs.filter(tags__id=filters.tag_id)
+    if filters.sector:
+        qs = qs.filter(sector=filters.sector)
+    if filters.source:
+        qs = qs.filter(source=filters.source)
+    if filters.company_id:
+        qs = qs.filter(company_id=filters.company_id)
+    return qs
+
+
+def customer_detail(*, user: Any, pk: int) -> Customer:
+    """One customer with company, owner and tags, or 404 outside the user's scope."""
+    from cartera.core.scoping import get_for_user
+
+    qs = Customer.objects.select_related("owner", "company").prefetch_related("tags")
+    return get_for_user(qs, user, "view", pk=pk)
+
+
+def company_list(*, user: Any, query: str = "") -> QuerySet[Company]:
+    """Companies, optionally by name prefix."""
+    qs = restrict(Company.objects.all(), user, "view")
+    if query.strip():
+        qs = qs.filter(prefix_q("name_key", fold(query)))
+    return qs
+
+
+def tag_list(*, user: Any) -> QuerySet[Tag]:
+    return restrict(Tag.objects.all(), user, "view")
+
+
+def sector_choices() -> list[str]:
+    """Sectors already used, for filters and suggestions (distinct over an indexed column)."""
+    return list(
+        Customer.objects.exclude(sector="").order_by("sector").values_list("sector", flat=True).distinct()[:200]
+    )

@@ -1,0 +1,225 @@
+"""Writes to the customer file. Views, the API, imports and the CLI all come through here."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+
+from cartera.accounts.models import User
+from cartera.core.contact import normalize_email, normalize_phone
+from cartera.core.text import fold
+from cartera.customers.models import Company, Customer, CustomField, CustomFieldType, Stage, Tag
+
+CUSTOMER_EDITABLE_FIELDS = (
+    "title", "first_name", "last_name", "email", "phone", "stage", "sector", "company", "job_title",
+    "profession", "birth_date", "address", "city", "region", "postal_code", "country", "preferred_channel",
+    "opt_in_email", "opt_in_phone", "opt_in_sms", "opt_in_mail", "source", "income_range", "owner", "notes",
+    "custom_fields",
+)  # fmt: skip
+
+
+class DuplicateCustomerError(ValidationError):
+    """The email belongs to another customer; carries that customer so the UI can link to it."""
+
+    def __init__(self, existing: Customer) -> None:
+        self.existing = existing
+        link = format_html(
+            '<a href="{}">{}</a>', reverse("customers:detail", args=[existing.pk]), existing.full_name
+        )
+        super().__init__(
+            {
+                "email": ValidationError(
+                    format_html(_("This email already belongs to {}."), link), code="duplicate_email"
+                )
+            }
+        )
+
+
+def custom_fields_clean(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Check custom field values against their admin-defined types; returns JSON-ready values."""
+    definitions = {f.key: f for f in CustomField.objects.all()}
+    cleaned: dict[str, Any] = {}
+    errors: list[str] = []
+    for key, raw in values.items():
+        definition = definitions.get(key)
+        if definition is None:
+            errors.append(_("Unknown custom field “%(key)s”.") % {"key": key})
+            continue
+        if raw in (None, ""):
+            continue
+        try:
+            cleaned[key] = _custom_value(definition, raw)
+        except (ValueError, InvalidOperation):
+            errors.append(_("“%(value)s” is not valid for %(label)s.") % {"value": raw, "label": definition.label})
+    for definition in definitions.values():
+        if definition.required and definition.key not in cleaned:
+            errors.append(_("%(label)s is required.") % {"label": definition.label})
+    if errors:
+        raise ValidationError({"custom_fields": errors})
+    return cleaned
+
+
+def _custom_value(definition: CustomField, raw: Any) -> Any:
+    kind = definition.field_type
+    if kind == CustomFieldType.NUMBER:
+        return str(Decimal(str(raw).replace(",", ".")))
+    if kind == CustomFieldType.DATE:
+        return raw.isoformat() if isinstance(raw, datetime.date) else datetime.date.fromisoformat(str(raw)).isoformat()
+    if kind == CustomFieldType.BOOLEAN:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in {"1", "true", "yes", "si", "sí", "on"}:
+            return True
+        if text in {"0", "false", "no", "off"}:
+            return False
+        raise ValueError(raw)
+    if kind == CustomFieldType.CHOICE and str(raw) not in definition.choice_list():
+        raise ValueError(raw)
+    return str(raw)
+
+
+def _apply(customer: Customer, fields: Mapping[str, Any]) -> None:
+    unknown = set(fields) - set(CUSTOMER_EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    errors: dict[str, Any] = {}
+    for name, value in fields.items():
+        try:
+            if name == "email":
+                value = normalize_email(value)
+            elif name == "phone":
+                value = normalize_phone(value)
+            elif name == "custom_fields":
+                value = custom_fields_clean(value or {})
+            elif isinstance(value, str):
+                value = value.strip()
+        except ValidationError as exc:
+            errors[name] = exc.messages if name != "custom_fields" else exc.message_dict["custom_fields"]
+            continue
+        setattr(customer, name, value)
+    if errors:
+        raise ValidationError(errors)
+    customer.first_name_key = fold(customer.first_name)[:100]
+    customer.last_name_key = fold(customer.last_name)[:150]
+    customer.full_clean(exclude=["tags", "email"], validate_unique=False, validate_constraints=False)
+    if customer.email:
+        # Services store emails lower-cased, so an exact match is the case-insensitive one.
+        existing = (
+            Customer.objects.filter(email=customer.email)
+            .exclude(pk=customer.pk)
+            .only("pk", "first_name", "last_name")
+            .first()
+        )
+        if existing is not None:
+            raise DuplicateCustomerError(existing)
+
+
+def _check_owner_change(actor: User, customer: Customer, fields: Mapping[str, Any]) -> None:
+    """Only roles that may reassign can give a customer to someone other than themselves."""
+    if "owner" not in fields or actor.has_perm("customers.reassign_customer"):
+        return
+    new_owner = fields["owner"]
+    current = customer.owner if customer.pk else None
+    if new_owner not in (None, actor) and new_owner != current:
+        raise PermissionDenied(_("You cannot give a customer to another member of the team."))
+
+
+@transaction.atomic
+def customer_create(*, actor: User, fields: Mapping[str, Any], tags: Iterable[Tag] = ()) -> Customer:
+    """Create a customer; the actor owns it unless another owner is given (and allowed)."""
+    fields = dict(fields)
+    fields.setdefault("owner", actor)
+    customer = Customer()
+    _check_owner_change(actor, customer, fields)
+    _apply(customer, fields)
+    customer.save()
+    tag_list = list(tags)
+    if tag_list:
+        customer.tags.set(tag_list)
+    return customer
+
+
+@transaction.atomic
+def customer_update(
+    *, actor: User, customer: Customer, fields: Mapping[str, Any], tags: Iterable[Tag] | None = None
+) -> Customer:
+    """Change a customer's fields (and tags when given)."""
+    _check_owner_change(actor, customer, fields)
+    _apply(customer, fields)
+    customer.save()
+    if tags is not None:
+        customer.tags.set(list(tags))
+    return customer
+
+
+@transaction.atomic
+def customer_delete(*, actor: User, customer: Customer) -> None:
+    """Delete a customer with their interactions, orders and tasks."""
+    customer.delete()
+
+
+def customer_mark_buyer(*, customer: Customer) -> None:
+    """A first purchase makes a suspect, prospect or former customer a customer."""
+    if customer.stage != Stage.CUSTOMER:
+        Customer.objects.filter(pk=customer.pk).update(stage=Stage.CUSTOMER)
+        customer.stage = Stage.CUSTOMER
+
+
+def tags_get_or_create(*, names: Iterable[str]) -> list[Tag]:
+    """Tags by name, case-insensitively, creating the missing ones."""
+    result: list[Tag] = []
+    for raw in names:
+        name = raw.strip()[:60]
+        if not name:
+            continue
+        tag = Tag.objects.annotate(name_lower=Lower("name")).filter(name_lower=name.lower()).first()
+        result.append(tag or Tag.objects.create(name=name))
+    return result
+
+
+COMPANY_EDITABLE_FIELDS = ("name", "tax_id", "sector", "size", "region", "website")
+
+
+def _apply_company(company: Company, fields: Mapping[str, Any]) -> None:
+    unknown = set(fields) - set(COMPANY_EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    for name, value in fields.items():
+        setattr(company, name, value.strip() if isinstance(value, str) else value)
+    company.tax_id = company.tax_id.upper().replace(" ", "").replace("-", "")
+    company.name_key = fold(company.name)[:200]
+    company.full_clean(validate_unique=False, validate_constraints=False)
+    if company.tax_id and Company.objects.filter(tax_id=company.tax_id).exclude(pk=company.pk).exists():
+        raise ValidationError({"tax_id": _("Another company already has this tax id.")})
+
+
+@transaction.atomic
+def company_create(*, actor: User, fields: Mapping[str, Any]) -> Company:
+    """Create a company."""
+    company = Company()
+    _apply_company(company, fields)
+    company.save()
+    return company
+
+
+@transaction.atomic
+def company_update(*, actor: User, company: Company, fields: Mapping[str, Any]) -> Company:
+    """Change a company's fields."""
+    _apply_company(company, fields)
+    company.save()
+    return company
+
+
+def company_delete(*, actor: User, company: Company) -> None:
+    """Delete a company; its contacts stay, without a company."""
+    company.delete()
