@@ -57,7 +57,12 @@ def customer(owner):
 
     return customer_create(
         actor=owner,
-        fields={"first_name": "Lucía", "last_name": "Martínez Ortega", "email": "Lucia@Example.es", "phone": "612 345 678"},
+        fields={
+            "first_name": "Lucía",
+            "last_name": "Martínez Ortega",
+            "email": "Lucia@Example.es",
+            "phone": "612 345 678",
+        },
     )
 
 

@@ -30,9 +30,11 @@ def _as_datetime(day: datetime.date) -> datetime.datetime:
 
 def customer_timeline(*, user: Any, customer: Customer, limit: int = 100) -> list[TimelineEntry]:
     """Interactions, orders and tasks of ``customer``, newest first (three queries, whatever the size)."""
-    interactions = restrict(Interaction.objects.all(), user, "view").filter(customer=customer).select_related(
-        "author"
-    )[:limit]
+    interactions = (
+        restrict(Interaction.objects.all(), user, "view")
+        .filter(customer=customer)
+        .select_related("author")[:limit]
+    )
     orders = restrict(Order.objects.all(), user, "view").filter(customer=customer)[:limit]
     tasks = restrict(Task.objects.all(), user, "view").filter(customer=customer).select_related("assignee")
     tasks = tasks.order_by("-due_at", "-id")[:limit]

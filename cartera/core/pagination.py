@@ -56,7 +56,12 @@ def _reverse(fields: Sequence[str]) -> list[str]:
 
 
 def paginate(
-    queryset: QuerySet[Any], *, ordering: Sequence[str], cursor: str | None, size: int, backwards: bool = False
+    queryset: QuerySet[Any],
+    *,
+    ordering: Sequence[str],
+    cursor: str | None,
+    size: int,
+    backwards: bool = False,
 ) -> Page:
     """One page of ``queryset`` ordered by ``ordering`` (which must end with a unique field, e.g. ``id``)."""
     values = _decode(cursor) if cursor else None

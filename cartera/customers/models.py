@@ -81,7 +81,9 @@ class Company(TimeStampedModel):
         verbose_name = _("company")
         verbose_name_plural = _("companies")
         ordering = ["name", "id"]
-        indexes = [models.Index(fields=["name_key"], opclasses=["varchar_pattern_ops"], name="company_name_key")]
+        indexes = [
+            models.Index(fields=["name_key"], opclasses=["varchar_pattern_ops"], name="company_name_key")
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["tax_id"], condition=~models.Q(tax_id=""), name="company_tax_id_unique"
@@ -215,7 +217,9 @@ class Customer(TimeStampedModel):
                 opclasses=["varchar_pattern_ops", "varchar_pattern_ops"],
                 name="customer_last_name_key",
             ),
-            models.Index(fields=["first_name_key"], opclasses=["varchar_pattern_ops"], name="customer_first_name_key"),
+            models.Index(
+                fields=["first_name_key"], opclasses=["varchar_pattern_ops"], name="customer_first_name_key"
+            ),
             models.Index(fields=["email"], opclasses=["varchar_pattern_ops"], name="customer_email_prefix"),
             models.Index(fields=["phone"], opclasses=["varchar_pattern_ops"], name="customer_phone_prefix"),
             models.Index(fields=["stage", "id"], name="customer_stage_id"),

@@ -108,5 +108,8 @@ def tag_list(*, user: Any) -> QuerySet[Tag]:
 def sector_choices() -> list[str]:
     """Sectors already used, for filters and suggestions (distinct over an indexed column)."""
     return list(
-        Customer.objects.exclude(sector="").order_by("sector").values_list("sector", flat=True).distinct()[:200]
+        Customer.objects.exclude(sector="")
+        .order_by("sector")
+        .values_list("sector", flat=True)
+        .distinct()[:200]
     )

@@ -59,7 +59,9 @@ def custom_fields_clean(values: Mapping[str, Any]) -> dict[str, Any]:
         try:
             cleaned[key] = _custom_value(definition, raw)
         except (ValueError, InvalidOperation):
-            errors.append(_("“%(value)s” is not valid for %(label)s.") % {"value": raw, "label": definition.label})
+            errors.append(
+                _("“%(value)s” is not valid for %(label)s.") % {"value": raw, "label": definition.label}
+            )
     for definition in definitions.values():
         if definition.required and definition.key not in cleaned:
             errors.append(_("%(label)s is required.") % {"label": definition.label})
@@ -73,7 +75,11 @@ def _custom_value(definition: CustomField, raw: Any) -> Any:
     if kind == CustomFieldType.NUMBER:
         return str(Decimal(str(raw).replace(",", ".")))
     if kind == CustomFieldType.DATE:
-        return raw.isoformat() if isinstance(raw, datetime.date) else datetime.date.fromisoformat(str(raw)).isoformat()
+        return (
+            raw.isoformat()
+            if isinstance(raw, datetime.date)
+            else datetime.date.fromisoformat(str(raw)).isoformat()
+        )
     if kind == CustomFieldType.BOOLEAN:
         if isinstance(raw, bool):
             return raw
@@ -124,6 +130,16 @@ def _apply(customer: Customer, fields: Mapping[str, Any]) -> None:
             raise DuplicateCustomerError(existing)
 
 
+def _resolve_company_name(actor: User, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn a typed ``company_name`` into the ``company`` it names (created when new)."""
+    resolved = dict(fields)
+    if "company_name" in resolved:
+        resolved["company"] = company_get_or_create_by_name(
+            actor=actor, name=resolved.pop("company_name") or ""
+        )
+    return resolved
+
+
 def _check_owner_change(actor: User, customer: Customer, fields: Mapping[str, Any]) -> None:
     """Only roles that may reassign can give a customer to someone other than themselves."""
     if "owner" not in fields or actor.has_perm("customers.reassign_customer"):
@@ -136,8 +152,12 @@ def _check_owner_change(actor: User, customer: Customer, fields: Mapping[str, An
 
 @transaction.atomic
 def customer_create(*, actor: User, fields: Mapping[str, Any], tags: Iterable[Tag] = ()) -> Customer:
-    """Create a customer; the actor owns it unless another owner is given (and allowed)."""
-    fields = dict(fields)
+    """Create a customer; the actor owns it unless another owner is given (and allowed).
+
+    ``fields`` may name the company by ``company_name`` instead of ``company``; a new name creates
+    the company, in the same transaction.
+    """
+    fields = _resolve_company_name(actor, fields)
     fields.setdefault("owner", actor)
     customer = Customer()
     _check_owner_change(actor, customer, fields)
@@ -153,7 +173,8 @@ def customer_create(*, actor: User, fields: Mapping[str, Any], tags: Iterable[Ta
 def customer_update(
     *, actor: User, customer: Customer, fields: Mapping[str, Any], tags: Iterable[Tag] | None = None
 ) -> Customer:
-    """Change a customer's fields (and tags when given)."""
+    """Change a customer's fields (and tags when given); ``company_name`` works as in creation."""
+    fields = _resolve_company_name(actor, fields)
     _check_owner_change(actor, customer, fields)
     _apply(customer, fields)
     customer.save()
@@ -218,6 +239,15 @@ def company_update(*, actor: User, company: Company, fields: Mapping[str, Any]) 
     _apply_company(company, fields)
     company.save()
     return company
+
+
+def company_get_or_create_by_name(*, actor: User, name: str) -> Company | None:
+    """The company called ``name`` (accents and case ignored), created when new; ``None`` for blank."""
+    name = name.strip()
+    if not name:
+        return None
+    existing = Company.objects.filter(name_key=fold(name)[:200]).order_by("id").first()
+    return existing or company_create(actor=actor, fields={"name": name})
 
 
 def company_delete(*, actor: User, company: Company) -> None:

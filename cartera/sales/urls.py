@@ -1,4 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from cartera.sales import views
 
 app_name = "sales"
-urlpatterns: list = []
+urlpatterns = [
+    path("customers/<int:customer_pk>/orders/", views.order_create, name="order_create"),
+]

@@ -1,4 +1,6 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from cartera.web import views
 
 app_name = "web"
-urlpatterns: list = []
+urlpatterns = [path("", views.home, name="home")]

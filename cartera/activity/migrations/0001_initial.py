@@ -7,58 +7,163 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('customers', '0001_initial'),
+        ("customers", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Interaction',
+            name="Interaction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='created')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
-                ('kind', models.CharField(choices=[('call', 'Call'), ('email', 'Email'), ('meeting', 'Meeting'), ('visit', 'Visit'), ('chat', 'Chat'), ('social', 'Social message'), ('note', 'Note')], max_length=10, verbose_name='kind')),
-                ('direction', models.CharField(choices=[('outbound', 'We contacted them'), ('inbound', 'They contacted us'), ('internal', 'Internal note')], default='outbound', max_length=10, verbose_name='direction')),
-                ('occurred_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='when')),
-                ('subject', models.CharField(blank=True, max_length=200, verbose_name='subject')),
-                ('body', models.TextField(blank=True, verbose_name='text')),
-                ('outcome', models.CharField(blank=True, choices=[('positive', 'Positive'), ('neutral', 'Neutral'), ('negative', 'Negative'), ('no_answer', 'No answer'), ('follow_up', 'Needs follow-up')], max_length=10, verbose_name='outcome')),
-                ('author', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='interactions', to=settings.AUTH_USER_MODEL, verbose_name='author')),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='interactions', to='customers.customer', verbose_name='customer')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="created"),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("call", "Call"),
+                            ("email", "Email"),
+                            ("meeting", "Meeting"),
+                            ("visit", "Visit"),
+                            ("chat", "Chat"),
+                            ("social", "Social message"),
+                            ("note", "Note"),
+                        ],
+                        max_length=10,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "direction",
+                    models.CharField(
+                        choices=[
+                            ("outbound", "We contacted them"),
+                            ("inbound", "They contacted us"),
+                            ("internal", "Internal note"),
+                        ],
+                        default="outbound",
+                        max_length=10,
+                        verbose_name="direction",
+                    ),
+                ),
+                ("occurred_at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="when")),
+                ("subject", models.CharField(blank=True, max_length=200, verbose_name="subject")),
+                ("body", models.TextField(blank=True, verbose_name="text")),
+                (
+                    "outcome",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("positive", "Positive"),
+                            ("neutral", "Neutral"),
+                            ("negative", "Negative"),
+                            ("no_answer", "No answer"),
+                            ("follow_up", "Needs follow-up"),
+                        ],
+                        max_length=10,
+                        verbose_name="outcome",
+                    ),
+                ),
+                (
+                    "author",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="interactions",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="author",
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="interactions",
+                        to="customers.customer",
+                        verbose_name="customer",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'interaction',
-                'verbose_name_plural': 'interactions',
-                'ordering': ['-occurred_at', '-id'],
-                'permissions': [('export_interaction', 'Can export interactions')],
-                'indexes': [models.Index(fields=['customer', '-occurred_at'], name='interaction_customer_when')],
+                "verbose_name": "interaction",
+                "verbose_name_plural": "interactions",
+                "ordering": ["-occurred_at", "-id"],
+                "permissions": [("export_interaction", "Can export interactions")],
+                "indexes": [
+                    models.Index(fields=["customer", "-occurred_at"], name="interaction_customer_when")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Task',
+            name="Task",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='created')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
-                ('title', models.CharField(max_length=200, verbose_name='title')),
-                ('due_at', models.DateTimeField(verbose_name='due')),
-                ('done', models.BooleanField(default=False, verbose_name='done')),
-                ('done_at', models.DateTimeField(blank=True, null=True, verbose_name='done at')),
-                ('notes', models.TextField(blank=True, verbose_name='notes')),
-                ('assignee', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assigned_tasks', to=settings.AUTH_USER_MODEL, verbose_name='assigned to')),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='created_tasks', to=settings.AUTH_USER_MODEL, verbose_name='created by')),
-                ('customer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='tasks', to='customers.customer', verbose_name='customer')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="created"),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated")),
+                ("title", models.CharField(max_length=200, verbose_name="title")),
+                ("due_at", models.DateTimeField(verbose_name="due")),
+                ("done", models.BooleanField(default=False, verbose_name="done")),
+                ("done_at", models.DateTimeField(blank=True, null=True, verbose_name="done at")),
+                ("notes", models.TextField(blank=True, verbose_name="notes")),
+                (
+                    "assignee",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="assigned_tasks",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="assigned to",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="created_tasks",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="created by",
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tasks",
+                        to="customers.customer",
+                        verbose_name="customer",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'task',
-                'verbose_name_plural': 'tasks',
-                'ordering': ['done', 'due_at', 'id'],
-                'indexes': [models.Index(fields=['assignee', 'done', 'due_at'], name='task_assignee_open_due'), models.Index(fields=['customer', '-due_at'], name='task_customer_due')],
+                "verbose_name": "task",
+                "verbose_name_plural": "tasks",
+                "ordering": ["done", "due_at", "id"],
+                "indexes": [
+                    models.Index(fields=["assignee", "done", "due_at"], name="task_assignee_open_due"),
+                    models.Index(fields=["customer", "-due_at"], name="task_customer_due"),
+                ],
             },
         ),
     ]

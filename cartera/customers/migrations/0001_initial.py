@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,100 +15,295 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='CustomField',
+            name="CustomField",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.SlugField(unique=True, verbose_name='key')),
-                ('label', models.CharField(max_length=100, verbose_name='label')),
-                ('field_type', models.CharField(choices=[('text', 'Text'), ('number', 'Number'), ('date', 'Date'), ('boolean', 'Yes / no'), ('choice', 'Choice')], max_length=10, verbose_name='type')),
-                ('choices', models.TextField(blank=True, help_text='One per line, for choice fields.', verbose_name='choices')),
-                ('required', models.BooleanField(default=False, verbose_name='required')),
-                ('position', models.PositiveSmallIntegerField(default=0, verbose_name='position')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.SlugField(unique=True, verbose_name="key")),
+                ("label", models.CharField(max_length=100, verbose_name="label")),
+                (
+                    "field_type",
+                    models.CharField(
+                        choices=[
+                            ("text", "Text"),
+                            ("number", "Number"),
+                            ("date", "Date"),
+                            ("boolean", "Yes / no"),
+                            ("choice", "Choice"),
+                        ],
+                        max_length=10,
+                        verbose_name="type",
+                    ),
+                ),
+                (
+                    "choices",
+                    models.TextField(
+                        blank=True, help_text="One per line, for choice fields.", verbose_name="choices"
+                    ),
+                ),
+                ("required", models.BooleanField(default=False, verbose_name="required")),
+                ("position", models.PositiveSmallIntegerField(default=0, verbose_name="position")),
             ],
             options={
-                'verbose_name': 'custom field',
-                'verbose_name_plural': 'custom fields',
-                'ordering': ['position', 'label'],
+                "verbose_name": "custom field",
+                "verbose_name_plural": "custom fields",
+                "ordering": ["position", "label"],
             },
         ),
         migrations.CreateModel(
-            name='Company',
+            name="Company",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='created')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('name_key', models.CharField(default='', editable=False, max_length=200)),
-                ('tax_id', models.CharField(blank=True, max_length=32, verbose_name='tax id (CIF/NIF)')),
-                ('sector', models.CharField(blank=True, max_length=100, verbose_name='sector')),
-                ('size', models.CharField(blank=True, choices=[('1-9', '1–9 employees'), ('10-49', '10–49 employees'), ('50-249', '50–249 employees'), ('250+', '250 or more employees')], max_length=10, verbose_name='size')),
-                ('region', models.CharField(blank=True, max_length=100, verbose_name='region')),
-                ('website', models.URLField(blank=True, verbose_name='website')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="created"),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated")),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("name_key", models.CharField(default="", editable=False, max_length=200)),
+                ("tax_id", models.CharField(blank=True, max_length=32, verbose_name="tax id (CIF/NIF)")),
+                ("sector", models.CharField(blank=True, max_length=100, verbose_name="sector")),
+                (
+                    "size",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("1-9", "1–9 employees"),
+                            ("10-49", "10–49 employees"),
+                            ("50-249", "50–249 employees"),
+                            ("250+", "250 or more employees"),
+                        ],
+                        max_length=10,
+                        verbose_name="size",
+                    ),
+                ),
+                ("region", models.CharField(blank=True, max_length=100, verbose_name="region")),
+                ("website", models.URLField(blank=True, verbose_name="website")),
             ],
             options={
-                'verbose_name': 'company',
-                'verbose_name_plural': 'companies',
-                'ordering': ['name', 'id'],
-                'indexes': [models.Index(fields=['name_key'], name='company_name_key', opclasses=['varchar_pattern_ops'])],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('tax_id', ''), _negated=True), fields=('tax_id',), name='company_tax_id_unique')],
+                "verbose_name": "company",
+                "verbose_name_plural": "companies",
+                "ordering": ["name", "id"],
+                "indexes": [
+                    models.Index(
+                        fields=["name_key"], name="company_name_key", opclasses=["varchar_pattern_ops"]
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("tax_id", ""), _negated=True),
+                        fields=("tax_id",),
+                        name="company_tax_id_unique",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Tag',
+            name="Tag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=60, verbose_name='name')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=60, verbose_name="name")),
             ],
             options={
-                'verbose_name': 'tag',
-                'verbose_name_plural': 'tags',
-                'ordering': ['name'],
-                'constraints': [models.UniqueConstraint(django.db.models.functions.text.Lower('name'), name='tag_name_ci_unique')],
+                "verbose_name": "tag",
+                "verbose_name_plural": "tags",
+                "ordering": ["name"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        django.db.models.functions.text.Lower("name"), name="tag_name_ci_unique"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Customer',
+            name="Customer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='created')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
-                ('title', models.CharField(blank=True, choices=[('mr', 'Mr'), ('mrs', 'Mrs'), ('ms', 'Ms'), ('mx', 'Mx'), ('dr', 'Dr')], max_length=5, verbose_name='title')),
-                ('first_name', models.CharField(max_length=100, verbose_name='first name')),
-                ('last_name', models.CharField(blank=True, max_length=150, verbose_name='last name')),
-                ('email', models.EmailField(blank=True, max_length=254, null=True, verbose_name='email')),
-                ('phone', models.CharField(blank=True, max_length=20, verbose_name='phone')),
-                ('stage', models.CharField(choices=[('suspect', 'Suspect'), ('prospect', 'Prospect'), ('customer', 'Customer'), ('former', 'Former customer')], default='prospect', max_length=10, verbose_name='stage')),
-                ('sector', models.CharField(blank=True, max_length=100, verbose_name='sector')),
-                ('job_title', models.CharField(blank=True, max_length=120, verbose_name='job title')),
-                ('profession', models.CharField(blank=True, max_length=120, verbose_name='profession')),
-                ('birth_date', models.DateField(blank=True, null=True, verbose_name='birth date')),
-                ('address', models.CharField(blank=True, max_length=255, verbose_name='address')),
-                ('city', models.CharField(blank=True, max_length=100, verbose_name='city')),
-                ('region', models.CharField(blank=True, max_length=100, verbose_name='province / region')),
-                ('postal_code', models.CharField(blank=True, max_length=12, verbose_name='postal code')),
-                ('country', models.CharField(blank=True, default='ES', max_length=2, verbose_name='country')),
-                ('preferred_channel', models.CharField(blank=True, choices=[('email', 'Email'), ('phone', 'Phone'), ('sms', 'SMS'), ('whatsapp', 'WhatsApp'), ('mail', 'Post'), ('in_person', 'In person')], max_length=10, verbose_name='preferred channel')),
-                ('opt_in_email', models.BooleanField(default=False, verbose_name='accepts email')),
-                ('opt_in_phone', models.BooleanField(default=False, verbose_name='accepts calls')),
-                ('opt_in_sms', models.BooleanField(default=False, verbose_name='accepts SMS')),
-                ('opt_in_mail', models.BooleanField(default=False, verbose_name='accepts post')),
-                ('source', models.CharField(blank=True, choices=[('social', 'Social network'), ('web', 'Web / inbound'), ('telemarketing', 'Telemarketing'), ('referral', 'Referral'), ('event', 'Event'), ('purchased_list', 'Purchased list'), ('import', 'Import'), ('other', 'Other')], max_length=20, verbose_name='source')),
-                ('income_range', models.CharField(blank=True, choices=[('lt15k', 'Under 15,000 €'), ('15k-25k', '15,000 – 25,000 €'), ('25k-40k', '25,000 – 40,000 €'), ('40k-60k', '40,000 – 60,000 €'), ('60k-100k', '60,000 – 100,000 €'), ('gt100k', 'Over 100,000 €')], max_length=10, verbose_name='income range')),
-                ('custom_fields', models.JSONField(blank=True, default=dict, verbose_name='custom fields')),
-                ('notes', models.TextField(blank=True, verbose_name='notes')),
-                ('first_name_key', models.CharField(default='', editable=False, max_length=100)),
-                ('last_name_key', models.CharField(default='', editable=False, max_length=150)),
-                ('company', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='contacts', to='customers.company', verbose_name='company')),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='owned_customers', to=settings.AUTH_USER_MODEL, verbose_name='owner')),
-                ('tags', models.ManyToManyField(blank=True, related_name='customers', to='customers.tag', verbose_name='tags')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="created"),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated")),
+                (
+                    "title",
+                    models.CharField(
+                        blank=True,
+                        choices=[("mr", "Mr"), ("mrs", "Mrs"), ("ms", "Ms"), ("mx", "Mx"), ("dr", "Dr")],
+                        max_length=5,
+                        verbose_name="title",
+                    ),
+                ),
+                ("first_name", models.CharField(max_length=100, verbose_name="first name")),
+                ("last_name", models.CharField(blank=True, max_length=150, verbose_name="last name")),
+                ("email", models.EmailField(blank=True, max_length=254, null=True, verbose_name="email")),
+                ("phone", models.CharField(blank=True, max_length=20, verbose_name="phone")),
+                (
+                    "stage",
+                    models.CharField(
+                        choices=[
+                            ("suspect", "Suspect"),
+                            ("prospect", "Prospect"),
+                            ("customer", "Customer"),
+                            ("former", "Former customer"),
+                        ],
+                        default="prospect",
+                        max_length=10,
+                        verbose_name="stage",
+                    ),
+                ),
+                ("sector", models.CharField(blank=True, max_length=100, verbose_name="sector")),
+                ("job_title", models.CharField(blank=True, max_length=120, verbose_name="job title")),
+                ("profession", models.CharField(blank=True, max_length=120, verbose_name="profession")),
+                ("birth_date", models.DateField(blank=True, null=True, verbose_name="birth date")),
+                ("address", models.CharField(blank=True, max_length=255, verbose_name="address")),
+                ("city", models.CharField(blank=True, max_length=100, verbose_name="city")),
+                ("region", models.CharField(blank=True, max_length=100, verbose_name="province / region")),
+                ("postal_code", models.CharField(blank=True, max_length=12, verbose_name="postal code")),
+                ("country", models.CharField(blank=True, default="ES", max_length=2, verbose_name="country")),
+                (
+                    "preferred_channel",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("email", "Email"),
+                            ("phone", "Phone"),
+                            ("sms", "SMS"),
+                            ("whatsapp", "WhatsApp"),
+                            ("mail", "Post"),
+                            ("in_person", "In person"),
+                        ],
+                        max_length=10,
+                        verbose_name="preferred channel",
+                    ),
+                ),
+                ("opt_in_email", models.BooleanField(default=False, verbose_name="accepts email")),
+                ("opt_in_phone", models.BooleanField(default=False, verbose_name="accepts calls")),
+                ("opt_in_sms", models.BooleanField(default=False, verbose_name="accepts SMS")),
+                ("opt_in_mail", models.BooleanField(default=False, verbose_name="accepts post")),
+                (
+                    "source",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("social", "Social network"),
+                            ("web", "Web / inbound"),
+                            ("telemarketing", "Telemarketing"),
+                            ("referral", "Referral"),
+                            ("event", "Event"),
+                            ("purchased_list", "Purchased list"),
+                            ("import", "Import"),
+                            ("other", "Other"),
+                        ],
+                        max_length=20,
+                        verbose_name="source",
+                    ),
+                ),
+                (
+                    "income_range",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("lt15k", "Under 15,000 €"),
+                            ("15k-25k", "15,000 – 25,000 €"),
+                            ("25k-40k", "25,000 – 40,000 €"),
+                            ("40k-60k", "40,000 – 60,000 €"),
+                            ("60k-100k", "60,000 – 100,000 €"),
+                            ("gt100k", "Over 100,000 €"),
+                        ],
+                        max_length=10,
+                        verbose_name="income range",
+                    ),
+                ),
+                ("custom_fields", models.JSONField(blank=True, default=dict, verbose_name="custom fields")),
+                ("notes", models.TextField(blank=True, verbose_name="notes")),
+                ("first_name_key", models.CharField(default="", editable=False, max_length=100)),
+                ("last_name_key", models.CharField(default="", editable=False, max_length=150)),
+                (
+                    "company",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="contacts",
+                        to="customers.company",
+                        verbose_name="company",
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="owned_customers",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="owner",
+                    ),
+                ),
+                (
+                    "tags",
+                    models.ManyToManyField(
+                        blank=True, related_name="customers", to="customers.tag", verbose_name="tags"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'customer',
-                'verbose_name_plural': 'customers',
-                'ordering': ['-id'],
-                'permissions': [('export_customer', 'Can export customers'), ('reassign_customer', 'Can reassign customers to another owner')],
-                'indexes': [models.Index(fields=['last_name_key', 'first_name_key'], name='customer_last_name_key', opclasses=['varchar_pattern_ops', 'varchar_pattern_ops']), models.Index(fields=['first_name_key'], name='customer_first_name_key', opclasses=['varchar_pattern_ops']), models.Index(fields=['email'], name='customer_email_prefix', opclasses=['varchar_pattern_ops']), models.Index(fields=['phone'], name='customer_phone_prefix', opclasses=['varchar_pattern_ops']), models.Index(fields=['stage', 'id'], name='customer_stage_id'), models.Index(fields=['owner', 'id'], name='customer_owner_id'), models.Index(fields=['source', 'id'], name='customer_source_id'), models.Index(fields=['sector', 'id'], name='customer_sector_id'), models.Index(fields=['company', 'id'], name='customer_company_id')],
-                'constraints': [models.UniqueConstraint(django.db.models.functions.text.Lower('email'), condition=models.Q(('email__isnull', False)), name='customer_email_ci_unique')],
+                "verbose_name": "customer",
+                "verbose_name_plural": "customers",
+                "ordering": ["-id"],
+                "permissions": [
+                    ("export_customer", "Can export customers"),
+                    ("reassign_customer", "Can reassign customers to another owner"),
+                ],
+                "indexes": [
+                    models.Index(
+                        fields=["last_name_key", "first_name_key"],
+                        name="customer_last_name_key",
+                        opclasses=["varchar_pattern_ops", "varchar_pattern_ops"],
+                    ),
+                    models.Index(
+                        fields=["first_name_key"],
+                        name="customer_first_name_key",
+                        opclasses=["varchar_pattern_ops"],
+                    ),
+                    models.Index(
+                        fields=["email"], name="customer_email_prefix", opclasses=["varchar_pattern_ops"]
+                    ),
+                    models.Index(
+                        fields=["phone"], name="customer_phone_prefix", opclasses=["varchar_pattern_ops"]
+                    ),
+                    models.Index(fields=["stage", "id"], name="customer_stage_id"),
+                    models.Index(fields=["owner", "id"], name="customer_owner_id"),
+                    models.Index(fields=["source", "id"], name="customer_source_id"),
+                    models.Index(fields=["sector", "id"], name="customer_sector_id"),
+                    models.Index(fields=["company", "id"], name="customer_company_id"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        django.db.models.functions.text.Lower("email"),
+                        condition=models.Q(("email__isnull", False)),
+                        name="customer_email_ci_unique",
+                    )
+                ],
             },
         ),
     ]

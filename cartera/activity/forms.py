@@ -1,0 +1,35 @@
+"""Quick forms on the customer page and the task forms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from cartera.accounts.models import User
+from cartera.activity.models import Interaction, Task
+from cartera.core.forms import ServiceModelForm
+
+DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+class InteractionForm(ServiceModelForm):
+    class Meta:
+        model = Interaction
+        fields = ["kind", "direction", "occurred_at", "subject", "body", "outcome"]
+        widgets = {"occurred_at": DATETIME_INPUT, "body": forms.Textarea(attrs={"rows": 3})}
+
+
+class TaskForm(ServiceModelForm):
+    class Meta:
+        model = Task
+        fields = ["title", "due_at", "assignee", "notes"]
+        widgets = {"due_at": DATETIME_INPUT, "notes": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].required = False
+        self.fields["assignee"].queryset = User.objects.filter(is_active=True).order_by("username")  # type: ignore[attr-defined]
+        if not user.has_perm("accounts.act_on_all_records"):
+            self.fields["assignee"].disabled = True
+            self.fields["assignee"].initial = user.pk

@@ -1,0 +1,120 @@
+"""Forms parse and render input; the services validate and write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from cartera.accounts.models import User
+from cartera.core.contact import normalize_email, normalize_phone
+from cartera.core.forms import ServiceModelForm
+from cartera.customers.models import Company, Customer, Stage, Tag
+from cartera.customers.selectors import CUSTOMER_SORTS, CustomerFilters
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class CustomerForm(ServiceModelForm):
+    """Create / edit a customer. Email and phone are normalised by the service."""
+
+    email = forms.CharField(label=_("email"), required=False, max_length=254, widget=forms.EmailInput)
+    phone = forms.CharField(label=_("phone"), required=False, max_length=40, widget=forms.TextInput(
+        attrs={"type": "tel", "autocomplete": "tel"}))  # fmt: skip
+    company_name = forms.CharField(
+        label=_("company"),
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"list": "company-options", "autocomplete": "off"}),
+        help_text=_("Type an existing company or a new one."),
+    )
+    tag_names = forms.CharField(
+        label=_("tags"), required=False, help_text=_("Separated by commas."), max_length=500
+    )
+
+    class Meta:
+        model = Customer
+        fields = [
+            "title", "first_name", "last_name", "email", "phone", "stage", "sector", "job_title",
+            "profession", "birth_date", "address", "city", "region", "postal_code", "country",
+            "preferred_channel", "opt_in_email", "opt_in_phone", "opt_in_sms", "opt_in_mail", "source",
+            "income_range", "owner", "notes",
+        ]  # fmt: skip
+        widgets = {"birth_date": DATE_INPUT, "notes": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = User.objects.filter(is_active=True).order_by("username")  # type: ignore[attr-defined]
+        if not user.has_perm("customers.reassign_customer"):
+            self.fields["owner"].disabled = True
+        if self.instance.pk:
+            self.fields["tag_names"].initial = ", ".join(t.name for t in self.instance.tags.all())
+        if self.instance.company_id:
+            self.fields["company_name"].initial = self.instance.company.name
+
+    def clean_email(self) -> str | None:
+        return normalize_email(self.cleaned_data.get("email"))
+
+    def clean_phone(self) -> str:
+        return normalize_phone(self.cleaned_data.get("phone"))
+
+    def service_fields(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.cleaned_data.items() if k != "tag_names"}
+        if self.fields["owner"].disabled:
+            data.pop("owner", None)
+        return data
+
+    def tag_list(self) -> list[str]:
+        return [t.strip() for t in self.cleaned_data.get("tag_names", "").split(",") if t.strip()]
+
+
+class CompanyForm(ServiceModelForm):
+    class Meta:
+        model = Company
+        fields = ["name", "tax_id", "sector", "size", "region", "website"]
+
+
+class CustomerFilterForm(forms.Form):
+    """The customer list's search box, filters and sort order."""
+
+    q = forms.CharField(label=_("Search"), required=False, max_length=100)
+    stage = forms.ChoiceField(
+        label=_("stage"), required=False, choices=[("", _("Any stage")), *Stage.choices]
+    )
+    owner = forms.ModelChoiceField(label=_("owner"), required=False, queryset=User.objects.none(),
+                                   empty_label=_("Anyone"))  # fmt: skip
+    tag = forms.ModelChoiceField(
+        label=_("tag"), required=False, queryset=Tag.objects.none(), empty_label=_("Any tag")
+    )
+    sector = forms.CharField(label=_("sector"), required=False, max_length=100)
+    source = forms.ChoiceField(label=_("source"), required=False)
+    sort = forms.ChoiceField(
+        label=_("Sort"),
+        required=False,
+        choices=[("newest", _("Newest first")), ("oldest", _("Oldest first")), ("name", _("Name A–Z")),
+                 ("-name", _("Name Z–A"))],
+    )  # fmt: skip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from cartera.customers.models import Source
+
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = User.objects.filter(is_active=True).order_by("username")  # type: ignore[attr-defined]
+        self.fields["tag"].queryset = Tag.objects.order_by("name")  # type: ignore[attr-defined]
+        self.fields["source"].choices = [("", _("Any source")), *Source.choices]
+
+    def filters(self) -> CustomerFilters:
+        data = self.cleaned_data if self.is_valid() else {}
+        return CustomerFilters(
+            query=data.get("q") or "",
+            stage=data.get("stage") or "",
+            owner_id=data["owner"].pk if data.get("owner") else None,
+            tag_id=data["tag"].pk if data.get("tag") else None,
+            sector=data.get("sector") or "",
+            source=data.get("source") or "",
+        )
+
+    def ordering(self) -> tuple[str, ...]:
+        sort = (self.cleaned_data.get("sort") if self.is_valid() else "") or "newest"
+        return CUSTOMER_SORTS.get(sort, CUSTOMER_SORTS["newest"])

@@ -1,0 +1,178 @@
+"""Customer and company pages. Each view parses input, calls one service or selector, renders."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from cartera.activity.forms import InteractionForm, TaskForm
+from cartera.activity.selectors import customer_timeline
+from cartera.core.pagination import paginate
+from cartera.core.scoping import Action, can, get_for_user, require, restrict
+from cartera.customers import selectors, services
+from cartera.customers.forms import CompanyForm, CustomerFilterForm, CustomerForm
+from cartera.customers.models import Company, Customer
+from cartera.sales.forms import OrderForm
+from cartera.sales.models import Order
+
+PAGE_SIZE = 50
+
+
+def customer_list(request: HttpRequest) -> HttpResponse:
+    form = CustomerFilterForm(request.GET or None)
+    filters = form.filters() if form.is_bound else selectors.CustomerFilters()
+    ordering = form.ordering() if form.is_bound else selectors.CUSTOMER_SORTS["newest"]
+    qs = selectors.customer_list(user=request.user, filters=filters)
+    page = paginate(
+        qs,
+        ordering=ordering,
+        cursor=request.GET.get("cursor"),
+        size=PAGE_SIZE,
+        backwards=request.GET.get("dir") == "prev",
+    )
+    query = request.GET.copy()
+    for key in ("cursor", "dir"):
+        query.pop(key, None)
+    context = {
+        "form": form,
+        "page": page,
+        "total": qs.count(),
+        "base_query": query.urlencode(),
+        "can_add": can(request.user, Customer, "add"),
+    }
+    template = (
+        "customers/list.html#results"
+        if request.htmx and request.htmx.target == "results"
+        else "customers/list.html"
+    )
+    return render(request, template, context)
+
+
+def detail_context(request: HttpRequest, customer: Customer) -> dict[str, object]:
+    """What the customer page and its htmx fragments render."""
+    return {
+        "customer": customer,
+        "timeline": customer_timeline(user=request.user, customer=customer),
+        "interaction_form": InteractionForm(),
+        "order_form": OrderForm(initial={"currency": "EUR"}),
+        "task_form": TaskForm(user=request.user),  # type: ignore[arg-type]
+        "can_change": _can_act(request, customer, "change"),
+        "can_delete": _can_act(request, customer, "delete"),
+        "can_order": _can_act(request, customer, "change") and can(request.user, Order, "add"),
+    }
+
+
+def _can_act(request: HttpRequest, customer: Customer, action: Action) -> bool:
+    return restrict(Customer.objects.filter(pk=customer.pk), request.user, action).exists()
+
+
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = selectors.customer_detail(user=request.user, pk=pk)
+    return render(request, "customers/detail.html", detail_context(request, customer))
+
+
+def customer_create(request: HttpRequest) -> HttpResponse:
+    require(request.user, Customer, "add")
+    form = CustomerForm(request.POST or None, user=request.user)  # type: ignore[arg-type]
+    if request.method == "POST" and form.is_valid():
+        try:
+            customer = services.customer_create(
+                actor=request.user,  # type: ignore[arg-type]
+                fields=form.service_fields(),
+                tags=services.tags_get_or_create(names=form.tag_list()),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Customer created."))
+            return redirect("customers:detail", pk=customer.pk)
+    return render(request, "customers/form.html", {"form": form, "companies": _company_options()})
+
+
+def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = get_for_user(Customer.objects.select_related("company"), request.user, "change", pk=pk)
+    form = CustomerForm(request.POST or None, instance=customer, user=request.user)  # type: ignore[arg-type]
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.customer_update(
+                actor=request.user,  # type: ignore[arg-type]
+                customer=customer,
+                fields=form.service_fields(),
+                tags=services.tags_get_or_create(names=form.tag_list()),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Changes saved."))
+            return redirect("customers:detail", pk=customer.pk)
+    return render(
+        request, "customers/form.html", {"form": form, "customer": customer, "companies": _company_options()}
+    )
+
+
+@require_POST
+def customer_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = get_for_user(Customer.objects.all(), request.user, "delete", pk=pk)
+    name = customer.full_name
+    services.customer_delete(actor=request.user, customer=customer)  # type: ignore[arg-type]
+    messages.success(request, _("%(name)s was deleted.") % {"name": name})
+    return redirect("customers:list")
+
+
+def _company_options() -> list[str]:
+    return list(Company.objects.order_by("name").values_list("name", flat=True)[:300])
+
+
+def company_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")
+    qs = selectors.company_list(user=request.user, query=query)
+    page = paginate(qs, ordering=("name_key", "id"), cursor=request.GET.get("cursor"), size=50,
+                    backwards=request.GET.get("dir") == "prev")  # fmt: skip
+    return render(
+        request,
+        "customers/company_list.html",
+        {"page": page, "query": query, "can_add": can(request.user, Company, "add")},
+    )
+
+
+def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    company = get_for_user(Company.objects.all(), request.user, "view", pk=pk)
+    contacts = selectors.customer_list(
+        user=request.user, filters=selectors.CustomerFilters(company_id=company.pk)
+    )
+    return render(
+        request,
+        "customers/company_detail.html",
+        {"company": company, "contacts": contacts.order_by("last_name_key", "id")[:200],
+         "can_change": can(request.user, Company, "change")},
+    )  # fmt: skip
+
+
+def company_create(request: HttpRequest) -> HttpResponse:
+    require(request.user, Company, "add")
+    return _company_form(request, Company())
+
+
+def company_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    company = get_for_user(Company.objects.all(), request.user, "change", pk=pk)
+    return _company_form(request, company)
+
+
+def _company_form(request: HttpRequest, company: Company) -> HttpResponse:
+    form = CompanyForm(request.POST or None, instance=company)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if company.pk:
+                services.company_update(actor=request.user, company=company, fields=form.cleaned_data)  # type: ignore[arg-type]
+            else:
+                company = services.company_create(actor=request.user, fields=form.cleaned_data)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Company saved."))
+            return redirect("customers:company_detail", pk=company.pk)
+    return render(request, "customers/company_form.html", {"form": form, "company": company})

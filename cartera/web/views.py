@@ -1,0 +1,25 @@
+"""The home page: what needs doing today and how the portfolio looks."""
+
+from __future__ import annotations
+
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from cartera.activity.selectors import task_list
+from cartera.core.scoping import restrict
+from cartera.customers.models import Customer, Stage
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    end_of_today = timezone.localtime().replace(hour=23, minute=59, second=59)
+    due = task_list(user=request.user, assignee=request.user).filter(due_at__lte=end_of_today)[:50]
+    by_stage = dict(
+        restrict(Customer.objects.all(), request.user, "view")
+        .values_list("stage")
+        .annotate(n=Count("id"))
+        .values_list("stage", "n")
+    )
+    stages = [(value, label, by_stage.get(value, 0)) for value, label in Stage.choices]
+    return render(request, "web/home.html", {"due_tasks": due, "stages": stages, "now": timezone.now()})
