@@ -28,7 +28,9 @@ _DOMAIN = {
 
 
 def _model_perms(actions: list[str]) -> list[str]:
-    return [f"{app}.{action}_{model}" for app, models in _DOMAIN.items() for model in models for action in actions]
+    return [
+        f"{app}.{action}_{model}" for app, models in _DOMAIN.items() for model in models for action in actions
+    ]
 
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
