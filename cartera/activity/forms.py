@@ -5,15 +5,29 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 
 from cartera.accounts.models import User
-from cartera.activity.models import Interaction, Task
+from cartera.activity.models import Direction, Interaction, Task
 from cartera.core.forms import ServiceModelForm
 
 DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
 class InteractionForm(ServiceModelForm):
+    """Only the kind is needed: direction defaults to "we contacted them", the time to now."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["occurred_at"].required = False
+        self.fields["direction"].required = False
+
+    def clean_occurred_at(self) -> Any:
+        return self.cleaned_data.get("occurred_at") or timezone.now()
+
+    def clean_direction(self) -> str:
+        return self.cleaned_data.get("direction") or Direction.OUTBOUND
+
     class Meta:
         model = Interaction
         fields = ["kind", "direction", "occurred_at", "subject", "body", "outcome"]

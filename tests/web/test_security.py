@@ -1,0 +1,65 @@
+"""Production settings, CSP and escaping."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from django.urls import reverse
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_production_settings_pass_the_deploy_check(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CARTERA_", "DATABASE_URL"))}
+    env["CARTERA_VAR_DIR"] = str(tmp_path)
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "secret_key").exists()
+
+
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
+INLINE_HANDLER = re.compile(r"\son[a-z]+\s*=", re.IGNORECASE)
+
+
+def test_pages_send_csp_and_carry_no_inline_script(client, owner, customer):
+    client.force_login(owner)
+    for url in [
+        reverse("web:home"),
+        reverse("customers:list"),
+        reverse("customers:detail", args=[customer.pk]),
+        reverse("customers:create"),
+        reverse("activity:my_tasks"),
+        reverse("accounts:api_tokens"),
+    ]:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        csp = response["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp, url
+        body = response.content.decode()
+        assert not INLINE_SCRIPT.search(body), url
+        assert not INLINE_HANDLER.search(body), url
+
+
+def test_user_text_is_escaped_everywhere(client, owner):
+    from cartera.activity.services import interaction_create
+    from cartera.customers.services import customer_create
+
+    evil = "<script>alert(1)</script>"
+    customer = customer_create(actor=owner, fields={"first_name": evil, "notes": evil, "city": evil})
+    interaction_create(actor=owner, customer=customer, fields={"kind": "note", "subject": evil, "body": evil})
+    client.force_login(owner)
+    for url in [reverse("customers:list"), reverse("customers:detail", args=[customer.pk])]:
+        body = client.get(url).content.decode()
+        assert evil not in body
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
