@@ -13,13 +13,14 @@ from django.views.decorators.http import require_POST
 from cartera.activity import selectors, services
 from cartera.activity.forms import InteractionForm, TaskForm
 from cartera.activity.models import Interaction, Task
+from cartera.core.http import HtmxHttpRequest
 from cartera.core.scoping import get_for_user, require
 from cartera.customers.models import Customer
 from cartera.customers.views import detail_context
 
 
 def quick_form_response(
-    request: HttpRequest, customer: Customer, form_name: str, form: BaseForm
+    request: HtmxHttpRequest, customer: Customer, form_name: str, form: BaseForm
 ) -> HttpResponse:
     """After a quick form: for htmx the fresh form and timeline; without htmx the customer page.
 
@@ -39,7 +40,7 @@ def quick_form_response(
 
 
 @require_POST
-def interaction_create(request: HttpRequest, customer_pk: int) -> HttpResponse:
+def interaction_create(request: HtmxHttpRequest, customer_pk: int) -> HttpResponse:
     require(request.user, Interaction, "add")
     customer = get_for_user(Customer.objects.all(), request.user, "view", pk=customer_pk)
     form = InteractionForm(request.POST)
@@ -52,7 +53,7 @@ def interaction_create(request: HttpRequest, customer_pk: int) -> HttpResponse:
 
 
 @require_POST
-def task_create(request: HttpRequest, customer_pk: int) -> HttpResponse:
+def task_create(request: HtmxHttpRequest, customer_pk: int) -> HttpResponse:
     require(request.user, Task, "add")
     customer = get_for_user(Customer.objects.all(), request.user, "view", pk=customer_pk)
     form = TaskForm(request.POST, user=request.user)  # type: ignore[arg-type]
@@ -82,7 +83,7 @@ def my_tasks(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def task_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+def task_toggle(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     task = get_for_user(Task.objects.select_related("customer"), request.user, "change", pk=pk)
     services.task_set_done(actor=request.user, task=task, done=not task.done)  # type: ignore[arg-type]
     if request.htmx:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypeVar
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db import models
 from django.db.models import Q
 from django.http import Http404
@@ -59,7 +59,7 @@ def get_for_user(queryset: models.QuerySet[M], user: Any, action: Action = "view
     """Fetch one row for ``action``: 404 when the user cannot see it, 403 when they see it but may not act."""
     try:
         obj = restrict(queryset, user, "view").get(**lookup)
-    except queryset.model.DoesNotExist as exc:
+    except ObjectDoesNotExist as exc:
         raise Http404 from exc
     if action != "view" and not restrict(queryset, user, action).filter(pk=obj.pk).exists():
         raise PermissionDenied

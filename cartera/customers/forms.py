@@ -102,7 +102,9 @@ class CustomerFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = User.objects.filter(is_active=True).order_by("username")  # type: ignore[attr-defined]
         self.fields["tag"].queryset = Tag.objects.order_by("name")  # type: ignore[attr-defined]
-        self.fields["source"].choices = [("", _("Any source")), *Source.choices]
+        source_field = self.fields["source"]
+        assert isinstance(source_field, forms.ChoiceField)
+        source_field.choices = [("", _("Any source")), *Source.choices]
 
     def filters(self) -> CustomerFilters:
         data = self.cleaned_data if self.is_valid() else {}

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from cartera.activity.forms import InteractionForm, TaskForm
 from cartera.activity.selectors import customer_timeline
+from cartera.core.http import HtmxHttpRequest
 from cartera.core.pagination import paginate
 from cartera.core.scoping import Action, can, get_for_user, require, restrict
 from cartera.customers import selectors, services
@@ -22,7 +23,7 @@ from cartera.sales.models import Order
 PAGE_SIZE = 50
 
 
-def customer_list(request: HttpRequest) -> HttpResponse:
+def customer_list(request: HtmxHttpRequest) -> HttpResponse:
     form = CustomerFilterForm(request.GET or None)
     filters = form.filters() if form.is_bound else selectors.CustomerFilters()
     ordering = form.ordering() if form.is_bound else selectors.CUSTOMER_SORTS["newest"]
