@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from cartera.accounts.models import User
 from cartera.core.contact import normalize_email, normalize_phone
 from cartera.core.forms import ServiceModelForm
-from cartera.customers.models import Company, Customer, Stage, Tag
+from cartera.customers.models import Company, Customer, CustomField, CustomFieldType, Stage, Tag
 from cartera.customers.selectors import CUSTOMER_SORTS, CustomerFilters
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -52,6 +52,12 @@ class CustomerForm(ServiceModelForm):
             self.fields["tag_names"].initial = ", ".join(t.name for t in self.instance.tags.all())
         if self.instance.company_id:
             self.fields["company_name"].initial = self.instance.company.name
+        self._custom_keys: list[str] = []
+        for definition in CustomField.objects.all():
+            name = f"cf_{definition.key}"
+            self.fields[name] = _custom_form_field(definition)
+            self.fields[name].initial = (self.instance.custom_fields or {}).get(definition.key)
+            self._custom_keys.append(definition.key)
 
     def clean_email(self) -> str | None:
         return normalize_email(self.cleaned_data.get("email"))
@@ -60,13 +66,30 @@ class CustomerForm(ServiceModelForm):
         return normalize_phone(self.cleaned_data.get("phone"))
 
     def service_fields(self) -> dict[str, Any]:
-        data = {k: v for k, v in self.cleaned_data.items() if k != "tag_names"}
+        data = {k: v for k, v in self.cleaned_data.items() if k != "tag_names" and not k.startswith("cf_")}
+        if self._custom_keys:
+            data["custom_fields"] = {key: self.cleaned_data.get(f"cf_{key}") for key in self._custom_keys}
         if self.fields["owner"].disabled:
             data.pop("owner", None)
         return data
 
     def tag_list(self) -> list[str]:
         return [t.strip() for t in self.cleaned_data.get("tag_names", "").split(",") if t.strip()]
+
+
+def _custom_form_field(definition: CustomField) -> forms.Field:
+    """The form field for an admin-defined custom field (its type decides the input)."""
+    common: dict[str, Any] = {"label": definition.label, "required": definition.required}
+    kind = definition.field_type
+    if kind == CustomFieldType.NUMBER:
+        return forms.DecimalField(localize=True, **common)
+    if kind == CustomFieldType.DATE:
+        return forms.DateField(widget=DATE_INPUT, **common)
+    if kind == CustomFieldType.BOOLEAN:
+        return forms.BooleanField(**{**common, "required": False})
+    if kind == CustomFieldType.CHOICE:
+        return forms.ChoiceField(choices=[("", "—")] + [(c, c) for c in definition.choice_list()], **common)
+    return forms.CharField(max_length=500, **common)
 
 
 class CompanyForm(ServiceModelForm):

@@ -13,7 +13,7 @@ from cartera.core.contact import normalize_phone
 from cartera.core.scoping import restrict
 from cartera.core.search import prefix_q
 from cartera.core.text import fold
-from cartera.customers.models import Company, Customer, Tag
+from cartera.customers.models import Company, Customer, CustomField, Tag
 
 # Sort options offered to users: each ends with a unique column so keyset pagination is exact,
 # and each has an index behind it.
@@ -113,3 +113,11 @@ def sector_choices() -> list[str]:
         .values_list("sector", flat=True)
         .distinct()[:200]
     )
+
+
+def custom_field_values(*, customer: Customer) -> list[tuple[str, Any]]:
+    """(label, value) of the customer's custom fields, in the admin's order."""
+    values = customer.custom_fields or {}
+    return [
+        (f.label, values[f.key]) for f in CustomField.objects.all() if values.get(f.key) not in (None, "")
+    ]

@@ -58,6 +58,7 @@ def detail_context(request: HttpRequest, customer: Customer) -> dict[str, object
     return {
         "customer": customer,
         "timeline": customer_timeline(user=request.user, customer=customer),
+        "custom_values": selectors.custom_field_values(customer=customer),
         "interaction_form": InteractionForm(),
         "order_form": OrderForm(initial={"currency": "EUR"}),
         "task_form": TaskForm(user=request.user),  # type: ignore[arg-type]

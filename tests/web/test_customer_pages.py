@@ -256,3 +256,46 @@ def test_company_pages(owner_client, manager, client):
     assert owner_client.get(reverse("customers:company_detail", args=[company.pk])).status_code == 200
     response = owner_client.post(reverse("customers:company_create"), {"name": "Otra", "tax_id": "B12345678"})
     assert "tax_id" in response.context["form"].errors
+
+
+def test_admin_defined_custom_fields_are_typed(owner_client, db):
+    from cartera.customers.models import CustomField
+
+    CustomField.objects.create(key="shoe_size", label="Talla", field_type="number")
+    CustomField.objects.create(key="vip_since", label="VIP desde", field_type="date")
+    CustomField.objects.create(key="segment", label="Segmento", field_type="choice", choices="oro\nplata")
+    base = {"first_name": "Eva", "country": "ES", "stage": "prospect"}
+    response = owner_client.post(
+        reverse("customers:create"),
+        {**base, "cf_shoe_size": "cuarenta", "cf_vip_since": "2024-13-01", "cf_segment": "bronce"},
+    )
+    assert response.status_code == 200
+    assert {"cf_shoe_size", "cf_vip_since", "cf_segment"} <= set(response.context["form"].errors)
+    assert not Customer.objects.exists()
+    response = owner_client.post(
+        reverse("customers:create"),
+        {**base, "cf_shoe_size": "39,5", "cf_vip_since": "2024-03-01", "cf_segment": "oro"},
+    )
+    assert response.status_code == 302
+    eva = Customer.objects.get()
+    assert eva.custom_fields == {"shoe_size": "39.5", "vip_since": "2024-03-01", "segment": "oro"}
+    body = owner_client.get(reverse("customers:detail", args=[eva.pk])).content.decode()
+    assert "VIP desde" in body and "oro" in body
+
+
+def test_sqlite_is_set_up_for_several_writers(db, tmp_path, settings):
+    from django.db import connection
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite settings only apply to SQLite")
+    config = {**settings.DATABASES["default"], "NAME": str(tmp_path / "wal.sqlite3")}
+    wrapper = DatabaseWrapper(config, alias="wal_check")
+    try:
+        with wrapper.cursor() as cursor:
+            assert cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert cursor.execute("PRAGMA busy_timeout").fetchone()[0] == 20000
+            assert cursor.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert wrapper.transaction_mode == "IMMEDIATE"
+    finally:
+        wrapper.close()
