@@ -62,8 +62,12 @@ def search_q(query: str) -> Q:
     if len(words) > 1:
         first, rest = words[0], " ".join(words[1:])
         condition |= prefix_q("first_name_key", first) & prefix_q("last_name_key", rest)
-    company_ids = Company.objects.filter(prefix_q("name_key", key)).values("id")[:200]
-    return condition | Q(company_id__in=company_ids)
+    # Resolved up front (one small indexed query) so that every branch of the OR is an index
+    # lookup; a subquery inside the OR makes SQLite scan the whole customer table.
+    company_ids = list(Company.objects.filter(prefix_q("name_key", key)).values_list("id", flat=True)[:200])
+    if company_ids:
+        condition |= Q(company_id__in=company_ids)
+    return condition
 
 
 def customer_list(*, user: Any, filters: CustomerFilters) -> QuerySet[Customer]:
