@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "cartera.customers",
     "cartera.activity",
     "cartera.sales",
+    "cartera.insights",
     "cartera.web",
 ]
 

@@ -10,6 +10,7 @@ from django.db import transaction
 from cartera.accounts.models import User
 from cartera.customers.models import Customer
 from cartera.customers.services import customer_mark_buyer
+from cartera.insights.tasks import schedule_refresh
 from cartera.sales.models import Order
 
 ORDER_FIELDS = ("ordered_on", "amount", "currency", "channel", "category", "source", "external_ref")
@@ -33,6 +34,7 @@ def order_create(*, actor: User | None, customer: Customer, fields: Mapping[str,
     order.full_clean()
     order.save()
     customer_mark_buyer(customer=customer)
+    schedule_refresh(trigger="order")
     return order
 
 

@@ -1,0 +1,362 @@
+"""The portfolio analysis as one pure function: arrays of orders in, arrays of metrics out.
+
+Kept free of Django (only :mod:`customerbase` and numpy) so it can be tested and benchmarked on
+its own; :mod:`cartera.insights.services` loads the orders and writes the results.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from customerbase import (
+    BGNBD,
+    GammaGamma,
+    LifecycleThresholds,
+    NotEnoughDataError,
+    abc_classes,
+    classify_lifecycle,
+    customer_lifetime_value,
+    detect_decline,
+    revenue_share_of_top,
+    rfm_scores,
+    summary_from_transactions,
+)
+from customerbase.errors import CustomerBaseError
+
+WEEK = 7.0
+HORIZON_DAYS = 90
+CLV_MONTHS = 12
+MONTHLY_DISCOUNT = 0.01  # about 12.7% a year, a usual cost of capital for a small business
+ACTIVE_BASE = ("new", "active", "at_risk")
+GONE = ("inactive", "lost")
+
+
+@dataclass(frozen=True)
+class OrderArrays:
+    """Every order as three aligned arrays (customer id, day, amount)."""
+
+    customer_ids: npt.NDArray[np.int64]
+    days: npt.NDArray[np.datetime64]
+    amounts: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return int(self.customer_ids.shape[0])
+
+    def until(self, day: np.datetime64) -> OrderArrays:
+        """Only the orders on or before ``day``."""
+        keep = self.days <= day
+        return OrderArrays(self.customer_ids[keep], self.days[keep], self.amounts[keep])
+
+
+@dataclass
+class PortfolioMetrics:
+    """Per-customer metrics aligned with ``customer_ids`` (every customer, buyers or not)."""
+
+    as_of: dt.date
+    customer_ids: npt.NDArray[np.int64]
+    orders_count: npt.NDArray[np.int64]
+    revenue: npt.NDArray[np.float64]
+    first_order: npt.NDArray[np.datetime64]
+    last_order: npt.NDArray[np.datetime64]
+    recency_days: npt.NDArray[np.float64]
+    frequency: npt.NDArray[np.int64]
+    monetary: npt.NDArray[np.float64]
+    tenure_days: npt.NDArray[np.float64]
+    usual_interval_days: npt.NDArray[np.float64]
+    p_alive: npt.NDArray[np.float64]
+    expected_90d: npt.NDArray[np.float64]
+    clv_12m: npt.NDArray[np.float64]
+    r_score: npt.NDArray[np.int64]
+    f_score: npt.NDArray[np.int64]
+    m_score: npt.NDArray[np.int64]
+    rfm_segment: npt.NDArray[Any]
+    abc_class: npt.NDArray[Any]
+    lifecycle: npt.NDArray[Any]
+    reason_code: npt.NDArray[Any]
+    reason_overdue_factor: npt.NDArray[np.float64]
+    reason_threshold_days: npt.NDArray[np.float64]
+    declining: npt.NDArray[np.bool_]
+    decline_since: npt.NDArray[np.datetime64]
+    model_name: str = ""
+    model_params: dict[str, float] = field(default_factory=dict)
+    log_likelihood: float | None = None
+    top20_share: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.customer_ids.shape[0])
+
+    def counts(self) -> dict[str, int]:
+        values, counts = np.unique(self.lifecycle, return_counts=True)
+        return {str(v): int(c) for v, c in zip(values, counts, strict=True)}
+
+
+def _spread(
+    index: npt.NDArray[np.intp], values: npt.NDArray[Any], n: int, fill: Any, dtype: Any
+) -> npt.NDArray[Any]:
+    out = np.full(n, fill, dtype=dtype)
+    out[index] = values
+    return out
+
+
+def analyse(
+    orders: OrderArrays,
+    all_customer_ids: npt.NDArray[np.int64],
+    *,
+    as_of: dt.date,
+    thresholds: LifecycleThresholds | None = None,
+    with_decline: bool = True,
+) -> PortfolioMetrics:
+    """Compute every metric for every customer as of the end of ``as_of``.
+
+    Buyers get the full analysis; people who never bought are prospects. The BG/NBD model
+    (Fader, Hardie & Lee 2005) gives P(alive) and expected purchases; Gamma-Gamma the expected
+    spend and so the 12-month CLV. When the data is too small to fit them, those numbers stay
+    empty and the lifecycle status falls back to the rules alone.
+    """
+    thresholds = thresholds or LifecycleThresholds()
+    end = np.datetime64(as_of, "D")
+    orders = orders.until(end)
+    n = int(all_customer_ids.shape[0])
+    notes: list[str] = []
+
+    summary = summary_from_transactions(
+        orders.customer_ids, orders.days, orders.amounts, observation_end=end, freq_days=1.0
+    )
+    # Position of each buyer in the full customer list (both sorted by id).
+    all_ids = np.sort(all_customer_ids)
+    pos = np.searchsorted(all_ids, summary.customer_ids.astype(np.int64))
+    pos = pos[(pos < n)]
+    buyers = summary.customer_ids.shape[0]
+    if pos.shape[0] != buyers or (buyers and not np.array_equal(all_ids[pos], summary.customer_ids)):
+        raise ValueError("orders refer to customers that are not in the customer list")
+
+    x = summary.frequency
+    t_x_w = summary.recency / WEEK
+    t_w = summary.T / WEEK
+    p_alive_b = np.full(buyers, np.nan)
+    exp_b = np.full(buyers, np.nan)
+    clv_b = np.full(buyers, np.nan)
+    model_name, params, ll = "", {}, None
+    if buyers:
+        try:
+            model = BGNBD().fit(x, t_x_w, t_w)
+            model_name, params, ll = "bgnbd", dict(model.params_), float(model.log_likelihood_)
+            p_alive_b = model.conditional_probability_alive(x, t_x_w, t_w)
+            exp_b = model.conditional_expected_number_of_purchases_up_to_time(
+                HORIZON_DAYS / WEEK, x, t_x_w, t_w
+            )
+            spend: GammaGamma | None = None
+            repeat = x > 0
+            try:
+                spend = GammaGamma().fit(x[repeat], summary.monetary[repeat])
+                params.update({f"gg_{k}": v for k, v in spend.params_.items()})
+            except CustomerBaseError as exc:
+                notes.append(f"spend model not fitted: {exc}")
+            # One-time buyers have no repeat spend yet: value them at their first order, which is the
+            # best estimate of what a next purchase is worth when Gamma-Gamma cannot be used.
+            mean_value = np.where(repeat, summary.monetary, summary.revenue)
+            clv_b = customer_lifetime_value(
+                model, x, t_x_w, t_w, mean_value, spend_model=spend if spend is not None else None,
+                horizon_months=CLV_MONTHS, discount_rate=MONTHLY_DISCOUNT, freq_days=WEEK,
+            )  # fmt: skip
+            if spend is not None:
+                # Gamma-Gamma is defined for repeat buyers only; keep first-order value for the others.
+                plain = customer_lifetime_value(
+                    model, x, t_x_w, t_w, mean_value, horizon_months=CLV_MONTHS,
+                    discount_rate=MONTHLY_DISCOUNT, freq_days=WEEK,
+                )  # fmt: skip
+                clv_b = np.where(repeat, clv_b, plain)
+        except (NotEnoughDataError, CustomerBaseError) as exc:
+            notes.append(f"purchase model not fitted, rules only: {exc}")
+
+    days_since_last = summary.days_since_last
+    life = classify_lifecycle(
+        n_purchase_days=summary.n_purchase_days,
+        days_since_first=summary.days_since_first,
+        days_since_last=days_since_last,
+        mean_interval_days=summary.mean_interval_days,
+        p_alive=None if np.isnan(p_alive_b).all() else p_alive_b,
+        thresholds=thresholds,
+    ) if buyers else None  # fmt: skip
+
+    scores = rfm_scores(days_since_last, x, summary.monetary) if buyers else None
+    abc = abc_classes(summary.revenue) if buyers else None
+    top20 = revenue_share_of_top(np.concatenate([summary.revenue, np.zeros(n - buyers)])) if buyers else None
+
+    declining_b = np.zeros(buyers, dtype=bool)
+    since_b = np.full(buyers, np.datetime64("NaT", "D"), dtype="datetime64[D]")
+    if with_decline and buyers:
+        dec = detect_decline(orders.customer_ids, orders.days, as_of=end)
+        dpos = np.searchsorted(summary.customer_ids, dec.customer_ids)
+        declining_b[dpos] = dec.declining
+        since_b[dpos] = np.where(dec.declining, dec.change_date, np.datetime64("NaT", "D"))
+
+    def spread(values: npt.NDArray[Any], fill: Any, dtype: Any) -> npt.NDArray[Any]:
+        return _spread(pos, values, n, fill, dtype)
+
+    nat = np.datetime64("NaT", "D")
+    return PortfolioMetrics(
+        as_of=as_of,
+        customer_ids=all_ids,
+        orders_count=spread(summary.n_orders, 0, np.int64),
+        revenue=spread(summary.revenue, 0.0, np.float64),
+        first_order=spread(summary.first_purchase, nat, "datetime64[D]"),
+        last_order=spread(summary.last_purchase, nat, "datetime64[D]"),
+        recency_days=spread(days_since_last, np.nan, np.float64),
+        frequency=spread(x, 0, np.int64),
+        monetary=spread(summary.monetary, 0.0, np.float64),
+        tenure_days=spread(summary.days_since_first, np.nan, np.float64),
+        usual_interval_days=spread(summary.mean_interval_days, np.nan, np.float64),
+        p_alive=spread(p_alive_b, np.nan, np.float64),
+        expected_90d=spread(exp_b, np.nan, np.float64),
+        clv_12m=spread(clv_b, np.nan, np.float64),
+        r_score=spread(scores.r, 0, np.int64) if scores else np.zeros(n, np.int64),
+        f_score=spread(scores.f, 0, np.int64) if scores else np.zeros(n, np.int64),
+        m_score=spread(scores.m, 0, np.int64) if scores else np.zeros(n, np.int64),
+        rfm_segment=spread(scores.segments(), "", object) if scores else np.full(n, "", object),
+        abc_class=spread(abc.classes, "C", object) if abc else np.full(n, "C", object),
+        lifecycle=spread(life.status, "prospect", object) if life else np.full(n, "prospect", object),
+        reason_code=spread(life.reason_code, "no_purchase", object)
+        if life
+        else np.full(n, "no_purchase", object),
+        reason_overdue_factor=spread(life.overdue_factor, np.nan, np.float64) if life else np.full(n, np.nan),
+        reason_threshold_days=spread(life.threshold_days, np.nan, np.float64) if life else np.full(n, np.nan),
+        declining=spread(declining_b, False, bool),
+        decline_since=spread(since_b, nat, "datetime64[D]"),
+        model_name=model_name,
+        model_params=params,
+        log_likelihood=ll,
+        top20_share=top20,
+        notes=notes,
+    )
+
+
+@dataclass(frozen=True)
+class PeriodFlows:
+    """How the portfolio moved between two analyses."""
+
+    new_customers: int
+    reactivated: int
+    newly_inactive: int
+    revenue: float
+
+
+def flows(before: PortfolioMetrics, after: PortfolioMetrics, orders: OrderArrays) -> PeriodFlows:
+    """New, reactivated and newly inactive customers, and revenue, between two dates.
+
+    New: first purchase in the period. Reactivated: inactive or lost at the start, bought again in
+    the period. Newly inactive: in the active base at the start, inactive or lost at the end.
+    Both analyses must cover the same customers.
+    """
+    start = np.datetime64(before.as_of, "D")
+    end = np.datetime64(after.as_of, "D")
+    first = after.first_order
+    new = int(((first > start) & (first <= end)).sum())
+    was_gone = np.isin(before.lifecycle, GONE)
+    bought = (after.last_order > start) & (after.last_order <= end)
+    reactivated = int((was_gone & bought).sum())
+    newly_inactive = int((np.isin(before.lifecycle, ACTIVE_BASE) & np.isin(after.lifecycle, GONE)).sum())
+    in_period = (orders.days > start) & (orders.days <= end)
+    revenue = float(orders.amounts[in_period].sum())
+    return PeriodFlows(new, reactivated, newly_inactive, revenue)
+
+
+def finite_or_none(value: float) -> float | None:
+    """``None`` for NaN and infinities (stored as NULL)."""
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+@dataclass(frozen=True)
+class HoldoutReport:
+    """Predicted against actual repeat purchases in a holdout period (Fader, Hardie & Lee 2005, fig. 4)."""
+
+    calibration_start: dt.date
+    calibration_end: dt.date
+    holdout_end: dt.date
+    customers: int
+    params: dict[str, float]
+    predicted_total: float
+    actual_total: int
+    by_frequency: list[tuple[str, int, float, float]]  # (x label, customers, mean predicted, mean actual)
+    auc_p_alive: float | None
+    auc_expected: float | None
+    auc_p_alive_pareto: float | None
+
+
+def auc(scores: npt.NDArray[np.float64], positive: npt.NDArray[np.bool_]) -> float | None:
+    """Area under the ROC curve by the rank-sum (Mann-Whitney) formula; ``None`` with one class only."""
+    from scipy.stats import rankdata
+
+    n_pos = int(positive.sum())
+    n_neg = int(positive.shape[0]) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return None
+    ranks = rankdata(scores)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def holdout_check(
+    orders: OrderArrays,
+    *,
+    start: dt.date,
+    end: dt.date,
+    calibration_end: dt.date | None = None,
+    max_x: int = 7,
+) -> HoldoutReport:
+    """Calibrate BG/NBD on the first half of ``[start, end]``, predict the second half, compare.
+
+    Only customers whose first purchase falls in the calibration period are scored, as in the
+    original CDNOW validation.
+    """
+    from customerbase import calibration_holdout_split
+
+    calibration_end = calibration_end or start + (end - start) / 2
+    keep = orders.days >= np.datetime64(start, "D")
+    split = calibration_holdout_split(
+        orders.customer_ids[keep], orders.days[keep], orders.amounts[keep],
+        calibration_end=np.datetime64(calibration_end, "D"), observation_end=np.datetime64(end, "D"), freq_days=WEEK,
+    )  # fmt: skip
+    cal = split.calibration
+    model = BGNBD().fit(cal.frequency, cal.recency, cal.T)
+    predicted = model.conditional_expected_number_of_purchases_up_to_time(
+        split.duration_holdout, cal.frequency, cal.recency, cal.T
+    )
+    actual = split.frequency_holdout
+    rows: list[tuple[str, int, float, float]] = []
+    for k in range(max_x + 1):
+        sel = cal.frequency >= k if k == max_x else cal.frequency == k
+        if sel.any():
+            label = f"{k}+" if k == max_x else str(k)
+            rows.append((label, int(sel.sum()), float(predicted[sel].mean()), float(actual[sel].mean())))
+    p_alive = model.conditional_probability_alive(cal.frequency, cal.recency, cal.T)
+    buys_again = actual > 0
+    # BG/NBD assumes nobody drops out before a first repeat purchase, so its P(alive) is 1 for every
+    # one-time buyer and ranks them above repeat buyers; Pareto/NBD's P(alive) has no such artefact.
+    pareto_auc: float | None = None
+    try:
+        from customerbase import ParetoNBD
+
+        pareto = ParetoNBD().fit(cal.frequency, cal.recency, cal.T)
+        pareto_auc = auc(pareto.conditional_probability_alive(cal.frequency, cal.recency, cal.T), buys_again)
+    except CustomerBaseError:
+        pareto_auc = None
+    return HoldoutReport(
+        calibration_start=start,
+        calibration_end=calibration_end,
+        holdout_end=end,
+        customers=len(cal),
+        params=dict(model.params_),
+        predicted_total=float(predicted.sum()),
+        actual_total=int(actual.sum()),
+        by_frequency=rows,
+        auc_p_alive=auc(p_alive, buys_again),
+        auc_expected=auc(predicted, buys_again),
+        auc_p_alive_pareto=pareto_auc,
+    )

@@ -1,0 +1,51 @@
+"""``cartera refresh``: recompute the customer metrics and today's portfolio snapshot."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from cartera.insights.services import RefreshAlreadyRunning, insights_backfill, insights_refresh
+from cartera.insights.tasks import refresh_insights
+
+
+class Command(BaseCommand):
+    help = "Recompute every customer's metrics (status, P(alive), CLV, RFM, ABC) and the portfolio snapshot."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--as-of", type=dt.date.fromisoformat, help="analyse as of this day (YYYY-MM-DD)")
+        parser.add_argument(
+            "--period-days", type=int, help="length of the snapshot period (default: since the last one)"
+        )
+        parser.add_argument(
+            "--backfill-months", type=int, default=0, help="also write month-end snapshots for N months back"
+        )
+        parser.add_argument(
+            "--background", action="store_true", help="queue the refresh for the worker and return"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["background"]:
+            result = refresh_insights.enqueue(trigger="cli")
+            self.stdout.write(f"Queued refresh (task {result.id}).")
+            return
+        say = (lambda msg: self.stdout.write(f"· {msg}")) if options["verbosity"] >= 1 else None
+        if options["backfill_months"]:
+            n = insights_backfill(months=options["backfill_months"], as_of=options["as_of"], progress=say)
+            self.stdout.write(f"{n} month-end snapshots written.")
+        try:
+            run = insights_refresh(
+                trigger="cli", as_of=options["as_of"], period_days=options["period_days"], progress=say
+            )
+        except RefreshAlreadyRunning as exc:
+            raise CommandError("A refresh is already running; try again when it ends.") from exc
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Refreshed {run.customers:,} customers and {run.orders:,} orders in {run.seconds:.1f} s"
+                f" ({run.model_name or 'rules only'})."
+            )
+        )
+        if run.note:
+            self.stdout.write(run.note)

@@ -1,0 +1,164 @@
+"""Results of the customer-base analysis: one metrics row per customer and a daily portfolio snapshot.
+
+They are recomputed by :func:`cartera.insights.services.insights_refresh` (``cartera refresh`` or the
+background task) from the orders; nothing here is edited by people.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from cartera.customers.models import Customer
+
+
+class Lifecycle(models.TextChoices):
+    """Mirrors :class:`customerbase.lifecycle.LifecycleStatus`."""
+
+    PROSPECT = "prospect", _("Prospect (never bought)")
+    NEW = "new", _("New")
+    ACTIVE = "active", _("Active")
+    AT_RISK = "at_risk", _("At risk")
+    INACTIVE = "inactive", _("Inactive")
+    LOST = "lost", _("Lost")
+
+
+class RFMSegment(models.TextChoices):
+    """Mirrors :data:`customerbase.rfm.SEGMENTS`."""
+
+    CHAMPIONS = "champions", _("Champions")
+    LOYAL = "loyal", _("Loyal")
+    POTENTIAL_LOYALISTS = "potential_loyalists", _("Potential loyalists")
+    NEW = "new", _("New customers")
+    PROMISING = "promising", _("Promising")
+    NEED_ATTENTION = "need_attention", _("Need attention")
+    ABOUT_TO_SLEEP = "about_to_sleep", _("About to sleep")
+    AT_RISK = "at_risk", _("At risk")
+    CANT_LOSE = "cant_lose", _("Can't lose them")
+    HIBERNATING = "hibernating", _("Hibernating")
+    LOST = "lost", _("Lost")
+
+
+class ABCClass(models.TextChoices):
+    A = "A", _("A — first 80% of revenue")
+    B = "B", _("B — next 15% of revenue")
+    C = "C", _("C — the rest")
+
+
+class CustomerMetrics(models.Model):
+    """What the analysis says about one customer, as of ``computed_at``."""
+
+    customer = models.OneToOneField(
+        Customer,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="metrics",
+        verbose_name=_("customer"),
+    )
+    orders_count = models.PositiveIntegerField(_("orders"), default=0)
+    revenue = models.DecimalField(_("revenue"), max_digits=14, decimal_places=2, default=0)
+    first_order_on = models.DateField(_("first purchase"), null=True)
+    last_order_on = models.DateField(_("last purchase"), null=True)
+    recency_days = models.IntegerField(_("days since last purchase"), null=True)
+    frequency = models.PositiveIntegerField(_("repeat purchases"), default=0)
+    monetary = models.DecimalField(_("average repeat purchase"), max_digits=12, decimal_places=2, default=0)
+    tenure_days = models.IntegerField(_("days since first purchase"), null=True)
+    usual_interval_days = models.FloatField(_("usual days between purchases"), null=True)
+    p_alive = models.FloatField(_("probability still active"), null=True)
+    expected_purchases_90d = models.FloatField(_("expected purchases, next 90 days"), null=True)
+    clv_12m = models.DecimalField(_("12-month value (CLV)"), max_digits=14, decimal_places=2, null=True)
+    r_score = models.PositiveSmallIntegerField(_("R score"), null=True)
+    f_score = models.PositiveSmallIntegerField(_("F score"), null=True)
+    m_score = models.PositiveSmallIntegerField(_("M score"), null=True)
+    rfm_segment = models.CharField(_("RFM segment"), max_length=20, choices=RFMSegment.choices, blank=True)
+    abc_class = models.CharField(_("ABC class"), max_length=1, choices=ABCClass.choices, blank=True)
+    lifecycle = models.CharField(
+        _("status"), max_length=10, choices=Lifecycle.choices, default=Lifecycle.PROSPECT
+    )
+    reason_code = models.CharField(_("reason"), max_length=30, blank=True)
+    reason_data = models.JSONField(_("reason figures"), default=dict, blank=True)
+    declining = models.BooleanField(_("orders declining"), default=False)
+    decline_since = models.DateField(_("declining since"), null=True)
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("customer metrics")
+        verbose_name_plural = _("customer metrics")
+        indexes = [
+            models.Index(fields=["lifecycle", "customer"], name="metrics_lifecycle"),
+            models.Index(fields=["rfm_segment", "customer"], name="metrics_rfm_segment"),
+            models.Index(fields=["abc_class", "customer"], name="metrics_abc"),
+            models.Index(fields=["declining", "customer"], name="metrics_declining"),
+            models.Index(fields=["-revenue", "customer"], name="metrics_revenue"),
+            models.Index(fields=["-clv_12m", "customer"], name="metrics_clv"),
+            models.Index(fields=["-last_order_on", "customer"], name="metrics_last_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.lifecycle}"
+
+
+class PortfolioSnapshot(models.Model):
+    """The portfolio on one day, kept for history so that trends can be drawn."""
+
+    taken_on = models.DateField(_("date"), unique=True)
+    customers_total = models.PositiveIntegerField(_("people in the file"), default=0)
+    by_lifecycle = models.JSONField(_("customers by status"), default=dict)
+    active_base = models.PositiveIntegerField(_("active base (new + active + at risk)"), default=0)
+    new_customers = models.PositiveIntegerField(_("new customers in the period"), default=0)
+    reactivated = models.PositiveIntegerField(_("reactivated in the period"), default=0)
+    newly_inactive = models.PositiveIntegerField(_("newly inactive in the period"), default=0)
+    period_days = models.PositiveIntegerField(_("period length (days)"), default=0)
+    revenue_period = models.DecimalField(
+        _("revenue in the period"), max_digits=16, decimal_places=2, default=0
+    )
+    revenue_12m = models.DecimalField(
+        _("revenue, last 12 months"), max_digits=16, decimal_places=2, default=0
+    )
+    top20_share = models.FloatField(_("share of revenue from the top 20%"), null=True)
+    model_name = models.CharField(_("model"), max_length=30, blank=True)
+    model_params = models.JSONField(_("model parameters"), default=dict, blank=True)
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("portfolio snapshot")
+        verbose_name_plural = _("portfolio snapshots")
+        ordering = ["-taken_on"]
+
+    def __str__(self) -> str:
+        return str(self.taken_on)
+
+
+class RefreshRun(models.Model):
+    """One recomputation of the metrics: who asked, how long it took, and how it ended."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    started_at = models.DateTimeField(_("started"))
+    finished_at = models.DateTimeField(_("finished"), null=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.RUNNING)
+    trigger = models.CharField(_("trigger"), max_length=30, default="manual")
+    customers = models.PositiveIntegerField(_("customers"), default=0)
+    orders = models.PositiveIntegerField(_("orders"), default=0)
+    seconds = models.FloatField(_("seconds"), null=True)
+    model_name = models.CharField(_("model"), max_length=30, blank=True)
+    model_params = models.JSONField(_("model parameters"), default=dict, blank=True)
+    log_likelihood = models.FloatField(_("log-likelihood"), null=True)
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        verbose_name = _("refresh run")
+        verbose_name_plural = _("refresh runs")
+        ordering = ["-started_at"]
+        constraints = [
+            # One refresh at a time, enforced by the database whatever process starts it.
+            models.UniqueConstraint(
+                fields=["status"], condition=models.Q(status="running"), name="one_running_refresh"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.started_at:%Y-%m-%d %H:%M} {self.status}"

@@ -1,0 +1,81 @@
+"""customerbase: customer-base analytics in numpy/scipy.
+
+Probabilistic "buy till you die" models and simple rules to read a customer base:
+
+* :mod:`customerbase.rfm`: RFM summaries of transaction logs, calibration/holdout split, RFM scores and
+  segments (Fader, Hardie & Lee 2005, *Marketing Science* 24(2) and *JMR* 42(4));
+* :mod:`customerbase.bgnbd`: BG/NBD (Fader, Hardie & Lee 2005);
+* :mod:`customerbase.paretonbd`: Pareto/NBD (Schmittlein, Morrison & Colombo 1987; Fader & Hardie 2005);
+* :mod:`customerbase.mbgnbd`: MBG/NBD (Batislam, Denizel & Filiztekin 2007);
+* :mod:`customerbase.gammagamma`: Gamma-Gamma spend model (Fader, Hardie & Lee 2005, *JMR*);
+* :mod:`customerbase.clv`: discounted customer lifetime value;
+* :mod:`customerbase.abc`: ABC/Pareto classes of revenue;
+* :mod:`customerbase.lifecycle` and :mod:`customerbase.decline`: lifecycle status with reasons and
+  detection of falling purchase rates.
+
+The package depends on numpy and scipy only (never on Django or the Cartera app).
+"""
+
+from customerbase.abc import ABCResult, abc_classes, revenue_share_of_top
+from customerbase.bgnbd import BGNBD
+from customerbase.clv import customer_lifetime_value
+from customerbase.decline import DeclineResult, detect_decline
+from customerbase.errors import ConvergenceError, CustomerBaseError, NotEnoughDataError
+from customerbase.gammagamma import GammaGamma, frequency_spend_correlation
+from customerbase.lifecycle import (
+    LifecycleResult,
+    LifecycleStatus,
+    LifecycleThresholds,
+    Reason,
+    ReasonCode,
+    classify_lifecycle,
+    describe_reason,
+)
+from customerbase.mbgnbd import MBGNBD
+from customerbase.paretonbd import ParetoNBD
+from customerbase.rfm import (
+    SEGMENTS,
+    CalibrationHoldout,
+    CompressedRFM,
+    RFMScores,
+    RFMSummary,
+    calibration_holdout_split,
+    compress_rfm,
+    rfm_scores,
+    rfm_segment,
+    summary_from_transactions,
+)
+
+__all__ = [
+    "BGNBD",
+    "MBGNBD",
+    "SEGMENTS",
+    "ABCResult",
+    "CalibrationHoldout",
+    "CompressedRFM",
+    "ConvergenceError",
+    "CustomerBaseError",
+    "DeclineResult",
+    "GammaGamma",
+    "LifecycleResult",
+    "LifecycleStatus",
+    "LifecycleThresholds",
+    "NotEnoughDataError",
+    "ParetoNBD",
+    "RFMScores",
+    "RFMSummary",
+    "Reason",
+    "ReasonCode",
+    "abc_classes",
+    "calibration_holdout_split",
+    "classify_lifecycle",
+    "compress_rfm",
+    "customer_lifetime_value",
+    "describe_reason",
+    "detect_decline",
+    "frequency_spend_correlation",
+    "revenue_share_of_top",
+    "rfm_scores",
+    "rfm_segment",
+    "summary_from_transactions",
+]

@@ -1,0 +1,296 @@
+"""Shared maximum-likelihood machinery of the "buy till you die" models.
+
+Every model is fitted as in Fader, Hardie & Lee (2005), "Counting your customers the easy way",
+*Marketing Science* 24(2): maximum likelihood on the sufficient statistics ``(x, t_x, T)``, each
+distinct row evaluated once with a weight, parameters optimised on the log scale.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import ClassVar, Self
+
+import numpy as np
+from scipy import optimize  # type: ignore[import-untyped,unused-ignore]
+
+from customerbase._types import ArrayLike, FloatArray
+from customerbase.errors import ConvergenceError, NotEnoughDataError
+from customerbase.rfm import CompressedRFM, compress_rfm
+
+__all__ = ["TransactionModel", "as_float", "log1mexp", "minimize_nll", "numerical_hessian"]
+
+_LOG_BOUND = 30.0
+
+
+def as_float(values: ArrayLike, name: str) -> FloatArray:
+    """Return ``values`` as a 1-d float array (input helper for the Fader-Hardie models)."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim > 1:
+        arr = arr.ravel()
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} must be finite")
+    return np.atleast_1d(arr)
+
+
+def log1mexp(u: FloatArray) -> FloatArray:
+    """``log(1 - exp(u))`` for ``u <= 0``, accurate everywhere (Maechler 2012), used in log-space sums."""
+    u = np.minimum(u, 0.0)
+    out = np.empty_like(u)
+    small = u > -math.log(2.0)
+    with np.errstate(divide="ignore"):
+        out[small] = np.log(-np.expm1(u[small]))
+    out[~small] = np.log1p(-np.exp(u[~small]))
+    return out
+
+
+def numerical_hessian(
+    fun: Callable[[FloatArray], float], theta: FloatArray, step: float = 1e-4
+) -> FloatArray:
+    """Central finite-difference Hessian (for the standard errors of the fitted log-parameters)."""
+    k = theta.shape[0]
+    hess = np.zeros((k, k))
+    f0 = fun(theta)
+    for i in range(k):
+        ei = np.zeros(k)
+        ei[i] = step
+        hess[i, i] = (fun(theta + ei) - 2.0 * f0 + fun(theta - ei)) / step**2
+        for j in range(i + 1, k):
+            ej = np.zeros(k)
+            ej[j] = step
+            val = (
+                fun(theta + ei + ej) - fun(theta + ei - ej) - fun(theta - ei + ej) + fun(theta - ei - ej)
+            ) / (4.0 * step**2)
+            hess[i, j] = hess[j, i] = val
+    return hess
+
+
+def minimize_nll(
+    nll: Callable[[FloatArray], float],
+    theta0: FloatArray,
+    *,
+    bounds: list[tuple[float, float]] | None = None,
+    max_iter: int = 2000,
+) -> tuple[FloatArray, float, bool]:
+    """Minimise a negative log-likelihood over log-parameters.
+
+    L-BFGS-B with central-difference gradients, then a Nelder-Mead polish from the optimum, as a
+    robust version of the estimation procedure of Fader, Hardie & Lee (2005). Returns
+    ``(theta, value, converged)``.
+    """
+    if bounds is None:
+        bounds = [(-_LOG_BOUND, _LOG_BOUND)] * theta0.shape[0]
+
+    def safe(theta: FloatArray) -> float:
+        with np.errstate(all="ignore"):
+            val = nll(np.asarray(theta, dtype=np.float64))
+        return val if math.isfinite(val) else 1e100
+
+    res = optimize.minimize(
+        safe,
+        theta0,
+        method="L-BFGS-B",
+        jac="3-point",
+        bounds=bounds,
+        options={"maxiter": max_iter, "ftol": 1e-14, "gtol": 1e-9},
+    )
+    theta = np.asarray(res.x, dtype=np.float64)
+    polish = optimize.minimize(
+        safe,
+        theta,
+        method="Nelder-Mead",
+        bounds=bounds,
+        options={"maxiter": 400 * theta.shape[0], "xatol": 1e-8, "fatol": 1e-13},
+    )
+    if float(polish.fun) < float(res.fun):
+        theta = np.asarray(polish.x, dtype=np.float64)
+    value = safe(theta)
+    converged = bool(res.success) or bool(polish.success)
+    return theta, value, converged
+
+
+class TransactionModel(ABC):
+    """Base class of the transaction-count models (BG/NBD, MBG/NBD, Pareto/NBD).
+
+    scikit-learn style: ``__init__`` stores settings, :meth:`fit` estimates ``params_`` by maximum
+    likelihood on the compressed sufficient statistics ``(x, t_x, T)`` (Fader, Hardie & Lee 2005) and
+    returns ``self``. ``penalizer`` adds ``penalizer * sum(params**2)`` to the mean negative
+    log-likelihood (an L2 shrinkage useful on small data, 0 by default).
+    """
+
+    param_names: ClassVar[tuple[str, ...]]
+
+    params_: dict[str, float]
+    log_likelihood_: float
+    n_customers_: int
+    n_rows_: int
+    converged_: bool
+
+    def __init__(self, *, penalizer: float = 0.0, max_iter: int = 2000) -> None:
+        """Store the settings: ``penalizer`` (L2 coefficient, >= 0) and ``max_iter`` of the optimiser."""
+        self.penalizer = penalizer
+        self.max_iter = max_iter
+
+    # -- to be provided by the models -------------------------------------------------------------
+    @staticmethod
+    @abstractmethod
+    def _loglik(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
+        """Per-row log-likelihood for natural parameters ``params`` (in ``param_names`` order)."""
+
+    @abstractmethod
+    def _initial_params(self, data: CompressedRFM) -> FloatArray:
+        """Starting values (natural scale)."""
+
+    # -- fitting ----------------------------------------------------------------------------------
+    @staticmethod
+    def _validate(
+        frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        x = as_float(frequency, "frequency")
+        t_x = as_float(recency, "recency")
+        t = as_float(T, "T")
+        x, t_x, t = np.broadcast_arrays(x, t_x, t)
+        if (x < 0).any() or (np.floor(x) != x).any():
+            raise ValueError("frequency must hold non-negative integers")
+        if (t_x < 0).any():
+            raise ValueError("recency must be non-negative")
+        if (t_x > t * (1 + 1e-12) + 1e-12).any():
+            raise ValueError("recency must not exceed T")
+        if ((x == 0) & (t_x != 0)).any():
+            raise ValueError("recency must be 0 for customers with frequency 0")
+        return (
+            np.asarray(x, dtype=np.float64),
+            np.asarray(t_x, dtype=np.float64),
+            np.asarray(t, dtype=np.float64),
+        )
+
+    def _nll(self, theta: FloatArray, data: CompressedRFM) -> float:
+        params = np.exp(theta)
+        ll = self._loglik(params, data.x, data.t_x, data.T)
+        total = float(np.dot(data.weights, ll))
+        return -total / float(data.weights.sum()) + self.penalizer * float(np.sum(params**2))
+
+    def fit(
+        self,
+        frequency: ArrayLike,
+        recency: ArrayLike,
+        T: ArrayLike,
+        weights: ArrayLike | None = None,
+    ) -> Self:
+        """Estimate the parameters by maximum likelihood (Fader, Hardie & Lee 2005).
+
+        ``frequency`` (x), ``recency`` (t_x) and ``T`` are per-customer (or per-row with ``weights``
+        giving how many customers share the row). Raises :class:`NotEnoughDataError` when fewer than
+        three distinct rows are given or nobody made a repeat purchase.
+        """
+        x, t_x, t = self._validate(frequency, recency, T)
+        data = compress_rfm(x, t_x, t, weights)
+        if (data.weights < 0).any():
+            raise ValueError("weights must be non-negative")
+        keep = data.weights > 0
+        data = CompressedRFM(
+            data.x[keep], data.t_x[keep], data.T[keep], data.weights[keep], np.empty(0, dtype=np.int64)
+        )
+        if len(data) < 3:
+            raise NotEnoughDataError(
+                f"{type(self).__name__} needs at least 3 distinct (x, t_x, T) rows, got {len(data)}"
+            )
+        if not (data.x > 0).any():
+            raise NotEnoughDataError(f"{type(self).__name__} needs at least one repeat buyer")
+        if not (data.T > 0).any():
+            raise NotEnoughDataError(f"{type(self).__name__} needs customers observed for some time")
+        theta0 = np.log(self._initial_params(data))
+        theta, value, converged = minimize_nll(lambda th: self._nll(th, data), theta0, max_iter=self.max_iter)
+        params = np.exp(theta)
+        ll = float(np.dot(data.weights, self._loglik(params, data.x, data.t_x, data.T)))
+        if not math.isfinite(ll):
+            raise ConvergenceError(
+                f"{type(self).__name__}: the likelihood optimiser ended on a non-finite value"
+            )
+        if not converged:
+            warnings.warn(
+                f"{type(self).__name__}: the optimiser did not report convergence",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        self.params_ = dict(zip(self.param_names, (float(p) for p in params), strict=True))
+        self.log_likelihood_ = ll
+        self.n_customers_ = int(round(float(data.weights.sum())))
+        self.n_rows_ = len(data)
+        self.converged_ = converged
+        self._data = data
+        self._theta = theta
+        return self
+
+    def _check_fitted(self) -> FloatArray:
+        if not hasattr(self, "params_"):
+            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit() first")
+        return np.array([self.params_[k] for k in self.param_names])
+
+    def standard_errors(self) -> dict[str, float]:
+        """Asymptotic standard errors of the parameters (inverse observed information, delta method).
+
+        The Hessian of the total negative log-likelihood is taken numerically on the log-parameters
+        at the optimum (the penalty, if any, is ignored).
+        """
+        self._check_fitted()
+        data = self._data
+        total_w = float(data.weights.sum())
+
+        def total_nll(theta: FloatArray) -> float:
+            return -float(np.dot(data.weights, self._loglik(np.exp(theta), data.x, data.t_x, data.T)))
+
+        hess = numerical_hessian(total_nll, self._theta)
+        try:
+            cov = np.linalg.inv(hess)
+        except np.linalg.LinAlgError:
+            cov = np.full_like(hess, np.nan)
+        se_log = (
+            np.sqrt(np.clip(np.diag(cov), 0.0, None)) if total_w > 0 else np.full(len(self._theta), np.nan)
+        )
+        params = np.exp(self._theta)
+        return dict(zip(self.param_names, (float(v) for v in params * se_log), strict=True))
+
+    def __repr__(self) -> str:
+        """Show the fitted parameters, if any."""
+        if not hasattr(self, "params_"):
+            return f"{type(self).__name__}(penalizer={self.penalizer})"
+        inside = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+        return f"<{type(self).__name__} fitted on {self.n_customers_} customers: {inside}>"
+
+    # -- predictions ------------------------------------------------------------------------------
+    def _predict_inputs(
+        self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        params = self._check_fitted()
+        x, t_x, t = self._validate(frequency, recency, T)
+        return params, x, t_x, t
+
+    @abstractmethod
+    def conditional_probability_alive(
+        self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
+        """P(customer still alive at T | x, t_x, T)."""
+
+    @abstractmethod
+    def conditional_expected_number_of_purchases_up_to_time(
+        self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
+        """E[number of purchases in (T, T + t] | x, t_x, T]."""
+
+    @abstractmethod
+    def expected_number_of_purchases_up_to_time(self, t: ArrayLike) -> FloatArray:
+        """E[number of repeat purchases in (0, t]] for a customer who made a first purchase at 0."""
+
+    def log_likelihood(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:
+        """Per-customer log-likelihood under the fitted parameters."""
+        params, x, t_x, t = self._predict_inputs(frequency, recency, T)
+        return self._loglik(params, x, t_x, t)
+
+    def _as_time(self, t: ArrayLike) -> FloatArray:
+        arr = as_float(t, "t")
+        if (arr < 0).any():
+            raise ValueError("t must be non-negative")
+        return arr
