@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Model, Q, QuerySet
+from django.db.models import F, Model, Q, QuerySet
+from django.db.models.expressions import OrderBy
 
 
 @dataclass(frozen=True)
@@ -38,17 +39,55 @@ def _decode(cursor: str) -> list[Any] | None:
     return values if isinstance(values, list) else None
 
 
-def _after(fields: Sequence[str], values: Sequence[Any]) -> Q:
-    """Rows strictly after ``values`` in the order given by ``fields`` (``-name`` = descending)."""
+def _equal(name: str, value: Any) -> Q:
+    return Q(**{f"{name}__isnull": True}) if value is None else Q(**{name: value})
+
+
+def _after(fields: Sequence[str], values: Sequence[Any], *, nulls_last: bool) -> Q:
+    """Rows strictly after ``values`` in the order given by ``fields`` (``-name`` = descending).
+
+    Empty values (a customer without metrics sorted by revenue) sit at the end of the order when
+    ``nulls_last`` and at the start otherwise, the same on SQLite and PostgreSQL.
+    """
     condition = Q()
     for i, field in enumerate(fields):
         name = field.lstrip("-")
         op = "lt" if field.startswith("-") else "gt"
-        step = Q(**{f"{name}__{op}": values[i]})
+        value = values[i]
+        if value is None:
+            # Past a NULL only more NULLs follow (nulls last); with nulls first, every value follows.
+            step = Q(pk__in=[]) if nulls_last else Q(**{f"{name}__isnull": False})
+        else:
+            step = Q(**{f"{name}__{op}": value})
+            if nulls_last:
+                step |= Q(**{f"{name}__isnull": True})
         for prev_field, prev_value in zip(fields[:i], values[:i], strict=True):
-            step &= Q(**{prev_field.lstrip("-"): prev_value})
+            step &= _equal(prev_field.lstrip("-"), prev_value)
         condition |= step
     return condition
+
+
+def _order_by(fields: Sequence[str], *, nulls_last: bool) -> list[OrderBy]:
+    exprs = []
+    for field in fields:
+        column = F(field.lstrip("-"))
+        if field.startswith("-"):
+            exprs.append(column.desc(nulls_last=True) if nulls_last else column.desc(nulls_first=True))
+        else:
+            exprs.append(column.asc(nulls_last=True) if nulls_last else column.asc(nulls_first=True))
+    return exprs
+
+
+def _value(row: Any, path: str) -> Any:
+    """``row.a.b`` for ``a__b``; ``None`` when a relation on the way is missing."""
+    for part in path.split("__"):
+        try:
+            row = getattr(row, part)
+        except Exception:  # a missing reverse one-to-one raises its own DoesNotExist
+            return None
+        if row is None:
+            return None
+    return row
 
 
 def _reverse(fields: Sequence[str]) -> list[str]:
@@ -68,9 +107,10 @@ def paginate(
     if values is not None and len(values) != len(ordering):
         values = None
     order = _reverse(ordering) if backwards else list(ordering)
-    qs = queryset.order_by(*order)
+    nulls_last = not backwards
+    qs = queryset.order_by(*_order_by(order, nulls_last=nulls_last))
     if values is not None:
-        qs = qs.filter(_after(order, values))
+        qs = qs.filter(_after(order, values, nulls_last=nulls_last))
     rows = list(qs[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
@@ -78,7 +118,7 @@ def paginate(
         rows.reverse()
 
     def key(row: Model) -> list[Any]:
-        return [getattr(row, f.lstrip("-")) for f in ordering]
+        return [_value(row, f.lstrip("-")) for f in ordering]
 
     has_next = more if not backwards else values is not None
     has_previous = values is not None if not backwards else more

@@ -112,15 +112,21 @@ class CustomerFilterForm(forms.Form):
     )
     sector = forms.CharField(label=_("sector"), required=False, max_length=100)
     source = forms.ChoiceField(label=_("source"), required=False)
+    lifecycle = forms.ChoiceField(label=_("status"), required=False)
+    rfm_segment = forms.ChoiceField(label=_("RFM segment"), required=False)
+    abc_class = forms.ChoiceField(label=_("ABC class"), required=False)
+    declining = forms.BooleanField(label=_("orders declining"), required=False)
     sort = forms.ChoiceField(
         label=_("Sort"),
         required=False,
         choices=[("newest", _("Newest first")), ("oldest", _("Oldest first")), ("name", _("Name A–Z")),
-                 ("-name", _("Name Z–A"))],
+                 ("-name", _("Name Z–A")), ("revenue", _("Revenue")), ("clv", _("Expected value (CLV)")),
+                 ("last_purchase", _("Last purchase"))],
     )  # fmt: skip
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         from cartera.customers.models import Source
+        from cartera.insights.models import ABCClass, Lifecycle, RFMSegment
 
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = User.objects.filter(is_active=True).order_by("username")  # type: ignore[attr-defined]
@@ -128,6 +134,14 @@ class CustomerFilterForm(forms.Form):
         source_field = self.fields["source"]
         assert isinstance(source_field, forms.ChoiceField)
         source_field.choices = [("", _("Any source")), *Source.choices]
+        for name, any_label, choices in (
+            ("lifecycle", _("Any status"), Lifecycle.choices),
+            ("rfm_segment", _("Any segment"), RFMSegment.choices),
+            ("abc_class", _("Any class"), ABCClass.choices),
+        ):
+            field = self.fields[name]
+            assert isinstance(field, forms.ChoiceField)
+            field.choices = [("", any_label), *choices]
 
     def filters(self) -> CustomerFilters:
         data = self.cleaned_data if self.is_valid() else {}
@@ -138,6 +152,10 @@ class CustomerFilterForm(forms.Form):
             tag_id=data["tag"].pk if data.get("tag") else None,
             sector=data.get("sector") or "",
             source=data.get("source") or "",
+            lifecycle=data.get("lifecycle") or "",
+            rfm_segment=data.get("rfm_segment") or "",
+            abc_class=data.get("abc_class") or "",
+            declining=bool(data.get("declining")),
         )
 
     def ordering(self) -> tuple[str, ...]:

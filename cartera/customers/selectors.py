@@ -22,6 +22,9 @@ CUSTOMER_SORTS: dict[str, tuple[str, ...]] = {
     "oldest": ("id",),
     "name": ("last_name_key", "first_name_key", "id"),
     "-name": ("-last_name_key", "-first_name_key", "-id"),
+    "revenue": ("-metrics__revenue", "-id"),
+    "clv": ("-metrics__clv_12m", "-id"),
+    "last_purchase": ("-metrics__last_order_on", "-id"),
 }
 
 _PHONE_CHARS = re.compile(r"^[\d\s+().-]{3,}$")
@@ -38,6 +41,10 @@ class CustomerFilters:
     sector: str = ""
     source: str = ""
     company_id: int | None = None
+    lifecycle: str = ""
+    rfm_segment: str = ""
+    abc_class: str = ""
+    declining: bool = False
 
 
 def search_q(query: str) -> Q:
@@ -72,7 +79,7 @@ def search_q(query: str) -> Q:
 
 def customer_list(*, user: Any, filters: CustomerFilters) -> QuerySet[Customer]:
     """The customers ``user`` may see that match ``filters``, with what a list row shows."""
-    qs = restrict(Customer.objects.all(), user, "view").select_related("owner", "company")
+    qs = restrict(Customer.objects.all(), user, "view").select_related("owner", "company", "metrics")
     qs = qs.filter(search_q(filters.query))
     if filters.stage:
         qs = qs.filter(stage=filters.stage)
@@ -86,6 +93,14 @@ def customer_list(*, user: Any, filters: CustomerFilters) -> QuerySet[Customer]:
         qs = qs.filter(source=filters.source)
     if filters.company_id:
         qs = qs.filter(company_id=filters.company_id)
+    if filters.lifecycle:
+        qs = qs.filter(metrics__lifecycle=filters.lifecycle)
+    if filters.rfm_segment:
+        qs = qs.filter(metrics__rfm_segment=filters.rfm_segment)
+    if filters.abc_class:
+        qs = qs.filter(metrics__abc_class=filters.abc_class)
+    if filters.declining:
+        qs = qs.filter(metrics__declining=True)
     return qs
 
 

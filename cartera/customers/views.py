@@ -17,6 +17,8 @@ from cartera.core.scoping import Action, can, get_for_user, require, restrict
 from cartera.customers import selectors, services
 from cartera.customers.forms import CompanyForm, CustomerFilterForm, CustomerForm
 from cartera.customers.models import Company, Customer
+from cartera.insights.presentation import reason_text
+from cartera.insights.selectors import metrics_for
 from cartera.sales.forms import OrderForm
 from cartera.sales.models import Order
 
@@ -59,6 +61,7 @@ def detail_context(request: HttpRequest, customer: Customer) -> dict[str, object
         "customer": customer,
         "timeline": customer_timeline(user=request.user, customer=customer),
         "custom_values": selectors.custom_field_values(customer=customer),
+        **_status_context(request, customer),
         "interaction_form": InteractionForm(),
         "order_form": OrderForm(initial={"currency": "EUR"}),
         "task_form": TaskForm(user=request.user),  # type: ignore[arg-type]
@@ -66,6 +69,13 @@ def detail_context(request: HttpRequest, customer: Customer) -> dict[str, object
         "can_delete": _can_act(request, customer, "delete"),
         "can_order": _can_act(request, customer, "change") and can(request.user, Order, "add"),
     }
+
+
+def _status_context(request: HttpRequest, customer: Customer) -> dict[str, object]:
+    metrics = metrics_for(user=request.user, customer=customer)
+    if metrics is None:
+        return {"metrics": None}
+    return {"metrics": metrics, "status_reason": reason_text(metrics.reason_code, metrics.reason_data)}
 
 
 def _can_act(request: HttpRequest, customer: Customer, action: Action) -> bool:

@@ -1,0 +1,312 @@
+"""REST API for the customer file: customers, companies and tags.
+
+Each endpoint parses its input, calls one selector or service and returns; who may do what is
+decided by :mod:`cartera.core.scoping` and the services, exactly as for the web pages.
+"""
+
+import datetime
+from typing import Annotated, Any, Literal
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Field, PatchDict, Query, Router, Schema, Status
+
+from cartera.core.api_common import (
+    CREATE_ERRORS,
+    DELETE_ERRORS,
+    LIST_ERRORS,
+    READ_ERRORS,
+    UPDATE_ERRORS,
+    InSchema,
+    OneOf,
+    Page,
+    PageIn,
+    UnknownReference,
+    active_user,
+    page_of,
+    responses,
+)
+from cartera.core.scoping import get_for_user, require, restrict
+from cartera.customers.models import (
+    Channel,
+    Company,
+    CompanySize,
+    Customer,
+    IncomeRange,
+    Source,
+    Stage,
+    Title,
+)
+from cartera.customers.selectors import (
+    CUSTOMER_SORTS,
+    CustomerFilters,
+    company_list,
+    customer_detail,
+    customer_list,
+    tag_list,
+)
+from cartera.customers.services import (
+    company_create,
+    company_delete,
+    company_update,
+    customer_create,
+    customer_delete,
+    customer_update,
+    tags_get_or_create,
+)
+
+customer_router = Router(tags=["customers"])
+company_router = Router(tags=["companies"])
+tag_router = Router(tags=["tags"])
+
+
+# --- customers ------------------------------------------------------------------------------------
+
+
+class CustomerIn(InSchema):
+    """A customer as written by a client. Email and phone are normalised (and checked) by the service;
+    references are ids."""
+
+    title: Annotated[str, OneOf(Title, blank=True)] = ""
+    first_name: str
+    last_name: str = ""
+    email: str | None = Field(None, description="Stored lower-case; must not belong to another customer.")
+    phone: str = Field("", description="Any common format; stored in E.164 (`+34612345678`).")
+    stage: Stage = Stage.PROSPECT
+    sector: str = ""
+    company: int | None = Field(None, description="Company id.")
+    job_title: str = ""
+    profession: str = ""
+    birth_date: datetime.date | None = None
+    address: str = ""
+    city: str = ""
+    region: str = ""
+    postal_code: str = ""
+    country: str = Field("ES", description="ISO 3166 alpha-2 code.")
+    preferred_channel: Annotated[str, OneOf(Channel, blank=True)] = ""
+    opt_in_email: bool = False
+    opt_in_phone: bool = False
+    opt_in_sms: bool = False
+    opt_in_mail: bool = False
+    source: Annotated[str, OneOf(Source, blank=True)] = ""
+    income_range: Annotated[str, OneOf(IncomeRange, blank=True)] = ""
+    owner: int | None = Field(
+        None, description="User id; defaults to you. Only managers and admins may choose someone else."
+    )
+    notes: str = ""
+    custom_fields: dict[str, Any] = Field(default_factory=dict, description="Values by custom field key.")
+    tags: list[str] = Field(default_factory=list, description="Tag names; unknown ones are created.")
+
+
+class CustomerOut(Schema):
+    id: int
+    title: Annotated[str, OneOf(Title, blank=True)]
+    first_name: str
+    last_name: str
+    full_name: str
+    email: str | None
+    phone: str
+    stage: Stage
+    sector: str
+    company: int | None
+    job_title: str
+    profession: str
+    birth_date: datetime.date | None
+    address: str
+    city: str
+    region: str
+    postal_code: str
+    country: str
+    preferred_channel: Annotated[str, OneOf(Channel, blank=True)]
+    opt_in_email: bool
+    opt_in_phone: bool
+    opt_in_sms: bool
+    opt_in_mail: bool
+    source: Annotated[str, OneOf(Source, blank=True)]
+    income_range: Annotated[str, OneOf(IncomeRange, blank=True)]
+    owner: int | None
+    notes: str
+    custom_fields: dict[str, Any]
+    tags: list[str]
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+    @staticmethod
+    def resolve_company(obj: Customer) -> int | None:
+        return obj.company_id
+
+    @staticmethod
+    def resolve_owner(obj: Customer) -> int | None:
+        return obj.owner_id
+
+    @staticmethod
+    def resolve_tags(obj: Customer) -> list[str]:
+        return [tag.name for tag in obj.tags.all()]
+
+
+class CustomerFilterIn(Schema):
+    q: str = Field("", description="Name, email, phone or company (prefix search).")
+    stage: Stage | None = None
+    owner: int | None = Field(None, description="Owner's user id.")
+    tag: int | None = Field(None, description="Tag id (see `GET /api/tags`).")
+    sector: str = ""
+    source: Source | None = None
+    company: int | None = Field(None, description="Company id.")
+    sort: Literal["newest", "oldest", "name", "-name"] = "newest"
+
+    def to_filters(self) -> CustomerFilters:
+        return CustomerFilters(
+            query=self.q,
+            stage=self.stage or "",
+            owner_id=self.owner,
+            tag_id=self.tag,
+            sector=self.sector,
+            source=self.source or "",
+            company_id=self.company,
+        )
+
+
+def _customer_fields(user: Any, data: dict[str, Any]) -> tuple[dict[str, Any], list[str] | None]:
+    """Service arguments from a request body: ids become rows; tags go apart."""
+    tags = data.pop("tags", None)
+    if data.get("company") is not None:
+        company = restrict(Company.objects.all(), user, "view").filter(pk=data["company"]).first()
+        if company is None:
+            raise UnknownReference(
+                "company", _("There is no company with id %(id)s.") % {"id": data["company"]}
+            )
+        data["company"] = company
+    if data.get("owner") is not None:
+        data["owner"] = active_user("owner", data["owner"])
+    return data, tags
+
+
+@customer_router.get("", response=responses({200: Page[CustomerOut]}, *LIST_ERRORS), summary="List customers")
+def list_customers(request: HttpRequest, filters: Query[CustomerFilterIn], page: Query[PageIn]) -> Any:
+    """Every customer of the shared portfolio, filtered and sorted, a page at a time."""
+    qs = customer_list(user=request.auth, filters=filters.to_filters()).prefetch_related("tags")  # type: ignore[attr-defined]
+    return page_of(qs, ordering=CUSTOMER_SORTS[filters.sort], page=page)
+
+
+@customer_router.get(
+    "/{int:customer_id}", response=responses({200: CustomerOut}, *READ_ERRORS), summary="Get a customer"
+)
+def get_customer(request: HttpRequest, customer_id: int) -> Any:
+    return customer_detail(user=request.auth, pk=customer_id)  # type: ignore[attr-defined]
+
+
+@customer_router.post("", response=responses({201: CustomerOut}, *CREATE_ERRORS), summary="Create a customer")
+def create_customer(request: HttpRequest, payload: CustomerIn) -> Any:
+    """Create a customer; you own it unless a manager names another owner."""
+    user = request.auth  # type: ignore[attr-defined]
+    require(user, Customer, "add")
+    fields, tags = _customer_fields(user, payload.model_dump(exclude_unset=True))
+    # Tags are created with the customer or not at all.
+    with transaction.atomic():
+        customer = customer_create(actor=user, fields=fields, tags=tags_get_or_create(names=tags or ()))
+    return Status(201, customer)
+
+
+@customer_router.patch(
+    "/{int:customer_id}", response=responses({200: CustomerOut}, *UPDATE_ERRORS), summary="Update a customer"
+)
+def update_customer(request: HttpRequest, customer_id: int, payload: PatchDict[CustomerIn]) -> Any:
+    """Change the fields sent (and only those); `tags`, when sent, replaces the customer's tags."""
+    user = request.auth  # type: ignore[attr-defined]
+    customer = get_for_user(Customer.objects.all(), user, "change", pk=customer_id)
+    fields, tags = _customer_fields(user, dict(payload))
+    with transaction.atomic():
+        tag_rows = tags_get_or_create(names=tags) if tags is not None else None
+        return customer_update(actor=user, customer=customer, fields=fields, tags=tag_rows)
+
+
+@customer_router.delete(
+    "/{int:customer_id}", response=responses({204: None}, *DELETE_ERRORS), summary="Delete a customer"
+)
+def delete_customer(request: HttpRequest, customer_id: int) -> Any:
+    """Delete a customer with their interactions, orders and tasks (managers and admins)."""
+    user = request.auth  # type: ignore[attr-defined]
+    customer_delete(actor=user, customer=get_for_user(Customer.objects.all(), user, "delete", pk=customer_id))
+    return Status(204, None)
+
+
+# --- companies ------------------------------------------------------------------------------------
+
+
+class CompanyIn(InSchema):
+    name: str
+    tax_id: str = Field("", description="CIF/NIF; unique when present.")
+    sector: str = ""
+    size: Annotated[str, OneOf(CompanySize, blank=True)] = ""
+    region: str = ""
+    website: str = ""
+
+
+class CompanyOut(Schema):
+    id: int
+    name: str
+    tax_id: str
+    sector: str
+    size: Annotated[str, OneOf(CompanySize, blank=True)]
+    region: str
+    website: str
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+
+class CompanyFilterIn(Schema):
+    q: str = Field("", description="Name prefix.")
+
+
+@company_router.get("", response=responses({200: Page[CompanyOut]}, *LIST_ERRORS), summary="List companies")
+def list_companies(request: HttpRequest, filters: Query[CompanyFilterIn], page: Query[PageIn]) -> Any:
+    qs = company_list(user=request.auth, query=filters.q)  # type: ignore[attr-defined]
+    return page_of(qs, ordering=("name", "id"), page=page)
+
+
+@company_router.get(
+    "/{int:company_id}", response=responses({200: CompanyOut}, *READ_ERRORS), summary="Get a company"
+)
+def get_company(request: HttpRequest, company_id: int) -> Any:
+    return get_for_user(Company.objects.all(), request.auth, "view", pk=company_id)  # type: ignore[attr-defined]
+
+
+@company_router.post("", response=responses({201: CompanyOut}, *CREATE_ERRORS), summary="Create a company")
+def create_company(request: HttpRequest, payload: CompanyIn) -> Any:
+    user = request.auth  # type: ignore[attr-defined]
+    require(user, Company, "add")
+    return Status(201, company_create(actor=user, fields=payload.model_dump(exclude_unset=True)))
+
+
+@company_router.patch(
+    "/{int:company_id}", response=responses({200: CompanyOut}, *UPDATE_ERRORS), summary="Update a company"
+)
+def update_company(request: HttpRequest, company_id: int, payload: PatchDict[CompanyIn]) -> Any:
+    user = request.auth  # type: ignore[attr-defined]
+    company = get_for_user(Company.objects.all(), user, "change", pk=company_id)
+    return company_update(actor=user, company=company, fields=dict(payload))
+
+
+@company_router.delete(
+    "/{int:company_id}", response=responses({204: None}, *DELETE_ERRORS), summary="Delete a company"
+)
+def delete_company(request: HttpRequest, company_id: int) -> Any:
+    """Delete a company; its contacts stay, without a company."""
+    user = request.auth  # type: ignore[attr-defined]
+    company_delete(actor=user, company=get_for_user(Company.objects.all(), user, "delete", pk=company_id))
+    return Status(204, None)
+
+
+# --- tags -----------------------------------------------------------------------------------------
+
+
+class TagOut(Schema):
+    id: int
+    name: str
+
+
+@tag_router.get("", response=responses({200: Page[TagOut]}, *LIST_ERRORS), summary="List tags")
+def list_tags(request: HttpRequest, page: Query[PageIn]) -> Any:
+    """Tags by name, with the ids that the customer list's `tag` filter takes."""
+    return page_of(tag_list(user=request.auth), ordering=("name", "id"), page=page)  # type: ignore[attr-defined]
