@@ -7,6 +7,7 @@ SQLite file under ``var/``. ``DATABASE_URL`` switches to PostgreSQL; ``CARTERA_D
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "ninja",  # serves its own Swagger UI files for /api/docs (no CDN)
     "django_tasks_db",
     "cartera.core",
     "cartera.accounts",
@@ -154,6 +156,8 @@ USE_TZ = True
 CARTERA_DEFAULT_PHONE_REGION = os.environ.get("CARTERA_DEFAULT_PHONE_REGION", "ES")
 CARTERA_DEFAULT_CURRENCY = os.environ.get("CARTERA_DEFAULT_CURRENCY", "EUR")
 CARTERA_PAGE_SIZE = 50
+# Lifecycle thresholds (see docs/analytics.md), e.g. '{"lost_after_days": 540, "at_risk_factor": 2.5}'.
+CARTERA_LIFECYCLE_THRESHOLDS = json.loads(os.environ.get("CARTERA_LIFECYCLE_THRESHOLDS", "{}"))
 
 # --- static files ---------------------------------------------------------------------------------
 STATIC_URL = "static/"

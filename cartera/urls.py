@@ -3,8 +3,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from cartera.api import api
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", api.urls),
     path("accounts/", include("cartera.accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("customers/", include("cartera.customers.urls")),

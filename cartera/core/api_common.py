@@ -13,15 +13,22 @@ from typing import Annotated, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import Choices, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Schema
-from pydantic import AfterValidator, ConfigDict
+from pydantic import AfterValidator, ConfigDict, GetCoreSchemaHandler
+from pydantic_core import CoreSchema, core_schema
 
 from cartera.core.pagination import paginate
 
 MAX_PAGE_SIZE = 200
+
+
+class InSchema(Schema):
+    """A request body: a field the API does not know (a typo, a read-only field) is a 422, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class ErrorOut(Schema):
@@ -97,6 +104,20 @@ def page_of(queryset: QuerySet[Any], *, ordering: Sequence[str], page: PageIn) -
     """The page of ``queryset`` that ``page`` asks for, ready for a ``Page[...]`` response."""
     result = paginate(queryset, ordering=ordering, cursor=page.cursor, size=page.limit)
     return {"items": result.rows, "next_cursor": result.next_cursor}
+
+
+class OneOf:
+    """``Annotated[str, OneOf(Source, blank=True)]``: one of a model field's choice values (or ``""``).
+
+    A plain ``Source | Literal[""]`` union would report errors under each member of the union
+    (``loc: [..., "source", "str-enum[Source]"]``); this is one enum, with the field as the location.
+    """
+
+    def __init__(self, choices: type[Choices], *, blank: bool = False) -> None:
+        self.values = [*choices.values, *([""] if blank else [])]
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.literal_schema(self.values)
 
 
 def _aware(value: datetime.datetime | None) -> datetime.datetime | None:

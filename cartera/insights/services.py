@@ -11,12 +11,14 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from cartera.insights import selectors
 from cartera.insights.analysis import ACTIVE_BASE, OrderArrays, PortfolioMetrics, analyse, flows
 from cartera.insights.models import CustomerMetrics, PortfolioSnapshot, RefreshRun
+from customerbase import LifecycleThresholds
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,11 @@ Progress = Callable[[str], None]
 
 class RefreshAlreadyRunning(Exception):
     """Another refresh is running; only one runs at a time."""
+
+
+def lifecycle_thresholds() -> LifecycleThresholds:
+    """The lifecycle thresholds: the documented defaults, overridden by ``CARTERA_LIFECYCLE_THRESHOLDS``."""
+    return LifecycleThresholds(**settings.CARTERA_LIFECYCLE_THRESHOLDS)
 
 
 def _start_run(trigger: str) -> RefreshRun:
@@ -178,12 +185,13 @@ def insights_refresh(
         orders = selectors.order_arrays()
         ids = selectors.customer_ids()
         say(f"analysing {len(ids):,} customers and {len(orders):,} orders")
-        now_metrics = analyse(orders, ids, as_of=as_of)
+        thresholds = lifecycle_thresholds()
+        now_metrics = analyse(orders, ids, as_of=as_of, thresholds=thresholds)
         if period_days is None:
             previous = PortfolioSnapshot.objects.filter(taken_on__lt=as_of).order_by("-taken_on").first()
             period_days = (as_of - previous.taken_on).days if previous else DEFAULT_PERIOD_DAYS
         start = as_of - dt.timedelta(days=period_days)
-        before = analyse(orders, ids, as_of=start, with_decline=False)
+        before = analyse(orders, ids, as_of=start, thresholds=thresholds, with_decline=False)
         say("writing metrics")
         computed_at = timezone.now()
         _write_metrics(now_metrics, computed_at)
@@ -257,10 +265,11 @@ def insights_backfill(*, months: int, as_of: dt.date | None = None, progress: Pr
         cursor = cursor.replace(day=1) - dt.timedelta(days=1)
     month_ends.reverse()
     written = 0
-    previous = analyse(orders, ids, as_of=cursor, with_decline=False)
+    thresholds = lifecycle_thresholds()
+    previous = analyse(orders, ids, as_of=cursor, thresholds=thresholds, with_decline=False)
     for day in month_ends:
         say(f"snapshot of {day}")
-        current = analyse(orders, ids, as_of=day, with_decline=False)
+        current = analyse(orders, ids, as_of=day, thresholds=thresholds, with_decline=False)
         _write_snapshot(current, previous, orders, (day - previous.as_of).days, timezone.now())
         previous = current
         written += 1

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from cartera.insights.models import RefreshRun
 from cartera.insights.services import RefreshAlreadyRunning, insights_backfill, insights_refresh
 from cartera.insights.tasks import refresh_insights
 
@@ -25,8 +26,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--background", action="store_true", help="queue the refresh for the worker and return"
         )
+        parser.add_argument(
+            "--if-never-run", action="store_true", help="do nothing once a refresh has completed"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["if_never_run"] and RefreshRun.objects.filter(status=RefreshRun.Status.DONE).exists():
+            return
         if options["background"]:
             result = refresh_insights.enqueue(trigger="cli")
             self.stdout.write(f"Queued refresh (task {result.id}).")

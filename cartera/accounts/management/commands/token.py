@@ -1,0 +1,85 @@
+"""``cartera token create|list|revoke``: personal tokens for the REST API.
+
+A token is shown once, when it is created; only its hash is stored, so a lost token is revoked
+and replaced, never recovered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from cartera.accounts.models import ApiToken, User
+from cartera.accounts.services import api_token_create, api_token_revoke
+
+
+def _user(username: str) -> User:
+    try:
+        return User.objects.get(username=username)
+    except User.DoesNotExist as exc:
+        raise CommandError(f"no user named {username!r}") from exc
+
+
+class Command(BaseCommand):
+    help = "Create, list and revoke personal API tokens."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        actions = parser.add_subparsers(dest="action", required=True, metavar="{create,list,revoke}")
+        create = actions.add_parser("create", help="Create a token for a user and print it (once).")
+        create.add_argument("username")
+        create.add_argument("name", help='What the token is for, e.g. "laptop" or "nightly import".')
+        listing = actions.add_parser("list", help="List tokens (never their keys), of one user or all.")
+        listing.add_argument("username", nargs="?")
+        revoke = actions.add_parser("revoke", help="Delete one of a user's tokens; it stops working at once.")
+        revoke.add_argument("username")
+        revoke.add_argument("token_id", type=int, help="The id shown by `cartera token list`.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        action = options["action"]
+        if action == "create":
+            self._create(options["username"], options["name"])
+        elif action == "list":
+            self._list(options["username"])
+        else:
+            self._revoke(options["username"], options["token_id"])
+
+    def _create(self, username: str, name: str) -> None:
+        user = _user(username)
+        if not user.is_active:
+            raise CommandError(f"user {username!r} is inactive; their tokens would not work")
+        token, raw = api_token_create(user=user, name=name)
+        self.stderr.write(f"Token {token.pk} ({token.name}) for {user.username}. Shown once; store it now:")
+        # The key alone on stdout, so that scripts can capture it: KEY=$(cartera token create ...)
+        self.stdout.write(raw)
+
+    def _list(self, username: str | None) -> None:
+        tokens = ApiToken.objects.select_related("user").order_by("user__username", "pk")
+        if username:
+            tokens = tokens.filter(user=_user(username))
+        rows = [
+            (
+                str(t.pk),
+                t.user.username,
+                t.name,
+                f"{t.prefix}…",
+                timezone.localtime(t.created_at).strftime("%Y-%m-%d %H:%M"),
+                timezone.localtime(t.last_used_at).strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never",
+            )
+            for t in tokens
+        ]
+        if not rows:
+            self.stdout.write("No tokens.")
+            return
+        header = ("id", "user", "name", "key", "created", "last used")
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        for row in [header, *rows]:
+            self.stdout.write(
+                "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+            )
+
+    def _revoke(self, username: str, token_id: int) -> None:
+        if not api_token_revoke(user=_user(username), token_id=token_id):
+            raise CommandError(f"{username!r} has no token with id {token_id}")
+        self.stdout.write(f"Token {token_id} of {username} revoked.")

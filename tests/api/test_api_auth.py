@@ -1,0 +1,95 @@
+"""Who may call the API: personal tokens, and the browser session with its CSRF token."""
+
+import pytest
+from django.test import Client
+
+from cartera.accounts.models import ApiToken
+from cartera.accounts.services import api_token_create
+
+
+def test_a_request_without_a_token_is_401_and_says_how_to_authenticate(anon_api):
+    response = anon_api.get("/api/customers")
+    assert response.status_code == 401
+    assert "detail" in response.json()
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer cart_not-a-real-token",
+        "Bearer ",
+        "Token cart_whatever",
+        "Basic b3duZXI6czNjcmV0",
+        "cart_no_scheme",
+    ],
+)
+def test_an_invalid_token_is_401(make_api, owner, header):
+    api_token_create(user=owner, name="real")
+    response = make_api().get("/api/customers", headers={"Authorization": header})
+    assert response.status_code == 401
+
+
+def test_a_valid_token_authenticates_its_user_and_records_its_use(make_api, owner):
+    token, raw = api_token_create(user=owner, name="laptop")
+    assert token.last_used_at is None
+    response = make_api(raw).get("/api/me")
+    assert response.status_code == 200
+    assert response.json() == {
+        "id": owner.pk,
+        "username": "owner",
+        "full_name": "Olga Owner",
+        "email": "",
+        "role": "sales_rep",
+    }
+    token.refresh_from_db()
+    assert token.last_used_at is not None
+
+
+def test_tokens_are_stored_hashed(owner):
+    token, raw = api_token_create(user=owner, name="laptop")
+    assert raw not in {token.key_hash, token.prefix}
+    assert not ApiToken.objects.filter(key_hash=raw).exists()
+
+
+def test_a_deactivated_users_token_stops_working(make_api, owner):
+    _, raw = api_token_create(user=owner, name="laptop")
+    owner.is_active = False
+    owner.save()
+    assert make_api(raw).get("/api/me").status_code == 401
+
+
+def test_a_revoked_token_stops_working(make_api, owner):
+    token, raw = api_token_create(user=owner, name="laptop")
+    token.delete()
+    assert make_api(raw).get("/api/me").status_code == 401
+
+
+def test_the_browser_session_works_for_reading(make_api, owner, customer):
+    client = Client()
+    client.force_login(owner)
+    response = make_api(client=client).get(f"/api/customers/{customer.pk}")
+    assert response.status_code == 200
+
+
+def test_a_session_write_needs_the_csrf_token(make_api, owner, customer):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    api = make_api(client=client)
+    refused = api.patch(f"/api/customers/{customer.pk}", {"city": "Bilbao"})
+    assert refused.status_code == 403
+    customer.refresh_from_db()
+    assert customer.city == ""
+
+    client.get("/admin/login/")  # any page that renders a CSRF token sets the cookie
+    csrf = client.cookies["csrftoken"].value
+    accepted = api.patch(f"/api/customers/{customer.pk}", {"city": "Bilbao"}, headers={"X-CSRFToken": csrf})
+    assert accepted.status_code == 200, accepted.content
+    customer.refresh_from_db()
+    assert customer.city == "Bilbao"
+
+
+def test_a_token_request_needs_no_csrf_token(make_api, owner, customer):
+    _, raw = api_token_create(user=owner, name="script")
+    api = make_api(raw, client=Client(enforce_csrf_checks=True))
+    assert api.patch(f"/api/customers/{customer.pk}", {"city": "Bilbao"}).status_code == 200

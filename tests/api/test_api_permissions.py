@@ -1,0 +1,177 @@
+"""The permission matrix of the REST API.
+
+A sales rep (the colleague) tries every write on the owner's customer and the owner's records; the
+outsider (an active user with no role) walks every route. Each attempt is refused and the database
+is exactly as it was.
+"""
+
+import pytest
+
+from cartera.customers.models import Customer
+
+# --- the colleague: a sales rep who does not own `customer` ----------------------------------------
+
+
+@pytest.fixture
+def records(customer, company, order, interaction, task):
+    """One row of everything, all belonging to the owner (or their customer)."""
+    return {
+        "customer": customer,
+        "company": company,
+        "order": order,
+        "interaction": interaction,
+        "task": task,
+    }
+
+
+def colleague_writes(r, colleague):
+    c, o, i, t, co = r["customer"].pk, r["order"].pk, r["interaction"].pk, r["task"].pk, r["company"].pk
+    return [
+        ("patch", f"/api/customers/{c}", {"city": "Cádiz"}),
+        ("patch", f"/api/customers/{c}", {"owner": colleague.pk}),
+        ("delete", f"/api/customers/{c}", None),
+        ("post", "/api/orders", {"customer": c, "ordered_on": "2026-01-05", "amount": "10"}),
+        ("patch", f"/api/orders/{o}", {"amount": "0"}),
+        ("delete", f"/api/orders/{o}", None),
+        ("patch", f"/api/interactions/{i}", {"subject": "cambiado"}),
+        ("delete", f"/api/interactions/{i}", None),
+        ("patch", f"/api/tasks/{t}", {"done": True}),
+        ("patch", f"/api/tasks/{t}", {"title": "cambiado"}),
+        ("delete", f"/api/tasks/{t}", None),
+        (
+            "post",
+            "/api/tasks",
+            {"title": "para Olga", "assignee": r["task"].assignee_id, "due_at": "2026-03-01T09:00Z"},
+        ),
+        ("patch", f"/api/companies/{co}", {"name": "Otro nombre"}),
+        ("delete", f"/api/companies/{co}", None),
+    ]
+
+
+def test_a_sales_rep_cannot_write_on_a_colleagues_customer_or_records(
+    colleague, colleague_api, records, db_snapshot
+):
+    before = db_snapshot()
+    attempts = colleague_writes(records, colleague)
+    for method, path, data in attempts:
+        call = getattr(colleague_api, method)
+        response = call(path, data) if data is not None else call(path)
+        assert response.status_code in (403, 404), f"{method.upper()} {path} answered {response.status_code}"
+        assert set(response.json()) == {"detail"}
+    assert db_snapshot() == before
+
+
+def test_visible_records_are_403_not_404_for_the_colleague(colleague_api, records):
+    """The colleague sees the owner's customer, so being refused an action on it is a 403."""
+    c = records["customer"].pk
+    assert colleague_api.get(f"/api/customers/{c}").status_code == 200
+    assert colleague_api.patch(f"/api/customers/{c}", {"city": "Cádiz"}).status_code == 403
+    assert colleague_api.delete(f"/api/customers/{c}").status_code == 403
+
+
+def test_the_owner_writes_on_their_customer_but_cannot_delete(owner_api, records, db_snapshot):
+    c, o = records["customer"].pk, records["order"].pk
+    assert owner_api.patch(f"/api/customers/{c}", {"city": "Cádiz"}).status_code == 200
+    assert (
+        owner_api.post("/api/orders", {"customer": c, "ordered_on": "2026-01-06", "amount": "5"}).status_code
+        == 201
+    )
+    before = db_snapshot()
+    for path in (f"/api/customers/{c}", f"/api/orders/{o}", f"/api/interactions/{records['interaction'].pk}"):
+        assert owner_api.delete(path).status_code == 403
+    assert db_snapshot() == before
+
+
+def test_the_owner_cannot_hand_their_customer_to_a_colleague(owner_api, colleague, customer, db_snapshot):
+    before = db_snapshot()
+    response = owner_api.patch(f"/api/customers/{customer.pk}", {"owner": colleague.pk})
+    assert response.status_code == 403
+    assert db_snapshot() == before
+
+
+def test_a_sales_rep_creating_a_customer_for_someone_else_is_refused(colleague_api, owner):
+    response = colleague_api.post("/api/customers", {"first_name": "Ana", "owner": owner.pk})
+    assert response.status_code == 403
+    assert not Customer.objects.filter(first_name="Ana").exists()
+
+
+def test_managers_and_admins_write_everywhere(manager_api, admin_api, records):
+    for api in (manager_api, admin_api):
+        c = records["customer"].pk
+        assert api.patch(f"/api/customers/{c}", {"city": "León"}).status_code == 200
+        assert (
+            api.patch(f"/api/interactions/{records['interaction'].pk}", {"subject": "ok"}).status_code == 200
+        )
+        assert (
+            api.post("/api/orders", {"customer": c, "ordered_on": "2026-02-01", "amount": "1"}).status_code
+            == 201
+        )
+    assert admin_api.delete(f"/api/customers/{records['customer'].pk}").status_code == 204
+
+
+# --- the outsider: authenticated, no role ---------------------------------------------------------
+
+
+def outsider_walk(r):
+    """Every operation of the API, with real ids of rows the outsider must not reach."""
+    c, o, i, t, co = r["customer"].pk, r["order"].pk, r["interaction"].pk, r["task"].pk, r["company"].pk
+    new_customer = {"first_name": "Ana"}
+    return [
+        ("get", "/api/customers", None, {200}),
+        ("post", "/api/customers", new_customer, {403}),
+        ("get", f"/api/customers/{c}", None, {404}),
+        ("patch", f"/api/customers/{c}", {"city": "Soria"}, {404}),
+        ("delete", f"/api/customers/{c}", None, {404}),
+        ("get", "/api/companies", None, {200}),
+        ("post", "/api/companies", {"name": "X"}, {403}),
+        ("get", f"/api/companies/{co}", None, {404}),
+        ("patch", f"/api/companies/{co}", {"name": "Y"}, {404}),
+        ("delete", f"/api/companies/{co}", None, {404}),
+        ("get", "/api/tags", None, {200}),
+        ("get", "/api/interactions", None, {200}),
+        ("post", "/api/interactions", {"customer": c, "kind": "call"}, {403}),
+        ("get", f"/api/interactions/{i}", None, {404}),
+        ("patch", f"/api/interactions/{i}", {"subject": "x"}, {404}),
+        ("delete", f"/api/interactions/{i}", None, {404}),
+        ("get", "/api/tasks", None, {200}),
+        ("post", "/api/tasks", {"title": "x", "due_at": "2026-03-01T09:00Z"}, {403}),
+        ("get", f"/api/tasks/{t}", None, {404}),
+        ("patch", f"/api/tasks/{t}", {"done": True}, {404}),
+        ("delete", f"/api/tasks/{t}", None, {404}),
+        ("get", "/api/orders", None, {200}),
+        ("post", "/api/orders", {"customer": c, "ordered_on": "2026-01-05", "amount": "1"}, {403}),
+        ("get", f"/api/orders/{o}", None, {404}),
+        ("patch", f"/api/orders/{o}", {"amount": "2"}, {404}),
+        ("delete", f"/api/orders/{o}", None, {404}),
+        ("get", "/api/me", None, {200}),
+    ]
+
+
+def test_the_outsider_reaches_nothing(outsider_api, records, db_snapshot):
+    before = db_snapshot()
+    for method, path, data, expected in outsider_walk(records):
+        call = getattr(outsider_api, method)
+        response = call(path, data) if data is not None else call(path)
+        assert response.status_code in expected, f"{method.upper()} {path} answered {response.status_code}"
+        if response.status_code == 200 and "items" in response.json():
+            assert response.json() == {"items": [], "next_cursor": None}, path
+    assert db_snapshot() == before
+
+
+def test_the_outsider_walk_covers_every_operation(records, openapi_doc, operation_for):
+    walked = set()
+    for method, path, _, _ in outsider_walk(records):
+        found = operation_for(method, path)
+        assert found is not None, path
+        walked.add((method, found[0]))
+    documented = {(m, p) for p, ops in openapi_doc["paths"].items() for m in ops}
+    assert walked == documented
+
+
+def test_anonymous_requests_are_401_on_every_operation(anon_api, records, db_snapshot):
+    before = db_snapshot()
+    for method, path, data, _ in outsider_walk(records):
+        call = getattr(anon_api, method)
+        response = call(path, data) if data is not None else call(path)
+        assert response.status_code == 401, f"{method.upper()} {path} answered {response.status_code}"
+    assert db_snapshot() == before
