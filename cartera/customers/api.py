@@ -5,6 +5,7 @@ decided by :mod:`cartera.core.scoping` and the services, exactly as for the web 
 """
 
 import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from django.db import transaction
@@ -55,6 +56,8 @@ from cartera.customers.services import (
     customer_update,
     tags_get_or_create,
 )
+from cartera.insights.models import ABCClass, CustomerMetrics, Lifecycle, RFMSegment
+from cartera.insights.presentation import reason_text
 
 customer_router = Router(tags=["customers"])
 company_router = Router(tags=["companies"])
@@ -99,6 +102,37 @@ class CustomerIn(InSchema):
     tags: list[str] = Field(default_factory=list, description="Tag names; unknown ones are created.")
 
 
+class MetricsOut(Schema):
+    """What the last refresh of the analysis says about the customer (see docs/analytics.md)."""
+
+    lifecycle: Lifecycle
+    reason_code: str
+    reason: str = Field(description="The reason in words, in the request's language.")
+    orders_count: int
+    revenue: Decimal
+    first_order_on: datetime.date | None
+    last_order_on: datetime.date | None
+    recency_days: int | None
+    frequency: int
+    monetary: Decimal
+    usual_interval_days: float | None
+    p_alive: float | None = Field(description="Probability the customer is still active (BG/NBD).")
+    expected_purchases_90d: float | None
+    clv_12m: Decimal | None = Field(description="Expected discounted value of the next 12 months.")
+    r_score: int | None
+    f_score: int | None
+    m_score: int | None
+    rfm_segment: str
+    abc_class: str
+    declining: bool
+    decline_since: datetime.date | None
+    computed_at: datetime.datetime
+
+    @staticmethod
+    def resolve_reason(obj: CustomerMetrics) -> str:
+        return reason_text(obj.reason_code, obj.reason_data)
+
+
 class CustomerOut(Schema):
     id: int
     title: Annotated[str, OneOf(Title, blank=True)]
@@ -131,6 +165,14 @@ class CustomerOut(Schema):
     tags: list[str]
     created_at: datetime.datetime
     updated_at: datetime.datetime
+    metrics: MetricsOut | None = Field(description="Null until the analysis has run for this customer.")
+
+    @staticmethod
+    def resolve_metrics(obj: Customer) -> CustomerMetrics | None:
+        try:
+            return obj.metrics
+        except CustomerMetrics.DoesNotExist:
+            return None
 
     @staticmethod
     def resolve_company(obj: Customer) -> int | None:
@@ -153,7 +195,11 @@ class CustomerFilterIn(Schema):
     sector: str = ""
     source: Source | None = None
     company: int | None = Field(None, description="Company id.")
-    sort: Literal["newest", "oldest", "name", "-name"] = "newest"
+    lifecycle: Lifecycle | None = None
+    rfm_segment: RFMSegment | None = None
+    abc_class: ABCClass | None = None
+    declining: bool = False
+    sort: Literal["newest", "oldest", "name", "-name", "revenue", "clv", "last_purchase"] = "newest"
 
     def to_filters(self) -> CustomerFilters:
         return CustomerFilters(
@@ -164,6 +210,10 @@ class CustomerFilterIn(Schema):
             sector=self.sector,
             source=self.source or "",
             company_id=self.company,
+            lifecycle=self.lifecycle or "",
+            rfm_segment=self.rfm_segment or "",
+            abc_class=self.abc_class or "",
+            declining=self.declining,
         )
 
 

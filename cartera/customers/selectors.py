@@ -108,7 +108,7 @@ def customer_detail(*, user: Any, pk: int) -> Customer:
     """One customer with company, owner and tags, or 404 outside the user's scope."""
     from cartera.core.scoping import get_for_user
 
-    qs = Customer.objects.select_related("owner", "company").prefetch_related("tags")
+    qs = Customer.objects.select_related("owner", "company", "metrics").prefetch_related("tags")
     return get_for_user(qs, user, "view", pk=pk)
 
 

@@ -67,3 +67,21 @@ def test_declining_filter(client, owner, cdnow_portfolio):
     client.force_login(owner)
     response = client.get(reverse("customers:list"), {"declining": "on"})
     assert response.context["total"] == CustomerMetrics.objects.filter(declining=True).count()
+
+
+def test_api_shows_metrics_filters_and_sorts(client, owner, cdnow_portfolio):
+    from cartera.accounts.services import api_token_create
+
+    insights_refresh(as_of=END)
+    _token, key = api_token_create(user=owner, name="test")
+    auth = {"Authorization": f"Bearer {key}", "Accept-Language": "en"}
+    one = client.get("/api/customers/1", headers=auth).json()
+    m = CustomerMetrics.objects.get(customer_id=1)
+    assert one["metrics"]["lifecycle"] == m.lifecycle and one["metrics"]["orders_count"] == 4
+    assert f"{m.recency_days} days" in one["metrics"]["reason"]
+    page = client.get(
+        "/api/customers", {"lifecycle": "active", "sort": "revenue", "limit": 20}, headers=auth
+    ).json()
+    revenues = [float(c["metrics"]["revenue"]) for c in page["items"]]
+    assert revenues and revenues == sorted(revenues, reverse=True)
+    assert all(c["metrics"]["lifecycle"] == "active" for c in page["items"])
