@@ -32,6 +32,7 @@ install: $(BIN)/.installed
 run: install
 	$(PY) manage.py migrate --no-input -v0
 	$(PY) manage.py demo --if-empty
+	$(PY) manage.py refresh --if-never-run --backfill-months 24
 	CARTERA_DEBUG=1 $(PY) manage.py runserver_with_worker 127.0.0.1:8000
 
 lint: install
