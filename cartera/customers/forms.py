@@ -19,18 +19,18 @@ DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 class CustomerForm(ServiceModelForm):
     """Create / edit a customer. Email and phone are normalised by the service."""
 
-    email = forms.CharField(label=_("email"), required=False, max_length=254, widget=forms.EmailInput)
-    phone = forms.CharField(label=_("phone"), required=False, max_length=40, widget=forms.TextInput(
+    email = forms.CharField(label=_("Email"), required=False, max_length=254, widget=forms.EmailInput)
+    phone = forms.CharField(label=_("Phone"), required=False, max_length=40, widget=forms.TextInput(
         attrs={"type": "tel", "autocomplete": "tel"}))  # fmt: skip
     company_name = forms.CharField(
-        label=_("company"),
+        label=_("Company"),
         required=False,
         max_length=200,
         widget=forms.TextInput(attrs={"list": "company-options", "autocomplete": "off"}),
         help_text=_("Type an existing company or a new one."),
     )
     tag_names = forms.CharField(
-        label=_("tags"), required=False, help_text=_("Separated by commas."), max_length=500
+        label=_("Tags"), required=False, help_text=_("Separated by commas."), max_length=500
     )
 
     class Meta:

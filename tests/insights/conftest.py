@@ -44,4 +44,11 @@ def cdnow_portfolio(db, owner):
         ],
         batch_size=2000,
     )
+    # Explicit ids do not move PostgreSQL's sequence: move it so later customers get new ids.
+    from django.core.management.color import no_style
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for sql in connection.ops.sequence_reset_sql(no_style(), [Customer]):
+            cursor.execute(sql)
     return {"customers": len(indexes), "orders": len(rows)}

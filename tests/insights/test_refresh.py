@@ -146,20 +146,20 @@ def test_holdout_figures_on_cdnow(cdnow_portfolio):
     assert [row[0] for row in report.by_frequency][:3] == ["0", "1", "2"]
 
 
-def test_a_new_order_queues_one_refresh(owner, django_capture_on_commit_callbacks):
+@pytest.mark.django_db(transaction=True)
+def test_a_new_order_queues_one_refresh(owner):
     from django_tasks_db.models import DBTaskResult
 
     from cartera.customers.services import customer_create
     from cartera.sales.services import order_create
 
     c = customer_create(actor=owner, fields={"first_name": "Compradora"})
-    with django_capture_on_commit_callbacks(execute=True):
-        order_create(actor=owner, customer=c, fields={"ordered_on": dt.date(2026, 1, 10), "amount": "12.00"})
-    with django_capture_on_commit_callbacks(execute=True):
-        order_create(actor=owner, customer=c, fields={"ordered_on": dt.date(2026, 2, 10), "amount": "15.00"})
+    # Each order commits on its own; the refresh is queued once the first one commits.
+    order_create(actor=owner, customer=c, fields={"ordered_on": dt.date(2026, 1, 10), "amount": "12.00"})
+    order_create(actor=owner, customer=c, fields={"ordered_on": dt.date(2026, 2, 10), "amount": "15.00"})
     queued = DBTaskResult.objects.filter(task_path="cartera.insights.tasks.refresh_insights")
     assert queued.count() == 1 and queued.get().status == "READY"
-    # The worker runs it: metrics appear.
+    # The worker (a real one, in this process) runs it: metrics appear.
     call_command("db_worker", "--batch", "--interval", "0", verbosity=0)
     assert queued.get().status == "SUCCESSFUL"
     assert CustomerMetrics.objects.filter(customer=c, orders_count=2).exists()

@@ -299,3 +299,13 @@ def test_sqlite_is_set_up_for_several_writers(db, tmp_path, settings):
         assert wrapper.transaction_mode == "IMMEDIATE"
     finally:
         wrapper.close()
+
+
+def test_first_order_updates_the_stage_badge_in_place(owner_client, customer):
+    response = owner_client.post(
+        reverse("sales:order_create", args=[customer.pk]),
+        {"ordered_on": "2026-11-21", "amount": "10", "currency": "EUR"},
+        headers={"HX-Request": "true"},
+    )
+    body = response.content.decode()
+    assert 'id="stage-badge"' in body and 'hx-swap-oob="true"' in body and "stage-customer" in body
