@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -21,9 +22,11 @@ def reason_text(code: str, data: dict[str, Any]) -> str:
     usual = _days(data.get("usual_interval_days"))
     threshold = _days(data.get("threshold_days"))
     factor = data.get("overdue_factor")
-    factor_text = f"{factor:.1f}" if factor is not None else "?"
+    factor_text = number_format(factor, 1) if factor is not None else "?"
     p_alive = data.get("p_alive")
-    chance = f"{p_alive:.0%}" if p_alive is not None else "?"
+    chance = (
+        _("%(percent)s %%") % {"percent": number_format(p_alive * 100, 0)} if p_alive is not None else "?"
+    )
     texts = {
         "no_purchase": _("Has not bought anything yet."),
         "first_purchase_recent": _("First purchase %(last)s ago, within the first %(threshold)s.")
