@@ -32,6 +32,7 @@ from cartera.core.api_common import UnknownReference
 from cartera.customers.api import company_router, customer_router, tag_router
 from cartera.customers.services import DuplicateCustomerError
 from cartera.sales.api import order_router
+from cartera.segments.api import segment_router
 
 # Where the fields of a JSON body are reported, as django-ninja does for its own schema errors
 # (every write endpoint names its body ``payload``).
@@ -81,6 +82,7 @@ api.add_router("/tags", tag_router)
 api.add_router("/interactions", interaction_router)
 api.add_router("/tasks", task_router)
 api.add_router("/orders", order_router)
+api.add_router("/segments", segment_router)
 
 
 def _plain(message: Any) -> str:

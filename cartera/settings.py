@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "cartera.activity",
     "cartera.sales",
     "cartera.insights",
+    "cartera.segments",
     "cartera.web",
 ]
 

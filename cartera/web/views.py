@@ -1,4 +1,4 @@
-"""The home page: what needs doing today and how the portfolio looks."""
+"""The home page: what needs doing today and how the portfolio is doing (the dashboard)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from cartera.activity.selectors import task_list
-from cartera.core.scoping import restrict
+from cartera.core.scoping import can, restrict
 from cartera.customers.models import Customer, Stage
+from cartera.segments.services import figures_current
+from cartera.web.selectors import dashboard
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -22,4 +24,18 @@ def home(request: HttpRequest) -> HttpResponse:
         .values_list("stage", "n")
     )
     stages = [(value, label, by_stage.get(value, 0)) for value, label in Stage.choices]
-    return render(request, "web/home.html", {"due_tasks": due, "stages": stages, "now": timezone.now()})
+    sees_customers = can(request.user, Customer, "view")
+    board = dashboard(user=request.user, figures=figures_current() if sees_customers else None)
+    return render(
+        request,
+        "web/home.html",
+        {
+            "due_tasks": due,
+            "stages": stages,
+            "now": timezone.now(),
+            "board": board,
+            "trend": board.months,
+            "abc": board.abc,
+            "cohorts": board.cohorts,
+        },
+    )

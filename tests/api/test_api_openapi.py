@@ -54,7 +54,7 @@ def test_every_operation_documents_the_statuses_it_can_return(openapi_doc):
         for code, response in operation["responses"].items():
             if code != "204":
                 assert "application/json" in response.get("content", {}), f"{where}: {code} has no schema"
-    assert seen == 27
+    assert seen >= 27  # every operation of the first API version, plus those added since
 
 
 def test_error_bodies_are_described(openapi_doc):

@@ -63,3 +63,10 @@ def test_user_text_is_escaped_everywhere(client, owner):
         body = client.get(url).content.decode()
         assert evil not in body
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+
+
+def test_language_switcher_works_before_login(client, db):
+    response = client.post(reverse("set_language"), {"language": "en", "next": "/accounts/login/"})
+    assert response.status_code == 302 and response["Location"] == "/accounts/login/"
+    assert client.cookies["django_language"].value == "en"
+    assert "Log in" in client.get("/accounts/login/").content.decode()

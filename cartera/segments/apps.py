@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class SegmentsConfig(AppConfig):
+    name = "cartera.segments"
+    verbose_name = _("Segments and personas")

@@ -1,0 +1,173 @@
+"""The segment builder's form state (groups of rules posted as flat fields) and the persona form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.http import QueryDict
+from django.utils.translation import gettext_lazy as _
+
+from cartera.segments.models import Persona
+from cartera.segments.rules import FIELDS, NO_VALUE, OPERATORS
+
+MAX_UI_GROUPS = 6
+MAX_UI_RULES = 10
+DEFAULT_RULE = {"field": "lifecycle", "op": "in", "value": [], "value2": ""}
+
+
+def _int(value: Any, default: int, high: int) -> int:
+    try:
+        return max(0, min(high, int(value)))
+    except (TypeError, ValueError):
+        return default
+
+
+def builder_state(data: QueryDict | None) -> dict[str, Any]:
+    """The builder as posted (or a first empty rule), with the add/remove buttons applied."""
+    if data is None:
+        return {"match": "all", "groups": [{"match": "all", "rules": [dict(DEFAULT_RULE)]}]}
+    groups: list[dict[str, Any]] = []
+    for i in range(_int(data.get("groups"), 1, MAX_UI_GROUPS)):
+        rules = []
+        for j in range(_int(data.get(f"g{i}-rules"), 0, MAX_UI_RULES)):
+            prefix = f"g{i}-r{j}-"
+            field = data.get(prefix + "field", "")
+            if field not in FIELDS:
+                continue
+            ops = OPERATORS[FIELDS[field].type]
+            op = data.get(prefix + "op", "")
+            if op not in ops:
+                op = next(iter(ops))
+            values = [v for v in data.getlist(prefix + "value") if v != ""]
+            rules.append(
+                {"field": field, "op": op, "value": values, "value2": data.get(prefix + "value2", "")}
+            )
+        groups.append({"match": "any" if data.get(f"g{i}-match") == "any" else "all", "rules": rules})
+    state: dict[str, Any] = {"match": "any" if data.get("match") == "any" else "all", "groups": groups}
+    action = data.get("action", "")
+    parts = action.split(":")
+    try:
+        if parts[0] == "add_group" and len(groups) < MAX_UI_GROUPS:
+            groups.append({"match": "all", "rules": [dict(DEFAULT_RULE)]})
+        elif parts[0] == "add_rule" and len(groups[int(parts[1])]["rules"]) < MAX_UI_RULES:
+            groups[int(parts[1])]["rules"].append(dict(DEFAULT_RULE))
+        elif parts[0] == "remove_rule":
+            groups[int(parts[1])]["rules"].pop(int(parts[2]))
+        elif parts[0] == "remove_group":
+            groups.pop(int(parts[1]))
+    except (IndexError, ValueError):
+        pass
+    if not groups:
+        groups.append({"match": "all", "rules": []})
+    return state
+
+
+def state_from_definition(definition: dict[str, Any]) -> dict[str, Any]:
+    """The builder state of a saved (clean) definition."""
+    groups = []
+    for group in definition.get("groups", []):
+        rules = []
+        for rule in group["rules"]:
+            value = rule["value"]
+            value2 = ""
+            if rule["op"] == "between":
+                value, value2 = [value[0]], value[1]
+            elif value is None:
+                value = []
+            elif not isinstance(value, list):
+                value = [value]
+            elif FIELDS[rule["field"]].type == "text":
+                value = [", ".join(value)]
+            rules.append(
+                {
+                    "field": rule["field"],
+                    "op": rule["op"],
+                    "value": [str(v) for v in value],
+                    "value2": str(value2),
+                }
+            )
+        groups.append({"match": group["match"], "rules": rules})
+    return {"match": definition.get("match", "all"), "groups": groups or [{"match": "all", "rules": []}]}
+
+
+def state_definition(state: dict[str, Any]) -> dict[str, Any]:
+    """The JSON definition of a builder state (checked afterwards by ``definition_clean``)."""
+    groups = []
+    for group in state["groups"]:
+        rules = []
+        for rule in group["rules"]:
+            kind = FIELDS[rule["field"]].type
+            op = rule["op"]
+            values = rule["value"]
+            value: Any
+            if op in NO_VALUE:
+                value = None
+            elif op == "between":
+                value = [values[0] if values else "", rule["value2"]]
+            elif kind in ("choice", "tags", "owner", "persona") or op == "in":
+                value = values
+            else:
+                value = values[0] if values else ""
+            rules.append({"field": rule["field"], "op": op, "value": value})
+        if rules:
+            groups.append({"match": group["match"], "rules": rules})
+    return {"match": state["match"], "groups": groups}
+
+
+def builder_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the template needs per group and rule: operators and choices of each rule's field."""
+    out = []
+    for group in state["groups"]:
+        rules = []
+        for rule in group["rules"]:
+            field = FIELDS[rule["field"]]
+            rules.append(
+                {
+                    **rule,
+                    "type": field.type,
+                    "ops": list(OPERATORS[field.type].items()),
+                    "choices": field.choices() if field.choices is not None else None,
+                    "needs_value": rule["op"] not in NO_VALUE,
+                }
+            )
+        out.append({"match": group["match"], "rules": rules})
+    return out
+
+
+def field_options() -> list[tuple[str, list[tuple[str, str]]]]:
+    grouped: dict[str, list[tuple[str, str]]] = {}
+    for name, field in FIELDS.items():
+        grouped.setdefault(str(field.group), []).append((name, str(field.label).capitalize()))
+    return list(grouped.items())
+
+
+class PersonaForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = Persona
+        fields = [
+            "name", "initials", "description", "age_min", "age_max", "region", "income_range",
+            "needs", "looks_for", "solutions", "company_type", "buyer_position",
+        ]  # fmt: skip
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "needs": forms.Textarea(attrs={"rows": 2}),
+            "looks_for": forms.Textarea(attrs={"rows": 2}),
+            "solutions": forms.Textarea(attrs={"rows": 2}),
+        }
+
+
+class BulkForm(forms.Form):
+    ACTIONS = [
+        ("add_tag", _("Add a tag")),
+        ("remove_tag", _("Remove a tag")),
+        ("create_task", _("Create a task for each member")),
+        ("assign_owner", _("Assign owner")),
+    ]
+    action = forms.ChoiceField(label=_("Action"), choices=ACTIONS)
+    tag = forms.CharField(label=_("Tag"), max_length=60, required=False)
+    title = forms.CharField(label=_("Task title"), max_length=200, required=False)
+    due_at = forms.DateTimeField(
+        label=_("Due"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    owner = forms.IntegerField(label=_("New owner"), required=False)

@@ -1,0 +1,444 @@
+"""Segment definitions: an allowlist of fields and operators, validation, and compilation to ``Q``.
+
+A definition is JSON::
+
+    {"match": "all" | "any",
+     "groups": [{"match": "all" | "any",
+                 "rules": [{"field": "lifecycle", "op": "in", "value": ["active", "new"]}, ...]}]}
+
+Only the fields of :data:`FIELDS` and the operators of their type exist; values are parsed to the
+field's type before they reach the ORM. Nothing from the user becomes SQL text or an ORM lookup name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from cartera.customers.models import Channel, IncomeRange, Source, Stage, Title
+from cartera.insights.models import ABCClass, Lifecycle, RFMSegment
+
+MAX_RULES = 40
+MAX_GROUPS = 10
+MAX_LIST = 200
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field a segment may test: its label, type, ORM path (ours, never the user's) and choices."""
+
+    label: Promise
+    type: str  # text | choice | number | date | bool | tags | owner | persona | age
+    path: str
+    choices: Callable[[], list[tuple[str, str]]] | None = None
+    group: Promise | None = None
+
+
+def _static(choices: Any) -> Callable[[], list[tuple[str, str]]]:
+    return lambda: [(str(v), str(label)) for v, label in choices]
+
+
+def _owner_choices() -> list[tuple[str, str]]:
+    from cartera.accounts.models import User
+
+    return [(str(u.pk), str(u)) for u in User.objects.filter(is_active=True).order_by("username")[:500]]
+
+
+def _tag_choices() -> list[tuple[str, str]]:
+    from cartera.customers.models import Tag
+
+    return [(str(t.pk), t.name) for t in Tag.objects.order_by("name")[:500]]
+
+
+def _persona_choices() -> list[tuple[str, str]]:
+    from cartera.segments.models import Persona
+
+    return [(str(p.pk), p.name) for p in Persona.objects.order_by("name")[:100]]
+
+
+PROFILE = _("Profile")
+ANALYSIS = _("Analysis")
+
+FIELDS: dict[str, Field] = {
+    "first_name": Field(_("first name"), "text", "first_name", group=PROFILE),
+    "last_name": Field(_("last name"), "text", "last_name", group=PROFILE),
+    "email": Field(_("email"), "text", "email", group=PROFILE),
+    "phone": Field(_("phone"), "text", "phone", group=PROFILE),
+    "city": Field(_("city"), "text", "city", group=PROFILE),
+    "region": Field(_("province / region"), "text", "region", group=PROFILE),
+    "postal_code": Field(_("postal code"), "text", "postal_code", group=PROFILE),
+    "country": Field(_("country"), "text", "country", group=PROFILE),
+    "sector": Field(_("sector"), "text", "sector", group=PROFILE),
+    "profession": Field(_("profession"), "text", "profession", group=PROFILE),
+    "job_title": Field(_("job title"), "text", "job_title", group=PROFILE),
+    "company": Field(_("company"), "text", "company__name", group=PROFILE),
+    "title": Field(_("title"), "choice", "title", _static(Title.choices), PROFILE),
+    "income_range": Field(_("income range"), "choice", "income_range", _static(IncomeRange.choices), PROFILE),
+    "preferred_channel": Field(
+        _("preferred channel"), "choice", "preferred_channel", _static(Channel.choices), PROFILE
+    ),
+    "age": Field(_("age"), "age", "birth_date", group=PROFILE),
+    "birth_date": Field(_("birth date"), "date", "birth_date", group=PROFILE),
+    "stage": Field(_("stage"), "choice", "stage", _static(Stage.choices), PROFILE),
+    "source": Field(_("source"), "choice", "source", _static(Source.choices), PROFILE),
+    "owner": Field(_("owner"), "owner", "owner", _owner_choices, PROFILE),
+    "tags": Field(_("tags"), "tags", "tags", _tag_choices, PROFILE),
+    "persona": Field(_("persona"), "persona", "personas", _persona_choices, PROFILE),
+    "opt_in_email": Field(_("accepts email"), "bool", "opt_in_email", group=PROFILE),
+    "opt_in_phone": Field(_("accepts calls"), "bool", "opt_in_phone", group=PROFILE),
+    "created_at": Field(_("added on"), "date", "created_at__date", group=PROFILE),
+    "lifecycle": Field(_("status"), "choice", "metrics__lifecycle", _static(Lifecycle.choices), ANALYSIS),
+    "rfm_segment": Field(
+        _("RFM segment"), "choice", "metrics__rfm_segment", _static(RFMSegment.choices), ANALYSIS
+    ),
+    "abc_class": Field(_("ABC class"), "choice", "metrics__abc_class", _static(ABCClass.choices), ANALYSIS),
+    "r_score": Field(_("R score"), "number", "metrics__r_score", group=ANALYSIS),
+    "f_score": Field(_("F score"), "number", "metrics__f_score", group=ANALYSIS),
+    "m_score": Field(_("M score"), "number", "metrics__m_score", group=ANALYSIS),
+    "p_alive": Field(_("probability still active"), "number", "metrics__p_alive", group=ANALYSIS),
+    "clv_12m": Field(_("12-month value (CLV)"), "number", "metrics__clv_12m", group=ANALYSIS),
+    "revenue": Field(_("revenue"), "number", "metrics__revenue", group=ANALYSIS),
+    "orders_count": Field(_("orders"), "number", "metrics__orders_count", group=ANALYSIS),
+    "recency_days": Field(_("days since last purchase"), "number", "metrics__recency_days", group=ANALYSIS),
+    "last_order_on": Field(_("last purchase"), "date", "metrics__last_order_on", group=ANALYSIS),
+    "first_order_on": Field(_("first purchase"), "date", "metrics__first_order_on", group=ANALYSIS),
+    "declining": Field(_("orders declining"), "bool", "metrics__declining", group=ANALYSIS),
+}
+
+OPERATORS: dict[str, dict[str, Promise]] = {
+    "text": {
+        "eq": _("is"),
+        "neq": _("is not"),
+        "contains": _("contains"),
+        "startswith": _("starts with"),
+        "in": _("is one of (comma-separated)"),
+        "empty": _("is empty"),
+        "not_empty": _("is not empty"),
+    },
+    "choice": {
+        "in": _("is one of"),
+        "not_in": _("is none of"),
+        "empty": _("is empty"),
+        "not_empty": _("is not empty"),
+    },
+    "number": {
+        "eq": _("="),
+        "neq": _("≠"),
+        "gt": _(">"),
+        "gte": _("≥"),
+        "lt": _("<"),
+        "lte": _("≤"),
+        "between": _("between"),
+        "empty": _("is empty"),
+        "not_empty": _("is not empty"),
+    },
+    "age": {
+        "gte": _("≥"),
+        "lte": _("≤"),
+        "between": _("between"),
+        "empty": _("is unknown"),
+    },
+    "date": {
+        "eq": _("on"),
+        "before": _("before"),
+        "after": _("after"),
+        "between": _("between"),
+        "last_days": _("in the last N days"),
+        "older_days": _("more than N days ago"),
+        "empty": _("is empty"),
+        "not_empty": _("is not empty"),
+    },
+    "bool": {"true": _("yes"), "false": _("no")},
+    "tags": {"any": _("has any of"), "all": _("has all of"), "none": _("has none of")},
+    "owner": {"in": _("is one of"), "not_in": _("is none of"), "me": _("is me"), "empty": _("has no owner")},
+    "persona": {"in": _("is one of"), "not_in": _("is none of")},
+}
+
+NO_VALUE = {"empty", "not_empty", "true", "false", "me"}
+LIST_OPS = {"in", "not_in", "any", "all", "none"}
+
+
+def _error(message: Any) -> ValidationError:
+    return ValidationError(message, code="invalid_definition")
+
+
+def _as_list(value: Any) -> list[Any]:
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",")]
+    if not isinstance(value, list):
+        raise _error(_("A list of values is expected."))
+    items = [v for v in value if v not in ("", None)]
+    if not items:
+        raise _error(_("Choose at least one value."))
+    if len(items) > MAX_LIST:
+        raise _error(_("Too many values."))
+    return items
+
+
+def _number(value: Any) -> Decimal:
+    try:
+        number = Decimal(str(value).strip().replace(",", "."))
+    except (InvalidOperation, ValueError) as exc:
+        raise _error(_("“%(value)s” is not a number.") % {"value": value}) from exc
+    if not number.is_finite():
+        raise _error(_("“%(value)s” is not a number.") % {"value": value})
+    return number
+
+
+def _date(value: Any) -> dt.date:
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError as exc:
+        raise _error(_("“%(value)s” is not a date (YYYY-MM-DD).") % {"value": value}) from exc
+
+
+def _int(value: Any) -> int:
+    number = _number(value)
+    if number != number.to_integral_value() or number < 0 or number > 100_000:
+        raise _error(_("“%(value)s” is not a whole number of days.") % {"value": value})
+    return int(number)
+
+
+def _pair(value: Any, parse: Callable[[Any], Any]) -> list[Any]:
+    if not isinstance(value, list) or len(value) != 2:
+        raise _error(_("“between” needs two values."))
+    low, high = parse(value[0]), parse(value[1])
+    if low > high:
+        low, high = high, low
+    return [low, high]
+
+
+def _clean_value(kind: str, op: str, value: Any, choices: set[str] | None) -> Any:
+    """The value parsed to the field's type, or a ValidationError."""
+    if op in NO_VALUE:
+        return None
+    if kind in ("choice", "tags", "owner", "persona"):
+        items = [str(v) for v in _as_list(value)]
+        if choices is not None and not set(items) <= choices:
+            raise _error(
+                _("Unknown value: %(values)s.") % {"values": ", ".join(sorted(set(items) - choices))}
+            )
+        return items
+    if kind == "text":
+        if op == "in":
+            return [str(v)[:200] for v in _as_list(value)]
+        text = str(value if value is not None else "").strip()
+        if not text:
+            raise _error(_("Enter a value."))
+        return text[:200]
+    if kind in ("number", "age"):
+        parse: Callable[[Any], Any] = _number if kind == "number" else _int
+        if op == "between":
+            return [str(v) for v in _pair(value, parse)]
+        return str(parse(value))
+    if kind == "date":
+        if op in ("last_days", "older_days"):
+            return _int(value)
+        if op == "between":
+            return [d.isoformat() for d in _pair(value, _date)]
+        return _date(value).isoformat()
+    raise _error(_("Unknown field type."))  # pragma: no cover - FIELDS only holds the types above
+
+
+def rule_clean(rule: Any, *, check_choices: bool = True) -> dict[str, Any]:
+    """One ``{"field", "op", "value"}`` rule, checked and normalised."""
+    if not isinstance(rule, dict):
+        raise _error(_("A condition must be an object."))
+    name = rule.get("field")
+    field = FIELDS.get(name) if isinstance(name, str) else None
+    if field is None:
+        raise _error(_("Unknown field: %(field)s.") % {"field": name})
+    op = rule.get("op")
+    if not isinstance(op, str) or op not in OPERATORS[field.type]:
+        raise _error(_("“%(op)s” cannot be used with %(field)s.") % {"op": op, "field": field.label})
+    choices = None
+    if check_choices and field.choices is not None and field.type in ("choice",):
+        choices = {v for v, _label in field.choices()}
+    return {"field": name, "op": op, "value": _clean_value(field.type, op, rule.get("value"), choices)}
+
+
+def definition_clean(definition: Any) -> dict[str, Any]:
+    """A whole definition, checked and normalised; raises ``ValidationError`` with a plain message."""
+    if definition in (None, {}):
+        return {"match": "all", "groups": []}
+    if not isinstance(definition, dict):
+        raise _error(_("The conditions must be an object."))
+    unknown = set(definition) - {"match", "groups"}
+    if unknown:
+        raise _error(_("Unknown keys: %(keys)s.") % {"keys": ", ".join(sorted(map(str, unknown)))})
+    match = definition.get("match", "all")
+    groups = definition.get("groups", [])
+    if match not in ("all", "any") or not isinstance(groups, list) or len(groups) > MAX_GROUPS:
+        raise _error(_("Invalid grouping."))
+    clean_groups = []
+    total = 0
+    for group in groups:
+        if not isinstance(group, dict) or set(group) - {"match", "rules"}:
+            raise _error(_("Invalid group."))
+        g_match = group.get("match", "all")
+        rules = group.get("rules", [])
+        if g_match not in ("all", "any") or not isinstance(rules, list):
+            raise _error(_("Invalid group."))
+        total += len(rules)
+        if total > MAX_RULES:
+            raise _error(_("Too many conditions (at most %(n)d).") % {"n": MAX_RULES})
+        clean_rules = [rule_clean(r) for r in rules]
+        if clean_rules:
+            clean_groups.append({"match": g_match, "rules": clean_rules})
+    return {"match": match, "groups": clean_groups}
+
+
+def _years_ago(today: dt.date, years: int) -> dt.date:
+    try:
+        return today.replace(year=today.year - years)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year - years, day=28)
+
+
+def _rule_q(rule: dict[str, Any], user: Any, today: dt.date, depth: int) -> Q:
+    field = FIELDS[rule["field"]]
+    path, op, value, kind = field.path, rule["op"], rule["value"], field.type
+    if kind == "text":
+        empty = Q(**{f"{path}__isnull": True}) | Q(**{path: ""})
+        table = {
+            "eq": lambda: Q(**{f"{path}__iexact": value}),
+            "neq": lambda: ~Q(**{f"{path}__iexact": value}),
+            "contains": lambda: Q(**{f"{path}__icontains": value}),
+            "startswith": lambda: Q(**{f"{path}__istartswith": value}),
+            "in": lambda: Q(**{f"{path}__in": value}),
+            "empty": lambda: empty,
+            "not_empty": lambda: ~empty,
+        }
+        return table[op]()
+    if kind == "choice":
+        empty = Q(**{f"{path}__isnull": True}) | Q(**{path: ""})
+        return {
+            "in": lambda: Q(**{f"{path}__in": value}),
+            "not_in": lambda: ~Q(**{f"{path}__in": value}),
+            "empty": lambda: empty,
+            "not_empty": lambda: ~empty,
+        }[op]()
+    if kind == "number":
+        if op == "between":
+            return Q(**{f"{path}__gte": Decimal(value[0]), f"{path}__lte": Decimal(value[1])})
+        if op in ("empty", "not_empty"):
+            return Q(**{f"{path}__isnull": op == "empty"})
+        number = Decimal(value) if op in ("eq", "neq") else value
+        if op == "eq":
+            return Q(**{path: number})
+        if op == "neq":
+            return ~Q(**{path: number})
+        return Q(**{f"{path}__{op}": Decimal(value)})
+    if kind == "age":
+        if op == "empty":
+            return Q(**{f"{path}__isnull": True})
+        if op == "gte":  # born on or before today minus N years
+            return Q(**{f"{path}__lte": _years_ago(today, int(value))})
+        if op == "lte":  # younger than N+1
+            return Q(**{f"{path}__gt": _years_ago(today, int(value) + 1)})
+        low, high = int(value[0]), int(value[1])
+        return Q(**{f"{path}__lte": _years_ago(today, low), f"{path}__gt": _years_ago(today, high + 1)})
+    if kind == "date":
+        if op in ("empty", "not_empty"):
+            return Q(**{f"{path}__isnull": op == "empty"})
+        if op == "last_days":
+            return Q(**{f"{path}__gte": today - dt.timedelta(days=int(value))})
+        if op == "older_days":
+            return Q(**{f"{path}__lt": today - dt.timedelta(days=int(value))})
+        if op == "between":
+            return Q(**{f"{path}__gte": _date(value[0]), f"{path}__lte": _date(value[1])})
+        lookup = {"eq": "", "before": "__lt", "after": "__gt"}[op]
+        return Q(**{f"{path}{lookup}": _date(value)})
+    if kind == "bool":
+        return Q(**{path: op == "true"})
+    if kind == "tags":
+        from cartera.customers.models import Customer
+
+        ids = [int(v) for v in value]
+        tagged = Customer.tags.through.objects.filter(tag_id__in=ids).values("customer_id")
+        if op == "any":
+            return Q(pk__in=tagged)
+        if op == "none":
+            return ~Q(pk__in=tagged)
+        q = Q()
+        for tag_id in ids:
+            q &= Q(pk__in=Customer.tags.through.objects.filter(tag_id=tag_id).values("customer_id"))
+        return q
+    if kind == "owner":
+        if op == "me":
+            return Q(owner_id=getattr(user, "pk", None))
+        if op == "empty":
+            return Q(owner__isnull=True)
+        owner_q = Q(owner_id__in=[int(v) for v in value])
+        return owner_q if op == "in" else ~owner_q
+    if kind == "persona":
+        q = Q(pk__in=[])
+        for persona_id in value:
+            q |= persona_q(int(persona_id), user=user, today=today, depth=depth + 1)
+        return q if op == "in" else ~q
+    raise _error(_("Unknown field type."))  # pragma: no cover
+
+
+def persona_q(persona_id: int, *, user: Any, today: dt.date, depth: int = 0) -> Q:
+    """Customers of a persona: assigned by hand, or matching its rule."""
+    from cartera.segments.models import Persona
+
+    by_hand = Q(pk__in=Persona.members.through.objects.filter(persona_id=persona_id).values("customer_id"))
+    if depth > 1:  # a persona's rule naming a persona naming a persona...: stop at hand-assigned
+        return by_hand
+    persona = Persona.objects.filter(pk=persona_id).only("definition").first()
+    if persona is None:
+        return Q(pk__in=[])
+    rule = definition_clean(persona.definition) if persona.definition else {"groups": []}
+    if not rule["groups"]:
+        return by_hand
+    return by_hand | to_q(rule, user=user, today=today, depth=depth)
+
+
+def to_q(definition: dict[str, Any], *, user: Any = None, today: dt.date | None = None, depth: int = 0) -> Q:
+    """Compile a *cleaned* definition to a ``Q`` over ``Customer``. No condition means everyone."""
+    today = today or timezone.localdate()
+    parts = []
+    for group in definition.get("groups", []):
+        q = Q()
+        for i, rule in enumerate(group["rules"]):
+            rq = _rule_q(rule, user, today, depth)
+            q = rq if i == 0 else (q & rq if group["match"] == "all" else q | rq)
+        parts.append(q)
+    if not parts:
+        return Q()
+    result = parts[0]
+    for q in parts[1:]:
+        result = result & q if definition.get("match", "all") == "all" else result | q
+    return result
+
+
+def describe(definition: dict[str, Any]) -> str:
+    """The definition in words, e.g. "status is one of Active; ABC class is one of A"."""
+    labels: dict[str, dict[str, str]] = {}
+    out = []
+    for group in definition.get("groups", []):
+        words = []
+        for rule in group["rules"]:
+            field = FIELDS[rule["field"]]
+            if field.choices is not None and field.type in ("choice",) and rule["field"] not in labels:
+                labels[rule["field"]] = dict(field.choices())
+            value = rule["value"]
+            if isinstance(value, list):
+                names = labels.get(rule["field"], {})
+                value = ", ".join(names.get(str(v), str(v)) for v in value)
+            op_label = OPERATORS[field.type][rule["op"]]
+            words.append(f"{field.label} {op_label}" + (f" {value}" if value is not None else ""))
+        joiner = f" {_('and')} " if group["match"] == "all" else f" {_('or')} "
+        out.append(joiner.join(str(w) for w in words))
+    top = f" {_('AND')} " if definition.get("match", "all") == "all" else f" {_('OR')} "
+    return top.join(f"({p})" if len(definition.get("groups", [])) > 1 else p for p in out)

@@ -1,0 +1,352 @@
+"""Segment, Pareto, RFM and persona pages. Each view parses input, calls a service or selector, renders."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from cartera.accounts.models import User
+from cartera.activity.models import Task
+from cartera.core.http import HtmxHttpRequest
+from cartera.core.pagination import paginate
+from cartera.core.scoping import ALL_RECORDS_PERMISSION, can, get_for_user, require
+from cartera.customers.models import Customer
+from cartera.segments import forms, selectors, services
+from cartera.segments.models import Segment
+from cartera.segments.rules import definition_clean, describe
+
+PAGE_SIZE = 50
+MEMBER_ORDER = ["-id"]
+
+
+def _require_view(request: HttpRequest) -> None:
+    require(request.user, Customer, "view")
+
+
+def _messages(exc: ValidationError) -> str:
+    return " ".join(str(m) for m in exc.messages)
+
+
+def segment_list(request: HttpRequest) -> HttpResponse:
+    _require_view(request)
+    return render(request, "segments/list.html", {"segments": selectors.segment_list(user=request.user)})
+
+
+def _builder_context(request: HttpRequest, state: dict[str, Any]) -> dict[str, Any]:
+    definition = forms.state_definition(state)
+    count, error = None, ""
+    try:
+        count = selectors.definition_members(user=request.user, definition=definition).count()
+    except ValidationError as exc:
+        error = _messages(exc)
+    return {
+        "state": state,
+        "groups": forms.builder_rows(state),
+        "field_options": forms.field_options(),
+        "count": count,
+        "count_error": error,
+    }
+
+
+def _builder(request: HtmxHttpRequest, segment: Segment | None) -> HttpResponse:
+    _require_view(request)
+    if request.method == "POST":
+        state = forms.builder_state(request.POST)
+    elif segment is not None:
+        state = forms.state_from_definition(segment.definition)
+    else:
+        state = forms.builder_state(None)
+    name = request.POST.get("name", segment.name if segment else "")
+    description = request.POST.get("description", segment.description if segment else "")
+    error = ""
+    if request.method == "POST" and request.POST.get("action") == "save":
+        definition = forms.state_definition(state)
+        try:
+            if segment is None:
+                kind = Segment.Kind.STATIC if request.POST.get("kind") == "static" else Segment.Kind.DYNAMIC
+                segment = services.segment_create(
+                    actor=request.user,  # type: ignore[arg-type]
+                    fields={"name": name, "description": description, "definition": definition, "kind": kind},
+                )
+            else:
+                services.segment_update(
+                    actor=request.user,  # type: ignore[arg-type]
+                    segment=segment,
+                    fields={"name": name, "description": description, "definition": definition},
+                )
+            messages.success(request, _("Segment saved."))
+            return redirect("segments:detail", segment.pk)
+        except ValidationError as exc:
+            error = _messages(exc)
+    context = {
+        **_builder_context(request, state),
+        "segment": segment,
+        "name": name,
+        "description": description,
+        "save_error": error,
+    }
+    template = "segments/builder.html#builder" if request.htmx else "segments/builder.html"
+    return render(request, template, context)
+
+
+def segment_new(request: HtmxHttpRequest) -> HttpResponse:
+    return _builder(request, None)
+
+
+def segment_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    segment = selectors.segment_get(user=request.user, pk=pk)
+    if segment.owner_id != request.user.pk and not request.user.has_perm(ALL_RECORDS_PERMISSION):
+        raise PermissionDenied
+    return _builder(request, segment)
+
+
+@require_POST
+def segment_count(request: HttpRequest) -> HttpResponse:
+    """The live member count of the builder (htmx)."""
+    _require_view(request)
+    context = _builder_context(request, forms.builder_state(request.POST))
+    return render(request, "segments/builder.html#count", context)
+
+
+def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    segment = selectors.segment_get(user=request.user, pk=pk)
+    members = selectors.segment_members(user=request.user, segment=segment)
+    page = paginate(
+        members.select_related("metrics", "owner"),
+        ordering=MEMBER_ORDER,
+        cursor=request.GET.get("cursor"),
+        size=PAGE_SIZE,
+        backwards=request.GET.get("dir") == "prev",
+    )
+    user: Any = request.user
+    return render(
+        request,
+        "segments/detail.html",
+        {
+            "segment": segment,
+            "description": describe(definition_clean(segment.definition)),
+            "page": page,
+            "totals": selectors.totals(members),
+            "bulk_form": forms.BulkForm(),
+            "can_reassign": user.has_perm("customers.reassign_customer"),
+            "can_edit": segment.owner_id == user.pk or user.has_perm(ALL_RECORDS_PERMISSION),
+            "can_task": can(user, Task, "add"),
+            "owners": User.objects.filter(is_active=True).order_by("username")
+            if user.has_perm("customers.reassign_customer")
+            else [],
+        },
+    )
+
+
+@require_POST
+def segment_bulk(request: HttpRequest, pk: int) -> HttpResponse:
+    segment = selectors.segment_get(user=request.user, pk=pk)
+    members = selectors.segment_members(user=request.user, segment=segment)
+    form = forms.BulkForm(request.POST)
+    actor: Any = request.user
+    if not form.is_valid():
+        messages.error(request, _("Choose an action."))
+        return redirect("segments:detail", pk)
+    data = form.cleaned_data
+    try:
+        if data["action"] == "assign_owner":
+            owner = User.objects.filter(pk=data["owner"], is_active=True).first()
+            if owner is None:
+                raise ValidationError(_("Choose the new owner."))
+            n = services.segment_assign_owner(actor=actor, members=members, owner=owner)
+            messages.success(request, _("%(n)d customers given to %(owner)s.") % {"n": n, "owner": owner})
+        elif data["action"] in ("add_tag", "remove_tag"):
+            n = services.segment_tag(
+                actor=actor,
+                members=members,
+                tag_name=data["tag"] or "",
+                remove=data["action"] == "remove_tag",
+            )
+            messages.success(request, _("Tag changed on %(n)d customers.") % {"n": n})
+        else:
+            require(actor, Task, "add")
+            if data["due_at"] is None:
+                raise ValidationError(_("Say when the tasks are due."))
+            n = services.segment_tasks_create(
+                actor=actor, members=members, title=data["title"] or "", due_at=data["due_at"]
+            )
+            messages.success(request, _("%(n)d tasks created.") % {"n": n})
+    except ValidationError as exc:
+        messages.error(request, _messages(exc))
+    return redirect("segments:detail", pk)
+
+
+@require_POST
+def segment_freeze(request: HttpRequest, pk: int) -> HttpResponse:
+    segment = selectors.segment_get(user=request.user, pk=pk)
+    n = services.segment_freeze(actor=request.user, segment=segment)  # type: ignore[arg-type]
+    messages.success(request, _("Segment frozen with %(n)d customers.") % {"n": n})
+    return redirect("segments:detail", pk)
+
+
+@require_POST
+def segment_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    segment = selectors.segment_get(user=request.user, pk=pk)
+    services.segment_delete(actor=request.user, segment=segment)  # type: ignore[arg-type]
+    messages.success(request, _("Segment deleted."))
+    return redirect("segments:list")
+
+
+def pareto(request: HttpRequest) -> HttpResponse:
+    _require_view(request)
+    figures = services.figures_current()
+    abc = selectors.figures_rows(figures, "abc")
+    total_revenue = sum(v["revenue"] for v in abc.values()) or 1.0
+    abc_rows = [{"class": k, **v, "share": v["revenue"] / total_revenue} for k, v in sorted(abc.items())]
+    curve = selectors.figures_rows(figures, "pareto")
+    return render(
+        request,
+        "segments/pareto.html",
+        {
+            "figures": figures,
+            "curve": [{"customers": f"{round(x * 100)}%", "revenue": y} for x, y in curve.get("points", [])],
+            "top20": curve.get("top20_share"),
+            "abc": abc_rows,
+            "growth": selectors.growth_potential(user=request.user),
+        },
+    )
+
+
+def rfm(request: HttpRequest) -> HttpResponse:
+    _require_view(request)
+    figures = services.figures_current()
+    grid = selectors.rfm_grid(figures)
+    return render(
+        request,
+        "segments/rfm.html",
+        {
+            "figures": figures,
+            "grid": grid,
+            "moves": selectors.rfm_top_moves(figures),
+            "since": selectors.figures_rows(figures, "rfm_moves").get("since"),
+            "moved": selectors.figures_rows(figures, "rfm_moves").get("moved", 0),
+        },
+    )
+
+
+@require_POST
+def follow_up(request: HtmxHttpRequest, customer_pk: int) -> HttpResponse:
+    """One click on the dashboard: a follow-up task for tomorrow."""
+    require(request.user, Task, "add")
+    customer = get_for_user(Customer.objects.select_related("metrics"), request.user, "view", pk=customer_pk)
+    task = services.follow_up_create(actor=request.user, customer=customer)  # type: ignore[arg-type]
+    if request.htmx:
+        return render(request, "segments/follow_up_done.html", {"task": task})
+    messages.success(request, _("Task created: %(title)s") % {"title": task.title})
+    return redirect("web:home")
+
+
+# --------------------------------------------------------------------------------------------------
+# Personas
+
+
+def persona_list(request: HttpRequest) -> HttpResponse:
+    _require_view(request)
+    personas = list(selectors.persona_list(user=request.user))
+    rows = [(p, selectors.persona_report(user=request.user, persona=p)) for p in personas]
+    return render(
+        request,
+        "segments/persona_list.html",
+        {"rows": rows, "too_many": len(personas) > 5, "run": selectors.suggestion_run(user=request.user)},
+    )
+
+
+def _persona_form(request: HttpRequest, persona: Any) -> HttpResponse:
+    _require_view(request)
+    form = forms.PersonaForm(request.POST or None, instance=persona)
+    rule_text = request.POST.get(
+        "rule", json.dumps(persona.definition) if persona and persona.definition else ""
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            fields = dict(form.cleaned_data)
+            fields["definition"] = json.loads(rule_text) if rule_text.strip() else {}
+            actor: Any = request.user
+            if persona is None:
+                persona = services.persona_create(actor=actor, fields=fields)
+            else:
+                services.persona_update(actor=actor, persona=persona, fields=fields)
+            messages.success(request, _("Persona saved."))
+            return redirect("segments:persona_detail", persona.pk)
+        except json.JSONDecodeError:
+            form.add_error(None, _("The rule is not valid JSON."))
+        except ValidationError as exc:
+            form.add_error(None, _messages(exc))
+    count = selectors.persona_list(user=request.user).count()
+    return render(
+        request,
+        "segments/persona_form.html",
+        {"form": form, "persona": persona, "rule": rule_text, "too_many": count >= 5 and persona is None},
+    )
+
+
+def persona_new(request: HttpRequest) -> HttpResponse:
+    return _persona_form(request, None)
+
+
+def persona_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    persona = selectors.persona_get(user=request.user, pk=pk)
+    user: Any = request.user
+    if persona.owner_id != user.pk and not user.has_perm(ALL_RECORDS_PERMISSION):
+        raise PermissionDenied
+    return _persona_form(request, persona)
+
+
+def persona_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    persona = selectors.persona_get(user=request.user, pk=pk)
+    members = selectors.persona_members(user=request.user, persona=persona)
+    page = paginate(
+        members.select_related("metrics"),
+        ordering=MEMBER_ORDER,
+        cursor=request.GET.get("cursor"),
+        size=PAGE_SIZE,
+        backwards=request.GET.get("dir") == "prev",
+    )
+    rule = definition_clean(persona.definition) if persona.definition else None
+    return render(
+        request,
+        "segments/persona_detail.html",
+        {
+            "persona": persona,
+            "report": selectors.persona_report(user=request.user, persona=persona),
+            "page": page,
+            "rule": describe(rule) if rule else "",
+        },
+    )
+
+
+def persona_suggest(request: HttpRequest) -> HttpResponse:
+    """GET shows the last suggestions; POST clusters the customers again."""
+    _require_view(request)
+    if request.method == "POST":
+        run = services.persona_suggest(actor=request.user)  # type: ignore[arg-type]
+        if run is None:
+            messages.error(request, _("Not enough customers with purchases to suggest personas."))
+            return redirect("segments:persona_suggest")
+        return redirect("segments:persona_suggest")
+    return render(
+        request, "segments/persona_suggest.html", {"run": selectors.suggestion_run(user=request.user)}
+    )
+
+
+@require_POST
+def persona_adopt(request: HttpRequest, run: int, index: int) -> HttpResponse:
+    found = selectors.suggestion_run(user=request.user, pk=run)
+    if found is None or not 0 <= index < len(found.suggestions):
+        return render(request, "segments/persona_suggest.html", {"run": None}, status=404)
+    name = request.POST.get("name", "").strip() or found.suggestions[index]["name"]
+    persona = services.persona_adopt(actor=request.user, run=found, index=index, name=name)  # type: ignore[arg-type]
+    messages.success(request, _("Persona “%(name)s” created.") % {"name": persona.name})
+    return redirect("segments:persona_detail", persona.pk)

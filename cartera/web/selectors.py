@@ -1,0 +1,110 @@
+"""Reads for the dashboard: monthly trends from the portfolio snapshots, the stored figures, the
+customers with the most value at risk. Nothing here recomputes the analysis."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from cartera.core.scoping import restrict
+from cartera.customers.models import Customer
+from cartera.insights.models import ABCClass, PortfolioSnapshot
+from cartera.insights.presentation import reason_text
+from cartera.insights.selectors import snapshots
+from cartera.segments.models import PortfolioFigures
+
+TREND_MONTHS = 24
+ANTICIPATE_ROWS = 15
+
+
+@dataclass
+class Dashboard:
+    """Everything the home page draws, already reduced to small lists."""
+
+    latest: PortfolioSnapshot | None = None
+    months: list[dict[str, Any]] = field(default_factory=list)
+    shrinking: int = 0  # customers lost from the active base since the previous month (0 = none)
+    abc: list[dict[str, Any]] = field(default_factory=list)
+    cohorts: dict[str, Any] = field(default_factory=dict)
+    anticipate: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def churn_rate(self) -> float | None:
+        return self.months[-1]["churn"] if self.months else None
+
+
+def _monthly(rows: list[PortfolioSnapshot]) -> list[dict[str, Any]]:
+    """One point per month: flows and revenue summed over the month's snapshots, the active base at
+    its last snapshot, churn = newly inactive / active base at the end of the month before."""
+    by_month: dict[str, dict[str, Any]] = {}
+    for snap in sorted(rows, key=lambda s: s.taken_on):
+        key = snap.taken_on.strftime("%Y-%m")
+        m = by_month.setdefault(
+            key, {"month": key, "new": 0, "reactivated": 0, "inactive": 0, "revenue": 0.0}
+        )
+        m["new"] += snap.new_customers
+        m["reactivated"] += snap.reactivated
+        m["inactive"] += snap.newly_inactive
+        m["revenue"] += float(snap.revenue_period)
+        m["active"] = snap.active_base
+    months = list(by_month.values())[-TREND_MONTHS:]
+    previous_active: int | None = None
+    for m in months:
+        m["revenue"] = round(m["revenue"], 2)
+        m["churn"] = round(m["inactive"] / previous_active, 4) if previous_active else None
+        previous_active = m["active"]
+    return months
+
+
+def _anticipate(user: Any, figures: PortfolioFigures) -> list[dict[str, Any]]:
+    ids = figures.at_risk_ids[: ANTICIPATE_ROWS * 2]
+    customers = {
+        c.pk: c
+        for c in restrict(Customer.objects.all(), user, "view")
+        .filter(pk__in=ids, metrics__isnull=False)
+        .select_related("metrics", "owner")
+    }
+    rows = []
+    for pk in ids:
+        c = customers.get(pk)
+        if c is None:
+            continue
+        m = c.metrics
+        clv = float(m.clv_12m or 0)
+        rows.append(
+            {
+                "customer": c,
+                "metrics": m,
+                "value_at_risk": round(clv * (1 - (m.p_alive or 0.0)), 2),
+                "reason": reason_text(m.reason_code, m.reason_data)
+                or (_("Orders declining since %(date)s.") % {"date": m.decline_since} if m.declining else ""),
+            }
+        )
+        if len(rows) >= ANTICIPATE_ROWS:
+            break
+    return rows
+
+
+def dashboard(*, user: Any, figures: PortfolioFigures | None) -> Dashboard:
+    """The home page's figures for ``user`` (empty for users who cannot see customers)."""
+    rows = list(snapshots(user=user, limit=800))
+    if not rows:
+        return Dashboard()
+    latest = rows[0]
+    start = (latest.taken_on.replace(day=1) - dt.timedelta(days=31 * TREND_MONTHS)).replace(day=1)
+    months = _monthly([r for r in rows if r.taken_on >= start])
+    shrinking = 0
+    if len(months) >= 2 and months[-1]["active"] < months[-2]["active"]:
+        shrinking = months[-2]["active"] - months[-1]["active"]
+    result = Dashboard(latest=latest, months=months, shrinking=shrinking)
+    if figures is not None:
+        labels = dict(ABCClass.choices)
+        result.abc = [
+            {"class": k, "label": str(labels.get(k, k)), **figures.abc[k]} for k in sorted(figures.abc)
+        ]
+        result.cohorts = figures.cohorts
+        result.anticipate = _anticipate(user, figures)
+    return result

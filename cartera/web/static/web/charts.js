@@ -1,0 +1,208 @@
+// Cartera's own small SVG charts: line, bars (grouped or stacked) and heat map.
+// Each chart is a <figure data-chart="..."> whose data comes from a {{ data|json_script }} block
+// named by data-source; the figure also holds a table with the same numbers for screen readers,
+// so the SVG itself is hidden from assistive technology. No inline scripts or styles (CSP).
+(function () {
+  "use strict";
+  const NS = "http://www.w3.org/2000/svg";
+  const COLORS = ["#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2"];
+
+  function el(name, attrs, parent) {
+    const node = document.createElementNS(NS, name);
+    for (const key in attrs) node.setAttribute(key, attrs[key]);
+    if (parent) parent.appendChild(node);
+    return node;
+  }
+
+  function text(parent, x, y, value, cls, anchor) {
+    const t = el("text", { x: x, y: y, class: cls || "chart-label", "text-anchor": anchor || "middle" }, parent);
+    t.textContent = value;
+    return t;
+  }
+
+  function fmt(value, kind) {
+    if (value === null || value === undefined || isNaN(value)) return "";
+    if (kind === "percent") return Math.round(value * 1000) / 10 + "%";
+    const abs = Math.abs(value);
+    if (abs >= 1e6) return (value / 1e6).toFixed(1) + "M";
+    if (abs >= 1e4) return Math.round(value / 1e3) + "k";
+    return String(Math.round(value * 100) / 100);
+  }
+
+  function niceMax(v) {
+    if (!(v > 0)) return 1;
+    const p = Math.pow(10, Math.floor(Math.log10(v)));
+    const m = v / p;
+    return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
+  }
+
+  function frame(figure, height) {
+    const old = figure.querySelector("svg.chart-svg");
+    if (old) old.remove();
+    const width = Math.max(260, Math.floor(figure.clientWidth || 320));
+    const svg = el("svg", {
+      class: "chart-svg", width: width, height: height, viewBox: "0 0 " + width + " " + height,
+      "aria-hidden": "true", focusable: "false",
+    });
+    const caption = figure.querySelector("figcaption");
+    if (caption && caption.nextSibling) figure.insertBefore(svg, caption.nextSibling);
+    else figure.appendChild(svg);
+    return { svg: svg, width: width, height: height };
+  }
+
+  function axes(f, pad, max, kind, labels) {
+    const h = f.height - pad.top - pad.bottom;
+    for (let i = 0; i <= 4; i++) {
+      const y = pad.top + h - (h * i) / 4;
+      el("line", { x1: pad.left, x2: f.width - pad.right, y1: y, y2: y, class: "chart-grid" }, f.svg);
+      text(f.svg, pad.left - 4, y + 4, fmt((max * i) / 4, kind), "chart-label", "end");
+    }
+    const w = f.width - pad.left - pad.right;
+    const step = Math.max(1, Math.ceil(labels.length / Math.max(1, Math.floor(w / 48))));
+    labels.forEach(function (label, i) {
+      if (i % step !== 0 && i !== labels.length - 1) return;
+      const x = pad.left + (w * (i + 0.5)) / labels.length;
+      text(f.svg, x, f.height - pad.bottom + 14, label, "chart-label");
+    });
+  }
+
+  function legend(figure, names) {
+    const old = figure.querySelector(".chart-legend");
+    if (old) old.remove();
+    if (names.length < 2) return;
+    const ul = document.createElement("ul");
+    ul.className = "chart-legend";
+    ul.setAttribute("aria-hidden", "true");
+    names.forEach(function (name, i) {
+      const li = document.createElement("li");
+      li.className = "series-" + i;
+      li.textContent = name;
+      ul.appendChild(li);
+    });
+    figure.querySelector("svg.chart-svg").after(ul);
+  }
+
+  function series(figure) {
+    return (figure.dataset.y || "").split(",").filter(Boolean);
+  }
+
+  function names(figure, keys) {
+    const given = (figure.dataset.names || "").split("|");
+    return keys.map(function (k, i) { return given[i] || k; });
+  }
+
+  const PAD = { top: 12, right: 10, bottom: 24, left: 44 };
+
+  function drawLine(figure, rows) {
+    const keys = series(figure);
+    const xKey = figure.dataset.x;
+    const kind = figure.dataset.format || "";
+    const f = frame(figure, 220);
+    let max = 0;
+    rows.forEach(function (r) { keys.forEach(function (k) { if (r[k] > max) max = r[k]; }); });
+    max = kind === "percent" ? Math.min(1, niceMax(max)) : niceMax(max);
+    axes(f, PAD, max, kind, rows.map(function (r) { return r[xKey]; }));
+    const w = f.width - PAD.left - PAD.right;
+    const h = f.height - PAD.top - PAD.bottom;
+    keys.forEach(function (k, s) {
+      const pts = [];
+      rows.forEach(function (r, i) {
+        if (r[k] === null || r[k] === undefined) return;
+        const x = PAD.left + (w * (i + 0.5)) / rows.length;
+        const y = PAD.top + h - (h * r[k]) / max;
+        pts.push(x.toFixed(1) + "," + y.toFixed(1));
+        el("circle", { cx: x, cy: y, r: 2.5, class: "chart-dot series-" + s, "data-value": r[k] }, f.svg);
+      });
+      el("polyline", { points: pts.join(" "), class: "chart-line series-" + s, fill: "none", stroke: COLORS[s] }, f.svg);
+    });
+    legend(figure, names(figure, keys));
+  }
+
+  function drawBars(figure, rows) {
+    const keys = series(figure);
+    const xKey = figure.dataset.x;
+    const stacked = figure.dataset.chart === "stacked";
+    const kind = figure.dataset.format || "";
+    const f = frame(figure, 220);
+    let max = 0;
+    rows.forEach(function (r) {
+      if (stacked) {
+        let sum = 0;
+        keys.forEach(function (k) { sum += r[k] || 0; });
+        max = Math.max(max, sum);
+      } else keys.forEach(function (k) { max = Math.max(max, r[k] || 0); });
+    });
+    max = niceMax(max);
+    axes(f, PAD, max, kind, rows.map(function (r) { return r[xKey]; }));
+    const w = f.width - PAD.left - PAD.right;
+    const h = f.height - PAD.top - PAD.bottom;
+    const slot = w / Math.max(1, rows.length);
+    const barW = Math.max(2, stacked ? slot * 0.7 : (slot * 0.8) / keys.length);
+    rows.forEach(function (r, i) {
+      let base = 0;
+      keys.forEach(function (k, s) {
+        const v = r[k] || 0;
+        const bh = (h * v) / max;
+        const x = PAD.left + slot * i + (stacked ? slot * 0.15 : slot * 0.1 + barW * s);
+        const y = PAD.top + h - (h * base) / max - bh;
+        const rect = el("rect", {
+          x: x.toFixed(1), y: y.toFixed(1), width: barW.toFixed(1), height: Math.max(0, bh).toFixed(1),
+          fill: COLORS[s % COLORS.length], class: "chart-bar series-" + s, "data-value": v,
+        }, f.svg);
+        el("title", {}, rect).textContent = r[xKey] + ": " + fmt(v, kind);
+        if (stacked) base += v;
+      });
+    });
+    legend(figure, names(figure, keys));
+  }
+
+  function drawHeatmap(figure, data) {
+    const rows = data.cohorts || [];
+    const months = data.months || 12;
+    const labelW = 64;
+    const f = frame(figure, 22 + rows.length * 22 + 4);
+    const cellW = (f.width - labelW - 4) / months;
+    for (let j = 0; j < months; j++) {
+      text(f.svg, labelW + cellW * (j + 0.5), 14, String(j), "chart-label");
+    }
+    rows.forEach(function (row, i) {
+      const y = 20 + i * 22;
+      text(f.svg, labelW - 4, y + 15, row.cohort, "chart-label", "end");
+      row.retention.forEach(function (v, j) {
+        const cell = el("rect", {
+          x: (labelW + cellW * j).toFixed(1), y: y, width: Math.max(1, cellW - 1).toFixed(1), height: 20,
+          fill: COLORS[0], "fill-opacity": (0.08 + 0.92 * Math.min(1, v)).toFixed(3),
+          class: "chart-cell", "data-value": v,
+        }, f.svg);
+        el("title", {}, cell).textContent = row.cohort + " +" + j + ": " + fmt(v, "percent");
+        if (cellW >= 30) {
+          text(f.svg, labelW + cellW * (j + 0.5), y + 14, fmt(v, "percent"), v > 0.5 ? "chart-label on-dark" : "chart-label");
+        }
+      });
+    });
+  }
+
+  const DRAW = { line: drawLine, bars: drawBars, stacked: drawBars, heatmap: drawHeatmap };
+
+  function draw(figure) {
+    const source = document.getElementById(figure.dataset.source);
+    const fn = DRAW[figure.dataset.chart];
+    if (!source || !fn) return;
+    let data;
+    try { data = JSON.parse(source.textContent); } catch (e) { return; }
+    fn(figure, data);
+    figure.classList.add("drawn");
+  }
+
+  function drawAll(root) {
+    (root || document).querySelectorAll("figure[data-chart]").forEach(draw);
+  }
+
+  let timer = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () { drawAll(); }, 150);
+  });
+  document.addEventListener("DOMContentLoaded", function () { drawAll(); });
+  document.addEventListener("htmx:afterSettle", function (event) { drawAll(event.target); });
+})();

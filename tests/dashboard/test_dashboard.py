@@ -1,0 +1,100 @@
+"""The home page dashboard on the real CDNOW data: trends, alert, cohorts, Anticipate, follow-up."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from cartera.activity.models import Task
+from cartera.insights.models import CustomerMetrics, PortfolioSnapshot
+from cartera.segments.models import PortfolioFigures
+
+
+def _json(body: str, element_id: str):
+    match = re.search(rf'<script id="{element_id}" type="application/json">(.*?)</script>', body, re.S)
+    assert match, element_id
+    return json.loads(match.group(1))
+
+
+def test_dashboard_draws_trends_from_snapshots(client, owner, analysed_portfolio):
+    client.force_login(owner)
+    client.cookies["django_language"] = "es"
+    body = client.get(reverse("web:home")).content.decode()
+    trend = _json(body, "trend-data")
+    assert 6 <= len(trend) <= 24
+    latest = PortfolioSnapshot.objects.order_by("-taken_on").first()
+    assert trend[-1]["active"] == latest.active_base
+    assert trend[-1]["month"] == "1998-06"
+    assert sum(m["inactive"] + m["reactivated"] for m in trend) > 0 and all("churn" in m for m in trend)
+    # The CDNOW cohort (first purchases Jan-Mar 1997) is older than the last 12 months; by June 1998
+    # its customers lapse, so the active base shrinks and the alert shows.
+    if trend[-1]["active"] < trend[-2]["active"]:
+        assert 'id="shrink-alert"' in body
+    abc = _json(body, "abc-data")
+    assert {a["class"] for a in abc} == {"A", "B", "C"}
+    assert round(sum(a["revenue"] for a in abc)) == round(
+        float(sum(CustomerMetrics.objects.values_list("revenue", flat=True)))
+    )
+    assert "Clientes en riesgo" in body or "Anticipa" in body or 'id="anticipate"' in body
+    for chart in ("chart-active", "chart-flows", "chart-churn", "chart-revenue", "chart-abc"):
+        assert f'id="{chart}"' in body
+    assert "web/charts.js" in body
+
+
+def test_cohorts_are_computed_once_per_snapshot(client, owner, analysed_portfolio):
+    from cartera.segments.services import figures_refresh
+
+    figures = figures_refresh()
+    cohorts = figures.cohorts["cohorts"]
+    assert figures.cohorts["months"] == 12
+    full = figures_refresh(snapshot=PortfolioSnapshot.objects.order_by("taken_on").first()).cohorts["cohorts"]
+    assert [row["cohort"] for row in full] == ["1997-01", "1997-02", "1997-03"]  # the CDNOW cohort
+    assert sum(row["size"] for row in full) == analysed_portfolio["customers"]
+    assert full[0]["retention"][1] < 0.5
+    assert all(row["retention"][0] == 1.0 for row in full)
+    assert PortfolioFigures.objects.count() == 1
+    assert cohorts == [] or all(row["retention"][0] == 1.0 for row in cohorts)
+
+
+def test_dashboard_query_count_is_constant(client, owner, analysed_portfolio, django_assert_max_num_queries):
+    client.force_login(owner)
+    client.get(reverse("web:home"))  # computes the figures once
+    with CaptureQueriesContext(connection) as first:
+        assert client.get(reverse("web:home")).status_code == 200
+    from django.utils import timezone
+
+    from cartera.activity.services import task_create
+
+    for i in range(1, 6):
+        task_create(actor=owner, fields={"title": f"T{i}", "due_at": timezone.now()})
+    with CaptureQueriesContext(connection) as second:
+        client.get(reverse("web:home"))
+    assert len(first) == len(second) and len(first) <= 16, [q["sql"] for q in second.captured_queries]
+
+
+def test_anticipate_ranks_by_value_at_risk_and_creates_a_follow_up(client, owner, analysed_portfolio):
+    client.force_login(owner)
+    response = client.get(reverse("web:home"))
+    rows = response.context["board"].anticipate
+    assert rows, "CDNOW has customers at risk or declining"
+    values = [r["value_at_risk"] for r in rows]
+    assert values == sorted(values, reverse=True)
+    assert all(r["metrics"].lifecycle == "at_risk" or r["metrics"].declining for r in rows)
+    assert all(r["reason"] for r in rows)
+    target = rows[0]["customer"]
+    done = client.post(reverse("segments:follow_up", args=[target.pk]), headers={"HX-Request": "true"})
+    assert done.status_code == 200 and target.full_name in done.content.decode()
+    task = Task.objects.get(customer=target)
+    assert task.assignee == owner and not task.done
+
+
+def test_outsider_sees_no_figures_and_cannot_follow_up(client, outsider, analysed_portfolio):
+    client.force_login(outsider)
+    body = client.get(reverse("web:home")).content.decode()
+    assert "trend-data" not in body and "Cliente 1" not in body
+    assert client.post(reverse("segments:follow_up", args=[1])).status_code in (403, 404)
+    assert not Task.objects.exists()
