@@ -197,6 +197,8 @@ def insights_refresh(
         _write_metrics(now_metrics, computed_at)
         say("writing the snapshot")
         _write_snapshot(now_metrics, before, orders, period_days, computed_at)
+        say("computing the dashboard figures")
+        _refresh_figures()
         run.status = RefreshRun.Status.DONE
         run.customers = len(ids)
         run.orders = len(orders)
@@ -273,4 +275,13 @@ def insights_backfill(*, months: int, as_of: dt.date | None = None, progress: Pr
         _write_snapshot(current, previous, orders, (day - previous.as_of).days, timezone.now())
         previous = current
         written += 1
+    _refresh_figures()
     return written
+
+
+def _refresh_figures() -> None:
+    """Precompute what the dashboard, Pareto and RFM pages show, so they never read every order."""
+    # Imported here: the segments app builds on this one, not the other way round.
+    from cartera.segments.services import figures_refresh
+
+    figures_refresh()

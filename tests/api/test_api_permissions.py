@@ -5,6 +5,8 @@ outsider (an active user with no role) walks every route. Each attempt is refuse
 is exactly as it was.
 """
 
+import json
+
 import pytest
 
 from cartera.customers.models import Customer
@@ -144,7 +146,18 @@ def outsider_walk(r):
         ("patch", f"/api/orders/{o}", {"amount": "2"}, {404}),
         ("delete", f"/api/orders/{o}", None, {404}),
         ("get", "/api/me", None, {200}),
+        ("get", "/api/segments", None, {200}),
+        ("post", "/api/segments", {"name": "S", "definition": SEGMENT_DEFINITION}, {403}),
+        ("get", "/api/segments/count", {"definition": json.dumps(SEGMENT_DEFINITION)}, {200}),
+        ("get", "/api/segments/999999/count", None, {404}),
+        ("get", "/api/segments/999999/members", None, {404}),
     ]
+
+
+SEGMENT_DEFINITION = {
+    "match": "all",
+    "groups": [{"match": "all", "rules": [{"field": "lifecycle", "op": "in", "value": ["at_risk"]}]}],
+}
 
 
 def test_the_outsider_reaches_nothing(outsider_api, records, db_snapshot):
