@@ -3,7 +3,14 @@ a manager, an admin and an outsider (an active user with no role)."""
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
 import pytest
+
+CDNOW = Path(__file__).resolve().parent / "data" / "cdnow" / "CDNOW_sample.txt"
+CDNOW_END = dt.date(1998, 6, 30)
 
 
 @pytest.fixture(autouse=True)
@@ -71,3 +78,71 @@ def customer(owner):
 def login(client, user):
     client.force_login(user)
     return client
+
+
+def load_cdnow(owner, *, max_rows: int | None = None) -> dict[str, int]:
+    """The CDNOW sample as customers of ``owner`` (ids = customer_index) and their orders.
+
+    Customers get a region and a birth date and orders a channel, deterministic from the ids, so
+    segments and personas have profile data to work on.
+    """
+    from django.core.management.color import no_style
+    from django.db import connection
+
+    from cartera.customers.models import Customer, Stage
+    from cartera.sales.models import Order
+
+    rows = [line.split() for line in CDNOW.read_text().splitlines() if line.strip()][:max_rows]
+    ids = sorted({int(r[1]) for r in rows})
+    regions = ["Madrid", "Barcelona", "Sevilla"]
+    Customer.objects.bulk_create(
+        [
+            Customer(
+                id=i,
+                first_name=f"Cliente {i}",
+                first_name_key=f"cliente {i}",
+                stage=Stage.CUSTOMER,
+                owner=owner,
+                region=regions[i % 3],
+                birth_date=dt.date(1960 + i % 40, 1, 1),
+            )
+            for i in ids
+        ]
+    )
+    Order.objects.bulk_create(
+        [
+            Order(
+                customer_id=int(r[1]),
+                ordered_on=dt.datetime.strptime(r[2], "%Y%m%d").date(),
+                amount=Decimal(r[4]),
+                channel="web" if n % 3 else "store",
+                source="cdnow",
+                external_ref=str(n),
+            )
+            for n, r in enumerate(rows)
+        ],
+        batch_size=2000,
+    )
+    # Explicit ids do not move PostgreSQL's sequence: move it so later customers get new ids.
+    with connection.cursor() as cursor:
+        for sql in connection.ops.sequence_reset_sql(no_style(), [Customer]):
+            cursor.execute(sql)
+    return {"customers": len(ids), "orders": len(rows)}
+
+
+@pytest.fixture
+def cdnow_portfolio(db, owner):
+    """2,357 customers and 6,919 orders of the CDNOW sample (Fader, Hardie & Lee 2005)."""
+    return load_cdnow(owner)
+
+
+@pytest.fixture
+def cdnow_loader(db, owner):
+    """``load(max_rows=None)``: load (part of) the CDNOW sample, for tests that want less of it."""
+    return lambda max_rows=None: load_cdnow(owner, max_rows=max_rows)
+
+
+@pytest.fixture
+def cdnow_end():
+    """The last day of the CDNOW sample."""
+    return CDNOW_END

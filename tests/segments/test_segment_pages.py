@@ -2,55 +2,24 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
 
 from cartera.activity.models import Task
+from cartera.customers.models import Customer
 from cartera.segments.models import Persona, Segment
-
-CDNOW = Path(__file__).resolve().parents[1] / "data" / "cdnow" / "CDNOW_sample.txt"
 
 
 @pytest.fixture
-def portfolio(db, owner):
-    from cartera.customers.models import Customer, Stage
+def portfolio(cdnow_loader, cdnow_end):
+    """The first 1,500 CDNOW orders (about 900 customers), analysed."""
     from cartera.insights.services import insights_refresh
-    from cartera.sales.models import Order
 
-    rows = [line.split() for line in CDNOW.read_text().splitlines() if line.strip()][:1500]
-    ids = sorted({int(r[1]) for r in rows})
-    regions = ["Madrid", "Barcelona", "Sevilla"]
-    Customer.objects.bulk_create(
-        [
-            Customer(
-                id=i,
-                first_name=f"Cliente {i}",
-                stage=Stage.CUSTOMER,
-                owner=owner,
-                region=regions[i % 3],
-                birth_date=dt.date(1960 + i % 40, 1, 1),
-            )
-            for i in ids
-        ]  # fmt: skip
-    )
-    Order.objects.bulk_create(
-        [
-            Order(
-                customer_id=int(r[1]),
-                ordered_on=dt.datetime.strptime(r[2], "%Y%m%d").date(),
-                amount=Decimal(r[4]),
-                channel="web" if n % 3 else "store",
-            )
-            for n, r in enumerate(rows)
-        ]  # fmt: skip
-    )
-    insights_refresh(as_of=dt.date(1998, 6, 30))
-    return ids
+    cdnow_loader(max_rows=1500)
+    insights_refresh(as_of=cdnow_end)
+    return sorted(Customer.objects.values_list("id", flat=True))
 
 
 BUILDER = {
