@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "cartera.sales",
     "cartera.insights",
     "cartera.segments",
+    "cartera.imports",
     "cartera.web",
 ]
 
@@ -182,6 +183,8 @@ WHITENOISE_USE_FINDERS = not _STATIC_COLLECTED
 # --- request limits -------------------------------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("CARTERA_MAX_REQUEST_BYTES", 2_621_440))
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+# Largest file an import accepts (50 MB unless configured).
+CARTERA_MAX_UPLOAD_BYTES = int(os.environ.get("CARTERA_MAX_UPLOAD_BYTES", 50 * 1024 * 1024))
 
 # --- security -------------------------------------------------------------------------------------
 SECURE_CSP = {

@@ -17,5 +17,6 @@ urlpatterns = [
     path("activity/", include("cartera.activity.urls")),
     path("sales/", include("cartera.sales.urls")),
     path("segments/", include("cartera.segments.urls")),
+    path("data/", include("cartera.imports.urls")),
     path("", include("cartera.web.urls")),
 ]

@@ -140,3 +140,62 @@ def custom_field_values(*, customer: Customer) -> list[tuple[str, Any]]:
     return [
         (f.label, values[f.key]) for f in CustomField.objects.all() if values.get(f.key) not in (None, "")
     ]
+
+
+@dataclass(frozen=True)
+class DuplicatePair:
+    """Two customers that look like the same person, with how alike they are (0–100) and why."""
+
+    first: Customer
+    second: Customer
+    score: float
+    reason: str
+
+
+def customer_duplicate_candidates(*, user: Any, threshold: int = 88, limit: int = 100) -> list[DuplicatePair]:
+    """Pairs of customers that are probably the same person, most similar first.
+
+    Blocking keeps it linear: only customers whose folded last names start with the same four
+    letters are compared (plus equal phone numbers), never every pair in the portfolio.
+    """
+    from rapidfuzz import fuzz
+
+    qs = restrict(Customer.objects.all(), user, "view")
+    scored: list[tuple[float, int, int, str]] = []
+    block: list[tuple[int, str, str, str]] = []
+    block_key: str | None = None
+
+    def compare(block: list[tuple[int, str, str, str]]) -> None:
+        for i, (id_a, name_a, ctx_a, _phone_a) in enumerate(block[:200]):
+            for id_b, name_b, ctx_b, _phone_b in block[i + 1 : 200]:
+                score = fuzz.token_sort_ratio(name_a, name_b)
+                if score < threshold:
+                    continue
+                if ctx_a and ctx_b and fuzz.ratio(ctx_a, ctx_b) < 80:
+                    continue
+                scored.append((score, id_a, id_b, "name"))
+
+    rows = qs.order_by("last_name_key", "first_name_key", "id").values_list(
+        "id", "first_name_key", "last_name_key", "city", "company__name_key", "phone"
+    )
+    phones: dict[str, int] = {}
+    for pk, first, last, city, company, phone in rows.iterator(chunk_size=5000):
+        key = last[:4] or first[:4]
+        if key != block_key:
+            compare(block)
+            block, block_key = [], key
+        block.append((pk, f"{first} {last}".strip(), company or fold(city), phone))
+        if phone:
+            if phone in phones:
+                scored.append((100.0, phones[phone], pk, "phone"))
+            else:
+                phones[phone] = pk
+    compare(block)
+    scored.sort(key=lambda s: -s[0])
+    scored = scored[:limit]
+    people = qs.select_related("company").in_bulk({s[1] for s in scored} | {s[2] for s in scored})
+    return [
+        DuplicatePair(people[a], people[b], score, reason)
+        for score, a, b, reason in scored
+        if a in people and b in people
+    ]

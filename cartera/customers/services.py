@@ -253,3 +253,54 @@ def company_get_or_create_by_name(*, actor: User, name: str) -> Company | None:
 def company_delete(*, actor: User, company: Company) -> None:
     """Delete a company; its contacts stay, without a company."""
     company.delete()
+
+
+@transaction.atomic
+def customer_merge(*, actor: User, keep: Customer, remove: Customer) -> Customer:
+    """Fold ``remove`` into ``keep``: every interaction, order, task and other linked record moves to
+    ``keep``, tags are joined, ``keep``'s empty fields are filled from ``remove``, and the merge is
+    written in ``keep``'s timeline as a note. ``remove`` is then deleted."""
+    from cartera.activity.services import interaction_create
+    from cartera.insights.tasks import schedule_refresh
+
+    if keep.pk == remove.pk:
+        raise ValidationError(_("A customer cannot be merged with itself."))
+    # Every one-to-many link to a customer moves, so apps added later keep their rows too.
+    for relation in Customer._meta.related_objects:
+        if relation.one_to_many and relation.field.concrete:
+            relation.related_model._default_manager.filter(**{relation.field.name: remove}).update(
+                **{relation.field.name: keep}
+            )
+    keep.tags.add(*remove.tags.all())
+    filled: list[str] = []
+    removed_email = remove.email
+    for name in CUSTOMER_EDITABLE_FIELDS:
+        if name in ("stage", "owner", "custom_fields", "country"):
+            continue
+        if getattr(keep, name) in (None, "") and getattr(remove, name) not in (None, ""):
+            filled.append(name)
+    values = {name: getattr(remove, name) for name in filled}
+    if remove.custom_fields:
+        keep.custom_fields = {**remove.custom_fields, **(keep.custom_fields or {})}
+    if Stage.CUSTOMER in (keep.stage, remove.stage):
+        keep.stage = Stage.CUSTOMER
+    summary = f"{remove.full_name} <{removed_email or '-'}> #{remove.pk}"
+    remove.delete()
+    for name, value in values.items():
+        setattr(keep, name, value)
+    keep.first_name_key = fold(keep.first_name)[:100]
+    keep.last_name_key = fold(keep.last_name)[:150]
+    keep.save()
+    interaction_create(
+        actor=actor,
+        customer=keep,
+        fields={
+            "kind": "note",
+            "direction": "internal",
+            "subject": _("Merged with a duplicate record")[:200],
+            "body": _("%(removed)s was merged into this customer by %(actor)s.")
+            % {"removed": summary, "actor": actor},
+        },
+    )
+    schedule_refresh(trigger="merge")
+    return keep

@@ -1,0 +1,137 @@
+"""Writing exports: CSV (UTF-8 with BOM, optionally ``;`` and decimal comma for Spanish Excel), XLSX
+(openpyxl write-only) and vCard. Cells a spreadsheet would run as a formula are neutralised."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import tempfile
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from cartera.activity.models import Interaction
+from cartera.core.contact import format_phone
+from cartera.customers.models import Customer
+from cartera.sales.models import Order
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize(value: Any) -> Any:
+    """A text cell that starts like a formula gets a leading apostrophe so it stays text."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def customer_columns() -> list[str]:
+    return [_("First name"), _("Last name"), _("Email"), _("Phone"), _("Company"), _("Tax id"), _("Job title"),
+            _("Address"), _("City"), _("Province / region"), _("Postal code"), _("Country"), _("Birth date"),
+            _("Stage"), _("Sector"), _("Source"), _("Owner"), _("Tags"), _("Notes")]  # fmt: skip
+
+
+def customer_row(c: Customer) -> list[Any]:
+    return [c.first_name, c.last_name, c.email or "", format_phone(c.phone), c.company.name if c.company else "",
+            c.company.tax_id if c.company else "", c.job_title, c.address, c.city, c.region, c.postal_code,
+            c.country, c.birth_date, c.get_stage_display(), c.sector, c.get_source_display(),
+            str(c.owner or ""), ", ".join(t.name for t in c.tags.all()), c.notes]  # fmt: skip
+
+
+def order_columns() -> list[str]:
+    return [_("Order number"), _("Customer"), _("Customer email"), _("Date"), _("Amount"), _("Currency"),
+            _("Channel"), _("Purchase type"), _("Source")]  # fmt: skip
+
+
+def order_row(o: Order) -> list[Any]:
+    return [o.external_ref or o.pk, o.customer.full_name, o.customer.email or "", o.ordered_on, o.amount,
+            o.currency, o.get_channel_display(), o.category, o.source]  # fmt: skip
+
+
+def interaction_columns() -> list[str]:
+    return [_("When"), _("Customer"), _("Customer email"), _("Kind"), _("Direction"), _("Subject"), _("Text"),
+            _("Outcome"), _("Author")]  # fmt: skip
+
+
+def interaction_row(i: Interaction) -> list[Any]:
+    return [i.occurred_at.replace(tzinfo=None), i.customer.full_name, i.customer.email or "",
+            i.get_kind_display(), i.get_direction_display(), i.subject, i.body, i.get_outcome_display(),
+            str(i.author or "")]  # fmt: skip
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_stream(header: list[str], rows: Iterable[list[Any]], spanish: bool = False) -> Iterator[bytes]:
+    """CSV bytes, row by row: UTF-8 with BOM; ``spanish`` uses ``;`` and decimal comma."""
+    writer = csv.writer(_Echo(), delimiter=";" if spanish else ",")
+    yield b"\xef\xbb\xbf" + writer.writerow(header).encode()
+    for row in rows:
+        yield writer.writerow([_csv_cell(v, spanish) for v in row]).encode()
+
+
+def _csv_cell(value: Any, spanish: bool) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal | float):
+        text = f"{value:.2f}"
+        return text.replace(".", ",") if spanish else text
+    if isinstance(value, datetime.datetime):
+        return value.strftime("%d/%m/%Y %H:%M" if spanish else "%Y-%m-%d %H:%M")
+    if isinstance(value, datetime.date):
+        return value.strftime("%d/%m/%Y" if spanish else "%Y-%m-%d")
+    return neutralize(str(value))
+
+
+def xlsx_file(header: list[str], rows: Iterable[list[Any]]) -> Any:
+    """A temporary file holding the workbook (write-only mode keeps memory flat)."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet()
+    sheet.append(header)
+    for row in rows:
+        sheet.append([_xlsx_cell(v) for v in row])
+    handle = tempfile.TemporaryFile()  # noqa: SIM115  # the response closes it
+    workbook.save(handle)
+    handle.seek(0)
+    return handle
+
+
+def _xlsx_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        # openpyxl stores a string starting with "=" as a formula; neutralised text stays text.
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        return neutralize(ILLEGAL_CHARACTERS_RE.sub("", value))
+    return value
+
+
+def vcard_stream(customers: Iterable[Customer]) -> Iterator[bytes]:
+    import vobject
+
+    for c in customers:
+        card = vobject.vCard()
+        card.add("fn").value = c.full_name or c.first_name
+        card.add("n").value = vobject.vcard.Name(family=c.last_name, given=c.first_name)
+        if c.email:
+            card.add("email").value = c.email
+        if c.phone:
+            card.add("tel").value = c.phone
+        if c.company:
+            card.add("org").value = [c.company.name]
+        if c.job_title:
+            card.add("title").value = c.job_title
+        if c.city or c.address or c.postal_code:
+            card.add("adr").value = vobject.vcard.Address(
+                street=c.address, city=c.city, region=c.region, code=c.postal_code, country=c.country
+            )
+        if c.birth_date:
+            card.add("bday").value = c.birth_date.isoformat()
+        yield card.serialize().encode()

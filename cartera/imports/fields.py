@@ -1,0 +1,386 @@
+"""What an import can fill, how column names map to it, and how each cell is read and checked.
+
+Column suggestions come from header names in Spanish and English and from the export formats of
+common CRMs (HubSpot, Salesforce, Pipedrive) and of vCard. Cell readers turn a cell into the value
+that will be stored, or raise ``ValueError`` with a reason for the user.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils import translation
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from cartera.core.contact import normalize_email, normalize_phone
+from cartera.core.text import fold
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    """One thing a column can hold."""
+
+    key: str
+    label: Promise | str
+    kind: str  # text, email, phone, date, datetime, amount, choice, tags, country
+    aliases: tuple[str, ...] = ()
+    max_length: int = 0
+    choices: str = ""  # "app.Model.field" whose choices the value must be one of
+
+
+_CUSTOMER_REF = (
+    FieldDef("customer_email", gettext_lazy("Customer email"), "email",
+             ("correo electronico", "correo", "email", "e-mail", "email address", "correo cliente",
+              "email cliente", "customer email", "person - email", "contact email", "email del cliente")),
+    FieldDef("customer_phone", gettext_lazy("Customer phone"), "phone",
+             ("telefono", "movil", "phone", "mobile", "telefono cliente", "customer phone", "person - phone")),
+    FieldDef("customer_external_id", gettext_lazy("Customer id in the other system"), "text",
+             ("id cliente", "customer id", "contact id", "record id", "person - id", "id externo cliente",
+              "account id"), 100),
+)  # fmt: skip
+
+FIELDS: dict[str, tuple[FieldDef, ...]] = {
+    "customers": (
+        FieldDef("first_name", gettext_lazy("First name"), "text",
+                 ("nombre", "nombre de pila", "first name", "firstname", "given name", "n.given",
+                  "person - first name", "nome", "prenom"), 100),
+        FieldDef("last_name", gettext_lazy("Last name"), "text",
+                 ("apellidos", "apellido", "primer apellido", "last name", "lastname", "surname",
+                  "family name", "n.family", "person - last name"), 150),
+        FieldDef("full_name", gettext_lazy("Full name (split into first and last)"), "text",
+                 ("nombre completo", "nombre y apellidos", "full name", "name", "contact name", "fn",
+                  "person - name", "contacto", "cliente"), 250),
+        FieldDef("email", gettext_lazy("Email"), "email",
+                 ("correo electronico", "correo", "email", "e-mail", "e mail", "mail", "email address",
+                  "direccion de correo", "person - email", "person - email - work", "email - work")),
+        FieldDef("phone", gettext_lazy("Phone"), "phone",
+                 ("telefono", "telefono fijo", "tel", "phone", "phone number", "business phone",
+                  "person - phone", "person - phone - work", "phone - work", "tfno")),
+        FieldDef("mobile", gettext_lazy("Mobile (used when there is no phone)"), "phone",
+                 ("movil", "telefono movil", "celular", "mobile", "mobile phone", "mobilephone", "tel.cell",
+                  "mobile phone number", "person - phone - mobile")),
+        FieldDef("company_name", gettext_lazy("Company"), "text",
+                 ("empresa", "compania", "company", "company name", "account name", "organization",
+                  "organisation", "organization - name", "org", "razon social", "nombre de la empresa",
+                  "associated company"), 200),
+        FieldDef("tax_id", gettext_lazy("Company tax id (CIF/NIF)"), "text",
+                 ("cif", "nif", "cif/nif", "nif/cif", "dni", "vat", "vat number", "tax id", "nif empresa"), 32),
+        FieldDef("job_title", gettext_lazy("Job title"), "text",
+                 ("cargo", "puesto", "job title", "title", "position", "person - job title"), 120),
+        FieldDef("profession", gettext_lazy("Profession"), "text", ("profesion", "profession", "ocupacion"), 120),
+        FieldDef("address", gettext_lazy("Address"), "text",
+                 ("direccion", "domicilio", "address", "street address", "street", "mailing street",
+                  "adr.street", "calle"), 255),
+        FieldDef("city", gettext_lazy("City"), "text",
+                 ("ciudad", "poblacion", "localidad", "municipio", "city", "mailing city", "adr.city", "town"), 100),
+        FieldDef("region", gettext_lazy("Province / region"), "text",
+                 ("provincia", "region", "comunidad autonoma", "state", "state/region", "mailing state/province",
+                  "adr.region", "county"), 100),
+        FieldDef("postal_code", gettext_lazy("Postal code"), "text",
+                 ("codigo postal", "cp", "c.p.", "c p", "postal code", "zip", "zip code", "postcode",
+                  "mailing zip/postal code", "adr.code", "postal code/zip"), 12),
+        FieldDef("country", gettext_lazy("Country"), "country",
+                 ("pais", "country", "country/region", "mailing country", "adr.country")),
+        FieldDef("birth_date", gettext_lazy("Birth date"), "date",
+                 ("fecha de nacimiento", "nacimiento", "f. nacimiento", "birth date", "birthdate",
+                  "date of birth", "birthday", "bday", "cumpleanos")),
+        FieldDef("sector", gettext_lazy("Sector"), "text", ("sector", "industry", "industria", "actividad"), 100),
+        FieldDef("stage", gettext_lazy("Stage"), "choice",
+                 ("etapa", "fase", "stage", "lifecycle stage", "tipo de cliente"), choices="customers.Customer.stage"),
+        FieldDef("notes", gettext_lazy("Notes"), "text",
+                 ("notas", "nota", "observaciones", "comentarios", "notes", "description", "note", "descripcion")),
+        FieldDef("tags", gettext_lazy("Tags (comma separated)"), "tags",
+                 ("etiquetas", "etiqueta", "tags", "labels", "label", "person - labels")),
+        FieldDef("external_id", gettext_lazy("Id in the other system"), "text",
+                 ("id", "record id", "contact id", "id externo", "external id", "person - id", "uid",
+                  "codigo cliente", "id cliente", "customer id"), 100),
+    ),
+    "orders": (
+        *_CUSTOMER_REF,
+        FieldDef("ordered_on", gettext_lazy("Order date"), "date",
+                 ("fecha", "fecha pedido", "fecha de compra", "fecha del pedido", "date", "order date",
+                  "close date", "deal - won time", "purchase date")),
+        FieldDef("amount", gettext_lazy("Amount"), "amount",
+                 ("importe", "importe total", "total", "amount", "deal value", "deal - value", "value",
+                  "precio", "price", "total amount")),
+        FieldDef("currency", gettext_lazy("Currency"), "text", ("moneda", "divisa", "currency", "deal - currency"), 3),
+        FieldDef("channel", gettext_lazy("Channel"), "choice", ("canal", "canal de venta", "channel"),
+                 choices="sales.Order.channel"),
+        FieldDef("category", gettext_lazy("Purchase type"), "text",
+                 ("categoria", "tipo de compra", "producto", "category", "product", "product name"), 100),
+        FieldDef("external_ref", gettext_lazy("Order number"), "text",
+                 ("pedido", "numero de pedido", "n pedido", "no pedido", "num pedido", "referencia", "order id",
+                  "order number", "deal id", "deal - id", "invoice", "factura"), 100),
+    ),
+    "interactions": (
+        *_CUSTOMER_REF,
+        FieldDef("kind", gettext_lazy("Kind"), "choice", ("tipo", "kind", "type", "activity type", "tipo de contacto"),
+                 choices="activity.Interaction.kind"),
+        FieldDef("occurred_at", gettext_lazy("When"), "datetime",
+                 ("fecha", "fecha y hora", "cuando", "date", "when", "activity date", "done time", "due date")),
+        FieldDef("subject", gettext_lazy("Subject"), "text", ("asunto", "titulo", "subject", "title"), 200),
+        FieldDef("body", gettext_lazy("Text"), "text",
+                 ("texto", "descripcion", "nota", "notas", "body", "note", "notes", "description", "comments")),
+        FieldDef("direction", gettext_lazy("Direction"), "choice", ("direccion", "sentido", "direction"),
+                 choices="activity.Interaction.direction"),
+        FieldDef("outcome", gettext_lazy("Outcome"), "choice", ("resultado", "outcome", "result"),
+                 choices="activity.Interaction.outcome"),
+    ),
+}  # fmt: skip
+
+_NON_WORD = re.compile(r"[^a-z0-9./\- ]+")
+
+
+def header_key(header: str) -> str:
+    """A header as compared with the aliases: folded, punctuation reduced, spaces single."""
+    return " ".join(_NON_WORD.sub(" ", fold(header).replace("_", " ")).split())
+
+
+def field_map(kind: str) -> dict[str, FieldDef]:
+    return {f.key: f for f in FIELDS[kind]}
+
+
+def suggest_columns(headers: list[str], kind: str) -> dict[str, str]:
+    """``{header: field key}`` for the headers that name a known field (each field used once)."""
+    from rapidfuzz import fuzz, process
+
+    alias_to_field: dict[str, str] = {}
+    for definition in FIELDS[kind]:
+        alias_to_field.setdefault(header_key(definition.key.replace("_", " ")), definition.key)
+        alias_to_field.setdefault(header_key(str(definition.label)), definition.key)
+        for alias in definition.aliases:
+            alias_to_field.setdefault(header_key(alias), definition.key)
+    result: dict[str, str] = {}
+    used: set[str] = set()
+    pending: list[str] = []
+    for header in headers:
+        key = alias_to_field.get(header_key(header))
+        if key and key not in used:
+            result[header] = key
+            used.add(key)
+        else:
+            pending.append(header)
+    for header in pending:
+        match = process.extractOne(
+            header_key(header), list(alias_to_field), scorer=fuzz.ratio, score_cutoff=88
+        )
+        if match and alias_to_field[match[0]] not in used:
+            result[header] = alias_to_field[match[0]]
+            used.add(alias_to_field[match[0]])
+    return result
+
+
+# --- reading cells ------------------------------------------------------------------------------------------
+
+
+def text_of(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+_DATE_SPLIT = re.compile(r"[/.\-\s]+")
+_EXCEL_EPOCH = datetime.date(1899, 12, 30)
+
+
+def parse_date(value: Any, order: str = "dmy") -> datetime.date:
+    """A date from a date cell, an ISO string or ``dd/mm/yyyy`` (``mm/dd/yyyy`` with ``order="mdy"``)."""
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and 1 < value < 80000:
+        return _EXCEL_EPOCH + datetime.timedelta(days=int(value))
+    text = text_of(value).split("T")[0].split(" ")[0]
+    parts = [p for p in _DATE_SPLIT.split(text) if p]
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise ValueError(_("not a date (expected e.g. 31/12/2024 or 2024-12-31)"))
+    numbers = [int(p) for p in parts]
+    if len(parts[0]) == 4:
+        year, month, day = numbers
+    elif order == "mdy":
+        month, day, year = numbers
+    else:
+        day, month, year = numbers
+    if year < 100:
+        year += 2000 if year < 50 else 1900
+    try:
+        result = datetime.date(year, month, day)
+    except ValueError as exc:
+        raise ValueError(_("not a real date")) from exc
+    if not 1850 <= result.year <= 2200:
+        raise ValueError(_("the year is out of range"))
+    return result
+
+
+def parse_datetime(value: Any, order: str = "dmy") -> datetime.datetime:
+    """A date and optional ``HH:MM[:SS]`` time, in the current time zone."""
+    from django.utils import timezone
+
+    if isinstance(value, datetime.datetime):
+        moment = value
+    else:
+        day = parse_date(value, order)
+        text = text_of(value).replace("T", " ")
+        time = datetime.time(0)
+        match = re.search(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", text.split(" ", 1)[1] if " " in text else "")
+        if match:
+            try:
+                time = datetime.time(int(match[1]), int(match[2]), int(match[3] or 0))
+            except ValueError as exc:
+                raise ValueError(_("not a real time of day")) from exc
+        moment = datetime.datetime.combine(day, time)
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
+
+
+_AMOUNT_JUNK = re.compile(r"[€$£\s\u00a0]|EUR|USD|GBP", re.IGNORECASE)
+
+
+def parse_amount(value: Any, decimal_comma: bool = True) -> Decimal:
+    """An amount from a number cell or text such as ``1.234,56 €`` (``1,234.56`` without decimal comma)."""
+    if isinstance(value, bool):
+        raise ValueError(_("not an amount"))
+    if isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, float):
+        result = Decimal(str(value))
+    else:
+        text = _AMOUNT_JUNK.sub("", text_of(value)).replace("'", "")
+        text = text.replace(".", "").replace(",", ".") if decimal_comma else text.replace(",", "")
+        try:
+            result = Decimal(text)
+        except InvalidOperation as exc:
+            raise ValueError(_("not an amount (expected e.g. 1.234,56)")) from exc
+    if not result.is_finite():
+        raise ValueError(_("not an amount (expected e.g. 1.234,56)"))
+    if result < 0:
+        raise ValueError(_("the amount cannot be negative"))
+    if result >= Decimal("1e10"):
+        raise ValueError(_("the amount is too large"))
+    return result.quantize(Decimal("0.01"))
+
+
+_COUNTRIES = {
+    "espana": "ES", "spain": "ES", "portugal": "PT", "francia": "FR", "france": "FR", "alemania": "DE",
+    "germany": "DE", "italia": "IT", "italy": "IT", "reino unido": "GB", "united kingdom": "GB", "uk": "GB",
+    "estados unidos": "US", "united states": "US", "usa": "US", "mexico": "MX", "argentina": "AR",
+    "andorra": "AD", "colombia": "CO", "chile": "CL", "peru": "PE",
+}  # fmt: skip
+
+
+def parse_country(value: Any) -> str:
+    text = text_of(value)
+    if len(text) == 2 and text.isalpha():
+        return text.upper()
+    code = _COUNTRIES.get(fold(text))
+    if code is None:
+        raise ValueError(_("unknown country (use a two-letter code such as ES)"))
+    return code
+
+
+_CHOICE_CACHE: dict[tuple[str, str], dict[str, str]] = {}
+_CHOICE_SYNONYMS = {
+    "llamada": "call", "telefono": "call", "correo": "email", "e-mail": "email", "reunion": "meeting",
+    "visita": "visit", "nota": "note", "cliente": "customer", "prospecto": "prospect", "lead": "prospect",
+    "ex cliente": "former", "entrante": "inbound", "saliente": "outbound", "tienda": "store",
+}  # fmt: skip
+
+
+def _choice_lookup(spec: str) -> dict[str, str]:
+    language = translation.get_language() or "es"
+    cached = _CHOICE_CACHE.get((spec, language))
+    if cached is not None:
+        return cached
+    from django.apps import apps
+
+    app_label, model_name, field_name = spec.split(".")
+    model_field = apps.get_model(app_label, model_name)._meta.get_field(field_name)
+    lookup: dict[str, str] = {}
+    for value, label in model_field.choices or ():
+        lookup[fold(str(value))] = str(value)
+        for lang in ("en", "es"):
+            with translation.override(lang):
+                lookup.setdefault(fold(str(label)), str(value))
+    for word, value in _CHOICE_SYNONYMS.items():
+        if value in lookup.values():
+            lookup.setdefault(word, value)
+    _CHOICE_CACHE[(spec, language)] = lookup
+    return lookup
+
+
+def parse_choice(value: Any, spec: str) -> str:
+    found = _choice_lookup(spec).get(fold(text_of(value)))
+    if found is None:
+        raise ValueError(_("not one of the allowed values"))
+    return found
+
+
+_SIMPLE_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+
+
+@functools.lru_cache(maxsize=8192)
+def _email_domain(domain: str) -> str | None:
+    """The normalised domain when email-validator accepts it (files repeat a few domains many times)."""
+    import email_validator
+
+    try:
+        return str(email_validator.validate_email("a@" + domain, check_deliverability=False).domain)
+    except email_validator.EmailNotValidError:
+        return None
+
+
+def read_email(text: str) -> str | None:
+    """Same result as :func:`normalize_email`, faster for plain ASCII addresses: the domain check of
+    email-validator is cached per domain; anything unusual goes through ``normalize_email`` itself."""
+    local, at, domain = text.rpartition("@")
+    if at and len(local) <= 64 and len(text) <= 254 and _SIMPLE_LOCAL.match(local):
+        checked = _email_domain(domain)
+        if checked is not None:
+            return f"{local}@{checked}".lower()
+    return normalize_email(text)
+
+
+def read_cell(definition: FieldDef, value: Any, options: dict[str, Any]) -> Any:
+    """The stored form of ``value`` for ``definition``; ``None`` for a blank cell."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    kind = definition.kind
+    try:
+        if kind == "email":
+            return read_email(text_of(value))
+        if kind == "phone":
+            return normalize_phone(text_of(value), options.get("phone_region") or None)
+    except ValidationError as exc:
+        raise ValueError(exc.messages[0]) from exc
+    if kind == "date":
+        return parse_date(value, options.get("date_order", "dmy"))
+    if kind == "datetime":
+        return parse_datetime(value, options.get("date_order", "dmy"))
+    if kind == "amount":
+        return parse_amount(value, bool(options.get("decimal_comma", True)))
+    if kind == "choice":
+        return parse_choice(value, definition.choices)
+    if kind == "country":
+        return parse_country(value)
+    if kind == "tags":
+        return [t.strip() for t in re.split(r"[,;|]", text_of(value)) if t.strip()]
+    text = text_of(value)
+    if definition.max_length and len(text) > definition.max_length:
+        raise ValueError(_("longer than %(n)s characters") % {"n": definition.max_length})
+    return text

@@ -1,0 +1,94 @@
+"""Forms of the import pages: the upload, and the column mapping with its options."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from cartera.customers.models import Source
+from cartera.imports.fields import FIELDS
+from cartera.imports.models import DuplicatePolicy, ImportJob, ImportKind
+
+
+class UploadForm(forms.Form):
+    kind = forms.ChoiceField(label=_("What the file holds"), choices=ImportKind.choices)
+    file = forms.FileField(
+        label=_("File"),
+        help_text=_("CSV, Excel (.xlsx), OpenDocument (.ods) or contacts (.vcf)."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.tsv,.xlsx,.ods,.vcf"}),
+    )
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        limit = int(settings.CARTERA_MAX_UPLOAD_BYTES)
+        if upload.size > limit:
+            raise forms.ValidationError(
+                _("The file is larger than %(mb)s MB, the most an import accepts."),
+                params={"mb": limit // 2**20},
+            )
+        return upload
+
+
+class MappingForm(forms.Form):
+    """One select per column of the file, then how to read the cells and what to do with duplicates."""
+
+    date_order = forms.ChoiceField(
+        label=_("Dates are written"),
+        choices=[("dmy", _("day/month/year (31/12/2024)")), ("mdy", _("month/day/year (12/31/2024)"))],
+    )
+    decimal_comma = forms.BooleanField(label=_("Decimal comma (1.234,56 €)"), required=False)
+    phone_region = forms.CharField(
+        label=_("Country of phone numbers without prefix"), max_length=2, required=False
+    )
+    duplicate_policy = forms.ChoiceField(
+        label=_("When a record already exists"), choices=DuplicatePolicy.choices
+    )
+    source = forms.ChoiceField(label=_("Where the data comes from"), choices=Source.choices)
+    source_detail = forms.CharField(label=_("Provider, event or file origin"), max_length=200, required=False)
+    lawful_basis = forms.CharField(
+        label=_("Lawful basis"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("For example: consent collected at the 2026 fair; contract; legitimate interest."),
+    )
+    save_as = forms.CharField(label=_("Save this mapping as"), max_length=100, required=False)
+
+    def __init__(self, *args: Any, job: ImportJob, **kwargs: Any) -> None:
+        initial = {
+            "date_order": job.options.get("date_order", "dmy"),
+            "decimal_comma": job.options.get("decimal_comma", True),
+            "phone_region": job.options.get("phone_region") or settings.CARTERA_DEFAULT_PHONE_REGION,
+            "duplicate_policy": job.duplicate_policy,
+            "source": job.source,
+            "source_detail": job.source_detail,
+            "lawful_basis": job.lawful_basis,
+        }
+        kwargs["initial"] = initial
+        super().__init__(*args, **kwargs)
+        self.job = job
+        choices = [("", _("— do not import —")), *[(f.key, f.label) for f in FIELDS[job.kind]]]
+        self.column_fields: list[tuple[str, str]] = []
+        for index, header in enumerate(job.headers):
+            name = f"col_{index}"
+            self.fields[name] = forms.ChoiceField(
+                label=header, choices=choices, required=False, initial=job.columns.get(header, "")
+            )
+            self.column_fields.append((name, header))
+
+    def columns(self) -> dict[str, str]:
+        return {
+            header: self.cleaned_data[name] for name, header in self.column_fields if self.cleaned_data[name]
+        }
+
+    def options(self) -> dict[str, Any]:
+        return {
+            "date_order": self.cleaned_data["date_order"],
+            "decimal_comma": self.cleaned_data["decimal_comma"],
+            "phone_region": (self.cleaned_data["phone_region"] or "").upper(),
+        }
+
+    def column_bound_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name, _header in self.column_fields]

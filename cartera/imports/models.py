@@ -1,0 +1,182 @@
+"""Imports and exports of the customer file: jobs, saved column mappings, the link from every imported
+record back to its job, rejected rows, and the log of exports."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from cartera.customers.models import Source
+
+
+class ImportKind(models.TextChoices):
+    CUSTOMERS = "customers", _("Customers")
+    ORDERS = "orders", _("Orders")
+    INTERACTIONS = "interactions", _("Interactions")
+
+
+class DuplicatePolicy(models.TextChoices):
+    SKIP = "skip", _("Skip the row")
+    UPDATE_EMPTY = "update_empty", _("Fill in the empty fields")
+    OVERWRITE = "overwrite", _("Overwrite with the file's values")
+    CREATE = "create", _("Create anyway")
+
+
+class JobStatus(models.TextChoices):
+    UPLOADED = "uploaded", _("Uploaded")
+    CHECKED = "checked", _("Checked (dry run)")
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Importing")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Stopped with an error")
+    ROLLED_BACK = "rolled_back", _("Rolled back")
+
+
+class ImportMapping(models.Model):
+    """A saved column mapping (header → field, plus options) reused for files of the same shape."""
+
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("what"), max_length=12, choices=ImportKind.choices)
+    columns = models.JSONField(_("columns"), default=dict)
+    options = models.JSONField(_("options"), default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("saved mapping")
+        verbose_name_plural = _("saved mappings")
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["kind", "name"], name="import_mapping_kind_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImportJob(models.Model):
+    """One file brought in: who, when, what, how it was read, where it came from and what it did."""
+
+    scope_owner_fields = ("created_by",)
+
+    kind = models.CharField(_("what"), max_length=12, choices=ImportKind.choices)
+    status = models.CharField(
+        _("status"), max_length=12, choices=JobStatus.choices, default=JobStatus.UPLOADED
+    )
+    file_name = models.CharField(_("file name"), max_length=255)
+    stored_path = models.CharField(max_length=500, editable=False)
+    file_sha256 = models.CharField(max_length=64, editable=False, default="")
+    headers = models.JSONField(default=list, editable=False)
+    columns = models.JSONField(_("column mapping"), default=dict, blank=True)
+    options = models.JSONField(_("options"), default=dict, blank=True)
+    duplicate_policy = models.CharField(
+        _("when a record already exists"),
+        max_length=12,
+        choices=DuplicatePolicy.choices,
+        default=DuplicatePolicy.SKIP,
+    )
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices, default=Source.IMPORT)
+    source_detail = models.CharField(_("source detail (provider, event...)"), max_length=200, blank=True)
+    lawful_basis = models.TextField(_("lawful basis"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="import_jobs",
+        verbose_name=_("imported by"),
+    )
+    created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    total_rows = models.PositiveIntegerField(default=0)
+    # Rows up to this spreadsheet row number are written (batches commit with this counter), so an
+    # interrupted job resumes after it and never writes a row twice.
+    committed_row = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    duplicate_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    report = models.JSONField(default=dict, blank=True, editable=False)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.get_status_display()})"
+
+    @property
+    def percent(self) -> int:
+        if not self.total_rows:
+            return 100 if self.status == JobStatus.DONE else 0
+        return min(100, round(100 * self.processed_rows / self.total_rows))
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class ImportRecord(models.Model):
+    """A record created or changed by an import: its source, and what it was before (for rollback)."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", _("created")
+        UPDATED = "updated", _("updated")
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="records")
+    model = models.CharField(max_length=40)  # "customers.customer", "sales.order"...
+    object_id = models.BigIntegerField()
+    action = models.CharField(max_length=8, choices=Action.choices)
+    row_number = models.PositiveIntegerField()
+    # The record's id in the system the file came from (HubSpot "Record ID"...), so that orders and
+    # interactions imported later can name the customer by it.
+    external_ref = models.CharField(max_length=100, blank=True, db_index=True)
+    previous = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["model", "object_id"], name="import_record_object")]
+
+    def __str__(self) -> str:
+        return f"{self.model}#{self.object_id} {self.action}"
+
+
+class ImportRowError(models.Model):
+    """A row the import rejected, with why, so it can be downloaded, fixed and imported again."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
+    row_number = models.PositiveIntegerField()
+    column = models.CharField(max_length=255, blank=True)
+    value = models.TextField(blank=True)
+    reason = models.TextField()
+    raw = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["row_number", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.row_number}: {self.reason}"
+
+
+class ExportLog(models.Model):
+    """Every export: who took which data out, when, in what format and how many rows."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    what = models.CharField(max_length=20)
+    file_format = models.CharField(max_length=10)
+    filters = models.JSONField(default=dict, blank=True)
+    row_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("export")
+        verbose_name_plural = _("exports")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.what} {self.file_format} ({self.row_count})"

@@ -1,0 +1,1041 @@
+"""Writes of imports and exports: upload, mapping, dry run, commit (batch by batch), rollback, export log.
+
+The commit reads the file in batches of ``BATCH_SIZE`` rows. Every row is read and checked fully
+before anything is written, so a bad row is never half-written; each batch is written in one
+transaction together with the job's progress counter, so a job killed half way has written whole
+batches only and resumes after the last one (or is rolled back through its ``ImportRecord`` rows).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import multiprocessing
+import operator
+import os
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, connections, router, transaction
+from django.db.models import (
+    BooleanField,
+    CharField,
+    DateField,
+    DateTimeField,
+    DecimalField,
+    ForeignKey,
+    IntegerField,
+    Model,
+    Q,
+    TextField,
+)
+from django.db.models.base import ModelState
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from cartera.accounts.models import User
+from cartera.activity.models import Interaction
+from cartera.core.scoping import ALL_RECORDS_PERMISSION
+from cartera.core.text import fold
+from cartera.customers.models import Company, Customer, Stage
+from cartera.customers.services import tags_get_or_create
+from cartera.imports.fields import suggest_columns
+from cartera.imports.models import (
+    DuplicatePolicy,
+    ExportLog,
+    ImportJob,
+    ImportKind,
+    ImportMapping,
+    ImportRecord,
+    ImportRowError,
+    JobStatus,
+)
+from cartera.imports.parsers import ParseError, Table, open_table
+from cartera.imports.rows import CleanRow, RowReader
+from cartera.insights.tasks import schedule_refresh
+from cartera.sales.models import Order
+
+BATCH_SIZE = 1000
+FUZZY_THRESHOLD = 90
+ORDER_SOURCE = "import"
+CUSTOMER_FIELDS = (
+    "first_name", "last_name", "email", "phone", "job_title", "profession", "address", "city", "region",
+    "postal_code", "country", "birth_date", "sector", "stage", "notes",
+)  # fmt: skip
+Progress = Callable[[int, int], None]
+M = TypeVar("M", bound=Model)
+
+
+def upload_dir() -> Path:
+    path = Path(settings.VAR_DIR) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def import_job_create(*, actor: User, upload: IO[bytes], file_name: str, kind: str) -> ImportJob:
+    """Store an uploaded file and read its header; a file that cannot be read leaves nothing behind."""
+    if kind not in ImportKind.values:
+        raise ValidationError(_("Unknown kind of import."))
+    target = upload_dir() / f"{uuid.uuid4().hex}.upload"
+    digest = hashlib.sha256()
+    size = 0
+    limit = int(settings.CARTERA_MAX_UPLOAD_BYTES)
+    try:
+        with target.open("wb") as out:
+            while chunk := upload.read(1024 * 1024):
+                size += len(chunk)
+                if size > limit:
+                    raise ValidationError(
+                        _("The file is larger than %(mb)s MB, the most an import accepts.")
+                        % {"mb": limit // 2**20}
+                    )
+                digest.update(chunk)
+                out.write(chunk)
+        if size == 0:
+            raise ValidationError(_("The file is empty."))
+        try:
+            with open_table(target, file_name) as table:
+                headers = table.headers
+                file_format = table.file_format
+        except ParseError as exc:
+            raise ValidationError(str(exc)) from exc
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return ImportJob.objects.create(
+        kind=kind,
+        file_name=Path(file_name).name[:255] or "upload",
+        stored_path=str(target),
+        file_sha256=digest.hexdigest(),
+        headers=headers,
+        columns=suggest_columns(headers, kind),
+        options={"date_order": "dmy", "decimal_comma": True, "phone_region": "", "format": file_format},
+        created_by=actor,
+    )
+
+
+def import_job_create_from_path(*, actor: User, path: Path, kind: str) -> ImportJob:
+    """The CLI's way in: the same checks as an upload."""
+    with path.open("rb") as handle:
+        return import_job_create(actor=actor, upload=handle, file_name=path.name, kind=kind)
+
+
+def import_job_configure(
+    *,
+    actor: User,
+    job: ImportJob,
+    columns: Mapping[str, str],
+    options: Mapping[str, Any],
+    duplicate_policy: str = DuplicatePolicy.SKIP,
+    source: str = "",
+    source_detail: str = "",
+    lawful_basis: str = "",
+    save_as: str = "",
+) -> ImportJob:
+    """Set how the file is read and what happens to duplicates; optionally save the mapping by name."""
+    if job.status not in (JobStatus.UPLOADED, JobStatus.CHECKED):
+        raise ValidationError(_("This import has already started."))
+    job.columns = {h: f for h, f in columns.items() if f and h in job.headers}
+    job.options = {**job.options, **dict(options)}
+    job.duplicate_policy = duplicate_policy or DuplicatePolicy.SKIP
+    job.source = source or job.source
+    job.source_detail = source_detail.strip()[:200]
+    job.lawful_basis = lawful_basis.strip()
+    job.status = JobStatus.UPLOADED
+    job.save()
+    if save_as.strip():
+        import_mapping_save(
+            actor=actor, name=save_as, kind=job.kind, columns=job.columns, options=job.options
+        )
+    return job
+
+
+def import_mapping_save(
+    *, actor: User, name: str, kind: str, columns: Mapping[str, str], options: Mapping[str, Any]
+) -> ImportMapping:
+    """Save (or replace) a named mapping."""
+    mapping, _created = ImportMapping.objects.update_or_create(
+        kind=kind,
+        name=name.strip()[:100],
+        defaults={"columns": dict(columns), "options": dict(options), "created_by": actor},
+    )
+    return mapping
+
+
+def import_mapping_apply(*, job: ImportJob, mapping: ImportMapping) -> ImportJob:
+    """Use a saved mapping for a new file: the columns it knows, and its options."""
+    job.columns = {h: f for h, f in mapping.columns.items() if h in job.headers}
+    job.options = {**job.options, **mapping.options}
+    job.save(update_fields=["columns", "options", "updated_at"])
+    return job
+
+
+STALE_AFTER = datetime.timedelta(minutes=2)
+
+
+def import_job_is_alive(*, job: ImportJob) -> bool:
+    """Whether a running job is still writing (it records progress after every batch); a job silent
+    for longer than ``STALE_AFTER`` was interrupted and may be resumed or rolled back."""
+    return job.status == JobStatus.RUNNING and timezone.now() - job.updated_at < STALE_AFTER
+
+
+def import_job_enqueue(*, actor: User, job: ImportJob) -> ImportJob:
+    """Queue the commit in the background worker (once the request's transaction commits)."""
+    from cartera.imports.tasks import run_import
+
+    if job.status in (JobStatus.DONE, JobStatus.ROLLED_BACK, JobStatus.QUEUED) or import_job_is_alive(
+        job=job
+    ):
+        raise ValidationError(_("This import cannot be started again."))
+    job.status = JobStatus.QUEUED
+    job.save(update_fields=["status", "updated_at"])
+    job_id = job.pk
+    transaction.on_commit(lambda: run_import.enqueue(job_id))
+    return job
+
+
+# --- the engine -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Pending:
+    """A row that will create or update a record once its batch is written."""
+
+    row: CleanRow
+    action: str  # "create" or "update"
+    target_id: int | None = None
+    merged: list[CleanRow] = field(default_factory=list)
+
+
+@dataclass
+class _Index:
+    """Rows already seen in the file, by the keys that make two rows the same customer."""
+
+    emails: dict[str, int] = field(default_factory=dict)
+    phones: dict[str, int] = field(default_factory=dict)
+    names: dict[str, list[tuple[str, str, str, str, int]]] = field(default_factory=dict)
+
+    def add(self, row: CleanRow) -> None:
+        data = row.data
+        if data.get("email"):
+            self.emails.setdefault(data["email"], row.number)
+        if data.get("phone"):
+            self.phones.setdefault(data["phone"], row.number)
+        block = self.names.setdefault(row.last_key, [])
+        if len(block) < 50:
+            block.append(
+                (row.name_key, row.context_key, data.get("email") or "", data.get("phone") or "", row.number)
+            )
+
+    def find(self, row: CleanRow, threshold: int) -> int | None:
+        data = row.data
+        if data.get("email") and data["email"] in self.emails:
+            return self.emails[data["email"]]
+        if data.get("phone") and data["phone"] in self.phones:
+            return self.phones[data["phone"]]
+        for name, context, email, phone, number in self.names.get(row.last_key, ()):
+            if _fuzzy_same(row, name, context, email, phone, threshold):
+                return number
+        return None
+
+
+def _fuzzy_same(row: CleanRow, name: str, context: str, email: str, phone: str, threshold: int) -> bool:
+    """Same folded name (within ``threshold``) and same company or city; different emails or phones
+    on both sides mean different people."""
+    from rapidfuzz import fuzz
+
+    data = row.data
+    if data.get("email") and email and data["email"] != email:
+        return False
+    if data.get("phone") and phone and data["phone"] != phone:
+        return False
+    if fuzz.token_sort_ratio(row.name_key, name) < threshold:
+        return False
+    mine = row.context_key
+    if mine and context:
+        return bool(fuzz.ratio(mine, context) >= 85)
+    return not mine and not context and row.name_key == name
+
+
+class _Run:
+    def __init__(self, job: ImportJob, dry_run: bool, progress: Progress | None) -> None:
+        self.job = job
+        self.dry_run = dry_run
+        self.progress = progress
+        actor = job.created_by
+        if actor is None:
+            raise PermissionDenied
+        self.actor: User = actor
+        self.all_records = actor.has_perm(ALL_RECORDS_PERMISSION)
+        self.policy = job.duplicate_policy
+        self.threshold = int(job.options.get("fuzzy_threshold") or FUZZY_THRESHOLD)
+        self.resume_after = 0 if dry_run else job.committed_row
+        self.counts = {"create": 0, "update": 0, "duplicate": 0, "skip": 0, "error": 0}
+        if not dry_run and self.resume_after:
+            self.counts = {
+                "create": job.created_count,
+                "update": job.updated_count,
+                "duplicate": job.duplicate_count,
+                "skip": job.skipped_count,
+                "error": job.error_count,
+            }
+        self.processed = job.processed_rows if self.resume_after else 0
+        self.file_index = _Index()
+        self.errors: list[ImportRowError] = []
+        self.samples: list[dict[str, Any]] = []
+        self.tag_cache: dict[str, int] = {}
+        self.company_cache: dict[str, int] = {}
+        self.occurrences: dict[str, int] = {}
+        self.ordered = False
+        self.record_template: ImportRecord | None = None
+
+    # -- driving ------------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        job = self.job
+        with open_table(Path(job.stored_path), job.file_name) as table:
+            batch: list[CleanRow] = []
+            for row in read_rows(table, job.kind, job.columns, job.options):
+                number = row.number
+                if number <= self.resume_after:
+                    self._replay(row)
+                    continue
+                batch.append(row)
+                if len(batch) >= BATCH_SIZE:
+                    self._batch(batch)
+                    batch = []
+            if batch:
+                self._batch(batch)
+
+    def _replay(self, row: CleanRow) -> None:
+        """Rows written before an interruption: only the keys that later rows depend on."""
+        if row.ok and self.job.kind != ImportKind.CUSTOMERS:
+            self._linked_key(row)
+
+    def _batch(self, rows: list[CleanRow]) -> None:
+        good = []
+        for row in rows:
+            if row.ok:
+                good.append(row)
+            else:
+                self._reject(row)
+        if self.job.kind == ImportKind.CUSTOMERS:
+            pending = self._plan_customers(good)
+            write: Callable[[list[_Pending]], None] = self._write_customers
+        else:
+            pending = self._plan_linked(good)
+            write = self._write_linked
+        self.processed += len(rows)
+        if self.dry_run:
+            ImportRowError.objects.bulk_create(self.errors)
+            self.errors = []
+        else:
+            self._commit(pending, write, rows[-1].number)
+        if self.progress:
+            self.progress(self.processed, self.job.total_rows)
+
+    def _commit(self, pending: list[_Pending], write: Callable[[list[_Pending]], None], last: int) -> None:
+        try:
+            with transaction.atomic():
+                write(pending)
+                self._save_progress(last)
+        except IntegrityError:
+            # Someone saved a conflicting record since the batch was planned: write row by row,
+            # each in its own savepoint, and reject only the rows that conflict.
+            with transaction.atomic():
+                for item in pending:
+                    try:
+                        with transaction.atomic():
+                            write([item])
+                    except IntegrityError:
+                        self.counts[item.action] -= 1
+                        self._reject(item.row, _("conflicts with a record saved while the import ran"))
+                self._save_progress(last)
+
+    def _save_progress(self, last: int) -> None:
+        ImportRowError.objects.bulk_create(self.errors)
+        self.errors = []
+        c = self.counts
+        ImportJob.objects.filter(pk=self.job.pk).update(
+            committed_row=last,
+            processed_rows=self.processed,
+            created_count=c["create"],
+            updated_count=c["update"],
+            duplicate_count=c["duplicate"],
+            skipped_count=c["skip"],
+            error_count=c["error"],
+            updated_at=timezone.now(),
+        )
+
+    def _reject(self, row: CleanRow, reason: str = "") -> None:
+        self.counts["error"] += 1
+        problems = row.problems or []
+        if reason:
+            self.errors.append(
+                ImportRowError(job=self.job, row_number=row.number, reason=reason, raw=_jsonable(row.raw))
+            )
+        for problem in problems:
+            self.errors.append(
+                ImportRowError(
+                    job=self.job,
+                    row_number=row.number,
+                    column=problem.column[:255],
+                    value=problem.value,
+                    reason=problem.reason,
+                    raw=_jsonable(row.raw),
+                )
+            )
+
+    # -- customers --------------------------------------------------------------------------------------
+
+    def _plan_customers(self, rows: list[CleanRow]) -> list[_Pending]:
+        existing = self._existing_customers(rows)
+        by_email = {c["email"]: c for c in existing if c["email"]}
+        by_phone: dict[str, dict[str, Any]] = {}
+        by_last: dict[str, list[dict[str, Any]]] = {}
+        by_tax: dict[str, list[dict[str, Any]]] = {}
+        for c in existing:
+            if c["phone"]:
+                by_phone.setdefault(c["phone"], c)
+            by_last.setdefault(c["last_name_key"], []).append(c)
+            if c["company__tax_id"]:
+                by_tax.setdefault(c["company__tax_id"], []).append(c)
+        batch_index = _Index() if not self.dry_run else self.file_index
+        pending_by_row: dict[int, _Pending] = {}
+        result: list[_Pending] = []
+        for row in rows:
+            data = row.data
+            match, exact_email = None, False
+            if data.get("email") and data["email"] in by_email:
+                match, exact_email = by_email[data["email"]], True
+            elif data.get("phone") and data["phone"] in by_phone:
+                match = by_phone[data["phone"]]
+            else:
+                candidates = by_tax.get(data.get("tax_id") or "", []) + by_last.get(row.last_key, [])
+                for c in candidates:
+                    name = f"{c['first_name_key']} {c['last_name_key']}".strip()
+                    context = fold(c["company__name"] or c["city"] or "")
+                    if _fuzzy_same(row, name, context, c["email"] or "", c["phone"] or "", self.threshold):
+                        match = c
+                        break
+            if match is not None:
+                self.counts["duplicate"] += 1
+                item = self._on_existing(row, match, exact_email)
+            else:
+                earlier = batch_index.find(row, self.threshold)
+                if earlier is not None:
+                    self.counts["duplicate"] += 1
+                    item = self._on_file_duplicate(row, pending_by_row.get(earlier))
+                else:
+                    item = _Pending(row, "create")
+                    self.counts["create"] += 1
+                batch_index.add(row)
+            if item is not None:
+                pending_by_row[row.number] = item
+                result.append(item)
+        return result
+
+    def _on_existing(self, row: CleanRow, match: dict[str, Any], exact_email: bool) -> _Pending | None:
+        policy = self.policy
+        if policy == DuplicatePolicy.SKIP:
+            self.counts["skip"] += 1
+            return None
+        if policy == DuplicatePolicy.CREATE:
+            if exact_email:
+                self._reject(row, _("this email already belongs to another customer"))
+                return None
+            self.counts["create"] += 1
+            return _Pending(row, "create")
+        if not self.all_records and match["owner_id"] != self.actor.pk:
+            self.counts["skip"] += 1
+            return None
+        self.counts["update"] += 1
+        return _Pending(row, "update", target_id=match["id"])
+
+    def _on_file_duplicate(self, row: CleanRow, earlier: _Pending | None) -> _Pending | None:
+        policy = self.policy
+        if policy == DuplicatePolicy.CREATE and not (
+            row.data.get("email") and earlier and earlier.row.data.get("email") == row.data["email"]
+        ):
+            self.counts["create"] += 1
+            return _Pending(row, "create")
+        if earlier is not None and policy in (DuplicatePolicy.UPDATE_EMPTY, DuplicatePolicy.OVERWRITE):
+            earlier.merged.append(row)
+        else:
+            self.counts["skip"] += 1
+        return None
+
+    def _existing_customers(self, rows: list[CleanRow]) -> list[dict[str, Any]]:
+        """Customers of the database that rows of the batch may duplicate: same email, phone or tax
+        id, or (for the fuzzy match) same folded last name and no contradicting email or phone."""
+        emails = {r.data["email"] for r in rows if r.data.get("email")}
+        phones = {r.data["phone"] for r in rows if r.data.get("phone")}
+        taxes = {r.data["tax_id"] for r in rows if r.data.get("tax_id")}
+        found: dict[int, dict[str, Any]] = {}
+        queries: list[tuple[str, set[str], str]] = [("c.email", emails, ""), ("c.phone", phones, "")]
+        if taxes:
+            queries.append(("co.tax_id", taxes, ""))
+        # A candidate whose email (or phone) differs from the row's is another person, so the
+        # fuzzy query only asks for customers that have none where the row has one.
+        groups: dict[tuple[bool, bool], set[str]] = {}
+        for r in rows:
+            groups.setdefault((bool(r.data.get("email")), bool(r.data.get("phone"))), set()).add(r.last_key)
+        for (has_email, has_phone), lasts in groups.items():
+            extra = (" AND c.email IS NULL" if has_email else "") + (" AND c.phone = ''" if has_phone else "")
+            queries.append(("c.last_name_key", lasts, extra))
+        # Plain SQL: compiling a thousand-value IN list through the ORM costs more than running it.
+        customer_table, company_table = Customer._meta.db_table, Company._meta.db_table
+        columns = "c.id, c.email, c.phone, c.first_name_key, c.last_name_key, c.city, c.owner_id, co.name, co.tax_id"
+        joined = f"{customer_table} c LEFT JOIN {company_table} co ON co.id = c.company_id"
+        select = f"SELECT {columns} FROM {joined}"  # noqa: S608  # table names come from the models
+        keys = ("id", "email", "phone", "first_name_key", "last_name_key", "city", "owner_id",
+                "company__name", "company__tax_id")  # fmt: skip
+        with connections[router.db_for_read(Customer)].cursor() as cursor:
+            for column, values, extra in queries:
+                items = sorted(values)
+                for start in range(0, len(items), 900):
+                    part = items[start : start + 900]
+                    marks = ", ".join(["%s"] * len(part))
+                    cursor.execute(f"{select} WHERE {column} IN ({marks}){extra}", part)  # noqa: S608  # fixed names
+                    for values_row in cursor.fetchall():
+                        found[values_row[0]] = dict(zip(keys, values_row, strict=True))
+        return list(found.values())
+
+    def _write_customers(self, pending: list[_Pending]) -> None:
+        job, actor = self.job, self.actor
+        records: list[ImportRecord] = []
+        companies = self._companies([p.row for p in pending], records)
+        creates: list[tuple[_Pending, Customer]] = []
+        template = Customer(owner=actor, source=job.source)
+        for item in pending:
+            if item.action != "create":
+                continue
+            customer = _clone(template)
+            values = _combined(item, self.policy)
+            for name in CUSTOMER_FIELDS:
+                if values.get(name) not in (None, ""):
+                    setattr(customer, name, values[name])
+            customer.company_id = companies.get(_company_key(values))
+            customer.first_name_key = (
+                item.row.first_key if not item.merged else fold(customer.first_name)[:100]
+            )
+            customer.last_name_key = item.row.last_key if not item.merged else fold(customer.last_name)[:150]
+            creates.append((item, customer))
+        fast_insert(Customer, [c for _i, c in creates])
+        for item, customer in creates:
+            records.append(self._record("customers.customer", customer.pk, "created", item.row))
+        updates = [p for p in pending if p.action == "update" and p.target_id]
+        targets = Customer.objects.in_bulk([p.target_id for p in updates if p.target_id])
+        changed_fields: set[str] = set()
+        changed: list[Customer] = []
+        for item in updates:
+            target = targets.get(item.target_id or 0)
+            if target is None:
+                continue
+            customer = target
+            values = _combined(item, self.policy)
+            company_id = companies.get(_company_key(values))
+            previous: dict[str, Any] = {}
+            for name in (*CUSTOMER_FIELDS, "company_id"):
+                new = company_id if name == "company_id" else values.get(name)
+                old = getattr(customer, name)
+                if new in (None, "") or new == old:
+                    continue
+                if self.policy == DuplicatePolicy.UPDATE_EMPTY and old not in (None, ""):
+                    continue
+                previous[name] = _jsonable_value(old)
+                setattr(customer, name, new)
+                changed_fields.add(name)
+            if previous:
+                customer.first_name_key = fold(customer.first_name)[:100]
+                customer.last_name_key = fold(customer.last_name)[:150]
+                customer.updated_at = timezone.now()
+                changed.append(customer)
+            records.append(self._record("customers.customer", customer.pk, "updated", item.row, previous))
+        if changed:
+            Customer.objects.bulk_update(
+                changed,
+                [*sorted(changed_fields), "first_name_key", "last_name_key", "updated_at"],
+                batch_size=500,
+            )
+        self._tags(creates, updates)
+        fast_insert(ImportRecord, records)
+
+    def _record(
+        self, model: str, pk: Any, action: str, row: CleanRow, previous: dict[str, Any] | None = None
+    ) -> ImportRecord:
+        if self.record_template is None:
+            self.record_template = ImportRecord(job=self.job, model="", object_id=0, row_number=0)
+        record = _clone(self.record_template)
+        record.model = model
+        record.object_id = int(pk)
+        record.action = action
+        record.row_number = row.number
+        record.external_ref = str(row.data.get("external_id") or row.data.get("_key") or "")[:100]
+        record.previous = previous
+        return record
+
+    def _companies(self, rows: list[CleanRow], records: list[ImportRecord]) -> dict[str, int]:
+        """Company ids by name key or tax id, creating the companies the file names for the first time."""
+        wanted: dict[str, CleanRow] = {}
+        for row in rows:
+            key = _company_key(row.data)
+            if key and key not in self.company_cache:
+                wanted.setdefault(key, row)
+        if wanted:
+            taxes = [k[4:] for k in wanted if k.startswith("tax:")]
+            names = [k[5:] for k in wanted if k.startswith("name:")]
+            for c in Company.objects.filter(Q(tax_id__in=taxes) | Q(name_key__in=names)).values(
+                "id", "tax_id", "name_key"
+            ):
+                if c["tax_id"]:
+                    self.company_cache.setdefault(f"tax:{c['tax_id']}", c["id"])
+                self.company_cache.setdefault(f"name:{c['name_key']}", c["id"])
+            new = []
+            for key, row in wanted.items():
+                if key in self.company_cache:
+                    continue
+                data = row.data
+                name = (data.get("company_name") or data.get("tax_id") or "")[:200]
+                new.append(
+                    (key, row, Company(name=name, name_key=fold(name)[:200], tax_id=data.get("tax_id") or ""))
+                )
+            Company.objects.bulk_create([c for _k, _r, c in new])
+            for key, row, company in new:
+                self.company_cache[key] = company.pk
+                if company.tax_id:
+                    self.company_cache.setdefault(f"name:{company.name_key}", company.pk)
+                records.append(self._record("customers.company", company.pk, "created", row))
+        return self.company_cache
+
+    def _tags(self, creates: list[tuple[_Pending, Customer]], updates: list[_Pending]) -> None:
+        links: list[Any] = []
+        through = Customer.tags.through
+        pairs: list[tuple[int, list[str]]] = [
+            (c.pk, _combined(i, self.policy).get("tags") or []) for i, c in creates
+        ]
+        pairs += [(i.target_id or 0, _combined(i, self.policy).get("tags") or []) for i in updates]
+        for customer_id, names in pairs:
+            for name in names:
+                key = name.strip().lower()[:60]
+                if key not in self.tag_cache:
+                    self.tag_cache[key] = tags_get_or_create(names=[name])[0].pk
+                links.append(through(customer_id=customer_id, tag_id=self.tag_cache[key]))
+        if links:
+            through.objects.bulk_create(links, ignore_conflicts=True)
+
+    # -- orders and interactions ------------------------------------------------------------------------
+
+    def _linked_key(self, row: CleanRow) -> str:
+        """The key that makes re-importing a row a no-op: the order number, or a digest of the row
+        (with how many identical rows came before it, so two real identical purchases stay two)."""
+        data = row.data
+        if self.job.kind == ImportKind.ORDERS and data.get("external_ref"):
+            return str(data["external_ref"])
+        parts = [str(data.get(k) or "") for k in sorted(data) if not k.startswith("_")]
+        digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+        self.occurrences[digest] = self.occurrences.get(digest, 0) + 1
+        return f"h:{digest}:{self.occurrences[digest]}"
+
+    def _plan_linked(self, rows: list[CleanRow]) -> list[_Pending]:
+        for row in rows:
+            row.data["_key"] = self._linked_key(row)
+        customers = self._resolve_customers(rows)
+        model = "sales.order" if self.job.kind == ImportKind.ORDERS else "activity.interaction"
+        keys = [r.data["_key"] for r in rows]
+        if self.job.kind == ImportKind.ORDERS:
+            seen = set(
+                Order.objects.filter(source=ORDER_SOURCE, external_ref__in=keys).values_list(
+                    "external_ref", flat=True
+                )
+            )
+        else:
+            seen = set(
+                ImportRecord.objects.filter(model=model, external_ref__in=keys).values_list(
+                    "external_ref", flat=True
+                )
+            )
+        result = []
+        batch_seen: set[str] = set()
+        for row in rows:
+            key = row.data["_key"]
+            target = customers.get(row.number)
+            if isinstance(target, str):
+                self._reject(row, target)
+                continue
+            if key in seen or key in batch_seen or (self.dry_run and key in self.file_index.emails):
+                self.counts["duplicate"] += 1
+                self.counts["skip"] += 1
+                continue
+            batch_seen.add(key)
+            if self.dry_run:
+                self.file_index.emails[key] = row.number
+            self.counts["create"] += 1
+            result.append(_Pending(row, "create", target_id=target))
+        return result
+
+    def _resolve_customers(self, rows: list[CleanRow]) -> dict[int, int | str]:
+        emails = {r.data["customer_email"] for r in rows if r.data.get("customer_email")}
+        phones = {r.data["customer_phone"] for r in rows if r.data.get("customer_phone")}
+        refs = {r.data["customer_external_id"] for r in rows if r.data.get("customer_external_id")}
+        owner: dict[int, int | None] = {}
+        by_email: dict[str, int] = {}
+        by_phone: dict[str, list[int]] = {}
+        for c in Customer.objects.filter(Q(email__in=emails) | Q(phone__in=phones)).values(
+            "id", "email", "phone", "owner_id"
+        ):
+            owner[c["id"]] = c["owner_id"]
+            if c["email"]:
+                by_email[c["email"]] = c["id"]
+            if c["phone"]:
+                by_phone.setdefault(c["phone"], []).append(c["id"])
+        by_ref: dict[str, int] = {}
+        for ref, object_id in (
+            ImportRecord.objects.filter(model="customers.customer", external_ref__in=refs)
+            .values_list("external_ref", "object_id")
+            .order_by("id")
+        ):
+            by_ref[ref] = object_id
+        for pk, owner_id in Customer.objects.filter(id__in=set(by_ref.values())).values_list(
+            "id", "owner_id"
+        ):
+            owner[pk] = owner_id
+        result: dict[int, int | str] = {}
+        needs_change = self.job.kind == ImportKind.ORDERS and not self.all_records
+        for row in rows:
+            data = row.data
+            found: int | str | None = None
+            if data.get("customer_external_id"):
+                found = by_ref.get(data["customer_external_id"])
+            if found is None and data.get("customer_email"):
+                found = by_email.get(data["customer_email"])
+            if found is None and data.get("customer_phone"):
+                ids = by_phone.get(data["customer_phone"], [])
+                found = ids[0] if len(ids) == 1 else (_("several customers have this phone") if ids else None)
+            if found is None or (isinstance(found, int) and found not in owner):
+                found = _("no customer matches this email, phone or id")
+            elif isinstance(found, int) and needs_change and owner[found] != self.actor.pk:
+                found = _("you cannot record orders for a customer you do not own")
+            result[row.number] = found
+        return result
+
+    def _write_linked(self, pending: list[_Pending]) -> None:
+        records = []
+        if self.job.kind == ImportKind.ORDERS:
+            orders = []
+            for item in pending:
+                data = item.row.data
+                orders.append(
+                    Order(
+                        customer_id=item.target_id or 0,
+                        ordered_on=data["ordered_on"],
+                        amount=data["amount"],
+                        currency=data.get("currency") or settings.CARTERA_DEFAULT_CURRENCY,
+                        channel=data.get("channel") or "",
+                        category=data.get("category") or "",
+                        source=ORDER_SOURCE,
+                        external_ref=data["_key"][:100],
+                        created_by=self.actor,
+                    )
+                )
+            fast_insert(Order, orders)
+            for item, order in zip(pending, orders, strict=True):
+                records.append(self._record("sales.order", order.pk, "created", item.row))
+            buyers = {o.customer_id for o in orders}
+            Customer.objects.filter(id__in=buyers).exclude(stage=Stage.CUSTOMER).update(stage=Stage.CUSTOMER)
+            if orders:
+                self.ordered = True
+                schedule_refresh(trigger="import")
+        else:
+            interactions = []
+            for item in pending:
+                data = item.row.data
+                interactions.append(
+                    Interaction(
+                        customer_id=item.target_id or 0,
+                        author=self.actor,
+                        kind=data.get("kind") or "note",
+                        direction=data.get("direction") or "outbound",
+                        occurred_at=data.get("occurred_at") or timezone.now(),
+                        subject=(data.get("subject") or "")[:200],
+                        body=data.get("body") or "",
+                        outcome=data.get("outcome") or "",
+                    )
+                )
+            fast_insert(Interaction, interactions)
+            for item, interaction in zip(pending, interactions, strict=True):
+                records.append(self._record("activity.interaction", interaction.pk, "created", item.row))
+        fast_insert(ImportRecord, records)
+
+
+# --- speed ------------------------------------------------------------------------------------------------
+
+# Reading a row (email-validator, phonenumbers, dates) costs more than writing it, so big files are
+# read by worker processes, a few batches ahead of the writer; small files are read in-process.
+PARALLEL_AFTER_ROWS = 2 * BATCH_SIZE
+READ_AHEAD = 4
+_worker_reader: RowReader | None = None
+
+
+def _init_reader(
+    kind: str, headers: list[str], columns: dict[str, str], options: dict[str, Any], language: str
+) -> None:
+    global _worker_reader
+    translation.activate(language)
+    _worker_reader = RowReader(kind, headers, columns, options)
+
+
+def _read_chunk(chunk: list[tuple[int, list[Any]]]) -> list[CleanRow]:
+    assert _worker_reader is not None
+    return [_worker_reader.read(number, raw) for number, raw in chunk]
+
+
+def read_rows(
+    table: Table, kind: str, columns: dict[str, str], options: dict[str, Any]
+) -> Iterator[CleanRow]:
+    """Every row of ``table`` read and checked, in file order, in bounded memory."""
+    reader = RowReader(kind, table.headers, columns, options)
+    chunk: list[tuple[int, list[Any]]] = []
+    processes = min(os.cpu_count() or 1, 4)
+    pool: Any = None
+    pending: deque[Any] = deque()
+    seen = 0
+    try:
+        for item in table.rows:
+            seen += 1
+            if pool is None:
+                yield reader.read(*item)
+                # Forking a process that runs other threads (a threaded web server) is unsafe,
+                # so only single-threaded processes (the task worker, the CLI) read in parallel.
+                if (
+                    seen >= PARALLEL_AFTER_ROWS
+                    and processes > 1
+                    and options.get("parallel", True)
+                    and threading.active_count() == 1
+                ):
+                    context = multiprocessing.get_context("fork")
+                    init = (kind, table.headers, columns, options, translation.get_language() or "es")
+                    pool = context.Pool(processes, initializer=_init_reader, initargs=init)
+                continue
+            chunk.append(item)
+            if len(chunk) >= BATCH_SIZE:
+                pending.append(pool.apply_async(_read_chunk, (chunk,)))
+                chunk = []
+                if len(pending) >= READ_AHEAD:
+                    yield from pending.popleft().get()
+        if chunk and pool is not None:
+            pending.append(pool.apply_async(_read_chunk, (chunk,)))
+        while pending:
+            yield from pending.popleft().get()
+    finally:
+        if pool is not None:
+            pool.terminate()
+
+
+def fast_insert(model: type[Model], objs: list[Any]) -> None:
+    """``bulk_create`` for plain rows, without its per-value preparation (the slowest part of an
+    import): one multi-row ``INSERT ... RETURNING id`` per chunk; primary keys are set on ``objs``."""
+    if not objs:
+        return
+    connection = connections[router.db_for_write(model)]
+    if not connection.features.can_return_rows_from_bulk_insert:
+        model._default_manager.bulk_create(objs, batch_size=500)
+        return
+    now = timezone.now()
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    plain = (CharField, TextField, BooleanField, IntegerField, ForeignKey)
+    getters: list[Callable[[Any], Any]] = []
+    for f in fields:
+        getters.append(_getter(f, connection, now, plain))
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    size = max(1, min(500, connection.ops.bulk_batch_size(fields, objs)))
+    table = quote(model._meta.db_table)
+    pk_column = quote(str(model._meta.pk.column))
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), size):
+            part = objs[start : start + size]
+            params = [getter(obj) for obj in part for getter in getters]
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES "  # noqa: S608  # names come from the model
+                + ", ".join([row_sql] * len(part))
+                + f" RETURNING {pk_column}",
+                params,
+            )
+            for obj, (pk,) in zip(part, cursor.fetchall(), strict=True):
+                obj.pk = pk
+                obj._state.adding = False
+                obj._state.db = connection.alias
+
+
+def _getter(f: Any, connection: Any, now: Any, plain: tuple[type, ...]) -> Callable[[Any], Any]:
+    """How ``fast_insert`` reads one field of an object as a database value."""
+    if isinstance(f, DateTimeField) and (f.auto_now or f.auto_now_add):
+        stamp = connection.ops.adapt_datetimefield_value(now)
+
+        def stamped(obj: Any) -> Any:
+            setattr(obj, f.attname, now)
+            return stamp
+
+        return stamped
+    if isinstance(f, DateField) and not isinstance(f, DateTimeField):
+        return lambda obj: connection.ops.adapt_datefield_value(getattr(obj, f.attname))
+    name: str = f.attname
+    if isinstance(f, plain) and not isinstance(f, DecimalField):
+        return operator.attrgetter(name)
+    return lambda obj: f.get_db_prep_save(getattr(obj, f.attname), connection)
+
+
+def _clone(template: M) -> M:
+    """A fresh unsaved copy of ``template`` (building model instances is slow; copying is not)."""
+    obj = template.__class__.__new__(template.__class__)
+    obj.__dict__ = template.__dict__.copy()
+    obj._state = ModelState()
+    obj._state.fields_cache = dict(template._state.fields_cache)
+    return obj
+
+
+def _chunks(condition: Q, size: int = 900) -> Iterable[Q]:
+    """Split an ``__in`` lookup so no query passes SQLite's variable limit."""
+    ((lookup, values),) = condition.children  # type: ignore[misc]
+    items = list(values)
+    for start in range(0, len(items), size):
+        yield Q(**{lookup: items[start : start + size]})
+
+
+def _company_key(data: Mapping[str, Any]) -> str:
+    if data.get("tax_id"):
+        return f"tax:{data['tax_id']}"
+    if data.get("company_name"):
+        return f"name:{fold(data['company_name'])[:200]}"
+    return ""
+
+
+def _combined(item: _Pending, policy: str) -> dict[str, Any]:
+    """The row's values, with later duplicate rows of the same file folded in by the policy."""
+    if not item.merged:
+        return item.row.data
+    values = dict(item.row.data)
+    for other in item.merged:
+        for key, value in other.data.items():
+            if value in (None, "", []):
+                continue
+            if policy == DuplicatePolicy.OVERWRITE or values.get(key) in (None, "", []):
+                values[key] = value
+    return values
+
+
+def _jsonable_value(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _jsonable(raw: list[Any]) -> list[Any]:
+    return [_jsonable_value(v) for v in raw]
+
+
+def import_job_run(*, job: ImportJob, dry_run: bool, progress: Progress | None = None) -> ImportJob:
+    """Check (``dry_run``) or write the file; a commit resumes after the last written batch."""
+    run = _Run(job, dry_run, progress)
+    if dry_run or not job.committed_row:
+        ImportRowError.objects.filter(job=job).delete()
+    if not dry_run:
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.RUNNING, started_at=job.started_at or timezone.now(), message=""
+        )
+    try:
+        run.run()
+    except ParseError as exc:
+        ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, message=str(exc))
+        job.refresh_from_db()
+        raise ValidationError(str(exc)) from exc
+    c = run.counts
+    report = {
+        "create": c["create"],
+        "update": c["update"],
+        "duplicate": c["duplicate"],
+        "skip": c["skip"],
+        "error": c["error"],
+        "rows": run.processed,
+    }
+    if dry_run:
+        job.report = report
+        job.total_rows = run.processed
+        job.status = JobStatus.CHECKED
+        job.save(update_fields=["report", "total_rows", "status", "updated_at"])
+    else:
+        ImportRowError.objects.bulk_create(run.errors)
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.DONE,
+            finished_at=timezone.now(),
+            total_rows=max(job.total_rows, run.processed),
+            processed_rows=run.processed,
+            created_count=c["create"],
+            updated_count=c["update"],
+            duplicate_count=c["duplicate"],
+            skipped_count=c["skip"],
+            error_count=c["error"],
+            report=report,
+        )
+        job.refresh_from_db()
+        # The personal data in the upload is not kept once every row is written or rejected (the
+        # rejected rows are kept, with their reasons, for the download).
+        import_job_discard_file(job=job)
+    return job
+
+
+def import_job_fail(*, job: ImportJob, message: str) -> None:
+    """Mark a job that stopped on an unexpected error (its written batches stay, ready to resume)."""
+    ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, message=message[:2000])
+
+
+@transaction.atomic
+def import_job_rollback(*, actor: User, job: ImportJob) -> ImportJob:
+    """Undo an import: delete what it created, restore what it changed, in one transaction."""
+    if job.status in (JobStatus.QUEUED, JobStatus.ROLLED_BACK) or import_job_is_alive(job=job):
+        raise ValidationError(_("This import cannot be rolled back now."))
+    records = list(job.records.order_by("-id").values_list("model", "object_id", "action", "previous"))
+    created: dict[str, list[int]] = {}
+    for model, object_id, action, previous in records:
+        if action == ImportRecord.Action.CREATED:
+            created.setdefault(model, []).append(object_id)
+        elif previous and model == "customers.customer":
+            Customer.objects.filter(pk=object_id).update(**previous)
+    for model, manager in (("activity.interaction", Interaction.objects), ("sales.order", Order.objects)):
+        for start in range(0, len(created.get(model, [])), 500):
+            manager.filter(pk__in=created[model][start : start + 500]).delete()
+    ids = created.get("customers.customer", [])
+    for start in range(0, len(ids), 500):
+        Customer.objects.filter(pk__in=ids[start : start + 500]).delete()
+    company_ids = created.get("customers.company", [])
+    for start in range(0, len(company_ids), 500):
+        Company.objects.filter(pk__in=company_ids[start : start + 500], contacts__isnull=True).delete()
+    job.records.all().delete()
+    import_job_discard_file(job=job)
+    job.status = JobStatus.ROLLED_BACK
+    job.message = _("Rolled back by %(user)s.") % {"user": actor}
+    job.save(update_fields=["status", "message", "updated_at"])
+    return job
+
+
+def import_job_discard_file(*, job: ImportJob) -> None:
+    """Remove the stored upload (the job and its records stay as history)."""
+    Path(job.stored_path).unlink(missing_ok=True)
+
+
+def export_record(
+    *, user: User, what: str, file_format: str, filters: Mapping[str, Any], row_count: int
+) -> ExportLog:
+    """Write down an export: who, when, what, in which format and how many rows."""
+    return ExportLog.objects.create(
+        user=user, what=what, file_format=file_format, filters=dict(filters), row_count=row_count
+    )

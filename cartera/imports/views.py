@@ -1,0 +1,282 @@
+"""Import, export and duplicate pages. Each view parses input, calls one service or selector, renders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from cartera.activity.models import Interaction
+from cartera.core.scoping import can, get_for_user
+from cartera.customers.forms import CustomerFilterForm
+from cartera.customers.models import Customer
+from cartera.customers.selectors import CustomerFilters, customer_duplicate_candidates
+from cartera.customers.services import customer_merge
+from cartera.imports import exporting, selectors, services
+from cartera.imports.forms import MappingForm, UploadForm
+from cartera.imports.models import JobStatus
+from cartera.imports.parsers import ParseError
+from cartera.sales.models import Order
+
+
+def index(request: HttpRequest) -> HttpResponse:
+    if not selectors.can_import(request.user) and not can(request.user, Customer, "export"):
+        raise PermissionDenied
+    return render(
+        request,
+        "imports/index.html",
+        {
+            "form": UploadForm(),
+            "jobs": selectors.import_job_list(user=request.user)[:30],
+            "can_import": selectors.can_import(request.user),
+            "can_export_orders": can(request.user, Order, "export"),
+            "can_export_interactions": can(request.user, Interaction, "export"),
+            "can_export_customers": can(request.user, Customer, "export"),
+            "can_merge": can(request.user, Customer, "delete"),
+        },
+    )
+
+
+@require_POST
+def upload(request: HttpRequest) -> HttpResponse:
+    if not selectors.can_import(request.user):
+        raise PermissionDenied
+    # Refuse an oversized upload from its declared length, before Django reads the body to disk.
+    if int(request.META.get("CONTENT_LENGTH") or 0) > int(settings.CARTERA_MAX_UPLOAD_BYTES) + 65536:
+        message = _("The file is larger than %(mb)s MB, the most an import accepts.") % {
+            "mb": int(settings.CARTERA_MAX_UPLOAD_BYTES) // 2**20
+        }
+        return render(
+            request,
+            "imports/index.html",
+            {"form": UploadForm(), "can_import": True, "error": message},
+            status=413,
+        )
+    form = UploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        kind = form.cleaned_data["kind"]
+        if not selectors.can_import(request.user, kind):
+            raise PermissionDenied
+        upload_file = form.cleaned_data["file"]
+        try:
+            job = services.import_job_create(
+                actor=request.user,  # type: ignore[arg-type]
+                upload=upload_file,
+                file_name=upload_file.name,
+                kind=kind,
+            )
+        except ValidationError as exc:
+            form.add_error("file", exc)
+        else:
+            return redirect("imports:mapping", pk=job.pk)
+    return render(
+        request,
+        "imports/index.html",
+        {"form": form, "jobs": selectors.import_job_list(user=request.user)[:30], "can_import": True},
+        status=400,
+    )
+
+
+def mapping(request: HttpRequest, pk: int) -> HttpResponse:
+    job = selectors.import_job_get(user=request.user, pk=pk)
+    if job.status not in (JobStatus.UPLOADED, JobStatus.CHECKED):
+        return redirect("imports:detail", pk=job.pk)
+    saved = selectors.mapping_list(user=request.user, kind=job.kind)
+    if request.GET.get("mapping"):
+        chosen = saved.filter(pk=request.GET["mapping"]).first()
+        if chosen:
+            job = services.import_mapping_apply(job=job, mapping=chosen)
+    form = MappingForm(request.POST or None, job=job)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.import_job_configure(
+                actor=request.user,  # type: ignore[arg-type]
+                job=job,
+                columns=form.columns(),
+                options=form.options(),
+                duplicate_policy=form.cleaned_data["duplicate_policy"],
+                source=form.cleaned_data["source"],
+                source_detail=form.cleaned_data["source_detail"],
+                lawful_basis=form.cleaned_data["lawful_basis"],
+                save_as=form.cleaned_data["save_as"],
+            )
+            if request.POST.get("action") == "preview":
+                return redirect("imports:mapping", pk=job.pk)
+            services.import_job_run(job=job, dry_run=True)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return redirect("imports:detail", pk=job.pk)
+    try:
+        preview = selectors.import_job_preview(job=job)
+    except ParseError as exc:
+        preview = []
+        form.add_error(None, str(exc))
+    return render(
+        request, "imports/mapping.html", {"job": job, "form": form, "preview": preview, "saved": saved}
+    )
+
+
+def _job_context(request: HttpRequest, job: Any) -> dict[str, Any]:
+    stale = job.status == JobStatus.RUNNING and not services.import_job_is_alive(job=job)
+    return {
+        "job": job,
+        "errors": selectors.rejected_rows(job=job)[:50],
+        "stale": stale,
+        "can_resume": job.status == JobStatus.FAILED or stale,
+        "can_rollback": job.status in (JobStatus.DONE, JobStatus.FAILED) or stale,
+    }
+
+
+def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = selectors.import_job_get(user=request.user, pk=pk)
+    return render(request, "imports/detail.html", _job_context(request, job))
+
+
+def progress(request: HttpRequest, pk: int) -> HttpResponse:
+    job = selectors.import_job_get(user=request.user, pk=pk)
+    return render(request, "imports/detail.html#progress", _job_context(request, job))
+
+
+@require_POST
+def commit(request: HttpRequest, pk: int) -> HttpResponse:
+    job = selectors.import_job_get(user=request.user, pk=pk)
+    try:
+        services.import_job_enqueue(actor=request.user, job=job)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    return redirect("imports:detail", pk=job.pk)
+
+
+@require_POST
+def rollback(request: HttpRequest, pk: int) -> HttpResponse:
+    job = selectors.import_job_get(user=request.user, pk=pk)
+    try:
+        services.import_job_rollback(actor=request.user, job=job)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        messages.success(request, _("The import was rolled back."))
+    return redirect("imports:detail", pk=job.pk)
+
+
+def rejected(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    job = selectors.import_job_get(user=request.user, pk=pk)
+    header = [*job.headers, _("Why it was rejected")]
+    rows: dict[int, list[Any]] = {}
+    reasons: dict[int, list[str]] = {}
+    for error in selectors.rejected_rows(job=job):
+        rows.setdefault(error.row_number, list(error.raw) + [""] * (len(job.headers) - len(error.raw)))
+        label = f"{error.column}: {error.reason}" if error.column else error.reason
+        reasons.setdefault(error.row_number, []).append(label)
+    data = ([*rows[n][: len(job.headers)], "; ".join(reasons[n])] for n in sorted(rows))
+    response = StreamingHttpResponse(
+        exporting.csv_stream(header, data), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="rejected-{job.pk}.csv"'
+    return response
+
+
+# --- exports ----------------------------------------------------------------------------------------------
+
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "vcf": "text/vcard; charset=utf-8",
+}
+
+
+def _export(
+    request: HttpRequest, what: str, fmt: str, qs: Any, header: list[str], row: Any, filters: dict[str, Any]
+) -> HttpResponseBase:
+    if fmt not in CONTENT_TYPES or (fmt == "vcf" and what != "customers"):
+        raise _not_found()
+    count = qs.count()
+    services.export_record(user=request.user, what=what, file_format=fmt, filters=filters, row_count=count)  # type: ignore[arg-type]
+    stamp = timezone.localdate().isoformat()
+    filename = f"{what}-{stamp}.{fmt}"
+    response: HttpResponseBase
+    if fmt == "csv":
+        spanish = request.GET.get("excel") == "es"
+        rows = (row(obj) for obj in qs.iterator(chunk_size=2000))
+        response = StreamingHttpResponse(
+            exporting.csv_stream(header, rows, spanish), content_type=CONTENT_TYPES[fmt]
+        )
+    elif fmt == "xlsx":
+        handle = exporting.xlsx_file(header, (row(obj) for obj in qs.iterator(chunk_size=2000)))
+        response = FileResponse(handle, content_type=CONTENT_TYPES[fmt])
+    else:
+        response = StreamingHttpResponse(
+            exporting.vcard_stream(qs.iterator(chunk_size=2000)), content_type=CONTENT_TYPES[fmt]
+        )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _not_found() -> Exception:
+    from django.http import Http404
+
+    return Http404()
+
+
+def export_customers(request: HttpRequest, fmt: str) -> HttpResponseBase:
+    if not can(request.user, Customer, "export"):
+        raise PermissionDenied
+    form = CustomerFilterForm(request.GET or None)
+    filters = form.filters() if form.is_bound else CustomerFilters()
+    qs = selectors.customers_for_export(user=request.user, filters=filters)
+    params = {k: v for k, v in request.GET.items() if k not in ("cursor", "dir")}
+    return _export(
+        request, "customers", fmt, qs, exporting.customer_columns(), exporting.customer_row, params
+    )
+
+
+def export_orders(request: HttpRequest, fmt: str) -> HttpResponseBase:
+    if not can(request.user, Order, "export") or fmt == "vcf":
+        raise PermissionDenied
+    qs = selectors.orders_for_export(user=request.user)
+    return _export(request, "orders", fmt, qs, exporting.order_columns(), exporting.order_row, {})
+
+
+def export_interactions(request: HttpRequest, fmt: str) -> HttpResponseBase:
+    if not can(request.user, Interaction, "export") or fmt == "vcf":
+        raise PermissionDenied
+    qs = selectors.interactions_for_export(user=request.user)
+    return _export(
+        request, "interactions", fmt, qs, exporting.interaction_columns(), exporting.interaction_row, {}
+    )
+
+
+# --- duplicates -------------------------------------------------------------------------------------------
+
+
+def duplicates(request: HttpRequest) -> HttpResponse:
+    if not can(request.user, Customer, "delete"):
+        raise PermissionDenied
+    pairs = customer_duplicate_candidates(user=request.user)
+    return render(request, "imports/duplicates.html", {"pairs": pairs})
+
+
+@require_POST
+def merge(request: HttpRequest) -> HttpResponse:
+    try:
+        keep_id, remove_id = int(request.POST["keep"]), int(request.POST["remove"])
+    except (KeyError, ValueError) as exc:
+        raise PermissionDenied from exc
+    keep = get_for_user(Customer.objects.all(), request.user, "change", pk=keep_id)
+    remove = get_for_user(Customer.objects.all(), request.user, "delete", pk=remove_id)
+    try:
+        customer_merge(actor=request.user, keep=keep, remove=remove)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+        return redirect("imports:duplicates")
+    messages.success(request, _("The two records were merged."))
+    return redirect("customers:detail", pk=keep.pk)
