@@ -146,3 +146,13 @@ def cdnow_loader(db, owner):
 def cdnow_end():
     """The last day of the CDNOW sample."""
     return CDNOW_END
+
+
+@pytest.fixture
+def analysed_portfolio(cdnow_portfolio, cdnow_end):
+    """The CDNOW portfolio refreshed on 1998-06-30 with six month-end snapshots behind it."""
+    from cartera.insights.services import insights_backfill, insights_refresh
+
+    insights_backfill(months=6, as_of=cdnow_end)
+    insights_refresh(as_of=cdnow_end)
+    return cdnow_portfolio

@@ -132,6 +132,9 @@ def _write_metrics(m: PortfolioMetrics, computed_at: dt.datetime) -> None:
             cursor.execute(f"DELETE FROM {table}")  # noqa: S608
         if connection.vendor == "postgresql":
             _copy_postgres(table, m, computed_at)
+            # Fresh statistics for the planner: the table was just rewritten whole.
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {table}")
             return
         reason_field = CustomerMetrics._meta.get_field("reason_data")
         placeholders = ", ".join(["%s"] * len(_COLUMNS))

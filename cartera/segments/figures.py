@@ -31,7 +31,11 @@ def _month_label(index: int) -> str:
 
 def cohort_table(orders: OrderArrays, *, as_of: dt.date, months: int = COHORT_MONTHS) -> dict[str, Any]:
     """Retention by month of first purchase: for each of the last ``months`` cohorts, the share of its
-    customers who bought in each following month (column 0 is the first month, always 100%)."""
+    customers who bought in each following month (column 0 is the first month, always 100%).
+
+    The last cohorts are the most recent months in which someone bought for the first time, not the
+    last calendar months: a portfolio that won no new customer this year still has a heat map.
+    """
     end = np.datetime64(as_of, "D")
     o = orders.until(end)
     if len(o) == 0:
@@ -45,12 +49,9 @@ def cohort_table(orders: OrderArrays, *, as_of: dt.date, months: int = COHORT_MO
     cohort_of_pair = first_month[np.searchsorted(cust, pairs[:, 0])]
     offset = pairs[:, 1] - cohort_of_pair
     last = int(month_index(np.array([end]))[0])
-    first_cohort = last - months + 1
+    cohorts, sizes = np.unique(first_month, return_counts=True)
     rows = []
-    for cohort in range(first_cohort, last + 1):
-        size = int((first_month == cohort).sum())
-        if size == 0:
-            continue
+    for cohort, size in zip(cohorts[-months:].tolist(), sizes[-months:].tolist(), strict=True):
         in_cohort = cohort_of_pair == cohort
         counts = np.bincount(offset[in_cohort], minlength=months)[:months]
         span = last - cohort + 1

@@ -141,7 +141,9 @@ class PortfolioFigures(models.Model):
     ``cohorts`` holds the retention table (cohort month x months since first purchase);
     ``rfm``/``rfm_moves`` the named segments and the moves since the previous month end;
     ``abc`` counts and revenue per class; ``pareto`` the cumulative revenue curve;
-    ``at_risk_ids`` the customers with the most value at risk, best first.
+    ``at_risk_ids`` the customers with the most value at risk, best first; ``stages`` the number of
+    customers per stage when the figures were computed (the dashboard's cards: counting a million
+    customers per page view is what the dashboard must not do).
     """
 
     taken_on = models.DateField(_("date"), unique=True)
@@ -153,6 +155,7 @@ class PortfolioFigures(models.Model):
     abc = models.JSONField(default=dict)
     pareto = models.JSONField(default=dict)
     at_risk_ids = models.JSONField(default=list)
+    stages = models.JSONField(default=dict)
 
     class Meta:
         verbose_name = _("portfolio figures")

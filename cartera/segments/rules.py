@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.functional import Promise
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from cartera.customers.models import Channel, IncomeRange, Source, Stage, Title
@@ -438,7 +439,24 @@ def describe(definition: dict[str, Any]) -> str:
                 value = ", ".join(names.get(str(v), str(v)) for v in value)
             op_label = OPERATORS[field.type][rule["op"]]
             words.append(f"{field.label} {op_label}" + (f" {value}" if value is not None else ""))
-        joiner = f" {_('and')} " if group["match"] == "all" else f" {_('or')} "
-        out.append(joiner.join(str(w) for w in words))
-    top = f" {_('AND')} " if definition.get("match", "all") == "all" else f" {_('OR')} "
-    return top.join(f"({p})" if len(definition.get("groups", [])) > 1 else p for p in out)
+        out.append(_join(words, any_of=group["match"] != "all", top=False))
+    parts = [f"({p})" if len(definition.get("groups", [])) > 1 else p for p in out]
+    return _join(parts, any_of=definition.get("match", "all") != "all", top=True)
+
+
+def _join(parts: list[str], *, any_of: bool, top: bool) -> str:
+    """Join rule descriptions with a translated sentence per pair, so that translators see the
+    whole phrase ("%(left)s and %(right)s") instead of a lone conjunction."""
+    if not parts:
+        return ""
+    result = str(parts[0])
+    for part in parts[1:]:
+        values = {"left": result, "right": str(part)}
+        if top:
+            # Translators: joins two groups of segment conditions; all groups must hold.
+            text = gettext("%(left)s AND %(right)s") if not any_of else gettext("%(left)s OR %(right)s")
+        else:
+            # Translators: joins two segment conditions inside a group.
+            text = gettext("%(left)s and %(right)s") if not any_of else gettext("%(left)s or %(right)s")
+        result = text % values
+    return result

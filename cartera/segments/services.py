@@ -9,11 +9,12 @@ from typing import Any
 
 import numpy as np
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Count, ExpressionWrapper, F, FloatField, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from cartera.accounts.models import User
 from cartera.activity.services import task_create
@@ -89,6 +90,7 @@ def figures_refresh(*, snapshot: PortfolioSnapshot | None = None) -> PortfolioFi
                 "abc": abc,
                 "pareto": figures.pareto_curve(revenue),
                 "at_risk_ids": _at_risk_ids(),
+                "stages": stage_counts(),
             },
         )
         PortfolioFigures.objects.exclude(pk=result.pk).delete()
@@ -107,7 +109,17 @@ def figures_current() -> PortfolioFigures | None:
     current = PortfolioFigures.objects.filter(
         taken_on=snapshot.taken_on, snapshot_computed_at=snapshot.computed_at
     ).first()
+    if current is not None and not current.stages:
+        # Figures computed before they held the stage counts: add them once, without the rest.
+        current.stages = stage_counts()
+        current.save(update_fields=["stages"])
     return current or figures_refresh(snapshot=PortfolioSnapshot.objects.get(pk=snapshot.pk))
+
+
+def stage_counts() -> dict[str, int]:
+    """Customers per stage (every customer: seeing customers means seeing all of them)."""
+    rows = Customer.objects.values_list("stage").annotate(n=Count("id")).values_list("stage", "n").order_by()
+    return {str(stage): int(n) for stage, n in rows}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -313,36 +325,48 @@ def _income_index() -> dict[str, int]:
     return {value: i for i, (value, _label) in enumerate(IncomeRange.choices)}
 
 
+def _raw_rows(queryset: QuerySet[Any]) -> list[tuple[Any, ...]]:
+    """The rows of a ``values_list`` query as the database driver returns them, without Django's
+    per-value converters (Decimal, dates): on a million rows those cost tens of seconds."""
+    sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
 def persona_features(regions: list[str] | None = None) -> tuple[np.ndarray[Any, Any], dict[str, Any]]:
     """One row per buyer: age, income rank, log orders, log mean spend, log interval, web share and
     one column per frequent region. Returns the table and what describes it (ids, raw columns)."""
     from cartera.sales.models import Order
 
-    rows = list(
+    buyers = (
         CustomerMetrics.objects.filter(orders_count__gt=0)
         .order_by("customer_id")
+        .annotate(revenue_float=Cast("revenue", FloatField()))
         .values_list(
             "customer_id",
             "orders_count",
-            "revenue",
+            "revenue_float",
             "usual_interval_days",
             "customer__birth_date",
             "customer__region",
             "customer__income_range",
         )  # fmt: skip
     )
+    rows = _raw_rows(buyers)
     n = len(rows)
-    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
-    orders = np.fromiter((r[1] for r in rows), dtype=np.float64, count=n)
-    revenue = np.fromiter((float(r[2]) for r in rows), dtype=np.float64, count=n)
-    interval = np.fromiter((np.nan if r[3] is None else r[3] for r in rows), dtype=np.float64, count=n)
-    today = timezone.localdate()
-    age = np.fromiter(
-        (np.nan if r[4] is None else (today - r[4]).days / 365.25 for r in rows), dtype=np.float64, count=n
-    )
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    orders = np.array([r[1] for r in rows], dtype=np.float64)
+    revenue = np.array([r[2] for r in rows], dtype=np.float64)
+    interval = np.array([r[3] for r in rows], dtype=np.float64)  # None becomes NaN
+    # Birth dates as the driver gives them (ISO text on SQLite, dates on PostgreSQL); None is NaT.
+    born = np.array([r[4] for r in rows], dtype="datetime64[D]")
+    age = (np.datetime64(timezone.localdate(), "D") - born).astype(np.float64) / 365.25
+    age[np.isnat(born)] = np.nan
     ranks = _income_index()
-    income = np.fromiter((ranks.get(r[6], np.nan) for r in rows), dtype=np.float64, count=n)
+    income = np.array([ranks.get(r[6], np.nan) for r in rows], dtype=np.float64)
     region = np.array([r[5] or "" for r in rows], dtype=object)
+    del rows
     if regions is None:
         names, counts = np.unique(region[region != ""].astype(str), return_counts=True)
         regions = [str(x) for x in names[np.argsort(-counts, kind="stable")][:TOP_REGIONS]]
@@ -353,10 +377,12 @@ def persona_features(regions: list[str] | None = None) -> tuple[np.ndarray[Any, 
         .annotate(n=Count("pk"), web=Count("pk", filter=Q(channel="web")))
         .order_by()
     )
-    for cid, total, on_web in channel_rows:
-        pos = int(np.searchsorted(ids, cid))
-        if pos < n and ids[pos] == cid and total:
-            web[pos] = on_web / total
+    channels = np.array(_raw_rows(channel_rows), dtype=np.float64).reshape(-1, 3)
+    if n and channels.shape[0]:
+        cid = channels[:, 0].astype(np.int64)
+        pos = np.minimum(np.searchsorted(ids, cid), n - 1)
+        match = (ids[pos] == cid) & (channels[:, 1] > 0)
+        web[pos[match]] = channels[match, 2] / channels[match, 1]
     mean_spend = revenue / np.maximum(orders, 1)
     columns = [age, income, np.log1p(orders), np.log1p(mean_spend), np.log1p(interval), web]
     columns += [(region == name).astype(np.float64) for name in regions]
@@ -381,10 +407,13 @@ def _age_band(ages: np.ndarray[Any, Any]) -> tuple[int, int] | None:
 
 def _interval_words(days: float) -> str:
     if days < 14:
-        return _("buys every %(n)d days") % {"n": round(days)}
+        n = max(1, round(days))
+        return ngettext("buys every day", "buys every %(n)d days", n) % {"n": n}
     if days < 120:
-        return _("buys every %(n)d weeks") % {"n": round(days / 7)}
-    return _("buys every %(n)d months") % {"n": round(days / 30.4)}
+        n = max(1, round(days / 7))
+        return ngettext("buys every week", "buys every %(n)d weeks", n) % {"n": n}
+    n = round(days / 30.4)
+    return ngettext("buys every month", "buys every %(n)d months", n) % {"n": n}
 
 
 def _describe_cluster(raw: dict[str, Any], members: np.ndarray[Any, Any]) -> dict[str, Any]:
@@ -400,7 +429,11 @@ def _describe_cluster(raw: dict[str, Any], members: np.ndarray[Any, Any]) -> dic
     if named.shape[0] >= 0.3 * max(members.sum(), 1):
         names, counts = np.unique(named, return_counts=True)
         top_regions = [str(x) for x in names[np.argsort(-counts, kind="stable")][:2]]
-        words.append(f" {_('and')} ".join(top_regions))
+        if len(top_regions) == 2:
+            # Translators: the two regions where most customers of a suggested persona live.
+            words.append(_("%(first)s and %(second)s") % {"first": top_regions[0], "second": top_regions[1]})
+        else:
+            words.append(top_regions[0])
     orders = raw["orders"][members]
     interval = raw["interval"][members]
     if float(np.median(orders)) <= 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -223,6 +224,11 @@ def rfm(request: HttpRequest) -> HttpResponse:
     _require_view(request)
     figures = services.figures_current()
     grid = selectors.rfm_grid(figures)
+    moves = selectors.figures_rows(figures, "rfm_moves")
+    since = moves.get("since")
+    if isinstance(since, str):
+        # Stored as ISO text in the figures' JSON: a date, so that the template shows it localised.
+        since = dt.date.fromisoformat(since)
     return render(
         request,
         "segments/rfm.html",
@@ -230,8 +236,8 @@ def rfm(request: HttpRequest) -> HttpResponse:
             "figures": figures,
             "grid": grid,
             "moves": selectors.rfm_top_moves(figures),
-            "since": selectors.figures_rows(figures, "rfm_moves").get("since"),
-            "moved": selectors.figures_rows(figures, "rfm_moves").get("moved", 0),
+            "since": since,
+            "moved": moves.get("moved", 0),
         },
     )
 

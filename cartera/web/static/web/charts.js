@@ -20,20 +20,32 @@
     return t;
   }
 
+  // Numbers in the page's language (decimal comma and thousands in Spanish), short for axes.
+  const LANG = document.documentElement.lang || undefined;
+  const NUMBER = new Intl.NumberFormat(LANG, { maximumFractionDigits: 2 });
+  const PERCENT = new Intl.NumberFormat(LANG, { style: "percent", maximumFractionDigits: 1 });
+  const SHORT = new Intl.NumberFormat(LANG, { maximumFractionDigits: 1 });
+
   function fmt(value, kind) {
     if (value === null || value === undefined || isNaN(value)) return "";
-    if (kind === "percent") return Math.round(value * 1000) / 10 + "%";
+    if (kind === "percent") return PERCENT.format(value);
     const abs = Math.abs(value);
-    if (abs >= 1e6) return (value / 1e6).toFixed(1) + "M";
-    if (abs >= 1e4) return Math.round(value / 1e3) + "k";
-    return String(Math.round(value * 100) / 100);
+    if (abs >= 1e6) return SHORT.format(value / 1e6) + "M";
+    if (abs >= 1e4) return SHORT.format(Math.round(value / 1e3)) + "k";
+    return NUMBER.format(Math.round(value * 100) / 100);
   }
 
-  function niceMax(v) {
-    if (!(v > 0)) return 1;
-    const p = Math.pow(10, Math.floor(Math.log10(v)));
-    const m = v / p;
-    return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
+  // The y axis: a round step (1, 2, 2.5 or 5 times a power of ten) and as many steps (2 to 5) as
+  // the largest value needs, so that the data fills most of the chart's height.
+  function scale(v, kind) {
+    if (!(v > 0)) return { max: 1, ticks: 4 };
+    const raw = v / 4;
+    const p = Math.pow(10, Math.floor(Math.log10(raw)));
+    const m = raw / p;
+    const step = (m <= 1 ? 1 : m <= 2 ? 2 : m <= 2.5 ? 2.5 : m <= 5 ? 5 : 10) * p;
+    let ticks = Math.max(2, Math.ceil(v / step - 1e-9));
+    if (kind === "percent" && step * ticks > 1) ticks = Math.max(1, Math.floor(1 / step));
+    return { max: step * ticks, ticks: ticks };
   }
 
   function frame(figure, height) {
@@ -50,19 +62,29 @@
     return { svg: svg, width: width, height: height };
   }
 
-  function axes(f, pad, max, kind, labels) {
+  function axes(f, pad, sc, kind, labels) {
     const h = f.height - pad.top - pad.bottom;
-    for (let i = 0; i <= 4; i++) {
-      const y = pad.top + h - (h * i) / 4;
+    for (let i = 0; i <= sc.ticks; i++) {
+      const y = pad.top + h - (h * i) / sc.ticks;
       el("line", { x1: pad.left, x2: f.width - pad.right, y1: y, y2: y, class: "chart-grid" }, f.svg);
-      text(f.svg, pad.left - 4, y + 4, fmt((max * i) / 4, kind), "chart-label", "end");
+      text(f.svg, pad.left - 4, y + 4, fmt((sc.max * i) / sc.ticks, kind), "chart-label", "end");
     }
     const w = f.width - pad.left - pad.right;
-    const step = Math.max(1, Math.ceil(labels.length / Math.max(1, Math.floor(w / 48))));
+    // Show every step-th label, step chosen from the longest label (about 6 px a character at the
+    // labels' 11 px), and shorten what still does not fit: labels never overlap, even on a phone.
+    const CHAR = 6.2;
+    const longest = labels.reduce(function (m, l) { return Math.max(m, String(l).length); }, 0);
+    const wanted = Math.min(longest * CHAR + 8, 120);
+    const step = Math.max(1, Math.ceil((labels.length * wanted) / Math.max(1, w)));
+    const fits = Math.max(3, Math.floor(((w * step) / Math.max(1, labels.length) - 8) / CHAR));
     labels.forEach(function (label, i) {
-      if (i % step !== 0 && i !== labels.length - 1) return;
-      const x = pad.left + (w * (i + 0.5)) / labels.length;
-      text(f.svg, x, f.height - pad.bottom + 14, label, "chart-label");
+      if (i % step !== 0) return;
+      const s0 = String(label);
+      const s = s0.length > fits ? s0.slice(0, fits - 1) + "…" : s0;
+      // Kept clear of the y axis' labels on the left and of the edge on the right.
+      const half = (s.length * CHAR) / 2;
+      const x = Math.min(f.width - half, Math.max(pad.left + half, pad.left + (w * (i + 0.5)) / labels.length));
+      text(f.svg, x, f.height - pad.bottom + 14, s, "chart-label");
     });
   }
 
@@ -100,8 +122,9 @@
     const f = frame(figure, 220);
     let max = 0;
     rows.forEach(function (r) { keys.forEach(function (k) { if (r[k] > max) max = r[k]; }); });
-    max = kind === "percent" ? Math.min(1, niceMax(max)) : niceMax(max);
-    axes(f, PAD, max, kind, rows.map(function (r) { return r[xKey]; }));
+    const sc = scale(max, kind);
+    max = sc.max;
+    axes(f, PAD, sc, kind, rows.map(function (r) { return r[xKey]; }));
     const w = f.width - PAD.left - PAD.right;
     const h = f.height - PAD.top - PAD.bottom;
     keys.forEach(function (k, s) {
@@ -132,8 +155,9 @@
         max = Math.max(max, sum);
       } else keys.forEach(function (k) { max = Math.max(max, r[k] || 0); });
     });
-    max = niceMax(max);
-    axes(f, PAD, max, kind, rows.map(function (r) { return r[xKey]; }));
+    const sc = scale(max, kind);
+    max = sc.max;
+    axes(f, PAD, sc, kind, rows.map(function (r) { return r[xKey]; }));
     const w = f.width - PAD.left - PAD.right;
     const h = f.height - PAD.top - PAD.bottom;
     const slot = w / Math.max(1, rows.length);
