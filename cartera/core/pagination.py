@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import F, Model, Q, QuerySet
-from django.db.models.expressions import OrderBy
 
 
 @dataclass(frozen=True)
@@ -67,10 +66,24 @@ def _after(fields: Sequence[str], values: Sequence[Any], *, nulls_last: bool) ->
     return condition
 
 
-def _order_by(fields: Sequence[str], *, nulls_last: bool) -> list[OrderBy]:
-    exprs = []
+def _nullable(model: type[Model], path: str) -> bool:
+    """Whether ``path`` can be NULL: a nullable column, or any column reached through a relation."""
+    if "__" in path:
+        return True
+    return bool(model._meta.get_field(path).null)
+
+
+def _order_by(model: type[Model], fields: Sequence[str], *, nulls_last: bool) -> list[Any]:
+    """ORDER BY terms. NULL placement is spelled out only for columns that can be NULL: on a NOT
+    NULL column an explicit NULLS FIRST/LAST that differs from the index's order stops the database
+    from reading the index in order (PostgreSQL then sorts the whole table)."""
+    exprs: list[Any] = []
     for field in fields:
-        column = F(field.lstrip("-"))
+        name = field.lstrip("-")
+        if not _nullable(model, name):
+            exprs.append(field)
+            continue
+        column = F(name)
         if field.startswith("-"):
             exprs.append(column.desc(nulls_last=True) if nulls_last else column.desc(nulls_first=True))
         else:
@@ -108,7 +121,7 @@ def paginate(
         values = None
     order = _reverse(ordering) if backwards else list(ordering)
     nulls_last = not backwards
-    qs = queryset.order_by(*_order_by(order, nulls_last=nulls_last))
+    qs = queryset.order_by(*_order_by(queryset.model, order, nulls_last=nulls_last))
     if values is not None:
         qs = qs.filter(_after(order, values, nulls_last=nulls_last))
     rows = list(qs[: size + 1])
@@ -127,3 +140,13 @@ def paginate(
         next_cursor=_encode(key(rows[-1])) if rows and has_next else None,
         previous_cursor=_encode(key(rows[0])) if rows and has_previous else None,
     )
+
+
+def capped_count(queryset: QuerySet[Any], cap: int) -> tuple[int, bool]:
+    """How many rows, counting no further than ``cap``; the flag says whether there are more.
+
+    An exact count of a million rows on every page view costs a scan of the table; "10,000+" tells
+    a person as much.
+    """
+    n = queryset.select_related(None).order_by()[: cap + 1].count()
+    return min(n, cap), n > cap

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from cartera.activity.forms import InteractionForm, TaskForm
 from cartera.activity.selectors import customer_timeline
 from cartera.core.http import HtmxHttpRequest
-from cartera.core.pagination import paginate
+from cartera.core.pagination import capped_count, paginate
 from cartera.core.scoping import Action, can, get_for_user, require, restrict
 from cartera.customers import selectors, services
 from cartera.customers.forms import CompanyForm, CustomerFilterForm, CustomerForm
@@ -23,6 +23,7 @@ from cartera.sales.forms import OrderForm
 from cartera.sales.models import Order
 
 PAGE_SIZE = 50
+COUNT_CAP = 10_000
 
 
 def customer_list(request: HtmxHttpRequest) -> HttpResponse:
@@ -37,13 +38,15 @@ def customer_list(request: HtmxHttpRequest) -> HttpResponse:
         size=PAGE_SIZE,
         backwards=request.GET.get("dir") == "prev",
     )
+    total, more = capped_count(qs, COUNT_CAP)
     query = request.GET.copy()
     for key in ("cursor", "dir"):
         query.pop(key, None)
     context = {
         "form": form,
         "page": page,
-        "total": qs.count(),
+        "total": total,
+        "more_than_total": more,
         "base_query": query.urlencode(),
         "can_add": can(request.user, Customer, "add"),
     }

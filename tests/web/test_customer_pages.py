@@ -309,3 +309,17 @@ def test_first_order_updates_the_stage_badge_in_place(owner_client, customer):
     )
     body = response.content.decode()
     assert 'id="stage-badge"' in body and 'hx-swap-oob="true"' in body and "stage-customer" in body
+
+
+def test_big_lists_say_more_than_instead_of_counting_everything(owner_client, owner, monkeypatch):
+    from cartera.customers import views
+    from cartera.customers.services import customer_create
+
+    monkeypatch.setattr(views, "COUNT_CAP", 5)
+    for i in range(7):
+        customer_create(actor=owner, fields={"first_name": f"C{i}"})
+    owner_client.cookies["django_language"] = "en"
+    response = owner_client.get(reverse("customers:list"))
+    assert response.context["total"] == 5 and response.context["more_than_total"]
+    assert "More than 5 customers" in response.content.decode()
+    assert not owner_client.get(reverse("customers:list"), {"q": "C1"}).context["more_than_total"]
