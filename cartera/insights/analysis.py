@@ -105,6 +105,16 @@ def _spread(
     return out
 
 
+FIT_SAMPLE = 200_000
+
+
+def _fit_sample(n: int) -> npt.NDArray[np.intp]:
+    """Positions of the customers the models are fitted on: all of them, or a seeded sample."""
+    if n <= FIT_SAMPLE:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(2026).choice(n, size=FIT_SAMPLE, replace=False))
+
+
 def analyse(
     orders: OrderArrays,
     all_customer_ids: npt.NDArray[np.int64],
@@ -112,13 +122,17 @@ def analyse(
     as_of: dt.date,
     thresholds: LifecycleThresholds | None = None,
     with_decline: bool = True,
+    with_models: bool = True,
 ) -> PortfolioMetrics:
     """Compute every metric for every customer as of the end of ``as_of``.
 
     Buyers get the full analysis; people who never bought are prospects. The BG/NBD model
     (Fader, Hardie & Lee 2005) gives P(alive) and expected purchases; Gamma-Gamma the expected
     spend and so the 12-month CLV. When the data is too small to fit them, those numbers stay
-    empty and the lifecycle status falls back to the rules alone.
+    empty and the lifecycle status falls back to the rules alone. The models are fitted on a seeded
+    sample of at most :data:`FIT_SAMPLE` customers (population parameters need no more) and then
+    applied to everyone. ``with_models=False`` skips them (statuses from the rules alone), which is
+    enough to compare statuses at the start of a period.
     """
     thresholds = thresholds or LifecycleThresholds()
     end = np.datetime64(as_of, "D")
@@ -144,9 +158,10 @@ def analyse(
     exp_b = np.full(buyers, np.nan)
     clv_b = np.full(buyers, np.nan)
     model_name, params, ll = "", {}, None
-    if buyers:
+    if buyers and with_models:
         try:
-            model = BGNBD().fit(x, t_x_w, t_w)
+            fit_rows = _fit_sample(buyers)
+            model = BGNBD().fit(x[fit_rows], t_x_w[fit_rows], t_w[fit_rows])
             model_name, params, ll = "bgnbd", dict(model.params_), float(model.log_likelihood_)
             p_alive_b = model.conditional_probability_alive(x, t_x_w, t_w)
             exp_b = model.conditional_expected_number_of_purchases_up_to_time(
@@ -155,7 +170,8 @@ def analyse(
             spend: GammaGamma | None = None
             repeat = x > 0
             try:
-                spend = GammaGamma().fit(x[repeat], summary.monetary[repeat])
+                spend_rows = fit_rows[repeat[fit_rows]]
+                spend = GammaGamma().fit(x[spend_rows], summary.monetary[spend_rows])
                 params.update({f"gg_{k}": v for k, v in spend.params_.items()})
             except CustomerBaseError as exc:
                 notes.append(f"spend model not fitted: {exc}")

@@ -194,7 +194,10 @@ def insights_refresh(
             previous = PortfolioSnapshot.objects.filter(taken_on__lt=as_of).order_by("-taken_on").first()
             period_days = (as_of - previous.taken_on).days if previous else DEFAULT_PERIOD_DAYS
         start = as_of - dt.timedelta(days=period_days)
-        before = analyse(orders, ids, as_of=start, thresholds=thresholds, with_decline=False)
+        # The start of the period only needs statuses, for the movements: rules without models.
+        before = analyse(
+            orders, ids, as_of=start, thresholds=thresholds, with_decline=False, with_models=False
+        )
         say("writing metrics")
         computed_at = timezone.now()
         _write_metrics(now_metrics, computed_at)
