@@ -13,12 +13,12 @@ CHROMIUM ?= /usr/bin/chromium
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help run serve install test lint typecheck check-migrations test-sqlite test-postgres test-browser \
-        browser-deps postgres bench messages clean
+        browser-deps postgres bench bench-analytics bench-imports bench-segments messages clean
 
 help:
 	@echo "make run    create the environment, migrate, load the demo portfolio, serve http://127.0.0.1:8000"
 	@echo "make test   install what the tests need, then lint, type-check and run every test"
-	@echo "make bench  run the benchmarks and write docs/benchmarks.md"
+	@echo "make bench  list/search/detail benchmark at 1M customers (bench-analytics, bench-imports, bench-segments: the others)"
 
 $(BIN)/.installed: requirements-dev.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), "Cartera needs Python 3.12+, found " + sys.version' 
@@ -66,6 +66,15 @@ test: install lint typecheck check-migrations test-postgres test-browser test-sq
 
 bench: install
 	$(PY) -m bench.run
+
+bench-analytics: install
+	$(PY) -m bench.analytics
+
+bench-imports: install
+	$(PY) -m bench.imports
+
+bench-segments: install
+	$(PY) -m bench.segments
 
 messages: install
 	cd cartera && ../$(PY) ../manage.py makemessages -l es --no-obsolete --ignore=locale && ../$(PY) ../manage.py compilemessages

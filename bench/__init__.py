@@ -1,6 +1,8 @@
-"""Benchmarks. Each writes its own section of ``docs/benchmarks.md``.
+"""Benchmarks. Each module measures one issue's speed goals and writes its own section of
+``docs/benchmarks.md`` (between ``<!-- bench:issueN:start -->`` and ``<!-- bench:issueN:end -->``).
 
 * ``python -m bench.run`` (``make bench``): issue 2, customer list, search and detail through the web
   and the API with a million customers, on SQLite and PostgreSQL.
-* ``python -m bench.analytics``: issue 3, the analytics against ``lifetimes``.
+* ``python -m bench.analytics``, ``bench.imports``, ``bench.segments``: the later issues (see each
+  module's docstring).
 """

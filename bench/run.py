@@ -115,7 +115,7 @@ def prepare(url: str, customers: int, regenerate: bool) -> dict[str, Any]:
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--no-input", "-v0"], check=True, env=env, cwd=ROOT)  # noqa: S603
     info = worker_json(["--worker", "info"], env)
-    meta_file = VAR / "bench" / f"issue2-{_slug(url)}.json"
+    meta_file = _meta_file(url)
     if info["customers"] == 0:
         size = ["--big"] if customers == BIG else ["--customers", str(customers)]
         say(f"loading the demo portfolio ({customers:,} customers) into {url}")
@@ -146,6 +146,11 @@ def prepare(url: str, customers: int, regenerate: bool) -> dict[str, Any]:
     with contextlib.suppress(OSError, ValueError):
         info.update(json.loads(meta_file.read_text()))
     return info
+
+
+def _meta_file(url: str) -> Path:
+    """Where the generation time of a benchmark database is kept (the database cannot hold it)."""
+    return VAR / "bench" / f"issue2-{_slug(url)}.json"
 
 
 def _slug(url: str) -> str:
@@ -642,6 +647,7 @@ def main(argv: list[str] | None = None) -> int:
         for url in urls:
             if vendor_of(url) == "postgresql":
                 drop_pg_database(url)
+                _meta_file(url).unlink(missing_ok=True)
     if args.json:
         Path(args.json).write_text(json.dumps(runs, indent=2))
     if not args.no_doc:

@@ -992,9 +992,8 @@ class _Generator:
         self.order_id = _next_id(Order)
         self.link_id = _next_id(Customer.tags.through)
         self.customer_base = _next_id(Customer)
-        self.task_picks: dict[
-            int, tuple[int, str, int | None, int]
-        ] = {}  # position -> (id, name, owner, stage)
+        # position -> (id, first name, owner, 0 suspect / 1 prospect / 2 customer / 3 former, day created)
+        self.task_picks: dict[int, tuple[int, str, int | None, int, int]] = {}
         self.timings: dict[str, float] = {}
 
     # -- steps -------------------------------------------------------------------------------------
@@ -1361,13 +1360,19 @@ class _Generator:
         club = (count > 0) & (rng.random(m) < 0.25)
         store = rng.random(m) < 0.3
         store_pick = rng.integers(0, len(STORES), m)
-        custom = [
-            json.dumps(
-                ({"tarjeta_club": True} if c else {}) | ({"tienda_habitual": STORES[sp]} if s else {}),
-                ensure_ascii=False,
-            )
-            for c, s, sp in zip(club.tolist(), store.tolist(), store_pick.tolist(), strict=True)
-        ]
+        # Few distinct values: encode each JSON document once, then pick (a million json.dumps cost seconds).
+        documents = _objects(
+            [
+                json.dumps(
+                    ({"tarjeta_club": True} if c else {})
+                    | ({"tienda_habitual": STORES[sp - 1]} if sp else {}),
+                    ensure_ascii=False,
+                )
+                for c in (False, True)
+                for sp in range(len(STORES) + 1)
+            ]
+        )
+        custom = documents[club * (len(STORES) + 1) + np.where(store, store_pick + 1, 0)].tolist()
         notes = np.where(
             rng.random(m) < 0.04, _objects(list(CUSTOMER_NOTES))[rng.integers(0, len(CUSTOMER_NOTES), m)], ""
         )
@@ -1394,6 +1399,7 @@ class _Generator:
                     str(first_name[i]),
                     int(owner[i]),
                     int(group[i] if count[i] == 0 else 2 + former[i]),
+                    int(self.created_day[position]),
                 )
         for name in stage.tolist():
             self.stats.stages[name] = self.stats.stages.get(name, 0) + 1
@@ -1681,8 +1687,9 @@ class _Generator:
         rows = []
         now_id = _next_id(Task)
         for i in range(k):
+            since = 0  # a task about a customer comes after they entered the file
             if i < len(picks):
-                customer_id, name, owner, group = picks[i]
+                customer_id, name, owner, group, since = picks[i]
                 options = TASK_TITLES[:7] if group != 3 else TASK_TITLES[7:8]
                 title = options[int(rng.integers(0, len(options)))].format(nombre=name)
                 assignee = owner or assignees[0]
@@ -1699,10 +1706,10 @@ class _Generator:
                 2: 0,
                 3: int(rng.integers(1, 45)),
             }[int(status[i])]
-            due_day = self.days + due_offset
+            due_day = max(self.days + due_offset, min(since + 1, self.days))
             due_second = int(rng.integers(9, 19)) * 3600 + int(rng.integers(0, 4)) * 900
             due = clock.stamps(np.array([due_day]), np.array([due_second]))[0]
-            created_day = max(0, due_day - int(rng.integers(1, 30)))
+            created_day = max(since, due_day - int(rng.integers(1, 30)))
             created = clock.stamps(
                 np.array([min(created_day, self.days - 1)]), np.array([9 * 3600 + i % 3600])
             )[0]

@@ -179,12 +179,13 @@ def test_command_if_empty_does_nothing_the_second_time(db):
         call_command("demo", "--customers", "60", stdout=StringIO())
 
 
-def _schema() -> set[tuple[str, str]]:
+def _schema() -> set[tuple[str, str, str]]:
+    """Every secondary index and foreign key of the bulk-loaded tables, with its definition."""
     tables = [m._meta.db_table for m in (Customer, Customer.tags.through, Order, Interaction)]
     found = set()
     for table in tables:
-        found |= {(table, name) for name, _sql in demo._secondary_indexes(table)}
-        found |= {(table, f"fk:{name}") for name, _sql in demo._foreign_keys(table)}
+        found |= {(table, name, sql) for name, sql in demo._secondary_indexes(table)}
+        found |= {(table, f"fk:{name}", sql) for name, sql in demo._foreign_keys(table)}
     return found
 
 
