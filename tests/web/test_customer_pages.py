@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings as settings_module
 from django.urls import reverse
 
 from cartera.activity.models import Interaction, Task
@@ -283,12 +284,12 @@ def test_admin_defined_custom_fields_are_typed(owner_client, db):
     assert "VIP desde" in body and "oro" in body
 
 
+@pytest.mark.skipif(
+    not settings_module.DATABASES["default"]["ENGINE"].endswith("sqlite3"), reason="SQLite settings only"
+)
 def test_sqlite_is_set_up_for_several_writers(db, tmp_path, settings):
-    from django.db import connection
     from django.db.backends.sqlite3.base import DatabaseWrapper
 
-    if connection.vendor != "sqlite":
-        pytest.skip("SQLite settings only apply to SQLite")
     config = {**settings.DATABASES["default"], "NAME": str(tmp_path / "wal.sqlite3")}
     wrapper = DatabaseWrapper(config, alias="wal_check")
     try:
