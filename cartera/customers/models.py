@@ -220,6 +220,8 @@ class Customer(TimeStampedModel):
             models.Index(
                 fields=["first_name_key"], opclasses=["varchar_pattern_ops"], name="customer_first_name_key"
             ),
+            # Sorting by name: PostgreSQL cannot read a varchar_pattern_ops index in collation order.
+            models.Index(fields=["last_name_key", "first_name_key", "id"], name="customer_name_order"),
             models.Index(fields=["email"], opclasses=["varchar_pattern_ops"], name="customer_email_prefix"),
             models.Index(fields=["phone"], opclasses=["varchar_pattern_ops"], name="customer_phone_prefix"),
             models.Index(fields=["stage", "id"], name="customer_stage_id"),
