@@ -46,6 +46,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.machine import machine_facts
+
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 WORK = VAR / "bench"
@@ -788,26 +790,13 @@ def part_refresh(args: argparse.Namespace, size: dict[str, Any]) -> dict[str, An
 
 
 def machine() -> dict[str, Any]:
-    cpu = "?"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
-        for line in fh:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem_kib = 0
-    with contextlib.suppress(OSError), open("/proc/meminfo") as fh:
-        for line in fh:
-            if line.startswith("MemTotal:"):
-                mem_kib = int(line.split()[1])
+    facts = machine_facts()
     import django
     import scipy
 
     return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "ram_gib": round(mem_kib / 1024 / 1024, 1),
+        **{k: v for k, v in facts.items() if k != "os"},
         "kernel": platform.release(),
-        "python": platform.python_version(),
         "numpy": np.__version__,
         "scipy": scipy.__version__,
         "django": django.__version__,

@@ -31,7 +31,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -40,6 +39,8 @@ import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from bench.machine import machine_facts
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
@@ -439,27 +440,10 @@ def worker_measure(scenarios: list[str], count: int, seed: int) -> dict[str, Any
 
 
 def machine() -> dict[str, Any]:
-    cpu = "?"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
-        for line in fh:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem_kib = 0
-    with contextlib.suppress(OSError), open("/proc/meminfo") as fh:
-        for line in fh:
-            if line.startswith("MemTotal:"):
-                mem_kib = int(line.split()[1])
+    facts = machine_facts()
     import django
 
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "ram_gib": round(mem_kib / 1024 / 1024, 1),
-        "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
-        "django": django.__version__,
-    }
+    return {**facts, "django": django.__version__}
 
 
 def _ms(value: float | None) -> str:

@@ -23,11 +23,9 @@ Every scenario runs warm-up requests, then ``--requests`` timed ones; p50 and p9
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -35,6 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from bench.machine import machine_facts
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -85,25 +85,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 def machine() -> dict[str, Any]:
-    cpu = "?"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
-        for line in fh:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem_kib = 0
-    with contextlib.suppress(OSError), open("/proc/meminfo") as fh:
-        for line in fh:
-            if line.startswith("MemTotal:"):
-                mem_kib = int(line.split()[1])
-                break
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "ram_gib": round(mem_kib / 1024 / 1024, 1),
-        "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
-    }
+    return machine_facts()
 
 
 # --------------------------------------------------------------------------------------------------
