@@ -11,8 +11,8 @@ Run from the repository root::
     .venv/bin/python -m bench.run --database-url sqlite:////tmp/b.sqlite3 --scenarios web-search,api-search
 
 Each database is prepared once: ``migrate``, then ``manage.py demo --big`` (timed) when its customer
-file is empty. The SQLite file is ``var/bench-issue2.sqlite3`` and the PostgreSQL database
-``cartera_bench_issue2`` (``CARTERA_BENCH_PG`` names the server); other sizes get a suffix. Then it is
+file is empty. The SQLite file is ``var/bench-big.sqlite3`` and the PostgreSQL database
+``cartera_bench`` (``CARTERA_BENCH_PG`` names the server); other sizes get a suffix. Then it is
 measured in its own process, in-process through Django's test ``Client``: a sales rep logged in with
 ``force_login`` for the web, a Bearer token for the API.
 Each scenario runs a warm-up, then ``--requests`` timed requests; a second, shorter pass counts the
@@ -65,9 +65,12 @@ def say(message: str) -> None:
 
 
 def default_urls(customers: int) -> list[str]:
-    suffix = "" if customers == BIG else f"_{customers}"
-    sqlite_file = VAR / f"bench-issue2{suffix}.sqlite3"
-    return [f"sqlite:///{sqlite_file}", PG_BASE.rstrip("/") + f"/cartera_bench_issue2{suffix}"]
+    # At 1,000,000 customers: the same databases as bench.analytics and bench.segments (one
+    # generated portfolio serves all three; the demo loader is deterministic for a seed and a day).
+    if customers == BIG:
+        return [f"sqlite:///{VAR / 'bench-big.sqlite3'}", PG_BASE.rstrip("/") + "/cartera_bench"]
+    sqlite_file = VAR / f"bench-issue2_{customers}.sqlite3"
+    return [f"sqlite:///{sqlite_file}", PG_BASE.rstrip("/") + f"/cartera_bench_issue2_{customers}"]
 
 
 def vendor_of(url: str) -> str:
