@@ -54,6 +54,7 @@ from cartera.accounts import roles
 from cartera.accounts.models import User
 from cartera.accounts.services import user_create
 from cartera.activity.models import Direction, Interaction, InteractionKind, Outcome, Task
+from cartera.core.database import update_planner_statistics
 from cartera.core.text import fold
 from cartera.customers.models import (
     Channel,
@@ -904,7 +905,7 @@ def generate_demo(
             generator.run()
         _reset_sequences()
         if bulk:
-            _analyze(tables + [Company._meta.db_table])
+            update_planner_statistics(tables + [Company._meta.db_table])
     stats.seconds = time.perf_counter() - started
     return stats
 
@@ -935,17 +936,6 @@ def _reset_sequences() -> None:
     with connection.cursor() as cursor:
         for statement in sql:
             cursor.execute(statement)
-
-
-def _analyze(tables: Sequence[str]) -> None:
-    """Fresh planner statistics, as a production database has them."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute("PRAGMA analysis_limit=1000")
-            cursor.execute("ANALYZE")
-        elif connection.vendor == "postgresql":
-            for table in tables:
-                cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
 
 
 def _next_id(model: type[models.Model]) -> int:

@@ -6,8 +6,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import phonenumbers
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Substr
+from django.db.models.lookups import Exact
 
 from cartera.core.contact import normalize_phone
 from cartera.core.scoping import restrict
@@ -27,6 +31,10 @@ CUSTOMER_SORTS: dict[str, tuple[str, ...]] = {
     "last_purchase": ("-metrics__last_order_on", "-id"),
 }
 
+# Searches matching up to this many customers are resolved to a list of ids before sorting.
+SEARCH_RESOLVE_LIMIT = 2_000
+# Words of a name query that are combined as first name / surname (a pasted sentence stays cheap).
+_MAX_NAME_WORDS = 5
 _PHONE_CHARS = re.compile(r"^[\d\s+().-]{3,}$")
 
 
@@ -62,19 +70,40 @@ def search_q(query: str) -> Q:
             # A partial number: match the start of the national or international form.
             if digits.startswith("+"):
                 return prefix_q("phone", digits)
-            return prefix_q("phone", digits) | prefix_q("phone", "+34" + digits)
+            country = phonenumbers.country_code_for_region(settings.CARTERA_DEFAULT_PHONE_REGION)
+            return prefix_q("phone", digits) | prefix_q("phone", f"+{country}{digits}")
     key = fold(query)
-    words = key.split(" ")
     condition = prefix_q("last_name_key", key) | prefix_q("first_name_key", key)
-    if len(words) > 1:
-        first, rest = words[0], " ".join(words[1:])
-        condition |= prefix_q("first_name_key", first) & prefix_q("last_name_key", rest)
+    words = key.split(" ")[:_MAX_NAME_WORDS]
+    # "María José García", "Garcia Lopez Maria": every split of the words into a first name and a
+    # surname, in both orders, so compound first names and surname-first typing are found.
+    for i in range(1, len(words)):
+        head, tail = " ".join(words[:i]), " ".join(words[i:])
+        condition |= _name_pair_q(first=head, last=tail) | _name_pair_q(first=tail, last=head)
     # Resolved up front (one small indexed query) so that every branch of the OR is an index
     # lookup; a subquery inside the OR makes SQLite scan the whole customer table.
     company_ids = list(Company.objects.filter(prefix_q("name_key", key)).values_list("id", flat=True)[:200])
     if company_ids:
         condition |= Q(company_id__in=company_ids)
     return condition
+
+
+def _name_pair_q(*, first: str, last: str) -> Q:
+    """First name starting with ``first`` and surname starting with ``last``.
+
+    Only the longer (more selective) prefix is written as an indexed range; the other is a plain
+    comparison on the rows it finds. Two ranges side by side leave the choice of index to a planner
+    that cannot tell their sizes apart (SQLite has no histograms), and it may pick "maria" over
+    "garcia lopez".
+    """
+    if len(first) >= len(last):
+        return prefix_q("first_name_key", first) & _starts_q("last_name_key", last)
+    return prefix_q("last_name_key", last) & _starts_q("first_name_key", first)
+
+
+def _starts_q(field: str, term: str) -> Q:
+    """``field`` starts with ``term``, as an expression no index answers (a filter, not an access path)."""
+    return Q(Exact(Substr(field, 1, len(term)), term))
 
 
 def customer_list(*, user: Any, filters: CustomerFilters) -> QuerySet[Customer]:
@@ -86,7 +115,10 @@ def customer_list(*, user: Any, filters: CustomerFilters) -> QuerySet[Customer]:
     if filters.owner_id:
         qs = qs.filter(owner_id=filters.owner_id)
     if filters.tag_id:
-        qs = qs.filter(tags__id=filters.tag_id)
+        # A subquery, not a join: the database reads the tag's members from the (tag, customer)
+        # index already in customer order, where a join makes it sort every member of a big tag.
+        tagged = Customer.tags.through.objects.filter(tag_id=filters.tag_id).values("customer_id")
+        qs = qs.filter(pk__in=tagged)
     if filters.sector:
         qs = qs.filter(sector=filters.sector)
     if filters.source:
@@ -101,7 +133,28 @@ def customer_list(*, user: Any, filters: CustomerFilters) -> QuerySet[Customer]:
         qs = qs.filter(metrics__abc_class=filters.abc_class)
     if filters.declining:
         qs = qs.filter(metrics__declining=True)
+    if filters.query.strip():
+        qs = _resolve_search(qs, user)
     return qs
+
+
+def _resolve_search(qs: QuerySet[Customer], user: Any) -> QuerySet[Customer]:
+    """The same rows, as a list of ids when a search matches few customers.
+
+    A search is an OR of indexed prefix ranges. Asked for them in a sort order, SQLite (whose
+    statistics cannot tell how many rows a range holds) often walks the whole table in that order
+    instead of reading the ranges. Fetched without an order, the ranges are read from their indexes;
+    the page then sorts at most ``SEARCH_RESOLVE_LIMIT`` rows. A broad search (more matches) keeps
+    the query as it is: its matches are dense enough that walking in sort order finds a page soon.
+    """
+    matches = list(qs.order_by().values_list("pk", flat=True)[: SEARCH_RESOLVE_LIMIT + 1])
+    if len(matches) > SEARCH_RESOLVE_LIMIT:
+        return qs
+    return (
+        restrict(Customer.objects.all(), user, "view")
+        .select_related("owner", "company", "metrics")
+        .filter(pk__in=matches)
+    )
 
 
 def customer_detail(*, user: Any, pk: int) -> Customer:

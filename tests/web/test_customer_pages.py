@@ -39,6 +39,49 @@ def test_search_finds_by_name_email_and_phone(owner_client, customer, query):
     assert "Lucía Martínez Ortega" in response.content.decode()
 
 
+@pytest.mark.parametrize(
+    "query", ["María José García", "maria jose garcia lop", "García López María", "garcia lopez maria jose"]
+)
+def test_search_compound_first_name_and_surname_first(owner_client, owner, query):
+    from cartera.customers.services import customer_create
+
+    customer_create(actor=owner, fields={"first_name": "María José", "last_name": "García López"})
+    customer_create(actor=owner, fields={"first_name": "María", "last_name": "Pérez García"})
+    page = owner_client.get(reverse("customers:list"), {"q": query}).context["page"]
+    assert [c.full_name for c in page.rows] == ["María José García López"]
+
+
+def test_search_matching_more_than_the_resolve_limit_still_sorts_and_counts(owner_client, owner, monkeypatch):
+    from cartera.customers import selectors
+    from cartera.customers.services import customer_create
+
+    monkeypatch.setattr(selectors, "SEARCH_RESOLVE_LIMIT", 5)
+    made = [
+        customer_create(actor=owner, fields={"first_name": f"Ana{i}", "last_name": "Ruiz"}).pk
+        for i in range(12)
+    ]
+    customer_create(actor=owner, fields={"first_name": "Otro", "last_name": "Nombre"})
+    for sort, expected in (("newest", sorted(made, reverse=True)), ("oldest", sorted(made))):
+        response = owner_client.get(reverse("customers:list"), {"q": "ruiz", "sort": sort})
+        assert [c.pk for c in response.context["page"].rows] == expected
+        assert response.context["total"] == 12
+
+
+def test_tag_filter_lists_each_member_once_newest_first(owner_client, owner):
+    from cartera.customers.models import Tag
+    from cartera.customers.services import customer_create
+
+    vip, other = Tag.objects.create(name="VIP"), Tag.objects.create(name="Otro")
+    tagged = []
+    for i in range(4):
+        c = customer_create(actor=owner, fields={"first_name": f"T{i}"})
+        c.tags.add(vip, other)
+        tagged.append(c.pk)
+    customer_create(actor=owner, fields={"first_name": "Sin etiqueta"})
+    page = owner_client.get(reverse("customers:list"), {"tag": vip.pk}).context["page"]
+    assert [c.pk for c in page.rows] == sorted(tagged, reverse=True)
+
+
 def test_search_by_company(owner_client, owner):
     from cartera.customers.services import customer_create
 
