@@ -115,6 +115,58 @@ def _fit_sample(n: int) -> npt.NDArray[np.intp]:
     return np.sort(np.random.default_rng(2026).choice(n, size=FIT_SAMPLE, replace=False))
 
 
+def _buyer_positions(
+    all_customer_ids: npt.NDArray[np.int64], buyer_ids: npt.NDArray[Any]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.intp]]:
+    """The sorted customer list and the position of each buyer in it (buyers are sorted by id)."""
+    all_ids = np.sort(all_customer_ids)
+    n = int(all_ids.shape[0])
+    pos = np.searchsorted(all_ids, buyer_ids.astype(np.int64))
+    pos = pos[(pos < n)]
+    buyers = buyer_ids.shape[0]
+    if pos.shape[0] != buyers or (buyers and not np.array_equal(all_ids[pos], buyer_ids)):
+        raise ValueError("orders refer to customers that are not in the customer list")
+    return all_ids, pos
+
+
+@dataclass(frozen=True)
+class PeriodStart:
+    """Every customer's lifecycle status at the start of a period: all that :func:`flows` needs of it."""
+
+    as_of: dt.date
+    lifecycle: npt.NDArray[Any]
+
+
+def statuses_at(
+    orders: OrderArrays,
+    all_customer_ids: npt.NDArray[np.int64],
+    *,
+    as_of: dt.date,
+    thresholds: LifecycleThresholds | None = None,
+) -> PeriodStart:
+    """Lifecycle statuses as of the end of ``as_of`` from the rules alone, aligned with the sorted ids.
+
+    The same statuses as ``analyse(..., with_models=False).lifecycle``, without the scores, classes and
+    per-customer figures that the start of a period does not need.
+    """
+    end = np.datetime64(as_of, "D")
+    summary = summary_from_transactions(
+        orders.customer_ids, orders.days, orders.amounts, observation_end=end, freq_days=1.0
+    )
+    all_ids, pos = _buyer_positions(all_customer_ids, summary.customer_ids)
+    status = np.full(all_ids.shape[0], "prospect", dtype=object)
+    if summary.customer_ids.shape[0]:
+        life = classify_lifecycle(
+            n_purchase_days=summary.n_purchase_days,
+            days_since_first=summary.days_since_first,
+            days_since_last=summary.days_since_last,
+            mean_interval_days=summary.mean_interval_days,
+            thresholds=thresholds or LifecycleThresholds(),
+        )
+        status[pos] = life.status
+    return PeriodStart(as_of=as_of, lifecycle=status)
+
+
 def analyse(
     orders: OrderArrays,
     all_customer_ids: npt.NDArray[np.int64],
@@ -143,13 +195,8 @@ def analyse(
     summary = summary_from_transactions(
         orders.customer_ids, orders.days, orders.amounts, observation_end=end, freq_days=1.0
     )
-    # Position of each buyer in the full customer list (both sorted by id).
-    all_ids = np.sort(all_customer_ids)
-    pos = np.searchsorted(all_ids, summary.customer_ids.astype(np.int64))
-    pos = pos[(pos < n)]
+    all_ids, pos = _buyer_positions(all_customer_ids, summary.customer_ids)
     buyers = summary.customer_ids.shape[0]
-    if pos.shape[0] != buyers or (buyers and not np.array_equal(all_ids[pos], summary.customer_ids)):
-        raise ValueError("orders refer to customers that are not in the customer list")
 
     x = summary.frequency
     t_x_w = summary.recency / WEEK
@@ -178,17 +225,18 @@ def analyse(
             # One-time buyers have no repeat spend yet: value them at their first order, which is the
             # best estimate of what a next purchase is worth when Gamma-Gamma cannot be used.
             mean_value = np.where(repeat, summary.monetary, summary.revenue)
-            clv_b = customer_lifetime_value(
-                model, x, t_x_w, t_w, mean_value, spend_model=spend if spend is not None else None,
-                horizon_months=CLV_MONTHS, discount_rate=MONTHLY_DISCOUNT, freq_days=WEEK,
-            )  # fmt: skip
-            if spend is not None:
-                # Gamma-Gamma is defined for repeat buyers only; keep first-order value for the others.
-                plain = customer_lifetime_value(
-                    model, x, t_x_w, t_w, mean_value, horizon_months=CLV_MONTHS,
-                    discount_rate=MONTHLY_DISCOUNT, freq_days=WEEK,
+            # CLV is computed customer by customer, so each group is valued on its own rows only:
+            # Gamma-Gamma is defined for repeat buyers; the others keep their first-order value.
+            groups = (
+                [(repeat, spend), (~repeat, None)] if spend is not None else [(np.ones(buyers, bool), None)]
+            )
+            for rows, spend_model in groups:
+                if not rows.any():
+                    continue
+                clv_b[rows] = customer_lifetime_value(
+                    model, x[rows], t_x_w[rows], t_w[rows], mean_value[rows], spend_model=spend_model,
+                    horizon_months=CLV_MONTHS, discount_rate=MONTHLY_DISCOUNT, freq_days=WEEK,
                 )  # fmt: skip
-                clv_b = np.where(repeat, clv_b, plain)
         except (NotEnoughDataError, CustomerBaseError) as exc:
             notes.append(f"purchase model not fitted, rules only: {exc}")
 
@@ -264,7 +312,9 @@ class PeriodFlows:
     revenue: float
 
 
-def flows(before: PortfolioMetrics, after: PortfolioMetrics, orders: OrderArrays) -> PeriodFlows:
+def flows(
+    before: PortfolioMetrics | PeriodStart, after: PortfolioMetrics, orders: OrderArrays
+) -> PeriodFlows:
     """New, reactivated and newly inactive customers, and revenue, between two dates.
 
     New: first purchase in the period. Reactivated: inactive or lost at the start, bought again in

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import io
+import sqlite3
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from django.db import connection
 from django.db.models import QuerySet
 
@@ -14,70 +15,109 @@ from cartera.customers.models import Customer
 from cartera.insights.analysis import OrderArrays
 from cartera.insights.models import CustomerMetrics, PortfolioSnapshot, RefreshRun
 
-_CHUNK = 500_000
+# One COPY row in PostgreSQL's binary format for (int8, int4, float8), all NOT NULL: a 2-byte field
+# count, then each field as a 4-byte length and its big-endian value. Every row has the same size, so
+# numpy reads the whole stream as one structured array.
+_PG_ORDER_ROW = np.dtype(
+    [
+        ("n", ">i2"),
+        ("l1", ">i4"),
+        ("customer", ">i8"),
+        ("l2", ">i4"),
+        ("day", ">i4"),
+        ("l3", ">i4"),
+        ("amount", ">f8"),
+    ]
+)
+_PG_ID_ROW = np.dtype([("n", ">i2"), ("l1", ">i4"), ("id", ">i8")])
+_PG_BINARY_HEADER = 19  # signature (11), flags (4), header extension length (4, zero)
+_PG_BINARY_TRAILER = 2  # field count -1
 
 
 def order_arrays() -> OrderArrays:
     """Every order as (customer id, day, amount) arrays, read without building model objects.
 
-    PostgreSQL streams the table with COPY and numpy parses the text in C; SQLite reads rows in large
-    chunks with days already turned into integers by SQL. Both avoid one Python object per field.
+    Rows come in the table's physical order, as a plain scan returns them (the analysis merges
+    same-day orders with an unstable sort, so a different order could move sums by a rounding unit).
+    PostgreSQL streams them with a binary COPY that numpy reads in one go; SQLite computes the day
+    number in SQL and numpy consumes the driver's rows directly, with no list of tuples in between.
     """
     if connection.vendor == "postgresql":
         return _order_arrays_postgres()
-    return _order_arrays_dbapi()
+    return _order_arrays_sqlite()
 
 
-def _order_arrays_dbapi() -> OrderArrays:
-    if connection.vendor == "sqlite":
-        day_expr = "CAST(julianday(ordered_on) - 2440587.5 AS INTEGER)"
-    else:
-        day_expr = "(ordered_on - DATE '1970-01-01')"
-    sql = f"SELECT customer_id, {day_expr}, CAST(amount AS REAL) FROM sales_order"  # noqa: S608
-    parts: list[np.ndarray[Any, Any]] = []
-    with connection.cursor() as cursor:
-        cursor.execute(sql)
-        while rows := cursor.fetchmany(_CHUNK):
-            parts.append(np.array(rows, dtype=np.float64))
-    table = np.concatenate(parts) if parts else np.empty((0, 3))
+def _sqlite_day_expr() -> str:
+    # unixepoch() (SQLite 3.38+) is about twice as fast as julianday() arithmetic; midnight of a
+    # date is an exact multiple of 86,400 s, so the integer division is exact, negative days too.
+    if sqlite3.sqlite_version_info >= (3, 38, 0):
+        return "unixepoch(ordered_on) / 86400"
+    return "CAST(julianday(ordered_on) - 2440587.5 AS INTEGER)"
+
+
+def _order_arrays_sqlite() -> OrderArrays:
+    sql = f"SELECT customer_id, {_sqlite_day_expr()}, CAST(amount AS REAL) FROM sales_order"  # noqa: S608
+    row = np.dtype([("customer", np.int64), ("day", np.int64), ("amount", np.float64)])
+    connection.ensure_connection()
+    # The sqlite3 cursor itself: Django's wrapper would add a Python generator step per row.
+    cursor = connection.connection.cursor()
+    try:
+        table = np.fromiter(cursor.execute(sql), dtype=row)
+    finally:
+        cursor.close()
     return OrderArrays(
-        customer_ids=table[:, 0].astype(np.int64),
-        days=table[:, 1].astype(np.int64).astype("datetime64[D]"),
-        amounts=table[:, 2].copy(),
+        customer_ids=table["customer"].copy(),
+        days=table["day"].astype("datetime64[D]"),
+        amounts=table["amount"].copy(),
     )
+
+
+def _copy_binary(sql: str) -> bytes:
+    """The whole output of ``COPY (sql) TO STDOUT (FORMAT binary)`` as bytes."""
+    chunks: list[bytes] = []
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+        with raw.copy(f"COPY ({sql}) TO STDOUT (FORMAT binary)") as copy:
+            chunks.extend(bytes(block) for block in copy)
+    return b"".join(chunks)
+
+
+def _binary_rows(data: bytes, row: np.dtype[Any]) -> npt.NDArray[Any]:
+    body = memoryview(data)[_PG_BINARY_HEADER : len(data) - _PG_BINARY_TRAILER]
+    if len(data) < _PG_BINARY_HEADER + _PG_BINARY_TRAILER or len(body) % row.itemsize:
+        raise ValueError("unexpected COPY binary stream")
+    return np.frombuffer(body, dtype=row)
 
 
 def _order_arrays_postgres() -> OrderArrays:
-    buffer = io.BytesIO()
-    with connection.cursor() as cursor:
-        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
-        copy_sql = (
-            "COPY (SELECT customer_id, ordered_on - DATE '1970-01-01', amount FROM sales_order) "
-            "TO STDOUT WITH (FORMAT csv)"
-        )
-        with raw.copy(copy_sql) as copy:
-            for block in copy:
-                buffer.write(block)
-    text = buffer.getvalue()
-    if not text:
-        return OrderArrays(np.empty(0, np.int64), np.empty(0, "datetime64[D]"), np.empty(0, np.float64))
-    flat = np.array(text.replace(b"\n", b",").rstrip(b",").split(b","), dtype=np.float64)
-    table = flat.reshape(-1, 3)
+    # Explicit casts fix each field's width; amounts go through float8 as the text path did (PostgreSQL
+    # converts numeric to float8 by its decimal text, so the doubles are the correctly rounded ones).
+    table = _binary_rows(
+        _copy_binary(
+            "SELECT customer_id::int8, (ordered_on - DATE '1970-01-01')::int4, amount::float8 FROM sales_order"
+        ),
+        _PG_ORDER_ROW,
+    )
     return OrderArrays(
-        customer_ids=table[:, 0].astype(np.int64),
-        days=table[:, 1].astype(np.int64).astype("datetime64[D]"),
-        amounts=table[:, 2].copy(),
+        customer_ids=table["customer"].astype(np.int64),
+        days=table["day"].astype(np.int64).astype("datetime64[D]"),
+        amounts=table["amount"].astype(np.float64),
     )
 
 
-def customer_ids() -> np.ndarray[Any, np.dtype[np.int64]]:
+def customer_ids() -> npt.NDArray[np.int64]:
     """Every customer id, sorted."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT id FROM customers_customer ORDER BY id")
-        parts = []
-        while rows := cursor.fetchmany(_CHUNK):
-            parts.append(np.array(rows, dtype=np.int64).ravel())
-    return np.concatenate(parts) if parts else np.empty(0, np.int64)
+    if connection.vendor == "postgresql":
+        data = _copy_binary("SELECT id::int8 FROM customers_customer ORDER BY id")
+        return _binary_rows(data, _PG_ID_ROW)["id"].astype(np.int64)
+    connection.ensure_connection()
+    cursor = connection.connection.cursor()
+    try:
+        # One-column rows: numpy takes the first field of each tuple through a structured dtype.
+        rows = cursor.execute("SELECT id FROM customers_customer ORDER BY id")
+        return np.fromiter(rows, dtype=[("id", np.int64)])["id"].copy()
+    finally:
+        cursor.close()
 
 
 def metrics_for(*, user: Any, customer: Customer) -> CustomerMetrics | None:

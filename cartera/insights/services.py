@@ -6,17 +6,26 @@ import datetime as dt
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from cartera.insights import selectors
-from cartera.insights.analysis import ACTIVE_BASE, OrderArrays, PortfolioMetrics, analyse, flows
+from cartera.insights.analysis import (
+    ACTIVE_BASE,
+    OrderArrays,
+    PeriodStart,
+    PortfolioMetrics,
+    analyse,
+    flows,
+    statuses_at,
+)
 from cartera.insights.models import CustomerMetrics, PortfolioSnapshot, RefreshRun
 from customerbase import LifecycleThresholds
 
@@ -58,64 +67,6 @@ def _num(value: float, places: int = 2) -> Decimal | None:
     return Decimal(repr(round(float(value), places)))
 
 
-def _date(value: np.datetime64) -> dt.date | None:
-    if np.isnat(value):
-        return None
-    return dt.date.fromordinal(
-        dt.date(1970, 1, 1).toordinal() + int(value.astype("datetime64[D]").astype(np.int64))
-    )
-
-
-def _opt_float(value: float) -> float | None:
-    return None if not math.isfinite(value) else float(value)
-
-
-def _opt_int(value: float) -> int | None:
-    return None if not math.isfinite(value) else int(value)
-
-
-def _rows(m: PortfolioMetrics, computed_at: dt.datetime) -> Iterator[tuple[Any, ...]]:
-    """Metrics rows in the column order of :data:`_COLUMNS`."""
-    for i in range(len(m)):
-        reason: dict[str, Any] = {}
-        for key, arr in (
-            ("days_since_last", m.recency_days),
-            ("usual_interval_days", m.usual_interval_days),
-            ("overdue_factor", m.reason_overdue_factor),
-            ("threshold_days", m.reason_threshold_days),
-            ("p_alive", m.p_alive),
-        ):
-            v = float(arr[i])
-            if math.isfinite(v):
-                reason[key] = round(v, 3)
-        yield (
-            int(m.customer_ids[i]),
-            int(m.orders_count[i]),
-            _num(m.revenue[i]) or Decimal("0"),
-            _date(m.first_order[i]),
-            _date(m.last_order[i]),
-            _opt_int(m.recency_days[i]),
-            int(m.frequency[i]),
-            _num(m.monetary[i]) or Decimal("0"),
-            _opt_int(m.tenure_days[i]),
-            _opt_float(m.usual_interval_days[i]),
-            _opt_float(m.p_alive[i]),
-            _opt_float(m.expected_90d[i]),
-            _num(m.clv_12m[i]),
-            int(m.r_score[i]) or None,
-            int(m.f_score[i]) or None,
-            int(m.m_score[i]) or None,
-            str(m.rfm_segment[i]),
-            str(m.abc_class[i]),
-            str(m.lifecycle[i]),
-            str(m.reason_code[i]),
-            reason,
-            bool(m.declining[i]),
-            _date(m.decline_since[i]),
-            computed_at,
-        )
-
-
 _COLUMNS = [
     "customer_id", "orders_count", "revenue", "first_order_on", "last_order_on", "recency_days", "frequency",
     "monetary", "tenure_days", "usual_interval_days", "p_alive", "expected_purchases_90d", "clv_12m", "r_score",
@@ -123,48 +74,179 @@ _COLUMNS = [
     "decline_since", "computed_at",
 ]  # fmt: skip
 
+# The figures behind each status, stored as the JSON object ``reason_data`` (finite ones only).
+_REASON_KEYS = ("days_since_last", "usual_interval_days", "overdue_factor", "threshold_days", "p_alive")
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _with_nulls(values: list[Any], null: npt.NDArray[np.bool_]) -> list[Any]:
+    """``values`` with ``None`` (SQL NULL) where ``null`` is set."""
+    for i in np.flatnonzero(null).tolist():
+        values[i] = None
+    return values
+
+
+def _rounded(values: FloatArray, places: int) -> list[float]:
+    """``round(v, places)`` of each finite value, exactly as Python rounds (NaN elsewhere).
+
+    Python's ``round`` is correctly rounded and numpy's is not always, so numpy only answers where the
+    two must agree: values that are already whole numbers.
+    """
+    whole = np.isfinite(values) & (values == np.floor(values)) & (np.abs(values) < 2.0**52)
+    out: list[float] = values.tolist()
+    for i in np.flatnonzero(~whole & np.isfinite(values)).tolist():
+        out[i] = round(out[i], places)
+    return out
+
+
+def _money(values: FloatArray, *, zero_for_missing: bool) -> list[float | None]:
+    """Amounts rounded to cents (the ``Decimal(repr(round(v, 2)))`` of one row at a time)."""
+    finite = np.isfinite(values)
+    out: list[float | None] = list(_rounded(np.where(finite, values, 0.0), 2))
+    if not zero_for_missing:
+        out = _with_nulls(out, ~finite)
+    return out
+
+
+def _optional(values: FloatArray, as_int: bool = False) -> list[Any]:
+    """Floats (or whole numbers, truncated like ``int()``) with NULL for NaN and infinities."""
+    finite = np.isfinite(values)
+    clean = np.where(finite, values, 0.0)
+    return _with_nulls(clean.astype(np.int64).tolist() if as_int else clean.tolist(), ~finite)
+
+
+def _score(values: npt.NDArray[np.int64]) -> list[int | None]:
+    return _with_nulls(values.tolist(), values == 0)
+
+
+def _dates(values: npt.NDArray[np.datetime64]) -> list[str | None]:
+    """ISO dates (as both databases read them) with NULL for NaT."""
+    return _with_nulls(np.datetime_as_string(values.astype("datetime64[D]")).tolist(), np.isnat(values))
+
+
+def _reason_json(m: PortfolioMetrics) -> list[str]:
+    """Each row's ``reason_data`` as ``json.dumps`` writes it: the finite figures, rounded to 3 places.
+
+    Rows are grouped by which figures they have (at most 32 shapes), and each shape is written with
+    one format string, instead of a dict and a ``json.dumps`` call per row.
+    """
+    arrays = (
+        m.recency_days,
+        m.usual_interval_days,
+        m.reason_overdue_factor,
+        m.reason_threshold_days,
+        m.p_alive,
+    )
+    finite = [np.isfinite(a) for a in arrays]
+    shape = np.zeros(len(m), dtype=np.int64)
+    for bit, f in enumerate(finite):
+        shape |= f.astype(np.int64) << bit
+    rounded = [np.asarray(_rounded(a, 3), dtype=object) for a in arrays]
+    out = np.empty(len(m), dtype=object)
+    for code in np.unique(shape).tolist():
+        rows = np.flatnonzero(shape == code)
+        present = [k for k in range(len(_REASON_KEYS)) if code >> k & 1]
+        if not present:
+            out[rows] = "{}"
+            continue
+        # json.dumps writes floats with repr(), as str.format does; the outer braces are escaped.
+        template = "{{" + ", ".join(f'"{_REASON_KEYS[k]}": {{}}' for k in present) + "}}"
+        columns = [rounded[k][rows].tolist() for k in present]
+        out[rows] = [template.format(*values) for values in zip(*columns, strict=True)]
+    strings: list[str] = out.tolist()
+    return strings
+
+
+def _columns(m: PortfolioMetrics, computed_at: Any) -> list[list[Any]]:
+    """Every metrics column as a list of database-ready values, in the order of :data:`_COLUMNS`.
+
+    Built column by column with numpy, so that no Python object is made per row and field beyond
+    the value itself; ``computed_at`` is given as the database wants it.
+    """
+    n = len(m)
+    return [
+        m.customer_ids.tolist(),
+        m.orders_count.tolist(),
+        _money(m.revenue, zero_for_missing=True),
+        _dates(m.first_order),
+        _dates(m.last_order),
+        _optional(m.recency_days, as_int=True),
+        m.frequency.tolist(),
+        _money(m.monetary, zero_for_missing=True),
+        _optional(m.tenure_days, as_int=True),
+        _optional(m.usual_interval_days),
+        _optional(m.p_alive),
+        _optional(m.expected_90d),
+        _money(m.clv_12m, zero_for_missing=False),
+        _score(m.r_score),
+        _score(m.f_score),
+        _score(m.m_score),
+        m.rfm_segment.astype(str).tolist(),
+        m.abc_class.astype(str).tolist(),
+        m.lifecycle.astype(str).tolist(),
+        m.reason_code.astype(str).tolist(),
+        _reason_json(m),
+        m.declining.astype(bool).tolist(),
+        _dates(m.decline_since),
+        [computed_at] * n,
+    ]
+
 
 def _write_metrics(m: PortfolioMetrics, computed_at: dt.datetime) -> None:
     """Replace every metrics row in one transaction: readers see the old set until it commits."""
     table = CustomerMetrics._meta.db_table
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {table}")  # noqa: S608
-        if connection.vendor == "postgresql":
-            _copy_postgres(table, m, computed_at)
-            # Fresh statistics for the planner: the table was just rewritten whole.
-            with connection.cursor() as cursor:
-                cursor.execute(f"ANALYZE {table}")
-            return
-        reason_field = CustomerMetrics._meta.get_field("reason_data")
-        placeholders = ", ".join(["%s"] * len(_COLUMNS))
-        sql = f"INSERT INTO {table} ({', '.join(_COLUMNS)}) VALUES ({placeholders})"  # noqa: S608
-        reason_index = _COLUMNS.index("reason_data")
-        with connection.cursor() as cursor:
-            batch: list[tuple[Any, ...]] = []
-            for row in _rows(m, computed_at):
-                values = list(row)
-                values[reason_index] = reason_field.get_db_prep_value(values[reason_index], connection)
-                batch.append(tuple(connection.ops.adapt_datetimefield_value(v) if isinstance(v, dt.datetime)
-                                   else (str(v) if isinstance(v, dt.date | Decimal) else v) for v in values))  # fmt: skip
-                if len(batch) >= _WRITE_BATCH:
-                    cursor.executemany(sql, batch)
-                    batch = []
-            if batch:
-                cursor.executemany(sql, batch)
+    if connection.vendor == "postgresql":
+        _write_postgres(table, m, computed_at)
+    else:
+        _write_sqlite(table, m, computed_at)
 
 
-def _copy_postgres(table: str, m: PortfolioMetrics, computed_at: dt.datetime) -> None:
-    import json
+_COPY_BATCH = 100_000
 
-    with connection.cursor() as cursor:
-        raw = cursor.cursor
+
+def _copy_text(values: list[Any]) -> list[str]:
+    """One column in COPY's text format (none of our values needs escaping: codes, numbers, JSON)."""
+    return ["\\N" if v is None else str(v) for v in values]
+
+
+def _write_postgres(table: str, m: PortfolioMetrics, computed_at: dt.datetime) -> None:
+    columns = _columns(m, computed_at.isoformat())
+    declining = _COLUMNS.index("declining")
+    columns[declining] = ["t" if v else "f" for v in columns[declining]]
+    text = [_copy_text(c) for c in columns]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
         with raw.copy(f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
-            reason_index = _COLUMNS.index("reason_data")
-            for row in _rows(m, computed_at):
-                values = list(row)
-                values[reason_index] = json.dumps(values[reason_index])
-                copy.write_row(values)
+            for start in range(0, len(m), _COPY_BATCH):
+                rows = zip(*(c[start : start + _COPY_BATCH] for c in text), strict=True)
+                copy.write("".join("\t".join(row) + "\n" for row in rows))
+        # Fresh statistics for the planner: the table was just rewritten whole.
+        cursor.execute(f"ANALYZE {table}")
+
+
+def _write_sqlite(table: str, m: PortfolioMetrics, computed_at: dt.datetime) -> None:
+    columns = _columns(m, connection.ops.adapt_datetimefield_value(computed_at))
+    placeholders = ", ".join(["?"] * len(_COLUMNS))
+    sql = f"INSERT INTO {table} ({', '.join(_COLUMNS)}) VALUES ({placeholders})"  # noqa: S608
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Filling the table and then building each index in one sort is several times faster than
+        # updating every index row by row. In WAL mode readers keep seeing the old table and its
+        # indexes until the commit. Whatever indexes exist (the migrations' or added later) are
+        # recreated from their own definitions; the primary key's stays.
+        cursor.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL",
+            [table],
+        )
+        indexes = cursor.fetchall()
+        for name, _definition in indexes:
+            cursor.execute(f'DROP INDEX "{name}"')
+        cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+        # The sqlite3 cursor itself, fed straight from the column lists.
+        cursor.cursor.executemany(sql, zip(*columns, strict=True))
+        for _name, definition in indexes:
+            cursor.execute(definition)
 
 
 def insights_refresh(
@@ -195,16 +277,14 @@ def insights_refresh(
             period_days = (as_of - previous.taken_on).days if previous else DEFAULT_PERIOD_DAYS
         start = as_of - dt.timedelta(days=period_days)
         # The start of the period only needs statuses, for the movements: rules without models.
-        before = analyse(
-            orders, ids, as_of=start, thresholds=thresholds, with_decline=False, with_models=False
-        )
+        before = statuses_at(orders, ids, as_of=start, thresholds=thresholds)
         say("writing metrics")
         computed_at = timezone.now()
         _write_metrics(now_metrics, computed_at)
         say("writing the snapshot")
-        _write_snapshot(now_metrics, before, orders, period_days, computed_at)
+        snapshot = _write_snapshot(now_metrics, before, orders, period_days, computed_at)
         say("computing the dashboard figures")
-        _refresh_figures()
+        _refresh_figures(snapshot=snapshot, orders=orders, metrics=now_metrics)
         run.status = RefreshRun.Status.DONE
         run.customers = len(ids)
         run.orders = len(orders)
@@ -226,7 +306,7 @@ def insights_refresh(
 
 def _write_snapshot(
     now: PortfolioMetrics,
-    before: PortfolioMetrics,
+    before: PortfolioMetrics | PeriodStart,
     orders: OrderArrays,
     period_days: int,
     computed_at: dt.datetime,
@@ -285,9 +365,18 @@ def insights_backfill(*, months: int, as_of: dt.date | None = None, progress: Pr
     return written
 
 
-def _refresh_figures() -> None:
-    """Precompute what the dashboard, Pareto and RFM pages show, so they never read every order."""
+def _refresh_figures(
+    *,
+    snapshot: PortfolioSnapshot | None = None,
+    orders: OrderArrays | None = None,
+    metrics: PortfolioMetrics | None = None,
+) -> None:
+    """Precompute what the dashboard, Pareto and RFM pages show, so they never read every order.
+
+    The refresh hands over the orders it has read and the metrics it has just written, so that the
+    figures neither read the orders again nor recompute today's RFM segments.
+    """
     # Imported here: the segments app builds on this one, not the other way round.
     from cartera.segments.services import figures_refresh
 
-    figures_refresh()
+    figures_refresh(snapshot=snapshot, orders=orders, metrics=metrics)

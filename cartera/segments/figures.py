@@ -40,26 +40,40 @@ def cohort_table(orders: OrderArrays, *, as_of: dt.date, months: int = COHORT_MO
     o = orders.until(end)
     if len(o) == 0:
         return {"cohorts": [], "months": months}
-    m = month_index(o.days)
-    ids = o.customer_ids
-    # One (customer, month) pair per month with a purchase.
-    pairs = np.unique(np.stack([ids, m], axis=1), axis=0)
-    cust, first_pos = np.unique(pairs[:, 0], return_index=True)
-    first_month = pairs[first_pos, 1]
-    cohort_of_pair = first_month[np.searchsorted(cust, pairs[:, 0])]
-    offset = pairs[:, 1] - cohort_of_pair
+    month = month_index(o.days)
+    low = int(month.min())
+    width = int(month.max()) - low + 1
+    ids = o.customer_ids.astype(np.int64)
+    if int(ids.min()) < 0 or int(ids.max()) >= np.iinfo(np.int64).max // width:
+        ids = np.unique(ids, return_inverse=True)[1].astype(np.int64).ravel()
+    # One (customer, month) pair per month with a purchase, as a single sortable integer: sorted by
+    # customer, then month.
+    pairs = np.unique(ids * width + (month - low))
+    customer = pairs // width
+    pair_month = pairs % width + low
+    first_of_customer = np.empty(pairs.shape[0], dtype=bool)
+    first_of_customer[0] = True
+    np.not_equal(customer[1:], customer[:-1], out=first_of_customer[1:])
+    starts = np.flatnonzero(first_of_customer)
+    first_month = pair_month[starts]
+    cohort_of_pair = np.repeat(first_month, np.diff(np.append(starts, pairs.shape[0])))
+    offset = pair_month - cohort_of_pair
     last = int(month_index(np.array([end]))[0])
     cohorts, sizes = np.unique(first_month, return_counts=True)
+    cohorts, sizes = cohorts[-months:], sizes[-months:]
+    # The chosen cohorts are the latest ones, so a pair belongs to one of them when its cohort is at
+    # least the earliest chosen; count every (cohort, offset) cell in one pass.
+    chosen = (cohort_of_pair >= cohorts[0]) & (offset < months)
+    cell = np.searchsorted(cohorts, cohort_of_pair[chosen]) * months + offset[chosen]
+    counts = np.bincount(cell, minlength=cohorts.shape[0] * months).reshape(cohorts.shape[0], months)
     rows = []
-    for cohort, size in zip(cohorts[-months:].tolist(), sizes[-months:].tolist(), strict=True):
-        in_cohort = cohort_of_pair == cohort
-        counts = np.bincount(offset[in_cohort], minlength=months)[:months]
+    for row, (cohort, size) in enumerate(zip(cohorts.tolist(), sizes.tolist(), strict=True)):
         span = last - cohort + 1
         rows.append(
             {
                 "cohort": _month_label(cohort),
                 "size": size,
-                "retention": [round(float(counts[i]) / size, 4) for i in range(min(span, months))],
+                "retention": [round(float(counts[row, i]) / size, 4) for i in range(min(span, months))],
             }
         )
     return {"cohorts": rows, "months": months}
@@ -75,29 +89,42 @@ def _segments_at(orders: OrderArrays, day: np.datetime64) -> tuple[npt.NDArray[A
     return summary.customer_ids, scores.segments()
 
 
-def rfm_moves(orders: OrderArrays, *, as_of: dt.date) -> dict[str, Any]:
+def rfm_moves(
+    orders: OrderArrays,
+    *,
+    as_of: dt.date,
+    current: tuple[npt.NDArray[Any], npt.NDArray[Any]] | None = None,
+) -> dict[str, Any]:
     """How many customers moved from one RFM segment to another since the previous month end.
 
-    Both ends are scored the same way the analysis scores them (quintiles at that date)."""
+    Both ends are scored the same way the analysis scores them (quintiles at that date). ``current``
+    is (buyer ids, their segments) as of ``as_of`` when the caller already has them (the refresh).
+    Keys appear in the order in which, going through the customers by id, each move is first met.
+    """
     end = np.datetime64(as_of, "D")
     previous = as_of.replace(day=1) - dt.timedelta(days=1)
-    ids_now, seg_now = _segments_at(orders, end)
+    ids_now, seg_now = current if current is not None else _segments_at(orders, end)
     ids_before, seg_before = _segments_at(orders, np.datetime64(previous, "D"))
     moves: dict[str, dict[str, int]] = {}
     if ids_now.shape[0]:
-        pos = np.searchsorted(ids_before, ids_now)
-        pos_c = np.clip(pos, 0, max(ids_before.shape[0] - 1, 0))
-        known = (
-            (pos < ids_before.shape[0]) & (ids_before[pos_c] == ids_now)
-            if ids_before.shape[0]
-            else (np.zeros(ids_now.shape[0], dtype=bool))
-        )
-        before = np.where(known, seg_before[pos_c] if ids_before.shape[0] else "", "")
-        for a, b in zip(before.tolist(), seg_now.tolist(), strict=True):
-            if a != b:
-                key = a or "none"
-                moves.setdefault(key, {})
-                moves[key][b] = moves[key].get(b, 0) + 1
+        names = sorted(set(seg_now.tolist()) | set(seg_before.tolist()) | {""})
+        code = {name: i for i, name in enumerate(names)}
+        now_code = np.fromiter((code[s] for s in seg_now.tolist()), dtype=np.int64, count=ids_now.shape[0])
+        before_code = np.full(ids_now.shape[0], code[""], dtype=np.int64)
+        if ids_before.shape[0]:
+            pos = np.searchsorted(ids_before, ids_now)
+            pos_c = np.clip(pos, 0, ids_before.shape[0] - 1)
+            known = (pos < ids_before.shape[0]) & (ids_before[pos_c] == ids_now)
+            seg_code = np.fromiter(
+                (code[s] for s in seg_before.tolist()), dtype=np.int64, count=ids_before.shape[0]
+            )
+            before_code[known] = seg_code[pos_c[known]]
+        moved_rows = before_code != now_code
+        pair = before_code[moved_rows] * len(names) + now_code[moved_rows]
+        kinds, first_seen, counts = np.unique(pair, return_index=True, return_counts=True)
+        for k in np.argsort(first_seen, kind="stable").tolist():
+            a, b = divmod(int(kinds[k]), len(names))
+            moves.setdefault(names[a] or "none", {})[names[b]] = int(counts[k])
     moved = sum(sum(v.values()) for k, v in moves.items() if k != "none")
     return {"since": previous.isoformat(), "moves": moves, "moved": moved, "segments": list(SEGMENTS)}
 

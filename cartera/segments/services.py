@@ -21,6 +21,7 @@ from cartera.activity.services import task_create
 from cartera.core.scoping import ALL_RECORDS_PERMISSION, restrict
 from cartera.customers.models import Customer, Tag
 from cartera.insights import selectors as insights_selectors
+from cartera.insights.analysis import OrderArrays, PortfolioMetrics
 from cartera.insights.models import CustomerMetrics, PortfolioSnapshot
 from cartera.segments import figures
 from cartera.segments.models import Persona, PortfolioFigures, Segment, SegmentMember
@@ -61,18 +62,35 @@ def _at_risk_ids() -> list[int]:
     )
 
 
-def figures_refresh(*, snapshot: PortfolioSnapshot | None = None) -> PortfolioFigures | None:
+def figures_refresh(
+    *,
+    snapshot: PortfolioSnapshot | None = None,
+    orders: OrderArrays | None = None,
+    metrics: PortfolioMetrics | None = None,
+) -> PortfolioFigures | None:
     """Compute the cohort table, RFM grid and moves, ABC and Pareto figures for the latest snapshot.
 
     Reads every order once (as numpy arrays, like the refresh) and a few GROUP BY queries over the
-    metrics; about what one refresh of the snapshot costs, never per page view.
+    metrics; about what one refresh of the snapshot costs, never per page view. The refresh passes
+    the ``orders`` it has read and the ``metrics`` it has just stored (as of the snapshot's day), so
+    that nothing is read or computed twice.
     """
     snapshot = snapshot or PortfolioSnapshot.objects.order_by("-taken_on").first()
     if snapshot is None:
         return None
     as_of = snapshot.taken_on
-    orders = insights_selectors.order_arrays()
-    ids = insights_selectors.customer_ids()
+    if metrics is not None and metrics.as_of != as_of:
+        raise ValueError("the metrics are not of the snapshot's day")
+    if orders is None:
+        orders = insights_selectors.order_arrays()
+    if metrics is not None:
+        ids = metrics.customer_ids
+        buyers = metrics.orders_count > 0
+        # Today's segments are the ones just computed for the metrics, by the same scoring.
+        current = (metrics.customer_ids[buyers], metrics.rfm_segment[buyers])
+    else:
+        ids = insights_selectors.customer_ids()
+        current = None
     revenue = figures.revenue_per_customer(orders, ids, as_of=as_of)
     rfm = _grouped("rfm_segment")
     rfm.pop("", None)
@@ -86,7 +104,7 @@ def figures_refresh(*, snapshot: PortfolioSnapshot | None = None) -> PortfolioFi
                 "computed_at": timezone.now(),
                 "cohorts": figures.cohort_table(orders, as_of=as_of),
                 "rfm": rfm,
-                "rfm_moves": figures.rfm_moves(orders, as_of=as_of),
+                "rfm_moves": figures.rfm_moves(orders, as_of=as_of, current=current),
                 "abc": abc,
                 "pareto": figures.pareto_curve(revenue),
                 "at_risk_ids": _at_risk_ids(),
