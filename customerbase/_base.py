@@ -11,7 +11,7 @@ import math
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 from scipy import optimize  # type: ignore[import-untyped,unused-ignore]
@@ -20,7 +20,7 @@ from customerbase._types import ArrayLike, FloatArray
 from customerbase.errors import ConvergenceError, NotEnoughDataError
 from customerbase.rfm import CompressedRFM, compress_rfm
 
-__all__ = ["TransactionModel", "as_float", "log1mexp", "minimize_nll", "numerical_hessian"]
+__all__ = ["TransactionModel", "as_float", "log1mexp", "minimize_nll", "numerical_hessian", "wsum"]
 
 _LOG_BOUND = 30.0
 
@@ -33,6 +33,16 @@ def as_float(values: ArrayLike, name: str) -> FloatArray:
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite")
     return np.atleast_1d(arr)
+
+
+def wsum(a: FloatArray, b: FloatArray) -> float:
+    """``sum(a * b)`` without BLAS.
+
+    ``np.dot`` hands long vectors to a multithreaded OpenBLAS, whose threads then spin between the
+    many small calls of a likelihood fit; on a shared 2-core machine that doubles the CPU time of a
+    fit for nothing. ``einsum``'s own loop is as fast single-threaded.
+    """
+    return float(np.einsum("i,i->", a, b))
 
 
 def log1mexp(u: FloatArray) -> FloatArray:
@@ -67,38 +77,165 @@ def numerical_hessian(
     return hess
 
 
+def _bfgs_box(
+    fun: Callable[[FloatArray], tuple[float, FloatArray]],
+    theta0: FloatArray,
+    lo: FloatArray,
+    hi: FloatArray,
+    *,
+    max_iter: int,
+    gtol: float,
+) -> tuple[FloatArray, float, FloatArray, bool, int]:
+    """BFGS with a backtracking (Armijo) line search, kept inside a box by projection.
+
+    For the handful of log-parameters of these models with exact gradients it converges in a few
+    dozen evaluations. It is written with element-wise numpy only: scipy's L-BFGS-B calls BLAS on
+    tiny arrays, and a multithreaded OpenBLAS then spins its threads, which on a small shared
+    machine costs more than the whole fit of CDNOW. Returns ``(theta, value, gradient, converged,
+    iterations)``; the caller falls back to L-BFGS-B when it did not converge.
+    """
+    k = theta0.shape[0]
+    x = np.clip(theta0, lo, hi)
+    f, g = fun(x)
+    h_inv = np.eye(k)
+    first = True
+    stalled = 0
+    for it in range(max_iter):
+        free = ~(((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)))
+        if float(np.max(np.abs(g[free]), initial=0.0)) < gtol:
+            return x, f, g, True, it
+        d = -(h_inv * g).sum(axis=1)
+        d[~free] = 0.0
+        slope = float((d * g).sum())
+        if not slope < 0.0:
+            h_inv = np.eye(k)
+            d = np.where(free, -g, 0.0)
+            slope = float((d * g).sum())
+        step = 1.0
+        accepted = False
+        for _ in range(60):
+            xn = np.clip(x + step * d, lo, hi)
+            fn, gn = fun(xn)
+            if fn <= f + 1e-4 * float((g * (xn - x)).sum()):
+                accepted = True
+                break
+            # Quadratic interpolation of the step, kept within [0.1, 0.5] of the previous one.
+            denom = 2.0 * (fn - f - slope * step)
+            trial = -slope * step * step / denom if denom > 0 else 0.5 * step
+            step = min(max(trial, 0.1 * step), 0.5 * step)
+        if not accepted:
+            # No decrease possible in floating point: converged if the gradient is negligible.
+            return x, f, g, bool(float(np.max(np.abs(g[free]), initial=0.0)) < 1e-6), it
+        s = xn - x
+        y = gn - g
+        sy = float((s * y).sum())
+        if sy > 1e-12 * math.sqrt(float((s * s).sum()) * float((y * y).sum())):
+            if first:
+                # Scale the initial inverse Hessian (Nocedal & Wright, eq. 6.20).
+                h_inv = np.eye(k) * (sy / float((y * y).sum()))
+                first = False
+            rho = 1.0 / sy
+            hy = (h_inv * y).sum(axis=1)
+            yhy = float((y * hy).sum())
+            h_inv = (
+                h_inv - rho * (np.outer(hy, s) + np.outer(s, hy)) + (rho * rho * yhy + rho) * np.outer(s, s)
+            )
+        # At the optimum the gradient cannot go below its rounding noise (sums over many rows):
+        # stop after three steps that no longer lower the value (L-BFGS-B's ftol test).
+        stalled = stalled + 1 if f - fn <= 1e-15 * max(abs(f), 1.0) else 0
+        x, f, g = xn, fn, gn
+        if not np.isfinite(f) or f >= 1e100:
+            break
+        if stalled >= 3:
+            free = ~(((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)))
+            return x, f, g, bool(float(np.max(np.abs(g[free]), initial=0.0)) < 1e-6), it + 1
+    free = ~(((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)))
+    return x, f, g, bool(float(np.max(np.abs(g[free]), initial=0.0)) < gtol), max_iter
+
+
 def minimize_nll(
-    nll: Callable[[FloatArray], float],
+    nll: Callable[[FloatArray], Any],
     theta0: FloatArray,
     *,
     bounds: list[tuple[float, float]] | None = None,
     max_iter: int = 2000,
+    jac: bool = False,
+    info: dict[str, Any] | None = None,
 ) -> tuple[FloatArray, float, bool]:
     """Minimise a negative log-likelihood over log-parameters.
 
-    L-BFGS-B with central-difference gradients (and a Nelder-Mead polish when it does not converge),
-    as a robust version of the estimation procedure of Fader, Hardie & Lee (2005). Returns
-    ``(theta, value, converged)``.
+    L-BFGS-B (and a Nelder-Mead polish when it does not converge), as a robust version of the
+    estimation procedure of Fader, Hardie & Lee (2005). With ``jac=True``, ``nll`` returns
+    ``(value, gradient)`` (analytic gradients: a few dozen evaluations); otherwise the gradient is
+    taken by central differences (about ten times as many evaluations). Returns
+    ``(theta, value, converged)``; ``info``, if given, receives the number of evaluations
+    (``nfev``) and iterations (``nit``).
     """
     if bounds is None:
         bounds = [(-_LOG_BOUND, _LOG_BOUND)] * theta0.shape[0]
+    k = theta0.shape[0]
+    counter = [0]
 
     def safe(theta: FloatArray) -> float:
+        counter[0] += 1
         with np.errstate(all="ignore"):
-            val = nll(np.asarray(theta, dtype=np.float64))
+            out = nll(np.asarray(theta, dtype=np.float64))
+        val = float(out[0]) if jac else float(out)
         return val if math.isfinite(val) else 1e100
 
-    res = optimize.minimize(
-        safe,
-        theta0,
-        method="L-BFGS-B",
-        jac="3-point",
-        bounds=bounds,
-        options={"maxiter": max_iter, "ftol": 1e-14, "gtol": 1e-9},
-    )
+    def safe_grad(theta: FloatArray) -> tuple[float, FloatArray]:
+        counter[0] += 1
+        with np.errstate(all="ignore"):
+            val, grad = nll(np.asarray(theta, dtype=np.float64))
+        val = float(val)
+        grad = np.asarray(grad, dtype=np.float64)
+        if not math.isfinite(val) or not np.isfinite(grad).all():
+            # Outside the region where the likelihood is representable: push the search back.
+            return 1e100, np.zeros(k)
+        return val, grad
+
+    if jac:
+        lo = np.array([b[0] for b in bounds], dtype=np.float64)
+        hi = np.array([b[1] for b in bounds], dtype=np.float64)
+        theta_b, _, _, ok, nit = _bfgs_box(safe_grad, theta0, lo, hi, max_iter=max_iter, gtol=1e-10)
+        if ok:
+            value = safe(theta_b)
+            if info is not None:
+                info["nfev"] = counter[0]
+                info["nit"] = nit
+            return theta_b, value, True
+        res = optimize.minimize(
+            safe_grad,
+            theta_b,
+            method="L-BFGS-B",
+            jac=True,
+            bounds=bounds,
+            options={"maxiter": max_iter, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20},
+        )
+        success = bool(res.success)
+        if not success and res.status == 2 and math.isfinite(float(res.fun)):
+            # "ABNORMAL_TERMINATION_IN_LNSRCH": with exact gradients this happens at the optimum,
+            # when no step can lower the value any more in floating point. Accept it when the
+            # projected gradient is negligible.
+            g = np.asarray(res.jac, dtype=np.float64)
+            lo = np.array([b[0] for b in bounds])
+            hi = np.array([b[1] for b in bounds])
+            x = np.asarray(res.x, dtype=np.float64)
+            free = ~(((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)))
+            success = bool(np.max(np.abs(g[free]), initial=0.0) < 1e-6)
+    else:
+        res = optimize.minimize(
+            safe,
+            theta0,
+            method="L-BFGS-B",
+            jac="3-point",
+            bounds=bounds,
+            options={"maxiter": max_iter, "ftol": 1e-14, "gtol": 1e-9},
+        )
+        success = bool(res.success)
     theta = np.asarray(res.x, dtype=np.float64)
     polished = False
-    if not res.success:
+    if not success:
         # The Nelder-Mead polish doubles the cost of a fit, so it only runs when L-BFGS-B stopped
         # without reporting convergence (a flat or badly scaled likelihood).
         polish = optimize.minimize(
@@ -112,7 +249,10 @@ def minimize_nll(
             theta = np.asarray(polish.x, dtype=np.float64)
         polished = bool(polish.success)
     value = safe(theta)
-    converged = bool(res.success) or polished
+    converged = success or polished
+    if info is not None:
+        info["nfev"] = counter[0]
+        info["nit"] = int(res.nit)
     return theta, value, converged
 
 
@@ -132,6 +272,7 @@ class TransactionModel(ABC):
     n_customers_: int
     n_rows_: int
     converged_: bool
+    n_evaluations_: int
 
     def __init__(self, *, penalizer: float = 0.0, max_iter: int = 2000) -> None:
         """Store the settings: ``penalizer`` (L2 coefficient, >= 0) and ``max_iter`` of the optimiser."""
@@ -147,6 +288,16 @@ class TransactionModel(ABC):
     @abstractmethod
     def _initial_params(self, data: CompressedRFM) -> FloatArray:
         """Starting values (natural scale)."""
+
+    def _total_loglik_and_grad(
+        self, data: CompressedRFM
+    ) -> Callable[[FloatArray], tuple[float, FloatArray]] | None:
+        """Optional: ``params -> (sum of weighted log-likelihoods, its gradient in params)``.
+
+        Models that can give an analytic gradient return a function that precomputes, once per fit,
+        what does not depend on the parameters; ``None`` (the default) means central differences.
+        """
+        return None
 
     # -- fitting ----------------------------------------------------------------------------------
     @staticmethod
@@ -207,7 +358,28 @@ class TransactionModel(ABC):
         if not (data.T > 0).any():
             raise NotEnoughDataError(f"{type(self).__name__} needs customers observed for some time")
         theta0 = np.log(self._initial_params(data))
-        theta, value, converged = minimize_nll(lambda th: self._nll(th, data), theta0, max_iter=self.max_iter)
+        info: dict[str, Any] = {}
+        total_and_grad = self._total_loglik_and_grad(data)
+        if total_and_grad is None:
+            theta, value, converged = minimize_nll(
+                lambda th: self._nll(th, data), theta0, max_iter=self.max_iter, info=info
+            )
+        else:
+            scale = 1.0 / float(data.weights.sum())
+            penalizer = float(self.penalizer)
+            grad_fn = total_and_grad
+
+            def objective(th: FloatArray) -> tuple[float, FloatArray]:
+                params = np.exp(th)
+                total, grad = grad_fn(params)
+                value = -total * scale + penalizer * float(np.sum(params**2))
+                # Chain rule to the log-parameters: d/dlog(p) = p d/dp.
+                g = (-scale * grad + 2.0 * penalizer * params) * params
+                return value, g
+
+            theta, value, converged = minimize_nll(
+                objective, theta0, max_iter=self.max_iter, jac=True, info=info
+            )
         params = np.exp(theta)
         ll = float(np.dot(data.weights, self._loglik(params, data.x, data.t_x, data.T)))
         if not math.isfinite(ll):
@@ -225,6 +397,7 @@ class TransactionModel(ABC):
         self.n_customers_ = int(round(float(data.weights.sum())))
         self.n_rows_ = len(data)
         self.converged_ = converged
+        self.n_evaluations_ = int(info.get("nfev", 0))
         self._data = data
         self._theta = theta
         return self

@@ -68,3 +68,48 @@ def beta_geo_tail(a: float, p_off: float, c_off: FloatArray, z: FloatArray) -> F
         w = (a - (1.0 - _A_NEAR_ONE)) / (2.0 * _A_NEAR_ONE)
         return np.asarray((1.0 - w) * lo + w * hi, dtype=np.float64)
     return _raw_tail(a, p_off, c_arr, z)
+
+
+def hyp2f1_c_a1_series(
+    c: FloatArray | float, big_n: FloatArray, z: FloatArray, *, tol: float = 1e-17, max_terms: int = 2000
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """``G = 2F1(1, c; N; z)`` and its derivatives, by its series, for ``0 < c < N`` and ``0 <= z < 1``.
+
+    ``G = sum_k t_k`` with ``t_0 = 1``, ``t_{k+1} = t_k (c+k)/(N+k) z``: positive terms with ratio
+    below ``z`` (this is the Euler-transformed series of :func:`log_hyp2f1_c_a1`, with ``c = a+1-b``
+    and ``N = a+1``). Returns ``(G, dG/dc, dG/dN, dG/dz)``, summed term by term (``d t_k/dc = t_k
+    sum_{j<k} 1/(c+j)``, ``d t_k/dN = -t_k sum_{j<k} 1/(N+j)``, ``d t_k/dz = k t_k / z``); the analytic
+    gradient of the Pareto/NBD likelihood needs them. Stops when the next terms cannot change any sum
+    by more than ``tol`` relative (the tail is at most ``t_k z / (1 - z)``); meant for ``z`` up to about
+    0.9 (a few hundred terms), larger ``z`` needs ``log_hyp2f1_c_a1``.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    big_n = np.asarray(big_n, dtype=np.float64)
+    c_arr = np.asarray(c, dtype=np.float64)
+    shape = np.broadcast_shapes(z.shape, big_n.shape, c_arr.shape)
+    g = np.ones(shape)
+    g_c = np.zeros(shape)
+    g_n = np.zeros(shape)
+    g_z = np.zeros(shape)
+    term = np.ones(shape)
+    p_sum = np.zeros(shape)
+    q_sum = np.zeros(shape)
+    if shape == (0,) or not shape or z.size == 0:
+        return g, g_c, g_n, g_z
+    inv_tail = 1.0 / (1.0 - z)
+    for k in range(1, max_terms + 1):
+        ck = c_arr + (k - 1)
+        nk = big_n + (k - 1)
+        # e = t_k / z, so that dt_k/dz = k e stays finite at z = 0.
+        e = term * ck
+        e /= nk
+        p_sum += 1.0 / ck
+        q_sum += 1.0 / nk
+        g_z += k * e
+        term = e * z
+        g += term
+        g_c += term * p_sum
+        g_n -= term * q_sum
+        if k % 4 == 0 and float(np.max(term * inv_tail / g)) < tol:
+            break
+    return g, g_c, g_n, g_z

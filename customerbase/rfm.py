@@ -118,17 +118,38 @@ def compress_rfm(
     if n == 0:
         empty = np.empty(0)
         return CompressedRFM(empty, empty, empty, empty, np.empty(0, dtype=np.int64))
-    order = np.lexsort((t, t_x, x))
-    xs, ts, tt = x[order], t_x[order], t[order]
-    new = np.empty(n, dtype=bool)
-    new[0] = True
-    new[1:] = (xs[1:] != xs[:-1]) | (ts[1:] != ts[:-1]) | (tt[1:] != tt[:-1])
+    # One integer key per row (the ranks of x, t_x and T among their distinct values, x major):
+    # sorting it orders the rows exactly like lexsort((T, t_x, x)), at a fraction of the cost (the
+    # columns usually have few distinct values, and an integer argsort is fast).
+    ranks = []
+    sizes = []
+    for col in (x, t_x, t):
+        values = np.unique(col)
+        ranks.append(np.searchsorted(values, col))
+        sizes.append(int(values.shape[0]))
+    if sizes[0] * sizes[1] * sizes[2] < 2**62:
+        key = ranks[0].astype(np.int64)
+        key *= sizes[1]
+        key += ranks[1]
+        key *= sizes[2]
+        key += ranks[2]
+        order = np.argsort(key)
+        ks = key[order]
+        new = np.empty(n, dtype=bool)
+        new[0] = True
+        np.not_equal(ks[1:], ks[:-1], out=new[1:])
+    else:
+        order = np.lexsort((t, t_x, x))
+        xs, ts, tt = x[order], t_x[order], t[order]
+        new = np.empty(n, dtype=bool)
+        new[0] = True
+        new[1:] = (xs[1:] != xs[:-1]) | (ts[1:] != ts[:-1]) | (tt[1:] != tt[:-1])
     group = np.cumsum(new) - 1
     inverse = np.empty(n, dtype=np.int64)
     inverse[order] = group
-    first = np.flatnonzero(new)
-    weights_out = np.bincount(group, weights=w[order], minlength=first.shape[0]).astype(np.float64)
-    return CompressedRFM(xs[first], ts[first], tt[first], weights_out, inverse)
+    first = order[np.flatnonzero(new)]
+    weights_out = np.bincount(inverse, weights=w, minlength=first.shape[0]).astype(np.float64)
+    return CompressedRFM(x[first], t_x[first], t[first], weights_out, inverse)
 
 
 @dataclass(frozen=True)
