@@ -69,7 +69,7 @@ def count_definition(request: HttpRequest, query: Query[DefinitionIn]) -> Any:
         definition = json.loads(query.definition)
     except json.JSONDecodeError as exc:
         raise ValidationError(_("The definition is not valid JSON.")) from exc
-    return {"count": selectors.definition_members(user=user, definition=definition).count()}
+    return {"count": selectors.definition_count(user=user, definition=definition)}
 
 
 @segment_router.get(
@@ -78,7 +78,7 @@ def count_definition(request: HttpRequest, query: Query[DefinitionIn]) -> Any:
 def count_segment(request: HttpRequest, segment_id: int) -> Any:
     user = request.auth  # type: ignore[attr-defined]
     segment = selectors.segment_get(user=user, pk=segment_id)
-    return {"count": selectors.segment_members(user=user, segment=segment).count()}
+    return {"count": selectors.segment_count(user=user, segment=segment)}
 
 
 @segment_router.get(

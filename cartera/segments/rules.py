@@ -305,9 +305,32 @@ def _years_ago(today: dt.date, years: int) -> dt.date:
         return today.replace(year=today.year - years, day=28)
 
 
-def _rule_q(rule: dict[str, Any], user: Any, today: dt.date, depth: int) -> Q:
+# Operators that only a customer with analysis metrics can satisfy (no "is none of", "is empty"...):
+# a definition made only of these, on analysis fields, selects rows of the metrics table alone.
+_NEEDS_METRICS_OPS = {"in", "eq", "gt", "gte", "lt", "lte", "between", "before", "after", "last_days",
+                      "older_days", "true", "false"}  # fmt: skip
+_METRICS_PREFIX = "metrics__"
+
+
+def on_metrics_alone(definition: dict[str, Any]) -> bool:
+    """Whether a *cleaned* definition can be evaluated on the metrics table without the customers.
+
+    True when it has conditions and every one tests an analysis metric with an operator that a
+    customer without metrics cannot satisfy: the customers matching it are then exactly the metrics
+    rows matching it (one row per customer), and counting them needs no join with the customer file.
+    """
+    rules = [rule for group in definition.get("groups", []) for rule in group["rules"]]
+    return bool(rules) and all(
+        FIELDS[rule["field"]].path.startswith(_METRICS_PREFIX) and rule["op"] in _NEEDS_METRICS_OPS
+        for rule in rules
+    )
+
+
+def _rule_q(rule: dict[str, Any], user: Any, today: dt.date, depth: int, on_metrics: bool = False) -> Q:
     field = FIELDS[rule["field"]]
     path, op, value, kind = field.path, rule["op"], rule["value"], field.type
+    if on_metrics:
+        path = path.removeprefix(_METRICS_PREFIX)
     if kind == "text":
         empty = Q(**{f"{path}__isnull": True}) | Q(**{path: ""})
         table = {
@@ -405,14 +428,25 @@ def persona_q(persona_id: int, *, user: Any, today: dt.date, depth: int = 0) -> 
     return by_hand | to_q(rule, user=user, today=today, depth=depth)
 
 
-def to_q(definition: dict[str, Any], *, user: Any = None, today: dt.date | None = None, depth: int = 0) -> Q:
-    """Compile a *cleaned* definition to a ``Q`` over ``Customer``. No condition means everyone."""
+def to_q(
+    definition: dict[str, Any],
+    *,
+    user: Any = None,
+    today: dt.date | None = None,
+    depth: int = 0,
+    on_metrics: bool = False,
+) -> Q:
+    """Compile a *cleaned* definition to a ``Q`` over ``Customer``. No condition means everyone.
+
+    With ``on_metrics`` the ``Q`` is over ``CustomerMetrics`` instead; only for definitions that
+    :func:`on_metrics_alone` accepts.
+    """
     today = today or timezone.localdate()
     parts = []
     for group in definition.get("groups", []):
         q = Q()
         for i, rule in enumerate(group["rules"]):
-            rq = _rule_q(rule, user, today, depth)
+            rq = _rule_q(rule, user, today, depth, on_metrics)
             q = rq if i == 0 else (q & rq if group["match"] == "all" else q | rq)
         parts.append(q)
     if not parts:

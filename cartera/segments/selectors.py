@@ -11,9 +11,10 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
-from cartera.core.scoping import can, restrict
+from cartera.core.scoping import can, restrict, sees_every_row
 from cartera.customers.models import Customer
 from cartera.insights.models import CustomerMetrics, Lifecycle, RFMSegment
+from cartera.segments import rules
 from cartera.segments.models import Persona, PersonaSuggestionRun, PortfolioFigures, Segment
 from cartera.segments.rules import definition_clean, persona_q, to_q
 
@@ -40,6 +41,25 @@ def definition_members(*, user: Any, definition: Any, today: dt.date | None = No
     """The customers ``user`` may see that match a definition (checked first)."""
     clean = definition_clean(definition)
     return restrict(Customer.objects.all(), user, "view").filter(to_q(clean, user=user, today=today))
+
+
+def definition_count(*, user: Any, definition: Any, today: dt.date | None = None) -> int:
+    """How many customers ``user`` may see match a definition (the builder's live count).
+
+    A definition on analysis metrics alone is counted on the metrics table, from its covering
+    index, without reading the customer file: a million-customer join costs seconds on SQLite.
+    """
+    clean = definition_clean(definition)
+    if rules.on_metrics_alone(clean) and sees_every_row(user, Customer):
+        return CustomerMetrics.objects.filter(rules.to_q(clean, user=user, today=today, on_metrics=True)).count()
+    return restrict(Customer.objects.all(), user, "view").filter(to_q(clean, user=user, today=today)).count()
+
+
+def segment_count(*, user: Any, segment: Segment) -> int:
+    """How many members ``user`` sees in a segment (frozen list or conditions evaluated now)."""
+    if segment.is_static:
+        return segment_members(user=user, segment=segment).count()
+    return definition_count(user=user, definition=segment.definition)
 
 
 def segment_members(*, user: Any, segment: Segment) -> QuerySet[Customer]:

@@ -44,7 +44,7 @@ def _builder_context(request: HttpRequest, state: dict[str, Any]) -> dict[str, A
     definition = forms.state_definition(state)
     count, error = None, ""
     try:
-        count = selectors.definition_members(user=request.user, definition=definition).count()
+        count = selectors.definition_count(user=request.user, definition=definition)
     except ValidationError as exc:
         error = _messages(exc)
     return {

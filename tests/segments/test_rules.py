@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from cartera.customers.models import Customer
 from cartera.insights.models import CustomerMetrics
-from cartera.segments.rules import FIELDS, OPERATORS, definition_clean
-from cartera.segments.selectors import definition_members
+from cartera.segments.rules import FIELDS, OPERATORS, definition_clean, on_metrics_alone
+from cartera.segments.selectors import definition_count, definition_members
 
 TODAY = dt.date(2026, 6, 15)
 
@@ -98,6 +98,7 @@ CASES = [
     ({"field": "last_order_on", "op": "empty"}, ["Carlos"]),
     ({"field": "last_order_on", "op": "not_empty"}, ["Ana", "Bea"]),
     ({"field": "declining", "op": "true"}, ["Bea"]),
+    ({"field": "declining", "op": "false"}, ["Ana"]),
     ({"field": "opt_in_email", "op": "false"}, ["Bea", "Carlos"]),
 ]
 
@@ -105,6 +106,26 @@ CASES = [
 @pytest.mark.parametrize(("rule", "expected"), CASES, ids=[f"{r['field']}-{r['op']}" for r, _ in CASES])
 def test_operator(owner, people, rule, expected):
     assert names(owner, rule) == expected
+    # The builder's count (on the metrics table alone when the definition allows it) agrees.
+    definition = {"match": "all", "groups": [{"match": "all", "rules": [rule]}]}
+    assert definition_count(user=owner, definition=definition, today=TODAY) == len(expected)
+
+
+def test_counting_on_metrics_alone_only_when_a_customer_without_metrics_cannot_match(owner, people):
+    def definition(*rules, match="all"):
+        return definition_clean({"groups": [{"match": match, "rules": list(rules)}]})
+
+    positive = {"field": "lifecycle", "op": "in", "value": ["active", "at_risk"]}
+    assert on_metrics_alone(definition(positive, {"field": "revenue", "op": "gt", "value": "10"}))
+    assert not on_metrics_alone(definition(positive, {"field": "stage", "op": "in", "value": ["customer"]}))
+    assert not on_metrics_alone(definition({"field": "lifecycle", "op": "not_in", "value": ["active"]}))
+    assert not on_metrics_alone(definition({"field": "clv_12m", "op": "empty"}))
+    assert not on_metrics_alone(definition())
+    either = {
+        "match": "any",
+        "groups": [{"match": "any", "rules": [positive, {"field": "p_alive", "op": "lt", "value": "0.5"}]}],
+    }
+    assert definition_count(user=owner, definition=either, today=TODAY) == 2
 
 
 def test_tags_owner_and_groups(owner, colleague, people):
@@ -177,3 +198,5 @@ def test_allowlist_refuses(bad):
 
 def test_members_are_scoped(outsider, people):
     assert names(outsider, {"field": "city", "op": "not_empty"}) == []
+    on_metrics = {"groups": [{"match": "all", "rules": [{"field": "revenue", "op": "gt", "value": "1"}]}]}
+    assert definition_count(user=outsider, definition=on_metrics, today=TODAY) == 0
