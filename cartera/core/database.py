@@ -14,14 +14,16 @@ def update_planner_statistics(tables: Sequence[str] = ()) -> None:
     planner pick the wrong index (a stage filter believed to match 1,000 rows when it matches
     250,000), and list pages go from milliseconds to seconds. SQLite gets a full ``ANALYZE``: its
     sampled variant (``analysis_limit``) misjudges low-cardinality columns such as the stage, and a
-    full pass over a million customers takes a few seconds. ``tables`` limits PostgreSQL's pass.
+    full pass over a million customers takes a few seconds. PostgreSQL gets ``VACUUM (ANALYZE)``
+    when it can (outside a transaction): besides the statistics, the vacuum marks the freshly written
+    pages all-visible, which index-only scans (counts from a covering index) need and which
+    autovacuum would only do later, or never where it is off. ``tables`` limits PostgreSQL's pass.
     """
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             cursor.execute("PRAGMA analysis_limit=0")
             cursor.execute("ANALYZE")
         elif connection.vendor == "postgresql":
-            if not tables:
-                cursor.execute("ANALYZE")
-            for table in tables:
-                cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+            command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
+            names = ", ".join(connection.ops.quote_name(table) for table in tables)
+            cursor.execute(f"{command} {names}".strip())

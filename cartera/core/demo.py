@@ -904,8 +904,9 @@ def generate_demo(
         else:
             generator.run()
         _reset_sequences()
-        if bulk:
-            update_planner_statistics(tables + [Company._meta.db_table])
+    if bulk:
+        # After the commit: PostgreSQL's VACUUM cannot run inside a transaction.
+        update_planner_statistics(tables + [Company._meta.db_table])
     stats.seconds = time.perf_counter() - started
     return stats
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.db import connection
 
 from cartera.core.database import update_planner_statistics
@@ -25,3 +26,20 @@ def test_statistics_count_every_row_of_a_low_cardinality_index(owner):
                 [Customer._meta.db_table],
             )
             assert cursor.fetchone()[0] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_postgresql_also_vacuums(owner):
+    customer_create(actor=owner, fields={"first_name": "Ana"})
+    update_planner_statistics([Customer._meta.db_table])
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT count(*) FROM sqlite_stat1 WHERE tbl = %s", [Customer._meta.db_table])
+            assert cursor.fetchone()[0] > 0
+            return
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT last_vacuum IS NOT NULL, last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = %s",
+            [Customer._meta.db_table],
+        )
+        assert cursor.fetchone() == (True, True)
