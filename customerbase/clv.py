@@ -9,6 +9,7 @@ expectation) times the expected spend, discounted by ``(1 + discount_rate) ** i`
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -71,10 +72,18 @@ def customer_lifetime_value(
     month = days_per_month / freq_days
     total = np.zeros(np.broadcast_shapes(x.shape, value.shape))
     previous = np.zeros_like(total)
-    for i in range(1, horizon_months + 1):
-        cumulative = transaction_model.conditional_expected_number_of_purchases_up_to_time(
-            i * month, x, recency, T
+    # Models that can give every monthly horizon at once (BG/NBD: P(alive) once, the hypergeometric
+    # tail per distinct (x, T)) do so; the sum below is the same either way.
+    grid = getattr(transaction_model, "_expected_purchases_grid", None)
+    months = range(1, horizon_months + 1)
+    if grid is not None and horizon_months:
+        cumulatives: Iterator[FloatArray] = grid(np.array([i * month for i in months]), x, recency, T)
+    else:
+        cumulatives = (
+            transaction_model.conditional_expected_number_of_purchases_up_to_time(i * month, x, recency, T)
+            for i in months
         )
+    for i, cumulative in zip(months, cumulatives, strict=True):
         total = total + value * (cumulative - previous) / (1.0 + discount_rate) ** i
         previous = cumulative
     return np.asarray(total, dtype=np.float64)

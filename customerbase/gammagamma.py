@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 from scipy import special  # type: ignore[import-untyped,unused-ignore]
 
-from customerbase._base import as_float, minimize_nll, numerical_hessian
+from customerbase._base import as_float, minimize_nll, numerical_hessian, wsum
 from customerbase._types import ArrayLike, FloatArray
 from customerbase.errors import ConvergenceError, NotEnoughDataError
 
@@ -62,6 +62,7 @@ class GammaGamma:
     n_customers_: int
     n_rows_: int
     converged_: bool
+    n_evaluations_: int
 
     def __init__(self, *, penalizer: float = 0.0, max_iter: int = 2000) -> None:
         """Store the settings: ``penalizer`` (L2 on the parameters) and ``max_iter`` of the optimiser."""
@@ -110,18 +111,47 @@ class GammaGamma:
                 f"GammaGamma needs at least 3 distinct (x, mean_value) rows of repeat buyers, got {x.shape[0]}"
             )
         total_w = float(w.sum())
-        penalizer = self.penalizer
+        penalizer = float(self.penalizer)
+        # What does not depend on the parameters, once per fit.
+        log_m = np.log(m)
+        log_x = np.log(x)
+        mx = m * x
+        wx = w * x
 
-        def nll(theta: FloatArray) -> float:
+        def nll(theta: FloatArray) -> tuple[float, FloatArray]:
+            # Mean negative log of eq. 3 and its analytic gradient in the log-parameters:
+            # d/dp = x [psi(px+q) - psi(px) + log m + log x - log(g+mx)],
+            # d/dq = psi(px+q) - psi(q) + log g - log(g+mx), d/dg = q/g - (px+q)/(g+mx).
             params = np.exp(theta)
-            return -float(np.dot(w, self._loglik(params, x, m))) / total_w + penalizer * float(
-                np.sum(params**2)
+            p, q, g = (float(v) for v in params)
+            px = p * x
+            pxq = px + q
+            log_gm = np.log(g + mx)
+            psi_pxq = special.digamma(pxq)
+            ll = (
+                wsum(w, special.gammaln(pxq) - special.gammaln(px) - pxq * log_gm)
+                + p * const_p
+                + const
+                + total_w * (q * math.log(g) - float(special.gammaln(q)))
             )
+            d_p = wsum(wx, psi_pxq - special.digamma(px) - log_gm) + const_p
+            d_q = wsum(w, psi_pxq - log_gm) + total_w * (math.log(g) - float(special.digamma(q)))
+            d_g = total_w * q / g - wsum(w, pxq / (g + mx))
+            grad = np.array([d_p, d_q, d_g]) * params
+            value = -ll / total_w + penalizer * float(np.sum(params**2))
+            return value, -grad / total_w + 2.0 * penalizer * params**2
 
+        # sum_i w_i x_i (log m_i + log x_i) multiplies p in the log-likelihood.
+        const_p = wsum(wx, log_m + log_x)
+        const = wsum(w, -log_m)
         mean_m = float(np.dot(w, m) / total_w)
         theta0 = np.log(np.array([1.0, 2.0, mean_m]))
         bounds = [(-30.0, 30.0), (_LOG_Q_MIN, 30.0), (-30.0, 30.0)]
-        theta, _, converged = minimize_nll(nll, theta0, bounds=bounds, max_iter=self.max_iter)
+        info: dict[str, Any] = {}
+        theta, _, converged = minimize_nll(
+            nll, theta0, bounds=bounds, max_iter=self.max_iter, jac=True, info=info
+        )
+        self.n_evaluations_ = int(info.get("nfev", 0))
         params = np.exp(theta)
         ll = float(np.dot(w, self._loglik(params, x, m)))
         if not math.isfinite(ll):
