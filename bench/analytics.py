@@ -279,18 +279,22 @@ def tx_observation_end() -> str:
 # goal 1: fits
 
 
-def _count_calls(cls: type, name: str, counter: list[int]) -> Callable[[], None]:
-    """Count calls of a static method (likelihood evaluations); return a function that undoes it."""
-    original = cls.__dict__[name]
-    func = original.__func__
+def _count_evaluations(cls: type, counter: list[int]) -> Callable[[], None]:
+    """Add each fit's likelihood evaluations (``n_evaluations_``) to ``counter``; return the undo.
 
-    @functools.wraps(func)
-    def counted(*a: Any, **k: Any) -> Any:
-        counter[0] += 1
-        return func(*a, **k)
+    The models evaluate the likelihood and its gradient in one closure built per fit (not through
+    ``_loglik``), and report how many times the optimiser called it.
+    """
+    original = cls.__dict__["fit"]
 
-    setattr(cls, name, staticmethod(counted))
-    return lambda: setattr(cls, name, original)
+    @functools.wraps(original)
+    def fit(self: Any, *a: Any, **k: Any) -> Any:
+        out = original(self, *a, **k)
+        counter[0] += int(getattr(self, "n_evaluations_", 0))
+        return out
+
+    cls.fit = fit  # type: ignore[attr-defined]
+    return lambda: setattr(cls, "fit", original)
 
 
 def ours_fit(model: str, data: Any, repeat: int) -> dict[str, Any]:
@@ -299,30 +303,24 @@ def ours_fit(model: str, data: Any, repeat: int) -> dict[str, Any]:
     from customerbase import BGNBD, ParetoNBD
 
     cls = {"bgnbd": BGNBD, "paretonbd": ParetoNBD}[model]
-    counter = [0]
-    undo = _count_calls(cls, "_loglik", counter)
     seconds: list[float] = []
     cpu: list[float] = []
     caught: list[str] = []
-    try:
-        for _ in range(repeat):
-            counter[0] = 0
-            with warnings.catch_warnings(record=True) as w:
-                warnings.simplefilter("always")
-                start, cpu0 = time.perf_counter(), time.process_time()
-                fitted = cls().fit(data["x"], data["t_x"], data["T"])
-                seconds.append(time.perf_counter() - start)
-                cpu.append(time.process_time() - cpu0)
-            caught = [str(x.message) for x in w]
-    finally:
-        undo()
+    for _ in range(repeat):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            start, cpu0 = time.perf_counter(), time.process_time()
+            fitted = cls().fit(data["x"], data["t_x"], data["T"])
+            seconds.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - cpu0)
+        caught = [str(x.message) for x in w]
     return {
         "seconds": seconds,
         "cpu": cpu,
         "params": dict(fitted.params_),
         "log_likelihood": float(fitted.log_likelihood_),
         "rows": int(fitted.n_rows_),
-        "evaluations": counter[0],
+        "evaluations": int(fitted.n_evaluations_),
         "warnings": caught,
     }
 
@@ -607,8 +605,8 @@ def worker_refresh(args: argparse.Namespace) -> dict[str, Any]:
         customerbase.BGNBD, "conditional_expected_number_of_purchases_up_to_time", "BGNBD.expected_purchases"
     )
     evaluations = {"bgnbd": [0], "gammagamma": [0]}
-    _count_calls(customerbase.BGNBD, "_loglik", evaluations["bgnbd"])
-    _count_calls(customerbase.GammaGamma, "_loglik", evaluations["gammagamma"])
+    _count_evaluations(customerbase.BGNBD, evaluations["bgnbd"])
+    _count_evaluations(customerbase.GammaGamma, evaluations["gammagamma"])
     captured: list[Any] = []
     inner_analyse = services.analyse
 
@@ -1041,11 +1039,44 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _keep_unmeasured(section: str, old: str) -> str:
+    """Keep, from the document's current section, the subsections and verdicts of parts not measured.
+
+    The results of a part live in ``var/bench/analytics-results.json``; when that file lacks a part
+    (a fresh checkout, or a run on another machine) the section would say "Not run yet" and lose
+    the figures already published. Subsections are the ``### N.`` blocks, verdicts the ``N.`` lines.
+    """
+
+    def blocks(text: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for chunk in text.split("\n### ")[1:]:
+            head = chunk.split(" ", 1)[0]
+            if head[:-1].isdigit():
+                out[head] = "### " + chunk.split("\n### ", 1)[0].rstrip("\n") + "\n"
+        return out
+
+    def verdicts(text: str) -> dict[str, str]:
+        tail = text.split("### Verdicts", 1)[-1]
+        return {ln.split(" ", 1)[0]: ln for ln in tail.splitlines() if ln[:1].isdigit()}
+
+    old_blocks, new_blocks = blocks(old), blocks(section)
+    old_verdicts, new_verdicts = verdicts(old), verdicts(section)
+    for head, block in new_blocks.items():
+        if "\nNot run yet.\n" in block and head in old_blocks and "\nNot run yet.\n" not in old_blocks[head]:
+            section = section.replace(
+                block, old_blocks[head] + ("\n" if not old_blocks[head].endswith("\n\n") else "")
+            )
+            if head in new_verdicts and head in old_verdicts:
+                section = section.replace(new_verdicts[head], old_verdicts[head])
+    return section
+
+
 def write_doc(section: str) -> None:
     """Replace only the text between our markers (re-reading the file right before writing)."""
     DOC.parent.mkdir(parents=True, exist_ok=True)
     text = DOC.read_text() if DOC.exists() else ""
     if START_MARK in text and END_MARK in text:
+        section = _keep_unmeasured(section, text.split(START_MARK, 1)[1].split(END_MARK, 1)[0])
         before = text.split(START_MARK, 1)[0]
         after = text.split(END_MARK, 1)[1]
         new = before + section + after
@@ -1192,7 +1223,12 @@ def main(argv: list[str] | None = None) -> int:
         res["load_after"] = [round(x, 2) for x in os.getloadavg()]
         results[part] = res
         results["machine"] = machine()
-        store_path.write_text(json.dumps(results, indent=1, default=str))
+        # Another run (the refresh part, say) may have stored its results meanwhile: re-read the
+        # file and replace only what this run measured.
+        stored: dict[str, Any] = json.loads(store_path.read_text()) if store_path.exists() else {}
+        stored.update({k: results[k] for k in (part, "machine", "lifetimes_versions") if k in results})
+        results = {**results, **stored}
+        store_path.write_text(json.dumps(stored, indent=1, default=str))
     print_summary(results, parts)
     say("durations: " + ", ".join(f"{k} {v:.0f} s" for k, v in durations.items()))
     if not args.no_doc and (profile == "full" or args.write_doc):

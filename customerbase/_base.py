@@ -111,9 +111,11 @@ def _bfgs_box(
             h_inv = np.eye(k)
             d = np.where(free, -g, 0.0)
             slope = float((d * g).sum())
-        step = 1.0
+        # Before the curvature is known (identity matrix), move the log-parameters by at most 1 (a
+        # factor e): a raw gradient step would try absurd parameters first.
+        step = min(1.0, 1.0 / float(np.max(np.abs(d)))) if first else 1.0
         accepted = False
-        for _ in range(60):
+        for _ in range(40):
             xn = np.clip(x + step * d, lo, hi)
             fn, gn = fun(xn)
             if fn <= f + 1e-4 * float((g * (xn - x)).sum()):
@@ -141,12 +143,13 @@ def _bfgs_box(
                 h_inv - rho * (np.outer(hy, s) + np.outer(s, hy)) + (rho * rho * yhy + rho) * np.outer(s, s)
             )
         # At the optimum the gradient cannot go below its rounding noise (sums over many rows):
-        # stop after three steps that no longer lower the value (L-BFGS-B's ftol test).
-        stalled = stalled + 1 if f - fn <= 1e-15 * max(abs(f), 1.0) else 0
+        # stop after two steps in a row that lower the value by less than 1e-14 relative (the
+        # ftol test the L-BFGS-B fits used, made twice as strict by asking for two).
+        stalled = stalled + 1 if f - fn <= 1e-14 * max(abs(f), 1.0) else 0
         x, f, g = xn, fn, gn
         if not np.isfinite(f) or f >= 1e100:
             break
-        if stalled >= 3:
+        if stalled >= 2:
             free = ~(((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)))
             return x, f, g, bool(float(np.max(np.abs(g[free]), initial=0.0)) < 1e-6), it + 1
     free = ~(((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)))

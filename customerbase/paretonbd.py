@@ -159,7 +159,9 @@ class ParetoNBD(TransactionModel):
     def _initial_params(self, data: CompressedRFM) -> FloatArray:
         rate = float(np.dot(data.weights, data.x) / max(np.dot(data.weights, data.T), 1e-12))
         mean_t = float(np.dot(data.weights, data.T) / data.weights.sum())
-        return np.array([1.0, 1.0 / max(rate, 1e-6), 1.0, max(mean_t, 1e-3)])
+        # beta = alpha: the hypergeometric terms of A_0 start at z = 0, where their series is short.
+        del mean_t
+        return np.array([1.0, 1.0 / max(rate, 1e-6), 1.0, 1.0 / max(rate, 1e-6)])
 
     def _total_loglik_and_grad(self, data: CompressedRFM) -> Callable[[FloatArray], tuple[float, FloatArray]]:
         """Weighted sum of the log-likelihood (Fader & Hardie 2005 note, eq. 22) and its analytic gradient.
