@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import translation
 from django.utils.functional import Promise
@@ -356,6 +357,62 @@ def read_email(text: str) -> str | None:
     return normalize_email(text)
 
 
+_PLAIN_PHONE = re.compile(r"\+?[0-9]+(?:[ .\-][0-9]+)*")
+
+
+@functools.lru_cache(maxsize=64)
+def _plain_phone_region(region: str) -> tuple[int, str, re.Pattern[str] | None] | None:
+    """Country code, its digits and the international-call prefix of ``region`` when a number written
+    there with digits only needs none of phonenumbers' parsing rules: no national (trunk) prefix to
+    strip and one region for the country code. ``None`` otherwise (e.g. GB, FR, US)."""
+    import phonenumbers
+    from phonenumbers.phonemetadata import PhoneMetadata
+
+    metadata = PhoneMetadata.metadata_for_region(region.upper(), None)
+    if metadata is None or metadata.national_prefix or metadata.national_prefix_for_parsing:
+        return None
+    code = int(metadata.country_code or 0)
+    if tuple(phonenumbers.region_codes_for_country_code(code)) != (region.upper(),):
+        return None
+    idd = re.compile(metadata.international_prefix) if metadata.international_prefix else None
+    return code, str(code), idd
+
+
+def read_phone(text: str, region: str | None = None) -> str:
+    """Same result as :func:`normalize_phone`, faster for numbers written as digits (with spaces, dots
+    or dashes, and ``+`` and the region's country code or none) in a region without a trunk prefix,
+    such as Spain: the number is built directly and checked with ``phonenumbers.is_valid_number``,
+    skipping the general parser. Anything else, and every number that is not valid, goes through
+    ``normalize_phone`` itself (so the messages are its own)."""
+    region = region or settings.CARTERA_DEFAULT_PHONE_REGION
+    facts = _plain_phone_region(region) if len(text) <= 40 and _PLAIN_PHONE.fullmatch(text) else None
+    if facts is not None:
+        import phonenumbers
+
+        code, code_digits, idd = facts
+        digits = text.replace(" ", "").replace(".", "").replace("-", "")
+        national = ""
+        if digits.startswith("+"):
+            # Country codes are prefix-free, so "+34..." can only be country code 34.
+            if digits.startswith(code_digits, 1):
+                national = digits[1 + len(code_digits) :]
+        elif not digits.startswith(code_digits) and not (idd and idd.match(digits)):
+            # (A number starting with the country code or an international prefix is left to the
+            # parser, which may read it as international.)
+            national = digits
+        if 2 <= len(national) <= 17 and national[0] != "0":
+            number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
+            if phonenumbers.is_valid_number(number):
+                return f"+{code}{national}"
+    return normalize_phone(text, region)
+
+
+@functools.lru_cache(maxsize=32768)
+def _date_from_text(text: str, order: str) -> datetime.date:
+    """``parse_date`` of a text cell, cached: a file repeats the same dates (only good ones are kept)."""
+    return parse_date(text, order)
+
+
 def read_cell(definition: FieldDef, value: Any, options: dict[str, Any]) -> Any:
     """The stored form of ``value`` for ``definition``; ``None`` for a blank cell."""
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -365,10 +422,12 @@ def read_cell(definition: FieldDef, value: Any, options: dict[str, Any]) -> Any:
         if kind == "email":
             return read_email(text_of(value))
         if kind == "phone":
-            return normalize_phone(text_of(value), options.get("phone_region") or None)
+            return read_phone(text_of(value), options.get("phone_region") or None)
     except ValidationError as exc:
         raise ValueError(exc.messages[0]) from exc
     if kind == "date":
+        if isinstance(value, str):
+            return _date_from_text(value, options.get("date_order", "dmy"))
         return parse_date(value, options.get("date_order", "dmy"))
     if kind == "datetime":
         return parse_datetime(value, options.get("date_order", "dmy"))

@@ -212,7 +212,7 @@ def _open_csv(path: Path) -> Table:
         try:
             for values in reader:
                 number += 1
-                if not values or not any(v.strip() for v in values):
+                if not values or not "".join(values).strip():
                     continue
                 yield number, values
         except UnicodeDecodeError as exc:

@@ -5,13 +5,18 @@ Pure: no database access, so the preview, the dry run and the commit read rows t
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils.translation import gettext as _
 
-from cartera.core.text import fold
+from cartera.core.text import fold as _fold
 from cartera.imports.fields import FieldDef, field_map, read_cell, text_of
+
+# Names and cities repeat all through a file, and folding (Unicode decomposition) is a tenth of reading
+# a row; the cache is bounded.
+fold = functools.lru_cache(maxsize=65536)(_fold)
 
 
 @dataclass

@@ -6,7 +6,8 @@ import csv
 import io
 
 import openpyxl
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cartera.imports.exporting import FORMULA_STARTS, csv_stream, neutralize, xlsx_file
@@ -118,3 +119,61 @@ def test_fast_email_agrees_with_normalize_email(value):
     except ValidationError:
         got = "invalid"
     assert got == expected
+
+
+# Plain numbers near the fast path's edges: trunk and international prefixes, country codes (own,
+# foreign, without "+"), leading zeros, lengths around the valid ones, separators.
+_PHONE_PREFIXES = ["", "0", "00", "+", "+34", "34", "0034", "+351", "+33", "+44", "+1", "1", "+3"]
+_PLAIN_PHONES = st.builds(
+    lambda prefix, first, rest, sep: prefix + sep + first + sep.join([rest[:2], rest[2:5], rest[5:]]),
+    st.sampled_from(_PHONE_PREFIXES),
+    st.sampled_from("6789") | st.sampled_from("0123456789"),
+    st.from_regex(r"[0-9]{8}", fullmatch=True) | st.from_regex(r"[0-9]{4,11}", fullmatch=True),
+    st.sampled_from(["", " ", ".", "-", "  ", "/"]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    value=_PLAIN_PHONES | st.from_regex(r"[6789][0-9]{8}", fullmatch=True) | st.text(max_size=20),
+    region=st.sampled_from(["ES", "PT", "GB", "US", "FR", "DE", "MX", "IT", "AD"]) | st.just("ES"),
+)
+@example(value="0612345678", region="ES")
+@example(value="34612345678", region="ES")
+@example(value="0034612345678", region="ES")
+@example(value="+34 0612345678", region="ES")
+@example(value="+351 912 345 678", region="ES")
+@example(value="612 345 678", region="PT")
+def test_fast_phone_agrees_with_normalize_phone(value, region):
+    from django.core.exceptions import ValidationError
+
+    from cartera.core.contact import normalize_phone
+    from cartera.imports.fields import read_phone
+
+    def outcome(read):
+        try:
+            return read(value.strip(), region)
+        except ValidationError as exc:
+            return exc.messages
+
+    assert outcome(read_phone) == outcome(normalize_phone)
+
+
+def test_fast_phone_path_is_taken_for_plain_spanish_numbers(monkeypatch):
+    """The shortcut is used (the general parser is not called) and gives phonenumbers' answer."""
+    import phonenumbers
+
+    from cartera.imports import fields
+
+    expected = {
+        text: phonenumbers.format_number(phonenumbers.parse(text, "ES"), phonenumbers.PhoneNumberFormat.E164)
+        for text in ("612345678", "+34 612 34 56 78", "91.123.45.67", "699-123-456")
+    }
+
+    def no_parser(*args, **kwargs):
+        raise AssertionError("the general parser was called")
+
+    monkeypatch.setattr(fields, "normalize_phone", no_parser)
+    assert {text: fields.read_phone(text, "ES") for text in expected} == expected
+    with pytest.raises(AssertionError):
+        fields.read_phone("612 345", "ES")  # not valid: left to the parser, for its message
