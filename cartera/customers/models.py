@@ -6,7 +6,8 @@ import datetime
 
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models import F
+from django.db.models.functions import Lower, Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -229,6 +230,9 @@ class Customer(TimeStampedModel):
             models.Index(fields=["source", "id"], name="customer_source_id"),
             models.Index(fields=["sector", "id"], name="customer_sector_id"),
             models.Index(fields=["company", "id"], name="customer_company_id"),
+            # Segments and personas filter by region ("is Madrid", case-insensitive): the rule
+            # compares UPPER() of both sides, which this index answers on SQLite and PostgreSQL.
+            models.Index(Upper("region"), F("id"), name="customer_region_upper"),
         ]
 
     def __str__(self) -> str:

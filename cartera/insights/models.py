@@ -92,6 +92,29 @@ class CustomerMetrics(models.Model):
             models.Index(fields=["-revenue", "customer"], name="metrics_revenue"),
             models.Index(fields=["-clv_12m", "customer"], name="metrics_clv"),
             models.Index(fields=["-last_order_on", "customer"], name="metrics_last_order"),
+            # Counting a segment: every analysis field a segment can test, so that a count reads
+            # this index alone (and, for definitions mixing profile fields, the customer id to join
+            # on) instead of the wide table. Lifecycle leads: it is the most used condition.
+            models.Index(
+                fields=[
+                    "lifecycle",
+                    "rfm_segment",
+                    "abc_class",
+                    "orders_count",
+                    "revenue",
+                    "clv_12m",
+                    "p_alive",
+                    "last_order_on",
+                    "first_order_on",
+                    "recency_days",
+                    "r_score",
+                    "f_score",
+                    "m_score",
+                    "declining",
+                    "customer",
+                ],
+                name="metrics_segment_cover",
+            ),
         ]
 
     def __str__(self) -> str:

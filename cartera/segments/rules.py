@@ -19,7 +19,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Upper
+from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext
@@ -334,7 +336,8 @@ def _rule_q(rule: dict[str, Any], user: Any, today: dt.date, depth: int, on_metr
     if kind == "text":
         empty = Q(**{f"{path}__isnull": True}) | Q(**{path: ""})
         table = {
-            "eq": lambda: Q(**{f"{path}__iexact": value}),
+            # UPPER() on both sides is iexact's meaning, written so the region index can answer it.
+            "eq": lambda: Q(Exact(Upper(path), Upper(Value(value)))),
             "neq": lambda: ~Q(**{f"{path}__iexact": value}),
             "contains": lambda: Q(**{f"{path}__icontains": value}),
             "startswith": lambda: Q(**{f"{path}__istartswith": value}),

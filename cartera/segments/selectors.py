@@ -51,7 +51,9 @@ def definition_count(*, user: Any, definition: Any, today: dt.date | None = None
     """
     clean = definition_clean(definition)
     if rules.on_metrics_alone(clean) and sees_every_row(user, Customer):
-        return CustomerMetrics.objects.filter(rules.to_q(clean, user=user, today=today, on_metrics=True)).count()
+        return CustomerMetrics.objects.filter(
+            rules.to_q(clean, user=user, today=today, on_metrics=True)
+        ).count()
     return restrict(Customer.objects.all(), user, "view").filter(to_q(clean, user=user, today=today)).count()
 
 
