@@ -43,3 +43,21 @@ def test_outside_a_transaction_postgresql_also_vacuums(owner):
             [Customer._meta.db_table],
         )
         assert cursor.fetchone() == (True, True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dbstats_command(owner):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    customer_create(actor=owner, fields={"first_name": "Ana"})
+    out = StringIO()
+    call_command("dbstats", stdout=out)
+    assert "Planner statistics refreshed" in out.getvalue()
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT count(*) FROM sqlite_stat1 WHERE tbl = %s", [Customer._meta.db_table])
+        else:
+            cursor.execute("SELECT count(*) FROM pg_stats WHERE tablename = %s", [Customer._meta.db_table])
+        assert cursor.fetchone()[0] > 0

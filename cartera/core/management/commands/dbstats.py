@@ -1,0 +1,19 @@
+"""``cartera dbstats``: refresh the query planner's statistics (after a restore or a huge import)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from cartera.core.database import update_planner_statistics
+
+
+class Command(BaseCommand):
+    help = "Refresh the database's planner statistics (ANALYZE; VACUUM (ANALYZE) on PostgreSQL)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        started = time.perf_counter()
+        update_planner_statistics()
+        self.stdout.write(f"Planner statistics refreshed in {time.perf_counter() - started:.1f} s.")
