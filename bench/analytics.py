@@ -1063,9 +1063,7 @@ def _keep_unmeasured(section: str, old: str) -> str:
     old_verdicts, new_verdicts = verdicts(old), verdicts(section)
     for head, block in new_blocks.items():
         if "\nNot run yet.\n" in block and head in old_blocks and "\nNot run yet.\n" not in old_blocks[head]:
-            section = section.replace(
-                block, old_blocks[head] + ("\n" if not old_blocks[head].endswith("\n\n") else "")
-            )
+            section = section.replace(block, old_blocks[head])
             if head in new_verdicts and head in old_verdicts:
                 section = section.replace(new_verdicts[head], old_verdicts[head])
     return section

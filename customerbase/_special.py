@@ -31,7 +31,21 @@ def log_hyp2f1_c_a1(a: FloatArray | float, b: FloatArray | float, z: FloatArray)
     z = np.asarray(z, dtype=np.float64)
     a_arr = np.asarray(a, dtype=np.float64)
     b_arr = np.asarray(b, dtype=np.float64)
-    inner = special.hyp2f1(1.0, a_arr + 1.0 - b_arr, a_arr + 1.0, z)
+    inner = np.asarray(special.hyp2f1(1.0, a_arr + 1.0 - b_arr, a_arr + 1.0, z), dtype=np.float64)
+    bad = ~(inner >= 1.0) & (z < 1.0)
+    if bad.any():
+        # scipy's hyp2f1 returns NaN for some large third parameters with z above 0.9 (e.g.
+        # 2F1(1, 1.3; 203.3; 0.96)); the positive series still converges there, slowly, so those
+        # few elements get it one at a time.
+        inner = inner.copy()
+        c_all = np.broadcast_to(a_arr + 1.0 - b_arr, inner.shape)
+        n_all = np.broadcast_to(a_arr + 1.0, inner.shape)
+        z_all = np.broadcast_to(z, inner.shape)
+        for i in zip(*np.nonzero(bad), strict=True):
+            g = hyp2f1_c_a1_series(
+                float(c_all[i]), np.array([n_all[i]]), np.array([z_all[i]]), max_terms=10**6
+            )
+            inner[i] = g[0][0]
     return np.asarray((1.0 - b_arr) * np.log1p(-z) + np.log(inner), dtype=np.float64)
 
 

@@ -102,15 +102,21 @@ def detect_decline(
             pdays.ids, n_repeat, eligible, declining, change, rate_before, rate_after, p_value
         )
 
-    # Work on the rows of eligible customers only.
-    row_cust = np.repeat(np.arange(n_cust, dtype=np.int64), counts)
-    keep = eligible[row_cust]
-    rows = np.flatnonzero(keep)
-    cust = row_cust[rows]
-    k = (rows - starts[cust]).astype(np.float64)
+    # Work on the candidate split rows only: purchase-days k >= min_repeat_before of eligible
+    # customers (the earlier rows can never be the split).
+    elig = np.flatnonzero(eligible)
+    per = counts[elig] - min_repeat_before
+    cust = np.repeat(elig, per)
+    first_row = np.cumsum(per) - per
+    k_int = np.arange(cust.shape[0], dtype=np.int64) - np.repeat(first_row, per) + min_repeat_before
+    rows = starts[cust] + k_int
+    k = k_int.astype(np.float64)
     d = day[rows].astype(np.float64)
-    d0 = day[starts[cust]].astype(np.float64)
-    total_n = n_repeat[cust].astype(np.float64)
+    d0_c = day[starts[elig]].astype(np.float64)
+    n_c = n_repeat[elig].astype(np.float64)
+    position = np.repeat(np.arange(elig.shape[0]), per)
+    d0 = d0_c[position]
+    total_n = n_c[position]
     e1 = d - d0
     e2 = end_day - d
     n1 = k
@@ -118,9 +124,12 @@ def detect_decline(
     with np.errstate(divide="ignore", invalid="ignore"):
         r1 = n1 / e1
         r2 = n2 / e2
-        valid = (k >= min_repeat_before) & (e1 > 0) & (e2 > 0) & (r2 < r1)
+        valid = (e1 > 0) & (e2 > 0) & (r2 < r1)
         e_tot = e1 + e2
-        llr = special.xlogy(n1, r1) + special.xlogy(n2, r2) - special.xlogy(total_n, total_n / e_tot)
+        # The last term is the same for all of a customer's splits: computed once per customer
+        # (the same operation on the same numbers, so the same bits as per row).
+        whole = special.xlogy(n_c, n_c / (end_day - d0_c))
+        llr = special.xlogy(n1, r1) + special.xlogy(n2, r2) - whole[position]
     llr = np.where(valid, llr, -np.inf)
 
     # Best split per customer: first row reaching the group maximum.
