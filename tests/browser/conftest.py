@@ -1,7 +1,8 @@
 """Browser tests: Debian's Chromium, driven by Playwright's sync API, against pytest-django's live server.
 
 Every test runs twice, on a 375 px phone and on a 1280 px desktop, with the browser asking for Spanish
-(``Accept-Language: es-ES``) in the server's time zone. The ``page`` fixture records console
+(``Accept-Language: es-ES``) in the server's time zone; a module that defines its own ``browser_locale``
+fixture (``"en-US"``) runs its tests in English instead. The ``page`` fixture records console
 errors, uncaught exceptions and every URL the page requests; tests end with ``browser_log.assert_clean()``.
 
 Screenshots go to ``$CARTERA_SHOTS`` (``/tmp/cartera-shots`` by default), never into the repository.
@@ -159,7 +160,15 @@ def browser_log(live_server: Any) -> BrowserLog:
 
 
 @pytest.fixture
-def context(browser: Any, viewport: Viewport, live_server: Any) -> Iterator[Any]:
+def browser_locale() -> str:
+    """The locale the browser runs in: its ``Accept-Language`` header, from which the server picks the
+    page's language, and ``navigator.language``. Spanish, the app's default, unless a test module
+    overrides this fixture."""
+    return "es-ES"
+
+
+@pytest.fixture
+def context(browser: Any, viewport: Viewport, live_server: Any, browser_locale: str) -> Iterator[Any]:
     from django.conf import settings
 
     assert re.match(r"^http://127\.0\.0\.1:\d+$", live_server.url), live_server.url
@@ -169,7 +178,7 @@ def context(browser: Any, viewport: Viewport, live_server: Any) -> Iterator[Any]
         device_scale_factor=2 if viewport.mobile else 1,
         is_mobile=viewport.mobile,
         has_touch=viewport.mobile,
-        locale="es-ES",
+        locale=browser_locale,
         timezone_id=settings.TIME_ZONE,  # the server reads datetime-local inputs in this zone
     )
     context.set_default_timeout(5_000)
