@@ -220,3 +220,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("CARTERA_LOG_LEVEL", "WARNING")},
 }
+
+# The search indexes INCLUDE the id for PostgreSQL's index-only scans; SQLite indexes carry the row
+# id anyway, so Django's warning that SQLite ignores INCLUDE is expected.
+SILENCED_SYSTEM_CHECKS = ["models.W040"]

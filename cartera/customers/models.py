@@ -213,18 +213,34 @@ class Customer(TimeStampedModel):
         indexes = [
             # varchar_pattern_ops lets PostgreSQL answer LIKE 'prefix%' from the index; other
             # databases ignore the operator class.
+            # INCLUDE (id) lets PostgreSQL collect a search's matching ids from the index alone;
+            # SQLite indexes carry the row id anyway (other databases ignore INCLUDE).
             models.Index(
                 fields=["last_name_key", "first_name_key"],
                 opclasses=["varchar_pattern_ops", "varchar_pattern_ops"],
+                include=["id"],
                 name="customer_last_name_key",
             ),
             models.Index(
-                fields=["first_name_key"], opclasses=["varchar_pattern_ops"], name="customer_first_name_key"
+                fields=["first_name_key"],
+                opclasses=["varchar_pattern_ops"],
+                include=["id"],
+                name="customer_first_name_key",
             ),
             # Sorting by name: PostgreSQL cannot read a varchar_pattern_ops index in collation order.
             models.Index(fields=["last_name_key", "first_name_key", "id"], name="customer_name_order"),
-            models.Index(fields=["email"], opclasses=["varchar_pattern_ops"], name="customer_email_prefix"),
-            models.Index(fields=["phone"], opclasses=["varchar_pattern_ops"], name="customer_phone_prefix"),
+            models.Index(
+                fields=["email"],
+                opclasses=["varchar_pattern_ops"],
+                include=["id"],
+                name="customer_email_prefix",
+            ),
+            models.Index(
+                fields=["phone"],
+                opclasses=["varchar_pattern_ops"],
+                include=["id"],
+                name="customer_phone_prefix",
+            ),
             models.Index(fields=["stage", "id"], name="customer_stage_id"),
             models.Index(fields=["owner", "id"], name="customer_owner_id"),
             models.Index(fields=["source", "id"], name="customer_source_id"),

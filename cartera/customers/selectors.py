@@ -55,37 +55,37 @@ class CustomerFilters:
     declining: bool = False
 
 
-def search_q(query: str) -> Q:
-    """Match by email, phone, name or company, each as an indexed prefix search."""
+def search_branches(query: str) -> list[Q]:
+    """The alternatives a search matches, each answered by one index (their OR is the search)."""
     query = query.strip()
     if not query:
-        return Q()
+        return []
     if "@" in query:
-        return prefix_q("email", query.lower())
+        return [prefix_q("email", query.lower())]
     if _PHONE_CHARS.match(query) and sum(ch.isdigit() for ch in query) >= 3:
         digits = re.sub(r"[^\d+]", "", query)
         try:
-            return Q(phone=normalize_phone(query))
+            return [Q(phone=normalize_phone(query))]
         except ValidationError:
             # A partial number: match the start of the national or international form.
             if digits.startswith("+"):
-                return prefix_q("phone", digits)
+                return [prefix_q("phone", digits)]
             country = phonenumbers.country_code_for_region(settings.CARTERA_DEFAULT_PHONE_REGION)
-            return prefix_q("phone", digits) | prefix_q("phone", f"+{country}{digits}")
+            return [prefix_q("phone", digits), prefix_q("phone", f"+{country}{digits}")]
     key = fold(query)
-    condition = prefix_q("last_name_key", key) | prefix_q("first_name_key", key)
+    branches = [prefix_q("last_name_key", key), prefix_q("first_name_key", key)]
     words = key.split(" ")[:_MAX_NAME_WORDS]
     # "María José García", "Garcia Lopez Maria": every split of the words into a first name and a
     # surname, in both orders, so compound first names and surname-first typing are found.
     for i in range(1, len(words)):
         head, tail = " ".join(words[:i]), " ".join(words[i:])
-        condition |= _name_pair_q(first=head, last=tail) | _name_pair_q(first=tail, last=head)
-    # Resolved up front (one small indexed query) so that every branch of the OR is an index
-    # lookup; a subquery inside the OR makes SQLite scan the whole customer table.
+        branches += [_name_pair_q(first=head, last=tail), _name_pair_q(first=tail, last=head)]
+    # Resolved up front (one small indexed query) so that every branch is an index lookup; a
+    # subquery inside the OR makes SQLite scan the whole customer table.
     company_ids = list(Company.objects.filter(prefix_q("name_key", key)).values_list("id", flat=True)[:200])
     if company_ids:
-        condition |= Q(company_id__in=company_ids)
-    return condition
+        branches.append(Q(company_id__in=company_ids))
+    return branches
 
 
 def _name_pair_q(*, first: str, last: str) -> Q:
@@ -109,7 +109,6 @@ def _starts_q(field: str, term: str) -> Q:
 def customer_list(*, user: Any, filters: CustomerFilters) -> QuerySet[Customer]:
     """The customers ``user`` may see that match ``filters``, with what a list row shows."""
     qs = restrict(Customer.objects.all(), user, "view").select_related("owner", "company", "metrics")
-    qs = qs.filter(search_q(filters.query))
     if filters.stage:
         qs = qs.filter(stage=filters.stage)
     if filters.owner_id:
@@ -133,27 +132,38 @@ def customer_list(*, user: Any, filters: CustomerFilters) -> QuerySet[Customer]:
         qs = qs.filter(metrics__abc_class=filters.abc_class)
     if filters.declining:
         qs = qs.filter(metrics__declining=True)
-    if filters.query.strip():
-        qs = _resolve_search(qs, user)
+    branches = search_branches(filters.query)
+    if branches:
+        qs = _search(qs, branches, user)
     return qs
 
 
-def _resolve_search(qs: QuerySet[Customer], user: Any) -> QuerySet[Customer]:
-    """The same rows, as a list of ids when a search matches few customers.
+def _search(qs: QuerySet[Customer], branches: list[Q], user: Any) -> QuerySet[Customer]:
+    """``qs`` narrowed to a search: a list of ids when the search matches few customers.
 
-    A search is an OR of indexed prefix ranges. Asked for them in a sort order, SQLite (whose
-    statistics cannot tell how many rows a range holds) often walks the whole table in that order
-    instead of reading the ranges. Fetched without an order, the ranges are read from their indexes;
-    the page then sorts at most ``SEARCH_RESOLVE_LIMIT`` rows. A broad search (more matches) keeps
-    the query as it is: its matches are dense enough that walking in sort order finds a page soon.
+    A search is an OR of indexed prefix ranges, and both databases misjudge it. Asked for the
+    matches in a sort order, SQLite (no histograms) often walks the whole table in that order;
+    asked for "the first 2,000", PostgreSQL walks an index in order hoping to find them early, while
+    the matches of "garcia" all sit in one place. So the ids are collected first, each alternative
+    from its own index (a ``UNION``, no order, no plan to misjudge), and the page then sorts at most
+    ``SEARCH_RESOLVE_LIMIT`` rows. A broad search (more matches) filters by the OR as it is: its
+    matches are dense enough that walking in sort order finds a page soon.
     """
-    matches = list(qs.order_by().values_list("pk", flat=True)[: SEARCH_RESOLVE_LIMIT + 1])
-    if len(matches) > SEARCH_RESOLVE_LIMIT:
-        return qs
+    arms = [qs.filter(branch).order_by().values_list("pk", flat=True) for branch in branches]
+    # UNION ALL streams and stops at the limit; a customer matching two alternatives comes twice,
+    # which can only make a search look broad, never drop a match.
+    union = arms[0].union(*arms[1:], all=True) if len(arms) > 1 else arms[0]
+    found = list(union.order_by()[: SEARCH_RESOLVE_LIMIT + 1])
+    matches = set(found)
+    if len(found) > SEARCH_RESOLVE_LIMIT:
+        condition = Q()
+        for branch in branches:
+            condition |= branch
+        return qs.filter(condition)
     return (
         restrict(Customer.objects.all(), user, "view")
         .select_related("owner", "company", "metrics")
-        .filter(pk__in=matches)
+        .filter(pk__in=sorted(matches))
     )
 
 
