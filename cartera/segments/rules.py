@@ -461,7 +461,7 @@ def to_q(
 
 
 def describe(definition: dict[str, Any]) -> str:
-    """The definition in words, e.g. "status is one of Active; ABC class is one of A"."""
+    """The definition in words, e.g. "status is one of (At risk, Inactive) and revenue > 100"."""
     labels: dict[str, dict[str, str]] = {}
     out = []
     for group in definition.get("groups", []):
@@ -474,6 +474,8 @@ def describe(definition: dict[str, Any]) -> str:
             if isinstance(value, list):
                 names = labels.get(rule["field"], {})
                 value = ", ".join(names.get(str(v), str(v)) for v in value)
+                # Brackets keep the list apart from the "and" that joins conditions.
+                value = f"({value})" if len(rule["value"]) > 1 else value
             op_label = OPERATORS[field.type][rule["op"]]
             words.append(f"{field.label} {op_label}" + (f" {value}" if value is not None else ""))
         out.append(_join(words, any_of=group["match"] != "all", top=False))

@@ -200,3 +200,25 @@ def test_members_are_scoped(outsider, people):
     assert names(outsider, {"field": "city", "op": "not_empty"}) == []
     on_metrics = {"groups": [{"match": "all", "rules": [{"field": "revenue", "op": "gt", "value": "1"}]}]}
     assert definition_count(user=outsider, definition=on_metrics, today=TODAY) == 0
+
+
+def test_description_keeps_lists_apart_from_the_conditions(db):
+    from cartera.segments.rules import describe
+
+    definition = definition_clean(
+        {
+            "groups": [
+                {
+                    "match": "all",
+                    "rules": [
+                        {"field": "lifecycle", "op": "in", "value": ["at_risk", "inactive"]},
+                        {"field": "revenue", "op": "gt", "value": "100"},
+                    ],
+                }
+            ]
+        }
+    )
+    from django.utils import translation
+
+    with translation.override("en"):
+        assert describe(definition) == "status is one of (At risk, Inactive) and revenue > 100"
