@@ -1,10 +1,15 @@
 """Import benchmark: Cartera's import against django-import-export, and memory on a million rows.
 
-    .venv/bin/python -m bench.imports [--rows 100000] [--existing 100000] [--die-rows 10000] [--million]
+    .venv/bin/python -m bench.imports [--rows 100000] [--existing 100000] [--die-rows 10000]
+    .venv/bin/python -m bench.imports --rows 20000 --existing 20000 --no-die --no-million --no-doc
 
 Runs on a throw-away SQLite database under ``var/bench-imports/``. django-import-export is installed
 only here, into ``var/bench-imports/die/`` (never into the project's environment), and imports the
-same file into the same models through a ``ModelResource`` in a child process.
+same file into the same models through a ``ModelResource`` in a child process. The results replace the
+section of ``docs/benchmarks.md`` between the ``bench:issue4`` markers (and nothing else), unless
+``--no-doc``. The machine is often shared, so the load average is recorded next to every figure, with
+the CPU time the import used (the writing process and its reading workers), which the load does not
+change much, unlike the elapsed time.
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ import csv
 import datetime
 import json
 import os
-import platform
 import random
 import resource
 import shutil
@@ -22,9 +26,18 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+from bench.machine import machine_facts
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "var" / "bench-imports"
+DOC = ROOT / "docs" / "benchmarks.md"
+START_MARK = "<!-- bench:issue4:start -->"
+END_MARK = "<!-- bench:issue4:end -->"
+GOAL_ROWS_PER_S = 10_000
+GOAL_SPEEDUP = 10
+GOAL_RSS_MB = 500
 FIRST = ["Lucía", "María", "José", "Antonio", "Carmen", "Manuel", "Ana", "Javier", "Laura", "David", "Elena",
          "Pablo", "Marta", "Sergio", "Paula", "Jorge", "Sara", "Álvaro", "Irene", "Raúl"]  # fmt: skip
 LAST = ["García", "Martínez", "López", "Sánchez", "Pérez", "Gómez", "Martín", "Jiménez", "Ruiz", "Hernández",
@@ -93,17 +106,39 @@ def seed(existing: int) -> None:
     Customer.objects.bulk_create(batch)
 
 
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def cartera_import(path: Path, dry_run: bool = False) -> tuple[float, dict[str, int]]:
+    seconds, report, _cpu_used = cartera_import_measured(path, dry_run)
+    return seconds, report
+
+
+def cartera_import_measured(
+    path: Path, dry_run: bool = False
+) -> tuple[float, dict[str, int], dict[str, Any]]:
+    """Elapsed seconds, the job's report, and CPU seconds and load averages around the import."""
     from cartera.accounts.models import User
     from cartera.imports.services import import_job_create_from_path, import_job_run
 
     user = User.objects.filter(username="bench").first()
     if user is None:
         user = User.objects.create_superuser("bench", password="bench-only-password")  # noqa: S106
+    load_before = os.getloadavg()[0]
+    own, workers = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     job = import_job_create_from_path(actor=user, path=path, kind="customers")
     job = import_job_run(job=job, dry_run=dry_run)
-    return time.perf_counter() - start, job.report
+    seconds = time.perf_counter() - start
+    cpu = {
+        "writer_cpu_s": _cpu(resource.RUSAGE_SELF) - own,
+        "workers_cpu_s": _cpu(resource.RUSAGE_CHILDREN) - workers,
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
+    }
+    return seconds, job.report, cpu
 
 
 DIE_SCRIPT = r"""
@@ -177,6 +212,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--existing", type=int, default=100_000)
     parser.add_argument("--die-rows", type=int, default=10_000)
+    parser.add_argument("--no-die", action="store_true", help="skip django-import-export")
+    parser.add_argument("--no-million", action="store_true", help="skip the streaming run")
+    parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
     parser.add_argument("--million", action="store_true", help="child run: stream a --stream-rows file")
     parser.add_argument("--stream-rows", type=int, default=1_000_000)
     args = parser.parse_args()
@@ -188,7 +226,7 @@ def main() -> None:
         path = WORK / f"stream-{args.stream_rows}.csv"
         if not path.exists():
             write_csv(path, args.stream_rows, 0)
-        seconds, report = cartera_import(path)
+        seconds, report, cpu = cartera_import_measured(path)
         print(
             json.dumps(
                 {
@@ -196,6 +234,7 @@ def main() -> None:
                     "report": report,
                     "peak_rss_mb": peak_rss_mb(),
                     "worker_rss_mb": peak_worker_rss_mb(),
+                    **cpu,
                 }
             )
         )
@@ -212,58 +251,135 @@ def main() -> None:
     write_csv(path, args.rows, args.existing)
     backup = WORK / "db-seeded.sqlite3"
     shutil.copyfile(db_dir / "cartera.sqlite3", backup)
-    seconds, report = cartera_import(path)
+    seconds, report, cpu = cartera_import_measured(path)
     ours = args.rows / seconds
-    print(f"cartera: {args.rows:,} rows in {seconds:.2f} s = {ours:,.0f} rows/s {report}")
+    print(f"cartera: {args.rows:,} rows in {seconds:.2f} s = {ours:,.0f} rows/s {report} {cpu}")
 
-    # django-import-export on the first --die-rows rows of the same file, into the same seeded database.
-    die_dir = WORK / "die-db"
-    shutil.rmtree(die_dir, ignore_errors=True)
-    die_dir.mkdir()
-    shutil.copyfile(backup, die_dir / "cartera.sqlite3")
-    head = WORK / "customers-head.csv"
-    with path.open(encoding="utf-8") as src, head.open("w", encoding="utf-8") as dst:
-        for n, line in enumerate(src):
-            if n > args.die_rows:
-                break
-            dst.write(line)
-    die_s, die_n, totals = die_import(head, die_dir)
-    theirs = die_n / die_s
-    print(f"django-import-export: {die_n:,} rows in {die_s:.2f} s = {theirs:,.0f} rows/s {totals}")
+    die: dict[str, Any] | None = None
+    if not args.no_die:
+        # django-import-export on the first --die-rows rows of the same file, into the same seeded database.
+        die_dir = WORK / "die-db"
+        shutil.rmtree(die_dir, ignore_errors=True)
+        die_dir.mkdir()
+        shutil.copyfile(backup, die_dir / "cartera.sqlite3")
+        head = WORK / "customers-head.csv"
+        with path.open(encoding="utf-8") as src, head.open("w", encoding="utf-8") as dst:
+            for n, line in enumerate(src):
+                if n > args.die_rows:
+                    break
+                dst.write(line)
+        load_before = os.getloadavg()[0]
+        die_s, die_n, totals = die_import(head, die_dir)
+        die = {
+            "rows": die_n,
+            "seconds": die_s,
+            "rows_per_s": die_n / die_s,
+            "totals": totals,
+            "load_before": load_before,
+            "load_after": os.getloadavg()[0],
+        }
+        print(
+            f"django-import-export: {die_n:,} rows in {die_s:.2f} s = {die['rows_per_s']:,.0f} rows/s {totals}"
+        )
 
-    million = (
-        subprocess.run(  # noqa: S603  # fixed arguments
+    stream: dict[str, Any] | None = None
+    if not args.no_million:
+        out = subprocess.run(  # noqa: S603  # fixed arguments
             [sys.executable, "-m", "bench.imports", "--million", "--stream-rows", str(args.stream_rows)],
             cwd=ROOT,
             capture_output=True,
             text=True,
             check=True,
         )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
-    m = json.loads(million)
-    print(
-        f"{args.stream_rows:,} rows streamed: {m['seconds']:.1f} s, peak RSS {m['peak_rss_mb']:.0f} MB {m['report']}"
-    )
+        stream = json.loads(out.stdout.strip().splitlines()[-1])
+        print(
+            f"{args.stream_rows:,} rows streamed: {stream['seconds']:.1f} s, "
+            f"peak RSS {stream['peak_rss_mb']:.0f} MB {stream['report']}"
+        )
     result = {
         "date": datetime.date.today().isoformat(),
-        "machine": f"{platform.node()} · {platform.processor() or platform.machine()} · {os.cpu_count()} CPUs · Python {platform.python_version()}",
+        "machine": machine_facts(),
         "seed_seconds": seed_s,
         "rows": args.rows,
         "existing": args.existing,
         "cartera_seconds": seconds,
         "cartera_rows_per_s": ours,
         "cartera_report": report,
-        "die_rows": die_n,
-        "die_seconds": die_s,
-        "die_rows_per_s": theirs,
-        "speedup": ours / theirs,
+        "cartera_cpu": cpu,
+        "die": die,
+        "speedup": ours / die["rows_per_s"] if die else None,
         "stream_rows": args.stream_rows,
-        "stream": m,
+        "stream": stream,
     }
     (WORK / "result.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
+    if not args.no_doc:
+        if die is None or stream is None:
+            print("not writing docs/benchmarks.md: a part was skipped")
+        else:
+            write_section(render(result))
+
+
+def _met(ok: bool) -> str:
+    return "**met**" if ok else "**not met**"
+
+
+def render(r: dict[str, Any]) -> str:
+    """The issue-4 section of docs/benchmarks.md from one run's results."""
+    m, cpu, die, stream = r["machine"], r["cartera_cpu"], r["die"], r["stream"]
+    rep = r["cartera_report"]
+    loads = [cpu["load_before"], cpu["load_after"], die["load_before"], die["load_after"]]
+    loads += [stream["load_before"], stream["load_after"]]
+    lines = [
+        START_MARK,
+        "## Imports (issue 4)",
+        "",
+        f"`.venv/bin/python -m bench.imports` — {r['date']}, {m['cpu']}, {m['cores']} CPUs, {m['ram_gib']} GiB RAM, "
+        f"{m['os']}, Python {m['python']}, SQLite (WAL).",
+        f"One-minute load average during the runs: {min(loads):.1f} to {max(loads):.1f} on {m['cores']} CPUs "
+        "(the machine is shared with other jobs; elapsed times grow with the load, CPU times much less).",
+        "",
+        "| run | rows | time | rows/s | CPU (writer + readers) | load (before → after) | notes |",
+        "|---|---:|---:|---:|---:|---|---|",
+        f"| Cartera import, {r['rows']:,}-row CSV against {r['existing']:,} customers | {r['rows']:,} "
+        f"| {r['cartera_seconds']:.1f} s | **{r['cartera_rows_per_s']:,.0f}** "
+        f"| {cpu['writer_cpu_s']:.1f} s + {cpu['workers_cpu_s']:.1f} s "
+        f"| {cpu['load_before']:.1f} → {cpu['load_after']:.1f} "
+        f"| full validation (email-validator, phonenumbers, dates), exact + fuzzy de-duplication; "
+        f"{rep['create']:,} created, {rep['duplicate']:,} duplicates ({rep['skip']:,} skipped), "
+        f"{rep['error']:,} rejected; an ImportRecord per created row |",
+        f"| django-import-export 4.4.3, same file (first {die['rows']:,} rows), same models, same database "
+        f"| {die['rows']:,} | {die['seconds']:.1f} s | {die['rows_per_s']:,.0f} | – "
+        f"| {die['load_before']:.1f} → {die['load_after']:.1f} "
+        '| `ModelResource`, `import_id_fields=("email",)`, `use_bulk=True`, no phone/email normalisation |',
+        f"| **speed-up** | | | **{r['speedup']:.0f}×** | | | target ≥ {GOAL_SPEEDUP}× |",
+        f"| {r['stream_rows']:,}-row CSV streamed into an empty database | {r['stream_rows']:,} "
+        f"| {stream['seconds']:.0f} s | {r['stream_rows'] / stream['seconds']:,.0f} "
+        f"| {stream['writer_cpu_s']:.0f} s + {stream['workers_cpu_s']:.0f} s "
+        f"| {stream['load_before']:.1f} → {stream['load_after']:.1f} "
+        f"| peak RSS of the importing process **{stream['peak_rss_mb']:.0f} MB** (SQLite's 64 MB cache and "
+        f"256 MB memory map included), largest reading worker {stream['worker_rss_mb']:.0f} MB |",
+        "",
+        f"Targets: ≥ {GOAL_ROWS_PER_S:,} rows/s — {_met(r['cartera_rows_per_s'] >= GOAL_ROWS_PER_S)} "
+        f"({r['cartera_rows_per_s']:,.0f}); ≥ {GOAL_SPEEDUP}× django-import-export — "
+        f"{_met(r['speedup'] >= GOAL_SPEEDUP)} ({r['speedup']:.0f}×); peak RSS ≤ {GOAL_RSS_MB} MB on "
+        f"{r['stream_rows']:,} rows — {_met(stream['peak_rss_mb'] <= GOAL_RSS_MB)} "
+        f"({stream['peak_rss_mb']:.0f} MB).",
+        END_MARK,
+    ]
+    return "\n".join(lines)
+
+
+def write_section(section: str) -> None:
+    """Replace only the text between the issue-4 markers (append the section when they are missing)."""
+    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
+    if START_MARK in text and END_MARK in text:
+        before, rest = text.split(START_MARK, 1)
+        after = rest.split(END_MARK, 1)[1]
+        text = before + section + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    DOC.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import gc
 import hashlib
 import multiprocessing
 import operator
 import os
 import threading
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -299,7 +299,8 @@ class _Run:
         job = self.job
         with open_table(Path(job.stored_path), job.file_name) as table:
             batch: list[CleanRow] = []
-            for row in read_rows(table, job.kind, job.columns, job.options):
+            source = (job.stored_path, job.file_name)
+            for row in read_rows(table, job.kind, job.columns, job.options, source):
                 number = row.number
                 if number <= self.resume_after:
                     self._replay(row)
@@ -400,7 +401,7 @@ class _Run:
         for row in rows:
             match, exact_email = found.get(row.number), False
             if match is not None:
-                exact_email = bool(row.data.get("email")) and match["email"] == row.data["email"]
+                exact_email = bool(row.data.get("email")) and match.get("email") == row.data["email"]
             if match is not None:
                 self.counts["duplicate"] += 1
                 item = self._on_existing(row, match, exact_email)
@@ -456,17 +457,24 @@ class _Run:
         One query per key for the whole batch, each only for the rows the previous keys left unmatched
         (an email match makes the phone and name irrelevant)."""
         matched: dict[int, dict[str, Any]] = {}
-        by_email = self._customers_where("c.email", {r.data["email"] for r in rows if r.data.get("email")})
+        emails = {r.data["email"] for r in rows if r.data.get("email")}
+        by_email = self._customers_where("c.email", emails, keys_only=True)
         for row in rows:
             email = row.data.get("email")
             if email and email in by_email:
                 matched[row.number] = by_email[email][0]
         left = [r for r in rows if r.number not in matched]
-        by_phone = self._customers_where("c.phone", {r.data["phone"] for r in left if r.data.get("phone")})
+        phones = {r.data["phone"] for r in left if r.data.get("phone")}
+        by_phone = self._customers_where("c.phone", phones, keys_only=True)
         for row in left:
             phone = row.data.get("phone")
             if phone and phone in by_phone:
                 matched[row.number] = by_phone[phone][0]
+        if matched and self.policy in (DuplicatePolicy.UPDATE_EMPTY, DuplicatePolicy.OVERWRITE):
+            # Only an update needs to know whose customer it is.
+            owners = self._customers_where("c.id", {c["id"] for c in matched.values()}, keys_only=True)
+            for c in matched.values():
+                c["owner_id"] = owners[c["id"]][0]["owner_id"]
         left = [r for r in left if r.number not in matched]
         if not left:
             return matched
@@ -498,19 +506,26 @@ class _Run:
         return matched
 
     def _customers_where(
-        self, column: str, values: set[str], extra: str = ""
-    ) -> dict[str, list[dict[str, Any]]]:
-        """Customers whose ``column`` is one of ``values``, grouped by it, in id order."""
-        result: dict[str, list[dict[str, Any]]] = {}
+        self, column: str, values: set[Any], extra: str = "", keys_only: bool = False
+    ) -> dict[Any, list[dict[str, Any]]]:
+        """Customers whose ``column`` is one of ``values``, grouped by it, in id order. ``keys_only``:
+        just the id and that column (and the owner when looking up ids), which for the email and
+        phone an index answers without reading the table."""
+        result: dict[Any, list[dict[str, Any]]] = {}
         if not values:
             return result
         # Plain SQL: compiling a thousand-value IN list through the ORM costs more than running it.
         customer_table, company_table = Customer._meta.db_table, Company._meta.db_table
-        columns = "c.id, c.email, c.phone, c.first_name_key, c.last_name_key, c.city, c.owner_id, co.name, co.tax_id"
-        joined = f"{customer_table} c LEFT JOIN {company_table} co ON co.id = c.company_id"
+        keys: tuple[str, ...]
+        if keys_only:
+            keys = ("id", "owner_id") if column == "c.id" else ("id",)
+            joined = f"{customer_table} c"
+        else:
+            keys = ("id", "email", "phone", "first_name_key", "last_name_key", "city", "owner_id",
+                    "company__name", "company__tax_id")  # fmt: skip
+            joined = f"{customer_table} c LEFT JOIN {company_table} co ON co.id = c.company_id"
+        columns = ", ".join("co." + k[9:] if k.startswith("company__") else "c." + k for k in keys)
         select = f"SELECT {columns}, {column} FROM {joined}"  # noqa: S608  # names come from the models
-        keys = ("id", "email", "phone", "first_name_key", "last_name_key", "city", "owner_id",
-                "company__name", "company__tax_id")  # fmt: skip
         found: list[tuple[Any, ...]] = []
         items = sorted(values)
         with connections[router.db_for_read(Customer)].cursor() as cursor:
@@ -521,7 +536,10 @@ class _Run:
                 found.extend(cursor.fetchall())
         found.sort(key=operator.itemgetter(0))
         for values_row in found:
-            result.setdefault(values_row[-1], []).append(dict(zip(keys, values_row, strict=False)))
+            customer = dict(zip(keys, values_row, strict=False))
+            if keys_only and column != "c.id":
+                customer[column[2:]] = values_row[-1]  # "c.email" -> "email"
+            result.setdefault(values_row[-1], []).append(customer)
         return result
 
     def _write_customers(self, pending: list[_Pending]) -> None:
@@ -782,85 +800,142 @@ class _Run:
 
 # --- speed ------------------------------------------------------------------------------------------------
 
-# Reading a row (email-validator, phonenumbers, dates) costs more than writing it, so big files are
-# read by worker processes, a few batches ahead of the writer; small files are read in-process.
+# Reading a row (email-validator, phonenumbers, dates) costs about as much as writing it, so big files
+# are read by worker processes, a few batches ahead of the writer; small files are read in-process.
+# Each worker opens the file itself and reads (parses) all of it, but checks only its own batches
+# (batch k goes to worker k mod n): the writer then neither parses the file nor sends any cell to a
+# worker, and gets back rows ready to plan. Parsing costs a tenth of checking, so parsing n times in n
+# processes is cheaper for the writer, which is the bottleneck, than parsing once and shipping cells.
 PARALLEL_AFTER_ROWS = 2 * BATCH_SIZE
 READ_AHEAD = 4
-_worker_reader: RowReader | None = None
+WORKER_TIMEOUT = 5.0
+
+# What a worker sends for a row: number, cells, values, problems (None when fine), folded name keys.
+_ReadRow = tuple[int, list[Any], dict[str, Any], list[RowProblem] | None, str, str, str]
 
 
-def _init_reader(
-    kind: str, headers: list[str], columns: dict[str, str], options: dict[str, Any], language: str
+def _read_share(
+    source: tuple[str, str],
+    reading: tuple[str, dict[str, str], dict[str, Any], str],
+    after: int,
+    share: tuple[int, int, int],
+    out: Any,
 ) -> None:
-    global _worker_reader
+    """A reading worker: the rows after ``after``, in batches of ``size``; batch k is checked and put on
+    ``out`` when k mod ``count`` is ``index``. Ends with ("end", "") or ("error", message)."""
+    kind, columns, options, language = reading
+    index, count, size = share
     translation.activate(language)
-    _worker_reader = RowReader(kind, headers, columns, options)
+    batch: list[_ReadRow] = []
+    number_in_batch = batch_number = 0
+    try:
+        with open_table(Path(source[0]), source[1]) as table:
+            reader = RowReader(kind, table.headers, columns, options)
+            mine = index == 0
+            for number, raw in table.rows:
+                if number <= after:
+                    continue
+                if mine:
+                    row = reader.read(number, raw)
+                    batch.append(
+                        (
+                            number,
+                            raw,
+                            row.data,
+                            row.problems or None,
+                            row.first_key,
+                            row.last_key,
+                            row.context_key,
+                        )
+                    )
+                number_in_batch += 1
+                if number_in_batch == size:
+                    if mine:
+                        out.put(("rows", batch))
+                        batch = []
+                    batch_number += 1
+                    number_in_batch = 0
+                    mine = batch_number % count == index
+        if batch:
+            out.put(("rows", batch))
+        out.put(("end", ""))
+    except ParseError as exc:
+        # Every worker stops at the same row; the owner of its batch sends the rows before it first.
+        if batch:
+            out.put(("rows", batch))
+        out.put(("error", str(exc)))
 
 
-# What a worker sends back for a row: its values, problems (None when fine) and folded name keys.
-# Not the raw cells, which the writer still has, nor the CleanRow itself: pickling dataclass
-# instances and sending every cell twice cost the writer more than a third of the reading.
-_ReadRow = tuple[dict[str, Any], list[RowProblem] | None, str, str, str]
+def _from_worker(queue: Any, process: Any) -> tuple[str, Any]:
+    """The worker's next message; a worker that died (killed, out of memory) is an error, not a hang."""
+    import queue as queues
 
-
-def _read_chunk(chunk: list[tuple[int, list[Any]]]) -> list[_ReadRow]:
-    assert _worker_reader is not None
-    result = []
-    for number, raw in chunk:
-        row = _worker_reader.read(number, raw)
-        result.append((row.data, row.problems or None, row.first_key, row.last_key, row.context_key))
-    return result
-
-
-def _rebuild(chunk: list[tuple[int, list[Any]]], read: list[_ReadRow]) -> Iterator[CleanRow]:
-    for (number, raw), (data, problems, first, last, context) in zip(chunk, read, strict=True):
-        yield CleanRow(number, raw, data, problems or [], first, last, context)
+    while True:
+        try:
+            return cast(tuple[str, Any], queue.get(timeout=WORKER_TIMEOUT))
+        except queues.Empty:
+            if not process.is_alive():
+                raise RuntimeError(f"a reading worker stopped (exit code {process.exitcode})") from None
 
 
 def read_rows(
-    table: Table, kind: str, columns: dict[str, str], options: dict[str, Any]
+    table: Table,
+    kind: str,
+    columns: dict[str, str],
+    options: dict[str, Any],
+    source: tuple[str, str] | None = None,
 ) -> Iterator[CleanRow]:
-    """Every row of ``table`` read and checked, in file order, in bounded memory."""
+    """Every row of ``table`` read and checked, in file order, in bounded memory. With ``source`` (the
+    stored path and the file name) big files are read by worker processes."""
     reader = RowReader(kind, table.headers, columns, options)
-    chunk: list[tuple[int, list[Any]]] = []
     cpus = os.cpu_count() or 1
+    last = 0
+    for seen, (number, raw) in enumerate(table.rows, start=1):
+        last = number
+        yield reader.read(number, raw)
+        # Forking a process that runs other threads (a threaded web server) is unsafe, so only
+        # single-threaded processes (the task worker, the CLI) read in parallel.
+        if (
+            seen >= PARALLEL_AFTER_ROWS
+            and source is not None
+            and cpus > 1
+            and options.get("parallel", True)
+            and threading.active_count() == 1
+        ):
+            break
+    else:
+        return
     # The writer keeps one core busy, so the readers get the others.
-    processes = max(1, min(cpus - 1, 4))
-    pool: Any = None
-    pending: deque[tuple[list[tuple[int, list[Any]]], Any]] = deque()
-    seen = 0
+    count = max(1, min(cpus - 1, 4))
+    context = multiprocessing.get_context("fork")
+    reading = (kind, columns, options, translation.get_language() or "es")
+    workers = []
     try:
-        for item in table.rows:
-            seen += 1
-            if pool is None:
-                yield reader.read(*item)
-                # Forking a process that runs other threads (a threaded web server) is unsafe,
-                # so only single-threaded processes (the task worker, the CLI) read in parallel.
-                if (
-                    seen >= PARALLEL_AFTER_ROWS
-                    and cpus > 1
-                    and options.get("parallel", True)
-                    and threading.active_count() == 1
-                ):
-                    context = multiprocessing.get_context("fork")
-                    init = (kind, table.headers, columns, options, translation.get_language() or "es")
-                    pool = context.Pool(processes, initializer=_init_reader, initargs=init)
-                continue
-            chunk.append(item)
-            if len(chunk) >= BATCH_SIZE:
-                pending.append((chunk, pool.apply_async(_read_chunk, (chunk,))))
-                chunk = []
-                if len(pending) >= READ_AHEAD:
-                    sent, result = pending.popleft()
-                    yield from _rebuild(sent, result.get())
-        if chunk and pool is not None:
-            pending.append((chunk, pool.apply_async(_read_chunk, (chunk,))))
-        while pending:
-            sent, result = pending.popleft()
-            yield from _rebuild(sent, result.get())
+        for index in range(count):
+            queue = context.Queue(maxsize=READ_AHEAD)
+            process = context.Process(
+                target=_read_share,
+                args=(source, reading, last, (index, count, BATCH_SIZE), queue),
+                daemon=True,
+            )
+            process.start()
+            workers.append((queue, process))
+        batch_number = 0
+        while True:
+            queue, process = workers[batch_number % count]
+            what, payload = _from_worker(queue, process)
+            if what == "end":
+                return
+            if what == "error":
+                raise ParseError(payload)
+            for number, raw, data, problems, first, last_key, context_key in payload:
+                yield CleanRow(number, raw, data, problems or [], first, last_key, context_key)
+            batch_number += 1
     finally:
-        if pool is not None:
-            pool.terminate()
+        for _queue, process in workers:
+            process.terminate()
+        for _queue, process in workers:
+            process.join()
 
 
 # SQLite copies its write-ahead log into the database (and syncs both) whenever the log passes
@@ -1099,6 +1174,9 @@ def import_job_run(*, job: ImportJob, dry_run: bool, progress: Progress | None =
         ImportJob.objects.filter(pk=job.pk).update(
             status=JobStatus.RUNNING, started_at=job.started_at or timezone.now(), message=""
         )
+    # Everything alive now (the app, its modules) will outlive the run: frozen, the garbage collector
+    # stops walking it again and again while the run allocates a few objects per row.
+    gc.freeze()
     try:
         with _bulk_writes(dry_run):
             run.run()
@@ -1106,6 +1184,8 @@ def import_job_run(*, job: ImportJob, dry_run: bool, progress: Progress | None =
         ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, message=str(exc))
         job.refresh_from_db()
         raise ValidationError(str(exc)) from exc
+    finally:
+        gc.unfreeze()
     c = run.counts
     report = {
         "create": c["create"],

@@ -275,3 +275,68 @@ def test_a_live_job_cannot_be_started_twice_or_rolled_back(manager, start_job):
     ImportJob.objects.filter(pk=job.pk).update(updated_at=timezone.now() - datetime.timedelta(minutes=5))
     job.refresh_from_db()
     assert import_job_enqueue(actor=manager, job=job).status == JobStatus.QUEUED
+
+
+def _bad(i: int) -> bool:
+    return i % 37 == 5 and not _repeat(i)
+
+
+def _repeat(i: int) -> bool:
+    return i % 10 == 9 and i >= 120
+
+
+def _many_rows(count: int) -> str:
+    """Rows with bad emails every 37 rows and, every 10 rows, a repeat (same email) of a row about two
+    batches of 50 back, so that duplicates span the batches the workers read."""
+    lines = ["Nombre,Apellidos,Email,Teléfono,Ciudad"]
+    for i in range(count):
+        email = "no-es-un-correo" if _bad(i) else f"persona{i}@example.es"
+        if _repeat(i):
+            email = f"persona{i - 95}@example.es"
+        lines.append(f"Nombre{i},Apellido{i % 7},{email},6{i:08d},Ciudad{i % 3}")
+    return "\n".join(lines) + "\n"
+
+
+def test_several_reading_workers_match_in_process(manager, start_job, monkeypatch):
+    """Three workers each check every third batch: same counts, same rejected rows, same records as
+    reading in-process, and the rows come back in file order."""
+    import os
+
+    from cartera.imports import services
+
+    monkeypatch.setattr(services, "BATCH_SIZE", 50)
+    monkeypatch.setattr(services, "PARALLEL_AFTER_ROWS", 100)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    content = _many_rows(1000)
+    serial = start_job(manager, content)
+    import_job_configure(actor=manager, job=serial, columns=serial.columns, options={"parallel": False})
+    serial = import_job_run(job=serial, dry_run=True)
+    parallel = import_job_run(job=start_job(manager, content), dry_run=False)
+    assert parallel.report == serial.report
+    bad = sum(1 for i in range(1000) if _bad(i))
+    repeats = sum(1 for i in range(1000) if _repeat(i) and not _bad(i - 95))
+    assert (parallel.report["error"], parallel.report["duplicate"]) == (bad, repeats)
+    assert list(parallel.row_errors.values_list("row_number", flat=True)) == list(
+        serial.row_errors.values_list("row_number", flat=True)
+    )
+    numbers = list(parallel.records.order_by("id").values_list("row_number", flat=True))
+    assert numbers == sorted(numbers) and len(numbers) == parallel.created_count
+
+
+def test_parse_error_read_by_a_worker_stops_the_import_after_whole_batches(manager, start_job, monkeypatch):
+    from django.core.exceptions import ValidationError
+
+    from cartera.imports import parsers, services
+
+    monkeypatch.setattr(services, "BATCH_SIZE", 50)
+    monkeypatch.setattr(services, "PARALLEL_AFTER_ROWS", 100)
+    monkeypatch.setattr(parsers, "MAX_LINE_CHARS", 500)
+    lines = _many_rows(1000).splitlines()
+    lines[700] = lines[700] + ",x" * 400  # data row 700 (file row 701) is too long
+    job = start_job(manager, "\n".join(lines) + "\n")
+    with pytest.raises(ValidationError):
+        import_job_run(job=job, dry_run=False)
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and "500" in job.message
+    # The 699 rows before it: 13 whole batches of 50 were written, the 49 after them were not.
+    assert job.committed_row == 651 and job.processed_rows == 650
