@@ -149,7 +149,7 @@ def test_segment_pareto_rfm_and_personas(
     # Pareto: the curve drawn, the top-20% share, the ABC classes and growth potential.
     page.goto("/segments/pareto/")
     expect(page.locator("#chart-pareto svg.chart-svg circle.chart-dot").first).to_be_attached()
-    expect(page.locator("#top20")).to_have_text(re.compile(r"^\d+ %$"))
+    expect(page.locator("#top20")).to_have_text(re.compile(r"^\d+\s%$"))
     assert page.locator("#chart-pareto circle.chart-dot").count() >= 5
     assert page.locator("#chart-pareto details.chart-data tbody tr").count() >= 5
     assert page.locator("#chart-pareto").evaluate(_OVERLAPS_JS) == 0, "Pareto chart labels overlap"

@@ -165,7 +165,7 @@ def test_segment_pareto_rfm_personas_and_dashboard_in_english(
     # The y axis' labels (anchored at their end, left of the axis) are formatted in the browser.
     y_labels = pareto.locator("svg text.chart-label[text-anchor=end]").all_text_contents()
     assert len(y_labels) >= 3 and all(re.fullmatch(r"\d+(\.\d+)?%", t) for t in y_labels), y_labels
-    expect(page.locator("#top20")).to_have_text(re.compile(r"^\d+ %$"))
+    expect(page.locator("#top20")).to_have_text(re.compile(r"^\d+%$"))
     assert pareto.locator("details.chart-data tbody tr").count() >= 5
     assert_english(page, "of revenue comes from the top 20% of customers", "ABC classes", "Growth potential")
     assert sideways_overflow("the Pareto page") is None

@@ -1,6 +1,7 @@
 """Template filters shared by every page."""
 
 from django import template
+from django.utils.translation import get_language
 
 from cartera.core.contact import format_phone
 
@@ -11,3 +12,14 @@ register = template.Library()
 def phone(value: str) -> str:
     """An E.164 number in its readable national or international form."""
     return format_phone(value or "")
+
+
+@register.filter
+def percent(value: float | int | None, fraction: str = "") -> str:
+    """A whole percentage written the way the page's language writes it: "67 %" in Spanish (with a
+    non-breaking space), "67%" in English. ``|percent:"fraction"`` takes a share from 0 to 1."""
+    if value is None or value == "":
+        return ""
+    number = float(value) * (100 if fraction == "fraction" else 1)
+    sign = "%" if (get_language() or "en").startswith("en") else "\u00a0%"
+    return f"{round(number)}{sign}"
