@@ -15,7 +15,7 @@ def phone(value: str) -> str:
 
 
 @register.filter
-def percent(value: float | int | None, fraction: str = "") -> str:
+def percent(value: float | int | str | None, fraction: str = "") -> str:
     """A whole percentage written the way the page's language writes it: "67 %" in Spanish (with a
     non-breaking space), "67%" in English. ``|percent:"fraction"`` takes a share from 0 to 1."""
     if value is None or value == "":
