@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import gc
 import hashlib
 import multiprocessing
 import operator
 import os
+import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -1107,15 +1109,19 @@ def _insert_returning(
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     names = ", ".join(quote(c) for c in columns)
-    row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    sqlite = connection.vendor == "sqlite"
+    row_sql = "(" + ", ".join(["?" if sqlite else "%s"] * len(columns)) + ")"
     # PostgreSQL sets no limit in Django's features but its protocol allows 65,535 parameters.
     limit = connection.features.max_query_params or 65535
     size = max(1, min(500, limit // len(columns)))
     ids: list[int] = []
     with connection.cursor() as cursor:
+        # Django's SQLite cursor turns each "%s" into "?" with a regular expression, which on a
+        # 15,000-parameter statement costs a fifth of the insert: its DB-API cursor gets "?" directly.
+        execute = functools.partial(sqlite3.Cursor.execute, cursor.cursor) if sqlite else cursor.execute
         for start in range(0, len(rows), size):
             part = rows[start : start + size]
-            cursor.execute(
+            execute(
                 f"INSERT INTO {table} ({names}) VALUES "  # noqa: S608  # names come from the model
                 + ", ".join([row_sql] * len(part))
                 + f" RETURNING {quote(str(model._meta.pk.column))}",
