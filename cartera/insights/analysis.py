@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,8 +94,10 @@ class PortfolioMetrics:
         return int(self.customer_ids.shape[0])
 
     def counts(self) -> dict[str, int]:
-        values, counts = np.unique(self.lifecycle, return_counts=True)
-        return {str(v): int(c) for v, c in zip(values, counts, strict=True)}
+        """Customers by lifecycle status, statuses in alphabetical order."""
+        # Counter over the strings: np.unique would sort a million Python strings.
+        counted = Counter(self.lifecycle.tolist())
+        return {str(v): int(counted[v]) for v in sorted(counted)}
 
 
 def _spread(

@@ -39,8 +39,8 @@ def order_arrays() -> OrderArrays:
 
     Rows come in the table's physical order, as a plain scan returns them (the analysis merges
     same-day orders with an unstable sort, so a different order could move sums by a rounding unit).
-    PostgreSQL streams them with a binary COPY that numpy reads in one go; SQLite computes the day
-    number in SQL and numpy consumes the driver's rows directly, with no list of tuples in between.
+    PostgreSQL streams them with a binary COPY that numpy reads in one go; SQLite hands over texts
+    of integers that numpy parses (see :func:`_order_arrays_sqlite`).
     """
     if connection.vendor == "postgresql":
         return _order_arrays_postgres()
@@ -55,21 +55,80 @@ def _sqlite_day_expr() -> str:
     return "CAST(julianday(ordered_on) - 2440587.5 AS INTEGER)"
 
 
+# The SQLite reader packs customer and day into one integer: the day (every date from year 1 to
+# 9999, shifted to be positive) in the low 23 bits, the customer id above it.
+_DAY_BITS = 23
+_DAY_SHIFT = 1 << 22
+_SQLITE_ROWIDS_PER_QUERY = 250_000
+
+
 def _order_arrays_sqlite() -> OrderArrays:
-    sql = f"SELECT customer_id, {_sqlite_day_expr()}, CAST(amount AS REAL) FROM sales_order"  # noqa: S608
-    row = np.dtype([("customer", np.int64), ("day", np.int64), ("amount", np.float64)])
+    """Orders in rowid order (a plain scan's), in chunks of rowids.
+
+    Each chunk comes back as two comma-separated texts of integers built by SQLite itself (one
+    packed customer-and-day key per order; the amount in cents), which numpy parses in C. That is
+    about twice as fast as one Python tuple per order. Amounts are the stored doubles exactly: each
+    chunk also counts the orders whose stored amount differs from its cents over 100 in floating
+    point (the same division numpy does), and such a chunk is read again as plain rows.
+    """
     connection.ensure_connection()
-    # The sqlite3 cursor itself: Django's wrapper would add a Python generator step per row.
     cursor = connection.connection.cursor()
     try:
-        table = np.fromiter(cursor.execute(sql), dtype=row)
+        bounds = [
+            cursor.execute(f"SELECT {agg} FROM sales_order").fetchone()[0]  # noqa: S608
+            for agg in ("min(id)", "max(id)", "min(customer_id)", "max(customer_id)")
+        ]
+        if bounds[0] is None:
+            return _empty_orders()
+        first, last, low_id, high_id = (int(b) for b in bounds)
+        if sqlite3.sqlite_version_info < (3, 38, 0) or low_id < 0 or high_id >= 1 << (62 - _DAY_BITS):
+            return _order_rows_sqlite(cursor, "")
+        key = f"customer_id * {1 << _DAY_BITS} + (unixepoch(ordered_on) / 86400 + {_DAY_SHIFT})"
+        chunk_sql = (
+            f"SELECT group_concat({key}, ','), group_concat(CAST(round(amount * 100) AS INTEGER), ','), "  # noqa: S608
+            "sum(CAST(amount AS REAL) <> round(amount * 100) / 100.0), count(*) "
+            "FROM sales_order WHERE id >= ? AND id < ?"
+        )
+        keys, amounts = [], []
+        for start in range(first, last + 1, _SQLITE_ROWIDS_PER_QUERY):
+            end = start + _SQLITE_ROWIDS_PER_QUERY
+            packed, cents, inexact, count = cursor.execute(chunk_sql, (start, end)).fetchone()
+            if not count:
+                continue
+            chunk_keys = np.fromstring(packed, dtype=np.int64, sep=",")
+            if inexact or chunk_keys.shape[0] != count:
+                rows = _order_rows_sqlite(cursor, f"WHERE id >= {start} AND id < {end}")
+                keys.append((rows.customer_ids << _DAY_BITS) + rows.days.astype(np.int64) + _DAY_SHIFT)
+                amounts.append(rows.amounts)
+                continue
+            keys.append(chunk_keys)
+            amounts.append(np.fromstring(cents, dtype=np.int64, sep=",") / 100.0)
     finally:
         cursor.close()
+    if not keys:
+        return _empty_orders()
+    key_array = np.concatenate(keys)
+    return OrderArrays(
+        customer_ids=key_array >> _DAY_BITS,
+        days=((key_array & ((1 << _DAY_BITS) - 1)) - _DAY_SHIFT).astype("datetime64[D]"),
+        amounts=np.concatenate(amounts),
+    )
+
+
+def _order_rows_sqlite(cursor: sqlite3.Cursor, where: str) -> OrderArrays:
+    """Orders as plain rows that numpy consumes from the driver (the general, slower way)."""
+    sql = f"SELECT customer_id, {_sqlite_day_expr()}, CAST(amount AS REAL) FROM sales_order {where}"  # noqa: S608
+    row = np.dtype([("customer", np.int64), ("day", np.int64), ("amount", np.float64)])
+    table = np.fromiter(cursor.execute(sql), dtype=row)
     return OrderArrays(
         customer_ids=table["customer"].copy(),
         days=table["day"].astype("datetime64[D]"),
         amounts=table["amount"].copy(),
     )
+
+
+def _empty_orders() -> OrderArrays:
+    return OrderArrays(np.empty(0, np.int64), np.empty(0, "datetime64[D]"), np.empty(0, np.float64))
 
 
 def _copy_binary(sql: str) -> bytes:

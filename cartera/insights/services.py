@@ -215,13 +215,48 @@ def _write_postgres(table: str, m: PortfolioMetrics, computed_at: dt.datetime) -
     declining = _COLUMNS.index("declining")
     columns[declining] = ["t" if v else "f" for v in columns[declining]]
     text = [_copy_text(c) for c in columns]
+    # Inside a caller's transaction (tests), deferred constraint checks may be pending, and then
+    # PostgreSQL refuses to alter the tables involved: the rows are replaced in place there.
+    rebuild = not connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+        # Rebuilt the way pg_restore loads a table: emptied, filled by COPY without secondary indexes
+        # or foreign keys, then each index built in one sort and each foreign key validated by one
+        # join. Row by row, every new row would also have to be checked against the deleted ones in
+        # the primary key and queue a foreign-key check for the commit (several times slower).
+        # TRUNCATE locks the table until the commit: readers wait for the new rows and never see a
+        # half-written table. Whatever indexes and keys exist are recreated from their definitions.
+        indexes: list[tuple[str, str]] = []
+        foreign_keys: list[tuple[str, str]] = []
+        if rebuild:
+            cursor.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+                "AND tablename = %s AND indexname NOT IN (SELECT conname FROM pg_constraint "
+                "WHERE conrelid = %s::regclass)",
+                [table, table],
+            )
+            indexes = cursor.fetchall()
+            cursor.execute(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass "
+                "AND contype = 'f'",
+                [table],
+            )
+            foreign_keys = cursor.fetchall()
+            for name, _definition in foreign_keys:
+                cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+            for name, _definition in indexes:
+                cursor.execute(f'DROP INDEX "{name}"')
+            cursor.execute(f"TRUNCATE {table}")
+        else:
+            cursor.execute(f"DELETE FROM {table}")  # noqa: S608
         raw = cursor.cursor  # the psycopg cursor under Django's wrapper
         with raw.copy(f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
             for start in range(0, len(m), _COPY_BATCH):
                 rows = zip(*(c[start : start + _COPY_BATCH] for c in text), strict=True)
                 copy.write("".join("\t".join(row) + "\n" for row in rows))
+        for _name, definition in indexes:
+            cursor.execute(definition)
+        for name, definition in foreign_keys:
+            cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
         # Fresh statistics for the planner: the table was just rewritten whole.
         cursor.execute(f"ANALYZE {table}")
 
@@ -230,23 +265,33 @@ def _write_sqlite(table: str, m: PortfolioMetrics, computed_at: dt.datetime) -> 
     columns = _columns(m, connection.ops.adapt_datetimefield_value(computed_at))
     placeholders = ", ".join(["?"] * len(_COLUMNS))
     sql = f"INSERT INTO {table} ({', '.join(_COLUMNS)}) VALUES ({placeholders})"  # noqa: S608
-    with transaction.atomic(), connection.cursor() as cursor:
-        # Filling the table and then building each index in one sort is several times faster than
-        # updating every index row by row. In WAL mode readers keep seeing the old table and its
-        # indexes until the commit. Whatever indexes exist (the migrations' or added later) are
-        # recreated from their own definitions; the primary key's stays.
-        cursor.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL",
-            [table],
-        )
-        indexes = cursor.fetchall()
-        for name, _definition in indexes:
-            cursor.execute(f'DROP INDEX "{name}"')
-        cursor.execute(f"DELETE FROM {table}")  # noqa: S608
-        # The sqlite3 cursor itself, fed straight from the column lists.
-        cursor.cursor.executemany(sql, zip(*columns, strict=True))
-        for _name, definition in indexes:
-            cursor.execute(definition)
+    # With foreign keys enforced, SQLite visits every deleted row and looks up every inserted row's
+    # customer. Checked once at the end instead (a refresh that raced with a customer's deletion
+    # fails as before). Outside a transaction only: inside one (tests) SQLite keeps them on.
+    unchecked = connection.disable_constraint_checking()
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            # Filling the table and then building each index in one sort is faster than updating
+            # every index row by row. In WAL mode readers keep seeing the old table and its indexes
+            # until the commit. Whatever indexes exist (the migrations' or added later) are
+            # recreated from their own definitions; the primary key's stays.
+            cursor.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL",
+                [table],
+            )
+            indexes = cursor.fetchall()
+            for name, _definition in indexes:
+                cursor.execute(f'DROP INDEX "{name}"')
+            cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+            # The sqlite3 cursor itself, fed straight from the column lists.
+            cursor.cursor.executemany(sql, zip(*columns, strict=True))
+            for _name, definition in indexes:
+                cursor.execute(definition)
+            if unchecked:
+                connection.check_constraints(table_names=[table])
+    finally:
+        if unchecked:
+            connection.enable_constraint_checking()
 
 
 def insights_refresh(
