@@ -16,6 +16,7 @@ import hashlib
 import multiprocessing
 import operator
 import os
+import queue as queues
 import sqlite3
 import threading
 import uuid
@@ -294,6 +295,10 @@ class _Run:
         self.company_cache: dict[str, int] = {}
         self.occurrences: dict[str, int] = {}
         self.ordered = False
+        # Most files name no company and no tags: then no row needs to be looked at for them.
+        mapped = set(job.columns.values())
+        self.with_companies = bool(mapped & {"company_name", "tax_id"})
+        self.with_tags = "tags" in mapped
 
     # -- driving ------------------------------------------------------------------------------------------
 
@@ -558,7 +563,8 @@ class _Run:
                     last_key = fold(values.get("last_name"))[:150]
                 else:
                     first_key, last_key = item.row.first_key, item.row.last_key
-                rows.add(values, companies.get(_company_key(values)), first_key, last_key)
+                company = companies.get(_company_key(values)) if self.with_companies else None
+                rows.add(values, company, first_key, last_key)
             created_ids = rows.insert()
         else:
             created_ids = []
@@ -598,7 +604,8 @@ class _Run:
                 [*sorted(changed_fields), "first_name_key", "last_name_key", "updated_at"],
                 batch_size=500,
             )
-        self._tags(list(zip(creates, created_ids, strict=True)), updates)
+        if self.with_tags:
+            self._tags(list(zip(creates, created_ids, strict=True)), updates)
         _insert_records(self.job.pk, records)
 
     def _record(
@@ -610,7 +617,7 @@ class _Run:
     def _companies(self, rows: list[CleanRow], records: list[_RecordRow]) -> dict[str, int]:
         """Company ids by name key or tax id, creating the companies the file names for the first time."""
         wanted: dict[str, CleanRow] = {}
-        for row in rows:
+        for row in rows if self.with_companies else ():
             key = _company_key(row.data)
             if key and key not in self.company_cache:
                 wanted.setdefault(key, row)
@@ -828,6 +835,19 @@ def _read_share(
     kind, columns, options, language = reading
     index, count, size = share
     translation.activate(language)
+    parent = os.getppid()
+
+    def send(message: tuple[str, Any]) -> None:
+        # A writer that was killed never takes the rest: stop then, instead of waiting forever.
+        while True:
+            try:
+                out.put(message, timeout=WORKER_TIMEOUT)
+                return
+            except queues.Full:
+                if os.getppid() != parent:
+                    # (Not SystemExit: exiting would wait for the queue's buffer to be flushed.)
+                    os._exit(1)
+
     batch: list[_ReadRow] = []
     number_in_batch = batch_number = 0
     try:
@@ -853,25 +873,23 @@ def _read_share(
                 number_in_batch += 1
                 if number_in_batch == size:
                     if mine:
-                        out.put(("rows", batch))
+                        send(("rows", batch))
                         batch = []
                     batch_number += 1
                     number_in_batch = 0
                     mine = batch_number % count == index
         if batch:
-            out.put(("rows", batch))
-        out.put(("end", ""))
+            send(("rows", batch))
+        send(("end", ""))
     except ParseError as exc:
         # Every worker stops at the same row; the owner of its batch sends the rows before it first.
         if batch:
-            out.put(("rows", batch))
-        out.put(("error", str(exc)))
+            send(("rows", batch))
+        send(("error", str(exc)))
 
 
 def _from_worker(queue: Any, process: Any) -> tuple[str, Any]:
     """The worker's next message; a worker that died (killed, out of memory) is an error, not a hang."""
-    import queue as queues
-
     while True:
         try:
             return cast(tuple[str, Any], queue.get(timeout=WORKER_TIMEOUT))
