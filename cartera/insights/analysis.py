@@ -52,6 +52,8 @@ class OrderArrays:
     def until(self, day: np.datetime64) -> OrderArrays:
         """Only the orders on or before ``day``."""
         keep = self.days <= day
+        if keep.all():
+            return self  # the usual case (today's analysis): no copy of every array
         return OrderArrays(self.customer_ids[keep], self.days[keep], self.amounts[keep])
 
 

@@ -90,13 +90,20 @@ def _with_nulls(values: list[Any], null: npt.NDArray[np.bool_]) -> list[Any]:
 def _rounded(values: FloatArray, places: int) -> list[float]:
     """``round(v, places)`` of each finite value, exactly as Python rounds (NaN elsewhere).
 
-    Python's ``round`` is correctly rounded and numpy's is not always, so numpy only answers where the
-    two must agree: values that are already whole numbers.
+    numpy rounds ``v * 10**places`` to the nearest integer k and returns k / 10**places, the double
+    nearest to the decimal k / 10**places, which is what Python's correctly rounded ``round`` returns
+    too, unless the scaled value sits within rounding error of a half (where the multiplication may
+    tip it either way) or is too large to scale exactly. Only those few are rounded by Python.
     """
-    whole = np.isfinite(values) & (values == np.floor(values)) & (np.abs(values) < 2.0**52)
-    out: list[float] = values.tolist()
-    for i in np.flatnonzero(~whole & np.isfinite(values)).tolist():
-        out[i] = round(out[i], places)
+    finite = np.isfinite(values)
+    safe = np.where(finite, values, 0.0)
+    scale = 10.0**places
+    scaled = safe * scale
+    out: list[float] = (np.rint(scaled) / scale).tolist()
+    distance = np.abs(scaled - np.floor(scaled) - 0.5)
+    doubtful = (distance <= np.abs(scaled) * 1e-15) | (np.abs(scaled) >= 2.0**52)
+    for i in np.flatnonzero(doubtful | ~finite).tolist():
+        out[i] = round(float(values[i]), places)
     return out
 
 
