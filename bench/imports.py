@@ -198,6 +198,35 @@ def die_import(path: Path, db_dir: Path) -> tuple[float, int, str]:
     return float(seconds), int(rows), totals
 
 
+def _rss_parts_mb(pid: int) -> tuple[float, float]:
+    """Anonymous and file-backed resident memory of process ``pid`` now (Linux), in MB."""
+    parts = {"RssAnon:": 0.0, "RssFile:": 0.0}
+    try:
+        with open(f"/proc/{pid}/status") as status:  # noqa: PTH123
+            for line in status:
+                name, *rest = line.split()
+                if name in parts:
+                    parts[name] = int(rest[0]) / 1024
+    except OSError:
+        pass
+    return parts["RssAnon:"], parts["RssFile:"]
+
+
+def run_sampled(command: list[str]) -> tuple[str, float, float]:
+    """Run ``command``; its output and the largest anonymous and file-backed RSS seen, sampled every
+    half second from here (a thread in the importing process would turn its parallel reading off)."""
+    anon = file = 0.0
+    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) as child:  # noqa: S603
+        while child.poll() is None:
+            a, f = _rss_parts_mb(child.pid)
+            anon, file = max(anon, a), max(file, f)
+            time.sleep(0.5)
+        out = child.stdout.read() if child.stdout else ""
+        if child.returncode:
+            raise subprocess.CalledProcessError(child.returncode, command)
+    return out, anon, file
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -215,10 +244,17 @@ def main() -> None:
     parser.add_argument("--no-die", action="store_true", help="skip django-import-export")
     parser.add_argument("--no-million", action="store_true", help="skip the streaming run")
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="Cartera imports of the same file (median kept)"
+    )
+    parser.add_argument("--from-result", action="store_true", help="only rewrite the docs from result.json")
     parser.add_argument("--million", action="store_true", help="child run: stream a --stream-rows file")
     parser.add_argument("--stream-rows", type=int, default=1_000_000)
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
+    if args.from_result:
+        write_section(render(json.loads((WORK / "result.json").read_text())))
+        return
     if args.million:
         db_dir = WORK / "million"
         shutil.rmtree(db_dir, ignore_errors=True)
@@ -251,9 +287,26 @@ def main() -> None:
     write_csv(path, args.rows, args.existing)
     backup = WORK / "db-seeded.sqlite3"
     shutil.copyfile(db_dir / "cartera.sqlite3", backup)
-    seconds, report, cpu = cartera_import_measured(path)
+    # The machine is shared, so the same import runs --repeat times, each on a fresh copy of the
+    # seeded database, and the median is kept (every run is recorded).
+    runs = []
+    for attempt in range(max(1, args.repeat)):
+        if attempt:
+            from django.db import connections
+
+            connections.close_all()
+            for suffix in ("-wal", "-shm"):
+                (db_dir / f"cartera.sqlite3{suffix}").unlink(missing_ok=True)
+            shutil.copyfile(backup, db_dir / "cartera.sqlite3")
+        seconds, report, cpu = cartera_import_measured(path)
+        runs.append({"seconds": seconds, "rows_per_s": args.rows / seconds, "report": report, **cpu})
+        print(
+            f"cartera: {args.rows:,} rows in {seconds:.2f} s = {args.rows / seconds:,.0f} rows/s {report} {cpu}"
+        )
+    median = sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]
+    seconds, report = median["seconds"], median["report"]
+    cpu = {k: median[k] for k in ("writer_cpu_s", "workers_cpu_s", "load_before", "load_after")}
     ours = args.rows / seconds
-    print(f"cartera: {args.rows:,} rows in {seconds:.2f} s = {ours:,.0f} rows/s {report} {cpu}")
 
     die: dict[str, Any] | None = None
     if not args.no_die:
@@ -284,14 +337,10 @@ def main() -> None:
 
     stream: dict[str, Any] | None = None
     if not args.no_million:
-        out = subprocess.run(  # noqa: S603  # fixed arguments
-            [sys.executable, "-m", "bench.imports", "--million", "--stream-rows", str(args.stream_rows)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
+        out, anon, file = run_sampled(
+            [sys.executable, "-m", "bench.imports", "--million", "--stream-rows", str(args.stream_rows)]
         )
-        stream = json.loads(out.stdout.strip().splitlines()[-1])
+        stream = {**json.loads(out.strip().splitlines()[-1]), "anon_rss_mb": anon, "file_rss_mb": file}
         print(
             f"{args.stream_rows:,} rows streamed: {stream['seconds']:.1f} s, "
             f"peak RSS {stream['peak_rss_mb']:.0f} MB {stream['report']}"
@@ -306,6 +355,7 @@ def main() -> None:
         "cartera_rows_per_s": ours,
         "cartera_report": report,
         "cartera_cpu": cpu,
+        "cartera_runs": runs,
         "die": die,
         "speedup": ours / die["rows_per_s"] if die else None,
         "stream_rows": args.stream_rows,
@@ -328,8 +378,11 @@ def render(r: dict[str, Any]) -> str:
     """The issue-4 section of docs/benchmarks.md from one run's results."""
     m, cpu, die, stream = r["machine"], r["cartera_cpu"], r["die"], r["stream"]
     rep = r["cartera_report"]
+    runs = r.get("cartera_runs") or [{"rows_per_s": r["cartera_rows_per_s"], **cpu}]
     loads = [cpu["load_before"], cpu["load_after"], die["load_before"], die["load_after"]]
     loads += [stream["load_before"], stream["load_after"]]
+    loads += [run[k] for run in runs for k in ("load_before", "load_after")]
+    each = ", ".join(f"{run['rows_per_s']:,.0f} (load {run['load_before']:.1f})" for run in runs)
     lines = [
         START_MARK,
         "## Imports (issue 4)",
@@ -341,7 +394,8 @@ def render(r: dict[str, Any]) -> str:
         "",
         "| run | rows | time | rows/s | CPU (writer + readers) | load (before → after) | notes |",
         "|---|---:|---:|---:|---:|---|---|",
-        f"| Cartera import, {r['rows']:,}-row CSV against {r['existing']:,} customers | {r['rows']:,} "
+        f"| Cartera import, {r['rows']:,}-row CSV against {r['existing']:,} customers"
+        f"{f', median of {len(runs)}' if len(runs) > 1 else ''} | {r['rows']:,} "
         f"| {r['cartera_seconds']:.1f} s | **{r['cartera_rows_per_s']:,.0f}** "
         f"| {cpu['writer_cpu_s']:.1f} s + {cpu['workers_cpu_s']:.1f} s "
         f"| {cpu['load_before']:.1f} → {cpu['load_after']:.1f} "
@@ -365,6 +419,19 @@ def render(r: dict[str, Any]) -> str:
         f"{_met(r['speedup'] >= GOAL_SPEEDUP)} ({r['speedup']:.0f}×); peak RSS ≤ {GOAL_RSS_MB} MB on "
         f"{r['stream_rows']:,} rows — {_met(stream['peak_rss_mb'] <= GOAL_RSS_MB)} "
         f"({stream['peak_rss_mb']:.0f} MB).",
+        "",
+        f"Every Cartera run of the {r['rows']:,}-row file, rows/s: {each}. Elapsed time depends on how much "
+        "of the 2 CPUs the other jobs leave: the writing process is the critical path and needs about "
+        f"{cpu['writer_cpu_s']:.1f} s of CPU for the file ({r['rows'] / cpu['writer_cpu_s']:,.0f} rows per "
+        "CPU-second), more than half of it in SQLite inserting into the customer table's 13 b-trees and "
+        "committing, the rest planning (one candidate query per key and batch) and building rows; the "
+        "reading worker (parsing, email-validator, phonenumbers, dates) needs "
+        f"{cpu['workers_cpu_s']:.1f} s. On an idle machine the import is bounded by the writer's CPU time.",
+        "Memory on the million rows, sampled every half second: the importing process's anonymous memory "
+        f"(Python, SQLite's 64 MB page cache) peaked at {stream.get('anon_rss_mb', 0):.0f} MB; the rest "
+        f"of its RSS (largest {stream.get('file_rss_mb', 0):.0f} MB) is the database file mapped by SQLite "
+        "(`mmap_size`, at most 256 MB), which grows with the file up to that limit. A reading worker "
+        "holds at most 4 batches of 1,000 rows waiting.",
         END_MARK,
     ]
     return "\n".join(lines)
