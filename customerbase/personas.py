@@ -52,7 +52,8 @@ class PersonaClustering:
 
     Parameters: ``k_range`` (inclusive bounds), ``seed``, ``sample_size`` (rows used to score each
     k), ``fit_size`` (rows used to fit the centres; every row is then assigned to its nearest
-    centre), ``iterations`` of Lloyd's algorithm.
+    centre), ``iterations`` of Lloyd's algorithm, ``weights`` (optional, one positive number per
+    feature multiplying its standardised values).
     """
 
     def __init__(
@@ -63,12 +64,14 @@ class PersonaClustering:
         sample_size: int = 2_000,
         fit_size: int = 100_000,
         iterations: int = 30,
+        weights: Any = None,
     ) -> None:
         self.k_range = k_range
         self.seed = seed
         self.sample_size = sample_size
         self.fit_size = fit_size
         self.iterations = iterations
+        self.weights = weights
 
     def _prepare(self, features: Any) -> FloatArray:
         x = np.asarray(features, dtype=np.float64)
@@ -97,7 +100,15 @@ class PersonaClustering:
         filled = np.where(np.isnan(x), self.fill_, x)
         self.mean_: FloatArray = filled.mean(axis=0)
         std = filled.std(axis=0)
-        self.scale_: FloatArray = np.where(std > 0, std, 1.0)
+        scale = np.where(std > 0, std, 1.0)
+        if self.weights is not None:
+            # A weight w makes a column count w times its standardised size in the distances (a
+            # block of one-hot columns can then weigh as much as one feature, not one per column).
+            weights = np.asarray(self.weights, dtype=np.float64)
+            if weights.shape != (x.shape[1],) or not (weights > 0).all():
+                raise ValueError("weights must hold one positive number per feature")
+            scale = scale / weights
+        self.scale_: FloatArray = scale
         z = self._standardise(x)
         rng = np.random.default_rng(self.seed)
         fit_rows = z if n <= self.fit_size else z[np.sort(rng.choice(n, self.fit_size, replace=False))]

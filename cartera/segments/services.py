@@ -509,7 +509,12 @@ def persona_suggest(*, actor: User, seed: int = 0) -> Any:
     started = time.perf_counter()
     table, info = persona_features()
     try:
-        model = PersonaClustering(seed=seed).fit(table)
+        # The frequent regions are one-hot columns: weighted so that, together, they count as one
+        # feature; unweighted, eight region columns outvote the six behavioural ones and the
+        # suggestions become "the Madrid customers", "the Valencia customers"...
+        regions = len(info["regions"])
+        weights = [1.0] * (table.shape[1] - regions) + ([regions**-0.5] * regions if regions else [])
+        model = PersonaClustering(seed=seed, weights=weights).fit(table)
     except ValueError:
         return None
     raw = info["raw"]

@@ -51,3 +51,23 @@ def test_silhouette_of_separated_groups_is_high():
 def test_too_few_customers():
     with pytest.raises(ValueError):
         PersonaClustering().fit(np.zeros((5, 2)))
+
+
+def test_weights_let_a_one_hot_block_count_as_one_feature():
+    rng = np.random.default_rng(7)
+    n = 900
+    behaviour = np.repeat([0.0, 1.0, 2.0], n // 3)
+    spend = behaviour * 3.0 + rng.normal(0, 0.4, n)
+    rhythm = behaviour * -2.0 + rng.normal(0, 0.4, n)
+    regions = np.eye(8)[rng.integers(0, 8, n)]  # where they live says nothing about how they buy
+    table = np.column_stack([spend, rhythm, regions])
+    weights = [1.0, 1.0] + [8**-0.5] * 8
+    model = PersonaClustering(k_range=(3, 3), seed=1, weights=weights).fit(table)
+    # Each behaviour group falls (almost) entirely into one cluster.
+    for group in range(3):
+        labels = model.labels_[behaviour == group]
+        assert np.bincount(labels).max() / labels.shape[0] > 0.95
+    again = PersonaClustering.from_dict(model.to_dict()).predict(table)
+    assert (again == model.labels_).all()
+    with pytest.raises(ValueError):
+        PersonaClustering(weights=[1.0, 0.0]).fit(table)
