@@ -85,6 +85,7 @@ def _bfgs_box(
     *,
     max_iter: int,
     gtol: float,
+    value_only: Callable[[FloatArray], float] | None = None,
 ) -> tuple[FloatArray, float, FloatArray, bool, int]:
     """BFGS with a backtracking (Armijo) line search, kept inside a box by projection.
 
@@ -92,7 +93,9 @@ def _bfgs_box(
     dozen evaluations. It is written with element-wise numpy only: scipy's L-BFGS-B calls BLAS on
     tiny arrays, and a multithreaded OpenBLAS then spins its threads, which on a small shared
     machine costs more than the whole fit of CDNOW. Returns ``(theta, value, gradient, converged,
-    iterations)``; the caller falls back to L-BFGS-B when it did not converge.
+    iterations)``; the caller falls back to L-BFGS-B when it did not converge. ``value_only``, if
+    given, evaluates the value alone: the line search uses it after a rejected step, when the
+    gradient is expensive (Pareto/NBD pairs with ``z`` near 1 take it by finite differences).
     """
     k = theta0.shape[0]
     x = np.clip(theta0, lo, hi)
@@ -115,9 +118,13 @@ def _bfgs_box(
         # factor e): a raw gradient step would try absurd parameters first.
         step = min(1.0, 1.0 / float(np.max(np.abs(d)))) if first else 1.0
         accepted = False
-        for _ in range(40):
+        gn = None
+        for trial_no in range(40):
             xn = np.clip(x + step * d, lo, hi)
-            fn, gn = fun(xn)
+            if trial_no == 0 or value_only is None:
+                fn, gn = fun(xn)
+            else:
+                fn, gn = value_only(xn), None
             if fn <= f + 1e-4 * float((g * (xn - x)).sum()):
                 accepted = True
                 break
@@ -128,6 +135,8 @@ def _bfgs_box(
         if not accepted:
             # No decrease possible in floating point: converged if the gradient is negligible.
             return x, f, g, bool(float(np.max(np.abs(g[free]), initial=0.0)) < 1e-6), it
+        if gn is None:
+            fn, gn = fun(xn)
         s = xn - x
         y = gn - g
         sy = float((s * y).sum())
@@ -164,6 +173,7 @@ def minimize_nll(
     max_iter: int = 2000,
     jac: bool = False,
     info: dict[str, Any] | None = None,
+    value_only: Callable[[FloatArray], float] | None = None,
 ) -> tuple[FloatArray, float, bool]:
     """Minimise a negative log-likelihood over log-parameters.
 
@@ -172,7 +182,8 @@ def minimize_nll(
     ``(value, gradient)`` (analytic gradients: a few dozen evaluations); otherwise the gradient is
     taken by central differences (about ten times as many evaluations). Returns
     ``(theta, value, converged)``; ``info``, if given, receives the number of evaluations
-    (``nfev``) and iterations (``nit``).
+    (``nfev``) and iterations (``nit``). With ``jac=True``, ``value_only`` (optional) computes the
+    value alone, for line-search steps whose gradient would be thrown away.
     """
     if bounds is None:
         bounds = [(-_LOG_BOUND, _LOG_BOUND)] * theta0.shape[0]
@@ -200,7 +211,19 @@ def minimize_nll(
     if jac:
         lo = np.array([b[0] for b in bounds], dtype=np.float64)
         hi = np.array([b[1] for b in bounds], dtype=np.float64)
-        theta_b, _, _, ok, nit = _bfgs_box(safe_grad, theta0, lo, hi, max_iter=max_iter, gtol=1e-10)
+        cheap: Callable[[FloatArray], float] | None = None
+        if value_only is not None:
+            only = value_only
+
+            def cheap(theta: FloatArray) -> float:
+                counter[0] += 1
+                with np.errstate(all="ignore"):
+                    val = float(only(np.asarray(theta, dtype=np.float64)))
+                return val if math.isfinite(val) else 1e100
+
+        theta_b, _, _, ok, nit = _bfgs_box(
+            safe_grad, theta0, lo, hi, max_iter=max_iter, gtol=1e-9, value_only=cheap
+        )
         if ok:
             value = safe(theta_b)
             if info is not None:
@@ -292,13 +315,12 @@ class TransactionModel(ABC):
     def _initial_params(self, data: CompressedRFM) -> FloatArray:
         """Starting values (natural scale)."""
 
-    def _total_loglik_and_grad(
-        self, data: CompressedRFM
-    ) -> Callable[[FloatArray], tuple[float, FloatArray]] | None:
-        """Optional: ``params -> (sum of weighted log-likelihoods, its gradient in params)``.
+    def _total_loglik_and_grad(self, data: CompressedRFM) -> Callable[..., tuple[float, Any]] | None:
+        """Optional: ``(params, need_grad=True) -> (sum of weighted log-likelihoods, its gradient)``.
 
         Models that can give an analytic gradient return a function that precomputes, once per fit,
         what does not depend on the parameters; ``None`` (the default) means central differences.
+        With ``need_grad=False`` the function may skip the gradient (and return None for it).
         """
         return None
 
@@ -380,8 +402,13 @@ class TransactionModel(ABC):
                 g = (-scale * grad + 2.0 * penalizer * params) * params
                 return value, g
 
+            def objective_value(th: FloatArray) -> float:
+                params = np.exp(th)
+                total = float(grad_fn(params, need_grad=False)[0])
+                return -total * scale + penalizer * float(np.sum(params**2))
+
             theta, value, converged = minimize_nll(
-                objective, theta0, max_iter=self.max_iter, jac=True, info=info
+                objective, theta0, max_iter=self.max_iter, jac=True, info=info, value_only=objective_value
             )
         params = np.exp(theta)
         ll = float(np.dot(data.weights, self._loglik(params, data.x, data.t_x, data.T)))

@@ -17,6 +17,8 @@ from customerbase._types import FloatArray
 __all__ = ["beta_geo_tail", "log_hyp2f1_c_a1", "pow_tail"]
 
 _A_NEAR_ONE = 1e-4
+#: Total series terms :func:`log_hyp2f1_c_a1` may spend where scipy's ``hyp2f1`` gives NaN.
+_FALLBACK_TERMS = 2e6
 
 
 def log_hyp2f1_c_a1(a: FloatArray | float, b: FloatArray | float, z: FloatArray) -> FloatArray:
@@ -35,17 +37,23 @@ def log_hyp2f1_c_a1(a: FloatArray | float, b: FloatArray | float, z: FloatArray)
     bad = ~(inner >= 1.0) & (z < 1.0)
     if bad.any():
         # scipy's hyp2f1 returns NaN for some large third parameters with z above 0.9 (e.g.
-        # 2F1(1, 1.3; 203.3; 0.96)); the positive series still converges there, slowly, so those
-        # few elements get it one at a time.
+        # 2F1(1, 1.3; 203.3; 0.96)); the positive series still converges there, slowly (about
+        # 37 / (1 - z) terms). Those elements get it within a budget of terms; beyond it (z very
+        # close to 1 for many elements) they stay NaN, which the fits treat as out of bounds.
         inner = inner.copy()
-        c_all = np.broadcast_to(a_arr + 1.0 - b_arr, inner.shape)
-        n_all = np.broadcast_to(a_arr + 1.0, inner.shape)
-        z_all = np.broadcast_to(z, inner.shape)
-        for i in zip(*np.nonzero(bad), strict=True):
-            g = hyp2f1_c_a1_series(
-                float(c_all[i]), np.array([n_all[i]]), np.array([z_all[i]]), max_terms=10**6
-            )
-            inner[i] = g[0][0]
+        idx = np.nonzero(bad)
+        c_bad = np.broadcast_to(a_arr + 1.0 - b_arr, inner.shape)[idx]
+        n_bad = np.broadcast_to(a_arr + 1.0, inner.shape)[idx]
+        z_bad = np.broadcast_to(z, inner.shape)[idx]
+        need = np.ceil(np.log(1e-17 * (1.0 - z_bad)) / np.log(np.maximum(z_bad, 1e-300))) + 1
+        if float(need.sum()) <= _FALLBACK_TERMS:
+            values = np.empty(z_bad.shape[0])
+            for j in range(z_bad.shape[0]):
+                g = hyp2f1_c_a1_series(
+                    float(c_bad[j]), n_bad[j : j + 1], z_bad[j : j + 1], max_terms=int(need[j])
+                )
+                values[j] = g[0][0]
+            inner[idx] = values
     return np.asarray((1.0 - b_arr) * np.log1p(-z) + np.log(inner), dtype=np.float64)
 
 

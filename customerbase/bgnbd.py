@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 from scipy import special  # type: ignore[import-untyped,unused-ignore]
@@ -51,7 +52,7 @@ class BGNBD(TransactionModel):
         r = 1.0
         return np.array([r, r / max(rate, 1e-6), 1.0, 3.0])
 
-    def _total_loglik_and_grad(self, data: CompressedRFM) -> Callable[[FloatArray], tuple[float, FloatArray]]:
+    def _total_loglik_and_grad(self, data: CompressedRFM) -> Callable[..., tuple[float, Any]]:
         """Weighted sum of eq. 6 of Fader, Hardie & Lee (2005) and its analytic gradient.
 
         The terms that depend on ``x`` only (``log Gamma(r+x)/Gamma(r)`` and the beta-function ratio)
@@ -72,7 +73,8 @@ class BGNBD(TransactionModel):
         big_t1 = data.T[rep]
         xm1 = x1 - 1.0
 
-        def total_and_grad(params: FloatArray) -> tuple[float, FloatArray]:
+        def total_and_grad(params: FloatArray, need_grad: bool = True) -> tuple[float, FloatArray]:
+            # The gradient costs little more than the value here: always computed.
             r, alpha, a, b = (float(v) for v in params)
             # Terms in x only, on the distinct x values.
             lg = special.gammaln(r + x_vals) - special.gammaln(r)

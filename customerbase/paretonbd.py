@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from scipy import special  # type: ignore[import-untyped,unused-ignore]
@@ -67,7 +68,9 @@ def _log_f(params: FloatArray, x: FloatArray, u: FloatArray) -> FloatArray:
     return np.asarray(log_hyp2f1_c_a1(rsx, b_prime, d / (m + u)) - rsx * np.log(m + u), dtype=np.float64)
 
 
-def _log_f_and_grad(params: FloatArray, x: FloatArray, u: FloatArray) -> tuple[FloatArray, FloatArray]:
+def _log_f_and_grad(
+    params: FloatArray, x: FloatArray, u: FloatArray, *, need_grad: bool = True
+) -> tuple[FloatArray, FloatArray]:
     """:func:`_log_f` and its gradient in ``(r, alpha, s, beta)`` (shape ``(4, n)``).
 
     With ``m = max(alpha, beta)``, ``z = |alpha - beta| / (m + u)`` and ``n = r+s+x``, Euler's
@@ -97,7 +100,7 @@ def _log_f_and_grad(params: FloatArray, x: FloatArray, u: FloatArray) -> tuple[F
         hard = ~easy
         ph, xh, uh = params, x[hard], u[hard]
         out[hard] = _log_f(ph, xh, uh)
-        for i in range(4):
+        for i in range(4 if need_grad else 0):
             step = 1e-6 * float(params[i])
             up = params.copy()
             dn = params.copy()
@@ -163,7 +166,7 @@ class ParetoNBD(TransactionModel):
         del mean_t
         return np.array([1.0, 1.0 / max(rate, 1e-6), 1.0, 1.0 / max(rate, 1e-6)])
 
-    def _total_loglik_and_grad(self, data: CompressedRFM) -> Callable[[FloatArray], tuple[float, FloatArray]]:
+    def _total_loglik_and_grad(self, data: CompressedRFM) -> Callable[..., tuple[float, Any]]:
         """Weighted sum of the log-likelihood (Fader & Hardie 2005 note, eq. 22) and its analytic gradient.
 
         ``log Gamma(r+x)/Gamma(r)`` is evaluated per distinct ``x``; the two terms of ``A_0`` depend on
@@ -183,7 +186,7 @@ class ParetoNBD(TransactionModel):
         n_pairs = px.shape[0]
         w_total = float(w.sum())
 
-        def total_and_grad(params: FloatArray) -> tuple[float, FloatArray]:
+        def total_and_grad(params: FloatArray, need_grad: bool = True) -> tuple[float, FloatArray | None]:
             r, alpha, s, beta = (float(v) for v in params)
             lg = special.gammaln(r + x_vals) - special.gammaln(r)
             dg_r = special.digamma(r + x_vals) - special.digamma(r)
@@ -194,6 +197,13 @@ class ParetoNBD(TransactionModel):
             g_s = w_total * log_beta
             g_beta = w_total * s / beta
 
+            if not need_grad:
+                log_f = _log_f_and_grad(params, px, pu, need_grad=False)[0]
+                diff = np.minimum(log_f[i2] - log_f[i1], 0.0)
+                with np.errstate(divide="ignore"):
+                    term2 = math.log(s) - np.log(r + s + x) + log_f[i1] + log1mexp(diff)
+                term1 = -(r + x) * np.log(alpha + big_t) - s * np.log(beta + big_t)
+                return total + wsum(w, np.logaddexp(term1, term2)), None
             log_f, dlog_f = _log_f_and_grad(params, px, pu)
             l1, l2 = log_f[i1], log_f[i2]
             diff = np.minimum(l2 - l1, 0.0)

@@ -180,3 +180,16 @@ def test_vectorised_clv_equals_the_monthly_loop(
             )
             np.testing.assert_array_equal(ours, _clv_loop(model, x, t_x, T, value, months, rate))
     assert customer_lifetime_value(bgnbd_cdnow, x, t_x, T, zbar, horizon_months=0).sum() == 0
+
+
+def test_pareto_finite_where_scipy_hyp2f1_is_nan():
+    # scipy's hyp2f1(1, 1.3; 203.3; 0.96) is NaN: x = 200 at beta >> alpha used to give a NaN P(alive).
+    assert np.isnan(special.hyp2f1(1.0, 1.3, 203.3, 49 / 51))
+    m = ParetoNBD()
+    m.params_ = {"r": 2.0, "alpha": 1.0, "s": 0.3, "beta": 50.0}
+    p = m.conditional_probability_alive([200, 0, 5], [1.0, 0.0, 3.0], [38.86, 38.86, 40.0])
+    assert np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
+    assert np.isfinite(m.log_likelihood([200, 0], [1.0, 0.0], [38.86, 0.0])).all()
+    # Both ways of evaluating the pair term agree there (the series against the fallback).
+    value, _ = _log_f_and_grad(np.array([2.0, 1.0, 0.3, 50.0]), np.array([200.0]), np.array([1.0]))
+    assert np.isfinite(value).all()
