@@ -420,7 +420,7 @@ def _summary_streamed(
     None when the customer-day key does not fit in 64 bits. The transactions are never copied or
     permuted as a whole: one array of customer-day keys (4 bytes each when customers x days < 2^32)
     is filled chunk by chunk and sorted in place, which gives the distinct purchase-days and each
-    customer's first and last day; amounts are then added per customer with ``np.bincount`` over the
+    customer's first and last day; amounts are then added per customer with ``np.add.at`` over the
     transactions in their input order (revenue, and the amount of the first purchase-day), chunk by
     chunk. Transactions after ``end_day`` are skipped.
     """
@@ -467,11 +467,15 @@ def _summary_streamed(
     for i in _chunks(n_kept):
         k = key[i : i + _CHUNK]
         cust = (k // span).astype(np.intp)
-        n_orders += np.bincount(cust, minlength=n_cust)
+        # Sorted: the chunk's customers are the range cust[0] .. cust[-1], so the counts are taken
+        # over that range only (no temporary as long as all customers).
+        lo, hi = int(cust[0]), int(cust[-1]) + 1
+        cust -= lo
+        n_orders[lo:hi] += np.bincount(cust, minlength=hi - lo)
         new_day = np.empty(k.shape[0], dtype=bool)
         new_day[0] = previous is None or int(k[0]) != previous
         np.not_equal(k[1:], k[:-1], out=new_day[1:])
-        n_days += np.bincount(cust[new_day], minlength=n_cust)
+        n_days[lo:hi] += np.bincount(cust[new_day], minlength=hi - lo)
         previous = int(k[-1])
     ends = np.cumsum(n_orders)
     first_day = (key[ends - n_orders] % span).astype(np.int64)
@@ -488,9 +492,10 @@ def _summary_streamed(
                 keep = d <= end_day
                 d, c, a = d[keep], c[keep], a[keep]
             code = index.codes(c)
-            revenue += np.bincount(code, weights=a, minlength=n_cust)
+            # np.add.at adds in place, in input order, without a temporary as long as all customers.
+            np.add.at(revenue, code, a)
             on_first = (d - dmin) == first_day[code]
-            first_amount += np.bincount(code[on_first], weights=a[on_first], minlength=n_cust)
+            np.add.at(first_amount, code[on_first], a[on_first])
     first_day += dmin
     last_day += dmin
     return index.ids, n_days, first_day, last_day, n_orders, revenue, first_amount

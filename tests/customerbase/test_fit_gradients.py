@@ -190,6 +190,6 @@ def test_pareto_finite_where_scipy_hyp2f1_is_nan():
     p = m.conditional_probability_alive([200, 0, 5], [1.0, 0.0, 3.0], [38.86, 38.86, 40.0])
     assert np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
     assert np.isfinite(m.log_likelihood([200, 0], [1.0, 0.0], [38.86, 0.0])).all()
-    # Both ways of evaluating the pair term agree there (the series against the fallback).
+    # The pair term used by the fits is finite there too.
     value, _ = _log_f_and_grad(np.array([2.0, 1.0, 0.3, 50.0]), np.array([200.0]), np.array([1.0]))
     assert np.isfinite(value).all()
