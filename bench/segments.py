@@ -312,6 +312,8 @@ def render(runs: list[dict[str, Any]], args: argparse.Namespace) -> str:
             f"stored dashboard figures computed on the first view after a refresh: "
             f"{run['result']['figures_first_view_s']} s (0 when `refresh` had computed them)"
         )
+        if "load" in run:
+            bits.append(f"load average (1 min, 2 cores) {run['load'][0]} before, {run['load'][1]} after")
         lines.append(f"- {run['vendor']}: " + "; ".join(bits) + ".")
         personas = run["result"].get("personas")
         if personas and personas["descriptions"]:
@@ -320,32 +322,33 @@ def render(runs: list[dict[str, Any]], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-FINDINGS = """**Why the counts miss their goal, and what would fix it.** The builder's count is one query,
-`COUNT(*)` over `customers_customer INNER JOIN insights_customermetrics` with the three conditions.
-With 1,000,000 customers and 38,000 to 369,000 matches, SQLite seeks the matches in a metrics index
-(`metrics_lifecycle`, `metrics_rfm_segment`, `metrics_abc`) and then reads one row per match from each of
-two wide tables (about 280-300 MB each): 1 to 4 s. PostgreSQL scans both tables in parallel and hash-joins
-them: about 0.8 s. On this server autovacuum is off and the refresh rewrites the metrics table without
-`ANALYZE`; before a manual `VACUUM (ANALYZE)` the plan was a nested loop with 369,162 heap fetches (1.6 s).
-What would bring counts under 300 ms (not done here: they change the analytics tables another issue owns
-and slow its refresh): (1) `ANALYZE insights_customermetrics` at the end of `insights_refresh` on
-PostgreSQL; (2) count definitions that only test analysis fields on the metrics table alone, with a
-covering index `(lifecycle, rfm_segment, abc_class, orders_count, revenue, clv_12m, p_alive,
-last_order_on, declining)`: on a copy of the SQLite file the first scenario went from 2-5 s to 300-440 ms
-(the index takes 19 s to build); (3) for definitions mixing profile and analysis fields, a narrow
-per-customer table of the filterable columns, written by the refresh.
+FINDINGS = """**How a count is made.** A definition that only tests analysis metrics with conditions a
+customer without metrics cannot meet (the first scenario) is counted on the metrics table alone, from
+`metrics_segment_cover`, an index holding every analysis field a segment can test plus the customer id:
+the count never reads the wide tables. Definitions that mix profile fields (region, stage...) join the
+customer file: the region is compared as `UPPER(region) = UPPER(value)` (iexact's meaning), answered by
+the `customer_region_upper` index on both databases; the stage by `customer_stage_id`. Planner statistics
+are refreshed after the nightly refresh (`update_planner_statistics`: full `ANALYZE` on SQLite, `VACUUM
+(ANALYZE)` on PostgreSQL, which also lets index-only scans skip the heap; autovacuum is off on this server).
 
-**Dashboard.** 12 queries, all on small tables, except counting customers per stage (a `GROUP BY` over
-the whole customer file, 315 of 400 ms on PostgreSQL): those counts are now stored with the dashboard
-figures when the analysis runs (`PortfolioFigures.stages`, migration `segments.0002`).
+**Why the mixed counts still miss 300 ms.** Their cost is one index probe per intermediate match:
+region + RFM + last purchase drives from the 144,846 customers of Madrid (SQLite) or hash-joins them with
+the 264,823 metrics matches (PostgreSQL); ABC + P(alive) + stage meets 240,000 metrics matches with
+732,054 customers at stage "customer". At about 1 µs per probe in SQLite, or parallel scans of two tables
+on 2 shared cores in PostgreSQL (`shared_buffers` 128 MB), that is 250 ms to 1 s. What would fix it: a
+narrow per-customer table of the filterable profile and analysis columns, kept current by every customer
+write (services, imports, merges) and by the refresh, counted by one scan or one index; not built yet.
 
-**Personas.** Reading the features took 84 of about 100 s on SQLite: Django's per-value converters
-(Decimal, dates) on 850,000 rows and a per-row `searchsorted`. Reading the driver's values and vectorising
-brought it to 37 s; the rest is SQL (the 850,000-buyer join and a `GROUP BY` over 10,000,000 orders for the
-web share) and k-means for k = 3..5 (10 s).
+**Dashboard.** 11 queries, all on small tables: the per-stage counts and every figure are stored when
+the analysis runs (`PortfolioFigures`), not computed per request.
 
-The machine was shared: other benchmarks ran at the same time (load average 4.5-5.5 on 2 cores), so these
-numbers are pessimistic and vary by 2x between runs."""
+**Personas.** The features are read as the driver's values and vectorised (no per-value converters);
+the rest is SQL (the 850,000-buyer join and a `GROUP BY` over 10,000,000 orders for the web share) and
+k-means for k = 3..5 on a 100,000-buyer fit sample. Regions are one-hot columns weighted to count as one
+feature.
+
+The machine was shared with other jobs while this ran (load averages above): the numbers are
+pessimistic and vary by up to 2x between runs."""
 
 
 def write_doc(section: str) -> None:
@@ -394,13 +397,15 @@ def main(argv: list[str] | None = None) -> int:
         say(f"== {urlsplit(url).scheme}: {url}")
         info = prepare(url)
         say(f"  {info}")
+        load_before = os.getloadavg()[0]
         result = subprocess.run(  # noqa: S603 - our own module
             [sys.executable, "-m", "bench.segments", "--requests", str(args.requests), "--warmup",
              str(args.warmup), *(["--skip-personas"] if args.skip_personas else []), "--worker", "measure"],
             env=_env(url), cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         runs.append({"url": url, "vendor": vendor_of(url), "info": info,
-                     "result": json.loads(result.stdout.strip().splitlines()[-1])})  # fmt: skip
+                     "result": json.loads(result.stdout.strip().splitlines()[-1]),
+                     "load": [round(load_before, 2), round(os.getloadavg()[0], 2)]})  # fmt: skip
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(runs, indent=2, default=str))
     section = render(runs, args)
