@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from cartera.insights import selectors
@@ -218,17 +218,17 @@ def _write_metrics(m: PortfolioMetrics, computed_at: dt.datetime) -> None:
 def _write_postgres(table: str, m: PortfolioMetrics, computed_at: dt.datetime) -> None:
     columns = _columns(m, computed_at)
     # Inside a caller's transaction (tests), deferred constraint checks may be pending, and then
-    # PostgreSQL refuses to alter the tables involved: the rows are replaced in place there.
+    # PostgreSQL refuses to build indexes on the table: the rows are replaced in place there.
     rebuild = not connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
-        # Rebuilt the way pg_restore loads a table: emptied, filled by COPY without secondary indexes
-        # or foreign keys, then each index built in one sort and each foreign key validated by one
-        # join. Row by row, every new row would also have to be checked against the deleted ones in
-        # the primary key and queue a foreign-key check for the commit (several times slower).
-        # TRUNCATE locks the table until the commit: readers wait for the new rows and never see a
-        # half-written table. Whatever indexes and keys exist are recreated from their definitions.
+        # Rebuilt the way pg_restore loads a table: emptied, filled by COPY without secondary
+        # indexes, then each index built in one sort. Row by row, every new row would also have to
+        # be checked against the deleted ones in the primary key (several times slower). TRUNCATE
+        # locks this table until the commit: its readers wait for the new rows and never see a
+        # half-written table. The foreign keys stay (dropping one would lock the customers table
+        # for everyone); whatever indexes exist are recreated from their own definitions.
         indexes: list[tuple[str, str]] = []
-        foreign_keys: list[tuple[str, str]] = []
+        check_keys_at_end = False
         if rebuild:
             cursor.execute(
                 "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
@@ -237,14 +237,7 @@ def _write_postgres(table: str, m: PortfolioMetrics, computed_at: dt.datetime) -
                 [table, table],
             )
             indexes = cursor.fetchall()
-            cursor.execute(
-                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass "
-                "AND contype = 'f'",
-                [table],
-            )
-            foreign_keys = cursor.fetchall()
-            for name, _definition in foreign_keys:
-                cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+            check_keys_at_end = _skip_row_triggers(cursor)
             for name, _definition in indexes:
                 cursor.execute(f'DROP INDEX "{name}"')
             cursor.execute(f"TRUNCATE {table}")
@@ -260,10 +253,55 @@ def _write_postgres(table: str, m: PortfolioMetrics, computed_at: dt.datetime) -
         cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
         for _name, definition in indexes:
             cursor.execute(definition)
-        for name, definition in foreign_keys:
-            cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
-        # Fresh statistics for the planner: the table was just rewritten whole.
+        if check_keys_at_end:
+            _check_foreign_keys(cursor, table)
+    # Fresh statistics for the planner (the table was just rewritten whole), once the lock is gone:
+    # ANALYZE does not keep readers waiting.
+    with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {table}")
+
+
+def _skip_row_triggers(cursor: Any) -> bool:
+    """Turn off the per-row foreign-key triggers for this transaction, if the role may.
+
+    Each new row would otherwise queue a check against the customers table (a million lookups and
+    row locks at the commit), and queued checks forbid building indexes in the same transaction.
+    ``session_replication_role`` needs a superuser or a role granted that setting; True when set,
+    and then the caller checks the keys itself with one join per key. Otherwise the keys are
+    checked row by row as the rows arrive (slower, same result).
+    """
+    try:
+        with transaction.atomic():
+            cursor.execute("SET LOCAL session_replication_role = replica")
+    except DatabaseError:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        return False
+    return True
+
+
+def _check_foreign_keys(cursor: Any, table: str) -> None:
+    """Raise :class:`IntegrityError` if a row of ``table`` points to a row that does not exist."""
+    cursor.execute(
+        "SELECT c.conname, c.confrelid::regclass::text, "
+        "(SELECT array_agg(quote_ident(a.attname) ORDER BY k.n) FROM unnest(c.conkey) WITH ORDINALITY k(att, n) "
+        " JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.att), "
+        "(SELECT array_agg(quote_ident(a.attname) ORDER BY k.n) FROM unnest(c.confkey) WITH ORDINALITY k(att, n) "
+        " JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.att) "
+        "FROM pg_constraint c WHERE c.conrelid = %s::regclass AND c.contype = 'f'",
+        [table],
+    )
+    for name, parent, own, referenced in cursor.fetchall():
+        present = " AND ".join(f"t.{col} IS NOT NULL" for col in own)
+        match = " AND ".join(f"p.{ref} = t.{col}" for col, ref in zip(own, referenced, strict=True))
+        cursor.execute(
+            f"SELECT {', '.join('t.' + col for col in own)} FROM {table} t WHERE {present} "  # noqa: S608
+            f"AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {match}) LIMIT 1"
+        )
+        missing = cursor.fetchone()
+        if missing is not None:
+            raise IntegrityError(
+                f'{table} violates foreign key constraint "{name}": {missing} not in {parent}'
+            )
 
 
 def _write_sqlite(table: str, m: PortfolioMetrics, computed_at: dt.datetime) -> None:
