@@ -95,7 +95,7 @@ def beta_geo_tail(a: float, p_off: float, c_off: FloatArray, z: FloatArray) -> F
 
 
 #: Upper ends of the bands of z that get separate tables in :func:`hyp2f1_c_a1_series`.
-_Z_BANDS = (0.15, 0.4, 0.65)
+_Z_BANDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
 def _accumulate_rows(op: np.ufunc, table: FloatArray) -> FloatArray:
@@ -110,7 +110,7 @@ def _accumulate_rows(op: np.ufunc, table: FloatArray) -> FloatArray:
 
 
 def hyp2f1_c_a1_series(
-    c: FloatArray | float, big_n: FloatArray, z: FloatArray, *, tol: float = 1e-17, max_terms: int = 2000
+    c: FloatArray | float, big_n: FloatArray, z: FloatArray, *, tol: float = 1e-16, max_terms: int = 2000
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """``G = 2F1(1, c; N; z)`` and its derivatives, by its series, for ``0 < c < N`` and ``0 <= z < 1``.
 
@@ -129,7 +129,8 @@ def hyp2f1_c_a1_series(
     c_arr = np.asarray(c, dtype=np.float64)
     shape = np.broadcast_shapes(z.shape, big_n.shape, c_arr.shape)
     z_max = float(z.max()) if z.size else 0.0
-    if len(shape) == 1 and z_max > _Z_BANDS[0] and float(z.min()) <= _Z_BANDS[0]:
+    z_min = float(z.min()) if z.size else 0.0
+    if len(shape) == 1 and any(z_min <= edge < z_max for edge in _Z_BANDS):
         # The number of terms grows fast with z: elements with a small z should not pay for the
         # largest one, so each band of z gets its own table.
         zb, nb, cb = (np.broadcast_to(v, shape) for v in (z, big_n, c_arr))
@@ -157,11 +158,10 @@ def hyp2f1_c_a1_series(
     g = 1.0 + terms.sum(axis=0)
     g_c = (terms * _accumulate_rows(np.add, 1.0 / ck)).sum(axis=0)
     g_n = -(terms * _accumulate_rows(np.add, 1.0 / nk)).sum(axis=0)
-    # d t_{k+1}/dz = (k+1) t_k (c+k)/(N+k), finite at z = 0.
-    previous = np.empty_like(terms)
-    previous[0] = 1.0
-    previous[1:] = terms[:-1]
-    g_z = ((k + 1.0) * previous * step).sum(axis=0)
+    # dG/dz = sum_j j t_j / z (j = k+1 here); its limit at z = 0 is the first ratio c/N.
+    weighted = ((k + 1.0) * terms).sum(axis=0)
+    positive = z > 0.0
+    g_z = np.where(positive, weighted / np.where(positive, z, 1.0), step[0])
     return (
         np.broadcast_to(g, shape).copy(),
         np.broadcast_to(g_c, shape).copy(),
