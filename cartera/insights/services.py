@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PERIOD_DAYS = 30
 STALE_AFTER = dt.timedelta(hours=2)
-_WRITE_BATCH = 5_000
 
 Progress = Callable[[str], None]
 
