@@ -237,6 +237,9 @@ def _write_postgres(table: str, m: PortfolioMetrics, computed_at: dt.datetime) -
             )
             indexes = cursor.fetchall()
             check_keys_at_end = _skip_row_triggers(cursor)
+            if not check_keys_at_end:
+                # Checked as each row arrives: queued checks would forbid building the indexes.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             for name, _definition in indexes:
                 cursor.execute(f'DROP INDEX "{name}"')
             cursor.execute(f"TRUNCATE {table}")
@@ -266,14 +269,13 @@ def _skip_row_triggers(cursor: Any) -> bool:
     Each new row would otherwise queue a check against the customers table (a million lookups and
     row locks at the commit), and queued checks forbid building indexes in the same transaction.
     ``session_replication_role`` needs a superuser or a role granted that setting; True when set,
-    and then the caller checks the keys itself with one join per key. Otherwise the keys are
-    checked row by row as the rows arrive (slower, same result).
+    and then the caller checks the keys itself with one join per key; otherwise the caller has
+    them checked row by row as the rows arrive (slower, same result).
     """
     try:
         with transaction.atomic():
             cursor.execute("SET LOCAL session_replication_role = replica")
     except DatabaseError:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         return False
     return True
 
