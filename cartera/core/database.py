@@ -10,19 +10,21 @@ from django.db import connection
 def update_planner_statistics(tables: Sequence[str] = ()) -> None:
     """Refresh the statistics the query planner chooses indexes with (``ANALYZE``).
 
-    After a bulk load or the nightly rewrite of the metrics, stale or missing statistics make the
-    planner pick the wrong index (a stage filter believed to match 1,000 rows when it matches
-    250,000), and list pages go from milliseconds to seconds. SQLite gets a full ``ANALYZE``: its
-    sampled variant (``analysis_limit``) misjudges low-cardinality columns such as the stage, and a
-    full pass over a million customers takes a few seconds. PostgreSQL gets ``VACUUM (ANALYZE)``
-    when it can (outside a transaction): besides the statistics, the vacuum marks the freshly written
-    pages all-visible, which index-only scans (counts from a covering index) need and which
-    autovacuum would only do later, or never where it is off. ``tables`` limits PostgreSQL's pass.
+        After a bulk load or the nightly rewrite of the metrics, stale or missing statistics make the
+        planner pick the wrong index (a stage filter believed to match 1,000 rows when it matches
+        250,000), and list pages go from milliseconds to seconds. SQLite gets a full ``ANALYZE``: its
+        sampled variant (``analysis_limit``) misjudges low-cardinality columns such as the stage, and a
+        full pass over a million customers takes a few seconds. ``tables`` limits the pass to those tables
+    (all of them otherwise). PostgreSQL gets ``VACUUM (ANALYZE)``
+        when it can (outside a transaction): besides the statistics, the vacuum marks the freshly written
+        pages all-visible, which index-only scans (counts from a covering index) need and which
+        autovacuum would only do later, or never where it is off.
     """
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             cursor.execute("PRAGMA analysis_limit=0")
-            cursor.execute("ANALYZE")
+            for statement in [f"ANALYZE {connection.ops.quote_name(t)}" for t in tables] or ["ANALYZE"]:
+                cursor.execute(statement)
         elif connection.vendor == "postgresql":
             command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
             names = ", ".join(connection.ops.quote_name(table) for table in tables)

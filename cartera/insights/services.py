@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from cartera.core.database import update_planner_statistics
 from cartera.insights import selectors
 from cartera.insights.analysis import (
     ACTIVE_BASE,
@@ -212,6 +213,11 @@ def _write_metrics(m: PortfolioMetrics, computed_at: dt.datetime) -> None:
         _write_postgres(table, m, computed_at)
     else:
         _write_sqlite(table, m, computed_at)
+    # Fresh statistics for the planner once the rewrite has committed (the table is new, and on
+    # SQLite its rebuilt indexes have none: segment counts would pick the wrong index). On
+    # PostgreSQL the vacuum also marks the new pages all-visible, so counts read the covering index
+    # alone. Neither keeps readers waiting.
+    update_planner_statistics([table])
 
 
 def _write_postgres(table: str, m: PortfolioMetrics, computed_at: dt.datetime) -> None:
@@ -257,10 +263,6 @@ def _write_postgres(table: str, m: PortfolioMetrics, computed_at: dt.datetime) -
             cursor.execute(definition)
         if check_keys_at_end:
             _check_foreign_keys(cursor, table)
-    # Fresh statistics for the planner (the table was just rewritten whole), once the lock is gone:
-    # ANALYZE does not keep readers waiting.
-    with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {table}")
 
 
 def _skip_row_triggers(cursor: Any) -> bool:

@@ -61,3 +61,16 @@ def test_dbstats_command(owner):
         else:
             cursor.execute("SELECT count(*) FROM pg_stats WHERE tablename = %s", [Customer._meta.db_table])
         assert cursor.fetchone()[0] > 0
+
+
+def test_the_refresh_leaves_statistics_for_the_rewritten_metrics(analysed_portfolio):
+    from cartera.insights.models import CustomerMetrics
+
+    table = CustomerMetrics._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            # The rewrite rebuilds the indexes, which drops their statistics; the refresh restores them.
+            cursor.execute("SELECT count(*) FROM sqlite_stat1 WHERE idx = 'metrics_segment_cover'")
+        else:
+            cursor.execute("SELECT count(*) FROM pg_stats WHERE tablename = %s", [table])
+        assert cursor.fetchone()[0] > 0
