@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from cartera.core.scoping import restrict
@@ -141,7 +142,12 @@ def _order_arrays_postgres() -> OrderArrays:
         " || float8send(amount::float8), ''::bytea) FROM sales_order WHERE ctid >= %s::tid"
     )
     parts: list[npt.NDArray[Any]] = []
-    with _binary_cursor() as cursor:
+    # The page ranges are read by several queries: one snapshot for all of them, or an order updated
+    # meanwhile (its new version on another page) could be read twice or not at all.
+    own_transaction = not connection.in_atomic_block
+    with transaction.atomic() if own_transaction else contextlib.nullcontext(), _binary_cursor() as cursor:
+        if own_transaction:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         cursor.execute("SELECT pg_relation_size('sales_order') / current_setting('block_size')::int")
         pages = int(cursor.fetchone()[0])
         starts = list(range(0, pages, _PG_PAGES_PER_QUERY)) or [0]
