@@ -331,13 +331,20 @@ the `customer_region_upper` index on both databases; the stage by `customer_stag
 are refreshed after the nightly refresh (`update_planner_statistics`: full `ANALYZE` on SQLite, `VACUUM
 (ANALYZE)` on PostgreSQL, which also lets index-only scans skip the heap; autovacuum is off on this server).
 
-**Why the mixed counts still miss 300 ms.** Their cost is one index probe per intermediate match:
-region + RFM + last purchase drives from the 144,846 customers of Madrid (SQLite) or hash-joins them with
-the 264,823 metrics matches (PostgreSQL); ABC + P(alive) + stage meets 240,000 metrics matches with
-732,054 customers at stage "customer". At about 1 µs per probe in SQLite, or parallel scans of two tables
-on 2 shared cores in PostgreSQL (`shared_buffers` 128 MB), that is 250 ms to 1 s. What would fix it: a
-narrow per-customer table of the filterable profile and analysis columns, kept current by every customer
-write (services, imports, merges) and by the refresh, counted by one scan or one index; not built yet.
+**What still misses 300 ms: "ABC class + P(alive) + stage" on SQLite.** Its cost is one index probe
+per intermediate match: 240,000 customers of class A or B with P(alive) < 0.5 against 732,054 at stage
+"customer". SQLite has no histograms (its build here lacks STAT4), so it believes a stage holds the
+average quarter of the file and drives the join from the stage index (732,054 probes, 600-700 ms);
+the other order, from the metrics (240,000 probes into the covering stage index), was 330-410 ms when
+forced by hand: under 300 ms is out of reach for a join of this size on SQLite either way. PostgreSQL
+hash-joins index-only scans of both sides (about 240 ms). What would fix SQLite: a narrow per-customer
+table of the filterable profile and analysis columns, kept current by every customer write (services,
+imports, merges) and by the refresh, counted by one scan or one index; not built yet. Before the
+refresh refreshed the statistics of the metrics table (it rebuilds its indexes, which drops their
+statistics on SQLite), the region scenario took 550 ms on SQLite; with them, 240 ms. (The benchmark
+databases had been refreshed by the code before that step; for the table above their metrics table was
+given exactly what the refresh now runs: `ANALYZE insights_customermetrics` on SQLite, `VACUUM (ANALYZE)`
+on PostgreSQL.)
 
 **Dashboard.** 11 queries, all on small tables: the per-stage counts and every figure are stored when
 the analysis runs (`PortfolioFigures`), not computed per request.
