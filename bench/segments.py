@@ -322,29 +322,27 @@ def render(runs: list[dict[str, Any]], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-FINDINGS = """**How a count is made.** A definition that only tests analysis metrics with conditions a
-customer without metrics cannot meet (the first scenario) is counted on the metrics table alone, from
-`metrics_segment_cover`, an index holding every analysis field a segment can test plus the customer id:
-the count never reads the wide tables. Definitions that mix profile fields (region, stage...) join the
-customer file: the region is compared as `UPPER(region) = UPPER(value)` (iexact's meaning), answered by
-the `customer_region_upper` index on both databases; the stage by `customer_stage_id`. Planner statistics
-are refreshed after the nightly refresh (`update_planner_statistics`: full `ANALYZE` on SQLite, `VACUUM
-(ANALYZE)` on PostgreSQL, which also lets index-only scans skip the heap; autovacuum is off on this server).
+FINDINGS = """**How a count is made.** A definition whose conditions can all be read on the metrics table,
+and which only a customer with a metrics row can match, is counted on that table alone, from
+`metrics_segment_cover`: an index holding every analysis field a segment can test, the customer's
+stage and the customer id. The count never reads the wide tables nor joins the customer file. The
+stage is a copy kept on the metrics row: written by the refresh inside its transaction, and kept
+current by a database trigger on the customers table (every way a stage changes, bulk updates and
+imports included). The first and third scenarios are counted this way. Definitions with other profile
+fields (the region in the second) join the customer file. The region is compared as `UPPER(region) =
+UPPER(value)`, which is what iexact means, and answered by the `customer_region_upper` index on both
+databases.
 
-**What still misses 300 ms: "ABC class + P(alive) + stage" on SQLite.** Its cost is one index probe
-per intermediate match: 240,000 customers of class A or B with P(alive) < 0.5 against 732,054 at stage
-"customer". SQLite has no histograms (its build here lacks STAT4), so it believes a stage holds the
-average quarter of the file and drives the join from the stage index (732,054 probes, 600-700 ms);
-the other order, from the metrics (240,000 probes into the covering stage index), was 330-410 ms when
-forced by hand: under 300 ms is out of reach for a join of this size on SQLite either way. PostgreSQL
-hash-joins index-only scans of both sides (about 240 ms). What would fix SQLite: a narrow per-customer
-table of the filterable profile and analysis columns, kept current by every customer write (services,
-imports, merges) and by the refresh, counted by one scan or one index; not built yet. Before the
-refresh refreshed the statistics of the metrics table (it rebuilds its indexes, which drops their
-statistics on SQLite), the region scenario took 550 ms on SQLite; with them, 240 ms. (The benchmark
-databases had been refreshed by the code before that step; for the table above their metrics table was
-given exactly what the refresh now runs: `ANALYZE insights_customermetrics` on SQLite, `VACUUM (ANALYZE)`
-on PostgreSQL.)
+Planner statistics are refreshed after every refresh by `update_planner_statistics`: a full `ANALYZE`
+of the metrics table on SQLite, whose rebuilt indexes otherwise have none (the region count then took
+550 ms), and `VACUUM (ANALYZE)` on PostgreSQL, which marks the pages all-visible for index-only scans.
+Autovacuum is off on this server.
+
+**Margins.** The region scenario joins the 144,846 customers of Madrid with the metrics, one probe per
+customer: 230 ms on SQLite, 290 ms at p95 on PostgreSQL. That is the closest to the goal, and a busier
+machine would push it over. Without the stage copy, the third scenario took 600-700 ms on SQLite. SQLite
+has no histograms in this build (no STAT4), so it drove the join from the 732,054 customers at stage
+"customer".
 
 **Dashboard.** 11 queries, all on small tables: the per-stage counts and every figure are stored when
 the analysis runs (`PortfolioFigures`), not computed per request.

@@ -189,6 +189,21 @@ def customer_ids() -> npt.NDArray[np.int64]:
         cursor.close()
 
 
+def customer_stages(ids: npt.NDArray[np.int64]) -> list[str]:
+    """The current stage of each customer of ``ids`` (sorted), "" for one that no longer exists."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, stage FROM customers_customer ORDER BY id")
+        rows = cursor.fetchall()
+    if not rows or not ids.shape[0]:
+        return [""] * int(ids.shape[0])
+    known = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    stages = np.array([r[1] for r in rows] + [""], dtype=object)
+    pos = np.minimum(np.searchsorted(known, ids), len(rows) - 1)
+    pos[known[pos] != ids] = len(rows)  # the "" at the end
+    result: list[str] = stages[pos].tolist()
+    return result
+
+
 def metrics_for(*, user: Any, customer: Customer) -> CustomerMetrics | None:
     """The customer's metrics, if a refresh has computed them (the customer is already scoped)."""
     return CustomerMetrics.objects.filter(customer=customer).first()

@@ -67,12 +67,14 @@ def _num(value: float, places: int = 2) -> Decimal | None:
     return Decimal(repr(round(float(value), places)))
 
 
-_COLUMNS = [
+_COMPUTED_COLUMNS = [
     "customer_id", "orders_count", "revenue", "first_order_on", "last_order_on", "recency_days", "frequency",
     "monetary", "tenure_days", "usual_interval_days", "p_alive", "expected_purchases_90d", "clv_12m", "r_score",
     "f_score", "m_score", "rfm_segment", "abc_class", "lifecycle", "reason_code", "reason_data", "declining",
     "decline_since", "computed_at",
 ]  # fmt: skip
+# What the writers store: the computed columns, then the customer's stage copied at write time.
+_COLUMNS = [*_COMPUTED_COLUMNS, "stage"]
 
 # The figures behind each status, stored as the JSON object ``reason_data`` (finite ones only).
 _REASON_KEYS = ("days_since_last", "usual_interval_days", "overdue_factor", "threshold_days", "p_alive")
@@ -172,7 +174,8 @@ def _reason_json(m: PortfolioMetrics) -> list[str]:
 
 
 def _columns(m: PortfolioMetrics, computed_at: Any) -> list[list[Any]]:
-    """Every metrics column as a list of database-ready values, in the order of :data:`_COLUMNS`.
+    """Every computed metrics column as a list of database-ready values, in the order of
+    :data:`_COMPUTED_COLUMNS` (the stage copy is read by the writers, inside their transaction).
 
     Built column by column with numpy, so that no Python object is made per row and field beyond
     the value itself; ``computed_at`` is given as the database wants it.
@@ -251,6 +254,9 @@ def _write_postgres(table: str, m: PortfolioMetrics, computed_at: dt.datetime) -
             cursor.execute(f"TRUNCATE {table}")
         else:
             cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+        # The stage copy is read inside the rewrite's transaction: a stage changed meanwhile waits
+        # for the table's lock, and its trigger then updates the new row.
+        columns.append(selectors.customer_stages(m.customer_ids))
         raw = cursor.cursor  # the psycopg cursor under Django's wrapper
         with raw.copy(f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
             # psycopg formats each row in C (faster than joining strings in Python).
@@ -329,6 +335,8 @@ def _write_sqlite(table: str, m: PortfolioMetrics, computed_at: dt.datetime) -> 
             for name, _definition in indexes:
                 cursor.execute(f'DROP INDEX "{name}"')
             cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+            # The stage copy, read inside the write transaction (no stage can change meanwhile).
+            columns.append(selectors.customer_stages(m.customer_ids))
             # The sqlite3 cursor itself, fed straight from the column lists.
             cursor.cursor.executemany(sql, zip(*columns, strict=True))
             for _name, definition in indexes:

@@ -314,18 +314,40 @@ _NEEDS_METRICS_OPS = {"in", "eq", "gt", "gte", "lt", "lte", "between", "before",
 _METRICS_PREFIX = "metrics__"
 
 
+# Profile fields the metrics table keeps a copy of (kept current by a trigger, see
+# insights.CustomerMetrics.stage); their name there is the same.
+_COPIED_ON_METRICS = {"stage"}
+
+
+def _needs_metrics(rule: dict[str, Any]) -> bool:
+    """Only a customer with a metrics row can satisfy the rule."""
+    return FIELDS[rule["field"]].path.startswith(_METRICS_PREFIX) and rule["op"] in _NEEDS_METRICS_OPS
+
+
+def _answered_on_metrics(rule: dict[str, Any]) -> bool:
+    return _needs_metrics(rule) or rule["field"] in _COPIED_ON_METRICS
+
+
+def _requires_metrics(parts: list[bool], match: str) -> bool:
+    """Whether a group of conditions (each requiring a metrics row or not) requires one."""
+    return any(parts) if match == "all" else all(parts)
+
+
 def on_metrics_alone(definition: dict[str, Any]) -> bool:
     """Whether a *cleaned* definition can be evaluated on the metrics table without the customers.
 
-    True when it has conditions and every one tests an analysis metric with an operator that a
-    customer without metrics cannot satisfy: the customers matching it are then exactly the metrics
-    rows matching it (one row per customer), and counting them needs no join with the customer file.
+    True when every condition can be read there (an analysis metric, or the stage the table keeps
+    a copy of) and the definition as a whole can only match a customer who has a metrics row (an
+    "all" group with one analysis condition; every alternative of an "any"): the customers matching
+    it are then exactly the metrics rows matching it (one row per customer), and counting them needs
+    no join with the customer file.
     """
-    rules = [rule for group in definition.get("groups", []) for rule in group["rules"]]
-    return bool(rules) and all(
-        FIELDS[rule["field"]].path.startswith(_METRICS_PREFIX) and rule["op"] in _NEEDS_METRICS_OPS
-        for rule in rules
-    )
+    groups = definition.get("groups", [])
+    rules = [rule for group in groups for rule in group["rules"]]
+    if not rules or not all(_answered_on_metrics(rule) for rule in rules):
+        return False
+    needed = [_requires_metrics([_needs_metrics(r) for r in g["rules"]], g["match"]) for g in groups]
+    return _requires_metrics(needed, definition.get("match", "all"))
 
 
 def _rule_q(rule: dict[str, Any], user: Any, today: dt.date, depth: int, on_metrics: bool = False) -> Q:

@@ -74,3 +74,12 @@ def test_the_refresh_leaves_statistics_for_the_rewritten_metrics(analysed_portfo
         else:
             cursor.execute("SELECT count(*) FROM pg_stats WHERE tablename = %s", [table])
         assert cursor.fetchone()[0] > 0
+
+
+def test_the_refresh_copies_every_customers_stage(analysed_portfolio):
+    from django.db.models import F
+
+    from cartera.insights.models import CustomerMetrics
+
+    assert CustomerMetrics.objects.count() > 0
+    assert not CustomerMetrics.objects.exclude(stage=F("customer__stage")).exists()

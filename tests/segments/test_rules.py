@@ -117,7 +117,14 @@ def test_counting_on_metrics_alone_only_when_a_customer_without_metrics_cannot_m
 
     positive = {"field": "lifecycle", "op": "in", "value": ["active", "at_risk"]}
     assert on_metrics_alone(definition(positive, {"field": "revenue", "op": "gt", "value": "10"}))
-    assert not on_metrics_alone(definition(positive, {"field": "stage", "op": "in", "value": ["customer"]}))
+    stage = {"field": "stage", "op": "in", "value": ["customer"]}
+    # The stage is copied onto the metrics: with an analysis condition beside it, no join is needed...
+    assert on_metrics_alone(definition(positive, stage))
+    assert definition_count(user=owner, definition=definition(positive, stage), today=TODAY) == 1  # Ana
+    # ... but alone, or as an alternative, it matches customers who have no metrics row (Carlos).
+    assert not on_metrics_alone(definition(stage))
+    assert not on_metrics_alone(definition(positive, stage, match="any"))
+    assert definition_count(user=owner, definition=definition(positive, stage, match="any"), today=TODAY) == 3
     assert not on_metrics_alone(definition({"field": "lifecycle", "op": "not_in", "value": ["active"]}))
     assert not on_metrics_alone(definition({"field": "clv_12m", "op": "empty"}))
     assert not on_metrics_alone(definition())
@@ -222,3 +229,26 @@ def test_description_keeps_lists_apart_from_the_conditions(db):
 
     with translation.override("en"):
         assert describe(definition) == "status is one of (At risk, Inactive) and revenue > 100"
+
+
+def test_the_stage_copy_on_the_metrics_follows_every_change(owner, people):
+    from cartera.customers.services import customer_update
+
+    ana, bea = people["ana"], people["bea"]
+    assert CustomerMetrics.objects.get(customer=ana).stage == "customer"
+    customer_update(actor=owner, customer=ana, fields={"stage": "former"})
+    Customer.objects.filter(pk=bea.pk).update(stage="customer")  # a bulk update, no model code runs
+    copies = dict(CustomerMetrics.objects.values_list("customer_id", "stage"))
+    assert copies == {ana.pk: "former", bea.pk: "customer"}
+    at_risk_customers = {
+        "groups": [
+            {
+                "match": "all",
+                "rules": [
+                    {"field": "stage", "op": "in", "value": ["customer"]},
+                    {"field": "lifecycle", "op": "in", "value": ["at_risk"]},
+                ],
+            }
+        ]
+    }
+    assert definition_count(user=owner, definition=at_risk_customers, today=TODAY) == 1  # Bea, now
