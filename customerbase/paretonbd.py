@@ -35,16 +35,8 @@ def _log_a0(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray) -
     d = beta-alpha`` otherwise; both terms are computed in log space and subtracted with
     ``log(1 - exp(.))``. ``A_0 = 0`` (log = -inf) when ``t_x = T``.
     """
-    r, alpha, s, beta = (float(v) for v in params)
-    rsx = r + s + x
-    if alpha >= beta:
-        m, d = alpha, alpha - beta
-        b_prime: FloatArray | float = s + 1.0
-    else:
-        m, d = beta, beta - alpha
-        b_prime = r + x
-    u1 = log_hyp2f1_c_a1(rsx, b_prime, d / (m + t_x)) - rsx * np.log(m + t_x)
-    u2 = log_hyp2f1_c_a1(rsx, b_prime, d / (m + T)) - rsx * np.log(m + T)
+    u1 = _log_f(params, x, t_x)
+    u2 = _log_f(params, x, T)
     with np.errstate(invalid="ignore"):
         diff = np.minimum(u2 - u1, 0.0)
     return np.asarray(u1 + log1mexp(diff), dtype=np.float64)
