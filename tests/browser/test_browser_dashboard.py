@@ -4,6 +4,7 @@ from the server's data with a table equivalent, and a follow-up task from "Antic
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from playwright.sync_api import expect
@@ -40,6 +41,26 @@ _CHART_JS = """(figure) => {
 }"""
 
 
+def assert_chart_drawn(figure: Any, chart_id: str) -> tuple[dict[str, Any], str, int]:
+    """A dashboard chart drawn with data, inside its box, labels apart, with its text equivalent (a
+    caption and a data table with rows); returns its measures, its kind and its table's rows."""
+    expect(figure).to_have_class(re.compile(r"\bdrawn\b"))
+    kind = figure.get_attribute("data-chart") or ""
+    expect(figure.locator(f"svg.chart-svg {MARKS[kind]}").first).to_be_attached()
+    m = figure.evaluate(_CHART_JS)
+    assert m is not None, f"{chart_id}: no SVG"
+    assert m["marks"] > 0 and m["positive"] > 0, f"{chart_id} drew no data: {m}"
+    assert m["width"] >= 200 and m["height"] >= 80, f"{chart_id} is too small: {m}"
+    assert m["right"] <= m["figureRight"] + 1, f"{chart_id} overflows its box: {m}"
+    assert m["overlaps"] == 0, f"{chart_id} has overlapping labels: {m}"
+    expect(figure.locator("figcaption")).not_to_be_empty()
+    table = figure.locator("details.chart-data table")
+    expect(table).to_be_attached()
+    rows = int(table.locator("tbody tr").count())
+    assert rows > 0, f"{chart_id}: the data table is empty"
+    return m, kind, rows
+
+
 @pytest.fixture
 def cdnow_analysed(transactional_db, analysed_portfolio):
     """The analysed CDNOW portfolio, committed so the live server sees it."""
@@ -57,24 +78,10 @@ def test_dashboard_charts_and_anticipate(
 
     for chart_id in CHARTS:
         figure = page.locator(f"figure#{chart_id}")
-        expect(figure).to_have_class(re.compile(r"\bdrawn\b"))
-        kind = figure.get_attribute("data-chart") or ""
-        expect(figure.locator(f"svg.chart-svg {MARKS[kind]}").first).to_be_attached()
-        m = figure.evaluate(_CHART_JS)
-        assert m is not None, f"{chart_id}: no SVG"
-        assert m["marks"] > 0 and m["positive"] > 0, f"{chart_id} drew no data: {m}"
+        m, kind, rows = assert_chart_drawn(figure, chart_id)
         assert m["aria"] == "true", (
             f"{chart_id}: the SVG should be hidden from screen readers (it has a table)"
         )
-        assert m["width"] >= 200 and m["height"] >= 80, f"{chart_id} is too small: {m}"
-        assert m["right"] <= m["figureRight"] + 1, f"{chart_id} overflows its box: {m}"
-        assert m["overlaps"] == 0, f"{chart_id} has overlapping labels: {m}"
-        # Its text equivalent: a caption and a data table with the same rows.
-        expect(figure.locator("figcaption")).not_to_be_empty()
-        table = figure.locator("details.chart-data table")
-        expect(table).to_be_attached()
-        rows = table.locator("tbody tr").count()
-        assert rows > 0, f"{chart_id}: the data table is empty"
         if kind in ("line", "bars") and chart_id != "chart-abc":
             assert (
                 rows * len((figure.get_attribute("data-y") or "").split(",")) == m["marks"] or kind == "line"

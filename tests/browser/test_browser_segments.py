@@ -52,6 +52,31 @@ def expect_count(page: Any, n: int) -> None:
     expect(page.locator("#segment-count")).to_have_text(re.compile(rf"^\s*{number} clientes?\b"))
 
 
+def add_condition(page: Any, builder: Any, index: int, field: str, op: str, value: str) -> None:
+    """Add condition ``index`` through the builder as a person does: "+ Condition", pick the field and
+    the operator (each re-renders the builder), type the value and leave the field (each counts)."""
+    builder.locator("button.add-rule").click()
+    settled(page)
+    expect(builder.locator("div.rule")).to_have_count(index + 1)
+    name = f"g0-r{index}"
+    with page.expect_response(re.compile(r"/segments/new/$")):
+        builder.locator(f"select[name={name}-field]").select_option(field)
+    settled(page)
+    expect(builder.locator(f"select[name={name}-op] option[value={op}]")).to_be_attached()
+    with page.expect_response(re.compile(r"/segments/new/$")):
+        builder.locator(f"select[name={name}-op]").select_option(op)
+    settled(page)
+    expect(builder.locator(f"input[name={name}-value]")).to_be_visible()
+    with page.expect_response(re.compile(r"/segments/count/$")):
+        builder.locator(f"input[name={name}-value]").fill(value)
+    settled(page)
+    # Leaving the field fires "change" and counts once more: let that land before the next click, as
+    # a person would see it; a click in the middle of its swap may land on what moved under it.
+    with page.expect_response(re.compile(r"/segments/count/$")):
+        builder.locator(f"input[name={name}-value]").blur()
+    settled(page)
+
+
 def test_segment_pareto_rfm_and_personas(
     page, owner, cdnow_analysed, login, browser_log, shot, sideways_overflow
 ):
@@ -82,45 +107,14 @@ def test_segment_pareto_rfm_and_personas(
     expect_count(page, first)
     assert first > 0
 
-    # ... and orders ≥ 2: a second condition, its field and operator re-render the builder.
-    builder.locator("button.add-rule").click()
-    settled(page)
-    expect(builder.locator("div.rule")).to_have_count(2)
-    with page.expect_response(re.compile(r"/segments/new/$")):
-        builder.locator("select[name=g0-r1-field]").select_option("orders_count")
-    settled(page)
-    expect(builder.locator("select[name=g0-r1-op] option[value=gte]")).to_be_attached()
-    with page.expect_response(re.compile(r"/segments/new/$")):
-        builder.locator("select[name=g0-r1-op]").select_option("gte")
-    settled(page)
-    expect(builder.locator("input[name=g0-r1-value]")).to_be_visible()
-    with page.expect_response(re.compile(r"/segments/count/$")):
-        builder.locator("input[name=g0-r1-value]").fill("3")
-    settled(page)
-    # Leaving the field fires "change" and counts once more: let that land before the next click, as
-    # a person would see it; a click in the middle of its swap may land on what moved under it.
-    with page.expect_response(re.compile(r"/segments/count/$")):
-        builder.locator("input[name=g0-r1-value]").blur()
-    settled(page)
+    # ... and orders ≥ 3: a second condition, its field and operator re-render the builder.
+    add_condition(page, builder, 1, "orders_count", "gte", "3")
     second = in_db(at_risk, repeat)
     expect_count(page, second)
     assert 0 < second < first
 
     # ... and revenue > 50 €: three conditions, counted as in the database.
-    builder.locator("button.add-rule").click()
-    settled(page)
-    expect(builder.locator("div.rule")).to_have_count(3)
-    with page.expect_response(re.compile(r"/segments/new/$")):
-        builder.locator("select[name=g0-r2-field]").select_option("revenue")
-    settled(page)
-    expect(builder.locator("select[name=g0-r2-op] option[value=gt]")).to_be_attached()
-    with page.expect_response(re.compile(r"/segments/new/$")):
-        builder.locator("select[name=g0-r2-op]").select_option("gt")
-    settled(page)
-    expect(builder.locator("input[name=g0-r2-value]")).to_be_visible()
-    with page.expect_response(re.compile(r"/segments/count/$")):
-        builder.locator("input[name=g0-r2-value]").fill("50")
-    settled(page)
+    add_condition(page, builder, 2, "revenue", "gt", "50")
     third = in_db(at_risk, repeat, big)
     expect_count(page, third)
     assert _count(page) == third and 0 < third < second

@@ -17,8 +17,8 @@ import pytest
 from playwright.sync_api import expect
 
 # The Spanish modules' language-free helpers: the same waits and the same chart measurements.
-from test_browser_dashboard import _CHART_JS, CHARTS, MARKS
-from test_browser_segments import _OVERLAPS_JS, settled
+from test_browser_dashboard import _CHART_JS, CHARTS, assert_chart_drawn
+from test_browser_segments import _OVERLAPS_JS, add_condition, settled
 
 pytestmark = pytest.mark.browser
 
@@ -107,20 +107,7 @@ def test_segment_pareto_rfm_personas_and_dashboard_in_english(
     expect_count(page, first)
 
     # ... and revenue > 100: a second condition, whose field and operator re-render the builder.
-    builder.locator("button.add-rule").click()
-    settled(page)
-    expect(builder.locator("div.rule")).to_have_count(2)
-    with page.expect_response(re.compile(r"/segments/new/$")):
-        builder.locator("select[name=g0-r1-field]").select_option("revenue")
-    settled(page)
-    expect(builder.locator("select[name=g0-r1-op] option[value=gt]")).to_be_attached()
-    with page.expect_response(re.compile(r"/segments/new/$")):
-        builder.locator("select[name=g0-r1-op]").select_option("gt")
-    settled(page)
-    expect(builder.locator("input[name=g0-r1-value]")).to_be_visible()
-    with page.expect_response(re.compile(r"/segments/count/$")):
-        builder.locator("input[name=g0-r1-value]").fill("100")
-    settled(page)
+    add_condition(page, builder, 1, "revenue", "gt", "100")
     both = in_db(at_risk, big)
     assert 0 < both < first
     expect_count(page, both)
@@ -219,18 +206,7 @@ def test_segment_pareto_rfm_personas_and_dashboard_in_english(
     expect(page.locator("h1")).to_have_text("Hello, Olga")
     expect(page.locator("#active-now")).to_have_text(re.compile(r"^\d[\d,]*$"))
     for chart_id in CHARTS:
-        figure = page.locator(f"figure#{chart_id}")
-        expect(figure).to_have_class(re.compile(r"\bdrawn\b"))
-        kind = figure.get_attribute("data-chart") or ""
-        expect(figure.locator(f"svg.chart-svg {MARKS[kind]}").first).to_be_attached()
-        m = figure.evaluate(_CHART_JS)
-        assert m is not None, f"{chart_id}: no SVG"
-        assert m["marks"] > 0 and m["positive"] > 0, f"{chart_id} drew no data: {m}"
-        assert m["width"] >= 200 and m["height"] >= 80, f"{chart_id} is too small: {m}"
-        assert m["right"] <= m["figureRight"] + 1, f"{chart_id} overflows its box: {m}"
-        assert m["overlaps"] == 0, f"{chart_id} has overlapping labels: {m}"
-        expect(figure.locator("figcaption")).not_to_be_empty()
-        assert figure.locator("details.chart-data tbody tr").count() > 0, f"{chart_id}: empty data table"
+        assert_chart_drawn(page.locator(f"figure#{chart_id}"), chart_id)
     expect(page.locator("figure#chart-flows ul.chart-legend li")).to_have_text(
         ["New", "Reactivated", "Newly inactive"]
     )
