@@ -39,6 +39,21 @@ def interaction_create(*, actor: User, customer: Customer, fields: Mapping[str, 
     return interaction
 
 
+def interaction_record_merge(*, actor: User, keep: Customer, summary: str) -> Interaction:
+    """Write a merge into the kept customer's timeline (answers the ``customers_merged`` hook)."""
+    return interaction_create(
+        actor=actor,
+        customer=keep,
+        fields={
+            "kind": "note",
+            "direction": "internal",
+            "subject": _("Merged with a duplicate record")[:200],
+            "body": _("%(removed)s was merged into this customer by %(actor)s.")
+            % {"removed": summary, "actor": actor},
+        },
+    )
+
+
 @transaction.atomic
 def interaction_update(*, actor: User, interaction: Interaction, fields: Mapping[str, Any]) -> Interaction:
     """Correct a logged interaction."""

@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from cartera.accounts.models import User
+from cartera.core import hooks
 from cartera.core.contact import normalize_email, normalize_phone
 from cartera.core.text import fold
 from cartera.customers.models import Company, Customer, CustomField, CustomFieldType, Stage, Tag
@@ -260,9 +261,6 @@ def customer_merge(*, actor: User, keep: Customer, remove: Customer) -> Customer
     """Fold ``remove`` into ``keep``: every interaction, order, task and other linked record moves to
     ``keep``, tags are joined, ``keep``'s empty fields are filled from ``remove``, and the merge is
     written in ``keep``'s timeline as a note. ``remove`` is then deleted."""
-    from cartera.activity.services import interaction_create
-    from cartera.insights.tasks import schedule_refresh
-
     if keep.pk == remove.pk:
         raise ValidationError(_("A customer cannot be merged with itself."))
     # Every one-to-many link to a customer moves, so apps added later keep their rows too.
@@ -291,16 +289,6 @@ def customer_merge(*, actor: User, keep: Customer, remove: Customer) -> Customer
     keep.first_name_key = fold(keep.first_name)[:100]
     keep.last_name_key = fold(keep.last_name)[:150]
     keep.save()
-    interaction_create(
-        actor=actor,
-        customer=keep,
-        fields={
-            "kind": "note",
-            "direction": "internal",
-            "subject": _("Merged with a duplicate record")[:200],
-            "body": _("%(removed)s was merged into this customer by %(actor)s.")
-            % {"removed": summary, "actor": actor},
-        },
-    )
-    schedule_refresh(trigger="merge")
+    hooks.fire("customers_merged", actor=actor, keep=keep, summary=summary)
+    hooks.fire("portfolio_changed", trigger="merge")
     return keep

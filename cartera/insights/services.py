@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from cartera.core import hooks
 from cartera.core.database import update_planner_statistics
 from cartera.insights import selectors
 from cartera.insights.analysis import (
@@ -475,7 +476,4 @@ def _refresh_figures(
     The refresh hands over the orders it has read and the metrics it has just written, so that the
     figures neither read the orders again nor recompute today's RFM segments.
     """
-    # Imported here: the segments app builds on this one, not the other way round.
-    from cartera.segments.services import figures_refresh
-
-    figures_refresh(snapshot=snapshot, orders=orders, metrics=metrics)
+    hooks.fire("metrics_refreshed", snapshot=snapshot, orders=orders, metrics=metrics)

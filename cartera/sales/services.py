@@ -8,9 +8,9 @@ from typing import Any
 from django.db import transaction
 
 from cartera.accounts.models import User
+from cartera.core import hooks
 from cartera.customers.models import Customer
 from cartera.customers.services import customer_mark_buyer
-from cartera.insights.tasks import schedule_refresh
 from cartera.sales.models import Order
 
 ORDER_FIELDS = ("ordered_on", "amount", "currency", "channel", "category", "source", "external_ref")
@@ -34,7 +34,7 @@ def order_create(*, actor: User | None, customer: Customer, fields: Mapping[str,
     order.full_clean()
     order.save()
     customer_mark_buyer(customer=customer)
-    schedule_refresh(trigger="order")
+    hooks.fire("portfolio_changed", trigger="order")
     return order
 
 

@@ -1,0 +1,53 @@
+"""Named hooks: the one documented place where a lower app sets off work that a higher app owns.
+
+Apps import only downwards (core → accounts → customers → activity, sales → insights → segments →
+imports → web, demo; checked by import-linter). Sometimes a lower app must still start something
+that belongs higher up: a new order must schedule a refresh of the analysis, which lives in
+``insights``. Instead of importing upwards (even inside a function), the lower app *fires* a hook
+declared here, and the higher app *registers* its handler in its ``AppConfig.ready()``.
+
+Every hook is listed in :data:`HOOKS` with what it passes and who answers it, so the whole list of
+"upward" effects is readable in one screen. Firing an unknown name or registering twice is a bug and
+raises at once. A hook with no handler does nothing (an app can be left out of ``INSTALLED_APPS``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+HOOKS: dict[str, str] = {
+    "portfolio_changed": (
+        "Orders or customers changed in a way that moves the analysis (order recorded, import finished, "
+        "customers merged). Keyword: trigger (str). Registered by insights: queue a refresh once the "
+        "transaction commits."
+    ),
+    "metrics_refreshed": (
+        "A refresh has just written the metrics. Keywords: snapshot, orders, metrics (or None). "
+        "Registered by segments: precompute the Pareto, RFM and dashboard figures."
+    ),
+    "customers_merged": (
+        "Two customers were merged. Keywords: actor, keep (Customer), summary (str). "
+        "Registered by activity: write the merge as a note in the kept customer's timeline."
+    ),
+}
+
+_handlers: dict[str, Callable[..., Any]] = {}
+
+
+def register(name: str, handler: Callable[..., Any]) -> None:
+    """Make ``handler`` answer the hook ``name`` (called once, from the owning app's ``ready()``)."""
+    if name not in HOOKS:
+        raise KeyError(f"unknown hook {name!r}; declare it in cartera.core.hooks.HOOKS")
+    current = _handlers.get(name)
+    if current is not None and current is not handler:
+        raise RuntimeError(f"hook {name!r} already answered by {current!r}")
+    _handlers[name] = handler
+
+
+def fire(name: str, **kwargs: Any) -> Any:
+    """Call the handler registered for ``name`` with ``kwargs``; ``None`` when nobody registered it."""
+    if name not in HOOKS:
+        raise KeyError(f"unknown hook {name!r}; declare it in cartera.core.hooks.HOOKS")
+    handler = _handlers.get(name)
+    return None if handler is None else handler(**kwargs)
