@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "cartera.segments",
     "cartera.imports",
     "cartera.web",
+    "cartera.demo",
 ]
 
 MIDDLEWARE = [

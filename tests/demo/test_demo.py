@@ -16,11 +16,11 @@ from django.db.models import Count, Max, Min, Q
 
 from cartera.accounts.models import User
 from cartera.activity.models import Interaction, Task
-from cartera.core import demo
-from cartera.core.demo import DEMO_PASSWORD, DemoError, generate_demo
 from cartera.core.text import fold
 from cartera.customers.models import Company, Customer, Stage, Tag
 from cartera.customers.services import customer_create
+from cartera.demo import generator, reference, writing
+from cartera.demo.generator import DEMO_PASSWORD, DemoError, generate_demo
 from cartera.sales.models import Order
 
 TODAY = dt.date(2026, 6, 30)
@@ -129,7 +129,7 @@ def test_contact_details_are_valid_unique_and_searchable(portfolio):
         "first_name", "last_name", "first_name_key", "last_name_key", "postal_code", "region"
     ):
         assert first_key == fold(first) and last_key == fold(last)
-        code = next(p.code for p in demo.PROVINCES if p.name == region)
+        code = next(p.code for p in reference.PROVINCES if p.name == region)
         assert postal.startswith(code) and len(postal) == 5
     assert Customer.objects.filter(company__isnull=False).count() > 15
     assert Company.objects.count() > 5
@@ -184,8 +184,8 @@ def _schema() -> set[tuple[str, str, str]]:
     tables = [m._meta.db_table for m in (Customer, Customer.tags.through, Order, Interaction)]
     found = set()
     for table in tables:
-        found |= {(table, name, sql) for name, sql in demo._secondary_indexes(table)}
-        found |= {(table, f"fk:{name}", sql) for name, sql in demo._foreign_keys(table)}
+        found |= {(table, name, sql) for name, sql in writing._secondary_indexes(table)}
+        found |= {(table, f"fk:{name}", sql) for name, sql in writing._foreign_keys(table)}
     return found
 
 
@@ -193,7 +193,7 @@ def test_bulk_load_rebuilds_every_index(db, monkeypatch):
     """The big size drops indexes (and PostgreSQL foreign keys) during the load; all come back."""
     before = _schema()
     assert len(before) > 15
-    monkeypatch.setattr(demo, "BULK_LOAD_THRESHOLD", 1)
+    monkeypatch.setattr(generator, "BULK_LOAD_THRESHOLD", 1)
     stats = generate_demo(customers=120, seed=3, today=TODAY)
     assert _schema() == before
     assert stats.customers == Customer.objects.count() == 120

@@ -9,7 +9,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cartera.core.demo import (
+from cartera.customers.models import Customer
+from cartera.demo.generator import (
     BIG_CUSTOMERS,
     DEFAULT_ORDERS_PER_CUSTOMER,
     DEMO_PASSWORD,
@@ -17,7 +18,6 @@ from cartera.core.demo import (
     DemoError,
     generate_demo,
 )
-from cartera.customers.models import Customer
 
 
 class Command(BaseCommand):
