@@ -8,6 +8,7 @@ import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
@@ -29,6 +30,7 @@ from cartera.core.api_common import (
     responses,
 )
 from cartera.core.scoping import get_for_user, require, restrict
+from cartera.customers.classification import ABCClass, Lifecycle, RFMSegment, reason_text
 from cartera.customers.models import (
     Channel,
     Company,
@@ -56,8 +58,6 @@ from cartera.customers.services import (
     customer_update,
     tags_get_or_create,
 )
-from cartera.insights.models import ABCClass, CustomerMetrics, Lifecycle, RFMSegment
-from cartera.insights.presentation import reason_text
 
 customer_router = Router(tags=["customers"])
 company_router = Router(tags=["companies"])
@@ -129,7 +129,7 @@ class MetricsOut(Schema):
     computed_at: datetime.datetime
 
     @staticmethod
-    def resolve_reason(obj: CustomerMetrics) -> str:
+    def resolve_reason(obj: Any) -> str:
         return reason_text(obj.reason_code, obj.reason_data)
 
 
@@ -168,10 +168,11 @@ class CustomerOut(Schema):
     metrics: MetricsOut | None = Field(description="Null until the analysis has run for this customer.")
 
     @staticmethod
-    def resolve_metrics(obj: Customer) -> CustomerMetrics | None:
+    def resolve_metrics(obj: Customer) -> Any:
+        # The metrics row belongs to the insights app (above this one): reached by its relation name.
         try:
             return obj.metrics
-        except CustomerMetrics.DoesNotExist:
+        except ObjectDoesNotExist:
             return None
 
     @staticmethod

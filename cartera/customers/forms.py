@@ -10,7 +10,8 @@ from django.utils.translation import gettext_lazy as _
 from cartera.accounts.models import User
 from cartera.core.contact import normalize_email, normalize_phone
 from cartera.core.forms import ServiceModelForm
-from cartera.customers.models import Company, Customer, CustomField, CustomFieldType, Stage, Tag
+from cartera.customers.classification import ABCClass, Lifecycle, RFMSegment
+from cartera.customers.models import Company, Customer, CustomField, CustomFieldType, Source, Stage, Tag
 from cartera.customers.selectors import CUSTOMER_SORTS, CustomerFilters
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -125,9 +126,6 @@ class CustomerFilterForm(forms.Form):
     )  # fmt: skip
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from cartera.customers.models import Source
-        from cartera.insights.models import ABCClass, Lifecycle, RFMSegment
-
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = User.objects.filter(is_active=True).order_by("username")  # type: ignore[attr-defined]
         self.fields["tag"].queryset = Tag.objects.order_by("name")  # type: ignore[attr-defined]

@@ -1,3 +1,6 @@
+"""Customer and company pages of this app. The customer page itself (``detail``) is composed in web and
+mounted in this namespace by the project's URL map."""
+
 from django.urls import path
 
 from cartera.customers import views
@@ -6,7 +9,6 @@ app_name = "customers"
 urlpatterns = [
     path("", views.customer_list, name="list"),
     path("new/", views.customer_create, name="create"),
-    path("<int:pk>/", views.customer_detail, name="detail"),
     path("<int:pk>/edit/", views.customer_edit, name="edit"),
     path("<int:pk>/delete/", views.customer_delete, name="delete"),
     path("companies/", views.company_list, name="company_list"),

@@ -9,18 +9,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from cartera.activity.forms import InteractionForm, TaskForm
-from cartera.activity.selectors import customer_timeline
 from cartera.core.http import HtmxHttpRequest
 from cartera.core.pagination import capped_count, paginate
-from cartera.core.scoping import Action, can, get_for_user, require, restrict
+from cartera.core.scoping import can, get_for_user, require
 from cartera.customers import selectors, services
 from cartera.customers.forms import CompanyForm, CustomerFilterForm, CustomerForm
 from cartera.customers.models import Company, Customer
-from cartera.insights.presentation import reason_text
-from cartera.insights.selectors import metrics_for
-from cartera.sales.forms import OrderForm
-from cartera.sales.models import Order
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
@@ -56,38 +50,6 @@ def customer_list(request: HtmxHttpRequest) -> HttpResponse:
         else "customers/list.html"
     )
     return render(request, template, context)
-
-
-def detail_context(request: HttpRequest, customer: Customer) -> dict[str, object]:
-    """What the customer page and its htmx fragments render."""
-    return {
-        "customer": customer,
-        "timeline": customer_timeline(user=request.user, customer=customer),
-        "custom_values": selectors.custom_field_values(customer=customer),
-        **_status_context(request, customer),
-        "interaction_form": InteractionForm(),
-        "order_form": OrderForm(initial={"currency": "EUR"}),
-        "task_form": TaskForm(user=request.user),  # type: ignore[arg-type]
-        "can_change": _can_act(request, customer, "change"),
-        "can_delete": _can_act(request, customer, "delete"),
-        "can_order": _can_act(request, customer, "change") and can(request.user, Order, "add"),
-    }
-
-
-def _status_context(request: HttpRequest, customer: Customer) -> dict[str, object]:
-    metrics = metrics_for(user=request.user, customer=customer)
-    if metrics is None:
-        return {"metrics": None}
-    return {"metrics": metrics, "status_reason": reason_text(metrics.reason_code, metrics.reason_data)}
-
-
-def _can_act(request: HttpRequest, customer: Customer, action: Action) -> bool:
-    return restrict(Customer.objects.filter(pk=customer.pk), request.user, action).exists()
-
-
-def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    customer = selectors.customer_detail(user=request.user, pk=pk)
-    return render(request, "customers/detail.html", detail_context(request, customer))
 
 
 def customer_create(request: HttpRequest) -> HttpResponse:

@@ -11,40 +11,11 @@ from typing import Any
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+# Re-exported: the choices are declared below this app so that customers can show them.
+from cartera.customers.classification import ABCClass as ABCClass
+from cartera.customers.classification import Lifecycle as Lifecycle
+from cartera.customers.classification import RFMSegment as RFMSegment
 from cartera.customers.models import Customer
-
-
-class Lifecycle(models.TextChoices):
-    """Mirrors :class:`customerbase.lifecycle.LifecycleStatus`."""
-
-    PROSPECT = "prospect", _("Prospect (never bought)")
-    NEW = "new", _("New")
-    ACTIVE = "active", _("Active")
-    AT_RISK = "at_risk", _("At risk")
-    INACTIVE = "inactive", _("Inactive")
-    LOST = "lost", _("Lost")
-
-
-class RFMSegment(models.TextChoices):
-    """Mirrors :data:`customerbase.rfm.SEGMENTS`."""
-
-    CHAMPIONS = "champions", _("Champions")
-    LOYAL = "loyal", _("Loyal")
-    POTENTIAL_LOYALISTS = "potential_loyalists", _("Potential loyalists")
-    NEW = "new", _("New customers")
-    PROMISING = "promising", _("Promising")
-    NEED_ATTENTION = "need_attention", _("Need attention")
-    ABOUT_TO_SLEEP = "about_to_sleep", _("About to sleep")
-    AT_RISK = "at_risk", _("At risk")
-    CANT_LOSE = "cant_lose", _("Can't lose them")
-    HIBERNATING = "hibernating", _("Hibernating")
-    LOST = "lost", _("Lost")
-
-
-class ABCClass(models.TextChoices):
-    A = "A", _("A — first 80% of revenue")
-    B = "B", _("B — next 15% of revenue")
-    C = "C", _("C — the rest")
 
 
 class CustomerMetrics(models.Model):

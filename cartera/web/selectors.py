@@ -1,5 +1,6 @@
-"""Reads for the dashboard: monthly trends from the portfolio snapshots, the stored figures, the
-customers with the most value at risk. Nothing here recomputes the analysis."""
+"""Reads that join several apps: the dashboard (monthly trends from the portfolio snapshots, the stored
+figures, the customers with the most value at risk) and the customer page's timeline (interactions,
+orders and tasks). Nothing here recomputes the analysis."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cartera.activity.models import Interaction, Task
 from cartera.core.scoping import restrict
+from cartera.customers.classification import reason_text
 from cartera.customers.models import Customer
 from cartera.insights.models import ABCClass, PortfolioSnapshot
-from cartera.insights.presentation import reason_text
 from cartera.insights.selectors import snapshots
+from cartera.sales.models import Order
 from cartera.segments.models import PortfolioFigures
 
 TREND_MONTHS = 24
@@ -108,3 +112,33 @@ def dashboard(*, user: Any, figures: PortfolioFigures | None) -> Dashboard:
         result.cohorts = figures.cohorts
         result.anticipate = _anticipate(user, figures)
     return result
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of a customer's timeline: an interaction, an order or a task."""
+
+    kind: str  # "interaction" | "order" | "task"
+    when: dt.datetime
+    item: Any
+
+
+def _as_datetime(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time(12, 0)))
+
+
+def customer_timeline(*, user: Any, customer: Customer, limit: int = 100) -> list[TimelineEntry]:
+    """Interactions, orders and tasks of ``customer``, newest first (three queries, whatever the size)."""
+    interactions = (
+        restrict(Interaction.objects.all(), user, "view")
+        .filter(customer=customer)
+        .select_related("author")[:limit]
+    )
+    orders = restrict(Order.objects.all(), user, "view").filter(customer=customer)[:limit]
+    tasks = restrict(Task.objects.all(), user, "view").filter(customer=customer).select_related("assignee")
+    tasks = tasks.order_by("-due_at", "-id")[:limit]
+    entries = [TimelineEntry("interaction", i.occurred_at, i) for i in interactions]
+    entries += [TimelineEntry("order", _as_datetime(o.ordered_on), o) for o in orders]
+    entries += [TimelineEntry("task", t.due_at, t) for t in tasks]
+    entries.sort(key=lambda e: e.when, reverse=True)
+    return entries[:limit]

@@ -1,12 +1,52 @@
-"""Explanations of the analysis in the user's language (the math returns codes and numbers)."""
+"""The names the analysis gives a customer (status, RFM segment, ABC class) and the sentence that
+explains a status, in the user's language.
+
+They are declared here, below the ``insights`` app that computes them, so that the customer list,
+its filters and the API can show and filter by them without importing the analysis (apps import only
+downwards; see docs/architecture.md). ``insights.models`` uses these choices for its columns.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.db import models
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
+
+
+class Lifecycle(models.TextChoices):
+    """Mirrors :class:`customerbase.lifecycle.LifecycleStatus`."""
+
+    PROSPECT = "prospect", gettext_lazy("Prospect (never bought)")
+    NEW = "new", gettext_lazy("New")
+    ACTIVE = "active", gettext_lazy("Active")
+    AT_RISK = "at_risk", gettext_lazy("At risk")
+    INACTIVE = "inactive", gettext_lazy("Inactive")
+    LOST = "lost", gettext_lazy("Lost")
+
+
+class RFMSegment(models.TextChoices):
+    """Mirrors :data:`customerbase.rfm.SEGMENTS`."""
+
+    CHAMPIONS = "champions", gettext_lazy("Champions")
+    LOYAL = "loyal", gettext_lazy("Loyal")
+    POTENTIAL_LOYALISTS = "potential_loyalists", gettext_lazy("Potential loyalists")
+    NEW = "new", gettext_lazy("New customers")
+    PROMISING = "promising", gettext_lazy("Promising")
+    NEED_ATTENTION = "need_attention", gettext_lazy("Need attention")
+    ABOUT_TO_SLEEP = "about_to_sleep", gettext_lazy("About to sleep")
+    AT_RISK = "at_risk", gettext_lazy("At risk")
+    CANT_LOSE = "cant_lose", gettext_lazy("Can't lose them")
+    HIBERNATING = "hibernating", gettext_lazy("Hibernating")
+    LOST = "lost", gettext_lazy("Lost")
+
+
+class ABCClass(models.TextChoices):
+    A = "A", gettext_lazy("A — first 80% of revenue")
+    B = "B", gettext_lazy("B — next 15% of revenue")
+    C = "C", gettext_lazy("C — the rest")
 
 
 def _days(value: Any) -> str:
