@@ -60,6 +60,7 @@ _ERROR_SCHEMAS: dict[int, Any] = {
     401: ErrorOut,
     403: ErrorOut,
     404: ErrorOut,
+    412: ErrorOut,
     413: ErrorOut,
     422: ValidationErrorOut,
 }

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, PatchDict, Query, Router, Schema, Status
 
@@ -50,6 +50,7 @@ from cartera.customers.selectors import (
     tag_list,
 )
 from cartera.customers.services import (
+    StaleEditError,
     company_create,
     company_delete,
     company_update,
@@ -243,8 +244,15 @@ def list_customers(request: HttpRequest, filters: Query[CustomerFilterIn], page:
 @customer_router.get(
     "/{int:customer_id}", response=responses({200: CustomerOut}, *READ_ERRORS), summary="Get a customer"
 )
-def get_customer(request: HttpRequest, customer_id: int) -> Any:
-    return customer_detail(user=request.auth, pk=customer_id)  # type: ignore[attr-defined]
+def get_customer(request: HttpRequest, customer_id: int, response: HttpResponse) -> Any:
+    """The customer; the `ETag` header names this saved state (send it back in `If-Match` when updating)."""
+    customer = customer_detail(user=request.auth, pk=customer_id)  # type: ignore[attr-defined]
+    response["ETag"] = _etag(customer)
+    return customer
+
+
+def _etag(customer: Customer) -> str:
+    return f'"{customer.version}"'
 
 
 @customer_router.post("", response=responses({201: CustomerOut}, *CREATE_ERRORS), summary="Create a customer")
@@ -260,16 +268,33 @@ def create_customer(request: HttpRequest, payload: CustomerIn) -> Any:
 
 
 @customer_router.patch(
-    "/{int:customer_id}", response=responses({200: CustomerOut}, *UPDATE_ERRORS), summary="Update a customer"
+    "/{int:customer_id}",
+    response=responses({200: CustomerOut}, *UPDATE_ERRORS, 412),
+    summary="Update a customer",
 )
-def update_customer(request: HttpRequest, customer_id: int, payload: PatchDict[CustomerIn]) -> Any:
-    """Change the fields sent (and only those); `tags`, when sent, replaces the customer's tags."""
+def update_customer(
+    request: HttpRequest, customer_id: int, payload: PatchDict[CustomerIn], response: HttpResponse
+) -> Any:
+    """Change the fields sent (and only those); `tags`, when sent, replaces the customer's tags.
+
+    Send the `ETag` of your last read in `If-Match`: if someone saved the customer since, nothing is
+    changed and the answer is 412 (read it again, then retry).
+    """
     user = request.auth  # type: ignore[attr-defined]
     customer = get_for_user(Customer.objects.all(), user, "change", pk=customer_id)
     fields, tags = _customer_fields(user, dict(payload))
-    with transaction.atomic():
-        tag_rows = tags_get_or_create(names=tags) if tags is not None else None
-        return customer_update(actor=user, customer=customer, fields=fields, tags=tag_rows)
+    if_match = request.headers.get("If-Match", "").strip()
+    expected = if_match.removeprefix("W/").strip('"') if if_match and if_match != "*" else None
+    try:
+        with transaction.atomic():
+            tag_rows = tags_get_or_create(names=tags) if tags is not None else None
+            customer = customer_update(
+                actor=user, customer=customer, fields=fields, tags=tag_rows, expected_version=expected
+            )
+    except StaleEditError:
+        return Status(412, {"detail": _("Someone else saved this customer since your read (If-Match).")})
+    response["ETag"] = _etag(customer)
+    return customer
 
 
 @customer_router.delete(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
+from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from cartera.accounts.models import User
@@ -33,6 +34,8 @@ class CustomerForm(ServiceModelForm):
     tag_names = forms.CharField(
         label=_("Tags"), required=False, help_text=_("Separated by commas."), max_length=500
     )
+    # The saved state the editor started from: a save based on an older one is refused (lost update).
+    version = forms.CharField(required=False, widget=forms.HiddenInput, max_length=64)
 
     class Meta:
         model = Customer
@@ -46,10 +49,12 @@ class CustomerForm(ServiceModelForm):
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.user = user
         self.fields["owner"].queryset = User.objects.filter(is_active=True).order_by("username")  # type: ignore[attr-defined]
         if not user.has_perm("customers.reassign_customer"):
             self.fields["owner"].disabled = True
         if self.instance.pk:
+            self.fields["version"].initial = self.instance.version
             self.fields["tag_names"].initial = ", ".join(t.name for t in self.instance.tags.all())
         if self.instance.company_id:
             self.fields["company_name"].initial = self.instance.company.name
@@ -67,7 +72,8 @@ class CustomerForm(ServiceModelForm):
         return normalize_phone(self.cleaned_data.get("phone"))
 
     def service_fields(self) -> dict[str, Any]:
-        data = {k: v for k, v in self.cleaned_data.items() if k != "tag_names" and not k.startswith("cf_")}
+        skip = ("tag_names", "version")
+        data = {k: v for k, v in self.cleaned_data.items() if k not in skip and not k.startswith("cf_")}
         if self._custom_keys:
             data["custom_fields"] = {key: self.cleaned_data.get(f"cf_{key}") for key in self._custom_keys}
         if self.fields["owner"].disabled:
@@ -97,6 +103,31 @@ class CompanyForm(ServiceModelForm):
     class Meta:
         model = Company
         fields = ["name", "tax_id", "sector", "size", "region", "website"]
+
+
+def show_stale_edit(form: CustomerForm, current: Customer) -> None:
+    """After a refused stale save: keep what the editor typed, show the stored value next to every field
+    where it differs, and take the stored version, so that saving again is a deliberate choice."""
+    stored = CustomerForm(instance=current, user=form.user)
+    for name, field in form.fields.items():
+        if name == "version" or field.disabled:
+            continue
+        before = stored[name].initial
+        if field.has_changed(before, form[name].data):
+            shown = str(getattr(current, name) or "") if name in ("owner",) else _display(field, before)
+            form.add_error(name, _("Saved meanwhile: %(value)s") % {"value": shown or _("(empty)")})
+    data = cast(QueryDict, form.data).copy()
+    data["version"] = current.version
+    form.data = data
+
+
+def _display(field: forms.Field, value: Any) -> str:
+    if isinstance(field, forms.BooleanField):
+        return str(_("yes") if value else _("no"))
+    choices = getattr(field, "choices", None)
+    if choices is not None:
+        return str(dict(choices).get(value, value or ""))
+    return "" if value is None else str(value)
 
 
 class CustomerFilterForm(forms.Form):

@@ -170,11 +170,42 @@ def customer_create(*, actor: User, fields: Mapping[str, Any], tags: Iterable[Ta
     return customer
 
 
+class StaleEditError(ValidationError):
+    """The customer was saved by someone else after the editor read it; nothing was written.
+
+    ``current`` is the customer as stored now, so the editor can see the other person's changes.
+    """
+
+    def __init__(self, message: str, current: Customer) -> None:
+        super().__init__(message, code="stale")
+        self.current = current
+
+
 @transaction.atomic
 def customer_update(
-    *, actor: User, customer: Customer, fields: Mapping[str, Any], tags: Iterable[Tag] | None = None
+    *,
+    actor: User,
+    customer: Customer,
+    fields: Mapping[str, Any],
+    tags: Iterable[Tag] | None = None,
+    expected_version: str | None = None,
 ) -> Customer:
-    """Change a customer's fields (and tags when given); ``company_name`` works as in creation."""
+    """Change a customer's fields (and tags when given); ``company_name`` works as in creation.
+
+    With ``expected_version`` (the :attr:`Customer.version` the editor read), the save is refused with
+    :class:`StaleEditError` when the row has been saved since: the row is locked and compared in the
+    same transaction, so of two editors of the same version exactly one wins.
+    """
+    if expected_version is not None:
+        current = Customer.objects.select_for_update().get(pk=customer.pk)
+        if current.version != expected_version:
+            raise StaleEditError(
+                _(
+                    "Someone else saved this customer after you opened it, so your changes were not "
+                    "saved. Their values are shown next to yours; check them and save again."
+                ),
+                current,
+            )
     fields = _resolve_company_name(actor, fields)
     _check_owner_change(actor, customer, fields)
     _apply(customer, fields)

@@ -13,7 +13,7 @@ from cartera.core.http import HtmxHttpRequest
 from cartera.core.pagination import capped_count, paginate
 from cartera.core.scoping import can, get_for_user, require
 from cartera.customers import selectors, services
-from cartera.customers.forms import CompanyForm, CustomerFilterForm, CustomerForm
+from cartera.customers.forms import CompanyForm, CustomerFilterForm, CustomerForm, show_stale_edit
 from cartera.customers.models import Company, Customer
 
 PAGE_SIZE = 50
@@ -80,7 +80,12 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 customer=customer,
                 fields=form.service_fields(),
                 tags=services.tags_get_or_create(names=form.tag_list()),
+                # A form without a version (an API-style post) is not checked; the page always sends one.
+                expected_version=form.cleaned_data["version"] or None,
             )
+        except services.StaleEditError as exc:
+            form.add_error(None, exc)
+            show_stale_edit(form, exc.current)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
