@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from cartera.core.money import format_amount, parse_money
 
 
 class ServiceModelForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -14,3 +20,28 @@ class ServiceModelForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def validate_constraints(self) -> None:
         return None
+
+
+class AmountField(forms.DecimalField):
+    """A money amount as people type it, in either language: "1.234,50", "49,90 €", "€1,234.50"."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_digits", 12)
+        kwargs.setdefault("decimal_places", 2)
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]
+        if value in self.empty_values:
+            return None
+        if isinstance(value, Decimal):
+            return value
+        try:
+            return parse_money(str(value))
+        except ValueError as exc:
+            raise forms.ValidationError(
+                _("Enter an amount such as 1.234,50 or 49,90 €."), code="invalid"
+            ) from exc
+
+    def prepare_value(self, value: Any) -> Any:
+        return format_amount(value) if isinstance(value, Decimal) else value

@@ -1,16 +1,18 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
-from cartera.core.forms import ServiceModelForm
+from cartera.core.forms import AmountField, ServiceModelForm
 from cartera.sales.models import Order
 
 
 class OrderForm(ServiceModelForm):
-    """Record a purchase. The amount accepts a decimal comma when the page is in Spanish."""
+    """Record a purchase. The amount is read as people type it: "1.234,50", "49,90 €", "€1,234.50"."""
+
+    amount = AmountField(label=_("Amount"))
 
     class Meta:
         model = Order
         fields = ["ordered_on", "amount", "currency", "channel", "category", "external_ref"]
         widgets = {"ordered_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
-        localized_fields = ["amount"]

@@ -4,6 +4,7 @@ from django import template
 from django.utils.translation import get_language
 
 from cartera.core.contact import format_phone
+from cartera.core.money import format_money
 
 register = template.Library()
 
@@ -23,3 +24,15 @@ def percent(value: float | int | str | None, fraction: str = "") -> str:
     number = float(value) * (100 if fraction == "fraction" else 1)
     sign = "%" if (get_language() or "en").startswith("en") else "\u00a0%"
     return f"{round(number)}{sign}"
+
+
+@register.filter
+def money(value: object, currency: str = "EUR") -> str:
+    """An amount as the page's language writes money ("1.234,56 €" / "€1,234.56"); see core/money.py."""
+    return format_money(value, currency or "EUR")  # type: ignore[arg-type]
+
+
+@register.filter
+def money0(value: object, currency: str = "EUR") -> str:
+    """Like :func:`money`, rounded to whole units, for summary figures ("2.000.265 €")."""
+    return format_money(value, currency or "EUR", decimals=0)  # type: ignore[arg-type]
