@@ -263,3 +263,33 @@ def sideways_overflow(page: Any) -> Callable[[str], str | None]:
         )
 
     return check
+
+
+_SQUEEZED_JS = """(selector) => {
+  const out = [];
+  for (const el of document.querySelectorAll(selector)) {
+    const text = (el.textContent || '').trim();
+    if (!text || el.offsetParent === null) continue;
+    // The real line boxes of the text: distinct tops of the rectangles its characters occupy.
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    const tops = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+    const lines = tops.size;
+    // Squeezed: fewer than six characters per line (a long e-mail may wrap; "3 7 2 8 8" may not).
+    if (lines > 2 && text.length / lines < 6) {
+      out.push(`${text.slice(0, 30)} (${lines} lines, ${Math.round(el.getBoundingClientRect().width)} px)`);
+    }
+  }
+  return out.slice(0, 8);
+}"""
+
+
+@pytest.fixture
+def squeezed_values(page: Any) -> Callable[[str, str], str | None]:
+    """Values on the current page squeezed so narrow that they wrap inside words, or None."""
+
+    def check(where: str, selector: str) -> str | None:
+        found = page.evaluate(_SQUEEZED_JS, selector)
+        return f"{where}: values squeezed to one letter per line: {found}" if found else None
+
+    return check

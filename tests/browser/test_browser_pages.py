@@ -62,6 +62,23 @@ def busy_customer(owner, customer):
         fields={"title": "Enviar factura rectificativa", "customer": customer,
                 "due_at": now - datetime.timedelta(days=1)},
     )  # fmt: skip
+    # Several purchases and a refresh: the status card shows every figure (revenue, P(alive), CLV, RFM).
+    for months_ago, amount in ((14, "310.20"), (9, "1280.00"), (5, "99.95"), (2, "2400.50")):
+        order_create(
+            actor=owner,
+            customer=customer,
+            fields={"ordered_on": timezone.localdate() - datetime.timedelta(days=30 * months_ago),
+                    "amount": Decimal(amount), "currency": "EUR"},
+        )  # fmt: skip
+    from cartera.insights.models import CustomerMetrics
+    from cartera.insights.services import insights_refresh
+
+    insights_refresh(trigger="test")
+    # One customer is too few to fit the models: give her the figures a real portfolio would, so the
+    # status card shows every row (the long labels are what squeezed the values).
+    CustomerMetrics.objects.filter(customer=customer).update(
+        p_alive=0.83, expected_purchases_90d=1.4, clv_12m=Decimal("37288.56")
+    )
     customer.refresh_from_db()
     return customer
 
@@ -176,7 +193,9 @@ PAGES = {
 }
 
 
-def test_no_sideways_scroll(page, busy_customer, login, shot, sideways_overflow, browser_log, viewport):
+def test_no_sideways_scroll(
+    page, busy_customer, login, shot, sideways_overflow, squeezed_values, browser_log, viewport
+):
     from cartera.customers.services import customer_create
 
     for i in range(12):
@@ -197,6 +216,7 @@ def test_no_sideways_scroll(page, busy_customer, login, shot, sideways_overflow,
             expect(page.locator(".quick details[open]")).to_have_count(3)
         shot(name)
         problems.append(sideways_overflow(name))
+        problems.append(squeezed_values(name, ".figures dd, dl dd:not(:has(.tag)), td.num, .stat .num"))
 
     page.goto("/")
     page.locator("details.usermenu > summary").click()
