@@ -184,23 +184,30 @@ def run_json(
 # inputs
 
 
-def cdnow_calibration() -> dict[str, np.ndarray]:
-    """The CDNOW 39-week calibration summary (weeks) computed exactly from the raw transactions.
-
-    The published CSV is rounded to 2 decimals (a few rows then have t_x > T, which both libraries
-    refuse); the raw transactions give the same summary unrounded.
-    """
-    from customerbase import compress_rfm, summary_from_transactions
+def cdnow_summary() -> Any:
+    """The CDNOW 39-week calibration RFM summary (weeks), computed from the raw transactions."""
+    from customerbase import summary_from_transactions
 
     raw = np.loadtxt(CDNOW_FILE, dtype=str)
     days = np.array([f"{s[:4]}-{s[4:6]}-{s[6:]}" for s in raw[:, 2]], dtype="datetime64[D]")
-    s = summary_from_transactions(
+    return summary_from_transactions(
         raw[:, 1].astype(np.int64),
         days,
         raw[:, 4].astype(np.float64),
         observation_end="1997-09-30",
         freq_days=7,
     )
+
+
+def cdnow_calibration() -> dict[str, np.ndarray]:
+    """The CDNOW 39-week calibration summary (weeks) computed exactly from the raw transactions.
+
+    The published CSV is rounded to 2 decimals (a few rows then have t_x > T, which both libraries
+    refuse); the raw transactions give the same summary unrounded.
+    """
+    from customerbase import compress_rfm
+
+    s = cdnow_summary()
     x = s.frequency.astype(np.float64)
     c = compress_rfm(x, s.recency, s.T)
     return {"x": x, "t_x": s.recency, "T": s.T, "cx": c.x, "ct": c.t_x, "cT": c.T, "cw": c.weights}
