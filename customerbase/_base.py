@@ -8,6 +8,7 @@ distinct row evaluated once with a weight, parameters optimised on the log scale
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import warnings
 from abc import ABC, abstractmethod
@@ -20,7 +21,7 @@ from scipy import optimize  # type: ignore[import-untyped,unused-ignore]
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped,unused-ignore]
 
 from customerbase._types import ArrayLike, FloatArray
-from customerbase.errors import ConvergenceError, NotEnoughDataError
+from customerbase.errors import ConvergenceError, NotEnoughDataError, NotFittedError
 from customerbase.rfm import CompressedRFM, compress_rfm
 
 __all__ = [
@@ -210,6 +211,42 @@ def _minimize_nll(
     return theta, value, converged
 
 
+class Estimator:
+    """The scikit-learn estimator contract every model of :mod:`customerbase` follows.
+
+    ``__init__`` only stores its keyword settings, under their own names (no data, no checks, no
+    fitting); ``fit`` sets the fitted attributes, whose names end in ``_``, and returns the model;
+    methods that need them call :meth:`_check_is_fitted`, which raises :class:`NotFittedError` before
+    ``fit``. ``get_params`` / ``set_params`` read and change the settings
+    (``type(m)(**m.get_params())`` is an unfitted copy). ``tests/customerbase/test_contract.py``
+    checks every estimator against this.
+    """
+
+    @classmethod
+    def _setting_names(cls) -> list[str]:
+        signature = inspect.signature(cls.__init__)
+        return [p.name for p in signature.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+
+    def get_params(self) -> dict[str, Any]:
+        """The settings given to ``__init__`` (name -> value)."""
+        return {name: getattr(self, name) for name in self._setting_names()}
+
+    def set_params(self, **params: Any) -> Self:
+        """Change settings (the names of ``__init__``); returns the model. Refit to use them."""
+        known = set(self._setting_names())
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no setting {', '.join(unknown)}")
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
+
+    def _check_is_fitted(self) -> None:
+        """Raise :class:`NotFittedError` unless :meth:`fit` has set the fitted attributes (``*_``)."""
+        if not any(k.endswith("_") and not k.startswith("_") for k in vars(self)):
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit() first")
+
+
 @dataclass(frozen=True)
 class Objective:
     """A model's fitting problem: what :func:`minimize_nll` minimises, from where, within which box.
@@ -236,7 +273,7 @@ class Objective:
         )
 
 
-class TransactionModel(ABC):
+class TransactionModel(Estimator, ABC):
     """Base class of the transaction-count models (BG/NBD, MBG/NBD, Pareto/NBD).
 
     scikit-learn style: ``__init__`` stores settings, :meth:`fit` estimates ``params_`` by maximum
@@ -398,8 +435,7 @@ class TransactionModel(ABC):
         return self
 
     def _check_fitted(self) -> FloatArray:
-        if not hasattr(self, "params_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit() first")
+        self._check_is_fitted()
         return np.array([self.params_[k] for k in self.param_names])
 
     def standard_errors(self) -> dict[str, float]:

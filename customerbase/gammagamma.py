@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Self
 import numpy as np
 from scipy import special  # type: ignore[import-untyped,unused-ignore]
 
-from customerbase._base import Objective, as_float, numerical_hessian, wsum
+from customerbase._base import Estimator, Objective, as_float, numerical_hessian, wsum
 from customerbase._types import ArrayLike, FloatArray
 from customerbase.errors import ConvergenceError, NotEnoughDataError
 
@@ -46,7 +46,7 @@ def frequency_spend_correlation(frequency: ArrayLike, mean_value: ArrayLike) -> 
     return float(np.corrcoef(x[keep], m[keep])[0, 1])
 
 
-class GammaGamma:
+class GammaGamma(Estimator):
     """Gamma-Gamma spend model (Fader, Hardie & Lee 2005, *JMR* 42(4), eqs. 1-5).
 
     ``fit(frequency, mean_value)`` estimates ``params_ = {"p", "q", "gamma"}`` and
@@ -181,8 +181,7 @@ class GammaGamma:
         return self
 
     def _check_fitted(self) -> tuple[float, float, float]:
-        if not hasattr(self, "params_"):
-            raise RuntimeError("GammaGamma is not fitted yet: call fit() first")
+        self._check_is_fitted()
         return self.params_["p"], self.params_["q"], self.params_["gamma"]
 
     def standard_errors(self) -> dict[str, float]:

@@ -19,6 +19,8 @@ import numpy.typing as npt
 from scipy.cluster.vq import kmeans2, vq
 from scipy.spatial.distance import cdist
 
+from customerbase._base import Estimator
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -47,7 +49,7 @@ def silhouette_score(x: FloatArray, labels: IntArray) -> float:
     return float(s.mean())
 
 
-class PersonaClustering:
+class PersonaClustering(Estimator):
     """k-means on standardised features with k chosen by silhouette.
 
     Parameters: ``k_range`` (inclusive bounds), ``seed``, ``sample_size`` (rows used to score each
@@ -134,6 +136,7 @@ class PersonaClustering:
 
     def predict(self, features: Any) -> IntArray:
         """The nearest fitted centre of each row."""
+        self._check_is_fitted()
         z = self._standardise(self._prepare(features))
         labels, _dist = vq(z, self.centers_, check_finite=False)
         out: IntArray = labels.astype(np.int64)
@@ -141,6 +144,7 @@ class PersonaClustering:
 
     def to_dict(self) -> dict[str, Any]:
         """The fitted model as plain lists (to store it and assign customers later)."""
+        self._check_is_fitted()
         return {
             "k": self.k_,
             "centers": self.centers_.tolist(),
