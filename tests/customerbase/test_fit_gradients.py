@@ -68,10 +68,10 @@ def test_analytic_gradient_matches_finite_differences(cls, points, cdnow_publish
             np.testing.assert_allclose(grad, _central_gradient(total, params), rtol=2e-5, atol=1e-3)
 
 
-def test_gammagamma_gradient_through_the_fit(cdnow_published):
+def test_gammagamma_gradient_through_the_fit(gammagamma_cdnow, cdnow_published):
     # The fit's objective is internal; its optimum must be where the plain formula's gradient vanishes.
     pub = cdnow_published
-    gg = GammaGamma().fit(pub.x, pub.zbar)
+    gg = gammagamma_cdnow
     keep = (pub.x > 0) & (pub.zbar > 0)
     x, m = pub.x[keep], pub.zbar[keep]
     params = np.array([gg.params_[k] for k in ("p", "q", "gamma")])
@@ -123,10 +123,10 @@ def test_pareto_pair_terms_and_series(cdnow_published):
     )
 
 
-@pytest.mark.parametrize("cls", [BGNBD, ParetoNBD])
-def test_fit_uses_few_evaluations_and_reaches_the_optimum(cls, cdnow_published):
+@pytest.mark.parametrize(("cls", "fitted"), [(BGNBD, "bgnbd_cdnow"), (ParetoNBD, "paretonbd_cdnow")])
+def test_fit_uses_few_evaluations_and_reaches_the_optimum(cls, fitted, cdnow_published, request):
     pub = cdnow_published
-    m = cls().fit(pub.x, pub.t_x, pub.T)
+    m = request.getfixturevalue(fitted)
     assert m.converged_ and m.n_evaluations_ < 100
     # The same optimum as a fit with central-difference gradients (the previous method).
     data = compress_rfm(pub.x, pub.t_x, pub.T)
