@@ -96,6 +96,9 @@ class PersonaClustering(Estimator):
         n = x.shape[0]
         if n < high * 2:
             raise ValueError(f"need at least {high * 2} customers to suggest {high} groups")
+        weights = None if self.weights is None else np.asarray(self.weights, dtype=np.float64)
+        if weights is not None and (weights.shape != (x.shape[1],) or not (weights > 0).all()):
+            raise ValueError("weights must hold one positive number per feature")
         with np.errstate(invalid="ignore"):
             col_mean = np.nanmean(np.where(np.isfinite(x), x, np.nan), axis=0)
         self.fill_: FloatArray = np.where(np.isfinite(col_mean), col_mean, 0.0)
@@ -103,12 +106,9 @@ class PersonaClustering(Estimator):
         self.mean_: FloatArray = filled.mean(axis=0)
         std = filled.std(axis=0)
         scale = np.where(std > 0, std, 1.0)
-        if self.weights is not None:
+        if weights is not None:
             # A weight w makes a column count w times its standardised size in the distances (a
             # block of one-hot columns can then weigh as much as one feature, not one per column).
-            weights = np.asarray(self.weights, dtype=np.float64)
-            if weights.shape != (x.shape[1],) or not (weights > 0).all():
-                raise ValueError("weights must hold one positive number per feature")
             scale = scale / weights
         self.scale_: FloatArray = scale
         z = self._standardise(x)

@@ -51,6 +51,16 @@ FIT: dict[type, Callable[[Any, Any], Any]] = {
 }
 
 
+# A fit that cannot succeed, for each estimator.
+FAILING_FIT: dict[type, Callable[[Any], Any]] = {
+    BGNBD: lambda m: m.fit([2], [5.0], [10.0]),
+    MBGNBD: lambda m: m.fit([2], [5.0], [10.0]),
+    ParetoNBD: lambda m: m.fit([2], [5.0], [10.0]),
+    GammaGamma: lambda m: m.fit([1, 1, 1], [10.0, 10.0, 10.0]),
+    PersonaClustering: lambda m: m.set_params(weights=[1.0, 0.0]).fit(_blobs()),
+}
+
+
 def _call_arguments(bgnbd: BGNBD) -> dict[str, tuple[Any, ...]]:
     """Arguments for every public method that needs a fitted model."""
     return {
@@ -84,7 +94,7 @@ def _public_state(model: Any) -> dict[str, Any]:
 
 
 def test_every_estimator_is_covered():
-    assert set(ESTIMATORS) == set(FIT)
+    assert set(ESTIMATORS) == set(FIT) == set(FAILING_FIT)
     assert {BGNBD, MBGNBD, ParetoNBD, GammaGamma, PersonaClustering} <= set(ESTIMATORS)
     for cls in ESTIMATORS:
         assert issubclass(cls, Estimator)
@@ -147,3 +157,13 @@ def test_fit_returns_self_with_fitted_attributes_ending_in_underscore(cls, cdnow
     arguments = _call_arguments(bgnbd_cdnow)
     for name in _needs_fit(cls):
         getattr(model, name)(*arguments[name])
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
+def test_a_failed_fit_leaves_the_model_unfitted(cls):
+    model = cls()
+    with pytest.raises(ValueError):
+        FAILING_FIT[cls](model)
+    assert not [k for k in vars(model) if k.endswith("_")]
+    with pytest.raises(NotFittedError):
+        model._check_is_fitted()
