@@ -380,7 +380,11 @@ def write_doc(section: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench.optimiser",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--quick", action="store_true", help="20,000 simulated customers, 3 runs each")
     p.add_argument("--customers", type=int, help="simulated customers (default 1,000,000)")
     p.add_argument("--repeat", type=int, help="solves per optimiser on CDNOW (default 9; 3 when simulated)")
