@@ -5,4 +5,6 @@
   and the API with a million customers, on SQLite and PostgreSQL.
 * ``python -m bench.analytics``, ``bench.imports``, ``bench.segments``: the later issues (see each
   module's docstring).
+* ``python -m bench.optimiser``: customerbase's former hand-written BFGS against scipy's L-BFGS-B
+  (section "Optimiser: hand-written BFGS vs scipy L-BFGS-B").
 """

@@ -1,6 +1,6 @@
 """The `lifetimes` side of the analytics benchmark (issue 3).
 
-Run by ``bench/analytics.py`` with the interpreter of the separate benchmark venv
+Run by ``python -m bench.analytics`` (``bench/analytics/``) with the interpreter of the separate benchmark venv
 (``var/bench-lifetimes/``, see ``bench/requirements-lifetimes.txt``); it never imports Cartera or
 ``customerbase``. Each call prints one JSON object on its last line of standard output.
 
@@ -37,7 +37,7 @@ def _rss_kib() -> int:
 def _peak_kib() -> int:
     """Peak resident set size of this process image (VmHWM, KiB).
 
-    ru_maxrss would also carry the peak of the process that exec'd this one (see bench/analytics.py).
+    ru_maxrss would also carry the peak of the process that exec'd this one (see bench/analytics/common.py).
     """
     with open("/proc/self/status") as fh:
         for line in fh:

@@ -20,7 +20,7 @@ from customerbase.abc import ABCResult, abc_classes, revenue_share_of_top
 from customerbase.bgnbd import BGNBD
 from customerbase.clv import customer_lifetime_value
 from customerbase.decline import DeclineResult, detect_decline
-from customerbase.errors import ConvergenceError, CustomerBaseError, NotEnoughDataError
+from customerbase.errors import ConvergenceError, CustomerBaseError, NotEnoughDataError, NotFittedError
 from customerbase.gammagamma import GammaGamma, frequency_spend_correlation
 from customerbase.lifecycle import (
     LifecycleResult,
@@ -61,6 +61,7 @@ __all__ = [
     "LifecycleStatus",
     "LifecycleThresholds",
     "NotEnoughDataError",
+    "NotFittedError",
     "ParetoNBD",
     "RFMScores",
     "RFMSummary",

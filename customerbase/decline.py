@@ -33,7 +33,7 @@ import numpy as np
 from scipy import special  # type: ignore[import-untyped,unused-ignore]
 
 from customerbase._types import AnyArray, ArrayLike, BoolArray, DateArray, FloatArray, IntArray
-from customerbase.rfm import DateLike, _prepare, _purchase_days, _to_day
+from customerbase.rfm._passes import DateLike, _prepare, _purchase_days, _to_day
 
 __all__ = ["DeclineResult", "detect_decline"]
 

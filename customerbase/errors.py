@@ -8,7 +8,7 @@ can fall back to simple rules (RFM scores, lifecycle thresholds).
 
 from __future__ import annotations
 
-__all__ = ["ConvergenceError", "CustomerBaseError", "NotEnoughDataError"]
+__all__ = ["ConvergenceError", "CustomerBaseError", "NotEnoughDataError", "NotFittedError"]
 
 
 class CustomerBaseError(Exception):
@@ -34,4 +34,12 @@ class ConvergenceError(CustomerBaseError, RuntimeError):
     The models are fitted by maximum likelihood (Fader, Hardie & Lee 2005); this error is raised only
     when the optimiser ends on a non-finite log-likelihood, never for a merely slow convergence (which
     emits a :class:`RuntimeWarning` instead).
+    """
+
+
+class NotFittedError(CustomerBaseError, RuntimeError):
+    """A model was asked for a prediction or a summary before :meth:`fit` (scikit-learn's contract).
+
+    Every estimator of :mod:`customerbase` raises it from the methods that need fitted parameters;
+    it is a :class:`RuntimeError`, as the "not fitted yet" error was before it had its own class.
     """

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Self
 import numpy as np
 from scipy import special  # type: ignore[import-untyped,unused-ignore]
 
-from customerbase._base import as_float, minimize_nll, numerical_hessian, wsum
+from customerbase._base import Estimator, Objective, as_float, numerical_hessian, wsum
 from customerbase._types import ArrayLike, FloatArray
 from customerbase.errors import ConvergenceError, NotEnoughDataError
 
@@ -46,7 +46,7 @@ def frequency_spend_correlation(frequency: ArrayLike, mean_value: ArrayLike) -> 
     return float(np.corrcoef(x[keep], m[keep])[0, 1])
 
 
-class GammaGamma:
+class GammaGamma(Estimator):
     """Gamma-Gamma spend model (Fader, Hardie & Lee 2005, *JMR* 42(4), eqs. 1-5).
 
     ``fit(frequency, mean_value)`` estimates ``params_ = {"p", "q", "gamma"}`` and
@@ -85,12 +85,11 @@ class GammaGamma:
             dtype=np.float64,
         )
 
-    def fit(self, frequency: ArrayLike, mean_value: ArrayLike, weights: ArrayLike | None = None) -> Self:
-        """Estimate ``p, q, gamma`` by maximum likelihood (Fader, Hardie & Lee 2005, *JMR*).
-
-        Rows with ``frequency == 0`` or ``mean_value <= 0`` are ignored. Raises
-        :class:`NotEnoughDataError` with fewer than 3 distinct usable ``(x, zbar)`` rows.
-        """
+    @staticmethod
+    def _prepare(
+        frequency: ArrayLike, mean_value: ArrayLike, weights: ArrayLike | None = None
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """The distinct usable ``(x, zbar)`` rows and their weights (see :meth:`fit`)."""
         x = as_float(frequency, "frequency")
         m = as_float(mean_value, "mean_value")
         if x.shape != m.shape:
@@ -110,6 +109,10 @@ class GammaGamma:
             raise NotEnoughDataError(
                 f"GammaGamma needs at least 3 distinct (x, mean_value) rows of repeat buyers, got {x.shape[0]}"
             )
+        return x, m, w
+
+    def _objective(self, x: FloatArray, m: FloatArray, w: FloatArray) -> Objective:
+        """Mean penalised negative log of eq. 3 over the log-parameters, with its analytic gradient."""
         total_w = float(w.sum())
         penalizer = float(self.penalizer)
         # What does not depend on the parameters, once per fit.
@@ -117,6 +120,9 @@ class GammaGamma:
         log_x = np.log(x)
         mx = m * x
         wx = w * x
+        # sum_i w_i x_i (log m_i + log x_i) multiplies p in the log-likelihood.
+        const_p = wsum(wx, log_m + log_x)
+        const = wsum(w, -log_m)
 
         def nll(theta: FloatArray) -> tuple[float, FloatArray]:
             # Mean negative log of eq. 3 and its analytic gradient in the log-parameters:
@@ -141,16 +147,21 @@ class GammaGamma:
             value = -ll / total_w + penalizer * float(np.sum(params**2))
             return value, -grad / total_w + 2.0 * penalizer * params**2
 
-        # sum_i w_i x_i (log m_i + log x_i) multiplies p in the log-likelihood.
-        const_p = wsum(wx, log_m + log_x)
-        const = wsum(w, -log_m)
         mean_m = float(np.dot(w, m) / total_w)
         theta0 = np.log(np.array([1.0, 2.0, mean_m]))
         bounds = [(-30.0, 30.0), (_LOG_Q_MIN, 30.0), (-30.0, 30.0)]
+        return Objective(nll, theta0, bounds, jac=True)
+
+    def fit(self, frequency: ArrayLike, mean_value: ArrayLike, weights: ArrayLike | None = None) -> Self:
+        """Estimate ``p, q, gamma`` by maximum likelihood (Fader, Hardie & Lee 2005, *JMR*).
+
+        Rows with ``frequency == 0`` or ``mean_value <= 0`` are ignored. Raises
+        :class:`NotEnoughDataError` with fewer than 3 distinct usable ``(x, zbar)`` rows.
+        """
+        x, m, w = self._prepare(frequency, mean_value, weights)
+        total_w = float(w.sum())
         info: dict[str, Any] = {}
-        theta, _, converged = minimize_nll(
-            nll, theta0, bounds=bounds, max_iter=self.max_iter, jac=True, info=info
-        )
+        theta, _, converged = self._objective(x, m, w).minimize(max_iter=self.max_iter, info=info)
         self.n_evaluations_ = int(info.get("nfev", 0))
         params = np.exp(theta)
         ll = float(np.dot(w, self._loglik(params, x, m)))
@@ -170,8 +181,7 @@ class GammaGamma:
         return self
 
     def _check_fitted(self) -> tuple[float, float, float]:
-        if not hasattr(self, "params_"):
-            raise RuntimeError("GammaGamma is not fitted yet: call fit() first")
+        self._check_is_fitted()
         return self.params_["p"], self.params_["q"], self.params_["gamma"]
 
     def standard_errors(self) -> dict[str, float]:

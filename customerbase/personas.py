@@ -19,6 +19,8 @@ import numpy.typing as npt
 from scipy.cluster.vq import kmeans2, vq
 from scipy.spatial.distance import cdist
 
+from customerbase._base import Estimator
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -47,7 +49,7 @@ def silhouette_score(x: FloatArray, labels: IntArray) -> float:
     return float(s.mean())
 
 
-class PersonaClustering:
+class PersonaClustering(Estimator):
     """k-means on standardised features with k chosen by silhouette.
 
     Parameters: ``k_range`` (inclusive bounds), ``seed``, ``sample_size`` (rows used to score each
@@ -94,6 +96,9 @@ class PersonaClustering:
         n = x.shape[0]
         if n < high * 2:
             raise ValueError(f"need at least {high * 2} customers to suggest {high} groups")
+        weights = None if self.weights is None else np.asarray(self.weights, dtype=np.float64)
+        if weights is not None and (weights.shape != (x.shape[1],) or not (weights > 0).all()):
+            raise ValueError("weights must hold one positive number per feature")
         with np.errstate(invalid="ignore"):
             col_mean = np.nanmean(np.where(np.isfinite(x), x, np.nan), axis=0)
         self.fill_: FloatArray = np.where(np.isfinite(col_mean), col_mean, 0.0)
@@ -101,12 +106,9 @@ class PersonaClustering:
         self.mean_: FloatArray = filled.mean(axis=0)
         std = filled.std(axis=0)
         scale = np.where(std > 0, std, 1.0)
-        if self.weights is not None:
+        if weights is not None:
             # A weight w makes a column count w times its standardised size in the distances (a
             # block of one-hot columns can then weigh as much as one feature, not one per column).
-            weights = np.asarray(self.weights, dtype=np.float64)
-            if weights.shape != (x.shape[1],) or not (weights > 0).all():
-                raise ValueError("weights must hold one positive number per feature")
             scale = scale / weights
         self.scale_: FloatArray = scale
         z = self._standardise(x)
@@ -134,6 +136,7 @@ class PersonaClustering:
 
     def predict(self, features: Any) -> IntArray:
         """The nearest fitted centre of each row."""
+        self._check_is_fitted()
         z = self._standardise(self._prepare(features))
         labels, _dist = vq(z, self.centers_, check_finite=False)
         out: IntArray = labels.astype(np.int64)
@@ -141,6 +144,7 @@ class PersonaClustering:
 
     def to_dict(self) -> dict[str, Any]:
         """The fitted model as plain lists (to store it and assign customers later)."""
+        self._check_is_fitted()
         return {
             "k": self.k_,
             "centers": self.centers_.tolist(),

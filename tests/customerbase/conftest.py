@@ -16,9 +16,29 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from customerbase import BGNBD, GammaGamma, ParetoNBD  # noqa: E402
+from customerbase import (  # noqa: E402
+    BGNBD,
+    MBGNBD,
+    GammaGamma,
+    ParetoNBD,
+    RFMSummary,
+    summary_from_transactions,
+)
 
 CDNOW_DIR = REPO_ROOT / "tests" / "data" / "cdnow"
+# End of week 39 counted from 1997-01-01: the calibration period of Fader, Hardie & Lee (2005).
+CDNOW_CALIBRATION_END = "1997-09-30"
+CDNOW_END = "1998-06-30"
+
+# The CDNOW data and the models fitted on them are built once per session and shared by every test
+# that reads them; their arrays are made read-only so that no test can change what the next one sees.
+
+
+def _read_only(obj):
+    for value in vars(obj).values():
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+    return obj
 
 
 @pytest.fixture(autouse=True)
@@ -49,7 +69,7 @@ def cdnow_transactions() -> Transactions:
     raw = np.loadtxt(CDNOW_DIR / "CDNOW_sample.txt", dtype=str)
     ymd = raw[:, 2]
     dates = np.array([f"{s[:4]}-{s[4:6]}-{s[6:]}" for s in ymd], dtype="datetime64[D]")
-    return Transactions(raw[:, 1].astype(np.int64), dates, raw[:, 4].astype(np.float64))
+    return _read_only(Transactions(raw[:, 1].astype(np.int64), dates, raw[:, 4].astype(np.float64)))
 
 
 @pytest.fixture(scope="session")
@@ -58,18 +78,45 @@ def cdnow_published() -> PublishedSummary:
     data = np.genfromtxt(
         CDNOW_DIR / "cdnow_customers_summary_with_transactions.csv", delimiter=",", names=True
     )
-    return PublishedSummary(
-        ids=data["ID"].astype(np.int64),
-        x=data["x"].astype(np.float64),
-        t_x=data["t_x"].astype(np.float64),
-        T=data["T"].astype(np.float64),
-        zbar=data["zbar"].astype(np.float64),
+    return _read_only(
+        PublishedSummary(
+            ids=data["ID"].astype(np.int64),
+            x=data["x"].astype(np.float64),
+            t_x=data["t_x"].astype(np.float64),
+            T=data["T"].astype(np.float64),
+            zbar=data["zbar"].astype(np.float64),
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+def cdnow_calibration_summary(cdnow_transactions: Transactions) -> RFMSummary:
+    """The 39-week calibration RFM summary in weeks, computed from the raw transactions (unrounded)."""
+    tr = cdnow_transactions
+    return _read_only(
+        summary_from_transactions(
+            tr.customer_ids, tr.dates, tr.amounts, observation_end=CDNOW_CALIBRATION_END, freq_days=7
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+def cdnow_full_summary(cdnow_transactions: Transactions) -> RFMSummary:
+    """The RFM summary (days) of the whole 78 weeks of CDNOW transactions."""
+    tr = cdnow_transactions
+    return _read_only(
+        summary_from_transactions(tr.customer_ids, tr.dates, tr.amounts, observation_end=CDNOW_END)
     )
 
 
 @pytest.fixture(scope="session")
 def bgnbd_cdnow(cdnow_published: PublishedSummary) -> BGNBD:
     return BGNBD().fit(cdnow_published.x, cdnow_published.t_x, cdnow_published.T)
+
+
+@pytest.fixture(scope="session")
+def mbgnbd_cdnow(cdnow_published: PublishedSummary) -> MBGNBD:
+    return MBGNBD().fit(cdnow_published.x, cdnow_published.t_x, cdnow_published.T)
 
 
 @pytest.fixture(scope="session")
@@ -80,3 +127,10 @@ def paretonbd_cdnow(cdnow_published: PublishedSummary) -> ParetoNBD:
 @pytest.fixture(scope="session")
 def gammagamma_cdnow(cdnow_published: PublishedSummary) -> GammaGamma:
     return GammaGamma().fit(cdnow_published.x, cdnow_published.zbar)
+
+
+@pytest.fixture(scope="session")
+def gammagamma_cdnow_raw(cdnow_calibration_summary: RFMSummary) -> GammaGamma:
+    """Gamma-Gamma fitted on the mean spends computed exactly from the transactions."""
+    s = cdnow_calibration_summary
+    return GammaGamma().fit(s.frequency, s.monetary)

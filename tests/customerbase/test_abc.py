@@ -46,11 +46,8 @@ def test_top20_share_and_gini():
         abc_classes(equal, a_share=0.9, b_share=0.8)
 
 
-def test_cdnow_concentration(cdnow_transactions):
-    from customerbase import summary_from_transactions
-
-    tr = cdnow_transactions
-    s = summary_from_transactions(tr.customer_ids, tr.dates, tr.amounts, observation_end="1998-06-30")
+def test_cdnow_concentration(cdnow_full_summary):
+    s = cdnow_full_summary
     res = abc_classes(s.revenue)
     counts = res.counts()
     assert counts["A"] < counts["B"] + counts["C"]

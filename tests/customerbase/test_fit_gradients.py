@@ -68,10 +68,10 @@ def test_analytic_gradient_matches_finite_differences(cls, points, cdnow_publish
             np.testing.assert_allclose(grad, _central_gradient(total, params), rtol=2e-5, atol=1e-3)
 
 
-def test_gammagamma_gradient_through_the_fit(cdnow_published):
+def test_gammagamma_gradient_through_the_fit(gammagamma_cdnow, cdnow_published):
     # The fit's objective is internal; its optimum must be where the plain formula's gradient vanishes.
     pub = cdnow_published
-    gg = GammaGamma().fit(pub.x, pub.zbar)
+    gg = gammagamma_cdnow
     keep = (pub.x > 0) & (pub.zbar > 0)
     x, m = pub.x[keep], pub.zbar[keep]
     params = np.array([gg.params_[k] for k in ("p", "q", "gamma")])
@@ -123,10 +123,10 @@ def test_pareto_pair_terms_and_series(cdnow_published):
     )
 
 
-@pytest.mark.parametrize("cls", [BGNBD, ParetoNBD])
-def test_fit_uses_few_evaluations_and_reaches_the_optimum(cls, cdnow_published):
+@pytest.mark.parametrize(("cls", "fitted"), [(BGNBD, "bgnbd_cdnow"), (ParetoNBD, "paretonbd_cdnow")])
+def test_fit_uses_few_evaluations_and_reaches_the_optimum(cls, fitted, cdnow_published, request):
     pub = cdnow_published
-    m = cls().fit(pub.x, pub.t_x, pub.T)
+    m = request.getfixturevalue(fitted)
     assert m.converged_ and m.n_evaluations_ < 100
     # The same optimum as a fit with central-difference gradients (the previous method).
     data = compress_rfm(pub.x, pub.t_x, pub.T)
@@ -193,3 +193,29 @@ def test_pareto_finite_where_scipy_hyp2f1_is_nan():
     # The pair term used by the fits is finite there too.
     value, _ = _log_f_and_grad(np.array([2.0, 1.0, 0.3, 50.0]), np.array([200.0]), np.array([1.0]))
     assert np.isfinite(value).all()
+
+
+def test_fits_run_with_blas_on_one_thread(cdnow_published):
+    # L-BFGS-B calls BLAS on tiny arrays; an unlimited OpenBLAS spins its threads between the calls
+    # (3 to 100 times slower on 2 cores, docs/benchmarks.md): every fit limits BLAS to one thread.
+    from threadpoolctl import threadpool_info
+
+    seen: list[int] = []
+    pub = cdnow_published
+    model = BGNBD()
+    total_and_grad = model._total_loglik_and_grad
+
+    def spy(data):
+        inner = total_and_grad(data)
+
+        def wrapped(params, need_grad=True):
+            seen.extend(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas")
+            return inner(params, need_grad)
+
+        return wrapped
+
+    model._total_loglik_and_grad = spy
+    model.fit(pub.x, pub.t_x, pub.T)
+    assert seen and set(seen) == {1}
+    # Outside the fit the process keeps its own setting (on this machine, one thread per core).
+    assert all(lib["num_threads"] >= 1 for lib in threadpool_info())

@@ -14,7 +14,6 @@ from customerbase import (
     ParetoNBD,
     customer_lifetime_value,
     frequency_spend_correlation,
-    summary_from_transactions,
 )
 from customerbase.paretonbd import _log_a0
 
@@ -53,14 +52,10 @@ def test_paretonbd_cdnow_published(paretonbd_cdnow):
     _published(paretonbd_cdnow.log_likelihood_, -9595.0, 1)
 
 
-def test_gammagamma_cdnow_published_from_raw_transactions(cdnow_transactions):
+def test_gammagamma_cdnow_published_from_raw_transactions(gammagamma_cdnow_raw):
     # Fader, Hardie & Lee (2005), JMR 42(4): p = 6.25, q = 3.74, gamma = 15.44 on the 946 repeat buyers,
-    # with zbar computed exactly from the transactions.
-    tr = cdnow_transactions
-    s = summary_from_transactions(
-        tr.customer_ids, tr.dates, tr.amounts, observation_end="1997-09-30", freq_days=7
-    )
-    gg = GammaGamma().fit(s.frequency, s.monetary)
+    # with zbar computed exactly from the transactions (the cdnow_calibration_summary fixture).
+    gg = gammagamma_cdnow_raw
     assert gg.n_customers_ == 946
     _published(gg.params_["p"], 6.25, 2)
     _published(gg.params_["q"], 3.74, 2)
@@ -129,9 +124,8 @@ def test_pareto_a0_matches_numerical_integral():
             assert ours == pytest.approx(np.log((r + s + x) * integral), rel=1e-9, abs=1e-9)
 
 
-def test_mbgnbd_matches_untransformed_formulas(cdnow_published):
-    pub = cdnow_published
-    m = MBGNBD().fit(pub.x, pub.t_x, pub.T)
+def test_mbgnbd_matches_untransformed_formulas(mbgnbd_cdnow):
+    m = mbgnbd_cdnow
     assert np.isfinite(m.log_likelihood_)
     r, alpha, a, b = (m.params_[k] for k in ("r", "alpha", "a", "b"))
     x, t_x, T, t = 2.0, 30.43, 38.86, 39.0

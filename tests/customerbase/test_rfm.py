@@ -25,9 +25,10 @@ def _half_up(value: float) -> float:
     return float(Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
-def test_cdnow_summary_reproduces_published(cdnow_transactions, cdnow_published):
-    tr = cdnow_transactions
-    s = summary_from_transactions(tr.customer_ids, tr.dates, tr.amounts, observation_end=CAL_END, freq_days=7)
+def test_cdnow_summary_reproduces_published(cdnow_calibration_summary, cdnow_published):
+    # summary_from_transactions(ids, dates, amounts, observation_end=CAL_END, freq_days=7), once per session.
+    s = cdnow_calibration_summary
+    assert str(s.observation_end) == CAL_END and s.freq_days == 7
     pub = cdnow_published
     assert len(s) == 2357
     np.testing.assert_array_equal(s.customer_ids, pub.ids)
@@ -48,7 +49,7 @@ def test_cdnow_other_end_dates_do_not_match(cdnow_transactions, cdnow_published)
     assert not np.allclose(s.T, cdnow_published.T, atol=0.005)
 
 
-def test_cdnow_calibration_holdout(cdnow_transactions, cdnow_published):
+def test_cdnow_calibration_holdout(cdnow_transactions, cdnow_published, cdnow_full_summary):
     tr = cdnow_transactions
     ch = calibration_holdout_split(
         tr.customer_ids,
@@ -60,7 +61,8 @@ def test_cdnow_calibration_holdout(cdnow_transactions, cdnow_published):
     )
     np.testing.assert_array_equal(ch.calibration.frequency, cdnow_published.x)
     assert ch.duration_holdout == pytest.approx(39.0)
-    full = summary_from_transactions(tr.customer_ids, tr.dates, tr.amounts, observation_end="1998-06-30")
+    full = cdnow_full_summary
+    assert str(full.observation_end) == "1998-06-30"
     # Every purchase-day after the first is either a calibration repeat or a holdout purchase.
     assert int(ch.calibration.frequency.sum() + ch.frequency_holdout.sum()) == int(full.frequency.sum())
     np.testing.assert_allclose(ch.calibration.revenue + ch.revenue_holdout, full.revenue)

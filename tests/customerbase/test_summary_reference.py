@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from customerbase import calibration_holdout_split, detect_decline, summary_from_transactions
-from customerbase import rfm as rfm_module
+from customerbase.rfm import _passes as rfm_passes
 
 
 def _reference(ids, days, amounts, end, freq_days):
@@ -87,7 +87,7 @@ def test_summary_in_chunks_equals_one_pass(monkeypatch):
     rng = np.random.default_rng(7)
     ids, days, amounts = _random_log(rng, 5000, "dense")
     whole = summary_from_transactions(ids, days, amounts, observation_end="2024-02-01")
-    monkeypatch.setattr(rfm_module, "_CHUNK", 7)
+    monkeypatch.setattr(rfm_passes, "_CHUNK", 7)
     chunked = summary_from_transactions(ids, days, amounts, observation_end="2024-02-01")
     for field in ("customer_ids", "frequency", "recency", "T", "first_purchase", "last_purchase", "n_orders"):
         np.testing.assert_array_equal(getattr(chunked, field), getattr(whole, field))

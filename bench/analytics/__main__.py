@@ -1,0 +1,7 @@
+"""``python -m bench.analytics``: see :mod:`bench.analytics`."""
+
+import sys
+
+from bench.analytics import main
+
+sys.exit(main())
