@@ -93,3 +93,13 @@ def test_a_token_request_needs_no_csrf_token(make_api, owner, customer):
     _, raw = api_token_create(user=owner, name="script")
     api = make_api(raw, client=Client(enforce_csrf_checks=True))
     assert api.patch(f"/api/customers/{customer.pk}", {"city": "Bilbao"}).status_code == 200
+
+
+def test_the_api_takes_no_password_so_it_cannot_bypass_the_login_lockout(make_api, owner):
+    """Basic auth with the right password is refused: passwords are only checked by the login pages,
+    which django-axes throttles (tests/web/test_login_lockout.py)."""
+    import base64
+
+    basic = base64.b64encode(b"owner:s3cret-pass-123").decode()
+    response = make_api().get("/api/me", headers={"Authorization": f"Basic {basic}"})
+    assert response.status_code == 401
