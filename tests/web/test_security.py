@@ -70,3 +70,44 @@ def test_language_switcher_works_before_login(client, db):
     assert response.status_code == 302 and response["Location"] == "/accounts/login/"
     assert client.cookies["django_language"].value == "en"
     assert "Log in" in client.get("/accounts/login/").content.decode()
+
+
+def _no_store(response) -> bool:
+    return "no-store" in response.get("Cache-Control", "")
+
+
+def test_personal_pages_exports_and_the_api_are_never_stored(client, manager, customer):
+    from cartera.accounts.services import api_token_create
+    from tests.api.conftest import ApiClient
+
+    client.force_login(manager)
+    for url in [
+        reverse("web:home"),
+        reverse("customers:list"),
+        reverse("customers:detail", args=[customer.pk]),
+        reverse("activity:my_tasks"),
+        reverse("accounts:api_tokens"),
+        reverse("imports:export_customers", args=["csv"]),
+        reverse("imports:export_customers", args=["xlsx"]),
+        reverse("imports:export_orders", args=["csv"]),
+    ]:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert _no_store(response), url
+    new_token = client.post(reverse("accounts:api_tokens"), {"name": "Excel"})
+    assert "cart_" in new_token.text and _no_store(new_token)
+
+    _, raw = api_token_create(user=manager, name="script")
+    api = ApiClient(raw)
+    assert _no_store(api.get("/api/me"))
+    assert _no_store(api.get(f"/api/customers/{customer.pk}"))
+    assert _no_store(api.get("/api/customers"))
+    assert _no_store(api.patch(f"/api/customers/{customer.pk}", {"city": "Soria"}))
+    assert _no_store(ApiClient().get("/api/customers"))  # a 401 too
+
+
+def test_static_files_stay_cacheable(client, owner):
+    client.force_login(owner)
+    response = client.get("/static/web/cartera.css")
+    assert response.status_code == 200
+    assert not _no_store(response)
