@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -111,3 +113,48 @@ def test_static_files_stay_cacheable(client, owner):
     response = client.get("/static/web/cartera.css")
     assert response.status_code == 200
     assert not _no_store(response)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example",
+        "///evil.example",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "http://testserver.evil.example/",
+        "activity:my_tasks_no_such_name",
+    ],
+)
+def test_next_never_leaves_the_site(client, owner, target):
+    from cartera.activity.services import task_create
+
+    task = task_create(actor=owner, fields={"title": "Llamar", "due_at": timezone.now()})
+    client.force_login(owner)
+    response = client.post(reverse("activity:task_toggle", args=[task.pk]), {"next": target})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("activity:my_tasks")
+    task.refresh_from_db()
+    assert task.done
+
+
+def test_next_on_the_site_is_followed(client, owner, customer):
+    from cartera.activity.services import task_create
+
+    task = task_create(actor=owner, fields={"title": "Llamar", "due_at": timezone.now()})
+    client.force_login(owner)
+    here = reverse("customers:detail", args=[customer.pk]) + "?tab=tasks"
+    response = client.post(reverse("activity:task_toggle", args=[task.pk]), {"next": here})
+    assert response["Location"] == here
+
+
+def test_only_the_one_helper_reads_next():
+    """Every view that follows ``next`` goes through ``cartera.core.http.redirect_to_next``."""
+    reads_next = re.compile(r"""(POST|GET|REQUEST)(\.get\(|\[)\s*["']next["']""")
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "cartera").rglob("*.py")
+        if reads_next.search(path.read_text()) and path != ROOT / "cartera" / "core" / "http.py"
+    ]
+    assert offenders == []
