@@ -28,4 +28,5 @@ def redirect_to_next(request: HttpRequest, default: str, *args: Any, **kwargs: A
         wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return HttpResponseRedirect(wanted)
-    return redirect(default, *args, **kwargs)
+    response: HttpResponse = redirect(default, *args, **kwargs)
+    return response
