@@ -74,7 +74,9 @@ class Interaction(TimeStampedModel):
 class Task(TimeStampedModel):
     """A to-do or reminder for one member of the team, optionally about a customer."""
 
-    scope_owner_fields = ("assignee", "created_by")
+    # Whoever the task is assigned to now controls it; its creator no longer does once it is
+    # reassigned (managers and admins act on every task anyway).
+    scope_owner_fields = ("assignee",)
 
     title = models.CharField(_("title"), max_length=200)
     customer = models.ForeignKey(

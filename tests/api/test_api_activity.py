@@ -198,3 +198,18 @@ def test_task_list_filters(owner, colleague, owner_api, customer):
     first = owner_api.get("/api/tasks", {"limit": 2}).json()
     rest = owner_api.get("/api/tasks", {"limit": 2, "cursor": first["next_cursor"]}).json()
     assert [x["id"] for x in first["items"] + rest["items"]] == [mine.pk, theirs.pk, done.pk]
+
+
+def test_after_reassignment_only_the_new_assignee_controls_the_task(
+    owner, colleague, owner_api, colleague_api, manager_api, task, db_snapshot
+):
+    assert task.created_by == owner
+    assert manager_api.patch(f"/api/tasks/{task.pk}", {"assignee": colleague.pk}).status_code == 200
+    before = db_snapshot()
+    assert owner_api.patch(f"/api/tasks/{task.pk}", {"done": True}).status_code == 403
+    assert owner_api.patch(f"/api/tasks/{task.pk}", {"title": "Mío otra vez"}).status_code == 403
+    assert owner_api.patch(f"/api/tasks/{task.pk}", {"assignee": owner.pk}).status_code == 403
+    assert owner_api.delete(f"/api/tasks/{task.pk}").status_code == 403
+    assert db_snapshot() == before
+    assert owner_api.get(f"/api/tasks/{task.pk}").status_code == 200  # still visible to the team
+    assert colleague_api.patch(f"/api/tasks/{task.pk}", {"done": True}).status_code == 200

@@ -189,3 +189,21 @@ def test_sales_rep_cannot_assign_tasks_to_others(client, owner, colleague, world
     # The assignee field is disabled for sales reps: the task goes to the rep themselves.
     assert response.status_code == 302
     assert Task.objects.get(title="Para Carlos").assignee == owner
+
+
+def test_a_reassigned_task_is_out_of_its_creators_hands(client, owner, colleague, manager, customer):
+    from cartera.activity.services import task_update
+
+    task = task_create(
+        actor=owner, fields={"title": "Llamar", "customer": customer, "due_at": timezone.now()}
+    )
+    task_update(actor=manager, task=task, fields={"assignee": colleague})
+    client.force_login(owner)
+    response = client.post(reverse("activity:task_toggle", args=[task.pk]))
+    assert response.status_code == 403
+    task.refresh_from_db()
+    assert not task.done
+    client.force_login(colleague)
+    assert client.post(reverse("activity:task_toggle", args=[task.pk])).status_code == 302
+    task.refresh_from_db()
+    assert task.done
