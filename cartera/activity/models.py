@@ -109,6 +109,7 @@ class Task(TimeStampedModel):
         verbose_name = _("task")
         verbose_name_plural = _("tasks")
         ordering = ["done", "due_at", "id"]
+        permissions = [("assign_task", _("Can give tasks to colleagues"))]
         indexes = [
             models.Index(fields=["assignee", "done", "due_at"], name="task_assignee_open_due"),
             models.Index(fields=["customer", "-due_at"], name="task_customer_due"),

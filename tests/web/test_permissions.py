@@ -180,15 +180,23 @@ def test_manager_can_delete(client, manager, world):
     assert not Customer.objects.exists() and not Order.objects.exists()
 
 
-def test_sales_rep_cannot_assign_tasks_to_others(client, owner, colleague, world):
+def test_sales_rep_gives_a_task_to_a_colleague(client, owner, colleague, outsider, world):
     client.force_login(owner)
     response = client.post(
         reverse("activity:my_tasks"),
         {"title": "Para Carlos", "due_at": "2030-01-01T10:00", "assignee": colleague.pk},
     )
-    # The assignee field is disabled for sales reps: the task goes to the rep themselves.
     assert response.status_code == 302
-    assert Task.objects.get(title="Para Carlos").assignee == owner
+    assert Task.objects.get(title="Para Carlos").assignee == colleague
+    # Someone without a role is not offered, and is refused if posted anyway.
+    page = client.get(reverse("activity:my_tasks")).content.decode()
+    assert f'value="{colleague.pk}"' in page and f'value="{outsider.pk}"' not in page
+    response = client.post(
+        reverse("activity:my_tasks"),
+        {"title": "Para nadie", "due_at": "2030-01-01T10:00", "assignee": outsider.pk},
+    )
+    assert response.status_code == 200
+    assert not Task.objects.filter(title="Para nadie").exists()
 
 
 def test_a_reassigned_task_is_out_of_its_creators_hands(client, owner, colleague, manager, customer):
