@@ -68,7 +68,8 @@ class Interaction(TimeStampedModel):
         indexes = [models.Index(fields=["customer", "-occurred_at"], name="interaction_customer_when")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} · {self.subject or self.occurred_at:%Y-%m-%d}"
+        # The date's format applies to the date only: a subject is shown as it is.
+        return f"{self.get_kind_display()} · {self.subject or f'{self.occurred_at:%Y-%m-%d}'}"
 
 
 class Task(TimeStampedModel):
