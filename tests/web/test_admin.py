@@ -56,7 +56,7 @@ def _registered():
 
 
 @pytest.mark.parametrize(
-    ("model", "model_admin"), _registered(), ids=lambda v: getattr(v, "_meta", None) and v._meta.label
+    ("model", "model_admin"), _registered(), ids=[model._meta.label for model, _ in _registered()]
 )
 def test_admin_pages_work_for_every_model(
     client, admin_user, every_admin_model_has_a_row, model, model_admin
