@@ -242,6 +242,10 @@ AXES_CLIENT_IP_CALLABLE = "cartera.accounts.throttling.client_ip"
 CARTERA_PROXY_COUNT = int(os.environ.get("CARTERA_PROXY_COUNT", "0"))
 AXES_VERBOSE = False
 
+# Personal API tokens: how many days a new one lasts unless its creator chooses, and the most allowed.
+CARTERA_API_TOKEN_DAYS = int(os.environ.get("CARTERA_API_TOKEN_DAYS", "90"))
+CARTERA_API_TOKEN_MAX_DAYS = int(os.environ.get("CARTERA_API_TOKEN_MAX_DAYS", "365"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

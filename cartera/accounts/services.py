@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
 import secrets
 
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cartera.accounts import roles
-from cartera.accounts.models import ApiToken, User, hash_token
+from cartera.accounts.models import ApiToken, TokenScope, User, hash_token, password_fingerprint
 
 
 def roles_sync() -> None:
@@ -51,19 +55,49 @@ def user_create(
     return user
 
 
-def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
-    """Create a token for ``user``; returns the row and the raw key, which is never stored."""
+def api_token_create(
+    *, user: User, name: str, scope: str = TokenScope.WRITE, days: int | None = None
+) -> tuple[ApiToken, str]:
+    """Create a token for ``user``; returns the row and the raw key, which is never stored.
+
+    It lasts ``days`` (``CARTERA_API_TOKEN_DAYS``, 90, unless given; at most
+    ``CARTERA_API_TOKEN_MAX_DAYS``) and works only while the user's password stays the same.
+    People choose the scope on the tokens page and in ``cartera token create`` (read by default there);
+    a program calling this without one gets what it always had, read and write.
+    """
+    if scope not in TokenScope.values:
+        raise ValueError(f"unknown scope {scope!r}; choose one of {', '.join(TokenScope.values)}")
+    days = settings.CARTERA_API_TOKEN_DAYS if days is None else days
+    if not 1 <= days <= settings.CARTERA_API_TOKEN_MAX_DAYS:
+        raise ValueError(f"a token lasts from 1 to {settings.CARTERA_API_TOKEN_MAX_DAYS} days, not {days}")
     raw = "cart_" + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(user=user, name=name, prefix=raw[5:13], key_hash=hash_token(raw))
+    token = ApiToken.objects.create(
+        user=user,
+        name=name,
+        prefix=raw[5:13],
+        key_hash=hash_token(raw),
+        scope=scope,
+        expires_at=timezone.now() + datetime.timedelta(days=days),
+        password_fingerprint=password_fingerprint(user),
+    )
     return token, raw
 
 
-def api_token_authenticate(*, raw: str) -> User | None:
-    """The active user a raw token belongs to, or ``None``; records when the token was last used."""
+def api_token_authenticate(*, raw: str, write: bool = False) -> User | None:
+    """The user a raw token acts for, or ``None`` when it is unknown, expired, revoked by a password
+    change or its user is inactive; records when the token was last used.
+
+    A read-only token asked to ``write`` is refused with :class:`PermissionDenied` (a 403, not a
+    401: the token is fine, the request is beyond it).
+    """
     token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(raw)).first()
-    if token is None or not token.user.is_active:
-        return None
     now = timezone.now()
+    if token is None or not token.is_usable(now):
+        return None
+    if write and token.scope != TokenScope.WRITE:
+        raise PermissionDenied(
+            _("This token can only read. Create a token with write access to change data.")
+        )
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user

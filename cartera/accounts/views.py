@@ -18,9 +18,14 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST or None)
     new_key = None
     if request.method == "POST" and form.is_valid():
-        _token, new_key = services.api_token_create(user=request.user, name=form.cleaned_data["name"])  # type: ignore[arg-type]
+        _token, new_key = services.api_token_create(
+            user=request.user,  # type: ignore[arg-type]
+            name=form.cleaned_data["name"],
+            scope=form.cleaned_data["scope"],
+            days=form.cleaned_data["days"],
+        )
         form = ApiTokenForm()
-    tokens = request.user.api_tokens.all()  # type: ignore[union-attr]
+    tokens = request.user.api_tokens.select_related("user")  # type: ignore[union-attr]
     return render(request, "accounts/api_tokens.html", {"form": form, "tokens": tokens, "new_key": new_key})
 
 
