@@ -162,7 +162,7 @@ def test_a_read_only_token_reads_but_every_write_is_403_json(make_api, owner, cu
     ]:
         assert response.status_code == 403, response.content
         assert response["Content-Type"].startswith("application/json")
-        assert "only read" in response.json()["detail"]
+        assert response.json()["detail"].startswith("Este token solo puede leer.")
     assert db_snapshot() == before
 
 
