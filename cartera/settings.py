@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "ninja",  # serves its own Swagger UI files for /api/docs (no CDN)
     "django_tasks_db",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "cartera.core",
     "cartera.accounts",
     "cartera.customers",
@@ -77,6 +79,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "cartera.accounts.middleware.TwoFactorMiddleware",
     "cartera.core.middleware.LoginRequiredMiddleware",
     "cartera.core.middleware.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -241,6 +245,10 @@ AXES_CLIENT_IP_CALLABLE = "cartera.accounts.throttling.client_ip"
 # connection's own address is the client's).
 CARTERA_PROXY_COUNT = int(os.environ.get("CARTERA_PROXY_COUNT", "0"))
 AXES_VERBOSE = False
+
+# Two-factor sign-in (TOTP, django-otp): anyone may turn it on; admins must.
+CARTERA_2FA_REQUIRED_FOR_ADMINS = _env_bool("CARTERA_2FA_REQUIRED_FOR_ADMINS", default=True)
+OTP_TOTP_ISSUER = os.environ.get("CARTERA_2FA_ISSUER", "Cartera")
 
 # Personal API tokens: how many days a new one lasts unless its creator chooses, and the most allowed.
 CARTERA_API_TOKEN_DAYS = int(os.environ.get("CARTERA_API_TOKEN_DAYS", "90"))

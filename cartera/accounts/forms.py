@@ -41,3 +41,13 @@ class ApiTokenForm(forms.Form):
 
     def clean_days(self) -> int:
         return self.cleaned_data.get("days") or settings.CARTERA_API_TOKEN_DAYS
+
+
+class TotpCodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code from your authenticator app"),
+        max_length=8,
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "autofocus": True}
+        ),
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
@@ -16,6 +17,10 @@ from cartera.accounts import roles
 
 class User(AbstractUser):
     """A member of the team. Their role is the group they belong to (see :mod:`cartera.accounts.roles`)."""
+
+    # Kept on the row the session loads anyway, so that users without two-factor sign-in cost no
+    # query per request; the device itself is django-otp's TOTPDevice.
+    two_factor_enabled = models.BooleanField(_("two-factor sign-in"), default=False)
 
     class Meta:
         verbose_name = _("user")
@@ -35,6 +40,11 @@ class User(AbstractUser):
             if role in names:
                 return role
         return ""
+
+    @property
+    def two_factor_required(self) -> bool:
+        """Admins must sign in with a second factor (``CARTERA_2FA_REQUIRED_FOR_ADMINS``)."""
+        return bool(settings.CARTERA_2FA_REQUIRED_FOR_ADMINS and (self.is_superuser or self.is_staff))
 
     @property
     def role_label(self) -> str:

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cartera.accounts import roles
 from cartera.accounts.models import ApiToken, TokenScope, User, hash_token, password_fingerprint
@@ -107,3 +108,43 @@ def api_token_revoke(*, user: User, token_id: int) -> bool:
     """Delete one of ``user``'s tokens; returns whether it existed."""
     deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
     return deleted > 0
+
+
+# --- two-factor sign-in (TOTP) --------------------------------------------------------------------
+
+
+def totp_device_start(*, user: User) -> TOTPDevice:
+    """A new, unconfirmed authenticator for ``user`` (any earlier unconfirmed one is dropped)."""
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    return TOTPDevice.objects.create(user=user, name="Cartera", confirmed=False)
+
+
+@transaction.atomic
+def totp_device_confirm(*, user: User, device: TOTPDevice, code: str) -> bool:
+    """Turn two-factor sign-in on once ``code`` from the new authenticator is right.
+
+    The new device replaces any earlier one, so a user has at most one. Returns whether the code was
+    right (django-otp slows down repeated wrong codes).
+    """
+    if device.user_id != user.pk or not device.verify_token(code.strip()):
+        return False
+    TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    User.objects.filter(pk=user.pk).update(two_factor_enabled=True)
+    user.two_factor_enabled = True
+    return True
+
+
+@transaction.atomic
+def totp_device_remove(*, user: User, code: str) -> bool:
+    """Turn two-factor sign-in off, proven by a current code; never for those who must keep it."""
+    if user.two_factor_required:
+        raise PermissionDenied(_("Administrators must keep two-factor sign-in."))
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None or not device.verify_token(code.strip()):
+        return False
+    TOTPDevice.objects.filter(user=user).delete()
+    User.objects.filter(pk=user.pk).update(two_factor_enabled=False)
+    user.two_factor_enabled = False
+    return True

@@ -12,6 +12,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.conftest import login
+
 
 @pytest.fixture
 def every_admin_model_has_a_row(db, owner, manager, admin_user, customer, client):
@@ -64,7 +66,7 @@ def test_admin_pages_work_for_every_model(
     opts = model._meta
     row = model._default_manager.order_by("pk").first()
     assert row is not None, f"add a row of {opts.label} to the fixture above"
-    client.force_login(admin_user)
+    login(client, admin_user)
     base = f"admin:{opts.app_label}_{opts.model_name}"
     changelist = client.get(reverse(f"{base}_changelist"))
     assert changelist.status_code == 200, opts.label
@@ -82,7 +84,7 @@ def test_an_admin_deletes_a_customer_with_interactions(client, admin_user, custo
     from cartera.customers.models import Customer
 
     interaction_create(actor=owner, customer=customer, fields={"kind": "call", "subject": "Llamada"})
-    client.force_login(admin_user)
+    login(client, admin_user)
     url = reverse("admin:customers_customer_delete", args=[customer.pk])
     assert client.get(url).status_code == 200
     response = client.post(url, {"post": "yes"})

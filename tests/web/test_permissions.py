@@ -62,6 +62,8 @@ def _routes(world):
         "accounts:password_change": ((), ["get"]),
         "accounts:password_change_done": ((), ["get"]),
         "accounts:api_tokens": ((), ["get"]),
+        "accounts:two_factor": ((), ["get", "post"]),
+        "accounts:two_factor_verify": ((), ["get", "post"]),
         "accounts:api_token_revoke": ((999,), ["post"]),
     }
 

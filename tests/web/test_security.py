@@ -43,6 +43,7 @@ def test_pages_send_csp_and_carry_no_inline_script(client, owner, customer):
         reverse("customers:create"),
         reverse("activity:my_tasks"),
         reverse("accounts:api_tokens"),
+        reverse("accounts:two_factor"),
     ]:
         response = client.get(url)
         assert response.status_code == 200, url
