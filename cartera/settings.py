@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -56,6 +57,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "ninja",  # serves its own Swagger UI files for /api/docs (no CDN)
     "django_tasks_db",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "cartera.core",
     "cartera.accounts",
     "cartera.customers",
@@ -76,11 +80,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "cartera.accounts.middleware.TwoFactorMiddleware",
     "cartera.core.middleware.LoginRequiredMiddleware",
+    "cartera.core.middleware.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a login refused for too many failures into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "cartera.urls"
@@ -133,6 +142,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+
+# django-axes first: it refuses a locked-out username + address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -214,6 +229,31 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
     SECURE_HSTS_PRELOAD = _https
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Login throttling (django-axes), for the app's login and the Django admin's alike. A username is
+# locked out from one address after N failures in a row; the same username from elsewhere, and every
+# other username, can still log in, so one attacker cannot lock the whole team out.
+AXES_FAILURE_LIMIT = int(os.environ.get("CARTERA_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("CARTERA_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The lockout lasts its N minutes from the failure that triggered it; more tries while locked out do
+# not extend it (the page promises "try again in N minutes").
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "cartera.accounts.views.login_locked_out"
+AXES_CLIENT_IP_CALLABLE = "cartera.accounts.throttling.client_ip"
+# How many proxies of ours stand in front of the app and append to X-Forwarded-For (0: none, the
+# connection's own address is the client's).
+CARTERA_PROXY_COUNT = int(os.environ.get("CARTERA_PROXY_COUNT", "0"))
+AXES_VERBOSE = False
+
+# Two-factor sign-in (TOTP, django-otp): anyone may turn it on; admins must.
+CARTERA_2FA_REQUIRED_FOR_ADMINS = _env_bool("CARTERA_2FA_REQUIRED_FOR_ADMINS", default=True)
+OTP_TOTP_ISSUER = os.environ.get("CARTERA_2FA_ISSUER", "Cartera")
+
+# Personal API tokens: how many days a new one lasts unless its creator chooses, and the most allowed.
+CARTERA_API_TOKEN_DAYS = int(os.environ.get("CARTERA_API_TOKEN_DAYS", "90"))
+CARTERA_API_TOKEN_MAX_DAYS = int(os.environ.get("CARTERA_API_TOKEN_MAX_DAYS", "365"))
 
 LOGGING = {
     "version": 1,

@@ -50,7 +50,38 @@ def manager(make_user):
 
 @pytest.fixture
 def admin_user(make_user):
-    return make_user("boss", "admin")
+    """An admin; admins must sign in with a second factor, so this one has an authenticator."""
+    from cartera.accounts.services import totp_device_confirm, totp_device_start
+
+    user = make_user("boss", "admin")
+    device = totp_device_start(user=user)
+    assert totp_device_confirm(user=user, device=device, code=totp_code(device))
+    return user
+
+
+def totp_code(device) -> str:
+    """The code ``device``'s authenticator app would show now (one it has not accepted yet)."""
+    import time
+
+    from django_otp.oath import TOTP
+
+    device.refresh_from_db()
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    while totp.t() <= device.last_t:
+        totp.time += device.step
+    return f"{totp.token():0{device.digits}d}"
+
+
+def pass_second_factor(client, user) -> None:
+    """Mark ``client``'s session as having given ``user``'s second factor (as the code page does)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    from cartera.accounts.selectors import confirmed_totp_device
+
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = confirmed_totp_device(user).persistent_id
+    session.save()
 
 
 @pytest.fixture
@@ -76,7 +107,10 @@ def customer(owner):
 
 
 def login(client, user):
+    """Log ``client`` in as ``user``, second factor included when they have one."""
     client.force_login(user)
+    if user.two_factor_enabled:
+        pass_second_factor(client, user)
     return client
 
 

@@ -9,15 +9,20 @@ from ninja.security import HttpBearer
 from cartera.accounts.services import api_token_authenticate
 from cartera.core.api_common import responses
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
 
 class TokenAuth(HttpBearer):
-    """``Authorization: Bearer <token>`` with a personal token (``cartera token create``)."""
+    """``Authorization: Bearer <token>`` with a personal token (``cartera token create``).
+
+    Anything but GET, HEAD and OPTIONS is a write, which a read-only token may not do (403).
+    """
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         token = token.strip()
         if not token:
             return None
-        return api_token_authenticate(raw=token)
+        return api_token_authenticate(raw=token, write=request.method not in SAFE_METHODS)
 
 
 router = Router(tags=["account"])

@@ -5,7 +5,8 @@
 | admin     | everything          | everything, users and settings, Django admin       | yes    | yes    |
 | manager   | every customer      | every customer, reassigns owners                   | yes    | yes    |
 | sales_rep | the shared portfolio| customers they own; interactions on any customer;  | no     | no     |
-|           |                     | orders of customers they own; their own tasks      |        |        |
+|           |                     | orders of customers they own; the tasks assigned   |        |        |
+|           |                     | to them; gives tasks to colleagues                 |        |        |
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "activity.export_interaction",
         "sales.export_order",
         "accounts.act_on_all_records",
+        "activity.assign_task",
     ],
-    SALES_REP: _model_perms(["view", "add", "change"]),
+    SALES_REP: _model_perms(["view", "add", "change"]) + ["activity.assign_task"],
 }
 # Admins hold every permission through ``is_superuser``; the group exists so the role is visible.
 ROLE_PERMISSIONS[ADMIN] = list(ROLE_PERMISSIONS[MANAGER]) + ["accounts.view_user"]

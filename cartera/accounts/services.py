@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import datetime
 import secrets
 
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cartera.accounts import roles
-from cartera.accounts.models import ApiToken, User, hash_token
+from cartera.accounts.models import ApiToken, TokenScope, User, hash_token, password_fingerprint
 
 
 def roles_sync() -> None:
@@ -51,19 +56,49 @@ def user_create(
     return user
 
 
-def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
-    """Create a token for ``user``; returns the row and the raw key, which is never stored."""
+def api_token_create(
+    *, user: User, name: str, scope: str = TokenScope.WRITE, days: int | None = None
+) -> tuple[ApiToken, str]:
+    """Create a token for ``user``; returns the row and the raw key, which is never stored.
+
+    It lasts ``days`` (``CARTERA_API_TOKEN_DAYS``, 90, unless given; at most
+    ``CARTERA_API_TOKEN_MAX_DAYS``) and works only while the user's password stays the same.
+    People choose the scope on the tokens page and in ``cartera token create`` (read by default there);
+    a program calling this without one gets what it always had, read and write.
+    """
+    if scope not in TokenScope.values:
+        raise ValueError(f"unknown scope {scope!r}; choose one of {', '.join(TokenScope.values)}")
+    days = settings.CARTERA_API_TOKEN_DAYS if days is None else days
+    if not 1 <= days <= settings.CARTERA_API_TOKEN_MAX_DAYS:
+        raise ValueError(f"a token lasts from 1 to {settings.CARTERA_API_TOKEN_MAX_DAYS} days, not {days}")
     raw = "cart_" + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(user=user, name=name, prefix=raw[5:13], key_hash=hash_token(raw))
+    token = ApiToken.objects.create(
+        user=user,
+        name=name,
+        prefix=raw[5:13],
+        key_hash=hash_token(raw),
+        scope=scope,
+        expires_at=timezone.now() + datetime.timedelta(days=days),
+        password_fingerprint=password_fingerprint(user),
+    )
     return token, raw
 
 
-def api_token_authenticate(*, raw: str) -> User | None:
-    """The active user a raw token belongs to, or ``None``; records when the token was last used."""
+def api_token_authenticate(*, raw: str, write: bool = False) -> User | None:
+    """The user a raw token acts for, or ``None`` when it is unknown, expired, revoked by a password
+    change or its user is inactive; records when the token was last used.
+
+    A read-only token asked to ``write`` is refused with :class:`PermissionDenied` (a 403, not a
+    401: the token is fine, the request is beyond it).
+    """
     token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(raw)).first()
-    if token is None or not token.user.is_active:
-        return None
     now = timezone.now()
+    if token is None or not token.is_usable(now):
+        return None
+    if write and token.scope != TokenScope.WRITE:
+        raise PermissionDenied(
+            _("This token can only read. Create a token with write access to change data.")
+        )
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
@@ -73,3 +108,43 @@ def api_token_revoke(*, user: User, token_id: int) -> bool:
     """Delete one of ``user``'s tokens; returns whether it existed."""
     deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
     return deleted > 0
+
+
+# --- two-factor sign-in (TOTP) --------------------------------------------------------------------
+
+
+def totp_device_start(*, user: User) -> TOTPDevice:
+    """A new, unconfirmed authenticator for ``user`` (any earlier unconfirmed one is dropped)."""
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    return TOTPDevice.objects.create(user=user, name="Cartera", confirmed=False)
+
+
+@transaction.atomic
+def totp_device_confirm(*, user: User, device: TOTPDevice, code: str) -> bool:
+    """Turn two-factor sign-in on once ``code`` from the new authenticator is right.
+
+    The new device replaces any earlier one, so a user has at most one. Returns whether the code was
+    right (django-otp slows down repeated wrong codes).
+    """
+    if device.user_id != user.pk or not device.verify_token(code.strip()):
+        return False
+    TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    User.objects.filter(pk=user.pk).update(two_factor_enabled=True)
+    user.two_factor_enabled = True
+    return True
+
+
+@transaction.atomic
+def totp_device_remove(*, user: User, code: str) -> bool:
+    """Turn two-factor sign-in off, proven by a current code; never for those who must keep it."""
+    if user.two_factor_required:
+        raise PermissionDenied(_("Administrators must keep two-factor sign-in."))
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None or not device.verify_token(code.strip()):
+        return False
+    TOTPDevice.objects.filter(user=user).delete()
+    User.objects.filter(pk=user.pk).update(two_factor_enabled=False)
+    user.two_factor_enabled = False
+    return True

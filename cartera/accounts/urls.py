@@ -13,6 +13,8 @@ urlpatterns = [
         name="password_change",
     ),
     path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("2fa/", views.two_factor, name="two_factor"),
+    path("2fa/verify/", views.two_factor_verify, name="two_factor_verify"),
     path("tokens/", views.api_tokens, name="api_tokens"),
     path("tokens/<int:pk>/revoke/", views.api_token_revoke, name="api_token_revoke"),
 ]

@@ -1,22 +1,39 @@
-"""The user's own account: API tokens (login and password pages are Django's)."""
+"""The user's own account: API tokens, the login lockout page (login and password pages are Django's)."""
 
 from __future__ import annotations
 
+from base64 import b32encode
+from typing import Any
+
+import segno
+from axes.helpers import get_client_username
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from cartera.accounts import services
-from cartera.accounts.forms import ApiTokenForm
+from cartera.accounts import selectors, services, throttling
+from cartera.accounts.forms import ApiTokenForm, TotpCodeForm
+from cartera.core.http import redirect_to_next, safe_next
 
 
 def api_tokens(request: HttpRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST or None)
     new_key = None
     if request.method == "POST" and form.is_valid():
-        _token, new_key = services.api_token_create(user=request.user, name=form.cleaned_data["name"])  # type: ignore[arg-type]
+        _token, new_key = services.api_token_create(
+            user=request.user,  # type: ignore[arg-type]
+            name=form.cleaned_data["name"],
+            scope=form.cleaned_data["scope"],
+            days=form.cleaned_data["days"],
+        )
         form = ApiTokenForm()
-    tokens = request.user.api_tokens.all()  # type: ignore[union-attr]
+    tokens = request.user.api_tokens.select_related("user")  # type: ignore[union-attr]
     return render(request, "accounts/api_tokens.html", {"form": form, "tokens": tokens, "new_key": new_key})
 
 
@@ -24,3 +41,71 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     services.api_token_revoke(user=request.user, token_id=pk)  # type: ignore[arg-type]
     return redirect("accounts:api_tokens")
+
+
+def login_locked_out(
+    request: HttpRequest,
+    original_response: HttpResponse | None = None,
+    credentials: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """django-axes' lockout answer: the login page again, saying for how long logging in is refused."""
+    username = get_client_username(request, credentials) or ""
+    minutes = throttling.lockout_minutes_left(request, username)
+    message = ngettext(
+        "Too many failed attempts. Try again in %(minutes)d minute.",
+        "Too many failed attempts. Try again in %(minutes)d minutes.",
+        minutes,
+    ) % {"minutes": minutes}
+    return render(
+        request,
+        "accounts/locked_out.html",
+        {"message": message, "login_url": request.path},
+        status=429,
+    )
+
+
+def two_factor(request: HttpRequest) -> HttpResponse:
+    """Turn two-factor sign-in on (scan, then confirm a code) or off (with a code)."""
+    user = request.user
+    device = selectors.confirmed_totp_device(user)
+    form = TotpCodeForm(request.POST or None)
+    if device is not None:
+        if request.method == "POST" and form.is_valid():
+            if services.totp_device_remove(user=user, code=form.cleaned_data["code"]):  # type: ignore[arg-type]
+                messages.success(request, _("Two-factor sign-in is off."))
+                return redirect("accounts:two_factor")
+            form.add_error("code", _("That code is not right (or came too soon after a wrong one)."))
+        return render(request, "accounts/two_factor.html", {"enabled": True, "form": form})
+
+    pending = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if pending is None or request.method == "GET":
+        pending = services.totp_device_start(user=user)  # type: ignore[arg-type]
+    if request.method == "POST" and form.is_valid():
+        if services.totp_device_confirm(user=user, device=pending, code=form.cleaned_data["code"]):  # type: ignore[arg-type]
+            otp_login(request, pending)
+            messages.success(request, _("Two-factor sign-in is on."))
+            return redirect_to_next(request, "accounts:two_factor")
+        form.add_error("code", _("That code is not right (or came too soon after a wrong one)."))
+    context = {
+        "enabled": False,
+        "form": form,
+        "required": user.two_factor_required,  # type: ignore[union-attr]
+        "qr_svg": mark_safe(segno.make(pending.config_url).svg_inline(scale=4)),  # noqa: S308 (segno's own SVG)
+        "secret": b32encode(pending.bin_key).decode(),
+        "next": safe_next(request),
+    }
+    return render(request, "accounts/two_factor.html", context)
+
+
+def two_factor_verify(request: HttpRequest) -> HttpResponse:
+    """After the password: the code from the authenticator app."""
+    device = selectors.confirmed_totp_device(request.user)
+    if device is None or request.user.is_verified():  # type: ignore[union-attr]
+        return redirect_to_next(request, "web:home")
+    form = TotpCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if device.verify_token(form.cleaned_data["code"].strip()):
+            otp_login(request, device)
+            return redirect_to_next(request, "web:home")
+        form.add_error("code", _("That code is not right (or came too soon after a wrong one)."))
+    return render(request, "accounts/two_factor_verify.html", {"form": form, "next": safe_next(request)})

@@ -1,7 +1,7 @@
 """REST API for the timeline: interactions, and tasks.
 
-A sales rep logs interactions on any customer and corrects their own; tasks go only to oneself
-unless one acts on every record (managers, admins). Those rules live in the scoping helper and the
+A sales rep logs interactions on any customer and corrects their own; a task can be given to any
+colleague with a role, and then only its assignee (or a manager or admin) may change it. Those rules live in the scoping helper and the
 services; these endpoints only parse and call them.
 """
 
@@ -160,7 +160,8 @@ class TaskIn(InSchema):
     title: str
     customer: int | None = Field(None, description="Customer id, for a task about a customer.")
     assignee: int | None = Field(
-        None, description="User id; defaults to you. Only managers and admins may give tasks to others."
+        None,
+        description="User id; defaults to you. Any colleague with a role (roles may be configured not to delegate).",
     )
     due_at: DateTimeIn = Field(..., description="Without an offset it is read in the server's time zone.")
     notes: str = ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.db.models import Q
 from django.utils import timezone
 
 from cartera.accounts.models import User
@@ -43,7 +44,13 @@ class TaskForm(ServiceModelForm):
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["assignee"].required = False
-        self.fields["assignee"].queryset = User.objects.filter(is_active=True).order_by("username")  # type: ignore[attr-defined]
-        if not user.has_perm("accounts.act_on_all_records"):
+        # Colleagues with a role (who can work on tasks); the service checks the same rule again.
+        self.fields["assignee"].queryset = (  # type: ignore[attr-defined]
+            User.objects.filter(is_active=True)
+            .filter(Q(is_superuser=True) | Q(groups__permissions__codename="change_task"))
+            .distinct()
+            .order_by("username")
+        )
+        self.fields["assignee"].initial = user.pk
+        if not user.has_perm("activity.assign_task"):
             self.fields["assignee"].disabled = True
-            self.fields["assignee"].initial = user.pk

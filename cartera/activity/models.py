@@ -68,13 +68,16 @@ class Interaction(TimeStampedModel):
         indexes = [models.Index(fields=["customer", "-occurred_at"], name="interaction_customer_when")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} · {self.subject or self.occurred_at:%Y-%m-%d}"
+        # The date's format applies to the date only: a subject is shown as it is.
+        return f"{self.get_kind_display()} · {self.subject or f'{self.occurred_at:%Y-%m-%d}'}"
 
 
 class Task(TimeStampedModel):
     """A to-do or reminder for one member of the team, optionally about a customer."""
 
-    scope_owner_fields = ("assignee", "created_by")
+    # Whoever the task is assigned to now controls it; its creator no longer does once it is
+    # reassigned (managers and admins act on every task anyway).
+    scope_owner_fields = ("assignee",)
 
     title = models.CharField(_("title"), max_length=200)
     customer = models.ForeignKey(
@@ -107,6 +110,7 @@ class Task(TimeStampedModel):
         verbose_name = _("task")
         verbose_name_plural = _("tasks")
         ordering = ["done", "due_at", "id"]
+        permissions = [("assign_task", _("Can give tasks to colleagues"))]
         indexes = [
             models.Index(fields=["assignee", "done", "due_at"], name="task_assignee_open_due"),
             models.Index(fields=["customer", "-due_at"], name="task_customer_due"),

@@ -6,7 +6,7 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -69,9 +69,19 @@ def interaction_delete(*, actor: User, interaction: Interaction) -> None:
 
 
 def _check_assignee(actor: User, assignee: User) -> None:
-    """Giving work to someone else is for roles that act on every record."""
-    if assignee != actor and not actor.has_perm("accounts.act_on_all_records"):
+    """Giving work to someone else needs a role that may (``activity.assign_task``), and someone
+    whose own role lets them work on tasks."""
+    if assignee == actor:
+        return
+    if not actor.has_perm("activity.assign_task"):
         raise PermissionDenied(_("You can only assign tasks to yourself."))
+    if not (assignee.is_active and assignee.has_perm("activity.change_task")):
+        raise ValidationError(
+            {
+                "assignee": _("%(user)s cannot be given tasks: they have no role that works on them.")
+                % {"user": assignee}
+            }
+        )
 
 
 @transaction.atomic

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from cartera.activity import selectors, services
 from cartera.activity.forms import TaskForm
 from cartera.activity.models import Task
-from cartera.core.http import HtmxHttpRequest
+from cartera.core.http import HtmxHttpRequest, redirect_to_next
 from cartera.core.scoping import get_for_user, require
 
 
@@ -39,4 +39,4 @@ def task_toggle(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     services.task_set_done(actor=request.user, task=task, done=not task.done)  # type: ignore[arg-type]
     if request.htmx:
         return render(request, "activity/task_row.html", {"task": task})
-    return redirect(request.POST.get("next") or "activity:my_tasks")
+    return redirect_to_next(request, "activity:my_tasks")

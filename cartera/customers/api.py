@@ -96,7 +96,8 @@ class CustomerIn(InSchema):
     source: Annotated[str, OneOf(Source, blank=True)] = ""
     income_range: Annotated[str, OneOf(IncomeRange, blank=True)] = ""
     owner: int | None = Field(
-        None, description="User id; defaults to you. Only managers and admins may choose someone else."
+        None,
+        description="User id; defaults to you. Only managers and admins may choose someone else or none.",
     )
     notes: str = ""
     custom_fields: dict[str, Any] = Field(default_factory=dict, description="Values by custom field key.")

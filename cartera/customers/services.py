@@ -142,13 +142,20 @@ def _resolve_company_name(actor: User, fields: Mapping[str, Any]) -> dict[str, A
 
 
 def _check_owner_change(actor: User, customer: Customer, fields: Mapping[str, Any]) -> None:
-    """Only roles that may reassign can give a customer to someone other than themselves."""
+    """Only roles that may reassign choose a customer's owner (or leave it without one).
+
+    Everybody else keeps the owner as it is, and a customer they create is theirs: the same rule
+    as the web form, where the owner field is read-only for them.
+    """
     if "owner" not in fields or actor.has_perm("customers.reassign_customer"):
         return
     new_owner = fields["owner"]
-    current = customer.owner if customer.pk else None
-    if new_owner not in (None, actor) and new_owner != current:
-        raise PermissionDenied(_("You cannot give a customer to another member of the team."))
+    kept = customer.owner if customer.pk else actor
+    if new_owner == kept:
+        return
+    if new_owner is None:
+        raise PermissionDenied(_("You cannot leave a customer without an owner."))
+    raise PermissionDenied(_("You cannot give a customer to another member of the team."))
 
 
 @transaction.atomic

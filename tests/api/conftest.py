@@ -93,7 +93,7 @@ def api_as(db):
     from cartera.accounts.services import api_token_create
 
     def make(user: Any) -> ApiClient:
-        _, raw = api_token_create(user=user, name="tests")
+        _, raw = api_token_create(user=user, name="tests", scope="write")
         return ApiClient(raw)
 
     return make

@@ -139,14 +139,42 @@ def test_a_manager_assigns_tasks_to_others(manager_api, colleague):
     assert Task.objects.get().assignee == colleague
 
 
-def test_a_sales_rep_assigns_tasks_only_to_themselves(owner, owner_api, colleague, task, db_snapshot):
+def test_a_sales_rep_gives_a_task_to_a_colleague(owner, owner_api, colleague, colleague_api, task):
+    response = owner_api.post(
+        "/api/tasks", {"title": "Para Carlos", "assignee": colleague.pk, "due_at": "2026-03-01T09:00:00Z"}
+    )
+    assert response.status_code == 201, response.content
+    given = Task.objects.get(pk=response.json()["id"])
+    assert (given.assignee, given.created_by) == (colleague, owner)
+    # Handing over one of one's own tasks works too; then it is the colleague's to change.
+    assert owner_api.patch(f"/api/tasks/{task.pk}", {"assignee": colleague.pk}).status_code == 200
+    assert owner_api.patch(f"/api/tasks/{task.pk}", {"done": True}).status_code == 403
+    assert colleague_api.patch(f"/api/tasks/{task.pk}", {"done": True}).status_code == 200
+
+
+def test_a_task_cannot_go_to_someone_without_a_role(owner_api, outsider, task, db_snapshot):
+    before = db_snapshot()
+    response = owner_api.post(
+        "/api/tasks", {"title": "Para nadie", "assignee": outsider.pk, "due_at": "2026-03-01T09:00:00Z"}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] == "assignee"
+    assert owner_api.patch(f"/api/tasks/{task.pk}", {"assignee": outsider.pk}).status_code == 422
+    assert db_snapshot() == before
+
+
+def test_a_role_without_delegation_assigns_tasks_only_to_itself(
+    owner, owner_api, colleague, task, db_snapshot
+):
+    from django.contrib.auth.models import Group, Permission
+
+    Group.objects.get(name="sales_rep").permissions.remove(Permission.objects.get(codename="assign_task"))
     before = db_snapshot()
     response = owner_api.post(
         "/api/tasks", {"title": "Para otro", "assignee": colleague.pk, "due_at": "2026-03-01T09:00:00Z"}
     )
     assert response.status_code == 403
-    response = owner_api.patch(f"/api/tasks/{task.pk}", {"assignee": colleague.pk})
-    assert response.status_code == 403
+    assert owner_api.patch(f"/api/tasks/{task.pk}", {"assignee": colleague.pk}).status_code == 403
     assert db_snapshot() == before
     assert (
         owner_api.post(
@@ -198,3 +226,18 @@ def test_task_list_filters(owner, colleague, owner_api, customer):
     first = owner_api.get("/api/tasks", {"limit": 2}).json()
     rest = owner_api.get("/api/tasks", {"limit": 2, "cursor": first["next_cursor"]}).json()
     assert [x["id"] for x in first["items"] + rest["items"]] == [mine.pk, theirs.pk, done.pk]
+
+
+def test_after_reassignment_only_the_new_assignee_controls_the_task(
+    owner, colleague, owner_api, colleague_api, manager_api, task, db_snapshot
+):
+    assert task.created_by == owner
+    assert manager_api.patch(f"/api/tasks/{task.pk}", {"assignee": colleague.pk}).status_code == 200
+    before = db_snapshot()
+    assert owner_api.patch(f"/api/tasks/{task.pk}", {"done": True}).status_code == 403
+    assert owner_api.patch(f"/api/tasks/{task.pk}", {"title": "Mío otra vez"}).status_code == 403
+    assert owner_api.patch(f"/api/tasks/{task.pk}", {"assignee": owner.pk}).status_code == 403
+    assert owner_api.delete(f"/api/tasks/{task.pk}").status_code == 403
+    assert db_snapshot() == before
+    assert owner_api.get(f"/api/tasks/{task.pk}").status_code == 200  # still visible to the team
+    assert colleague_api.patch(f"/api/tasks/{task.pk}", {"done": True}).status_code == 200

@@ -93,3 +93,109 @@ def test_a_token_request_needs_no_csrf_token(make_api, owner, customer):
     _, raw = api_token_create(user=owner, name="script")
     api = make_api(raw, client=Client(enforce_csrf_checks=True))
     assert api.patch(f"/api/customers/{customer.pk}", {"city": "Bilbao"}).status_code == 200
+
+
+def test_the_api_takes_no_password_so_it_cannot_bypass_the_login_lockout(make_api, owner):
+    """Basic auth with the right password is refused: passwords are only checked by the login pages,
+    which django-axes throttles (tests/web/test_login_lockout.py)."""
+    import base64
+
+    basic = base64.b64encode(b"owner:s3cret-pass-123").decode()
+    response = make_api().get("/api/me", headers={"Authorization": f"Basic {basic}"})
+    assert response.status_code == 401
+
+
+# --- expiry, scopes, revocation on password change ------------------------------------------------
+
+
+def test_a_token_expires_after_90_days_by_default(make_api, owner):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    token, raw = api_token_create(user=owner, name="laptop")
+    lifetime = token.expires_at - timezone.now()
+    assert dt.timedelta(days=89, hours=23) < lifetime <= dt.timedelta(days=90)
+    assert make_api(raw).get("/api/me").status_code == 200
+    token.expires_at = timezone.now() - dt.timedelta(seconds=1)
+    token.save()
+    response = make_api(raw).get("/api/me")
+    assert response.status_code == 401
+    assert set(response.json()) == {"detail"}
+
+
+def test_the_lifetime_and_access_are_chosen_on_the_tokens_page(client, owner):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    client.force_login(owner)
+    page = client.get("/accounts/tokens/").text
+    assert 'name="scope"' in page and 'name="days"' in page
+    response = client.post("/accounts/tokens/", {"name": "Excel", "scope": "read", "days": "7"})
+    assert response.status_code == 200
+    token = ApiToken.objects.get(name="Excel")
+    assert token.scope == "read"
+    assert dt.timedelta(days=6, hours=23) < token.expires_at - timezone.now() <= dt.timedelta(days=7)
+    # Nothing chosen: read only, for 90 days.
+    client.post("/accounts/tokens/", {"name": "Otro"})
+    other = ApiToken.objects.get(name="Otro")
+    assert other.scope == "read" and other.expires_at - timezone.now() > dt.timedelta(days=89)
+    # More than the longest lifetime is refused.
+    client.post("/accounts/tokens/", {"name": "Eterno", "days": "100000"})
+    assert not ApiToken.objects.filter(name="Eterno").exists()
+
+
+def test_a_read_only_token_reads_but_every_write_is_403_json(make_api, owner, customer, db_snapshot):
+    _, raw = api_token_create(user=owner, name="Excel", scope="read")
+    api = make_api(raw)
+    assert api.get("/api/me").status_code == 200
+    assert api.get(f"/api/customers/{customer.pk}").status_code == 200
+    assert api.get("/api/customers").status_code == 200
+    before = db_snapshot()
+    for response in [
+        api.patch(f"/api/customers/{customer.pk}", {"city": "Bilbao"}),
+        api.post("/api/customers", {"first_name": "Ana"}),
+        api.delete(f"/api/customers/{customer.pk}"),
+        api.post("/api/tasks", {"title": "x", "due_at": "2026-03-01T09:00:00Z"}),
+        api.post("/api/interactions", {"customer": customer.pk, "kind": "call"}),
+    ]:
+        assert response.status_code == 403, response.content
+        assert response["Content-Type"].startswith("application/json")
+        assert response.json()["detail"].startswith("Este token solo puede leer.")
+    assert db_snapshot() == before
+
+
+def test_a_write_token_writes(make_api, owner, customer):
+    _, raw = api_token_create(user=owner, name="sync", scope="write")
+    assert make_api(raw).patch(f"/api/customers/{customer.pk}", {"city": "Bilbao"}).status_code == 200
+
+
+def test_changing_the_password_revokes_every_token(client, make_api, owner):
+    _, read_raw = api_token_create(user=owner, name="Excel", scope="read")
+    _, write_raw = api_token_create(user=owner, name="sync", scope="write")
+    client.force_login(owner)
+    response = client.post(
+        "/accounts/password/",
+        {
+            "old_password": "s3cret-pass-123",
+            "new_password1": "another-long-pass-456",
+            "new_password2": "another-long-pass-456",
+        },
+    )
+    assert response.status_code == 302
+    assert make_api(read_raw).get("/api/me").status_code == 401
+    assert make_api(write_raw).get("/api/me").status_code == 401
+    page = client.get("/accounts/tokens/", headers={"accept-language": "en"}).text
+    assert page.count("Revoked: the password changed") == 2
+    # A new token works with the new password in place.
+    owner.refresh_from_db()
+    _, fresh = api_token_create(user=owner, name="new")
+    assert make_api(fresh).get("/api/me").status_code == 200
+
+
+def test_a_password_set_by_an_admin_revokes_the_tokens_too(make_api, owner):
+    _, raw = api_token_create(user=owner, name="laptop")
+    owner.set_password("set-by-the-admin-789")
+    owner.save()
+    assert make_api(raw).get("/api/me").status_code == 401

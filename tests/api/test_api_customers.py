@@ -334,3 +334,31 @@ def test_tag_list(owner_api):
     Tag.objects.create(name="Feria")
     body = owner_api.get("/api/tags").json()
     assert [t["name"] for t in body["items"]] == ["Feria", "VIP"]
+
+
+def test_a_sales_rep_cannot_clear_or_give_away_their_customers_owner(
+    owner, colleague, owner_api, customer, db_snapshot
+):
+    before = db_snapshot()
+    cleared = owner_api.patch(f"/api/customers/{customer.pk}", {"owner": None})
+    assert cleared.status_code == 403
+    assert set(cleared.json()) == {"detail"}
+    assert owner_api.patch(f"/api/customers/{customer.pk}", {"owner": colleague.pk}).status_code == 403
+    assert owner_api.post("/api/customers", {"first_name": "Sin dueño", "owner": None}).status_code == 403
+    assert (
+        owner_api.post("/api/customers", {"first_name": "De Carlos", "owner": colleague.pk}).status_code
+        == 403
+    )
+    assert db_snapshot() == before
+    # Sending the owner it already has changes nothing and is fine.
+    assert owner_api.patch(f"/api/customers/{customer.pk}", {"owner": owner.pk}).status_code == 200
+    assert owner_api.post("/api/customers", {"first_name": "Mía", "owner": owner.pk}).status_code == 201
+
+
+def test_a_manager_may_clear_or_change_an_owner(manager_api, colleague, customer):
+    assert manager_api.patch(f"/api/customers/{customer.pk}", {"owner": None}).status_code == 200
+    customer.refresh_from_db()
+    assert customer.owner is None
+    assert manager_api.patch(f"/api/customers/{customer.pk}", {"owner": colleague.pk}).status_code == 200
+    customer.refresh_from_db()
+    assert customer.owner == colleague

@@ -64,3 +64,31 @@ def test_no_token_for_an_inactive_user(owner):
     with pytest.raises(CommandError):
         run("create", "owner", "laptop")
     assert not ApiToken.objects.exists()
+
+
+def test_create_is_read_only_for_90_days_unless_told(owner, make_api, customer):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    raw = run("create", "owner", "laptop")[0].strip()
+    token = ApiToken.objects.get()
+    assert token.scope == "read"
+    assert token.expires_at - timezone.now() > dt.timedelta(days=89)
+    assert make_api(raw).patch(f"/api/customers/{customer.pk}", {"city": "Soria"}).status_code == 403
+
+    out, err = run("create", "owner", "nightly import", "--scope", "write", "--days", "30")
+    token = ApiToken.objects.get(name="nightly import")
+    assert token.scope == "write"
+    assert dt.timedelta(days=29) < token.expires_at - timezone.now() <= dt.timedelta(days=30)
+    assert "write" in err
+    assert make_api(out.strip()).patch(f"/api/customers/{customer.pk}", {"city": "Soria"}).status_code == 200
+    listing, _ = run("list", "owner")
+    assert "read" in listing and "write" in listing and "active" in listing
+
+
+@pytest.mark.parametrize("days", ["0", "366", "-5"])
+def test_create_refuses_a_lifetime_out_of_range(owner, days):
+    with pytest.raises(CommandError):
+        run("create", "owner", "laptop", "--days", days)
+    assert not ApiToken.objects.exists()

@@ -62,6 +62,8 @@ def _routes(world):
         "accounts:password_change": ((), ["get"]),
         "accounts:password_change_done": ((), ["get"]),
         "accounts:api_tokens": ((), ["get"]),
+        "accounts:two_factor": ((), ["get", "post"]),
+        "accounts:two_factor_verify": ((), ["get", "post"]),
         "accounts:api_token_revoke": ((999,), ["post"]),
     }
 
@@ -180,12 +182,38 @@ def test_manager_can_delete(client, manager, world):
     assert not Customer.objects.exists() and not Order.objects.exists()
 
 
-def test_sales_rep_cannot_assign_tasks_to_others(client, owner, colleague, world):
+def test_sales_rep_gives_a_task_to_a_colleague(client, owner, colleague, outsider, world):
     client.force_login(owner)
     response = client.post(
         reverse("activity:my_tasks"),
         {"title": "Para Carlos", "due_at": "2030-01-01T10:00", "assignee": colleague.pk},
     )
-    # The assignee field is disabled for sales reps: the task goes to the rep themselves.
     assert response.status_code == 302
-    assert Task.objects.get(title="Para Carlos").assignee == owner
+    assert Task.objects.get(title="Para Carlos").assignee == colleague
+    # Someone without a role is not offered, and is refused if posted anyway.
+    page = client.get(reverse("activity:my_tasks")).content.decode()
+    assert f'value="{colleague.pk}"' in page and f'value="{outsider.pk}"' not in page
+    response = client.post(
+        reverse("activity:my_tasks"),
+        {"title": "Para nadie", "due_at": "2030-01-01T10:00", "assignee": outsider.pk},
+    )
+    assert response.status_code == 200
+    assert not Task.objects.filter(title="Para nadie").exists()
+
+
+def test_a_reassigned_task_is_out_of_its_creators_hands(client, owner, colleague, manager, customer):
+    from cartera.activity.services import task_update
+
+    task = task_create(
+        actor=owner, fields={"title": "Llamar", "customer": customer, "due_at": timezone.now()}
+    )
+    task_update(actor=manager, task=task, fields={"assignee": colleague})
+    client.force_login(owner)
+    response = client.post(reverse("activity:task_toggle", args=[task.pk]))
+    assert response.status_code == 403
+    task.refresh_from_db()
+    assert not task.done
+    client.force_login(colleague)
+    assert client.post(reverse("activity:task_toggle", args=[task.pk])).status_code == 302
+    task.refresh_from_db()
+    assert task.done

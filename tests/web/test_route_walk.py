@@ -16,6 +16,7 @@ from django.apps import apps
 from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cartera.accounts.models import ApiToken
 
@@ -137,6 +138,7 @@ def test_outsider_walks_every_web_and_api_route_and_changes_nothing(client, outs
             if response.status_code == 200 and not url.startswith(("/api/openapi", "/api/docs", "/api/me")):
                 assert not any(word in response.content.decode() for word in SECRET_WORDS), (method, url)
     assert requests > 100
-    # The one thing anyone may write is their own API token (the tokens page is everyone's).
+    # What anyone may write is their own: an API token, a two-factor device being set up.
     ApiToken.objects.filter(user=outsider).delete()
+    TOTPDevice.objects.filter(user=outsider).delete()
     assert _checksum() == before

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from cartera.accounts.models import ApiToken, User
+from cartera.accounts.models import ApiToken, TokenScope, User
 from cartera.accounts.services import api_token_create, api_token_revoke
 
 
@@ -30,6 +31,19 @@ class Command(BaseCommand):
         create = actions.add_parser("create", help="Create a token for a user and print it (once).")
         create.add_argument("username")
         create.add_argument("name", help='What the token is for, e.g. "laptop" or "nightly import".')
+        create.add_argument(
+            "--scope",
+            choices=TokenScope.values,
+            default=TokenScope.READ,
+            help="read (the default: it cannot change anything) or write.",
+        )
+        create.add_argument(
+            "--days",
+            type=int,
+            default=None,
+            help=f"How long it works (default {settings.CARTERA_API_TOKEN_DAYS}, "
+            f"at most {settings.CARTERA_API_TOKEN_MAX_DAYS}).",
+        )
         listing = actions.add_parser("list", help="List tokens (never their keys), of one user or all.")
         listing.add_argument("username", nargs="?")
         revoke = actions.add_parser("revoke", help="Delete one of a user's tokens; it stops working at once.")
@@ -39,18 +53,25 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
         if action == "create":
-            self._create(options["username"], options["name"])
+            self._create(options["username"], options["name"], options["scope"], options["days"])
         elif action == "list":
             self._list(options["username"])
         else:
             self._revoke(options["username"], options["token_id"])
 
-    def _create(self, username: str, name: str) -> None:
+    def _create(self, username: str, name: str, scope: str, days: int | None) -> None:
         user = _user(username)
         if not user.is_active:
             raise CommandError(f"user {username!r} is inactive; their tokens would not work")
-        token, raw = api_token_create(user=user, name=name)
-        self.stderr.write(f"Token {token.pk} ({token.name}) for {user.username}. Shown once; store it now:")
+        try:
+            token, raw = api_token_create(user=user, name=name, scope=scope, days=days)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        expires = timezone.localtime(token.expires_at).strftime("%Y-%m-%d")
+        self.stderr.write(
+            f"Token {token.pk} ({token.name}, {token.scope}) for {user.username}, until {expires}. "
+            "Shown once; store it now:"
+        )
         # The key alone on stdout, so that scripts can capture it: KEY=$(cartera token create ...)
         self.stdout.write(raw)
 
@@ -64,15 +85,18 @@ class Command(BaseCommand):
                 t.user.username,
                 t.name,
                 f"{t.prefix}…",
+                t.scope,
                 timezone.localtime(t.created_at).strftime("%Y-%m-%d %H:%M"),
+                timezone.localtime(t.expires_at).strftime("%Y-%m-%d"),
                 timezone.localtime(t.last_used_at).strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never",
+                "password changed" if t.password_changed() else "expired" if t.is_expired() else "active",
             )
             for t in tokens
         ]
         if not rows:
             self.stdout.write("No tokens.")
             return
-        header = ("id", "user", "name", "key", "created", "last used")
+        header = ("id", "user", "name", "key", "access", "created", "expires", "last used", "status")
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
         for row in [header, *rows]:
             self.stdout.write(
