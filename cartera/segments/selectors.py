@@ -6,10 +6,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cartera.core.scoping import can, restrict, sees_every_row
 from cartera.customers.models import Customer
@@ -71,6 +73,41 @@ def segment_members(*, user: Any, segment: Segment) -> QuerySet[Customer]:
             pk__in=segment.members.values("customer_id")
         )
     return definition_members(user=user, definition=segment.definition)
+
+
+def problem_text(exc: ValidationError) -> str:
+    """What is wrong with a stored definition, as one sentence for the page."""
+    return " ".join(str(m) for m in exc.messages)
+
+
+@dataclass(frozen=True)
+class EvaluatedSegment:
+    """A segment as its page shows it: members, conditions in words, and what stops them working.
+
+    ``problem`` is set when the stored conditions no longer pass the checks (written by an older
+    version, say): the members of a dynamic segment are then none, and the page says why.
+    """
+
+    members: QuerySet[Customer]
+    description: str
+    problem: str
+
+
+def segment_evaluated(*, user: Any, segment: Segment) -> EvaluatedSegment:
+    try:
+        description = rules.describe(definition_clean(segment.definition))
+        members = segment_members(user=user, segment=segment)
+    except ValidationError as exc:
+        problem = _("These conditions cannot be used: %(reason)s Edit the segment to correct them.") % {
+            "reason": problem_text(exc)
+        }
+        members = Customer.objects.none()
+        if segment.is_static:  # the frozen list does not depend on the conditions
+            members = restrict(Customer.objects.all(), user, "view").filter(
+                pk__in=segment.members.values("customer_id")
+            )
+        return EvaluatedSegment(members=members, description="", problem=problem)
+    return EvaluatedSegment(members=members, description=description, problem="")
 
 
 @dataclass(frozen=True)
@@ -198,6 +235,48 @@ def persona_report(*, user: Any, persona: Persona) -> PersonaReport:
         Q(metrics__lifecycle__in=[Lifecycle.AT_RISK, Lifecycle.INACTIVE, Lifecycle.LOST])
     ).count()
     return PersonaReport(customers=t.customers, revenue=t.revenue, clv=t.clv, at_risk_or_inactive=risky)
+
+
+def persona_problem(exc: ValidationError) -> str:
+    return _("This rule cannot be used: %(reason)s Edit the persona to correct it.") % {
+        "reason": problem_text(exc)
+    }
+
+
+def persona_rows(*, user: Any) -> list[tuple[Persona, PersonaReport | None, str]]:
+    """Every persona with its report, or, when its stored rule no longer passes the checks, no
+    report and the reason (the other personas are still counted)."""
+    rows: list[tuple[Persona, PersonaReport | None, str]] = []
+    for persona in persona_list(user=user):
+        try:
+            rows.append((persona, persona_report(user=user, persona=persona), ""))
+        except ValidationError as exc:
+            rows.append((persona, None, persona_problem(exc)))
+    return rows
+
+
+@dataclass(frozen=True)
+class EvaluatedPersona:
+    """A persona as its page shows it (see :class:`EvaluatedSegment`)."""
+
+    members: QuerySet[Customer]
+    report: PersonaReport | None
+    rule: str
+    problem: str
+
+
+def persona_evaluated(*, user: Any, persona: Persona) -> EvaluatedPersona:
+    try:
+        rule = rules.describe(definition_clean(persona.definition)) if persona.definition else ""
+        members = persona_members(user=user, persona=persona)
+        report = persona_report(user=user, persona=persona)
+    except ValidationError as exc:
+        # Those put in the persona by hand still belong to it.
+        by_hand = restrict(Customer.objects.all(), user, "view").filter(
+            pk__in=persona.members.through.objects.filter(persona_id=persona.pk).values("customer_id")
+        )
+        return EvaluatedPersona(members=by_hand, report=None, rule="", problem=persona_problem(exc))
+    return EvaluatedPersona(members=members, report=report, rule=rule, problem="")
 
 
 def suggestion_run(*, user: Any, pk: int | None = None) -> PersonaSuggestionRun | None:

@@ -21,7 +21,6 @@ from cartera.core.scoping import ALL_RECORDS_PERMISSION, can, get_for_user, requ
 from cartera.customers.models import Customer
 from cartera.segments import forms, selectors, services
 from cartera.segments.models import Segment
-from cartera.segments.rules import definition_clean, describe
 
 PAGE_SIZE = 50
 MEMBER_ORDER = ["-id"]
@@ -67,6 +66,9 @@ def _builder(request: HtmxHttpRequest, segment: Segment | None) -> HttpResponse:
     name = request.POST.get("name", segment.name if segment else "")
     description = request.POST.get("description", segment.description if segment else "")
     error = ""
+    if request.method != "POST" and segment is not None:
+        # Stored conditions that no longer pass the checks: say so while the user corrects them.
+        error = selectors.segment_evaluated(user=request.user, segment=segment).problem
     if request.method == "POST" and request.POST.get("action") == "save":
         definition = forms.state_definition(state)
         try:
@@ -118,7 +120,8 @@ def segment_count(request: HttpRequest) -> HttpResponse:
 
 def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     segment = selectors.segment_get(user=request.user, pk=pk)
-    members = selectors.segment_members(user=request.user, segment=segment)
+    evaluated = selectors.segment_evaluated(user=request.user, segment=segment)
+    members = evaluated.members
     page = paginate(
         members.select_related("metrics", "owner"),
         ordering=MEMBER_ORDER,
@@ -132,9 +135,10 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "segments/detail.html",
         {
             "segment": segment,
-            "description": describe(definition_clean(segment.definition)),
+            "description": evaluated.description,
+            "problem": evaluated.problem,
             "page": page,
-            "totals": selectors.totals(members),
+            "totals": None if evaluated.problem and not segment.is_static else selectors.totals(members),
             "bulk_form": forms.BulkForm(),
             "can_reassign": user.has_perm("customers.reassign_customer"),
             "can_edit": segment.owner_id == user.pk or user.has_perm(ALL_RECORDS_PERMISSION),
@@ -149,7 +153,11 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def segment_bulk(request: HttpRequest, pk: int) -> HttpResponse:
     segment = selectors.segment_get(user=request.user, pk=pk)
-    members = selectors.segment_members(user=request.user, segment=segment)
+    evaluated = selectors.segment_evaluated(user=request.user, segment=segment)
+    if evaluated.problem and not segment.is_static:
+        messages.error(request, evaluated.problem)
+        return redirect("segments:detail", pk)
+    members = evaluated.members
     form = forms.BulkForm(request.POST)
     actor: Any = request.user
     if not form.is_valid():
@@ -187,7 +195,11 @@ def segment_bulk(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def segment_freeze(request: HttpRequest, pk: int) -> HttpResponse:
     segment = selectors.segment_get(user=request.user, pk=pk)
-    n = services.segment_freeze(actor=request.user, segment=segment)  # type: ignore[arg-type]
+    try:
+        n = services.segment_freeze(actor=request.user, segment=segment)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        messages.error(request, _messages(exc))
+        return redirect("segments:detail", pk)
     messages.success(request, _("Segment frozen with %(n)d customers.") % {"n": n})
     return redirect("segments:detail", pk)
 
@@ -260,12 +272,11 @@ def follow_up(request: HtmxHttpRequest, customer_pk: int) -> HttpResponse:
 
 def persona_list(request: HttpRequest) -> HttpResponse:
     _require_view(request)
-    personas = list(selectors.persona_list(user=request.user))
-    rows = [(p, selectors.persona_report(user=request.user, persona=p)) for p in personas]
+    rows = selectors.persona_rows(user=request.user)
     return render(
         request,
         "segments/persona_list.html",
-        {"rows": rows, "too_many": len(personas) > 5, "run": selectors.suggestion_run(user=request.user)},
+        {"rows": rows, "too_many": len(rows) > 5, "run": selectors.suggestion_run(user=request.user)},
     )
 
 
@@ -312,23 +323,23 @@ def persona_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 def persona_detail(request: HttpRequest, pk: int) -> HttpResponse:
     persona = selectors.persona_get(user=request.user, pk=pk)
-    members = selectors.persona_members(user=request.user, persona=persona)
+    evaluated = selectors.persona_evaluated(user=request.user, persona=persona)
     page = paginate(
-        members.select_related("metrics"),
+        evaluated.members.select_related("metrics"),
         ordering=MEMBER_ORDER,
         cursor=request.GET.get("cursor"),
         size=PAGE_SIZE,
         backwards=request.GET.get("dir") == "prev",
     )
-    rule = definition_clean(persona.definition) if persona.definition else None
     return render(
         request,
         "segments/persona_detail.html",
         {
             "persona": persona,
-            "report": selectors.persona_report(user=request.user, persona=persona),
+            "report": evaluated.report,
+            "problem": evaluated.problem,
             "page": page,
-            "rule": describe(rule) if rule else "",
+            "rule": evaluated.rule,
         },
     )
 
