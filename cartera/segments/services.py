@@ -326,6 +326,13 @@ def persona_update(*, actor: User, persona: Persona, fields: Mapping[str, Any]) 
     return persona
 
 
+def persona_delete(*, actor: User, persona: Persona) -> None:
+    """Delete a persona (its author, a manager or an admin). Its customers stay; only their link to
+    it goes, and a segment condition naming it then matches nobody."""
+    _may_edit(actor, persona)
+    persona.delete()
+
+
 def persona_assign(
     *, actor: User, persona: Persona, customers: Iterable[Customer], remove: bool = False
 ) -> None:

@@ -321,9 +321,18 @@ def persona_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return _persona_form(request, persona)
 
 
+@require_POST
+def persona_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    persona = selectors.persona_get(user=request.user, pk=pk)
+    services.persona_delete(actor=request.user, persona=persona)  # type: ignore[arg-type]
+    messages.success(request, _("Persona “%(name)s” deleted.") % {"name": persona.name})
+    return redirect("segments:persona_list")
+
+
 def persona_detail(request: HttpRequest, pk: int) -> HttpResponse:
     persona = selectors.persona_get(user=request.user, pk=pk)
     evaluated = selectors.persona_evaluated(user=request.user, persona=persona)
+    user: Any = request.user
     page = paginate(
         evaluated.members.select_related("metrics"),
         ordering=MEMBER_ORDER,
@@ -336,6 +345,7 @@ def persona_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "segments/persona_detail.html",
         {
             "persona": persona,
+            "can_edit": persona.owner_id == user.pk or user.has_perm(ALL_RECORDS_PERMISSION),
             "report": evaluated.report,
             "problem": evaluated.problem,
             "page": page,
