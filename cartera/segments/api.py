@@ -15,8 +15,8 @@ from ninja import Field, Query, Router, Schema, Status
 from cartera.core.api_common import CREATE_ERRORS, LIST_ERRORS, READ_ERRORS, Page, PageIn, page_of, responses
 from cartera.core.scoping import require
 from cartera.customers.api import CustomerOut
-from cartera.customers.models import Customer
 from cartera.segments import selectors, services
+from cartera.segments.models import Segment
 
 segment_router = Router(tags=["segments"])
 
@@ -57,7 +57,7 @@ def list_segments(request: HttpRequest) -> Any:
 @segment_router.post("", response=responses({201: SegmentOut}, *CREATE_ERRORS), summary="Create a segment")
 def create_segment(request: HttpRequest, payload: SegmentIn) -> Any:
     user = request.auth  # type: ignore[attr-defined]
-    require(user, Customer, "view")
+    require(user, Segment, "add")
     return Status(201, services.segment_create(actor=user, fields=payload.model_dump()))
 
 

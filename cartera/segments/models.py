@@ -115,6 +115,8 @@ class PersonaSuggestionRun(models.Model):
     """The result of "suggest personas from my data": cluster centres and scaling, so that adopting a
     suggestion later assigns exactly the customers of that cluster."""
 
+    scope_owner_fields = ("created_by",)
+
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -17,16 +17,17 @@ from cartera.accounts.models import User
 from cartera.activity.models import Task
 from cartera.core.http import HtmxHttpRequest
 from cartera.core.pagination import paginate
-from cartera.core.scoping import ALL_RECORDS_PERMISSION, can, get_for_user, require
+from cartera.core.scoping import can, get_for_user, require
 from cartera.customers.models import Customer
 from cartera.segments import forms, selectors, services
-from cartera.segments.models import Segment
+from cartera.segments.models import Persona, PersonaSuggestionRun, Segment
 
 PAGE_SIZE = 50
 MEMBER_ORDER = ["-id"]
 
 
 def _require_view(request: HttpRequest) -> None:
+    """The pages that read the customer file (counts, Pareto, RFM) need the right to view it."""
     require(request.user, Customer, "view")
 
 
@@ -35,7 +36,7 @@ def _messages(exc: ValidationError) -> str:
 
 
 def segment_list(request: HttpRequest) -> HttpResponse:
-    _require_view(request)
+    require(request.user, Segment, "view")
     return render(request, "segments/list.html", {"segments": selectors.segment_list(user=request.user)})
 
 
@@ -56,7 +57,9 @@ def _builder_context(request: HttpRequest, state: dict[str, Any]) -> dict[str, A
 
 
 def _builder(request: HtmxHttpRequest, segment: Segment | None) -> HttpResponse:
-    _require_view(request)
+    """The segment builder; ``segment`` comes already checked for "change" (see :func:`segment_edit`)."""
+    if segment is None:
+        require(request.user, Segment, "add")
     if request.method == "POST":
         state = forms.builder_state(request.POST)
     elif segment is not None:
@@ -104,9 +107,7 @@ def segment_new(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def segment_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    segment = selectors.segment_get(user=request.user, pk=pk)
-    if segment.owner_id != request.user.pk and not request.user.has_perm(ALL_RECORDS_PERMISSION):
-        raise PermissionDenied
+    segment = selectors.segment_get(user=request.user, pk=pk, action="change")
     return _builder(request, segment)
 
 
@@ -141,7 +142,7 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "totals": None if evaluated.problem and not segment.is_static else selectors.totals(members),
             "bulk_form": forms.BulkForm(),
             "can_reassign": user.has_perm("customers.reassign_customer"),
-            "can_edit": segment.owner_id == user.pk or user.has_perm(ALL_RECORDS_PERMISSION),
+            "can_edit": selectors.may(user, segment, "change"),
             "can_task": can(user, Task, "add"),
             "owners": User.objects.filter(is_active=True).order_by("username")
             if user.has_perm("customers.reassign_customer")
@@ -194,7 +195,7 @@ def segment_bulk(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def segment_freeze(request: HttpRequest, pk: int) -> HttpResponse:
-    segment = selectors.segment_get(user=request.user, pk=pk)
+    segment = selectors.segment_get(user=request.user, pk=pk, action="change")
     try:
         n = services.segment_freeze(actor=request.user, segment=segment)  # type: ignore[arg-type]
     except ValidationError as exc:
@@ -206,7 +207,7 @@ def segment_freeze(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def segment_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    segment = selectors.segment_get(user=request.user, pk=pk)
+    segment = selectors.segment_get(user=request.user, pk=pk, action="delete")
     services.segment_delete(actor=request.user, segment=segment)  # type: ignore[arg-type]
     messages.success(request, _("Segment deleted."))
     return redirect("segments:list")
@@ -271,7 +272,7 @@ def follow_up(request: HtmxHttpRequest, customer_pk: int) -> HttpResponse:
 
 
 def persona_list(request: HttpRequest) -> HttpResponse:
-    _require_view(request)
+    require(request.user, Persona, "view")
     rows = selectors.persona_rows(user=request.user)
     return render(
         request,
@@ -281,7 +282,9 @@ def persona_list(request: HttpRequest) -> HttpResponse:
 
 
 def _persona_form(request: HttpRequest, persona: Any) -> HttpResponse:
-    _require_view(request)
+    """The persona form; ``persona`` comes already checked for "change" (see :func:`persona_edit`)."""
+    if persona is None:
+        require(request.user, Persona, "add")
     form = forms.PersonaForm(request.POST or None, instance=persona)
     rule_text = request.POST.get(
         "rule", json.dumps(persona.definition) if persona and persona.definition else ""
@@ -314,16 +317,13 @@ def persona_new(request: HttpRequest) -> HttpResponse:
 
 
 def persona_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    persona = selectors.persona_get(user=request.user, pk=pk)
-    user: Any = request.user
-    if persona.owner_id != user.pk and not user.has_perm(ALL_RECORDS_PERMISSION):
-        raise PermissionDenied
+    persona = selectors.persona_get(user=request.user, pk=pk, action="change")
     return _persona_form(request, persona)
 
 
 @require_POST
 def persona_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    persona = selectors.persona_get(user=request.user, pk=pk)
+    persona = selectors.persona_get(user=request.user, pk=pk, action="delete")
     services.persona_delete(actor=request.user, persona=persona)  # type: ignore[arg-type]
     messages.success(request, _("Persona “%(name)s” deleted.") % {"name": persona.name})
     return redirect("segments:persona_list")
@@ -345,7 +345,7 @@ def persona_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "segments/persona_detail.html",
         {
             "persona": persona,
-            "can_edit": persona.owner_id == user.pk or user.has_perm(ALL_RECORDS_PERMISSION),
+            "can_edit": selectors.may(user, persona, "change"),
             "report": evaluated.report,
             "problem": evaluated.problem,
             "page": page,
@@ -356,7 +356,7 @@ def persona_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def persona_suggest(request: HttpRequest) -> HttpResponse:
     """GET shows the last suggestions; POST clusters the customers again."""
-    _require_view(request)
+    require(request.user, PersonaSuggestionRun, "add" if request.method == "POST" else "view")
     if request.method == "POST":
         run = services.persona_suggest(actor=request.user)  # type: ignore[arg-type]
         if run is None:
@@ -370,6 +370,7 @@ def persona_suggest(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def persona_adopt(request: HttpRequest, run: int, index: int) -> HttpResponse:
+    require(request.user, Persona, "add")
     found = selectors.suggestion_run(user=request.user, pk=run)
     if found is None or not 0 <= index < len(found.suggestions):
         return render(request, "segments/persona_suggest.html", {"run": None}, status=404)
