@@ -23,10 +23,14 @@ def _int(value: Any, default: int, high: int) -> int:
         return default
 
 
-def builder_state(data: QueryDict | None) -> dict[str, Any]:
-    """The builder as posted (or a first empty rule), with the add/remove buttons applied."""
+def builder_state(data: QueryDict | None, *, first_rule: bool = True) -> dict[str, Any]:
+    """The builder as posted (or, new, one group with a first empty rule, or none: a persona needs no
+    rule), with the add/remove buttons applied."""
     if data is None:
-        return {"match": "all", "groups": [{"match": "all", "rules": [dict(DEFAULT_RULE)]}]}
+        return {
+            "match": "all",
+            "groups": [{"match": "all", "rules": [dict(DEFAULT_RULE)] if first_rule else []}],
+        }
     groups: list[dict[str, Any]] = []
     for i in range(_int(data.get("groups"), 1, MAX_UI_GROUPS)):
         rules = []

@@ -136,6 +136,21 @@ class PersonaSuggestionRun(models.Model):
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} k={self.k}"
 
+    # Kaufman & Rousseeuw's reading of the mean silhouette width (Finding Groups in Data, 1990):
+    # above 0.5 a reasonable structure has been found, 0.25 to 0.5 a weak one, below 0.25 hardly any.
+    CLEAR_SEPARATION = 0.5
+    SOME_SEPARATION = 0.25
+
+    @property
+    def separation(self) -> str:
+        """How distinct the suggested groups are, for the page to say in words: ``clear``, ``some``
+        or ``overlap`` (``unknown`` without a score)."""
+        if self.silhouette is None:
+            return "unknown"
+        if self.silhouette >= self.CLEAR_SEPARATION:
+            return "clear"
+        return "some" if self.silhouette >= self.SOME_SEPARATION else "overlap"
+
 
 class PortfolioFigures(models.Model):
     """Figures the dashboard, Pareto and RFM views draw, computed once per portfolio snapshot.

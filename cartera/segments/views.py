@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -40,19 +40,30 @@ def segment_list(request: HttpRequest) -> HttpResponse:
     return render(request, "segments/list.html", {"segments": selectors.segment_list(user=request.user)})
 
 
-def _builder_context(request: HttpRequest, state: dict[str, Any]) -> dict[str, Any]:
+def _builder_context(
+    request: HttpRequest, state: dict[str, Any], *, for_persona: bool = False
+) -> dict[str, Any]:
+    """What the condition editor (``segments/_conditions.html``) shows, with its live count.
+
+    A persona without a rule has only the customers put in it by hand: its editor says so instead
+    of counting everyone.
+    """
     definition = forms.state_definition(state)
     count, error = None, ""
-    try:
-        count = selectors.definition_count(user=request.user, definition=definition)
-    except ValidationError as exc:
-        error = _messages(exc)
+    no_rule = for_persona and not definition["groups"]
+    if not no_rule:
+        try:
+            count = selectors.definition_count(user=request.user, definition=definition)
+        except ValidationError as exc:
+            error = _messages(exc)
     return {
         "state": state,
         "groups": forms.builder_rows(state),
         "field_options": forms.field_options(),
         "count": count,
         "count_error": error,
+        "for_persona": for_persona,
+        "no_rule": no_rule,
     }
 
 
@@ -93,6 +104,7 @@ def _builder(request: HtmxHttpRequest, segment: Segment | None) -> HttpResponse:
             error = _messages(exc)
     context = {
         **_builder_context(request, state),
+        "rebuild_url": reverse("segments:edit", args=[segment.pk]) if segment else reverse("segments:new"),
         "segment": segment,
         "name": name,
         "description": description,
@@ -115,8 +127,9 @@ def segment_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def segment_count(request: HttpRequest) -> HttpResponse:
     """The live member count of the builder (htmx)."""
     _require_view(request)
-    context = _builder_context(request, forms.builder_state(request.POST))
-    return render(request, "segments/builder.html#count", context)
+    state = forms.builder_state(request.POST)
+    context = _builder_context(request, state, for_persona=request.POST.get("for") == "persona")
+    return render(request, "segments/_conditions.html#count", context)
 
 
 def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -281,42 +294,59 @@ def persona_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _persona_form(request: HttpRequest, persona: Any) -> HttpResponse:
-    """The persona form; ``persona`` comes already checked for "change" (see :func:`persona_edit`)."""
+def _persona_form(request: HtmxHttpRequest, persona: Any) -> HttpResponse:
+    """The persona form with the segment condition editor for its rule (no JSON to type).
+
+    ``persona`` comes already checked for "change" (see :func:`persona_edit`). A POST whose
+    ``action`` is a builder button (add or remove a condition or a group) re-renders the editor;
+    only "save" (or no action at all) saves.
+    """
     if persona is None:
         require(request.user, Persona, "add")
-    form = forms.PersonaForm(request.POST or None, instance=persona)
-    rule_text = request.POST.get(
-        "rule", json.dumps(persona.definition) if persona and persona.definition else ""
-    )
-    if request.method == "POST" and form.is_valid():
+    posted = request.method == "POST"
+    form = forms.PersonaForm(request.POST if posted else None, instance=persona)
+    if posted:
+        state = forms.builder_state(request.POST)
+    elif persona is not None and persona.definition:
+        state = forms.state_from_definition(persona.definition)
+    else:
+        state = forms.builder_state(None, first_rule=False)
+    problem = ""
+    if not posted and persona is not None:
+        problem = selectors.persona_evaluated(user=request.user, persona=persona).problem
+    if posted and request.POST.get("action", "save") == "save" and form.is_valid():
+        definition = forms.state_definition(state)
+        fields = {**form.cleaned_data, "definition": definition if definition["groups"] else {}}
+        actor: Any = request.user
         try:
-            fields = dict(form.cleaned_data)
-            fields["definition"] = json.loads(rule_text) if rule_text.strip() else {}
-            actor: Any = request.user
             if persona is None:
                 persona = services.persona_create(actor=actor, fields=fields)
             else:
                 services.persona_update(actor=actor, persona=persona, fields=fields)
             messages.success(request, _("Persona saved."))
             return redirect("segments:persona_detail", persona.pk)
-        except json.JSONDecodeError:
-            form.add_error(None, _("The rule is not valid JSON."))
         except ValidationError as exc:
             form.add_error(None, _messages(exc))
     count = selectors.persona_list(user=request.user).count()
-    return render(
-        request,
-        "segments/persona_form.html",
-        {"form": form, "persona": persona, "rule": rule_text, "too_many": count >= 5 and persona is None},
-    )
+    context = {
+        **_builder_context(request, state, for_persona=True),
+        "rebuild_url": reverse("segments:persona_edit", args=[persona.pk])
+        if persona is not None
+        else reverse("segments:persona_new"),
+        "form": form,
+        "persona": persona,
+        "problem": problem,
+        "too_many": count >= 5 and persona is None,
+    }
+    template = "segments/persona_form.html#builder" if request.htmx else "segments/persona_form.html"
+    return render(request, template, context)
 
 
-def persona_new(request: HttpRequest) -> HttpResponse:
+def persona_new(request: HtmxHttpRequest) -> HttpResponse:
     return _persona_form(request, None)
 
 
-def persona_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def persona_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     persona = selectors.persona_get(user=request.user, pk=pk, action="change")
     return _persona_form(request, persona)
 

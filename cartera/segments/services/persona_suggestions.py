@@ -12,6 +12,7 @@ from django.db.models import Count, FloatField, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import ngettext
 
 from cartera.accounts.models import User
@@ -166,21 +167,90 @@ def _describe_cluster(raw: dict[str, Any], members: np.ndarray[Any, Any]) -> dic
     }
 
 
-def _names(described: list[dict[str, Any]]) -> list[str]:
+# Who a group is, by how they buy (kind) and where (channel): whole phrases, so that translators
+# can put the words in their language's order ("Compradores online frecuentes").
+_WHO = {
+    ("big", "online"): _lazy("Big online spenders"),
+    ("big", "store"): _lazy("Big in-store spenders"),
+    ("big", ""): _lazy("Big spenders"),
+    ("frequent", "online"): _lazy("Frequent online buyers"),
+    ("frequent", "store"): _lazy("Frequent in-store buyers"),
+    ("frequent", ""): _lazy("Frequent buyers"),
+    ("regular", "online"): _lazy("Regular online buyers"),
+    ("regular", "store"): _lazy("Regular in-store buyers"),
+    ("regular", ""): _lazy("Regular buyers"),
+    ("once", "online"): _lazy("One-time online buyers"),
+    ("once", "store"): _lazy("One-time in-store buyers"),
+    ("once", ""): _lazy("One-time buyers"),
+}
+ONLINE_SHARE = 0.6  # at least this share of orders on the web: "online"
+STORE_SHARE = 0.35  # at most this share: "in-store"
+BIG_SPEND = 1.5  # at least this many times the typical group's average spend: "big spenders"
+
+
+def _kinds(described: list[dict[str, Any]]) -> list[str]:
+    """How each group buys, compared with the other groups: once, big, frequent or regular."""
     spends = [d["spend"] for d in described]
-    intervals = [d["interval_days"] if d["interval_days"] is not None else 1e9 for d in described]
-    names = []
-    for i, d in enumerate(described):
+    typical_spend = float(np.median(spends)) if spends else 0.0
+    repeat = [d["interval_days"] for d in described if d["orders"] > 1 and d["interval_days"] is not None]
+    kinds = []
+    for d in described:
         if d["orders"] <= 1:
-            name = _("Occasional buyers")
-        elif spends[i] == max(spends):
-            name = _("Big spenders")
-        elif intervals[i] == min(intervals):
-            name = _("Frequent buyers")
+            kinds.append("once")
+        elif len(described) > 1 and d["spend"] == max(spends) and d["spend"] >= BIG_SPEND * typical_spend:
+            kinds.append("big")
+        elif d["interval_days"] is not None and repeat and d["interval_days"] == min(repeat):
+            kinds.append("frequent")
         else:
-            name = _("Regular customers")
-        names.append(f"{name} ({i + 1})")
-    return names
+            kinds.append("regular")
+    return kinds
+
+
+def _channel(web_share: float | None) -> str:
+    if web_share is None:
+        return ""
+    if web_share >= ONLINE_SHARE:
+        return "online"
+    return "store" if web_share <= STORE_SHARE else ""
+
+
+def _names(described: list[dict[str, Any]]) -> list[str]:
+    """Each group named by what sets it apart ("Frequent online buyers, 35–44"): how it buys compared
+    with the other groups, where, and its age band; when two names still match, the region, then the
+    average spend, tell them apart (a number only as the last resort)."""
+    names = []
+    # The age band says something only when it differs between the groups.
+    ages_differ = len({(d.get("age_min"), d.get("age_max")) for d in described}) > 1
+    for d, kind in zip(described, _kinds(described), strict=True):
+        who = str(_WHO[(kind, _channel(d["web_share"]))])
+        band = d.get("age_min"), d.get("age_max")
+        if band[0] is not None and ages_differ:
+            who = _("%(who)s, %(age)s") % {
+                "who": who,
+                "age": f"{band[0]}–{band[1]}" if band[1] else f"{band[0]}+",
+            }
+        names.append(who)
+
+    def region(d: dict[str, Any]) -> str:
+        return ", ".join(d.get("regions") or [])
+
+    def spend(d: dict[str, Any]) -> str:
+        return _("%(amount)s € per order") % {"amount": f"{d['spend']:.0f}"}
+
+    for extra in (region, spend):
+        if len(set(names)) == len(names):
+            break
+        clashes = {n for n in names if names.count(n) > 1}
+        names = [
+            f"{n}, {extra(d)}" if n in clashes and extra(d) else n
+            for n, d in zip(names, described, strict=True)
+        ]
+    seen: dict[str, int] = {}
+    unique = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        unique.append(n if names.count(n) == 1 else f"{n} ({seen[n]})")
+    return unique
 
 
 def persona_suggest(*, actor: User, seed: int = 0) -> Any:
