@@ -158,13 +158,14 @@ class PersonaForm(forms.ModelForm):  # type: ignore[type-arg]
         model = Persona
         fields = [
             "name", "initials", "description", "age_min", "age_max", "region", "income_range",
-            "needs", "looks_for", "solutions", "company_type", "buyer_position",
+            "needs", "looks_for", "solutions", "message", "company_type", "buyer_position",
         ]  # fmt: skip
         widgets = {
             "description": forms.Textarea(attrs={"rows": 3}),
             "needs": forms.Textarea(attrs={"rows": 2}),
             "looks_for": forms.Textarea(attrs={"rows": 2}),
             "solutions": forms.Textarea(attrs={"rows": 2}),
+            "message": forms.Textarea(attrs={"rows": 2}),
         }
 
 

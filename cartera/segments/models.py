@@ -7,11 +7,15 @@ it is never turned into SQL text or arbitrary ORM lookups.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from cartera.core.models import TimeStampedModel
 from cartera.customers.models import Customer, IncomeRange
+
+MAX_AGE = 150  # the oldest age a persona (or a segment's age condition) may name
 
 
 class Segment(TimeStampedModel):
@@ -74,8 +78,12 @@ class Persona(TimeStampedModel):
     name = models.CharField(_("name"), max_length=100)
     initials = models.CharField(_("initials"), max_length=3, blank=True)
     description = models.TextField(_("description"), blank=True)
-    age_min = models.PositiveSmallIntegerField(_("age from"), null=True, blank=True)
-    age_max = models.PositiveSmallIntegerField(_("age to"), null=True, blank=True)
+    age_min = models.PositiveSmallIntegerField(
+        _("age from"), null=True, blank=True, validators=[MaxValueValidator(MAX_AGE)]
+    )
+    age_max = models.PositiveSmallIntegerField(
+        _("age to"), null=True, blank=True, validators=[MaxValueValidator(MAX_AGE)]
+    )
     region = models.CharField(_("region"), max_length=200, blank=True)
     income_range = models.CharField(_("salary range"), max_length=10, choices=IncomeRange.choices, blank=True)
     needs = models.TextField(_("needs"), blank=True)
@@ -83,6 +91,11 @@ class Persona(TimeStampedModel):
     solutions = models.TextField(_("solutions they need"), blank=True)
     company_type = models.CharField(_("company type (B2B)"), max_length=120, blank=True)
     buyer_position = models.CharField(_("buyer's position (B2B)"), max_length=120, blank=True)
+    message = models.TextField(
+        _("message and approach"),
+        blank=True,
+        help_text=_("What to tell them, and how: the message and the strategy that fit this persona."),
+    )
     definition = models.JSONField(_("assignment rule"), default=dict, blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -103,6 +116,10 @@ class Persona(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.age_min is not None and self.age_max is not None and self.age_min > self.age_max:
+            raise ValidationError({"age_max": _("The age range ends before it starts.")})
 
     @property
     def display_initials(self) -> str:

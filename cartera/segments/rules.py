@@ -30,12 +30,12 @@ from django.utils.translation import gettext_lazy as _
 
 from cartera.customers.models import Channel, IncomeRange, Source, Stage, Title
 from cartera.insights.models import ABCClass, Lifecycle, RFMSegment
+from cartera.segments.models import MAX_AGE
 
 MAX_RULES = 40
 MAX_GROUPS = 10
 MAX_LIST = 200
 MAX_ID = 2**63 - 1  # a 64-bit primary key (BigAutoField), the largest id any row can have
-MAX_AGE = 150
 MAX_DAYS = 100_000
 
 _INT = (Decimal(-(2**31)), Decimal(2**31 - 1))  # IntegerField

@@ -93,3 +93,23 @@ def test_a_colleague_cannot_edit_the_rule(client, colleague, owner, people):
     assert client.post(url, {**MADRID, "name": "Suya", "action": "save"}).status_code == 403
     persona.refresh_from_db()
     assert persona.name == "Mía" and persona.definition == {}
+
+
+def test_the_message_and_a_sane_age_range(client, owner):
+    client.force_login(owner)
+    url = reverse("segments:persona_new")
+    base = {"groups": "1", "g0-rules": "0", "action": "save"}
+    too_old = client.post(url, {**base, "name": "Viejos", "age_min": "30", "age_max": "5000"})
+    assert too_old.status_code == 200 and too_old.context["form"].errors["age_max"]
+    upside_down = client.post(url, {**base, "name": "Al revés", "age_min": "50", "age_max": "30"})
+    assert upside_down.status_code == 200
+    assert "ends before it starts" in " ".join(upside_down.context["form"].errors["age_max"])
+    assert not Persona.objects.exists()
+    message = "Tutéales; habla de envío gratis y de la app."
+    saved = client.post(
+        url, {**base, "name": "Jóvenes", "age_min": "18", "age_max": "24", "message": message}
+    )
+    persona = Persona.objects.get(name="Jóvenes")
+    assert saved.status_code == 302 and persona.message == message
+    page = client.get(reverse("segments:persona_detail", args=[persona.pk])).content.decode()
+    assert "Message and approach" in page and "envío gratis" in page

@@ -13,7 +13,7 @@ from cartera.segments.services.common import check_name, require_row
 
 PERSONA_FIELDS = (
     "name", "initials", "description", "age_min", "age_max", "region", "income_range", "needs",
-    "looks_for", "solutions", "company_type", "buyer_position", "definition",
+    "looks_for", "solutions", "message", "company_type", "buyer_position", "definition",
 )  # fmt: skip
 
 
