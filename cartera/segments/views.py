@@ -313,7 +313,7 @@ def _persona_form(request: HtmxHttpRequest, persona: Any) -> HttpResponse:
         state = forms.builder_state(None, first_rule=False)
     problem = ""
     if not posted and persona is not None:
-        problem = selectors.persona_evaluated(user=request.user, persona=persona).problem
+        problem = selectors.persona_rule_problem(user=request.user, persona=persona)
     if posted and request.POST.get("action", "save") == "save" and form.is_valid():
         definition = forms.state_definition(state)
         fields = {**form.cleaned_data, "definition": definition if definition["groups"] else {}}

@@ -9,9 +9,9 @@ from cartera.segments.selectors.personas import (
     persona_get,
     persona_list,
     persona_members,
-    persona_problem,
     persona_report,
     persona_rows,
+    persona_rule_problem,
     suggestion_run,
 )
 from cartera.segments.selectors.portfolio import figures_rows, growth_potential, rfm_grid, rfm_top_moves
@@ -44,7 +44,7 @@ __all__ = [
     "persona_get",
     "persona_list",
     "persona_members",
-    "persona_problem",
+    "persona_rule_problem",
     "persona_report",
     "persona_rows",
     "problem_text",

@@ -57,7 +57,7 @@ def persona_report(*, user: Any, persona: Persona) -> PersonaReport:
     return PersonaReport(customers=t.customers, revenue=t.revenue, clv=t.clv, at_risk_or_inactive=risky)
 
 
-def persona_problem(exc: ValidationError) -> str:
+def _problem(exc: ValidationError) -> str:
     return _("This rule cannot be used: %(reason)s Edit the persona to correct it.") % {
         "reason": problem_text(exc)
     }
@@ -71,8 +71,17 @@ def persona_rows(*, user: Any) -> list[tuple[Persona, PersonaReport | None, str]
         try:
             rows.append((persona, persona_report(user=user, persona=persona), ""))
         except ValidationError as exc:
-            rows.append((persona, None, persona_problem(exc)))
+            rows.append((persona, None, _problem(exc)))
     return rows
+
+
+def persona_rule_problem(*, user: Any, persona: Persona) -> str:
+    """Why the persona's stored rule cannot be used, or "" (without counting anyone)."""
+    try:
+        persona_members(user=user, persona=persona)  # compiles the rule, and those it names
+    except ValidationError as exc:
+        return _problem(exc)
+    return ""
 
 
 @dataclass(frozen=True)
@@ -95,7 +104,7 @@ def persona_evaluated(*, user: Any, persona: Persona) -> EvaluatedPersona:
         by_hand = restrict(Customer.objects.all(), user, "view").filter(
             pk__in=persona.members.through.objects.filter(persona_id=persona.pk).values("customer_id")
         )
-        return EvaluatedPersona(members=by_hand, report=None, rule="", problem=persona_problem(exc))
+        return EvaluatedPersona(members=by_hand, report=None, rule="", problem=_problem(exc))
     return EvaluatedPersona(members=members, report=report, rule=rule, problem="")
 
 
