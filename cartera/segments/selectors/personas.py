@@ -57,6 +57,13 @@ def persona_report(*, user: Any, persona: Persona) -> PersonaReport:
     return PersonaReport(customers=t.customers, revenue=t.revenue, clv=t.clv, at_risk_or_inactive=risky)
 
 
+def _own_rule(persona: Persona) -> None:
+    """Check the persona's own rule first, so that its problem reads as its own (the rules of other
+    personas it names are reported with their names, by :func:`rules.persona_q`)."""
+    if persona.definition:
+        definition_clean(persona.definition)
+
+
 def _problem(exc: ValidationError) -> str:
     return _("This rule cannot be used: %(reason)s Edit the persona to correct it.") % {
         "reason": problem_text(exc)
@@ -69,6 +76,7 @@ def persona_rows(*, user: Any) -> list[tuple[Persona, PersonaReport | None, str]
     rows: list[tuple[Persona, PersonaReport | None, str]] = []
     for persona in persona_list(user=user):
         try:
+            _own_rule(persona)
             rows.append((persona, persona_report(user=user, persona=persona), ""))
         except ValidationError as exc:
             rows.append((persona, None, _problem(exc)))
@@ -78,6 +86,7 @@ def persona_rows(*, user: Any) -> list[tuple[Persona, PersonaReport | None, str]
 def persona_rule_problem(*, user: Any, persona: Persona) -> str:
     """Why the persona's stored rule cannot be used, or "" (without counting anyone)."""
     try:
+        _own_rule(persona)
         persona_members(user=user, persona=persona)  # compiles the rule, and those it names
     except ValidationError as exc:
         return _problem(exc)
