@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import Count, DecimalField, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
@@ -31,7 +32,7 @@ def segment_get(*, user: Any, pk: int, action: Action = "view") -> Segment:
     return get_for_user(Segment.objects.select_related("owner"), user, action, pk=pk)
 
 
-def may(user: Any, obj: Any, action: Action) -> bool:
+def may(user: Any, obj: models.Model, action: Action) -> bool:
     """Whether the scoping rule lets ``user`` do ``action`` on ``obj`` (a segment or a persona): the
     pages show their edit and delete buttons by it."""
     return restrict(type(obj)._default_manager.filter(pk=obj.pk), user, action).exists()

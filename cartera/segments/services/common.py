@@ -9,13 +9,14 @@ from django.db import models
 from django.utils.translation import gettext as _
 
 from cartera.accounts.models import User
-from cartera.core.scoping import Action, restrict
+from cartera.core.scoping import Action
+from cartera.segments.selectors.segments import may
 
 
 def require_row(actor: User, obj: models.Model, action: Action = "change") -> None:
     """Refuse unless the scoping rule lets ``actor`` do ``action`` on ``obj`` (its author, or whoever
     acts on every record); the views have already turned "cannot even see it" into a 404."""
-    if not restrict(type(obj)._default_manager.filter(pk=obj.pk), actor, action).exists():
+    if not may(actor, obj, action):
         raise PermissionDenied(_("Only its owner or a manager can change this."))
 
 
