@@ -573,6 +573,22 @@ def to_q(
     return result
 
 
+_NAMED = ("owner", "tags", "persona")
+
+
+def _names_of(kind: str, ids: list[str]) -> dict[str, str]:
+    """The names of the users, tags or personas a rule names by id (a deleted one keeps its id)."""
+    from cartera.accounts.models import User
+    from cartera.customers.models import Tag
+    from cartera.segments.models import Persona
+
+    wanted = [int(v) for v in ids]
+    if kind == "owner":
+        return {str(u.pk): str(u) for u in User.objects.filter(pk__in=wanted)}
+    model = Tag if kind == "tags" else Persona
+    return {str(pk): name for pk, name in model.objects.filter(pk__in=wanted).values_list("pk", "name")}
+
+
 def describe(definition: dict[str, Any]) -> str:
     """The definition in words, e.g. "status is one of (At risk, Inactive) and revenue > 100"."""
     labels: dict[str, dict[str, str]] = {}
@@ -583,6 +599,9 @@ def describe(definition: dict[str, Any]) -> str:
             field = FIELDS[rule["field"]]
             if field.choices is not None and field.type in ("choice",) and rule["field"] not in labels:
                 labels[rule["field"]] = dict(field.choices())
+            elif field.type in _NAMED and isinstance(rule["value"], list):
+                # Users, tags and personas by name rather than by id.
+                labels.setdefault(rule["field"], {}).update(_names_of(field.type, rule["value"]))
             value = rule["value"]
             if isinstance(value, list):
                 names = labels.get(rule["field"], {})
