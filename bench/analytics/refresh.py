@@ -121,10 +121,14 @@ def worker_refresh(args: argparse.Namespace) -> dict[str, Any]:
     with contextlib.suppress(ImportError):
         from cartera.segments import services as segment_services
 
-        for name in ("figures_refresh", "_grouped", "_at_risk_ids"):
-            if hasattr(segment_services, name):
-                tracer.wrap(segment_services, name)
-        fig = getattr(segment_services, "figures", None)
+        if hasattr(segment_services, "figures_refresh"):
+            tracer.wrap(segment_services, "figures_refresh")
+        # Since the services became a package, the figures' helpers live in its ``portfolio`` module.
+        inner = getattr(segment_services, "portfolio", segment_services)
+        for name in ("_grouped", "_at_risk_ids"):
+            if hasattr(inner, name):
+                tracer.wrap(inner, name)
+        fig = getattr(inner, "figures", None)
         for name in ("revenue_per_customer", "cohort_table", "rfm_moves", "pareto_curve"):
             if fig is not None and hasattr(fig, name):
                 tracer.wrap(fig, name, f"figures.{name}")

@@ -28,10 +28,19 @@ _DOMAIN = {
 }
 
 
-def _model_perms(actions: list[str]) -> list[str]:
+# What each user makes for their own work: saved segments, personas and persona suggestions. Every
+# role views all of them and makes, changes and deletes its own; the scoping rule
+# (``act_on_all_records``) lets managers and admins act on everybody's.
+_OWN_WORK = {"segments": ["segment", "persona", "personasuggestionrun"]}
+
+
+def _model_perms(actions: list[str], domain: dict[str, list[str]] = _DOMAIN) -> list[str]:
     return [
-        f"{app}.{action}_{model}" for app, models in _DOMAIN.items() for model in models for action in actions
+        f"{app}.{action}_{model}" for app, models in domain.items() for model in models for action in actions
     ]
+
+
+_OWN_WORK_PERMS = _model_perms(["view", "add", "change", "delete"], _OWN_WORK)
 
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -43,8 +52,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "sales.export_order",
         "accounts.act_on_all_records",
         "activity.assign_task",
-    ],
-    SALES_REP: _model_perms(["view", "add", "change"]) + ["activity.assign_task"],
+    ]
+    + _OWN_WORK_PERMS,
+    SALES_REP: _model_perms(["view", "add", "change"]) + ["activity.assign_task"] + _OWN_WORK_PERMS,
 }
 # Admins hold every permission through ``is_superuser``; the group exists so the role is visible.
 ROLE_PERMISSIONS[ADMIN] = list(ROLE_PERMISSIONS[MANAGER]) + ["accounts.view_user"]

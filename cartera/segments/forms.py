@@ -23,10 +23,14 @@ def _int(value: Any, default: int, high: int) -> int:
         return default
 
 
-def builder_state(data: QueryDict | None) -> dict[str, Any]:
-    """The builder as posted (or a first empty rule), with the add/remove buttons applied."""
+def builder_state(data: QueryDict | None, *, first_rule: bool = True) -> dict[str, Any]:
+    """The builder as posted (or, new, one group with a first empty rule, or none: a persona needs no
+    rule), with the add/remove buttons applied."""
     if data is None:
-        return {"match": "all", "groups": [{"match": "all", "rules": [dict(DEFAULT_RULE)]}]}
+        return {
+            "match": "all",
+            "groups": [{"match": "all", "rules": [dict(DEFAULT_RULE)] if first_rule else []}],
+        }
     groups: list[dict[str, Any]] = []
     for i in range(_int(data.get("groups"), 1, MAX_UI_GROUPS)):
         rules = []
@@ -63,32 +67,39 @@ def builder_state(data: QueryDict | None) -> dict[str, Any]:
     return state
 
 
-def state_from_definition(definition: dict[str, Any]) -> dict[str, Any]:
-    """The builder state of a saved (clean) definition."""
+def state_from_definition(definition: Any) -> dict[str, Any]:
+    """The builder state of a saved definition.
+
+    A definition stored broken (by an older version, say) still opens: what has a known field is
+    shown as it is, for the user to correct; the rest is left out.
+    """
     groups = []
-    for group in definition.get("groups", []):
+    saved = definition.get("groups", []) if isinstance(definition, dict) else []
+    for group in saved if isinstance(saved, list) else []:
+        if not isinstance(group, dict) or not isinstance(group.get("rules"), list):
+            continue
         rules = []
         for rule in group["rules"]:
-            value = rule["value"]
-            value2 = ""
-            if rule["op"] == "between":
+            if not isinstance(rule, dict) or rule.get("field") not in FIELDS:
+                continue
+            ops = OPERATORS[FIELDS[rule["field"]].type]
+            op = rule.get("op") if rule.get("op") in ops else next(iter(ops))
+            value = rule.get("value")
+            value2: Any = ""
+            if op == "between" and isinstance(value, list) and len(value) == 2:
                 value, value2 = [value[0]], value[1]
             elif value is None:
                 value = []
             elif not isinstance(value, list):
                 value = [value]
             elif FIELDS[rule["field"]].type == "text":
-                value = [", ".join(value)]
+                value = [", ".join(map(str, value))]
             rules.append(
-                {
-                    "field": rule["field"],
-                    "op": rule["op"],
-                    "value": [str(v) for v in value],
-                    "value2": str(value2),
-                }
+                {"field": rule["field"], "op": op, "value": [str(v) for v in value], "value2": str(value2)}
             )
-        groups.append({"match": group["match"], "rules": rules})
-    return {"match": definition.get("match", "all"), "groups": groups or [{"match": "all", "rules": []}]}
+        groups.append({"match": "any" if group.get("match") == "any" else "all", "rules": rules})
+    match = "any" if isinstance(definition, dict) and definition.get("match") == "any" else "all"
+    return {"match": match, "groups": groups or [{"match": "all", "rules": []}]}
 
 
 def state_definition(state: dict[str, Any]) -> dict[str, Any]:
@@ -147,13 +158,14 @@ class PersonaForm(forms.ModelForm):  # type: ignore[type-arg]
         model = Persona
         fields = [
             "name", "initials", "description", "age_min", "age_max", "region", "income_range",
-            "needs", "looks_for", "solutions", "company_type", "buyer_position",
+            "needs", "looks_for", "solutions", "message", "company_type", "buyer_position",
         ]  # fmt: skip
         widgets = {
             "description": forms.Textarea(attrs={"rows": 3}),
             "needs": forms.Textarea(attrs={"rows": 2}),
             "looks_for": forms.Textarea(attrs={"rows": 2}),
             "solutions": forms.Textarea(attrs={"rows": 2}),
+            "message": forms.Textarea(attrs={"rows": 2}),
         }
 
 

@@ -7,11 +7,15 @@ it is never turned into SQL text or arbitrary ORM lookups.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from cartera.core.models import TimeStampedModel
 from cartera.customers.models import Customer, IncomeRange
+
+MAX_AGE = 150  # the oldest age a persona (or a segment's age condition) may name
 
 
 class Segment(TimeStampedModel):
@@ -74,8 +78,12 @@ class Persona(TimeStampedModel):
     name = models.CharField(_("name"), max_length=100)
     initials = models.CharField(_("initials"), max_length=3, blank=True)
     description = models.TextField(_("description"), blank=True)
-    age_min = models.PositiveSmallIntegerField(_("age from"), null=True, blank=True)
-    age_max = models.PositiveSmallIntegerField(_("age to"), null=True, blank=True)
+    age_min = models.PositiveSmallIntegerField(
+        _("age from"), null=True, blank=True, validators=[MaxValueValidator(MAX_AGE)]
+    )
+    age_max = models.PositiveSmallIntegerField(
+        _("age to"), null=True, blank=True, validators=[MaxValueValidator(MAX_AGE)]
+    )
     region = models.CharField(_("region"), max_length=200, blank=True)
     income_range = models.CharField(_("salary range"), max_length=10, choices=IncomeRange.choices, blank=True)
     needs = models.TextField(_("needs"), blank=True)
@@ -83,6 +91,11 @@ class Persona(TimeStampedModel):
     solutions = models.TextField(_("solutions they need"), blank=True)
     company_type = models.CharField(_("company type (B2B)"), max_length=120, blank=True)
     buyer_position = models.CharField(_("buyer's position (B2B)"), max_length=120, blank=True)
+    message = models.TextField(
+        _("message and approach"),
+        blank=True,
+        help_text=_("What to tell them, and how: the message and the strategy that fit this persona."),
+    )
     definition = models.JSONField(_("assignment rule"), default=dict, blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -104,6 +117,10 @@ class Persona(TimeStampedModel):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        if self.age_min is not None and self.age_max is not None and self.age_min > self.age_max:
+            raise ValidationError({"age_max": _("The age range ends before it starts.")})
+
     @property
     def display_initials(self) -> str:
         if self.initials:
@@ -114,6 +131,8 @@ class Persona(TimeStampedModel):
 class PersonaSuggestionRun(models.Model):
     """The result of "suggest personas from my data": cluster centres and scaling, so that adopting a
     suggestion later assigns exactly the customers of that cluster."""
+
+    scope_owner_fields = ("created_by",)
 
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     created_by = models.ForeignKey(
@@ -133,6 +152,21 @@ class PersonaSuggestionRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} k={self.k}"
+
+    # Kaufman & Rousseeuw's reading of the mean silhouette width (Finding Groups in Data, 1990):
+    # above 0.5 a reasonable structure has been found, 0.25 to 0.5 a weak one, below 0.25 hardly any.
+    CLEAR_SEPARATION = 0.5
+    SOME_SEPARATION = 0.25
+
+    @property
+    def separation(self) -> str:
+        """How distinct the suggested groups are, for the page to say in words: ``clear``, ``some``
+        or ``overlap`` (``unknown`` without a score)."""
+        if self.silhouette is None:
+            return "unknown"
+        if self.silhouette >= self.CLEAR_SEPARATION:
+            return "clear"
+        return "some" if self.silhouette >= self.SOME_SEPARATION else "overlap"
 
 
 class PortfolioFigures(models.Model):

@@ -24,15 +24,25 @@ from django.db.models.functions import Upper
 from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.functional import Promise
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from cartera.customers.models import Channel, IncomeRange, Source, Stage, Title
 from cartera.insights.models import ABCClass, Lifecycle, RFMSegment
+from cartera.segments.models import MAX_AGE
 
 MAX_RULES = 40
 MAX_GROUPS = 10
 MAX_LIST = 200
+MAX_ID = 2**63 - 1  # a 64-bit primary key (BigAutoField), the largest id any row can have
+MAX_DAYS = 100_000
+
+_INT = (Decimal(-(2**31)), Decimal(2**31 - 1))  # IntegerField
+_POSITIVE_INT = (Decimal(0), Decimal(2**31 - 1))  # PositiveIntegerField
+_SCORE = (Decimal(0), Decimal(32_767))  # PositiveSmallIntegerField
+_MONEY = (Decimal("-999999999999.99"), Decimal("999999999999.99"))  # DecimalField(14, 2)
+_PROBABILITY = (Decimal(0), Decimal(1))
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,9 @@ class Field:
     path: str
     choices: Callable[[], list[tuple[str, str]]] | None = None
     group: Promise | None = None
+    # The values a number may take: the column's own range (or a probability's), so that nothing
+    # the database cannot compare reaches it.
+    bounds: tuple[Decimal, Decimal] | None = None
 
 
 def _static(choices: Any) -> Callable[[], list[tuple[str, str]]]:
@@ -104,14 +117,20 @@ FIELDS: dict[str, Field] = {
         _("RFM segment"), "choice", "metrics__rfm_segment", _static(RFMSegment.choices), ANALYSIS
     ),
     "abc_class": Field(_("ABC class"), "choice", "metrics__abc_class", _static(ABCClass.choices), ANALYSIS),
-    "r_score": Field(_("R score"), "number", "metrics__r_score", group=ANALYSIS),
-    "f_score": Field(_("F score"), "number", "metrics__f_score", group=ANALYSIS),
-    "m_score": Field(_("M score"), "number", "metrics__m_score", group=ANALYSIS),
-    "p_alive": Field(_("probability still active"), "number", "metrics__p_alive", group=ANALYSIS),
-    "clv_12m": Field(_("12-month value (CLV)"), "number", "metrics__clv_12m", group=ANALYSIS),
-    "revenue": Field(_("revenue"), "number", "metrics__revenue", group=ANALYSIS),
-    "orders_count": Field(_("orders"), "number", "metrics__orders_count", group=ANALYSIS),
-    "recency_days": Field(_("days since last purchase"), "number", "metrics__recency_days", group=ANALYSIS),
+    "r_score": Field(_("R score"), "number", "metrics__r_score", group=ANALYSIS, bounds=_SCORE),
+    "f_score": Field(_("F score"), "number", "metrics__f_score", group=ANALYSIS, bounds=_SCORE),
+    "m_score": Field(_("M score"), "number", "metrics__m_score", group=ANALYSIS, bounds=_SCORE),
+    "p_alive": Field(
+        _("probability still active"), "number", "metrics__p_alive", group=ANALYSIS, bounds=_PROBABILITY
+    ),
+    "clv_12m": Field(_("12-month value (CLV)"), "number", "metrics__clv_12m", group=ANALYSIS, bounds=_MONEY),
+    "revenue": Field(_("revenue"), "number", "metrics__revenue", group=ANALYSIS, bounds=_MONEY),
+    "orders_count": Field(
+        _("orders"), "number", "metrics__orders_count", group=ANALYSIS, bounds=_POSITIVE_INT
+    ),
+    "recency_days": Field(
+        _("days since last purchase"), "number", "metrics__recency_days", group=ANALYSIS, bounds=_INT
+    ),
     "last_order_on": Field(_("last purchase"), "date", "metrics__last_order_on", group=ANALYSIS),
     "first_order_on": Field(_("first purchase"), "date", "metrics__first_order_on", group=ANALYSIS),
     "declining": Field(_("orders declining"), "bool", "metrics__declining", group=ANALYSIS),
@@ -174,6 +193,13 @@ def _error(message: Any) -> ValidationError:
     return ValidationError(message, code="invalid_definition")
 
 
+def _shown(value: Any) -> str:
+    """A value as it may be quoted back in a message: short, and only characters that can be shown."""
+    text = str(value)
+    text = text if len(text) <= 40 else text[:39] + "…"
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "?")
+
+
 def _as_list(value: Any) -> list[Any]:
     if isinstance(value, str):
         value = [v.strip() for v in value.split(",")]
@@ -187,13 +213,18 @@ def _as_list(value: Any) -> list[Any]:
     return items
 
 
-def _number(value: Any) -> Decimal:
+def _number(value: Any, bounds: tuple[Decimal, Decimal] | None = None) -> Decimal:
     try:
         number = Decimal(str(value).strip().replace(",", "."))
     except (InvalidOperation, ValueError) as exc:
-        raise _error(_("“%(value)s” is not a number.") % {"value": value}) from exc
+        raise _error(_("“%(value)s” is not a number.") % {"value": _shown(value)}) from exc
     if not number.is_finite():
-        raise _error(_("“%(value)s” is not a number.") % {"value": value})
+        raise _error(_("“%(value)s” is not a number.") % {"value": _shown(value)})
+    if bounds is not None and not bounds[0] <= number <= bounds[1]:
+        raise _error(
+            _("“%(value)s” is not between %(low)s and %(high)s.")
+            % {"value": _shown(value), "low": bounds[0], "high": bounds[1]}
+        )
     return number
 
 
@@ -201,14 +232,46 @@ def _date(value: Any) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value).strip())
     except ValueError as exc:
-        raise _error(_("“%(value)s” is not a date (YYYY-MM-DD).") % {"value": value}) from exc
+        raise _error(_("“%(value)s” is not a date (YYYY-MM-DD).") % {"value": _shown(value)}) from exc
+
+
+def _whole(value: Any, high: int, message: Any) -> int:
+    try:
+        number = Decimal(str(value).strip().replace(",", "."))
+    except (InvalidOperation, ValueError):
+        number = Decimal("NaN")
+    if not number.is_finite() or number != number.to_integral_value() or not 0 <= number <= high:
+        raise _error(message % {"value": _shown(value), "max": high})
+    return int(number)
 
 
 def _int(value: Any) -> int:
-    number = _number(value)
-    if number != number.to_integral_value() or number < 0 or number > 100_000:
-        raise _error(_("“%(value)s” is not a whole number of days.") % {"value": value})
-    return int(number)
+    """A number of days (the "in the last N days" operators)."""
+    return _whole(value, MAX_DAYS, _("“%(value)s” is not a whole number of days (0 to %(max)d)."))
+
+
+def _age(value: Any) -> int:
+    return _whole(value, MAX_AGE, _("“%(value)s” is not an age in years (0 to %(max)d)."))
+
+
+def _id(value: Any) -> str:
+    """The id of a row (a user, a tag, a persona): digits only, within a 64-bit key."""
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 19 and 0 < int(text) <= MAX_ID):
+        raise _error(_("“%(value)s” is not a valid identifier.") % {"value": _shown(value)})
+    return str(int(text))
+
+
+def _text(value: Any) -> str:
+    """Free text as the database can store it: no NUL, no broken Unicode (a lone surrogate)."""
+    text = str(value if value is not None else "").strip()[:200]
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _error(_("The text holds a character that cannot be stored.")) from exc
+    if "\x00" in text:
+        raise _error(_("The text holds a character that cannot be stored."))
+    return text
 
 
 def _pair(value: Any, parse: Callable[[Any], Any]) -> list[Any]:
@@ -220,29 +283,38 @@ def _pair(value: Any, parse: Callable[[Any], Any]) -> list[Any]:
     return [low, high]
 
 
-def _clean_value(kind: str, op: str, value: Any, choices: set[str] | None) -> Any:
-    """The value parsed to the field's type, or a ValidationError."""
+def _clean_value(field: Field, op: str, value: Any, choices: set[str] | None) -> Any:
+    """The value parsed to the field's type and range, or a ValidationError."""
+    kind = field.type
     if op in NO_VALUE:
         return None
-    if kind in ("choice", "tags", "owner", "persona"):
+    if kind in ("tags", "owner", "persona"):
+        return [_id(v) for v in _as_list(value)]
+    if kind == "choice":
         items = [str(v) for v in _as_list(value)]
         if choices is not None and not set(items) <= choices:
-            raise _error(
-                _("Unknown value: %(values)s.") % {"values": ", ".join(sorted(set(items) - choices))}
-            )
+            unknown = ", ".join(sorted(_shown(v) for v in set(items) - choices))
+            raise _error(_("Unknown value: %(values)s.") % {"values": unknown})
         return items
     if kind == "text":
         if op == "in":
-            return [str(v)[:200] for v in _as_list(value)]
-        text = str(value if value is not None else "").strip()
+            return [_text(v) for v in _as_list(value)]
+        text = _text(value)
         if not text:
             raise _error(_("Enter a value."))
-        return text[:200]
-    if kind in ("number", "age"):
-        parse: Callable[[Any], Any] = _number if kind == "number" else _int
+        return text
+    if kind == "number":
+
+        def parse(v: Any) -> Decimal:
+            return _number(v, field.bounds)
+
         if op == "between":
             return [str(v) for v in _pair(value, parse)]
         return str(parse(value))
+    if kind == "age":
+        if op == "between":
+            return [str(v) for v in _pair(value, _age)]
+        return str(_age(value))
     if kind == "date":
         if op in ("last_days", "older_days"):
             return _int(value)
@@ -253,20 +325,32 @@ def _clean_value(kind: str, op: str, value: Any, choices: set[str] | None) -> An
 
 
 def rule_clean(rule: Any, *, check_choices: bool = True) -> dict[str, Any]:
-    """One ``{"field", "op", "value"}`` rule, checked and normalised."""
+    """One ``{"field", "op", "value"}`` rule, checked and normalised.
+
+    A value that does not fit is refused with a message that names the condition ("Age: “5000” is
+    not an age in years (0 to 150)."), in the user's language.
+    """
     if not isinstance(rule, dict):
         raise _error(_("A condition must be an object."))
     name = rule.get("field")
     field = FIELDS.get(name) if isinstance(name, str) else None
     if field is None:
-        raise _error(_("Unknown field: %(field)s.") % {"field": name})
+        raise _error(_("Unknown field: %(field)s.") % {"field": _shown(name)})
     op = rule.get("op")
     if not isinstance(op, str) or op not in OPERATORS[field.type]:
-        raise _error(_("“%(op)s” cannot be used with %(field)s.") % {"op": op, "field": field.label})
+        raise _error(_("“%(op)s” cannot be used with %(field)s.") % {"op": _shown(op), "field": field.label})
     choices = None
     if check_choices and field.choices is not None and field.type in ("choice",):
         choices = {v for v, _label in field.choices()}
-    return {"field": name, "op": op, "value": _clean_value(field.type, op, rule.get("value"), choices)}
+    try:
+        value = _clean_value(field, op, rule.get("value"), choices)
+    except ValidationError as exc:
+        reason = " ".join(exc.messages)
+        # Translators: a segment condition's field, then what is wrong with its value.
+        raise _error(
+            _("%(field)s: %(reason)s") % {"field": capfirst(str(field.label)), "reason": reason}
+        ) from exc
+    return {"field": name, "op": op, "value": value}
 
 
 def definition_clean(definition: Any) -> dict[str, Any]:
@@ -444,10 +528,17 @@ def persona_q(persona_id: int, *, user: Any, today: dt.date, depth: int = 0) -> 
     by_hand = Q(pk__in=Persona.members.through.objects.filter(persona_id=persona_id).values("customer_id"))
     if depth > 1:  # a persona's rule naming a persona naming a persona...: stop at hand-assigned
         return by_hand
-    persona = Persona.objects.filter(pk=persona_id).only("definition").first()
+    persona = Persona.objects.filter(pk=persona_id).only("name", "definition").first()
     if persona is None:
         return Q(pk__in=[])
-    rule = definition_clean(persona.definition) if persona.definition else {"groups": []}
+    try:
+        rule = definition_clean(persona.definition) if persona.definition else {"groups": []}
+    except ValidationError as exc:
+        # A rule stored by an older version that no longer passes: say which persona it is.
+        raise _error(
+            _("The rule of persona “%(name)s” cannot be used: %(reason)s")
+            % {"name": persona.name, "reason": " ".join(exc.messages)}
+        ) from exc
     if not rule["groups"]:
         return by_hand
     return by_hand | to_q(rule, user=user, today=today, depth=depth)
@@ -482,6 +573,22 @@ def to_q(
     return result
 
 
+_NAMED = ("owner", "tags", "persona")
+
+
+def _names_of(kind: str, ids: list[str]) -> dict[str, str]:
+    """The names of the users, tags or personas a rule names by id (a deleted one keeps its id)."""
+    from cartera.accounts.models import User
+    from cartera.customers.models import Tag
+    from cartera.segments.models import Persona
+
+    wanted = [int(v) for v in ids]
+    if kind == "owner":
+        return {str(u.pk): str(u) for u in User.objects.filter(pk__in=wanted)}
+    model = Tag if kind == "tags" else Persona
+    return {str(pk): name for pk, name in model.objects.filter(pk__in=wanted).values_list("pk", "name")}
+
+
 def describe(definition: dict[str, Any]) -> str:
     """The definition in words, e.g. "status is one of (At risk, Inactive) and revenue > 100"."""
     labels: dict[str, dict[str, str]] = {}
@@ -492,6 +599,9 @@ def describe(definition: dict[str, Any]) -> str:
             field = FIELDS[rule["field"]]
             if field.choices is not None and field.type in ("choice",) and rule["field"] not in labels:
                 labels[rule["field"]] = dict(field.choices())
+            elif field.type in _NAMED and isinstance(rule["value"], list):
+                # Users, tags and personas by name rather than by id.
+                labels.setdefault(rule["field"], {}).update(_names_of(field.type, rule["value"]))
             value = rule["value"]
             if isinstance(value, list):
                 names = labels.get(rule["field"], {})

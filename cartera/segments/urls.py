@@ -20,5 +20,6 @@ urlpatterns = [
     path("personas/adopt/<int:run>/<int:index>/", views.persona_adopt, name="persona_adopt"),
     path("personas/<int:pk>/", views.persona_detail, name="persona_detail"),
     path("personas/<int:pk>/edit/", views.persona_edit, name="persona_edit"),
+    path("personas/<int:pk>/delete/", views.persona_delete, name="persona_delete"),
     path("follow-up/<int:customer_pk>/", views.follow_up, name="follow_up"),
 ]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -17,17 +17,17 @@ from cartera.accounts.models import User
 from cartera.activity.models import Task
 from cartera.core.http import HtmxHttpRequest
 from cartera.core.pagination import paginate
-from cartera.core.scoping import ALL_RECORDS_PERMISSION, can, get_for_user, require
+from cartera.core.scoping import can, get_for_user, require
 from cartera.customers.models import Customer
 from cartera.segments import forms, selectors, services
-from cartera.segments.models import Segment
-from cartera.segments.rules import definition_clean, describe
+from cartera.segments.models import Persona, PersonaSuggestionRun, Segment
 
 PAGE_SIZE = 50
 MEMBER_ORDER = ["-id"]
 
 
 def _require_view(request: HttpRequest) -> None:
+    """The pages that read the customer file (counts, Pareto, RFM) need the right to view it."""
     require(request.user, Customer, "view")
 
 
@@ -36,28 +36,41 @@ def _messages(exc: ValidationError) -> str:
 
 
 def segment_list(request: HttpRequest) -> HttpResponse:
-    _require_view(request)
+    require(request.user, Segment, "view")
     return render(request, "segments/list.html", {"segments": selectors.segment_list(user=request.user)})
 
 
-def _builder_context(request: HttpRequest, state: dict[str, Any]) -> dict[str, Any]:
+def _builder_context(
+    request: HttpRequest, state: dict[str, Any], *, for_persona: bool = False
+) -> dict[str, Any]:
+    """What the condition editor (``segments/_conditions.html``) shows, with its live count.
+
+    A persona without a rule has only the customers put in it by hand: its editor says so instead
+    of counting everyone.
+    """
     definition = forms.state_definition(state)
     count, error = None, ""
-    try:
-        count = selectors.definition_count(user=request.user, definition=definition)
-    except ValidationError as exc:
-        error = _messages(exc)
+    no_rule = for_persona and not definition["groups"]
+    if not no_rule:
+        try:
+            count = selectors.definition_count(user=request.user, definition=definition)
+        except ValidationError as exc:
+            error = _messages(exc)
     return {
         "state": state,
         "groups": forms.builder_rows(state),
         "field_options": forms.field_options(),
         "count": count,
         "count_error": error,
+        "for_persona": for_persona,
+        "no_rule": no_rule,
     }
 
 
 def _builder(request: HtmxHttpRequest, segment: Segment | None) -> HttpResponse:
-    _require_view(request)
+    """The segment builder; ``segment`` comes already checked for "change" (see :func:`segment_edit`)."""
+    if segment is None:
+        require(request.user, Segment, "add")
     if request.method == "POST":
         state = forms.builder_state(request.POST)
     elif segment is not None:
@@ -67,6 +80,9 @@ def _builder(request: HtmxHttpRequest, segment: Segment | None) -> HttpResponse:
     name = request.POST.get("name", segment.name if segment else "")
     description = request.POST.get("description", segment.description if segment else "")
     error = ""
+    if request.method != "POST" and segment is not None:
+        # Stored conditions that no longer pass the checks: say so while the user corrects them.
+        error = selectors.segment_evaluated(user=request.user, segment=segment).problem
     if request.method == "POST" and request.POST.get("action") == "save":
         definition = forms.state_definition(state)
         try:
@@ -88,6 +104,7 @@ def _builder(request: HtmxHttpRequest, segment: Segment | None) -> HttpResponse:
             error = _messages(exc)
     context = {
         **_builder_context(request, state),
+        "rebuild_url": reverse("segments:edit", args=[segment.pk]) if segment else reverse("segments:new"),
         "segment": segment,
         "name": name,
         "description": description,
@@ -102,9 +119,7 @@ def segment_new(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def segment_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    segment = selectors.segment_get(user=request.user, pk=pk)
-    if segment.owner_id != request.user.pk and not request.user.has_perm(ALL_RECORDS_PERMISSION):
-        raise PermissionDenied
+    segment = selectors.segment_get(user=request.user, pk=pk, action="change")
     return _builder(request, segment)
 
 
@@ -112,13 +127,15 @@ def segment_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def segment_count(request: HttpRequest) -> HttpResponse:
     """The live member count of the builder (htmx)."""
     _require_view(request)
-    context = _builder_context(request, forms.builder_state(request.POST))
-    return render(request, "segments/builder.html#count", context)
+    state = forms.builder_state(request.POST)
+    context = _builder_context(request, state, for_persona=request.POST.get("for") == "persona")
+    return render(request, "segments/_conditions.html#count", context)
 
 
 def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     segment = selectors.segment_get(user=request.user, pk=pk)
-    members = selectors.segment_members(user=request.user, segment=segment)
+    evaluated = selectors.segment_evaluated(user=request.user, segment=segment)
+    members = evaluated.members
     page = paginate(
         members.select_related("metrics", "owner"),
         ordering=MEMBER_ORDER,
@@ -132,12 +149,13 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "segments/detail.html",
         {
             "segment": segment,
-            "description": describe(definition_clean(segment.definition)),
+            "description": evaluated.description,
+            "problem": evaluated.problem,
             "page": page,
-            "totals": selectors.totals(members),
+            "totals": None if evaluated.problem and not segment.is_static else selectors.totals(members),
             "bulk_form": forms.BulkForm(),
             "can_reassign": user.has_perm("customers.reassign_customer"),
-            "can_edit": segment.owner_id == user.pk or user.has_perm(ALL_RECORDS_PERMISSION),
+            "can_edit": selectors.may(user, segment, "change"),
             "can_task": can(user, Task, "add"),
             "owners": User.objects.filter(is_active=True).order_by("username")
             if user.has_perm("customers.reassign_customer")
@@ -149,7 +167,11 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def segment_bulk(request: HttpRequest, pk: int) -> HttpResponse:
     segment = selectors.segment_get(user=request.user, pk=pk)
-    members = selectors.segment_members(user=request.user, segment=segment)
+    evaluated = selectors.segment_evaluated(user=request.user, segment=segment)
+    if evaluated.problem and not segment.is_static:
+        messages.error(request, evaluated.problem)
+        return redirect("segments:detail", pk)
+    members = evaluated.members
     form = forms.BulkForm(request.POST)
     actor: Any = request.user
     if not form.is_valid():
@@ -186,15 +208,19 @@ def segment_bulk(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def segment_freeze(request: HttpRequest, pk: int) -> HttpResponse:
-    segment = selectors.segment_get(user=request.user, pk=pk)
-    n = services.segment_freeze(actor=request.user, segment=segment)  # type: ignore[arg-type]
+    segment = selectors.segment_get(user=request.user, pk=pk, action="change")
+    try:
+        n = services.segment_freeze(actor=request.user, segment=segment)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        messages.error(request, _messages(exc))
+        return redirect("segments:detail", pk)
     messages.success(request, _("Segment frozen with %(n)d customers.") % {"n": n})
     return redirect("segments:detail", pk)
 
 
 @require_POST
 def segment_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    segment = selectors.segment_get(user=request.user, pk=pk)
+    segment = selectors.segment_get(user=request.user, pk=pk, action="delete")
     services.segment_delete(actor=request.user, segment=segment)  # type: ignore[arg-type]
     messages.success(request, _("Segment deleted."))
     return redirect("segments:list")
@@ -259,83 +285,108 @@ def follow_up(request: HtmxHttpRequest, customer_pk: int) -> HttpResponse:
 
 
 def persona_list(request: HttpRequest) -> HttpResponse:
-    _require_view(request)
-    personas = list(selectors.persona_list(user=request.user))
-    rows = [(p, selectors.persona_report(user=request.user, persona=p)) for p in personas]
+    require(request.user, Persona, "view")
+    rows = selectors.persona_rows(user=request.user)
     return render(
         request,
         "segments/persona_list.html",
-        {"rows": rows, "too_many": len(personas) > 5, "run": selectors.suggestion_run(user=request.user)},
+        {"rows": rows, "too_many": len(rows) > 5, "run": selectors.suggestion_run(user=request.user)},
     )
 
 
-def _persona_form(request: HttpRequest, persona: Any) -> HttpResponse:
-    _require_view(request)
-    form = forms.PersonaForm(request.POST or None, instance=persona)
-    rule_text = request.POST.get(
-        "rule", json.dumps(persona.definition) if persona and persona.definition else ""
-    )
-    if request.method == "POST" and form.is_valid():
+def _persona_form(request: HtmxHttpRequest, persona: Any) -> HttpResponse:
+    """The persona form with the segment condition editor for its rule (no JSON to type).
+
+    ``persona`` comes already checked for "change" (see :func:`persona_edit`). A POST whose
+    ``action`` is a builder button (add or remove a condition or a group) re-renders the editor;
+    only "save" (or no action at all) saves.
+    """
+    if persona is None:
+        require(request.user, Persona, "add")
+    posted = request.method == "POST"
+    form = forms.PersonaForm(request.POST if posted else None, instance=persona)
+    if posted:
+        state = forms.builder_state(request.POST)
+    elif persona is not None and persona.definition:
+        state = forms.state_from_definition(persona.definition)
+    else:
+        state = forms.builder_state(None, first_rule=False)
+    problem = ""
+    if not posted and persona is not None:
+        problem = selectors.persona_rule_problem(user=request.user, persona=persona)
+    if posted and request.POST.get("action", "save") == "save" and form.is_valid():
+        definition = forms.state_definition(state)
+        fields = {**form.cleaned_data, "definition": definition if definition["groups"] else {}}
+        actor: Any = request.user
         try:
-            fields = dict(form.cleaned_data)
-            fields["definition"] = json.loads(rule_text) if rule_text.strip() else {}
-            actor: Any = request.user
             if persona is None:
                 persona = services.persona_create(actor=actor, fields=fields)
             else:
                 services.persona_update(actor=actor, persona=persona, fields=fields)
             messages.success(request, _("Persona saved."))
             return redirect("segments:persona_detail", persona.pk)
-        except json.JSONDecodeError:
-            form.add_error(None, _("The rule is not valid JSON."))
         except ValidationError as exc:
             form.add_error(None, _messages(exc))
     count = selectors.persona_list(user=request.user).count()
-    return render(
-        request,
-        "segments/persona_form.html",
-        {"form": form, "persona": persona, "rule": rule_text, "too_many": count >= 5 and persona is None},
-    )
+    context = {
+        **_builder_context(request, state, for_persona=True),
+        "rebuild_url": reverse("segments:persona_edit", args=[persona.pk])
+        if persona is not None
+        else reverse("segments:persona_new"),
+        "form": form,
+        "persona": persona,
+        "problem": problem,
+        "too_many": count >= 5 and persona is None,
+    }
+    template = "segments/persona_form.html#builder" if request.htmx else "segments/persona_form.html"
+    return render(request, template, context)
 
 
-def persona_new(request: HttpRequest) -> HttpResponse:
+def persona_new(request: HtmxHttpRequest) -> HttpResponse:
     return _persona_form(request, None)
 
 
-def persona_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    persona = selectors.persona_get(user=request.user, pk=pk)
-    user: Any = request.user
-    if persona.owner_id != user.pk and not user.has_perm(ALL_RECORDS_PERMISSION):
-        raise PermissionDenied
+def persona_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    persona = selectors.persona_get(user=request.user, pk=pk, action="change")
     return _persona_form(request, persona)
+
+
+@require_POST
+def persona_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    persona = selectors.persona_get(user=request.user, pk=pk, action="delete")
+    services.persona_delete(actor=request.user, persona=persona)  # type: ignore[arg-type]
+    messages.success(request, _("Persona “%(name)s” deleted.") % {"name": persona.name})
+    return redirect("segments:persona_list")
 
 
 def persona_detail(request: HttpRequest, pk: int) -> HttpResponse:
     persona = selectors.persona_get(user=request.user, pk=pk)
-    members = selectors.persona_members(user=request.user, persona=persona)
+    evaluated = selectors.persona_evaluated(user=request.user, persona=persona)
+    user: Any = request.user
     page = paginate(
-        members.select_related("metrics"),
+        evaluated.members.select_related("metrics"),
         ordering=MEMBER_ORDER,
         cursor=request.GET.get("cursor"),
         size=PAGE_SIZE,
         backwards=request.GET.get("dir") == "prev",
     )
-    rule = definition_clean(persona.definition) if persona.definition else None
     return render(
         request,
         "segments/persona_detail.html",
         {
             "persona": persona,
-            "report": selectors.persona_report(user=request.user, persona=persona),
+            "can_edit": selectors.may(user, persona, "change"),
+            "report": evaluated.report,
+            "problem": evaluated.problem,
             "page": page,
-            "rule": describe(rule) if rule else "",
+            "rule": evaluated.rule,
         },
     )
 
 
 def persona_suggest(request: HttpRequest) -> HttpResponse:
     """GET shows the last suggestions; POST clusters the customers again."""
-    _require_view(request)
+    require(request.user, PersonaSuggestionRun, "add" if request.method == "POST" else "view")
     if request.method == "POST":
         run = services.persona_suggest(actor=request.user)  # type: ignore[arg-type]
         if run is None:
@@ -349,6 +400,7 @@ def persona_suggest(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def persona_adopt(request: HttpRequest, run: int, index: int) -> HttpResponse:
+    require(request.user, Persona, "add")
     found = selectors.suggestion_run(user=request.user, pk=run)
     if found is None or not 0 <= index < len(found.suggestions):
         return render(request, "segments/persona_suggest.html", {"run": None}, status=404)

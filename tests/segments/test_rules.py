@@ -252,3 +252,22 @@ def test_the_stage_copy_on_the_metrics_follows_every_change(owner, people):
         ]
     }
     assert definition_count(user=owner, definition=at_risk_customers, today=TODAY) == 1  # Bea, now
+
+
+def test_description_names_users_tags_and_personas(owner, colleague, people):
+    from django.utils import translation
+
+    from cartera.segments.rules import describe
+    from cartera.segments.services import persona_create
+
+    persona = persona_create(actor=owner, fields={"name": "Madrileños"})
+    definition = definition_clean({"groups": [{"match": "all", "rules": [
+        {"field": "owner", "op": "in", "value": [str(colleague.pk)]},
+        {"field": "tags", "op": "any", "value": [str(people["vip"].pk), "987654"]},
+        {"field": "persona", "op": "not_in", "value": [str(persona.pk)]},
+    ]}]})  # fmt: skip
+    with translation.override("en"):
+        text = describe(definition)
+    assert "owner is one of Carlos Colleague" in text
+    assert "tags has any of (VIP, 987654)" in text  # a deleted tag keeps its id
+    assert "persona is none of Madrileños" in text

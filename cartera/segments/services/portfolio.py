@@ -1,0 +1,153 @@
+"""Portfolio figures (computed once per snapshot; the pages only read them) and the dashboard's
+one-click follow-up."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, ExpressionWrapper, F, FloatField, Q, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cartera.accounts.models import User
+from cartera.activity.services import task_create
+from cartera.customers.models import Customer
+from cartera.insights import selectors as insights_selectors
+from cartera.insights.analysis import OrderArrays, PortfolioMetrics
+from cartera.insights.models import CustomerMetrics, PortfolioSnapshot
+from cartera.segments import figures
+from cartera.segments.models import PortfolioFigures
+
+AT_RISK_KEPT = 200
+
+
+# --------------------------------------------------------------------------------------------------
+# Portfolio figures (computed once per snapshot; the pages only read them)
+
+
+def _grouped(field: str) -> dict[str, dict[str, float]]:
+    rows = (
+        CustomerMetrics.objects.values(field)
+        .annotate(n=Count("customer_id"), revenue=Sum("revenue"), clv=Sum("clv_12m"))
+        .order_by(field)
+    )
+    return {
+        str(r[field] or ""): {
+            "customers": int(r["n"]),
+            "revenue": float(r["revenue"] or 0),
+            "clv": float(r["clv"] or 0),
+        }
+        for r in rows
+    }
+
+
+def _at_risk_ids() -> list[int]:
+    value_at_risk = ExpressionWrapper(
+        F("clv_12m") * (Value(1.0) - Coalesce(F("p_alive"), Value(0.0))), output_field=FloatField()
+    )
+    return list(
+        CustomerMetrics.objects.filter(Q(lifecycle="at_risk") | Q(declining=True), clv_12m__isnull=False)
+        .annotate(var=value_at_risk)
+        .order_by("-var", "customer_id")
+        .values_list("customer_id", flat=True)[:AT_RISK_KEPT]
+    )
+
+
+def figures_refresh(
+    *,
+    snapshot: PortfolioSnapshot | None = None,
+    orders: OrderArrays | None = None,
+    metrics: PortfolioMetrics | None = None,
+) -> PortfolioFigures | None:
+    """Compute the cohort table, RFM grid and moves, ABC and Pareto figures for the latest snapshot.
+
+    Reads every order once (as numpy arrays, like the refresh) and a few GROUP BY queries over the
+    metrics; about what one refresh of the snapshot costs, never per page view. The refresh passes
+    the ``orders`` it has read and the ``metrics`` it has just stored (as of the snapshot's day), so
+    that nothing is read or computed twice.
+    """
+    snapshot = snapshot or PortfolioSnapshot.objects.order_by("-taken_on").first()
+    if snapshot is None:
+        return None
+    as_of = snapshot.taken_on
+    if metrics is not None and metrics.as_of != as_of:
+        raise ValueError("the metrics are not of the snapshot's day")
+    if orders is None:
+        orders = insights_selectors.order_arrays()
+    if metrics is not None:
+        ids = metrics.customer_ids
+        buyers = metrics.orders_count > 0
+        # Today's segments are the ones just computed for the metrics, by the same scoring.
+        current = (metrics.customer_ids[buyers], metrics.rfm_segment[buyers])
+    else:
+        ids = insights_selectors.customer_ids()
+        current = None
+    revenue = figures.revenue_per_customer(orders, ids, as_of=as_of)
+    rfm = _grouped("rfm_segment")
+    rfm.pop("", None)
+    abc = _grouped("abc_class")
+    abc.pop("", None)
+    with transaction.atomic():
+        result, _created = PortfolioFigures.objects.update_or_create(
+            taken_on=as_of,
+            defaults={
+                "snapshot_computed_at": snapshot.computed_at,
+                "computed_at": timezone.now(),
+                "cohorts": figures.cohort_table(orders, as_of=as_of),
+                "rfm": rfm,
+                "rfm_moves": figures.rfm_moves(orders, as_of=as_of, current=current),
+                "abc": abc,
+                "pareto": figures.pareto_curve(revenue),
+                "at_risk_ids": _at_risk_ids(),
+                "stages": stage_counts(),
+            },
+        )
+        PortfolioFigures.objects.exclude(pk=result.pk).delete()
+    return result
+
+
+def figures_current() -> PortfolioFigures | None:
+    """The figures of the latest snapshot, computed first when the snapshot is newer than them.
+
+    Normally ``cartera refresh`` has already computed them; this only catches the first page view
+    after a refresh that did not.
+    """
+    snapshot = PortfolioSnapshot.objects.order_by("-taken_on").only("taken_on", "computed_at").first()
+    if snapshot is None:
+        return None
+    current = PortfolioFigures.objects.filter(
+        taken_on=snapshot.taken_on, snapshot_computed_at=snapshot.computed_at
+    ).first()
+    if current is not None and not current.stages:
+        # Figures computed before they held the stage counts: add them once, without the rest.
+        current.stages = stage_counts()
+        current.save(update_fields=["stages"])
+    return current or figures_refresh(snapshot=PortfolioSnapshot.objects.get(pk=snapshot.pk))
+
+
+def stage_counts() -> dict[str, int]:
+    """Customers per stage (every customer: seeing customers means seeing all of them)."""
+    rows = Customer.objects.values_list("stage").annotate(n=Count("id")).values_list("stage", "n").order_by()
+    return {str(stage): int(n) for stage, n in rows}
+
+
+# --------------------------------------------------------------------------------------------------
+# Follow-up from the dashboard
+
+
+def follow_up_create(*, actor: User, customer: Customer, note: str = "") -> Any:
+    """A task for ``actor`` to contact ``customer`` tomorrow morning (one click from "Anticipate")."""
+    tomorrow = timezone.localtime() + dt.timedelta(days=1)
+    due = tomorrow.replace(hour=10, minute=0, second=0, microsecond=0)
+    return task_create(
+        actor=actor,
+        fields={
+            "title": (_("Follow up with %(name)s") % {"name": customer.full_name})[:200],
+            "customer": customer,
+            "due_at": due,
+            "notes": note,
+        },
+    )
