@@ -138,6 +138,12 @@ class ImportRecord(models.Model):
     # interactions imported later can name the customer by it.
     external_ref = models.CharField(max_length=100, blank=True, db_index=True)
     previous = models.JSONField(null=True, blank=True)
+    # When the import wrote the record: a record whose ``updated_at`` is later was edited since, and
+    # a rollback leaves it alone. (Empty on records written before this was kept: then the job's end.)
+    written_at = models.DateTimeField(null=True, blank=True)
+    # Why a rollback kept this record ("now owned by ...", "edited after the import"...); empty
+    # while the record was never rolled back. Undone records are deleted, kept ones stay with this.
+    conflict = models.CharField(max_length=300, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["model", "object_id"], name="import_record_object")]

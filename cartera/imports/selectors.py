@@ -13,7 +13,7 @@ from cartera.core.scoping import ALL_RECORDS_PERMISSION, can, restrict
 from cartera.customers.models import Customer
 from cartera.customers.selectors import CustomerFilters, customer_list
 from cartera.imports.fields import field_map, text_of
-from cartera.imports.models import ImportJob, ImportKind, ImportMapping, ImportRowError
+from cartera.imports.models import ImportJob, ImportKind, ImportMapping, ImportRecord, ImportRowError
 from cartera.imports.parsers import open_table
 from cartera.imports.rows import RowReader
 from cartera.sales.models import Order
@@ -76,6 +76,11 @@ def import_job_preview(*, job: ImportJob, limit: int = 5) -> list[dict[str, Any]
 
 def rejected_rows(*, job: ImportJob) -> QuerySet[ImportRowError]:
     return job.row_errors.all()
+
+
+def rollback_conflicts(*, job: ImportJob) -> QuerySet[ImportRecord]:
+    """The records a rollback kept, with why, in file order."""
+    return job.records.exclude(conflict="").order_by("row_number", "id")
 
 
 def customers_for_export(*, user: Any, filters: CustomerFilters) -> QuerySet[Customer]:

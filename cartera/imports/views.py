@@ -130,6 +130,9 @@ def _job_context(request: HttpRequest, job: Any) -> dict[str, Any]:
     return {
         "job": job,
         "errors": selectors.rejected_rows(job=job)[:50],
+        "conflicts": selectors.rollback_conflicts(job=job)[:100]
+        if job.status == JobStatus.ROLLED_BACK
+        else [],
         "stale": stale,
         "can_resume": job.status == JobStatus.FAILED or stale,
         "can_rollback": job.status in (JobStatus.DONE, JobStatus.FAILED) or stale,

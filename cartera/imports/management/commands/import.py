@@ -47,8 +47,12 @@ class Command(BaseCommand):
             if options["rollback"] or options["resume"]:
                 job = selectors.import_job_get(user=user, pk=options["rollback"] or options["resume"])
                 if options["rollback"]:
-                    services.import_job_rollback(actor=user, job=job)
-                    console.print(f"Import {job.pk} rolled back.")
+                    job = services.import_job_rollback(actor=user, job=job)
+                    console.print(f"Import {job.pk} rolled back. {job.message}")
+                    for record in job.records.exclude(conflict="").order_by("row_number")[:100]:
+                        console.print(
+                            f"  kept {record.model} {record.object_id} (row {record.row_number}): {record.conflict}"
+                        )
                     return
             else:
                 if not options["file"]:
