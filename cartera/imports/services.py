@@ -189,19 +189,58 @@ def import_job_is_alive(*, job: ImportJob) -> bool:
     return job.status == JobStatus.RUNNING and timezone.now() - job.updated_at < STALE_AFTER
 
 
+def _startable() -> Q:
+    """Jobs whose commit may be queued: checked by a dry run that went through the whole file, or
+    stopped half way through a commit (failed, or silent for longer than ``STALE_AFTER``)."""
+    return (
+        Q(status=JobStatus.CHECKED)
+        | Q(status=JobStatus.FAILED, started_at__isnull=False)
+        | Q(status=JobStatus.RUNNING, updated_at__lt=timezone.now() - STALE_AFTER)
+    )
+
+
+def import_job_failed_dry_run(*, job: ImportJob) -> bool:
+    """Whether the job's dry run stopped on a file it cannot read to the end (nothing was written)."""
+    return job.status == JobStatus.FAILED and job.started_at is None
+
+
 def import_job_enqueue(*, actor: User, job: ImportJob) -> ImportJob:
-    """Queue the commit in the background worker (once the request's transaction commits)."""
+    """Queue the commit in the background worker (once the request's transaction commits).
+
+    The status goes to "queued" in one conditional update, so of two clicks on "Import now" (or
+    "Resume") only the first queues anything; the second is refused and changes nothing."""
     from cartera.imports.tasks import run_import
 
-    if job.status in (JobStatus.DONE, JobStatus.ROLLED_BACK, JobStatus.QUEUED) or import_job_is_alive(
-        job=job
-    ):
-        raise ValidationError(_("This import cannot be started again."))
-    job.status = JobStatus.QUEUED
-    job.save(update_fields=["status", "updated_at"])
-    job_id = job.pk
-    transaction.on_commit(lambda: run_import.enqueue(job_id))
+    now = timezone.now()
+    with transaction.atomic():
+        queued = ImportJob.objects.filter(_startable(), pk=job.pk).update(
+            status=JobStatus.QUEUED, updated_at=now
+        )
+        job.refresh_from_db()
+        if not queued:
+            if import_job_failed_dry_run(job=job):
+                raise ValidationError(
+                    _(
+                        "This file did not pass its dry run, so it cannot be imported. Fix it and upload it again."
+                    )
+                )
+            if job.status == JobStatus.UPLOADED:
+                raise ValidationError(_("Check the file with a dry run before importing it."))
+            raise ValidationError(_("This import cannot be started again."))
+        job_id = job.pk
+        transaction.on_commit(lambda: run_import.enqueue(job_id))
     return job
+
+
+def import_job_claim(*, job_id: int) -> ImportJob | None:
+    """The worker takes a queued job: queued → running in one conditional update. A second task for
+    the same job (two clicks that both got through, a task run twice) finds it taken and does nothing."""
+    claimed = ImportJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING, updated_at=timezone.now()
+    )
+    if not claimed:
+        return None
+    return ImportJob.objects.select_related("created_by").get(pk=job_id)
 
 
 # --- the engine -------------------------------------------------------------------------------------------
@@ -1205,13 +1244,11 @@ def _jsonable(raw: list[Any]) -> list[Any]:
 
 def import_job_run(*, job: ImportJob, dry_run: bool, progress: Progress | None = None) -> ImportJob:
     """Check (``dry_run``) or write the file; a commit resumes after the last written batch."""
+    if not dry_run:
+        _start_commit(job)
     run = _Run(job, dry_run, progress)
     if dry_run or not job.committed_row:
         ImportRowError.objects.filter(job=job).delete()
-    if not dry_run:
-        ImportJob.objects.filter(pk=job.pk).update(
-            status=JobStatus.RUNNING, started_at=job.started_at or timezone.now(), message=""
-        )
     # Everything alive now (the app, its modules) will outlive the run: frozen, the garbage collector
     # stops walking it again and again while the run allocates a few objects per row.
     gc.freeze()
@@ -1219,7 +1256,7 @@ def import_job_run(*, job: ImportJob, dry_run: bool, progress: Progress | None =
         with _bulk_writes(dry_run):
             run.run()
     except ParseError as exc:
-        ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, message=str(exc))
+        _mark_failed(job, str(exc))
         job.refresh_from_db()
         raise ValidationError(str(exc)) from exc
     finally:
@@ -1261,7 +1298,56 @@ def import_job_run(*, job: ImportJob, dry_run: bool, progress: Progress | None =
 
 def import_job_fail(*, job: ImportJob, message: str) -> None:
     """Mark a job that stopped on an unexpected error (its written batches stay, ready to resume)."""
-    ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, message=message[:2000])
+    _mark_failed(job, message)
+
+
+def _mark_failed(job: ImportJob, message: str) -> None:
+    # Only a job that is checking or writing can fail: a finished or rolled-back job stays as it is.
+    ImportJob.objects.filter(
+        pk=job.pk, status__in=(JobStatus.UPLOADED, JobStatus.CHECKED, JobStatus.QUEUED, JobStatus.RUNNING)
+    ).update(status=JobStatus.FAILED, message=message[:2000])
+
+
+def _count_rows(job: ImportJob) -> int:
+    """The file's data rows (up to the first it cannot read: the commit stops there too)."""
+    count = 0
+    with contextlib.suppress(ParseError), open_table(Path(job.stored_path), job.file_name) as table:
+        for _row in table.rows:
+            count += 1
+    return count
+
+
+def _start_commit(job: ImportJob) -> None:
+    """Refuse a commit that must not run, then mark the job running with its number of rows known.
+
+    A file whose dry run failed is never written, and a finished or rolled-back job never again. The
+    total is counted before any row is written (a dry run counted it already; the command line may
+    commit without one), so progress reads "17,000 of 60,000", never "of 0"."""
+    job.refresh_from_db()
+    if import_job_failed_dry_run(job=job):
+        raise ValidationError(
+            _("This file did not pass its dry run, so it cannot be imported. Fix it and upload it again.")
+        )
+    if job.status in (JobStatus.DONE, JobStatus.ROLLED_BACK):
+        raise ValidationError(_("This import cannot be started again."))
+    if not Path(job.stored_path).exists():
+        raise ValidationError(_("The uploaded file is no longer here. Upload it again."))
+    if not job.total_rows:
+        job.total_rows = _count_rows(job)
+    started = (
+        ImportJob.objects.filter(pk=job.pk)
+        .exclude(status__in=(JobStatus.DONE, JobStatus.ROLLED_BACK))
+        .update(
+            status=JobStatus.RUNNING,
+            started_at=job.started_at or timezone.now(),
+            total_rows=job.total_rows,
+            message="",
+            updated_at=timezone.now(),
+        )
+    )
+    if not started:
+        raise ValidationError(_("This import cannot be started again."))
+    job.refresh_from_db()
 
 
 ROLLBACK_CHUNK = 500

@@ -10,10 +10,11 @@ def run_import(job_id: int) -> str:
     """Write an import job's file (resuming after its last written batch)."""
     from django.core.exceptions import ValidationError
 
-    from cartera.imports.models import ImportJob
-    from cartera.imports.services import import_job_fail, import_job_run
+    from cartera.imports.services import import_job_claim, import_job_fail, import_job_run
 
-    job = ImportJob.objects.select_related("created_by").get(pk=job_id)
+    job = import_job_claim(job_id=job_id)
+    if job is None:
+        return "skipped: the import is not queued (already taken, finished or rolled back)"
     try:
         job = import_job_run(job=job, dry_run=False)
     except ValidationError as exc:

@@ -127,6 +127,7 @@ def mapping(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _job_context(request: HttpRequest, job: Any) -> dict[str, Any]:
     stale = job.status == JobStatus.RUNNING and not services.import_job_is_alive(job=job)
+    failed_check = services.import_job_failed_dry_run(job=job)
     return {
         "job": job,
         "errors": selectors.rejected_rows(job=job)[:50],
@@ -134,8 +135,9 @@ def _job_context(request: HttpRequest, job: Any) -> dict[str, Any]:
         if job.status == JobStatus.ROLLED_BACK
         else [],
         "stale": stale,
-        "can_resume": job.status == JobStatus.FAILED or stale,
-        "can_rollback": job.status in (JobStatus.DONE, JobStatus.FAILED) or stale,
+        "failed_check": failed_check,
+        "can_resume": (job.status == JobStatus.FAILED and not failed_check) or stale,
+        "can_rollback": (job.status in (JobStatus.DONE, JobStatus.FAILED) and not failed_check) or stale,
     }
 
 
