@@ -34,7 +34,12 @@ class JobStatus(models.TextChoices):
 
 
 class ImportMapping(models.Model):
-    """A saved column mapping (header → field, plus options) reused for files of the same shape."""
+    """A saved column mapping (header → field, plus options) reused for files of the same shape.
+
+    Everyone who imports may use any saved mapping; only its author (or a role that acts on every
+    record) may replace it."""
+
+    scope_owner_fields = ("created_by",)
 
     name = models.CharField(_("name"), max_length=100)
     kind = models.CharField(_("what"), max_length=12, choices=ImportKind.choices)

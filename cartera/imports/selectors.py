@@ -48,9 +48,10 @@ def import_job_get(*, user: Any, pk: int) -> ImportJob:
 
 
 def mapping_list(*, user: Any, kind: str) -> QuerySet[ImportMapping]:
+    """Saved mappings the user may apply (anyone's: a mapping holds no personal data)."""
     if not can_import(user, kind):
         return ImportMapping.objects.none()
-    return ImportMapping.objects.filter(kind=kind)
+    return restrict(ImportMapping.objects.filter(kind=kind), user, "view").select_related("created_by")
 
 
 def import_job_preview(*, job: ImportJob, limit: int = 5) -> list[dict[str, Any]]:

@@ -163,13 +163,27 @@ def import_job_configure(
 def import_mapping_save(
     *, actor: User, name: str, kind: str, columns: Mapping[str, str], options: Mapping[str, Any]
 ) -> ImportMapping:
-    """Save (or replace) a named mapping."""
-    mapping, _created = ImportMapping.objects.update_or_create(
-        kind=kind,
-        name=name.strip()[:100],
-        defaults={"columns": dict(columns), "options": dict(options), "created_by": actor},
-    )
-    return mapping
+    """Save a named mapping, or replace one the actor may change (their own; any, for roles that act
+    on every record). A name taken by someone else's mapping is refused: it is theirs."""
+    clean = name.strip()[:100]
+    with transaction.atomic():
+        existing = ImportMapping.objects.select_for_update().filter(kind=kind, name=clean).first()
+        if existing is None:
+            try:
+                with transaction.atomic():
+                    return ImportMapping.objects.create(
+                        kind=kind, name=clean, columns=dict(columns), options=dict(options), created_by=actor
+                    )
+            except IntegrityError:  # saved by someone else a moment ago
+                existing = ImportMapping.objects.select_for_update().get(kind=kind, name=clean)
+        if not restrict(ImportMapping.objects.filter(pk=existing.pk), actor, "change").exists():
+            raise ValidationError(
+                _("A saved mapping named “%(name)s” belongs to %(user)s. Choose another name.")
+                % {"name": clean, "user": existing.created_by or "—"}
+            )
+        existing.columns, existing.options = dict(columns), dict(options)
+        existing.save(update_fields=["columns", "options"])
+        return existing
 
 
 def import_mapping_apply(*, job: ImportJob, mapping: ImportMapping) -> ImportJob:

@@ -90,8 +90,8 @@ def mapping(request: HttpRequest, pk: int) -> HttpResponse:
     if job.status not in (JobStatus.UPLOADED, JobStatus.CHECKED):
         return redirect("imports:detail", pk=job.pk)
     saved = selectors.mapping_list(user=request.user, kind=job.kind)
-    if request.GET.get("mapping"):
-        chosen = saved.filter(pk=request.GET["mapping"]).first()
+    if request.GET.get("mapping", "").isdigit():
+        chosen = saved.filter(pk=int(request.GET["mapping"])).first()
         if chosen:
             job = services.import_mapping_apply(job=job, mapping=chosen)
     form = MappingForm(request.POST or None, job=job)

@@ -37,7 +37,6 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from cartera.accounts.models import User
         from cartera.imports import selectors, services
-        from cartera.imports.models import ImportMapping
 
         console = Console(file=self.stdout, width=100)  # type: ignore[arg-type]
         user = User.objects.filter(username=options["user"], is_active=True).first()
@@ -64,7 +63,11 @@ class Command(BaseCommand):
                 )
                 columns = dict(job.columns)
                 if options["mapping"]:
-                    saved = ImportMapping.objects.filter(kind=job.kind, name=options["mapping"]).first()
+                    saved = (
+                        selectors.mapping_list(user=user, kind=job.kind)
+                        .filter(name=options["mapping"])
+                        .first()
+                    )
                     if saved is None:
                         raise CommandError(f"No saved mapping {options['mapping']!r}.")
                     job = services.import_mapping_apply(job=job, mapping=saved)
