@@ -98,9 +98,9 @@ def test_a_second_task_for_the_same_job_does_nothing(owner, start_job):
 def test_resume_after_a_failure_finishes_the_import(
     client, owner, start_job, monkeypatch, immediate_tasks, django_capture_on_commit_callbacks
 ):
-    from cartera.imports import services
+    from cartera.imports.services import running
 
-    monkeypatch.setattr(services, "BATCH_SIZE", 2)
+    monkeypatch.setattr(running, "BATCH_SIZE", 2)
     job = import_job_run(job=start_job(owner, ROWS), dry_run=True)
     calls = {"n": 0}
 
@@ -131,9 +131,9 @@ def test_resume_after_a_failure_finishes_the_import(
 
 def test_progress_counts_against_the_real_number_of_rows(owner, start_job, monkeypatch):
     """A commit without a dry run (the command line) counts the rows before writing any."""
-    from cartera.imports import services
+    from cartera.imports.services import running
 
-    monkeypatch.setattr(services, "BATCH_SIZE", 2)
+    monkeypatch.setattr(running, "BATCH_SIZE", 2)
     seen = []
 
     def progress(done, total):
