@@ -61,9 +61,13 @@ class ImportMapping(models.Model):
 
 
 class ImportJob(models.Model):
-    """One file brought in: who, when, what, how it was read, where it came from and what it did."""
+    """One file brought in: who, when, what, how it was read, where it came from and what it did.
+
+    Private to whoever brought it in (and to roles that act on every record): the file, its rejected
+    rows and its records hold personal data that person chose to import."""
 
     scope_owner_fields = ("created_by",)
+    scope_private = True
 
     kind = models.CharField(_("what"), max_length=12, choices=ImportKind.choices)
     status = models.CharField(
@@ -130,6 +134,9 @@ class ImportJob(models.Model):
 class ImportRecord(models.Model):
     """A record created or changed by an import: its source, and what it was before (for rollback)."""
 
+    scope_owner_fields = ("job__created_by",)
+    scope_private = True
+
     class Action(models.TextChoices):
         CREATED = "created", _("created")
         UPDATED = "updated", _("updated")
@@ -159,6 +166,9 @@ class ImportRecord(models.Model):
 
 class ImportRowError(models.Model):
     """A row the import rejected, with why, so it can be downloaded, fixed and imported again."""
+
+    scope_owner_fields = ("job__created_by",)
+    scope_private = True
 
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
     row_number = models.PositiveIntegerField()

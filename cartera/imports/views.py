@@ -86,7 +86,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 
 
 def mapping(request: HttpRequest, pk: int) -> HttpResponse:
-    job = selectors.import_job_get(user=request.user, pk=pk)
+    job = selectors.import_job_get(user=request.user, pk=pk, action="change")
     if job.status not in (JobStatus.UPLOADED, JobStatus.CHECKED):
         return redirect("imports:detail", pk=job.pk)
     saved = selectors.mapping_list(user=request.user, kind=job.kind)
@@ -130,8 +130,8 @@ def _job_context(request: HttpRequest, job: Any) -> dict[str, Any]:
     failed_check = services.import_job_failed_dry_run(job=job)
     return {
         "job": job,
-        "errors": selectors.rejected_rows(job=job)[:50],
-        "conflicts": selectors.rollback_conflicts(job=job)[:100]
+        "errors": selectors.rejected_rows(user=request.user, job=job)[:50],
+        "conflicts": selectors.rollback_conflicts(user=request.user, job=job)[:100]
         if job.status == JobStatus.ROLLED_BACK
         else [],
         "stale": stale,
@@ -153,7 +153,7 @@ def progress(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def commit(request: HttpRequest, pk: int) -> HttpResponse:
-    job = selectors.import_job_get(user=request.user, pk=pk)
+    job = selectors.import_job_get(user=request.user, pk=pk, action="change")
     try:
         services.import_job_enqueue(actor=request.user, job=job)  # type: ignore[arg-type]
     except ValidationError as exc:
@@ -163,7 +163,7 @@ def commit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def rollback(request: HttpRequest, pk: int) -> HttpResponse:
-    job = selectors.import_job_get(user=request.user, pk=pk)
+    job = selectors.import_job_get(user=request.user, pk=pk, action="change")
     try:
         services.import_job_rollback(actor=request.user, job=job)  # type: ignore[arg-type]
     except ValidationError as exc:
@@ -178,7 +178,7 @@ def rejected(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     header = [*job.headers, _("Why it was rejected")]
     rows: dict[int, list[Any]] = {}
     reasons: dict[int, list[str]] = {}
-    for error in selectors.rejected_rows(job=job):
+    for error in selectors.rejected_rows(user=request.user, job=job):
         rows.setdefault(error.row_number, list(error.raw) + [""] * (len(job.headers) - len(error.raw)))
         label = f"{error.column}: {error.reason}" if error.column else error.reason
         reasons.setdefault(error.row_number, []).append(label)

@@ -43,7 +43,6 @@ class RunState:
     job: ImportJob
     dry_run: bool
     actor: User
-    all_records: bool
     policy: str
     threshold: int
     counts: dict[str, int]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -172,6 +172,7 @@ def import_job_enqueue(*, actor: User, job: ImportJob) -> ImportJob:
     "Resume") only the first queues anything; the second is refused and changes nothing."""
     from cartera.imports.tasks import run_import
 
+    import_job_require(actor=actor, job=job)
     now = timezone.now()
     with transaction.atomic():
         queued = ImportJob.objects.filter(_startable(), pk=job.pk).update(
@@ -191,6 +192,13 @@ def import_job_enqueue(*, actor: User, job: ImportJob) -> ImportJob:
         job_id = job.pk
         transaction.on_commit(lambda: run_import.enqueue(job_id))
     return job
+
+
+def import_job_require(*, actor: User, job: ImportJob) -> None:
+    """Refuse (403) an actor who may not act on the job: only its author, or a role that acts on every
+    record, starts, resumes or rolls back a job (the pages give others a 404 before this)."""
+    if not restrict(ImportJob.objects.filter(pk=job.pk), actor, "change").exists():
+        raise PermissionDenied
 
 
 def import_job_claim(*, job_id: int) -> ImportJob | None:

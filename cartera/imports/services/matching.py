@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 from rapidfuzz import fuzz
 
+from cartera.core.scoping import restrict, sees_every_row
 from cartera.core.text import fold
 from cartera.customers.models import Company, Customer
 from cartera.imports.models import DuplicatePolicy, ImportKind, ImportRecord
@@ -113,7 +114,7 @@ class Matching(RunState):
                 return None
             self.counts["create"] += 1
             return Pending(row, "create")
-        if not self.all_records and match["owner_id"] != self.actor.pk:
+        if not match.get("changeable"):
             self.counts["skip"] += 1
             return None
         self.counts["update"] += 1
@@ -153,14 +154,9 @@ class Matching(RunState):
             phone = row.data.get("phone")
             if phone and phone in by_phone:
                 matched[row.number] = by_phone[phone][0]
-        if matched and self.policy in (DuplicatePolicy.UPDATE_EMPTY, DuplicatePolicy.OVERWRITE):
-            # Only an update needs to know whose customer it is.
-            owners = self._customers_where("c.id", {c["id"] for c in matched.values()}, keys_only=True)
-            for c in matched.values():
-                c["owner_id"] = owners[c["id"]][0]["owner_id"]
         left = [r for r in left if r.number not in matched]
         if not left:
-            return matched
+            return self._with_rights(matched)
         by_tax = self._customers_where("co.tax_id", {r.data["tax_id"] for r in left if r.data.get("tax_id")})
         # A candidate whose email (or phone) differs from the row's is another person, so the
         # name query only asks for customers that have none where the row has one.
@@ -186,14 +182,31 @@ class Matching(RunState):
                 ):
                     matched[row.number] = c
                     break
+        return self._with_rights(matched)
+
+    def _with_rights(self, matched: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+        """Only an update needs to know whether the actor may change the matched customer, now."""
+        if matched and self.policy in (DuplicatePolicy.UPDATE_EMPTY, DuplicatePolicy.OVERWRITE):
+            may = self._changeable({c["id"] for c in matched.values()})
+            for c in matched.values():
+                c["changeable"] = c["id"] in may
         return matched
+
+    def _changeable(self, ids: set[int]) -> set[int]:
+        """Which of these customers the actor may change now, by the scoping helper (one query per
+        batch, none for roles that change every customer)."""
+        if not ids or sees_every_row(self.actor, Customer, "change"):
+            return ids
+        return set(
+            restrict(Customer.objects.filter(pk__in=ids), self.actor, "change").values_list("pk", flat=True)
+        )
 
     def _customers_where(
         self, column: str, values: set[Any], extra: str = "", keys_only: bool = False
     ) -> dict[Any, list[dict[str, Any]]]:
         """Customers whose ``column`` is one of ``values``, grouped by it, in id order. ``keys_only``:
-        just the id and that column (and the owner when looking up ids), which for the email and
-        phone an index answers without reading the table."""
+        just the id and that column, which for the email and phone an index answers without reading
+        the table."""
         result: dict[Any, list[dict[str, Any]]] = {}
         if not values:
             return result
@@ -201,10 +214,10 @@ class Matching(RunState):
         customer_table, company_table = Customer._meta.db_table, Company._meta.db_table
         keys: tuple[str, ...]
         if keys_only:
-            keys = ("id", "owner_id") if column == "c.id" else ("id",)
+            keys = ("id",)
             joined = f"{customer_table} c"
         else:
-            keys = ("id", "email", "phone", "first_name_key", "last_name_key", "city", "owner_id",
+            keys = ("id", "email", "phone", "first_name_key", "last_name_key", "city",
                     "company__name", "company__tax_id")  # fmt: skip
             joined = f"{customer_table} c LEFT JOIN {company_table} co ON co.id = c.company_id"
         columns = ", ".join("co." + k[9:] if k.startswith("company__") else "c." + k for k in keys)
@@ -220,7 +233,7 @@ class Matching(RunState):
         found.sort(key=operator.itemgetter(0))
         for values_row in found:
             customer = dict(zip(keys, values_row, strict=False))
-            if keys_only and column != "c.id":
+            if keys_only:
                 customer[column[2:]] = values_row[-1]  # "c.email" -> "email"
             result.setdefault(values_row[-1], []).append(customer)
         return result
@@ -277,13 +290,13 @@ class Matching(RunState):
         emails = {r.data["customer_email"] for r in rows if r.data.get("customer_email")}
         phones = {r.data["customer_phone"] for r in rows if r.data.get("customer_phone")}
         refs = {r.data["customer_external_id"] for r in rows if r.data.get("customer_external_id")}
-        owner: dict[int, int | None] = {}
+        known: set[int] = set()
         by_email: dict[str, int] = {}
         by_phone: dict[str, list[int]] = {}
         for c in Customer.objects.filter(Q(email__in=emails) | Q(phone__in=phones)).values(
-            "id", "email", "phone", "owner_id"
+            "id", "email", "phone"
         ):
-            owner[c["id"]] = c["owner_id"]
+            known.add(c["id"])
             if c["email"]:
                 by_email[c["email"]] = c["id"]
             if c["phone"]:
@@ -295,12 +308,8 @@ class Matching(RunState):
             .order_by("id")
         ):
             by_ref[ref] = object_id
-        for pk, owner_id in Customer.objects.filter(id__in=set(by_ref.values())).values_list(
-            "id", "owner_id"
-        ):
-            owner[pk] = owner_id
+        known.update(Customer.objects.filter(id__in=set(by_ref.values())).values_list("id", flat=True))
         result: dict[int, int | str] = {}
-        needs_change = self.job.kind == ImportKind.ORDERS and not self.all_records
         for row in rows:
             data = row.data
             found: int | str | None = None
@@ -311,9 +320,13 @@ class Matching(RunState):
             if found is None and data.get("customer_phone"):
                 ids = by_phone.get(data["customer_phone"], [])
                 found = ids[0] if len(ids) == 1 else (_("several customers have this phone") if ids else None)
-            if found is None or (isinstance(found, int) and found not in owner):
+            if found is None or (isinstance(found, int) and found not in known):
                 found = _("no customer matches this email, phone or id")
-            elif isinstance(found, int) and needs_change and owner[found] != self.actor.pk:
-                found = _("you cannot record orders for a customer you do not own")
             result[row.number] = found
+        if self.job.kind == ImportKind.ORDERS:
+            # Orders go only to customers the actor may change (a sales rep: her own).
+            may = self._changeable({f for f in result.values() if isinstance(f, int)})
+            for number, found in result.items():
+                if isinstance(found, int) and found not in may:
+                    result[number] = _("you cannot record orders for a customer you do not own")
         return result

@@ -17,7 +17,7 @@ from cartera.core.scoping import can, restrict
 from cartera.core.text import fold
 from cartera.customers.models import Company, Customer
 from cartera.imports.models import ImportJob, ImportRecord, JobStatus
-from cartera.imports.services.jobs import import_job_discard_file, import_job_is_alive
+from cartera.imports.services.jobs import import_job_discard_file, import_job_is_alive, import_job_require
 from cartera.sales.models import Order
 
 ROLLBACK_CHUNK = 500
@@ -39,6 +39,7 @@ def import_job_rollback(*, actor: User, job: ImportJob) -> ImportJob:
     a customer with orders, interactions or tasks the import did not bring are kept, and listed on the
     job with the reason. Everything else is undone, in one transaction with the job's new status.
     """
+    import_job_require(actor=actor, job=job)
     with transaction.atomic():
         # Locked, then read again: a second click waits here and then finds the job rolled back.
         ImportJob.objects.select_for_update().filter(pk=job.pk).values_list("pk").get()

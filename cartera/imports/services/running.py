@@ -14,7 +14,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cartera.core.scoping import ALL_RECORDS_PERMISSION
 from cartera.imports.models import ImportJob, ImportKind, ImportRowError, JobStatus
 from cartera.imports.parsers import ParseError, open_table
 from cartera.imports.rows import CleanRow
@@ -38,7 +37,6 @@ class Run(Matching, Writing):
         if actor is None:
             raise PermissionDenied
         self.actor = actor
-        self.all_records = actor.has_perm(ALL_RECORDS_PERMISSION)
         self.policy = job.duplicate_policy
         self.threshold = int(job.options.get("fuzzy_threshold") or FUZZY_THRESHOLD)
         self.resume_after = 0 if dry_run else job.committed_row

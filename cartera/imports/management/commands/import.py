@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.http import Http404
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
@@ -44,11 +45,18 @@ class Command(BaseCommand):
             raise CommandError(f"No active user {options['user']!r}.")
         try:
             if options["rollback"] or options["resume"]:
-                job = selectors.import_job_get(user=user, pk=options["rollback"] or options["resume"])
+                try:
+                    job = selectors.import_job_get(
+                        user=user, pk=options["rollback"] or options["resume"], action="change"
+                    )
+                except (Http404, PermissionDenied) as exc:
+                    raise CommandError(
+                        f"{user} has no import {options['rollback'] or options['resume']}."
+                    ) from exc
                 if options["rollback"]:
                     job = services.import_job_rollback(actor=user, job=job)
                     console.print(f"Import {job.pk} rolled back. {job.message}")
-                    for record in job.records.exclude(conflict="").order_by("row_number")[:100]:
+                    for record in selectors.rollback_conflicts(user=user, job=job)[:100]:
                         console.print(
                             f"  kept {record.model} {record.object_id} (row {record.row_number}): {record.conflict}"
                         )
@@ -111,5 +119,5 @@ class Command(BaseCommand):
             f"Job {job.pk}: {r.get('rows', 0)} rows; {r['create']} {verb} created, {r['update']} updated, "
             f"{r['duplicate']} duplicates, {r['skip']} skipped, {r['error']} with errors."
         )
-        for error in job.row_errors.all()[:20]:
+        for error in selectors.rejected_rows(user=user, job=job)[:20]:
             console.print(f"  row {error.row_number} {error.column} {error.value!r}: {error.reason}")
