@@ -1,4 +1,5 @@
-"""Background work of imports: the commit runs in the task worker, batch by batch."""
+"""Background work of imports: the commit runs in the task worker, batch by batch, and so does a
+rollback (one transaction that may take seconds on a big import: too long for a web request)."""
 
 from __future__ import annotations
 
@@ -23,3 +24,35 @@ def run_import(job_id: int) -> str:
         import_job_fail(job=job, message=repr(exc))
         raise
     return f"{job.created_count} created, {job.updated_count} updated, {job.error_count} errors"
+
+
+@task()
+def run_rollback(job_id: int) -> str:
+    """Roll a job back for whoever asked (``import_job_rollback_enqueue``), in their language."""
+    from django.core.exceptions import ValidationError
+    from django.utils import translation
+
+    from cartera.accounts.models import User
+    from cartera.imports.models import ImportJob, JobStatus
+    from cartera.imports.services import import_job_rollback, import_job_rollback_fail
+
+    job = ImportJob.objects.get(pk=job_id)
+    asked = job.report.get("rollback") or {}
+    if job.status != JobStatus.ROLLING_BACK:
+        return "skipped: the import is not waiting to be rolled back"
+    actor = User.objects.filter(pk=int(asked.get("by") or 0), is_active=True).first()
+    with translation.override(asked.get("language") or None):
+        if actor is None:
+            import_job_rollback_fail(
+                job=job, message=translation.gettext("the person who asked for it is gone")
+            )
+            return "failed: no actor"
+        try:
+            job = import_job_rollback(actor=actor, job=job)
+        except ValidationError as exc:
+            import_job_rollback_fail(job=job, message=exc.messages[0])
+            return f"failed: {exc.messages[0]}"
+        except Exception as exc:
+            import_job_rollback_fail(job=job, message=repr(exc))
+            raise
+    return job.message

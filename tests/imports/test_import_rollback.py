@@ -8,11 +8,13 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_tasks_db.models import DBTaskResult
 
 from cartera.activity.models import Interaction, Task
 from cartera.customers.models import Customer
 from cartera.imports.models import ImportJob, ImportRecord, JobStatus
 from cartera.imports.services import import_job_configure, import_job_rollback, import_job_run
+from cartera.imports.tasks import run_rollback
 from cartera.sales.models import Order
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +49,7 @@ def _colleagues_work(manager, colleague, customer):
 
 
 def test_rep_rollback_keeps_a_customer_reassigned_to_a_colleague(
-    client, owner, colleague, manager, start_job
+    client, owner, colleague, manager, start_job, django_capture_on_commit_callbacks
 ):
     job = _imported(owner, start_job)
     assert job.created_count == 5 and Customer.objects.filter(owner=owner).count() == 5
@@ -55,8 +57,19 @@ def test_rep_rollback_keeps_a_customer_reassigned_to_a_colleague(
     order, meeting, task = _colleagues_work(manager, colleague, moved)
 
     client.force_login(owner)
-    response = client.post(reverse("imports:rollback", args=[job.pk]))
+    # The rollback runs in the worker: the request only queues it, and the page follows it.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("imports:rollback", args=[job.pk]))
     assert response.status_code == 302
+    job.refresh_from_db()
+    assert job.status == JobStatus.ROLLING_BACK and Customer.objects.count() == 5
+    page = client.get(reverse("imports:progress", args=[job.pk]))
+    assert "hx-trigger" in page.text and "5" in page.text
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(reverse("imports:rollback", args=[job.pk])).status_code == 302  # a second click
+    assert DBTaskResult.objects.filter(task_path__endswith="run_rollback").count() == 1
+    assert run_rollback.call(job.pk).startswith(("Rolled back", "Importación revertida"))
+    assert run_rollback.call(job.pk).startswith("skipped")
     job.refresh_from_db()
     assert job.status == JobStatus.ROLLED_BACK
     # The colleague's customer and everything on it survive; the rep's other four rows are undone.
@@ -166,3 +179,21 @@ def test_records_written_before_written_at_was_kept_use_the_jobs_end(owner, star
     import_job_rollback(actor=owner, job=ImportJob.objects.get(pk=job.pk))
     assert not Customer.objects.filter(email="persona1@example.es").exists()
     assert Customer.objects.filter(email="persona3@example.es").exists()
+
+
+def test_a_rollback_that_stops_in_the_worker_changes_nothing(owner, start_job, monkeypatch):
+    from cartera.imports.services import import_job_rollback_enqueue
+    from cartera.imports.services import rollback as rollback_module
+
+    job = _imported(owner, start_job)
+    import_job_rollback_enqueue(actor=owner, job=job)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(rollback_module, "_undo_customer_creations", broken)
+    with pytest.raises(RuntimeError):
+        run_rollback.call(job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.DONE and "disk full" in job.message
+    assert Customer.objects.count() == 5 and ImportRecord.objects.filter(job=job, conflict="").count() == 5

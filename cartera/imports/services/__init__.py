@@ -36,7 +36,12 @@ from cartera.imports.services.jobs import (
     upload_dir,
 )
 from cartera.imports.services.reading import PARALLEL_AFTER_ROWS, READ_AHEAD, WORKER_TIMEOUT, read_rows
-from cartera.imports.services.rollback import ROLLBACK_CHUNK, import_job_rollback
+from cartera.imports.services.rollback import (
+    ROLLBACK_CHUNK,
+    import_job_rollback,
+    import_job_rollback_enqueue,
+    import_job_rollback_fail,
+)
 from cartera.imports.services.running import BATCH_SIZE, import_job_fail, import_job_run
 from cartera.imports.services.writing import WAL_CHECKPOINT_PAGES, fast_insert
 
@@ -65,6 +70,8 @@ __all__ = [
     "import_job_is_alive",
     "import_job_require",
     "import_job_rollback",
+    "import_job_rollback_enqueue",
+    "import_job_rollback_fail",
     "import_job_run",
     "import_mapping_apply",
     "import_mapping_save",

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from cartera.accounts.models import User
@@ -17,7 +17,12 @@ from cartera.core.scoping import can, restrict
 from cartera.core.text import fold
 from cartera.customers.models import Company, Customer
 from cartera.imports.models import ImportJob, ImportRecord, JobStatus
-from cartera.imports.services.jobs import import_job_discard_file, import_job_is_alive, import_job_require
+from cartera.imports.services.jobs import (
+    import_job_discard_file,
+    import_job_failed_dry_run,
+    import_job_is_alive,
+    import_job_require,
+)
 from cartera.sales.models import Order
 
 ROLLBACK_CHUNK = 500
@@ -29,6 +34,58 @@ class _Undo:
 
     undone: list[int] = field(default_factory=list)
     conflicts: dict[int, str] = field(default_factory=dict)
+    owners: dict[int, str] = field(default_factory=dict)  # "now owned by ..." by owner id
+
+
+def _rollbackable(job: ImportJob) -> bool:
+    """Finished, failed or interrupted (silent) after writing, or queued for a rollback."""
+    if job.status == JobStatus.ROLLING_BACK:
+        return True
+    if job.status not in (JobStatus.DONE, JobStatus.FAILED, JobStatus.RUNNING):
+        return False
+    return not import_job_failed_dry_run(job=job) and not import_job_is_alive(job=job)
+
+
+def import_job_rollback_enqueue(*, actor: User, job: ImportJob) -> ImportJob:
+    """Queue the rollback in the background worker; the job page shows it until it is done.
+
+    The job goes to "rolling back" with its row locked and its status checked in one transaction, so
+    a second click is refused and queues nothing. Who asked, from which status and in which language
+    is kept for the worker (``report["rollback"]``)."""
+    from cartera.imports.tasks import run_rollback
+
+    import_job_require(actor=actor, job=job)
+    with transaction.atomic():
+        ImportJob.objects.select_for_update().filter(pk=job.pk).values_list("pk").get()
+        job.refresh_from_db()
+        if job.status == JobStatus.ROLLING_BACK or not _rollbackable(job):
+            raise ValidationError(_("This import cannot be rolled back now."))
+        job.report = {
+            **job.report,
+            "rollback": {
+                "by": actor.pk,
+                "from": job.status,
+                "records": job.records.filter(conflict="").count(),
+                "language": translation.get_language() or "",
+            },
+        }
+        job.status = JobStatus.ROLLING_BACK
+        job.save(update_fields=["status", "report", "updated_at"])
+        job_id = job.pk
+        transaction.on_commit(lambda: run_rollback.enqueue(job_id))
+    job.refresh_from_db()  # a backend that runs tasks at once has finished it already
+    return job
+
+
+def import_job_rollback_fail(*, job: ImportJob, message: str) -> None:
+    """A queued rollback that stopped: it ran in one transaction, so nothing was undone; the job goes
+    back to where it was, with the reason (only while it is still "rolling back")."""
+    before = (job.report.get("rollback") or {}).get("from") or JobStatus.DONE
+    ImportJob.objects.filter(pk=job.pk, status=JobStatus.ROLLING_BACK).update(
+        status=before,
+        message=(_("The rollback stopped: %(reason)s") % {"reason": message})[:2000],
+        updated_at=timezone.now(),
+    )
 
 
 def import_job_rollback(*, actor: User, job: ImportJob) -> ImportJob:
@@ -44,9 +101,7 @@ def import_job_rollback(*, actor: User, job: ImportJob) -> ImportJob:
         # Locked, then read again: a second click waits here and then finds the job rolled back.
         ImportJob.objects.select_for_update().filter(pk=job.pk).values_list("pk").get()
         job.refresh_from_db()
-        if job.status not in (JobStatus.DONE, JobStatus.FAILED, JobStatus.RUNNING) or import_job_is_alive(
-            job=job
-        ):
+        if not _rollbackable(job):
             raise ValidationError(_("This import cannot be rolled back now."))
         undo = _Undo()
         records = list(
@@ -75,8 +130,6 @@ def import_job_rollback(*, actor: User, job: ImportJob) -> ImportJob:
             _undo_customer_creations(actor, own_undo, part, created_here, undo)
         for part in _parts(by_model.get(("customers.company", ImportRecord.Action.CREATED), [])):
             _undo_companies(actor, own_undo, part, undo)
-        for start in range(0, len(undo.undone), ROLLBACK_CHUNK):
-            ImportRecord.objects.filter(pk__in=undo.undone[start : start + ROLLBACK_CHUNK]).delete()
         by_reason: dict[str, list[int]] = {}
         for record_id, reason in undo.conflicts.items():
             by_reason.setdefault(reason[:300], []).append(record_id)
@@ -85,6 +138,8 @@ def import_job_rollback(*, actor: User, job: ImportJob) -> ImportJob:
                 ImportRecord.objects.filter(pk__in=record_ids[start : start + ROLLBACK_CHUNK]).update(
                     conflict=reason
                 )
+        # Every record still without a reason was undone (or its row was already gone).
+        ImportRecord.objects.filter(job=job, conflict="").delete()
         import_job_discard_file(job=job)
         job.status = JobStatus.ROLLED_BACK
         kept = job.records.exclude(conflict="").count()
@@ -114,10 +169,16 @@ def _undoable(actor: User, own_undo: bool, queryset: Any) -> set[int]:
     return allowed
 
 
-def _owned_elsewhere(actor: User, owner: Any) -> str:
-    if owner is not None and owner.pk != actor.pk:
-        return _("now owned by %(user)s") % {"user": owner}
-    return _("you may not undo it")
+def _owned_elsewhere(actor: User, owner_id: int | None, undo: _Undo) -> str:
+    """Why a row the actor may not undo is kept: whose it is now (one query per owner)."""
+    if not owner_id or owner_id == actor.pk:
+        return _("you may not undo it")
+    if owner_id not in undo.owners:
+        owner = User.objects.filter(pk=owner_id).first()
+        undo.owners[owner_id] = (
+            _("now owned by %(user)s") % {"user": owner} if owner else _("you may not undo it")
+        )
+    return undo.owners[owner_id]
 
 
 def _edited(updated_at: Any, written_at: Any) -> bool:
@@ -147,13 +208,16 @@ def _undo_linked(actor: User, own_undo: bool, model_name: str, part: Part, undo:
     """Orders or interactions the import created."""
     model: type[Order] | type[Interaction] = Order if model_name == "sales.order" else Interaction
     ids = [object_id for _r, object_id, _p, _w in part]
-    rows = {row.pk: row for row in model.objects.filter(pk__in=ids).select_related("customer__owner")}
+    # Plain values, not model instances: a rollback may look at tens of thousands of rows.
+    rows = {
+        r["id"]: r for r in model.objects.filter(pk__in=ids).values("id", "updated_at", "customer__owner_id")
+    }
     allowed = _undoable(actor, own_undo, model.objects.filter(pk__in=ids))
 
-    def why_not(row: Any, written_at: Any) -> str:
-        if row.pk not in allowed:
-            return _owned_elsewhere(actor, row.customer.owner)
-        if _edited(row.updated_at, written_at):
+    def why_not(row: dict[str, Any], written_at: Any) -> str:
+        if row["id"] not in allowed:
+            return _owned_elsewhere(actor, row["customer__owner_id"], undo)
+        if _edited(row["updated_at"], written_at):
             return _("edited after the import")
         return ""
 
@@ -165,14 +229,13 @@ def _undo_customer_updates(actor: User, part: Part, undo: _Undo) -> None:
     ids = [object_id for _r, object_id, _p, _w in part]
     customers = Customer.objects.in_bulk(ids)
     allowed = set(restrict(Customer.objects.filter(pk__in=ids), actor, "change").values_list("pk", flat=True))
-    owners = User.objects.in_bulk({c.owner_id for c in customers.values() if c.owner_id})
     now = timezone.now()
     for record_id, object_id, previous, written_at in part:
         customer = customers.get(object_id)
         if customer is None or not previous:
             undo.undone.append(record_id)
         elif object_id not in allowed:
-            undo.conflicts[record_id] = _owned_elsewhere(actor, owners.get(customer.owner_id or 0))
+            undo.conflicts[record_id] = _owned_elsewhere(actor, customer.owner_id, undo)
         elif _edited(customer.updated_at, written_at):
             undo.conflicts[record_id] = _("edited after the import")
         else:
@@ -190,7 +253,9 @@ def _undo_customer_creations(
     """Customers the import created are deleted, unless they now belong to someone the actor may not
     act for, were edited since, or have orders, interactions or tasks the import did not bring."""
     ids = [object_id for _r, object_id, _p, _w in part]
-    customers = Customer.objects.select_related("owner").in_bulk(ids)
+    customers = {
+        c["id"]: c for c in Customer.objects.filter(pk__in=ids).values("id", "owner_id", "updated_at")
+    }
     allowed = _undoable(actor, own_undo, Customer.objects.filter(pk__in=ids))
     busy: set[int] = set()
     for model, name in (
@@ -203,12 +268,12 @@ def _undo_customer_creations(
             if pk not in ours:
                 busy.add(customer_id)
 
-    def why_not(customer: Customer, written_at: Any) -> str:
-        if customer.pk not in allowed:
-            return _owned_elsewhere(actor, customer.owner)
-        if _edited(customer.updated_at, written_at):
+    def why_not(customer: dict[str, Any], written_at: Any) -> str:
+        if customer["id"] not in allowed:
+            return _owned_elsewhere(actor, customer["owner_id"], undo)
+        if _edited(customer["updated_at"], written_at):
             return _("edited after the import")
-        if customer.pk in busy:
+        if customer["id"] in busy:
             return _("has orders, interactions or tasks added after the import")
         return ""
 
@@ -222,13 +287,14 @@ def _undo_companies(actor: User, own_undo: bool, part: Part, undo: _Undo) -> Non
     used = set(Customer.objects.filter(company_id__in=ids).values_list("company_id", flat=True))
     may = own_undo or can(actor, Company, "delete")
 
-    def why_not(company: Company, written_at: Any) -> str:
+    def why_not(company: dict[str, Any], written_at: Any) -> str:
         if not may:
             return _("you may not undo it")
-        if company.pk in used:
+        if company["id"] in used:
             return _("customers kept by this rollback or added since belong to it")
-        if _edited(company.updated_at, written_at):
+        if _edited(company["updated_at"], written_at):
             return _("edited after the import")
         return ""
 
-    _delete_unless(Company, part, Company.objects.in_bulk(ids), why_not, undo)
+    companies = {c["id"]: c for c in Company.objects.filter(pk__in=ids).values("id", "updated_at")}
+    _delete_unless(Company, part, companies, why_not, undo)
