@@ -25,6 +25,7 @@ class DuplicatePolicy(models.TextChoices):
 
 class JobStatus(models.TextChoices):
     UPLOADED = "uploaded", _("Uploaded")
+    CHECKING = "checking", _("Checking (dry run)…")
     CHECKED = "checked", _("Checked (dry run)")
     QUEUED = "queued", _("Queued")
     RUNNING = "running", _("Importing")
@@ -129,7 +130,12 @@ class ImportJob(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status in (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.ROLLING_BACK)
+        return self.status in (
+            JobStatus.CHECKING,
+            JobStatus.QUEUED,
+            JobStatus.RUNNING,
+            JobStatus.ROLLING_BACK,
+        )
 
 
 class ImportRecord(models.Model):

@@ -1,5 +1,5 @@
-"""Background work of imports: the commit runs in the task worker, batch by batch, and so does a
-rollback (one transaction that may take seconds on a big import: too long for a web request)."""
+"""Background work of imports: the commit runs in the task worker, batch by batch, and so do the dry
+run of a big file and a rollback (each may take seconds on a big import: too long for a web request)."""
 
 from __future__ import annotations
 
@@ -56,3 +56,26 @@ def run_rollback(job_id: int) -> str:
             import_job_rollback_fail(job=job, message=repr(exc))
             raise
     return job.message
+
+
+@task()
+def run_check(job_id: int, language: str = "") -> str:
+    """The dry run of a big file, in the language of whoever started it (row errors are stored)."""
+    from django.core.exceptions import ValidationError
+    from django.utils import translation
+
+    from cartera.imports.services import import_job_check_in_worker, import_job_fail
+
+    with translation.override(language or None):
+        try:
+            job = import_job_check_in_worker(job_id=job_id)
+        except ValidationError as exc:
+            return f"failed: {exc.messages[0]}"
+        except Exception as exc:
+            from cartera.imports.models import ImportJob
+
+            import_job_fail(job=ImportJob.objects.get(pk=job_id), message=repr(exc))
+            raise
+    if job is None:
+        return "skipped: the import is not waiting for a dry run"
+    return f"checked: {job.report}"

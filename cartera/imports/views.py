@@ -87,7 +87,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 
 def mapping(request: HttpRequest, pk: int) -> HttpResponse:
     job = selectors.import_job_get(user=request.user, pk=pk, action="change")
-    if job.status not in (JobStatus.UPLOADED, JobStatus.CHECKED):
+    if not services.import_job_configurable(job=job):
         return redirect("imports:detail", pk=job.pk)
     saved = selectors.mapping_list(user=request.user, kind=job.kind)
     if request.GET.get("mapping", "").isdigit():
@@ -110,7 +110,7 @@ def mapping(request: HttpRequest, pk: int) -> HttpResponse:
             )
             if request.POST.get("action") == "preview":
                 return redirect("imports:mapping", pk=job.pk)
-            services.import_job_run(job=job, dry_run=True)
+            services.import_job_check(actor=request.user, job=job)  # type: ignore[arg-type]
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -127,6 +127,7 @@ def mapping(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _job_context(request: HttpRequest, job: Any) -> dict[str, Any]:
     stale = job.status == JobStatus.RUNNING and not services.import_job_is_alive(job=job)
+    check_stopped = job.status == JobStatus.CHECKING and services.import_job_configurable(job=job)
     failed_check = services.import_job_failed_dry_run(job=job)
     return {
         "job": job,
@@ -135,6 +136,7 @@ def _job_context(request: HttpRequest, job: Any) -> dict[str, Any]:
         if job.status == JobStatus.ROLLED_BACK
         else [],
         "stale": stale,
+        "check_stopped": check_stopped,
         "failed_check": failed_check,
         "can_resume": (job.status == JobStatus.FAILED and not failed_check) or stale,
         "can_rollback": (job.status in (JobStatus.DONE, JobStatus.FAILED) and not failed_check) or stale,

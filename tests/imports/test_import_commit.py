@@ -149,3 +149,37 @@ def test_a_failing_task_does_not_mark_a_finished_import_failed(owner, start_job)
     import_job_fail(job=job, message="late error")
     job.refresh_from_db()
     assert job.status == JobStatus.DONE and job.message == ""
+
+
+def test_a_big_files_dry_run_runs_in_the_worker_with_progress(
+    client, owner, start_job, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django_tasks_db.models import DBTaskResult
+
+    from cartera.imports.services import running
+    from cartera.imports.tasks import run_check
+
+    monkeypatch.setattr(running, "DRY_RUN_INLINE_BYTES", 10)
+    monkeypatch.setattr(running, "BATCH_SIZE", 2)
+    job = start_job(owner, ROWS + "Mal,no-es-correo\n")
+    client.force_login(owner)
+    form = {f"col_{i}": job.columns.get(h, "") for i, h in enumerate(job.headers)}
+    form.update(date_order="dmy", duplicate_policy="skip", source="import", action="dry_run")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("imports:mapping", args=[job.pk]), form)
+        assert response.status_code == 302
+        client.post(reverse("imports:mapping", args=[job.pk]), form)  # a second click: to the job page
+    job.refresh_from_db()
+    assert job.status == JobStatus.CHECKING and Customer.objects.count() == 0
+    assert DBTaskResult.objects.filter(task_path__endswith="run_check").count() == 1
+    page = client.get(reverse("imports:progress", args=[job.pk]))
+    assert "hx-trigger" in page.text and "<progress" in page.text
+
+    assert run_check.call(job.pk, "en").startswith("checked")
+    job.refresh_from_db()
+    assert job.status == JobStatus.CHECKED and job.total_rows == 6
+    assert job.report == {"create": 5, "update": 0, "duplicate": 0, "skip": 0, "error": 1, "rows": 6}
+    assert "is not a valid email address" in job.row_errors.get().reason  # in the language of the request
+    assert (job.processed_rows, job.percent) == (6, 100)  # progress was recorded batch by batch
+    assert run_check.call(job.pk, "en").startswith("skipped")
+    assert Customer.objects.count() == 0

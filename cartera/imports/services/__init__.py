@@ -23,6 +23,7 @@ from cartera.imports.services.exports import export_record
 from cartera.imports.services.jobs import (
     STALE_AFTER,
     import_job_claim,
+    import_job_configurable,
     import_job_configure,
     import_job_create,
     import_job_create_from_path,
@@ -42,11 +43,19 @@ from cartera.imports.services.rollback import (
     import_job_rollback_enqueue,
     import_job_rollback_fail,
 )
-from cartera.imports.services.running import BATCH_SIZE, import_job_fail, import_job_run
+from cartera.imports.services.running import (
+    BATCH_SIZE,
+    DRY_RUN_INLINE_BYTES,
+    import_job_check,
+    import_job_check_in_worker,
+    import_job_fail,
+    import_job_run,
+)
 from cartera.imports.services.writing import WAL_CHECKPOINT_PAGES, fast_insert
 
 __all__ = [
     "BATCH_SIZE",
+    "DRY_RUN_INLINE_BYTES",
     "CUSTOMER_FIELDS",
     "FUZZY_THRESHOLD",
     "ORDER_SOURCE",
@@ -59,7 +68,10 @@ __all__ = [
     "Progress",
     "export_record",
     "fast_insert",
+    "import_job_check",
+    "import_job_check_in_worker",
     "import_job_claim",
+    "import_job_configurable",
     "import_job_configure",
     "import_job_create",
     "import_job_create_from_path",

@@ -90,7 +90,7 @@ def import_job_configure(
     save_as: str = "",
 ) -> ImportJob:
     """Set how the file is read and what happens to duplicates; optionally save the mapping by name."""
-    if job.status not in (JobStatus.UPLOADED, JobStatus.CHECKED):
+    if not import_job_configurable(job=job):
         raise ValidationError(_("This import has already started."))
     job.columns = {h: f for h, f in columns.items() if f and h in job.headers}
     job.options = {**job.options, **dict(options)}
@@ -148,6 +148,14 @@ def import_job_is_alive(*, job: ImportJob) -> bool:
     """Whether a running job is still writing (it records progress after every batch); a job silent
     for longer than ``STALE_AFTER`` was interrupted and may be resumed or rolled back."""
     return job.status == JobStatus.RUNNING and timezone.now() - job.updated_at < STALE_AFTER
+
+
+def import_job_configurable(*, job: ImportJob) -> bool:
+    """Whether the mapping may still change: nothing written yet, and no dry run under way (one
+    silent for longer than ``STALE_AFTER`` was interrupted: the mapping may be changed and checked again)."""
+    if job.status == JobStatus.CHECKING:
+        return timezone.now() - job.updated_at >= STALE_AFTER
+    return job.status in (JobStatus.UPLOADED, JobStatus.CHECKED)
 
 
 def _startable() -> Q:

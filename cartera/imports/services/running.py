@@ -11,19 +11,27 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from cartera.accounts.models import User
 from cartera.imports.models import ImportJob, ImportKind, ImportRowError, JobStatus
 from cartera.imports.parsers import ParseError, open_table
 from cartera.imports.rows import CleanRow
 from cartera.imports.services.common import FUZZY_THRESHOLD, Pending, Progress
-from cartera.imports.services.jobs import import_job_discard_file, import_job_failed_dry_run
+from cartera.imports.services.jobs import (
+    import_job_discard_file,
+    import_job_failed_dry_run,
+    import_job_require,
+)
 from cartera.imports.services.matching import FileIndex, Matching
 from cartera.imports.services.reading import read_rows
 from cartera.imports.services.writing import Writing, bulk_writes
 
 BATCH_SIZE = 1000
+# A dry run of a file up to this size answers in the request (about 15,000 rows, a second or two); a
+# bigger file is checked by the task worker while the page shows its progress.
+DRY_RUN_INLINE_BYTES = 2 * 2**20
 
 
 class Run(Matching, Writing):
@@ -204,7 +212,14 @@ def import_job_fail(*, job: ImportJob, message: str) -> None:
 def _mark_failed(job: ImportJob, message: str) -> None:
     # Only a job that is checking or writing can fail: a finished or rolled-back job stays as it is.
     ImportJob.objects.filter(
-        pk=job.pk, status__in=(JobStatus.UPLOADED, JobStatus.CHECKED, JobStatus.QUEUED, JobStatus.RUNNING)
+        pk=job.pk,
+        status__in=(
+            JobStatus.UPLOADED,
+            JobStatus.CHECKING,
+            JobStatus.CHECKED,
+            JobStatus.QUEUED,
+            JobStatus.RUNNING,
+        ),
     ).update(status=JobStatus.FAILED, message=message[:2000])
 
 
@@ -248,3 +263,43 @@ def _start_commit(job: ImportJob) -> None:
     if not started:
         raise ValidationError(_("This import cannot be started again."))
     job.refresh_from_db()
+
+
+def import_job_check(*, actor: User, job: ImportJob) -> ImportJob:
+    """The dry run: at once for a small file, in the task worker for a big one (the job shows
+    "checking" with its progress until it is done). Queued once: a second click is refused."""
+    from cartera.imports.tasks import run_check
+
+    import_job_require(actor=actor, job=job)
+    path = Path(job.stored_path)
+    if not path.exists():
+        raise ValidationError(_("The uploaded file is no longer here. Upload it again."))
+    if path.stat().st_size <= DRY_RUN_INLINE_BYTES:
+        return import_job_run(job=job, dry_run=True)
+    with transaction.atomic():
+        started = ImportJob.objects.filter(
+            pk=job.pk, status__in=(JobStatus.UPLOADED, JobStatus.CHECKED)
+        ).update(status=JobStatus.CHECKING, processed_rows=0, total_rows=0, updated_at=timezone.now())
+        if not started:
+            raise ValidationError(_("This import has already started."))
+        job_id, language = job.pk, translation.get_language() or ""
+        transaction.on_commit(lambda: run_check.enqueue(job_id, language))
+    job.refresh_from_db()
+    return job
+
+
+def import_job_check_in_worker(*, job_id: int) -> ImportJob | None:
+    """The worker's half of :func:`import_job_check`: count the rows (so the page shows "x of y"),
+    then check them, recording progress after every batch. None when the job is not waiting for it."""
+    job = ImportJob.objects.select_related("created_by").filter(pk=job_id, status=JobStatus.CHECKING).first()
+    if job is None:
+        return None
+    job.total_rows = _count_rows(job)
+    ImportJob.objects.filter(pk=job.pk).update(total_rows=job.total_rows, updated_at=timezone.now())
+
+    def progress(done: int, total: int) -> None:
+        ImportJob.objects.filter(pk=job_id, status=JobStatus.CHECKING).update(
+            processed_rows=done, updated_at=timezone.now()
+        )
+
+    return import_job_run(job=job, dry_run=True, progress=progress)
