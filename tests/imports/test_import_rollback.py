@@ -197,3 +197,19 @@ def test_a_rollback_that_stops_in_the_worker_changes_nothing(owner, start_job, m
     job.refresh_from_db()
     assert job.status == JobStatus.DONE and "disk full" in job.message
     assert Customer.objects.count() == 5 and ImportRecord.objects.filter(job=job, conflict="").count() == 5
+
+
+def test_a_customer_created_and_then_updated_by_the_same_import_is_undone(owner, start_job, monkeypatch):
+    """A later row of the same file (another batch) fills in the customer an earlier row created."""
+    from cartera.imports.services import running
+
+    monkeypatch.setattr(running, "BATCH_SIZE", 2)
+    content = (
+        "Nombre,Email,Ciudad\nAna,ana@example.es,\nBea,bea@example.es,Vigo\n"
+        "Carla,carla@example.es,León\nAna,ana@example.es,Cádiz\n"
+    )
+    job = _imported(owner, start_job, content, policy="update_empty")
+    assert (job.created_count, job.updated_count) == (3, 1)
+    assert Customer.objects.get(email="ana@example.es").city == "Cádiz"
+    import_job_rollback(actor=owner, job=job)
+    assert Customer.objects.count() == 0 and not ImportRecord.objects.filter(job=job).exists()

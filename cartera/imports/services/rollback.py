@@ -110,10 +110,18 @@ def import_job_rollback(*, actor: User, job: ImportJob) -> ImportJob:
             .values_list("id", "model", "object_id", "action", "previous", "written_at")
         )
         fallback = job.finished_at or job.updated_at
+        # A record the import wrote twice (created in one batch, updated by a later row of the same
+        # file) counts as written when the import last wrote it.
+        latest: dict[tuple[str, int], Any] = {}
+        for _id, model, object_id, _action, _previous, written_at in records:
+            key = (model, object_id)
+            written_at = written_at or fallback
+            if key not in latest or (written_at and latest[key] and written_at > latest[key]):
+                latest[key] = written_at
         by_model: dict[tuple[str, str], list[tuple[int, int, Any, Any]]] = {}
-        for record_id, model, object_id, action, previous, written_at in records:
+        for record_id, model, object_id, action, previous, _written in records:
             by_model.setdefault((model, action), []).append(
-                (record_id, object_id, previous, written_at or fallback)
+                (record_id, object_id, previous, latest[(model, object_id)])
             )
         created_here = {
             model: {object_id for _r, object_id, _p, _w in items}
@@ -124,10 +132,22 @@ def import_job_rollback(*, actor: User, job: ImportJob) -> ImportJob:
         for model_name in ("activity.interaction", "sales.order"):
             for part in _parts(by_model.get((model_name, ImportRecord.Action.CREATED), [])):
                 _undo_linked(actor, own_undo, model_name, part, undo)
-        for part in _parts(by_model.get(("customers.customer", ImportRecord.Action.UPDATED), [])):
+        # Changes to customers this import created go with their creation (undone or kept with it).
+        new_customers = created_here.get("customers.customer", set())
+        updates = by_model.get(("customers.customer", ImportRecord.Action.UPDATED), [])
+        tied = [item for item in updates if item[1] in new_customers]
+        for part in _parts([item for item in updates if item[1] not in new_customers]):
             _undo_customer_updates(actor, part, undo)
-        for part in _parts(by_model.get(("customers.customer", ImportRecord.Action.CREATED), [])):
+        creations = by_model.get(("customers.customer", ImportRecord.Action.CREATED), [])
+        for part in _parts(creations):
             _undo_customer_creations(actor, own_undo, part, created_here, undo)
+        creation_of = {object_id: record_id for record_id, object_id, _p, _w in creations}
+        for record_id, object_id, _previous, _written in tied:
+            reason = undo.conflicts.get(creation_of[object_id])
+            if reason:
+                undo.conflicts[record_id] = reason
+            else:
+                undo.undone.append(record_id)
         for part in _parts(by_model.get(("customers.company", ImportRecord.Action.CREATED), [])):
             _undo_companies(actor, own_undo, part, undo)
         by_reason: dict[str, list[int]] = {}
