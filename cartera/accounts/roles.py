@@ -25,6 +25,9 @@ _DOMAIN = {
     "customers": ["customer", "company", "tag"],
     "activity": ["interaction", "task"],
     "sales": ["order"],
+    # Import jobs (with their records and rejected rows) and saved mappings: each person's own, all of
+    # them for roles that act on every record (read through the scoping helper like the rest).
+    "imports": ["importjob", "importrecord", "importrowerror", "importmapping"],
 }
 
 

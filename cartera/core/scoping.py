@@ -6,7 +6,8 @@ goes through :func:`restrict`. The rule is the same for every model:
 1. the user needs the model permission for the action (``customers.change_customer``...), which
    comes from their role (a Django group);
 2. viewing is shared: anyone allowed to view a model sees all of its rows (the portfolio belongs to
-   the whole team);
+   the whole team), except for models that declare ``scope_private = True`` (an import job and what
+   hangs from it: a file one person brought in), which are viewed like any other action;
 3. other actions reach every row only with ``accounts.act_on_all_records`` (admins and managers);
    everybody else reaches only the rows they own, as named by the model's ``scope_owner_fields``.
 
@@ -63,7 +64,8 @@ def sees_every_row(user: Any, model: type[models.Model], action: Action = "view"
     """
     if not can(user, model, action):
         return False
-    return action == "view" or user.has_perm(ALL_RECORDS_PERMISSION)
+    shared = action == "view" and not getattr(model, "scope_private", False)
+    return shared or user.has_perm(ALL_RECORDS_PERMISSION)
 
 
 def get_for_user(queryset: models.QuerySet[M], user: Any, action: Action = "view", **lookup: Any) -> M:

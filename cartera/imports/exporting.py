@@ -69,7 +69,8 @@ class _Echo:
 def csv_stream(header: list[str], rows: Iterable[list[Any]], spanish: bool = False) -> Iterator[bytes]:
     """CSV bytes, row by row: UTF-8 with BOM; ``spanish`` uses ``;`` and decimal comma."""
     writer = csv.writer(_Echo(), delimiter=";" if spanish else ",")
-    yield b"\xef\xbb\xbf" + writer.writerow(header).encode()
+    # Headers too: the rejected-rows file repeats the uploaded file's own column names.
+    yield b"\xef\xbb\xbf" + writer.writerow([neutralize(str(h)) for h in header]).encode()
     for row in rows:
         yield writer.writerow([_csv_cell(v, spanish) for v in row]).encode()
 
@@ -93,7 +94,7 @@ def xlsx_file(header: list[str], rows: Iterable[list[Any]]) -> Any:
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet()
-    sheet.append(header)
+    sheet.append([_xlsx_cell(str(h)) for h in header])
     for row in rows:
         sheet.append([_xlsx_cell(v) for v in row])
     handle = tempfile.TemporaryFile()  # noqa: SIM115  # the response closes it

@@ -25,16 +25,23 @@ class DuplicatePolicy(models.TextChoices):
 
 class JobStatus(models.TextChoices):
     UPLOADED = "uploaded", _("Uploaded")
+    CHECKING = "checking", _("Checking (dry run)…")
     CHECKED = "checked", _("Checked (dry run)")
     QUEUED = "queued", _("Queued")
     RUNNING = "running", _("Importing")
     DONE = "done", _("Done")
     FAILED = "failed", _("Stopped with an error")
+    ROLLING_BACK = "rolling_back", _("Rolling back")
     ROLLED_BACK = "rolled_back", _("Rolled back")
 
 
 class ImportMapping(models.Model):
-    """A saved column mapping (header → field, plus options) reused for files of the same shape."""
+    """A saved column mapping (header → field, plus options) reused for files of the same shape.
+
+    Everyone who imports may use any saved mapping; only its author (or a role that acts on every
+    record) may replace it."""
+
+    scope_owner_fields = ("created_by",)
 
     name = models.CharField(_("name"), max_length=100)
     kind = models.CharField(_("what"), max_length=12, choices=ImportKind.choices)
@@ -56,9 +63,13 @@ class ImportMapping(models.Model):
 
 
 class ImportJob(models.Model):
-    """One file brought in: who, when, what, how it was read, where it came from and what it did."""
+    """One file brought in: who, when, what, how it was read, where it came from and what it did.
+
+    Private to whoever brought it in (and to roles that act on every record): the file, its rejected
+    rows and its records hold personal data that person chose to import."""
 
     scope_owner_fields = ("created_by",)
+    scope_private = True
 
     kind = models.CharField(_("what"), max_length=12, choices=ImportKind.choices)
     status = models.CharField(
@@ -119,11 +130,19 @@ class ImportJob(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status in (JobStatus.QUEUED, JobStatus.RUNNING)
+        return self.status in (
+            JobStatus.CHECKING,
+            JobStatus.QUEUED,
+            JobStatus.RUNNING,
+            JobStatus.ROLLING_BACK,
+        )
 
 
 class ImportRecord(models.Model):
     """A record created or changed by an import: its source, and what it was before (for rollback)."""
+
+    scope_owner_fields = ("job__created_by",)
+    scope_private = True
 
     class Action(models.TextChoices):
         CREATED = "created", _("created")
@@ -138,6 +157,12 @@ class ImportRecord(models.Model):
     # interactions imported later can name the customer by it.
     external_ref = models.CharField(max_length=100, blank=True, db_index=True)
     previous = models.JSONField(null=True, blank=True)
+    # When the import wrote the record: a record whose ``updated_at`` is later was edited since, and
+    # a rollback leaves it alone. (Empty on records written before this was kept: then the job's end.)
+    written_at = models.DateTimeField(null=True, blank=True)
+    # Why a rollback kept this record ("now owned by ...", "edited after the import"...); empty
+    # while the record was never rolled back. Undone records are deleted, kept ones stay with this.
+    conflict = models.CharField(max_length=300, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["model", "object_id"], name="import_record_object")]
@@ -148,6 +173,9 @@ class ImportRecord(models.Model):
 
 class ImportRowError(models.Model):
     """A row the import rejected, with why, so it can be downloaded, fixed and imported again."""
+
+    scope_owner_fields = ("job__created_by",)
+    scope_private = True
 
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
     row_number = models.PositiveIntegerField()

@@ -6,14 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import Http404
 
 from cartera.activity.models import Interaction
-from cartera.core.scoping import ALL_RECORDS_PERMISSION, can, restrict
+from cartera.core.scoping import Action, can, get_for_user, restrict
 from cartera.customers.models import Customer
 from cartera.customers.selectors import CustomerFilters, customer_list
 from cartera.imports.fields import field_map, text_of
-from cartera.imports.models import ImportJob, ImportKind, ImportMapping, ImportRowError
+from cartera.imports.models import ImportJob, ImportKind, ImportMapping, ImportRecord, ImportRowError
 from cartera.imports.parsers import open_table
 from cartera.imports.rows import RowReader
 from cartera.sales.models import Order
@@ -30,27 +29,21 @@ def can_import(user: Any, kind: str = ImportKind.CUSTOMERS) -> bool:
     return can(user, KIND_PERMISSION[ImportKind(kind)], "add")
 
 
-def import_job_list(*, user: Any) -> QuerySet[ImportJob]:
+def import_job_list(*, user: Any, action: Action = "view") -> QuerySet[ImportJob]:
     """Jobs the user started (all jobs for roles that act on every record)."""
-    if not can_import(user):
-        return ImportJob.objects.none()
-    qs = ImportJob.objects.select_related("created_by")
-    if not user.has_perm(ALL_RECORDS_PERMISSION):
-        qs = qs.filter(created_by=user)
-    return qs
+    return restrict(ImportJob.objects.select_related("created_by"), user, action)
 
 
-def import_job_get(*, user: Any, pk: int) -> ImportJob:
-    job = import_job_list(user=user).filter(pk=pk).first()
-    if job is None:
-        raise Http404
-    return job
+def import_job_get(*, user: Any, pk: int, action: Action = "view") -> ImportJob:
+    """One job: 404 outside the user's jobs, 403 when they see it but may not ``action`` it."""
+    return get_for_user(ImportJob.objects.select_related("created_by"), user, action, pk=pk)
 
 
 def mapping_list(*, user: Any, kind: str) -> QuerySet[ImportMapping]:
+    """Saved mappings the user may apply (anyone's: a mapping holds no personal data)."""
     if not can_import(user, kind):
         return ImportMapping.objects.none()
-    return ImportMapping.objects.filter(kind=kind)
+    return restrict(ImportMapping.objects.filter(kind=kind), user, "view").select_related("created_by")
 
 
 def import_job_preview(*, job: ImportJob, limit: int = 5) -> list[dict[str, Any]]:
@@ -74,8 +67,18 @@ def import_job_preview(*, job: ImportJob, limit: int = 5) -> list[dict[str, Any]
     return result
 
 
-def rejected_rows(*, job: ImportJob) -> QuerySet[ImportRowError]:
-    return job.row_errors.all()
+def rejected_rows(*, user: Any, job: ImportJob) -> QuerySet[ImportRowError]:
+    """The rows the job rejected, with why, in file order."""
+    return restrict(ImportRowError.objects.filter(job=job), user, "view")
+
+
+def rollback_conflicts(*, user: Any, job: ImportJob) -> QuerySet[ImportRecord]:
+    """The records a rollback kept, with why, in file order."""
+    return (
+        restrict(ImportRecord.objects.filter(job=job), user, "view")
+        .exclude(conflict="")
+        .order_by("row_number", "id")
+    )
 
 
 def customers_for_export(*, user: Any, filters: CustomerFilters) -> QuerySet[Customer]:

@@ -1,4 +1,5 @@
-"""Background work of imports: the commit runs in the task worker, batch by batch."""
+"""Background work of imports: the commit runs in the task worker, batch by batch, and so do the dry
+run of a big file and a rollback (each may take seconds on a big import: too long for a web request)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ def run_import(job_id: int) -> str:
     """Write an import job's file (resuming after its last written batch)."""
     from django.core.exceptions import ValidationError
 
-    from cartera.imports.models import ImportJob
-    from cartera.imports.services import import_job_fail, import_job_run
+    from cartera.imports.services import import_job_claim, import_job_fail, import_job_run
 
-    job = ImportJob.objects.select_related("created_by").get(pk=job_id)
+    job = import_job_claim(job_id=job_id)
+    if job is None:
+        return "skipped: the import is not queued (already taken, finished or rolled back)"
     try:
         job = import_job_run(job=job, dry_run=False)
     except ValidationError as exc:
@@ -22,3 +24,58 @@ def run_import(job_id: int) -> str:
         import_job_fail(job=job, message=repr(exc))
         raise
     return f"{job.created_count} created, {job.updated_count} updated, {job.error_count} errors"
+
+
+@task()
+def run_rollback(job_id: int) -> str:
+    """Roll a job back for whoever asked (``import_job_rollback_enqueue``), in their language."""
+    from django.core.exceptions import ValidationError
+    from django.utils import translation
+
+    from cartera.accounts.models import User
+    from cartera.imports.models import ImportJob, JobStatus
+    from cartera.imports.services import import_job_rollback, import_job_rollback_fail
+
+    job = ImportJob.objects.get(pk=job_id)
+    asked = job.report.get("rollback") or {}
+    if job.status != JobStatus.ROLLING_BACK:
+        return "skipped: the import is not waiting to be rolled back"
+    actor = User.objects.filter(pk=int(asked.get("by") or 0), is_active=True).first()
+    with translation.override(asked.get("language") or None):
+        if actor is None:
+            import_job_rollback_fail(
+                job=job, message=translation.gettext("the person who asked for it is gone")
+            )
+            return "failed: no actor"
+        try:
+            job = import_job_rollback(actor=actor, job=job)
+        except ValidationError as exc:
+            import_job_rollback_fail(job=job, message=exc.messages[0])
+            return f"failed: {exc.messages[0]}"
+        except Exception as exc:
+            import_job_rollback_fail(job=job, message=repr(exc))
+            raise
+    return job.message
+
+
+@task()
+def run_check(job_id: int, language: str = "") -> str:
+    """The dry run of a big file, in the language of whoever started it (row errors are stored)."""
+    from django.core.exceptions import ValidationError
+    from django.utils import translation
+
+    from cartera.imports.services import import_job_check_in_worker, import_job_fail
+
+    with translation.override(language or None):
+        try:
+            job = import_job_check_in_worker(job_id=job_id)
+        except ValidationError as exc:
+            return f"failed: {exc.messages[0]}"
+        except Exception as exc:
+            from cartera.imports.models import ImportJob
+
+            import_job_fail(job=ImportJob.objects.get(pk=job_id), message=repr(exc))
+            raise
+    if job is None:
+        return "skipped: the import is not waiting for a dry run"
+    return f"checked: {job.report}"

@@ -115,9 +115,9 @@ def test_rollback_restores_and_removes(manager, start_job, customer):
 
 
 def test_resume_after_interruption_writes_only_the_rest(manager, start_job, monkeypatch):
-    from cartera.imports import services
+    from cartera.imports.services import running
 
-    monkeypatch.setattr(services, "BATCH_SIZE", 2)
+    monkeypatch.setattr(running, "BATCH_SIZE", 2)
     rows = "".join(f"Nombre{i},persona{i}@example.es\n" for i in range(5))
     job = start_job(manager, "Nombre,Email\n" + rows)
     calls = {"n": 0}
@@ -244,10 +244,10 @@ def test_cli_export_refused_to_sales_rep(owner):
 
 
 def test_parallel_reading_matches_in_process(manager, start_job, monkeypatch):
-    from cartera.imports import services
+    from cartera.imports.services import reading, running
 
-    monkeypatch.setattr(services, "BATCH_SIZE", 50)
-    monkeypatch.setattr(services, "PARALLEL_AFTER_ROWS", 100)
+    monkeypatch.setattr(running, "BATCH_SIZE", 50)
+    monkeypatch.setattr(reading, "PARALLEL_AFTER_ROWS", 100)
     rows = "".join(f"Nombre{i},persona{i}@example.es,6{i:08d}\n" for i in range(400))
     job = import_job_run(
         job=start_job(manager, "Nombre,Email,Teléfono\n" + rows + "Mal,@,1\n"), dry_run=False
@@ -302,10 +302,10 @@ def test_several_reading_workers_match_in_process(manager, start_job, monkeypatc
     reading in-process, and the rows come back in file order."""
     import os
 
-    from cartera.imports import services
+    from cartera.imports.services import reading, running
 
-    monkeypatch.setattr(services, "BATCH_SIZE", 50)
-    monkeypatch.setattr(services, "PARALLEL_AFTER_ROWS", 100)
+    monkeypatch.setattr(running, "BATCH_SIZE", 50)
+    monkeypatch.setattr(reading, "PARALLEL_AFTER_ROWS", 100)
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
     content = _many_rows(1000)
     serial = start_job(manager, content)
@@ -326,10 +326,11 @@ def test_several_reading_workers_match_in_process(manager, start_job, monkeypatc
 def test_parse_error_read_by_a_worker_stops_the_import_after_whole_batches(manager, start_job, monkeypatch):
     from django.core.exceptions import ValidationError
 
-    from cartera.imports import parsers, services
+    from cartera.imports import parsers
+    from cartera.imports.services import reading, running
 
-    monkeypatch.setattr(services, "BATCH_SIZE", 50)
-    monkeypatch.setattr(services, "PARALLEL_AFTER_ROWS", 100)
+    monkeypatch.setattr(running, "BATCH_SIZE", 50)
+    monkeypatch.setattr(reading, "PARALLEL_AFTER_ROWS", 100)
     monkeypatch.setattr(parsers, "MAX_LINE_CHARS", 500)
     lines = _many_rows(1000).splitlines()
     lines[700] = lines[700] + ",x" * 400  # data row 700 (file row 701) is too long

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.http import Http404
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
@@ -37,7 +38,6 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from cartera.accounts.models import User
         from cartera.imports import selectors, services
-        from cartera.imports.models import ImportMapping
 
         console = Console(file=self.stdout, width=100)  # type: ignore[arg-type]
         user = User.objects.filter(username=options["user"], is_active=True).first()
@@ -45,10 +45,21 @@ class Command(BaseCommand):
             raise CommandError(f"No active user {options['user']!r}.")
         try:
             if options["rollback"] or options["resume"]:
-                job = selectors.import_job_get(user=user, pk=options["rollback"] or options["resume"])
+                try:
+                    job = selectors.import_job_get(
+                        user=user, pk=options["rollback"] or options["resume"], action="change"
+                    )
+                except (Http404, PermissionDenied) as exc:
+                    raise CommandError(
+                        f"{user} has no import {options['rollback'] or options['resume']}."
+                    ) from exc
                 if options["rollback"]:
-                    services.import_job_rollback(actor=user, job=job)
-                    console.print(f"Import {job.pk} rolled back.")
+                    job = services.import_job_rollback(actor=user, job=job)
+                    console.print(f"Import {job.pk} rolled back. {job.message}")
+                    for record in selectors.rollback_conflicts(user=user, job=job)[:100]:
+                        console.print(
+                            f"  kept {record.model} {record.object_id} (row {record.row_number}): {record.conflict}"
+                        )
                     return
             else:
                 if not options["file"]:
@@ -60,7 +71,11 @@ class Command(BaseCommand):
                 )
                 columns = dict(job.columns)
                 if options["mapping"]:
-                    saved = ImportMapping.objects.filter(kind=job.kind, name=options["mapping"]).first()
+                    saved = (
+                        selectors.mapping_list(user=user, kind=job.kind)
+                        .filter(name=options["mapping"])
+                        .first()
+                    )
                     if saved is None:
                         raise CommandError(f"No saved mapping {options['mapping']!r}.")
                     job = services.import_mapping_apply(job=job, mapping=saved)
@@ -104,5 +119,5 @@ class Command(BaseCommand):
             f"Job {job.pk}: {r.get('rows', 0)} rows; {r['create']} {verb} created, {r['update']} updated, "
             f"{r['duplicate']} duplicates, {r['skip']} skipped, {r['error']} with errors."
         )
-        for error in job.row_errors.all()[:20]:
+        for error in selectors.rejected_rows(user=user, job=job)[:20]:
             console.print(f"  row {error.row_number} {error.column} {error.value!r}: {error.reason}")

@@ -1,0 +1,332 @@
+"""Matching: which customer of the database, or which earlier row of the file, a row is the same as;
+which customer an order or interaction belongs to; and so what each row will do (create, update, skip).
+
+Candidates are fetched per batch, one query per key (email, then phone for the rows still unmatched,
+then tax id and folded last name for the rest); fuzzy matching (rapidfuzz) only compares a row with
+the customers of the same folded last name (or tax id) that do not contradict it by email or phone."""
+
+from __future__ import annotations
+
+import hashlib
+import operator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connections, router
+from django.db.models import Q
+from django.utils.translation import gettext as _
+from rapidfuzz import fuzz
+
+from cartera.core.scoping import restrict, sees_every_row
+from cartera.core.text import fold
+from cartera.customers.models import Company, Customer
+from cartera.imports.models import DuplicatePolicy, ImportKind, ImportRecord
+from cartera.imports.rows import CleanRow
+from cartera.imports.services.common import ORDER_SOURCE, Pending, RunState
+from cartera.sales.models import Order
+
+
+@dataclass
+class FileIndex:
+    """Rows already seen in the file, by the keys that make two rows the same customer."""
+
+    emails: dict[str, int] = field(default_factory=dict)
+    phones: dict[str, int] = field(default_factory=dict)
+    names: dict[str, list[tuple[str, str, str, str, int]]] = field(default_factory=dict)
+
+    def add(self, row: CleanRow) -> None:
+        data = row.data
+        if data.get("email"):
+            self.emails.setdefault(data["email"], row.number)
+        if data.get("phone"):
+            self.phones.setdefault(data["phone"], row.number)
+        block = self.names.setdefault(row.last_key, [])
+        if len(block) < 50:
+            block.append(
+                (row.name_key, row.context_key, data.get("email") or "", data.get("phone") or "", row.number)
+            )
+
+    def find(self, row: CleanRow, threshold: int) -> int | None:
+        data = row.data
+        if data.get("email") and data["email"] in self.emails:
+            return self.emails[data["email"]]
+        if data.get("phone") and data["phone"] in self.phones:
+            return self.phones[data["phone"]]
+        for name, context, email, phone, number in self.names.get(row.last_key, ()):
+            if fuzzy_same(row, name, context, email, phone, threshold):
+                return number
+        return None
+
+
+def fuzzy_same(row: CleanRow, name: str, context: str, email: str, phone: str, threshold: int) -> bool:
+    """Same folded name (within ``threshold``) and same company or city; different emails or phones
+    on both sides mean different people."""
+    data = row.data
+    if data.get("email") and email and data["email"] != email:
+        return False
+    if data.get("phone") and phone and data["phone"] != phone:
+        return False
+    if fuzz.token_sort_ratio(row.name_key, name) < threshold:
+        return False
+    mine = row.context_key
+    if mine and context:
+        return bool(fuzz.ratio(mine, context) >= 85)
+    return not mine and not context and row.name_key == name
+
+
+class Matching(RunState):
+    """Planning a batch: the matching half of a run."""
+
+    def _plan_customers(self, rows: list[CleanRow]) -> list[Pending]:
+        found = self._existing_customers(rows)
+        batch_index = FileIndex() if not self.dry_run else self.file_index
+        pending_by_row: dict[int, Pending] = {}
+        result: list[Pending] = []
+        for row in rows:
+            match, exact_email = found.get(row.number), False
+            if match is not None:
+                exact_email = bool(row.data.get("email")) and match.get("email") == row.data["email"]
+            if match is not None:
+                self.counts["duplicate"] += 1
+                item = self._on_existing(row, match, exact_email)
+            else:
+                earlier = batch_index.find(row, self.threshold)
+                if earlier is not None:
+                    self.counts["duplicate"] += 1
+                    item = self._on_file_duplicate(row, pending_by_row.get(earlier))
+                else:
+                    item = Pending(row, "create")
+                    self.counts["create"] += 1
+                batch_index.add(row)
+            if item is not None:
+                pending_by_row[row.number] = item
+                result.append(item)
+        return result
+
+    def _on_existing(self, row: CleanRow, match: dict[str, Any], exact_email: bool) -> Pending | None:
+        policy = self.policy
+        if policy == DuplicatePolicy.SKIP:
+            self.counts["skip"] += 1
+            return None
+        if policy == DuplicatePolicy.CREATE:
+            if exact_email:
+                self._reject(row, _("this email already belongs to another customer"))
+                return None
+            self.counts["create"] += 1
+            return Pending(row, "create")
+        if not match.get("changeable"):
+            self.counts["skip"] += 1
+            return None
+        self.counts["update"] += 1
+        return Pending(row, "update", target_id=match["id"])
+
+    def _on_file_duplicate(self, row: CleanRow, earlier: Pending | None) -> Pending | None:
+        policy = self.policy
+        if policy == DuplicatePolicy.CREATE and not (
+            row.data.get("email") and earlier and earlier.row.data.get("email") == row.data["email"]
+        ):
+            self.counts["create"] += 1
+            return Pending(row, "create")
+        if earlier is not None and policy in (DuplicatePolicy.UPDATE_EMPTY, DuplicatePolicy.OVERWRITE):
+            earlier.merged.append(row)
+        else:
+            self.counts["skip"] += 1
+        return None
+
+    def _existing_customers(self, rows: list[CleanRow]) -> dict[int, dict[str, Any]]:
+        """The customer of the database each row of the batch duplicates, by row number: same email,
+        else same phone, else same tax id or folded last name with a fuzzy match on the full name and
+        company or city (see ``fuzzy_same``).
+
+        One query per key for the whole batch, each only for the rows the previous keys left unmatched
+        (an email match makes the phone and name irrelevant)."""
+        matched: dict[int, dict[str, Any]] = {}
+        emails = {r.data["email"] for r in rows if r.data.get("email")}
+        by_email = self._customers_where("c.email", emails, keys_only=True)
+        for row in rows:
+            email = row.data.get("email")
+            if email and email in by_email:
+                matched[row.number] = by_email[email][0]
+        left = [r for r in rows if r.number not in matched]
+        phones = {r.data["phone"] for r in left if r.data.get("phone")}
+        by_phone = self._customers_where("c.phone", phones, keys_only=True)
+        for row in left:
+            phone = row.data.get("phone")
+            if phone and phone in by_phone:
+                matched[row.number] = by_phone[phone][0]
+        left = [r for r in left if r.number not in matched]
+        if not left:
+            return self._with_rights(matched)
+        by_tax = self._customers_where("co.tax_id", {r.data["tax_id"] for r in left if r.data.get("tax_id")})
+        # A candidate whose email (or phone) differs from the row's is another person, so the
+        # name query only asks for customers that have none where the row has one.
+        groups: dict[tuple[bool, bool], set[str]] = {}
+        for r in left:
+            groups.setdefault((bool(r.data.get("email")), bool(r.data.get("phone"))), set()).add(r.last_key)
+        by_last_id: dict[str, dict[int, dict[str, Any]]] = {}
+        for (has_email, has_phone), lasts in groups.items():
+            extra = (" AND c.email IS NULL" if has_email else "") + (" AND c.phone = ''" if has_phone else "")
+            for key, customers in self._customers_where("c.last_name_key", lasts, extra).items():
+                known = by_last_id.setdefault(key, {})
+                for c in customers:
+                    known.setdefault(c["id"], c)
+        by_last = {key: [known[i] for i in sorted(known)] for key, known in by_last_id.items()}
+        for row in left:
+            candidates = by_tax.get(row.data.get("tax_id") or "", []) + by_last.get(row.last_key, [])
+            for c in candidates:
+                if "name" not in c:  # folded once per candidate, only for those compared
+                    c["name"] = f"{c['first_name_key']} {c['last_name_key']}".strip()
+                    c["context"] = fold(c["company__name"] or c["city"] or "")
+                if fuzzy_same(
+                    row, c["name"], c["context"], c["email"] or "", c["phone"] or "", self.threshold
+                ):
+                    matched[row.number] = c
+                    break
+        return self._with_rights(matched)
+
+    def _with_rights(self, matched: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+        """Only an update needs to know whether the actor may change the matched customer, now."""
+        if matched and self.policy in (DuplicatePolicy.UPDATE_EMPTY, DuplicatePolicy.OVERWRITE):
+            may = self._changeable({c["id"] for c in matched.values()})
+            for c in matched.values():
+                c["changeable"] = c["id"] in may
+        return matched
+
+    def _changeable(self, ids: set[int]) -> set[int]:
+        """Which of these customers the actor may change now, by the scoping helper (one query per
+        batch, none for roles that change every customer)."""
+        if not ids or sees_every_row(self.actor, Customer, "change"):
+            return ids
+        return set(
+            restrict(Customer.objects.filter(pk__in=ids), self.actor, "change").values_list("pk", flat=True)
+        )
+
+    def _customers_where(
+        self, column: str, values: set[Any], extra: str = "", keys_only: bool = False
+    ) -> dict[Any, list[dict[str, Any]]]:
+        """Customers whose ``column`` is one of ``values``, grouped by it, in id order. ``keys_only``:
+        just the id and that column, which for the email and phone an index answers without reading
+        the table."""
+        result: dict[Any, list[dict[str, Any]]] = {}
+        if not values:
+            return result
+        # Plain SQL: compiling a thousand-value IN list through the ORM costs more than running it.
+        customer_table, company_table = Customer._meta.db_table, Company._meta.db_table
+        keys: tuple[str, ...]
+        if keys_only:
+            keys = ("id",)
+            joined = f"{customer_table} c"
+        else:
+            keys = ("id", "email", "phone", "first_name_key", "last_name_key", "city",
+                    "company__name", "company__tax_id")  # fmt: skip
+            joined = f"{customer_table} c LEFT JOIN {company_table} co ON co.id = c.company_id"
+        columns = ", ".join("co." + k[9:] if k.startswith("company__") else "c." + k for k in keys)
+        select = f"SELECT {columns}, {column} FROM {joined}"  # noqa: S608  # names come from the models
+        found: list[tuple[Any, ...]] = []
+        items = sorted(values)
+        with connections[router.db_for_read(Customer)].cursor() as cursor:
+            for start in range(0, len(items), 900):
+                part = items[start : start + 900]
+                marks = ", ".join(["%s"] * len(part))
+                cursor.execute(f"{select} WHERE {column} IN ({marks}){extra}", part)  # noqa: S608  # fixed names
+                found.extend(cursor.fetchall())
+        found.sort(key=operator.itemgetter(0))
+        for values_row in found:
+            customer = dict(zip(keys, values_row, strict=False))
+            if keys_only:
+                customer[column[2:]] = values_row[-1]  # "c.email" -> "email"
+            result.setdefault(values_row[-1], []).append(customer)
+        return result
+
+    def _linked_key(self, row: CleanRow) -> str:
+        """The key that makes re-importing a row a no-op: the order number, or a digest of the row
+        (with how many identical rows came before it, so two real identical purchases stay two)."""
+        data = row.data
+        if self.job.kind == ImportKind.ORDERS and data.get("external_ref"):
+            return str(data["external_ref"])
+        parts = [str(data.get(k) or "") for k in sorted(data) if not k.startswith("_")]
+        digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+        self.occurrences[digest] = self.occurrences.get(digest, 0) + 1
+        return f"h:{digest}:{self.occurrences[digest]}"
+
+    def _plan_linked(self, rows: list[CleanRow]) -> list[Pending]:
+        for row in rows:
+            row.data["_key"] = self._linked_key(row)
+        customers = self._resolve_customers(rows)
+        model = "sales.order" if self.job.kind == ImportKind.ORDERS else "activity.interaction"
+        keys = [r.data["_key"] for r in rows]
+        if self.job.kind == ImportKind.ORDERS:
+            seen = set(
+                Order.objects.filter(source=ORDER_SOURCE, external_ref__in=keys).values_list(
+                    "external_ref", flat=True
+                )
+            )
+        else:
+            seen = set(
+                ImportRecord.objects.filter(model=model, external_ref__in=keys).values_list(
+                    "external_ref", flat=True
+                )
+            )
+        result = []
+        batch_seen: set[str] = set()
+        for row in rows:
+            key = row.data["_key"]
+            target = customers.get(row.number)
+            if isinstance(target, str):
+                self._reject(row, target)
+                continue
+            if key in seen or key in batch_seen or (self.dry_run and key in self.file_index.emails):
+                self.counts["duplicate"] += 1
+                self.counts["skip"] += 1
+                continue
+            batch_seen.add(key)
+            if self.dry_run:
+                self.file_index.emails[key] = row.number
+            self.counts["create"] += 1
+            result.append(Pending(row, "create", target_id=target))
+        return result
+
+    def _resolve_customers(self, rows: list[CleanRow]) -> dict[int, int | str]:
+        emails = {r.data["customer_email"] for r in rows if r.data.get("customer_email")}
+        phones = {r.data["customer_phone"] for r in rows if r.data.get("customer_phone")}
+        refs = {r.data["customer_external_id"] for r in rows if r.data.get("customer_external_id")}
+        known: set[int] = set()
+        by_email: dict[str, int] = {}
+        by_phone: dict[str, list[int]] = {}
+        for c in Customer.objects.filter(Q(email__in=emails) | Q(phone__in=phones)).values(
+            "id", "email", "phone"
+        ):
+            known.add(c["id"])
+            if c["email"]:
+                by_email[c["email"]] = c["id"]
+            if c["phone"]:
+                by_phone.setdefault(c["phone"], []).append(c["id"])
+        by_ref: dict[str, int] = {}
+        for ref, object_id in (
+            ImportRecord.objects.filter(model="customers.customer", external_ref__in=refs)
+            .values_list("external_ref", "object_id")
+            .order_by("id")
+        ):
+            by_ref[ref] = object_id
+        known.update(Customer.objects.filter(id__in=set(by_ref.values())).values_list("id", flat=True))
+        result: dict[int, int | str] = {}
+        for row in rows:
+            data = row.data
+            found: int | str | None = None
+            if data.get("customer_external_id"):
+                found = by_ref.get(data["customer_external_id"])
+            if found is None and data.get("customer_email"):
+                found = by_email.get(data["customer_email"])
+            if found is None and data.get("customer_phone"):
+                ids = by_phone.get(data["customer_phone"], [])
+                found = ids[0] if len(ids) == 1 else (_("several customers have this phone") if ids else None)
+            if found is None or (isinstance(found, int) and found not in known):
+                found = _("no customer matches this email, phone or id")
+            result[row.number] = found
+        if self.job.kind == ImportKind.ORDERS:
+            # Orders go only to customers the actor may change (a sales rep: her own).
+            may = self._changeable({f for f in result.values() if isinstance(f, int)})
+            for number, found in result.items():
+                if isinstance(found, int) and found not in may:
+                    result[number] = _("you cannot record orders for a customer you do not own")
+        return result
