@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cartera.core.models import TimeStampedModel
+from cartera.core.text import fold
 
 
 class Stage(models.TextChoices):
@@ -90,6 +91,15 @@ class Company(TimeStampedModel):
                 fields=["tax_id"], condition=~models.Q(tax_id=""), name="company_tax_id_unique"
             )
         ]
+
+    @staticmethod
+    def key_for(name: str | None) -> str:
+        """The accent- and case-free search key of a company name (what ``name_key`` holds)."""
+        return fold(name)[:200]
+
+    def set_search_keys(self) -> None:
+        """Recompute the search key from the name; every write path calls this before saving."""
+        self.name_key = self.key_for(self.name)
 
     def __str__(self) -> str:
         return self.name
@@ -250,6 +260,16 @@ class Customer(TimeStampedModel):
             # compares UPPER() of both sides, which this index answers on SQLite and PostgreSQL.
             models.Index(Upper("region"), F("id"), name="customer_region_upper"),
         ]
+
+    @staticmethod
+    def name_keys(first_name: str | None, last_name: str | None) -> tuple[str, str]:
+        """The accent- and case-free search keys of a first and last name (``first_name_key``,
+        ``last_name_key``), cut to their columns; the bulk writers use it on plain values."""
+        return fold(first_name)[:100], fold(last_name)[:150]
+
+    def set_search_keys(self) -> None:
+        """Recompute the search keys from the name; every write path calls this before saving."""
+        self.first_name_key, self.last_name_key = self.name_keys(self.first_name, self.last_name)
 
     def __str__(self) -> str:
         return self.full_name

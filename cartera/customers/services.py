@@ -17,7 +17,6 @@ from django.utils.translation import gettext as _
 from cartera.accounts.models import User
 from cartera.core import hooks
 from cartera.core.contact import normalize_email, normalize_phone
-from cartera.core.text import fold
 from cartera.customers.models import Company, Customer, CustomField, CustomFieldType, Stage, Tag
 
 CUSTOMER_EDITABLE_FIELDS = (
@@ -116,8 +115,7 @@ def _apply(customer: Customer, fields: Mapping[str, Any]) -> None:
         setattr(customer, name, value)
     if errors:
         raise ValidationError(errors)
-    customer.first_name_key = fold(customer.first_name)[:100]
-    customer.last_name_key = fold(customer.last_name)[:150]
+    customer.set_search_keys()
     customer.full_clean(exclude=["tags", "email"], validate_unique=False, validate_constraints=False)
     if customer.email:
         # Services store emails lower-cased, so an exact match is the case-insensitive one.
@@ -257,7 +255,7 @@ def _apply_company(company: Company, fields: Mapping[str, Any]) -> None:
     for name, value in fields.items():
         setattr(company, name, value.strip() if isinstance(value, str) else value)
     company.tax_id = company.tax_id.upper().replace(" ", "").replace("-", "")
-    company.name_key = fold(company.name)[:200]
+    company.set_search_keys()
     company.full_clean(validate_unique=False, validate_constraints=False)
     if company.tax_id and Company.objects.filter(tax_id=company.tax_id).exclude(pk=company.pk).exists():
         raise ValidationError({"tax_id": _("Another company already has this tax id.")})
@@ -285,7 +283,7 @@ def company_get_or_create_by_name(*, actor: User, name: str) -> Company | None:
     name = name.strip()
     if not name:
         return None
-    existing = Company.objects.filter(name_key=fold(name)[:200]).order_by("id").first()
+    existing = Company.objects.filter(name_key=Company.key_for(name)).order_by("id").first()
     return existing or company_create(actor=actor, fields={"name": name})
 
 
@@ -324,8 +322,7 @@ def customer_merge(*, actor: User, keep: Customer, remove: Customer) -> Customer
     remove.delete()
     for name, value in values.items():
         setattr(keep, name, value)
-    keep.first_name_key = fold(keep.first_name)[:100]
-    keep.last_name_key = fold(keep.last_name)[:150]
+    keep.set_search_keys()
     keep.save()
     hooks.fire("customers_merged", actor=actor, keep=keep, summary=summary)
     hooks.fire("portfolio_changed", trigger="merge")

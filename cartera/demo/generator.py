@@ -457,7 +457,7 @@ class _Generator:
                 (
                     base + i,
                     name,
-                    fold(name)[:200],
+                    Company.key_for(name),
                     tax_id,
                     sector_name,
                     str(COMPANY_SIZES[size[i]][0]),

@@ -12,6 +12,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from cartera.core.text import fold as _fold
+from cartera.customers.models import Customer
 from cartera.imports.fields import FieldDef, field_map, read_cell, text_of
 
 # Names and cities repeat all through a file, and folding (Unicode decomposition) is a tenth of reading
@@ -103,8 +104,7 @@ class RowReader:
             row.fail(_("a first name is needed"), column)
         if "tax_id" in data:
             data["tax_id"] = data["tax_id"].upper().replace(" ", "").replace("-", "").replace(".", "")
-        row.first_key = fold(data.get("first_name"))[:100]
-        row.last_key = fold(data.get("last_name"))[:150]
+        row.first_key, row.last_key = Customer.name_keys(data.get("first_name"), data.get("last_name"))
         row.context_key = fold(data.get("company_name") or data.get("city") or "")
 
     def _linked(self, row: CleanRow) -> None:

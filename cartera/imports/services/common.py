@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cartera.accounts.models import User
-from cartera.core.text import fold
+from cartera.customers.models import Company
 from cartera.imports.models import DuplicatePolicy, ImportJob, ImportRowError
 from cartera.imports.rows import CleanRow
 
@@ -85,7 +85,7 @@ def company_key(data: Mapping[str, Any]) -> str:
     if data.get("tax_id"):
         return f"tax:{data['tax_id']}"
     if data.get("company_name"):
-        return f"name:{fold(data['company_name'])[:200]}"
+        return f"name:{Company.key_for(data['company_name'])}"
     return ""
 
 

@@ -14,7 +14,6 @@ from django.utils.translation import gettext as _
 from cartera.accounts.models import User
 from cartera.activity.models import Interaction, Task
 from cartera.core.scoping import can, restrict
-from cartera.core.text import fold
 from cartera.customers.models import Company, Customer
 from cartera.imports.models import ImportJob, ImportRecord, JobStatus
 from cartera.imports.services.jobs import (
@@ -262,7 +261,8 @@ def _undo_customer_updates(actor: User, part: Part, undo: _Undo) -> None:
             values = dict(previous)
             first = values.get("first_name", customer.first_name)
             last = values.get("last_name", customer.last_name)
-            values.update(first_name_key=fold(first)[:100], last_name_key=fold(last)[:150], updated_at=now)
+            first_key, last_key = Customer.name_keys(first, last)
+            values.update(first_name_key=first_key, last_name_key=last_key, updated_at=now)
             Customer.objects.filter(pk=object_id).update(**values)
             undo.undone.append(record_id)
 

@@ -27,7 +27,6 @@ from django.db.models import (
 from django.utils import timezone
 
 from cartera.activity.models import Interaction
-from cartera.core.text import fold
 from cartera.customers.models import Company, Customer, Stage
 from cartera.customers.services import tags_get_or_create
 from cartera.imports.models import DuplicatePolicy, ImportKind, ImportRecord
@@ -59,8 +58,9 @@ class Writing(RunState):
             for item in creates:
                 values = combined(item, self.policy)
                 if item.merged:
-                    first_key = fold(values.get("first_name"))[:100]
-                    last_key = fold(values.get("last_name"))[:150]
+                    first_key, last_key = Customer.name_keys(
+                        values.get("first_name"), values.get("last_name")
+                    )
                 else:
                     first_key, last_key = item.row.first_key, item.row.last_key
                 company = companies.get(company_key(values)) if self.with_companies else None
@@ -93,8 +93,7 @@ class Writing(RunState):
                 setattr(customer, name, new)
                 changed_fields.add(name)
             if previous:
-                customer.first_name_key = fold(customer.first_name)[:100]
-                customer.last_name_key = fold(customer.last_name)[:150]
+                customer.set_search_keys()
                 customer.updated_at = timezone.now()
                 changed.append(customer)
             records.append(self._record("customers.customer", customer.pk, "updated", item.row, previous))
@@ -131,7 +130,11 @@ class Writing(RunState):
                 data = row.data
                 name = (data.get("company_name") or data.get("tax_id") or "")[:200]
                 new.append(
-                    (key, row, Company(name=name, name_key=fold(name)[:200], tax_id=data.get("tax_id") or ""))
+                    (
+                        key,
+                        row,
+                        Company(name=name, name_key=Company.key_for(name), tax_id=data.get("tax_id") or ""),
+                    )
                 )
             Company.objects.bulk_create([c for _k, _r, c in new])
             for key, row, company in new:
