@@ -17,14 +17,11 @@ from django.utils.translation import gettext as _
 from cartera.accounts.models import User
 from cartera.core import hooks
 from cartera.core.contact import normalize_email, normalize_phone
+from cartera.customers.fields import field_names
 from cartera.customers.models import Company, Customer, CustomField, CustomFieldType, Stage, Tag
 
-CUSTOMER_EDITABLE_FIELDS = (
-    "title", "first_name", "last_name", "email", "phone", "stage", "sector", "company", "job_title",
-    "profession", "birth_date", "address", "city", "region", "postal_code", "country", "preferred_channel",
-    "opt_in_email", "opt_in_phone", "opt_in_sms", "opt_in_mail", "source", "income_range", "owner", "notes",
-    "custom_fields",
-)  # fmt: skip
+# What a person may set on a customer: from the one field table (customers/fields.py).
+CUSTOMER_EDITABLE_FIELDS = tuple(name for name in field_names(editable=True) if name != "tags")
 
 
 class DuplicateCustomerError(ValidationError):

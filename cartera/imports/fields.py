@@ -94,6 +94,9 @@ FIELDS: dict[str, tuple[FieldDef, ...]] = {
                  ("fecha de nacimiento", "nacimiento", "f. nacimiento", "birth date", "birthdate",
                   "date of birth", "birthday", "bday", "cumpleanos")),
         FieldDef("sector", gettext_lazy("Sector"), "text", ("sector", "industry", "industria", "actividad"), 100),
+        FieldDef("title", gettext_lazy("Title (Mr, Mrs, Ms...)"), "choice",
+                 ("tratamiento", "saludo", "salutation", "prefijo", "prefix", "n.prefix", "person - title"),
+                 choices="customers.Customer.title"),
         FieldDef("stage", gettext_lazy("Stage"), "choice",
                  ("etapa", "fase", "stage", "lifecycle stage", "tipo de cliente"), choices="customers.Customer.stage"),
         FieldDef("notes", gettext_lazy("Notes"), "text",
@@ -297,6 +300,10 @@ def parse_country(value: Any) -> str:
 
 _CHOICE_CACHE: dict[tuple[str, str], dict[str, str]] = {}
 _CHOICE_SYNONYMS = {
+    # Spanish forms of address, with or without the dot ("Sr.", "Sra", "Srta.", "D.", "Dña.", "Dra.").
+    "sr": "mr", "sr.": "mr", "d.": "mr", "don": "mr", "sra": "mrs", "sra.": "mrs", "dna": "mrs", "dna.": "mrs",
+    "dona": "mrs", "srta": "ms", "srta.": "ms", "dr.": "dr", "dra": "dr", "dra.": "dr", "mr.": "mr",
+    "mrs.": "mrs", "ms.": "ms", "miss": "ms",
     "llamada": "call", "telefono": "call", "correo": "email", "e-mail": "email", "reunion": "meeting",
     "visita": "visit", "nota": "note", "cliente": "customer", "prospecto": "prospect", "lead": "prospect",
     "ex cliente": "former", "entrante": "inbound", "saliente": "outbound", "tienda": "store",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cartera.accounts.models import User
+from cartera.customers.fields import field_names
 from cartera.customers.models import Company
 from cartera.imports.models import DuplicatePolicy, ImportJob, ImportRowError
 from cartera.imports.rows import CleanRow
@@ -16,10 +17,8 @@ if TYPE_CHECKING:
 
 FUZZY_THRESHOLD = 90
 ORDER_SOURCE = "import"
-CUSTOMER_FIELDS = (
-    "first_name", "last_name", "email", "phone", "job_title", "profession", "address", "city", "region",
-    "postal_code", "country", "birth_date", "sector", "stage", "notes",
-)  # fmt: skip
+# The model fields a customer file fills directly (company and tags are resolved by name elsewhere).
+CUSTOMER_FIELDS = tuple(name for name in field_names(importable=True) if name not in ("company", "tags"))
 Progress = Callable[[int, int], None]
 
 # (model, object id, action, row number, id in the source system, previous values) of an ImportRecord.
