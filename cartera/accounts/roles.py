@@ -24,6 +24,8 @@ _DOMAIN = {
     "customers": ["customer", "company", "tag"],
     "activity": ["interaction", "task"],
     "sales": ["order"],
+    # The consent ledger and the lawful basis (cartera/privacy): recorded by the whole team.
+    "privacy": ["consentevent", "privacyprofile"],
 }
 
 
@@ -41,6 +43,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "activity.export_interaction",
         "sales.export_order",
         "accounts.act_on_all_records",
+        # Erasing a person (GDPR Art. 17 / 21) and reading the audit log: managers and admins only.
+        "privacy.erase_customer",
+        "privacy.view_auditentry",
     ],
     SALES_REP: _model_perms(["view", "add", "change"]),
 }
