@@ -276,7 +276,7 @@ def email_hash(email: str) -> str:
 
 def erase_confirmation(customer: Customer) -> str:
     """What the user must type to confirm the erasure of ``customer``."""
-    return f"{_('ERASE')} {customer.pk}"
+    return _("ERASE") + f" {customer.pk}"
 
 
 def placeholder_name(pk: int) -> str:
