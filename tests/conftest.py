@@ -31,8 +31,12 @@ def _flush_unlocks_the_audit_log():
     which the trigger refuses unless the unlock row exists (migration privacy 0002): the flush is
     wrapped in one.
     """
-    from django.db.backends.sqlite3.operations import DatabaseOperations
+    from django.db import connection
 
+    if connection.vendor != "sqlite":
+        yield
+        return
+    DatabaseOperations = type(connection.ops)
     original = DatabaseOperations.sql_flush
 
     def sql_flush(self, style, tables, **kwargs):
