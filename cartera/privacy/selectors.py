@@ -76,17 +76,22 @@ def privacy_profile(*, customer: Customer) -> PrivacyProfile:
     return PrivacyProfile.objects.filter(customer=customer).first() or PrivacyProfile(customer=customer)
 
 
-def is_suppressed(email: str | None) -> bool:
-    """Whether ``email`` belongs to someone erased or objecting (the imports must not bring them back)."""
-    if not email:
-        return False
+def email_hash(email: str) -> str:
+    """The suppression-list key of an address: HMAC-SHA256 of the normalised address, keyed with
+    ``CARTERA_SUPPRESSION_KEY`` (so the list alone does not reveal who is on it)."""
     try:
         normalised = normalize_email(email) or ""
     except ValidationError:
         normalised = email.strip().lower()
     key = str(settings.CARTERA_SUPPRESSION_KEY).encode()
-    digest = hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest()
-    return SuppressedEmail.objects.filter(email_hash=digest).exists()
+    return hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest()
+
+
+def is_suppressed(email: str | None) -> bool:
+    """Whether ``email`` belongs to someone erased or objecting (the imports must not bring them back)."""
+    if not email:
+        return False
+    return SuppressedEmail.objects.filter(email_hash=email_hash(email)).exists()
 
 
 # --- right of access ------------------------------------------------------------------------------

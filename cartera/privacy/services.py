@@ -3,8 +3,6 @@ and erasure. Views, the API and the CLI all come through here."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -20,7 +18,6 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from cartera.accounts.models import User
-from cartera.core.contact import normalize_email
 from cartera.customers.models import Customer
 from cartera.imports.models import ImportRecord
 from cartera.privacy.fields import REDACTED, How, personal_fields
@@ -37,7 +34,7 @@ from cartera.privacy.models import (
     PrivacyProfile,
     SuppressedEmail,
 )
-from cartera.privacy.selectors import consent_state, personal_data
+from cartera.privacy.selectors import consent_state, email_hash, personal_data
 
 ERASE_PERMISSION = "privacy.erase_customer"
 
@@ -262,16 +259,6 @@ def personal_data_export(*, actor: User | None, customer: Customer, language: st
 
 
 # --- erasure (Art. 17) and objection (Art. 21) ----------------------------------------------------
-
-
-def email_hash(email: str) -> str:
-    """The suppression-list key of an address: HMAC-SHA256 of the normalised address."""
-    try:
-        normalised = normalize_email(email) or ""
-    except ValidationError:
-        normalised = email.strip().lower()
-    key = str(settings.CARTERA_SUPPRESSION_KEY).encode()
-    return hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest()
 
 
 def erase_confirmation(customer: Customer) -> str:
