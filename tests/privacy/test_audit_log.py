@@ -94,3 +94,18 @@ def test_the_page_filters_and_exports_csv_for_managers_only(client, owner, colle
     assert len(lines) == 1 + AuditEntry.objects.count()
     # A cell that a spreadsheet would run as a formula is written as text.
     assert not any(cell.startswith("=") for line in lines for cell in line)
+
+
+def test_the_admin_pages_of_the_privacy_models_work(client, admin_user, owner, customer):
+    from cartera.privacy.services import consent_record, privacy_profile_update
+
+    consent_record(actor=owner, customer=customer, channel="email", purpose="marketing", granted=True,
+                   source="form", wording="Sí", version="v1")  # fmt: skip
+    privacy_profile_update(actor=owner, customer=customer, lawful_basis="consent", basis_note="", language="")
+    client.force_login(admin_user)
+    for name in ("auditentry", "consentevent", "privacyprofile", "suppressedemail"):
+        assert client.get(f"/admin/privacy/{name}/").status_code == 200, name
+    entry = AuditEntry.objects.first()
+    assert client.get(f"/admin/privacy/auditentry/{entry.pk}/change/").status_code == 200
+    assert client.post(f"/admin/privacy/auditentry/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert AuditEntry.objects.filter(pk=entry.pk).exists()
