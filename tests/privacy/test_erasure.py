@@ -208,3 +208,33 @@ def test_erasure_from_the_api_and_the_cli(client, manager, lucia, owner):
     assert response.json()["suppressed"] is True
     assert is_suppressed("eva@example.es")
     assert ConsentEvent.objects.filter(customer=second).count() == 0
+
+
+def test_an_erasure_that_fails_at_its_last_step_changes_nothing(manager, lucia):
+    """One transaction: a database failure on the very last write (the suppression list) leaves no
+    half-anonymised person behind. The failure is a real trigger, created for this test only."""
+    from django.db import DatabaseError, connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE FUNCTION test_fail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$ "
+                "LANGUAGE plpgsql"
+            )
+            cursor.execute(
+                "CREATE TRIGGER test_fail BEFORE INSERT ON privacy_suppressedemail "
+                "FOR EACH ROW EXECUTE FUNCTION test_fail()"
+            )
+        else:
+            cursor.execute(
+                "CREATE TRIGGER test_fail BEFORE INSERT ON privacy_suppressedemail "
+                "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+            )
+    tables = (Customer, Interaction, Task, ConsentEvent, PrivacyProfile, AuditEntry, ImportRecord)
+    before = {m: sorted(map(repr, m._default_manager.values_list())) for m in tables}
+    tags_before = list(lucia.tags.values_list("name", flat=True))
+    # No transaction of its own here: the erasure's own must undo everything.
+    with pytest.raises(DatabaseError):
+        customer_erase(actor=manager, customer=lucia, confirmation=f"ERASE {lucia.pk}")
+    assert {m: sorted(map(repr, m._default_manager.values_list())) for m in tables} == before
+    assert list(lucia.tags.values_list("name", flat=True)) == tags_before == ["VIP"]
