@@ -47,6 +47,13 @@ def colleague_writes(r, colleague):
         ),
         ("patch", f"/api/companies/{co}", {"name": "Otro nombre"}),
         ("delete", f"/api/companies/{co}", None),
+        # Granting consent needs the right to change the customer; erasing, a manager or an admin.
+        (
+            "post",
+            f"/api/customers/{c}/consents",
+            {"channel": "email", "purpose": "marketing", "granted": True, "wording": "Sí", "source": "call"},
+        ),
+        ("post", f"/api/customers/{c}/erase", {"confirmation": f"ERASE {c}"}),
     ]
 
 
