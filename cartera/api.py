@@ -31,6 +31,7 @@ from cartera.activity.api import interaction_router, task_router
 from cartera.core.api_common import UnknownReference
 from cartera.customers.api import company_router, customer_router, tag_router
 from cartera.customers.services import DuplicateCustomerError
+from cartera.privacy.api import privacy_router
 from cartera.sales.api import order_router
 from cartera.segments.api import segment_router
 
@@ -83,6 +84,7 @@ api.add_router("/interactions", interaction_router)
 api.add_router("/tasks", task_router)
 api.add_router("/orders", order_router)
 api.add_router("/segments", segment_router)
+api.add_router("/", privacy_router)
 
 
 def _plain(message: Any) -> str:

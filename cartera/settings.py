@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "cartera.insights",
     "cartera.segments",
     "cartera.imports",
+    "cartera.privacy",
     "cartera.web",
     "cartera.demo",
 ]
@@ -176,6 +177,23 @@ CARTERA_DEFAULT_CURRENCY = os.environ.get("CARTERA_DEFAULT_CURRENCY", "EUR")
 CARTERA_PAGE_SIZE = 50
 # Lifecycle thresholds (see docs/analytics.md), e.g. '{"lost_after_days": 540, "at_risk_factor": 2.5}'.
 CARTERA_LIFECYCLE_THRESHOLDS = json.loads(os.environ.get("CARTERA_LIFECYCLE_THRESHOLDS", "{}"))
+
+# --- personal data (docs/privacy.md) ----------------------------------------------------------------
+# The key of the hash under which erased e-mail addresses are kept on the suppression list. Changing
+# it makes the list forget everyone on it: set it once, keep it secret and back it up.
+CARTERA_SUPPRESSION_KEY = os.environ.get("CARTERA_SUPPRESSION_KEY", SECRET_KEY)
+# Retention: what the nightly `cartera privacy retention` removes (0 days = at once).
+CARTERA_RETENTION = {
+    "prospect_inactive_months": int(os.environ.get("CARTERA_RETAIN_PROSPECTS_MONTHS", "24")),
+    "rejected_rows_days": int(os.environ.get("CARTERA_RETAIN_REJECTED_ROWS_DAYS", "30")),
+    "import_files_days": int(os.environ.get("CARTERA_RETAIN_IMPORT_FILES_DAYS", "0")),
+    "audit_log_years": int(os.environ.get("CARTERA_RETAIN_AUDIT_YEARS", "5")),
+}
+# The wording and version of the consent question on the customer form (the ledger keeps both).
+CARTERA_CONSENT_WORDING = os.environ.get(
+    "CARTERA_CONSENT_WORDING", "Accepts marketing by this channel (customer form checkbox)"
+)
+CARTERA_CONSENT_VERSION = os.environ.get("CARTERA_CONSENT_VERSION", "form-1")
 
 # --- static files ---------------------------------------------------------------------------------
 STATIC_URL = "static/"

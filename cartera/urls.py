@@ -29,5 +29,6 @@ urlpatterns = [
     path("sales/", _namespace("sales", [])),
     path("segments/", include("cartera.segments.urls")),
     path("data/", include("cartera.imports.urls")),
+    path("privacy/", include("cartera.privacy.urls")),
     path("", include("cartera.web.urls")),
 ]

@@ -28,6 +28,8 @@ _DOMAIN = {
     # Import jobs (with their records and rejected rows) and saved mappings: each person's own, all of
     # them for roles that act on every record (read through the scoping helper like the rest).
     "imports": ["importjob", "importrecord", "importrowerror", "importmapping"],
+    # The consent ledger and the lawful basis (cartera/privacy): recorded by the whole team.
+    "privacy": ["consentevent", "privacyprofile"],
 }
 
 
@@ -55,6 +57,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "sales.export_order",
         "accounts.act_on_all_records",
         "activity.assign_task",
+        # Erasing a person (GDPR Art. 17 / 21) and reading the audit log: managers and admins only.
+        "privacy.erase_customer",
+        "privacy.view_auditentry",
     ]
     + _OWN_WORK_PERMS,
     SALES_REP: _model_perms(["view", "add", "change"]) + ["activity.assign_task"] + _OWN_WORK_PERMS,

@@ -30,6 +30,16 @@ HOOKS: dict[str, str] = {
         "Two customers were merged. Keywords: actor, keep (Customer), summary (str). "
         "Registered by activity: write the merge as a note in the kept customer's timeline."
     ),
+    "customer_changed": (
+        "A customer was created or edited. Keywords: actor, customer, before, after (dicts of the changed "
+        "fields, JSON-ready; before is empty on creation). Registered by privacy: write the audit log and, "
+        "when a consent flag changed, the consent ledger."
+    ),
+    "audited": (
+        "Something worth an audit-log line happened in a lower app (merge, import, rollback...). Keywords: "
+        "actor, action (str, one of privacy.models.AuditAction), target_type (str), target_id (int or "
+        "None), label (str), detail (dict). Registered by privacy: append it to the audit log."
+    ),
 }
 
 _handlers: dict[str, Callable[..., Any]] = {}

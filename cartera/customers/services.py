@@ -153,6 +153,31 @@ def _check_owner_change(actor: User, customer: Customer, fields: Mapping[str, An
     raise PermissionDenied(_("You cannot give a customer to another member of the team."))
 
 
+def customer_snapshot(customer: Customer, names: Iterable[str] = CUSTOMER_EDITABLE_FIELDS) -> dict[str, Any]:
+    """The customer's editable fields as JSON-ready values (ids for rows, ISO dates), for the audit log."""
+    values: dict[str, Any] = {}
+    for name in names:
+        value = getattr(customer, f"{name}_id") if name in ("company", "owner") else getattr(customer, name)
+        if isinstance(value, datetime.date):
+            value = value.isoformat()
+        values[name] = value
+    return values
+
+
+def _fire_changed(actor: User, customer: Customer, before: Mapping[str, Any]) -> None:
+    """Tell the apps above (privacy: audit log, consent ledger) which fields changed, old and new."""
+    after = customer_snapshot(customer)
+    changed = [name for name in after if before.get(name) != after[name]]
+    if changed:
+        hooks.fire(
+            "customer_changed",
+            actor=actor,
+            customer=customer,
+            before={name: before[name] for name in changed if name in before},
+            after={name: after[name] for name in changed},
+        )
+
+
 @transaction.atomic
 def customer_create(*, actor: User, fields: Mapping[str, Any], tags: Iterable[Tag] = ()) -> Customer:
     """Create a customer; the actor owns it unless another owner is given (and allowed).
@@ -169,6 +194,7 @@ def customer_create(*, actor: User, fields: Mapping[str, Any], tags: Iterable[Ta
     tag_list = list(tags)
     if tag_list:
         customer.tags.set(tag_list)
+    _fire_changed(actor, customer, {})
     return customer
 
 
@@ -210,16 +236,27 @@ def customer_update(
             )
     fields = _resolve_company_name(actor, fields)
     _check_owner_change(actor, customer, fields)
+    before = customer_snapshot(customer)
     _apply(customer, fields)
     customer.save()
     if tags is not None:
         customer.tags.set(list(tags))
+    _fire_changed(actor, customer, before)
     return customer
 
 
 @transaction.atomic
 def customer_delete(*, actor: User, customer: Customer) -> None:
     """Delete a customer with their interactions, orders and tasks."""
+    hooks.fire(
+        "audited",
+        actor=actor,
+        action="deleted",
+        target_type="customers.customer",
+        target_id=customer.pk,
+        label=customer.full_name,
+        detail={},
+    )
     customer.delete()
 
 
@@ -316,11 +353,21 @@ def customer_merge(*, actor: User, keep: Customer, remove: Customer) -> Customer
     if Stage.CUSTOMER in (keep.stage, remove.stage):
         keep.stage = Stage.CUSTOMER
     summary = f"{remove.full_name} <{removed_email or '-'}> #{remove.pk}"
+    removed_pk = remove.pk
     remove.delete()
     for name, value in values.items():
         setattr(keep, name, value)
     keep.set_search_keys()
     keep.save()
     hooks.fire("customers_merged", actor=actor, keep=keep, summary=summary)
+    hooks.fire(
+        "audited",
+        actor=actor,
+        action="merged",
+        target_type="customers.customer",
+        target_id=keep.pk,
+        label=keep.full_name,
+        detail={"removed_id": removed_pk, "filled": filled},
+    )
     hooks.fire("portfolio_changed", trigger="merge")
     return keep

@@ -89,6 +89,7 @@ FIELDS: dict[str, Field] = {
     "last_name": Field(_("last name"), "text", "last_name", group=PROFILE),
     "email": Field(_("email"), "text", "email", group=PROFILE),
     "phone": Field(_("phone"), "text", "phone", group=PROFILE),
+    "address": Field(_("address"), "text", "address", group=PROFILE),
     "city": Field(_("city"), "text", "city", group=PROFILE),
     "region": Field(_("province / region"), "text", "region", group=PROFILE),
     "postal_code": Field(_("postal code"), "text", "postal_code", group=PROFILE),

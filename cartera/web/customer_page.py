@@ -26,6 +26,7 @@ from cartera.customers import selectors as customer_selectors
 from cartera.customers.classification import reason_text
 from cartera.customers.models import Customer
 from cartera.insights.selectors import metrics_for
+from cartera.privacy.selectors import privacy_panel
 from cartera.sales import services as sales_services
 from cartera.sales.forms import OrderForm
 from cartera.sales.models import Order
@@ -50,6 +51,7 @@ def detail_context(request: HttpRequest, customer: Customer) -> dict[str, object
         "can_change": _can_act(request, customer, "change"),
         "can_delete": _can_act(request, customer, "delete"),
         "can_order": _can_act(request, customer, "change") and can(request.user, Order, "add"),
+        "privacy": privacy_panel(user=request.user, customer=customer),
     }
 
 

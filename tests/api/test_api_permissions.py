@@ -42,6 +42,13 @@ def colleague_writes(r, colleague):
         ("delete", f"/api/tasks/{t}", None),
         ("patch", f"/api/companies/{co}", {"name": "Otro nombre"}),
         ("delete", f"/api/companies/{co}", None),
+        # Granting consent needs the right to change the customer; erasing, a manager or an admin.
+        (
+            "post",
+            f"/api/customers/{c}/consents",
+            {"channel": "email", "purpose": "marketing", "granted": True, "wording": "Sí", "source": "call"},
+        ),
+        ("post", f"/api/customers/{c}/erase", {"confirmation": f"ERASE {c}"}),
     ]
 
 
@@ -146,6 +153,15 @@ def outsider_walk(r):
         ("get", "/api/segments/count", {"definition": json.dumps(SEGMENT_DEFINITION)}, {200}),
         ("get", "/api/segments/999999/count", None, {404}),
         ("get", "/api/segments/999999/members", None, {404}),
+        ("get", f"/api/customers/{c}/personal-data", None, {404}),
+        ("get", f"/api/customers/{c}/consents", None, {404}),
+        (
+            "post",
+            f"/api/customers/{c}/consents",
+            {"channel": "email", "purpose": "marketing", "granted": False},
+            {403},
+        ),
+        ("post", f"/api/customers/{c}/erase", {"confirmation": f"ERASE {c}"}, {404}),
     ]
 
 

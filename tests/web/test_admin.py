@@ -51,6 +51,22 @@ def every_admin_model_has_a_row(db, owner, manager, admin_user, customer, client
     client.post("/accounts/login/", {"username": "owner", "password": "s3cret-pass-123"})
     Client().post("/accounts/login/", {"username": "owner", "password": "wrong"})
     AccessFailureLog.objects.create(username="owner", ip_address="127.0.0.1", user_agent="test")
+    # Privacy: a consent, a lawful basis, and an erased person (suppression list and audit log).
+    from cartera.customers.services import customer_create
+    from cartera.privacy.services import (
+        consent_record,
+        customer_erase,
+        erase_confirmation,
+        privacy_profile_update,
+    )
+
+    consent_record(actor=owner, customer=customer, channel="email", purpose="marketing", granted=True,
+                   source="user", wording="Acepto recibir ofertas", version="1")  # fmt: skip
+    privacy_profile_update(
+        actor=owner, customer=customer, lawful_basis="contract", basis_note="", language="es"
+    )
+    gone = customer_create(actor=owner, fields={"first_name": "Borrar", "email": "borrar@example.es"})
+    customer_erase(actor=manager, customer=gone, confirmation=erase_confirmation(gone))
 
 
 def _registered():

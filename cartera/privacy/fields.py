@@ -1,0 +1,132 @@
+"""Which fields hold personal data, and how erasure treats each: the one table.
+
+Every concrete text, date, e-mail and JSON field of every model of the project is listed here under
+its model, with what erasure (Art. 17 / Art. 21) does to it:
+
+* ``CLEAR``   — emptied ("" or NULL, ``{}`` for JSON);
+* ``REPLACE`` — replaced by a placeholder ("Anonymised #id");
+* ``REDACT``  — a free text replaced by "[redacted]" when it had something;
+* ``RETENTION`` — personal data that cannot be tied to one person (a rejected import row); it is
+  removed by the retention job after its period (see :mod:`cartera.privacy.retention`);
+* ``STAFF``   — personal data of the team, not of customers; out of a customer's erasure;
+* ``KEEP``    — not personal data (codes, dates of the business, analysis figures, configuration).
+
+``tests/privacy/test_fields.py`` walks every model and fails when a field is missing here, so that a
+new field cannot be forgotten by the export, the erasure and the records of processing.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class How(StrEnum):
+    CLEAR = "clear"
+    REPLACE = "replace"
+    REDACT = "redact"
+    RETENTION = "retention"
+    STAFF = "staff"
+    KEEP = "keep"
+
+
+ERASED = (How.CLEAR, How.REPLACE, How.REDACT)
+REDACTED = "[redacted]"
+
+K, C, P, R, T, S = How.KEEP, How.CLEAR, How.REPLACE, How.REDACT, How.RETENTION, How.STAFF
+_STAMPS = {"created_at": K, "updated_at": K}
+
+FIELDS: dict[str, dict[str, How]] = {
+    "accounts.user": {
+        "password": S, "last_login": S, "username": S, "first_name": S, "last_name": S, "email": S,
+        "date_joined": S,
+    },
+    "accounts.apitoken": {
+        "name": S, "prefix": S, "key_hash": S, "created_at": K, "last_used_at": S, "expires_at": S,
+        "password_fingerprint": S, "scope": K,
+    },
+    "customers.company": {
+        **_STAMPS, "name": K, "name_key": K, "tax_id": K, "sector": K, "size": K, "region": K, "website": K,
+    },
+    "customers.tag": {"name": K},
+    "customers.customfield": {"key": K, "label": K, "field_type": K, "choices": K},
+    "customers.customer": {
+        **_STAMPS,
+        "title": C, "first_name": P, "last_name": C, "email": C, "phone": C, "stage": K, "sector": K,
+        "job_title": C, "profession": C, "birth_date": C, "address": C, "city": C, "region": C,
+        "postal_code": C, "country": K, "preferred_channel": C, "source": K, "income_range": C,
+        "custom_fields": C, "notes": R, "first_name_key": C, "last_name_key": C,
+    },
+    "activity.interaction": {
+        **_STAMPS, "kind": K, "direction": K, "occurred_at": K, "subject": R, "body": R, "outcome": K,
+    },
+    "activity.task": {**_STAMPS, "title": R, "due_at": K, "done_at": K, "notes": R},
+    # Orders stay, anonymous: the amounts and dates are what revenue, cohorts and the models read.
+    "sales.order": {
+        **_STAMPS, "ordered_on": K, "currency": K, "channel": K, "category": K, "source": K, "external_ref": K,
+    },
+    "insights.customermetrics": {
+        "first_order_on": K, "last_order_on": K, "rfm_segment": K, "abc_class": K, "lifecycle": K,
+        "reason_code": K, "reason_data": K, "decline_since": K, "computed_at": K, "stage": K,
+    },
+    "insights.portfoliosnapshot": {
+        "taken_on": K, "by_lifecycle": K, "model_name": K, "model_params": K, "computed_at": K,
+    },
+    "insights.refreshrun": {
+        "started_at": K, "finished_at": K, "status": K, "trigger": K, "model_name": K, "model_params": K,
+        "note": K,
+    },
+    "segments.segment": {
+        **_STAMPS, "name": K, "description": K, "definition": K, "kind": K, "frozen_at": K,
+    },
+    "segments.segmentmember": {},
+    "segments.persona": {
+        **_STAMPS, "name": K, "initials": K, "description": K, "region": K, "income_range": K, "needs": K,
+        "looks_for": K, "solutions": K, "company_type": K, "buyer_position": K, "definition": K, "message": K,
+    },
+    "segments.personasuggestionrun": {"created_at": K, "model": K, "suggestions": K},
+    "segments.portfoliofigures": {
+        "taken_on": K, "snapshot_computed_at": K, "computed_at": K, "cohorts": K, "rfm": K, "rfm_moves": K,
+        "abc": K, "pareto": K, "at_risk_ids": K, "stages": K,
+    },
+    "imports.importmapping": {"name": K, "kind": K, "columns": K, "options": K, "created_at": K},
+    "imports.importjob": {
+        "kind": K, "status": K, "file_name": K, "stored_path": T, "file_sha256": K, "headers": K, "columns": K,
+        "options": K, "duplicate_policy": K, "source": K, "source_detail": K, "lawful_basis": K,
+        "created_at": K, "updated_at": K, "started_at": K, "finished_at": K, "report": K, "message": K,
+    },
+    # ``previous`` holds the customer's values before an import changed them (for rollback).
+    # ``conflict`` says why a rollback kept the row (an owner's name at most: team data).
+    "imports.importrecord": {
+        "model": K, "action": K, "external_ref": K, "previous": C, "conflict": S, "written_at": K,
+    },
+    "imports.importrowerror": {"column": K, "value": T, "reason": T, "raw": T},
+    "imports.exportlog": {"created_at": K, "what": K, "file_format": K, "filters": K},
+    "privacy.consentevent": {
+        "channel": K, "purpose": K, "source": K, "wording": K, "version": K, "recorded_at": K,
+    },
+    "privacy.privacyprofile": {
+        "lawful_basis": K, "basis_note": R, "language": K, "erased_at": K, "updated_at": K,
+    },
+    "privacy.suppressedemail": {"email_hash": K, "reason": K, "created_at": K},
+    # An erased person's old values in the log of changes are redacted (through the audit unlock).
+    "privacy.auditentry": {
+        "at": K, "actor_name": S, "action": K, "target_type": K, "target_label": P, "changes": R, "detail": K,
+    },
+    "privacy.auditunlock": {"reason": K},
+}  # fmt: skip
+
+
+def personal_fields(model_label: str) -> dict[str, How]:
+    """The fields of ``model_label`` that erasure empties, replaces or redacts."""
+    return {name: how for name, how in FIELDS.get(model_label, {}).items() if how in ERASED}
+
+
+def categories() -> list[tuple[str, str, list[str]]]:
+    """(model label, how, field names) for every kind of personal data held, for the records page."""
+    rows: list[tuple[str, str, list[str]]] = []
+    for label, fields in FIELDS.items():
+        for how in (How.CLEAR, How.REPLACE, How.REDACT, How.RETENTION, How.STAFF):
+            names = [name for name, h in fields.items() if h == how]
+            if names:
+                rows.append((label, how.value, names))
+    return rows
