@@ -164,6 +164,9 @@ CARTERA_LIFECYCLE_THRESHOLDS = json.loads(os.environ.get("CARTERA_LIFECYCLE_THRE
 # silent for longer (or whose process is gone, on the same host) is taken over by the next refresh.
 CARTERA_REFRESH_HEARTBEAT_SECONDS = float(os.environ.get("CARTERA_REFRESH_HEARTBEAT_SECONDS", "10"))
 CARTERA_REFRESH_STALE_SECONDS = float(os.environ.get("CARTERA_REFRESH_STALE_SECONDS", "120"))
+# The bulk-write tricks (COPY, table swaps, index rebuilds: cartera/core/bulk.py) give way to their
+# plain twins (the ORM, row by row) when set; CI runs the suite once this way too.
+CARTERA_BULK_PLAIN = _env_bool("CARTERA_BULK_PLAIN")
 
 # --- static files ---------------------------------------------------------------------------------
 STATIC_URL = "static/"

@@ -16,11 +16,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, connections, transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.utils import timezone
 
-from cartera.core.database import update_planner_statistics
-from cartera.insights import selectors
+from cartera.insights import selectors, storage
 from cartera.insights.analysis import (
     ACTIVE_BASE,
     OrderArrays,
@@ -30,7 +29,7 @@ from cartera.insights.analysis import (
     flows,
     statuses_at,
 )
-from cartera.insights.models import CustomerMetrics, PortfolioSnapshot, RefreshRun
+from cartera.insights.models import PortfolioSnapshot, RefreshRun
 from customerbase import LifecycleThresholds
 
 log = logging.getLogger(__name__)
@@ -232,8 +231,6 @@ _COMPUTED_COLUMNS = [
     "f_score", "m_score", "rfm_segment", "abc_class", "lifecycle", "reason_code", "reason_data", "declining",
     "decline_since", "computed_at",
 ]  # fmt: skip
-# What the writers store: the computed columns, then the customer's stage copied at write time.
-_COLUMNS = [*_COMPUTED_COLUMNS, "stage"]
 
 # The figures behind each status, stored as the JSON object ``reason_data`` (finite ones only).
 _REASON_KEYS = ("days_since_last", "usual_interval_days", "overdue_factor", "threshold_days", "p_alive")
@@ -334,7 +331,7 @@ def _reason_json(m: PortfolioMetrics) -> list[str]:
 
 def _columns(m: PortfolioMetrics, computed_at: Any) -> list[list[Any]]:
     """Every computed metrics column as a list of database-ready values, in the order of
-    :data:`_COMPUTED_COLUMNS` (the stage copy is read by the writers, inside their transaction).
+    :data:`_COMPUTED_COLUMNS` (the stage copy is added by the writer, :func:`storage.write_metrics`).
 
     Built column by column with numpy, so that no Python object is made per row and field beyond
     the value itself; ``computed_at`` is given as the database wants it.
@@ -369,142 +366,10 @@ def _columns(m: PortfolioMetrics, computed_at: Any) -> list[list[Any]]:
 
 
 def _write_metrics(m: PortfolioMetrics, computed_at: dt.datetime) -> None:
-    """Replace every metrics row in one transaction: readers see the old set until it commits."""
-    table = CustomerMetrics._meta.db_table
-    if connection.vendor == "postgresql":
-        _write_postgres(table, m, computed_at)
-    else:
-        _write_sqlite(table, m, computed_at)
-    # Fresh statistics for the planner once the rewrite has committed (the table is new, and on
-    # SQLite its rebuilt indexes have none: segment counts would pick the wrong index). On
-    # PostgreSQL the vacuum also marks the new pages all-visible, so counts read the covering index
-    # alone. Neither keeps readers waiting.
-    update_planner_statistics([table])
-
-
-def _write_postgres(table: str, m: PortfolioMetrics, computed_at: dt.datetime) -> None:
-    columns = _columns(m, computed_at)
-    # Inside a caller's transaction (tests), deferred constraint checks may be pending, and then
-    # PostgreSQL refuses to build indexes on the table: the rows are replaced in place there.
-    rebuild = not connection.in_atomic_block
-    with transaction.atomic(), connection.cursor() as cursor:
-        # Rebuilt the way pg_restore loads a table: emptied, filled by COPY without secondary
-        # indexes, then each index built in one sort. Row by row, every new row would also have to
-        # be checked against the deleted ones in the primary key (several times slower). TRUNCATE
-        # locks this table until the commit: its readers wait for the new rows and never see a
-        # half-written table. The foreign keys stay (dropping one would lock the customers table
-        # for everyone); whatever indexes exist are recreated from their own definitions.
-        indexes: list[tuple[str, str]] = []
-        check_keys_at_end = False
-        if rebuild:
-            cursor.execute(
-                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
-                "AND tablename = %s AND indexname NOT IN (SELECT conname FROM pg_constraint "
-                "WHERE conrelid = %s::regclass)",
-                [table, table],
-            )
-            indexes = cursor.fetchall()
-            check_keys_at_end = _skip_row_triggers(cursor)
-            if not check_keys_at_end:
-                # Checked as each row arrives: queued checks would forbid building the indexes.
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            for name, _definition in indexes:
-                cursor.execute(f'DROP INDEX "{name}"')
-            cursor.execute(f"TRUNCATE {table}")
-        else:
-            cursor.execute(f"DELETE FROM {table}")  # noqa: S608
-        # The stage copy is read inside the rewrite's transaction: a stage changed meanwhile waits
-        # for the table's lock, and its trigger then updates the new row.
-        columns.append(selectors.customer_stages(m.customer_ids))
-        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
-        with raw.copy(f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
-            # psycopg formats each row in C (faster than joining strings in Python).
-            for row in zip(*columns, strict=True):
-                copy.write_row(row)
-        # Room to sort each index in memory (the default spills a million rows to disk); for this
-        # transaction only.
-        cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
-        for _name, definition in indexes:
-            cursor.execute(definition)
-        if check_keys_at_end:
-            _check_foreign_keys(cursor, table)
-
-
-def _skip_row_triggers(cursor: Any) -> bool:
-    """Turn off the per-row foreign-key triggers for this transaction, if the role may.
-
-    Each new row would otherwise queue a check against the customers table (a million lookups and
-    row locks at the commit), and queued checks forbid building indexes in the same transaction.
-    ``session_replication_role`` needs a superuser or a role granted that setting; True when set,
-    and then the caller checks the keys itself with one join per key; otherwise the caller has
-    them checked row by row as the rows arrive (slower, same result).
-    """
-    try:
-        with transaction.atomic():
-            cursor.execute("SET LOCAL session_replication_role = replica")
-    except DatabaseError:
-        return False
-    return True
-
-
-def _check_foreign_keys(cursor: Any, table: str) -> None:
-    """Raise :class:`IntegrityError` if a row of ``table`` points to a row that does not exist."""
-    cursor.execute(
-        "SELECT c.conname, c.confrelid::regclass::text, "
-        "(SELECT array_agg(quote_ident(a.attname) ORDER BY k.n) FROM unnest(c.conkey) WITH ORDINALITY k(att, n) "
-        " JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.att), "
-        "(SELECT array_agg(quote_ident(a.attname) ORDER BY k.n) FROM unnest(c.confkey) WITH ORDINALITY k(att, n) "
-        " JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.att) "
-        "FROM pg_constraint c WHERE c.conrelid = %s::regclass AND c.contype = 'f'",
-        [table],
+    """Replace every metrics row; readers see the old rows until the new ones are all there."""
+    storage.write_metrics(
+        columns=_columns(m, computed_at), names=_COMPUTED_COLUMNS, customer_ids=m.customer_ids
     )
-    for name, parent, own, referenced in cursor.fetchall():
-        present = " AND ".join(f"t.{col} IS NOT NULL" for col in own)
-        match = " AND ".join(f"p.{ref} = t.{col}" for col, ref in zip(own, referenced, strict=True))
-        cursor.execute(
-            f"SELECT {', '.join('t.' + col for col in own)} FROM {table} t WHERE {present} "  # noqa: S608
-            f"AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {match}) LIMIT 1"
-        )
-        missing = cursor.fetchone()
-        if missing is not None:
-            raise IntegrityError(
-                f'{table} violates foreign key constraint "{name}": {missing} not in {parent}'
-            )
-
-
-def _write_sqlite(table: str, m: PortfolioMetrics, computed_at: dt.datetime) -> None:
-    columns = _columns(m, connection.ops.adapt_datetimefield_value(computed_at))
-    placeholders = ", ".join(["?"] * len(_COLUMNS))
-    sql = f"INSERT INTO {table} ({', '.join(_COLUMNS)}) VALUES ({placeholders})"  # noqa: S608
-    # With foreign keys enforced, SQLite visits every deleted row and looks up every inserted row's
-    # customer. Checked once at the end instead (a refresh that raced with a customer's deletion
-    # fails as before). Outside a transaction only: inside one (tests) SQLite keeps them on.
-    unchecked = connection.disable_constraint_checking()
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            # Filling the table and then building each index in one sort is faster than updating
-            # every index row by row. In WAL mode readers keep seeing the old table and its indexes
-            # until the commit. Whatever indexes exist (the migrations' or added later) are
-            # recreated from their own definitions; the primary key's stays.
-            cursor.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL",
-                [table],
-            )
-            indexes = cursor.fetchall()
-            for name, _definition in indexes:
-                cursor.execute(f'DROP INDEX "{name}"')
-            cursor.execute(f"DELETE FROM {table}")  # noqa: S608
-            # The stage copy, read inside the write transaction (no stage can change meanwhile).
-            columns.append(selectors.customer_stages(m.customer_ids))
-            # The sqlite3 cursor itself, fed straight from the column lists.
-            cursor.cursor.executemany(sql, zip(*columns, strict=True))
-            for _name, definition in indexes:
-                cursor.execute(definition)
-            if unchecked:
-                connection.check_constraints(table_names=[table])
-    finally:
-        if unchecked:
-            connection.enable_constraint_checking()
 
 
 def insights_refresh(
