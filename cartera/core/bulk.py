@@ -183,8 +183,9 @@ def swap_in_new_table(
     new, old = f"{table}__new", f"{table}__old"
     oid = qn(table)
     _drop_table(old)  # left by a process killed between a swap and its clean-up
+    inside_caller_transaction = connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
-        deferred = connection.in_atomic_block and _flush_deferred_checks(cursor)
+        deferred = inside_caller_transaction and _flush_deferred_checks(cursor)
         cursor.execute(
             f"CREATE TABLE {qn(new)} (LIKE {qn(table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
             "INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING GENERATED INCLUDING IDENTITY)"

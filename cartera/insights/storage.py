@@ -294,8 +294,10 @@ def catch_up_stages(cursor: Any, table: str) -> None:
 def _write_metrics_sqlite(
     columns: list[list[Any]], names: Sequence[str], customer_ids: npt.NDArray[np.int64]
 ) -> None:
-    computed_at = connection.ops.adapt_datetimefield_value(columns[-1][0]) if columns[-1] else None
-    columns = [*columns[:-1], [computed_at] * len(columns[-1])]
+    # sqlite3 stores a datetime as its own text; Django's reads back what Django writes.
+    at = list(names).index("computed_at")
+    stamp = connection.ops.adapt_datetimefield_value(columns[at][0]) if columns[at] else None
+    columns = [*columns[:at], [stamp] * len(columns[at]), *columns[at + 1 :]]
     table = METRICS_TABLE
     # A refresh that raced with a customer's deletion fails (one key check at the end).
     with bulk.atomic_with_keys_checked_at_end(table), connection.cursor() as cursor:
