@@ -183,3 +183,25 @@ def test_the_lock_can_be_cleared_by_hand(db):
     assert held.status == RefreshRun.Status.FAILED and "operator" in held.note
     assert refresh_lock_clear() is None
     assert insights_refresh().status == RefreshRun.Status.DONE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_names_its_task_and_says_who_holds_the_lock():
+    from django.core.management import call_command
+    from django_tasks_db.models import DBTaskResult
+
+    from cartera.insights.tasks import refresh_insights
+
+    first = refresh_insights.enqueue(trigger="test")
+    call_command("db_worker", "--batch", "--interval", "0", verbosity=0)
+    run = RefreshRun.objects.get(trigger="test")
+    assert run.status == RefreshRun.Status.DONE and run.holder["task_id"] == str(first.id)
+    assert run.holder["pid"] == os.getpid() and run.holder["host"] == socket.gethostname()
+
+    held = _held_elsewhere(5)
+    second = refresh_insights.enqueue(trigger="test")
+    call_command("db_worker", "--batch", "--interval", "0", verbosity=0)
+    outcome = DBTaskResult.objects.get(pk=second.id)
+    assert outcome.status == "SUCCESSFUL"
+    assert outcome.return_value.startswith("skipped: a refresh is already running")
+    assert f"run {held.pk} started" in outcome.return_value and "worker-2.example" in outcome.return_value
