@@ -117,10 +117,11 @@ def test_readers_and_stage_changes_go_on_while_the_new_table_is_built(owner):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_swap_lets_readers_pass_while_it_waits_for_a_long_one(owner):
+def test_the_swap_lets_readers_pass_while_it_waits_for_a_long_one(owner, settings):
     """A long reader holds the table: the swap waits for it without queueing the readers after it."""
     if connection.vendor != "postgresql":
         pytest.skip("the table swap is PostgreSQL's")
+    settings.CARTERA_BULK_PLAIN = False  # the swap itself, also when the suite runs the plain twins
     _small_portfolio(owner)
     table = storage.METRICS_TABLE
     long_reader, probe = _other_connection(), _other_connection()
