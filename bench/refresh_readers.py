@@ -296,8 +296,9 @@ def render(runs: list[dict[str, Any]], args: argparse.Namespace) -> str:
 
 FINDINGS = """**What changed.** Before, PostgreSQL emptied the metrics table with `TRUNCATE` and refilled it in
 the same transaction: every query touching the table waited for the whole rewrite (the "before" rows:
-one customer-list request waited for the entire rewrite, while the requests that happened to run
-before or after it look normal, which is why the p95 hides it and the maximum does not). Now the new
+the one customer-list request that arrived during the rewrite waited 55.7 s for the rest of it; the
+one client's other requests ran before or after it and look normal, which is why the p95 hides the wait
+and the maximum does not; with many users, every one of them would have waited). Now the new
 rows are built in a fresh table and swapped in under a lock held for milliseconds
 (`cartera/core/bulk.py`, `swap_in_new_table`); readers read the old rows meanwhile. The slowest
 request during the refresh now comes from sharing two CPU cores with the refresh (and with the other
