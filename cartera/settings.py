@@ -177,6 +177,13 @@ CARTERA_DEFAULT_CURRENCY = os.environ.get("CARTERA_DEFAULT_CURRENCY", "EUR")
 CARTERA_PAGE_SIZE = 50
 # Lifecycle thresholds (see docs/analytics.md), e.g. '{"lost_after_days": 540, "at_risk_factor": 2.5}'.
 CARTERA_LIFECYCLE_THRESHOLDS = json.loads(os.environ.get("CARTERA_LIFECYCLE_THRESHOLDS", "{}"))
+# The refresh's one-at-a-time lock: the running refresh shows a sign of life every few seconds; one
+# silent for longer (or whose process is gone, on the same host) is taken over by the next refresh.
+CARTERA_REFRESH_HEARTBEAT_SECONDS = float(os.environ.get("CARTERA_REFRESH_HEARTBEAT_SECONDS", "10"))
+CARTERA_REFRESH_STALE_SECONDS = float(os.environ.get("CARTERA_REFRESH_STALE_SECONDS", "120"))
+# The bulk-write tricks (COPY, table swaps, index rebuilds: cartera/core/bulk.py) give way to their
+# plain twins (the ORM, row by row) when set; CI runs the suite once this way too.
+CARTERA_BULK_PLAIN = _env_bool("CARTERA_BULK_PLAIN")
 
 # --- personal data (docs/privacy.md) ----------------------------------------------------------------
 # The key of the hash under which erased e-mail addresses are kept on the suppression list. Changing

@@ -156,6 +156,12 @@ class RefreshRun(models.Model):
     model_params = models.JSONField(_("model parameters"), default=dict, blank=True)
     log_likelihood = models.FloatField(_("log-likelihood"), null=True)
     note = models.TextField(_("note"), blank=True)
+    # Who holds the one-at-a-time lock while the run is "running": host, process id (and its start
+    # time, so that a reused pid is not mistaken for the holder) and the worker's task id, if any;
+    # the holder touches ``heartbeat_at`` every few seconds. A dead holder or a silent one is taken
+    # over by the next refresh (services.refresh_lock_take).
+    holder = models.JSONField(_("held by"), default=dict, blank=True)
+    heartbeat_at = models.DateTimeField(_("last sign of life"), null=True)
 
     class Meta:
         verbose_name = _("refresh run")

@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import os
+import socket
+import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -13,12 +16,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.utils import timezone
 
 from cartera.core import hooks
-from cartera.core.database import update_planner_statistics
-from cartera.insights import selectors
+from cartera.insights import selectors, storage
 from cartera.insights.analysis import (
     ACTIVE_BASE,
     OrderArrays,
@@ -28,19 +30,22 @@ from cartera.insights.analysis import (
     flows,
     statuses_at,
 )
-from cartera.insights.models import CustomerMetrics, PortfolioSnapshot, RefreshRun
+from cartera.insights.models import PortfolioSnapshot, RefreshRun
 from customerbase import LifecycleThresholds
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PERIOD_DAYS = 30
-STALE_AFTER = dt.timedelta(hours=2)
 
 Progress = Callable[[str], None]
 
 
 class RefreshAlreadyRunning(Exception):
-    """Another refresh is running; only one runs at a time."""
+    """Another refresh is running; only one runs at a time. ``run`` is the one holding the lock."""
+
+    def __init__(self, run: RefreshRun) -> None:
+        self.run = run
+        super().__init__(f"a refresh is already running: {describe_holder(run)}")
 
 
 def lifecycle_thresholds() -> LifecycleThresholds:
@@ -48,18 +53,171 @@ def lifecycle_thresholds() -> LifecycleThresholds:
     return LifecycleThresholds(**settings.CARTERA_LIFECYCLE_THRESHOLDS)
 
 
-def _start_run(trigger: str) -> RefreshRun:
-    """Record a running refresh; the database's unique constraint refuses a second one."""
-    now = timezone.now()
-    # A refresh whose process died never finishes: after a while it no longer blocks the next one.
-    RefreshRun.objects.filter(status=RefreshRun.Status.RUNNING, started_at__lt=now - STALE_AFTER).update(
-        status=RefreshRun.Status.FAILED, finished_at=now, note="abandoned (no end recorded)"
-    )
+# --- the one-at-a-time lock -----------------------------------------------------------------------
+# The lock is the one RefreshRun row in status "running" (a partial unique constraint refuses a
+# second one, whatever process asks). The row names its holder and the holder touches it every few
+# seconds, so that a refresh killed with ``kill -9`` (which cannot clean up) blocks nothing for long:
+# on the same host a holder whose process is gone is taken over at once, anywhere else one whose
+# last sign of life is older than ``CARTERA_REFRESH_STALE_SECONDS``.
+
+
+def _process_start(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc), None where unknown.
+
+    Recorded with the pid so that a pid reused by a later process does not pass for the holder.
+    """
     try:
-        with transaction.atomic():
-            return RefreshRun.objects.create(started_at=now, trigger=trigger[:30])
-    except IntegrityError as exc:
-        raise RefreshAlreadyRunning("a refresh is already running") from exc
+        with open(f"/proc/{pid}/stat") as fh:
+            # The command name (2nd field) may hold spaces and parentheses: split after its last ")".
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] in ("Z", "X"):  # a zombie has finished: it only waits for its parent to reap it
+        return -1
+    return int(fields[19])
+
+
+def _this_holder(task_id: str = "") -> dict[str, Any]:
+    pid = os.getpid()
+    holder: dict[str, Any] = {"host": socket.gethostname(), "pid": pid, "pid_start": _process_start(pid)}
+    if task_id:
+        holder["task_id"] = task_id
+    return holder
+
+
+def _holder_is_gone(run: RefreshRun) -> bool:
+    """True when the holder ran on this host and its process no longer exists (or is another one)."""
+    holder = run.holder or {}
+    pid = holder.get("pid")
+    if holder.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # exists, owned by another user
+    started = _process_start(pid)
+    return started == -1 or (
+        holder.get("pid_start") is not None and started not in (None, holder["pid_start"])
+    )
+
+
+def _last_sign_of_life(run: RefreshRun) -> dt.datetime:
+    return run.heartbeat_at or run.started_at
+
+
+def refresh_lock_state(run: RefreshRun, *, now: dt.datetime | None = None) -> str:
+    """Why a running refresh's lock may be taken over ("" while its holder looks alive)."""
+    now = now or timezone.now()
+    if _holder_is_gone(run):
+        return f"holder process {run.holder.get('pid')} on {run.holder.get('host')} is gone"
+    silent = now - _last_sign_of_life(run)
+    if silent > dt.timedelta(seconds=settings.CARTERA_REFRESH_STALE_SECONDS):
+        return f"no sign of life for {int(silent.total_seconds())} s"
+    return ""
+
+
+def describe_holder(run: RefreshRun) -> str:
+    """Who holds the lock and since when, for the messages that refuse a second refresh."""
+    holder = run.holder or {}
+    who = ", ".join(
+        part
+        for part in (
+            f"process {holder['pid']} on {holder.get('host', '?')}" if holder.get("pid") else "",
+            f"worker task {holder['task_id']}" if holder.get("task_id") else "",
+            f"trigger {run.trigger}",
+        )
+        if part
+    )
+    since = timezone.localtime(run.started_at).strftime("%Y-%m-%d %H:%M:%S %Z")
+    beat = _last_sign_of_life(run)
+    age = int((timezone.now() - beat).total_seconds())
+    return f"run {run.pk} started {since} by {who}; last sign of life {age} s ago"
+
+
+def _release(run: RefreshRun, note: str) -> bool:
+    """Mark a running refresh failed (only if it still is); True if this call did it."""
+    return bool(
+        RefreshRun.objects.filter(pk=run.pk, status=RefreshRun.Status.RUNNING).update(
+            status=RefreshRun.Status.FAILED, finished_at=timezone.now(), note=note[:2000]
+        )
+    )
+
+
+def _start_run(
+    trigger: str, *, task_id: str = "", force: bool = False, say: Progress | None = None
+) -> RefreshRun:
+    """Take the lock: record a running refresh; the database's unique constraint refuses a second one.
+
+    A running refresh whose holder is gone or silent is marked failed and taken over; with
+    ``force`` any running one is (``cartera refresh --force``).
+    """
+    for _attempt in range(3):
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                return RefreshRun.objects.create(
+                    started_at=now, heartbeat_at=now, trigger=trigger[:30], holder=_this_holder(task_id)
+                )
+        except IntegrityError:
+            current = RefreshRun.objects.filter(status=RefreshRun.Status.RUNNING).first()
+            if current is None:
+                continue  # it ended meanwhile
+            reason = "cleared by --force" if force else refresh_lock_state(current, now=now)
+            if not reason:
+                raise RefreshAlreadyRunning(current) from None
+            if _release(current, f"abandoned ({reason}); taken over by {_describe_self(trigger, task_id)}"):
+                log.warning("refresh lock taken over: %s (%s)", describe_holder(current), reason)
+                if say is not None:
+                    say(f"took over the lock of {describe_holder(current)} ({reason})")
+    current = RefreshRun.objects.filter(status=RefreshRun.Status.RUNNING).first()
+    raise RefreshAlreadyRunning(current) if current else RuntimeError("could not take the refresh lock")
+
+
+def _describe_self(trigger: str, task_id: str) -> str:
+    me = _this_holder(task_id)
+    return f"process {me['pid']} on {me['host']} ({trigger})"
+
+
+def refresh_lock_clear(*, note: str = "cleared by hand") -> RefreshRun | None:
+    """Release the lock whoever holds it (the running refresh is marked failed); returns that run."""
+    current = RefreshRun.objects.filter(status=RefreshRun.Status.RUNNING).first()
+    if current is not None and _release(current, f"abandoned ({note})"):
+        return current
+    return None
+
+
+class _Heartbeat:
+    """Touches the running refresh's ``heartbeat_at`` from a thread (its own database connection)
+    every ``CARTERA_REFRESH_HEARTBEAT_SECONDS`` while the refresh works."""
+
+    def __init__(self, run: RefreshRun) -> None:
+        self.run_pk = run.pk
+        self.every = float(settings.CARTERA_REFRESH_HEARTBEAT_SECONDS)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"refresh-heartbeat-{run.pk}", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _beat(self) -> None:
+        try:
+            while not self.stop.wait(self.every):
+                try:
+                    RefreshRun.objects.filter(pk=self.run_pk, status=RefreshRun.Status.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except DatabaseError:
+                    # The database is busy (SQLite's one writer is the refresh itself): next beat.
+                    log.debug("refresh heartbeat skipped", exc_info=True)
+        finally:
+            connections.close_all()
 
 
 def _num(value: float, places: int = 2) -> Decimal | None:
@@ -74,8 +232,6 @@ _COMPUTED_COLUMNS = [
     "f_score", "m_score", "rfm_segment", "abc_class", "lifecycle", "reason_code", "reason_data", "declining",
     "decline_since", "computed_at",
 ]  # fmt: skip
-# What the writers store: the computed columns, then the customer's stage copied at write time.
-_COLUMNS = [*_COMPUTED_COLUMNS, "stage"]
 
 # The figures behind each status, stored as the JSON object ``reason_data`` (finite ones only).
 _REASON_KEYS = ("days_since_last", "usual_interval_days", "overdue_factor", "threshold_days", "p_alive")
@@ -176,7 +332,7 @@ def _reason_json(m: PortfolioMetrics) -> list[str]:
 
 def _columns(m: PortfolioMetrics, computed_at: Any) -> list[list[Any]]:
     """Every computed metrics column as a list of database-ready values, in the order of
-    :data:`_COMPUTED_COLUMNS` (the stage copy is read by the writers, inside their transaction).
+    :data:`_COMPUTED_COLUMNS` (the stage copy is added by the writer, :func:`storage.write_metrics`).
 
     Built column by column with numpy, so that no Python object is made per row and field beyond
     the value itself; ``computed_at`` is given as the database wants it.
@@ -211,142 +367,10 @@ def _columns(m: PortfolioMetrics, computed_at: Any) -> list[list[Any]]:
 
 
 def _write_metrics(m: PortfolioMetrics, computed_at: dt.datetime) -> None:
-    """Replace every metrics row in one transaction: readers see the old set until it commits."""
-    table = CustomerMetrics._meta.db_table
-    if connection.vendor == "postgresql":
-        _write_postgres(table, m, computed_at)
-    else:
-        _write_sqlite(table, m, computed_at)
-    # Fresh statistics for the planner once the rewrite has committed (the table is new, and on
-    # SQLite its rebuilt indexes have none: segment counts would pick the wrong index). On
-    # PostgreSQL the vacuum also marks the new pages all-visible, so counts read the covering index
-    # alone. Neither keeps readers waiting.
-    update_planner_statistics([table])
-
-
-def _write_postgres(table: str, m: PortfolioMetrics, computed_at: dt.datetime) -> None:
-    columns = _columns(m, computed_at)
-    # Inside a caller's transaction (tests), deferred constraint checks may be pending, and then
-    # PostgreSQL refuses to build indexes on the table: the rows are replaced in place there.
-    rebuild = not connection.in_atomic_block
-    with transaction.atomic(), connection.cursor() as cursor:
-        # Rebuilt the way pg_restore loads a table: emptied, filled by COPY without secondary
-        # indexes, then each index built in one sort. Row by row, every new row would also have to
-        # be checked against the deleted ones in the primary key (several times slower). TRUNCATE
-        # locks this table until the commit: its readers wait for the new rows and never see a
-        # half-written table. The foreign keys stay (dropping one would lock the customers table
-        # for everyone); whatever indexes exist are recreated from their own definitions.
-        indexes: list[tuple[str, str]] = []
-        check_keys_at_end = False
-        if rebuild:
-            cursor.execute(
-                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
-                "AND tablename = %s AND indexname NOT IN (SELECT conname FROM pg_constraint "
-                "WHERE conrelid = %s::regclass)",
-                [table, table],
-            )
-            indexes = cursor.fetchall()
-            check_keys_at_end = _skip_row_triggers(cursor)
-            if not check_keys_at_end:
-                # Checked as each row arrives: queued checks would forbid building the indexes.
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            for name, _definition in indexes:
-                cursor.execute(f'DROP INDEX "{name}"')
-            cursor.execute(f"TRUNCATE {table}")
-        else:
-            cursor.execute(f"DELETE FROM {table}")  # noqa: S608
-        # The stage copy is read inside the rewrite's transaction: a stage changed meanwhile waits
-        # for the table's lock, and its trigger then updates the new row.
-        columns.append(selectors.customer_stages(m.customer_ids))
-        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
-        with raw.copy(f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
-            # psycopg formats each row in C (faster than joining strings in Python).
-            for row in zip(*columns, strict=True):
-                copy.write_row(row)
-        # Room to sort each index in memory (the default spills a million rows to disk); for this
-        # transaction only.
-        cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
-        for _name, definition in indexes:
-            cursor.execute(definition)
-        if check_keys_at_end:
-            _check_foreign_keys(cursor, table)
-
-
-def _skip_row_triggers(cursor: Any) -> bool:
-    """Turn off the per-row foreign-key triggers for this transaction, if the role may.
-
-    Each new row would otherwise queue a check against the customers table (a million lookups and
-    row locks at the commit), and queued checks forbid building indexes in the same transaction.
-    ``session_replication_role`` needs a superuser or a role granted that setting; True when set,
-    and then the caller checks the keys itself with one join per key; otherwise the caller has
-    them checked row by row as the rows arrive (slower, same result).
-    """
-    try:
-        with transaction.atomic():
-            cursor.execute("SET LOCAL session_replication_role = replica")
-    except DatabaseError:
-        return False
-    return True
-
-
-def _check_foreign_keys(cursor: Any, table: str) -> None:
-    """Raise :class:`IntegrityError` if a row of ``table`` points to a row that does not exist."""
-    cursor.execute(
-        "SELECT c.conname, c.confrelid::regclass::text, "
-        "(SELECT array_agg(quote_ident(a.attname) ORDER BY k.n) FROM unnest(c.conkey) WITH ORDINALITY k(att, n) "
-        " JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.att), "
-        "(SELECT array_agg(quote_ident(a.attname) ORDER BY k.n) FROM unnest(c.confkey) WITH ORDINALITY k(att, n) "
-        " JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.att) "
-        "FROM pg_constraint c WHERE c.conrelid = %s::regclass AND c.contype = 'f'",
-        [table],
+    """Replace every metrics row; readers see the old rows until the new ones are all there."""
+    storage.write_metrics(
+        columns=_columns(m, computed_at), names=_COMPUTED_COLUMNS, customer_ids=m.customer_ids
     )
-    for name, parent, own, referenced in cursor.fetchall():
-        present = " AND ".join(f"t.{col} IS NOT NULL" for col in own)
-        match = " AND ".join(f"p.{ref} = t.{col}" for col, ref in zip(own, referenced, strict=True))
-        cursor.execute(
-            f"SELECT {', '.join('t.' + col for col in own)} FROM {table} t WHERE {present} "  # noqa: S608
-            f"AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {match}) LIMIT 1"
-        )
-        missing = cursor.fetchone()
-        if missing is not None:
-            raise IntegrityError(
-                f'{table} violates foreign key constraint "{name}": {missing} not in {parent}'
-            )
-
-
-def _write_sqlite(table: str, m: PortfolioMetrics, computed_at: dt.datetime) -> None:
-    columns = _columns(m, connection.ops.adapt_datetimefield_value(computed_at))
-    placeholders = ", ".join(["?"] * len(_COLUMNS))
-    sql = f"INSERT INTO {table} ({', '.join(_COLUMNS)}) VALUES ({placeholders})"  # noqa: S608
-    # With foreign keys enforced, SQLite visits every deleted row and looks up every inserted row's
-    # customer. Checked once at the end instead (a refresh that raced with a customer's deletion
-    # fails as before). Outside a transaction only: inside one (tests) SQLite keeps them on.
-    unchecked = connection.disable_constraint_checking()
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            # Filling the table and then building each index in one sort is faster than updating
-            # every index row by row. In WAL mode readers keep seeing the old table and its indexes
-            # until the commit. Whatever indexes exist (the migrations' or added later) are
-            # recreated from their own definitions; the primary key's stays.
-            cursor.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL",
-                [table],
-            )
-            indexes = cursor.fetchall()
-            for name, _definition in indexes:
-                cursor.execute(f'DROP INDEX "{name}"')
-            cursor.execute(f"DELETE FROM {table}")  # noqa: S608
-            # The stage copy, read inside the write transaction (no stage can change meanwhile).
-            columns.append(selectors.customer_stages(m.customer_ids))
-            # The sqlite3 cursor itself, fed straight from the column lists.
-            cursor.cursor.executemany(sql, zip(*columns, strict=True))
-            for _name, definition in indexes:
-                cursor.execute(definition)
-            if unchecked:
-                connection.check_constraints(table_names=[table])
-    finally:
-        if unchecked:
-            connection.enable_constraint_checking()
 
 
 def insights_refresh(
@@ -355,50 +379,55 @@ def insights_refresh(
     as_of: dt.date | None = None,
     period_days: int | None = None,
     progress: Progress | None = None,
+    task_id: str = "",
+    force: bool = False,
 ) -> RefreshRun:
     """Recompute every customer's metrics and today's portfolio snapshot.
 
-    One refresh runs at a time (:class:`RefreshAlreadyRunning` otherwise). The snapshot's period runs
-    from the previous snapshot (or ``period_days``, 30 by default) to ``as_of`` (today).
+    One refresh runs at a time (:class:`RefreshAlreadyRunning` otherwise, naming the holder); a
+    running one whose holder died or went silent is taken over, and ``force`` takes over any. The
+    snapshot's period runs from the previous snapshot (or ``period_days``, 30 by default) to
+    ``as_of`` (today). ``task_id`` names the worker's task, when a worker runs it.
     """
     say = progress or (lambda _msg: None)
-    run = _start_run(trigger)
+    run = _start_run(trigger, task_id=task_id, force=force, say=say)
     started = time.perf_counter()
     try:
-        as_of = as_of or timezone.localdate()
-        say("reading orders")
-        orders = selectors.order_arrays()
-        ids = selectors.customer_ids()
-        say(f"analysing {len(ids):,} customers and {len(orders):,} orders")
-        thresholds = lifecycle_thresholds()
-        now_metrics = analyse(orders, ids, as_of=as_of, thresholds=thresholds)
-        if period_days is None:
-            previous = PortfolioSnapshot.objects.filter(taken_on__lt=as_of).order_by("-taken_on").first()
-            period_days = (as_of - previous.taken_on).days if previous else DEFAULT_PERIOD_DAYS
-        start = as_of - dt.timedelta(days=period_days)
-        # The start of the period only needs statuses, for the movements: rules without models.
-        before = statuses_at(orders, ids, as_of=start, thresholds=thresholds)
-        say("writing metrics")
-        computed_at = timezone.now()
-        _write_metrics(now_metrics, computed_at)
-        say("writing the snapshot")
-        snapshot = _write_snapshot(now_metrics, before, orders, period_days, computed_at)
-        say("computing the dashboard figures")
-        _refresh_figures(snapshot=snapshot, orders=orders, metrics=now_metrics)
-        run.status = RefreshRun.Status.DONE
-        run.customers = len(ids)
-        run.orders = len(orders)
-        run.model_name = now_metrics.model_name
-        run.model_params = now_metrics.model_params
-        run.log_likelihood = now_metrics.log_likelihood
-        run.note = "; ".join(now_metrics.notes)
+        with _Heartbeat(run):
+            as_of = as_of or timezone.localdate()
+            say("reading orders")
+            orders = selectors.order_arrays()
+            ids = selectors.customer_ids()
+            say(f"analysing {len(ids):,} customers and {len(orders):,} orders")
+            thresholds = lifecycle_thresholds()
+            now_metrics = analyse(orders, ids, as_of=as_of, thresholds=thresholds)
+            if period_days is None:
+                previous = PortfolioSnapshot.objects.filter(taken_on__lt=as_of).order_by("-taken_on").first()
+                period_days = (as_of - previous.taken_on).days if previous else DEFAULT_PERIOD_DAYS
+            start = as_of - dt.timedelta(days=period_days)
+            # The start of the period only needs statuses, for the movements: rules without models.
+            before = statuses_at(orders, ids, as_of=start, thresholds=thresholds)
+            say("writing metrics")
+            computed_at = timezone.now()
+            _write_metrics(now_metrics, computed_at)
+            say("writing the snapshot")
+            snapshot = _write_snapshot(now_metrics, before, orders, period_days, computed_at)
+            say("computing the dashboard figures")
+            _refresh_figures(snapshot=snapshot, orders=orders, metrics=now_metrics)
+            run.status = RefreshRun.Status.DONE
+            run.customers = len(ids)
+            run.orders = len(orders)
+            run.model_name = now_metrics.model_name
+            run.model_params = now_metrics.model_params
+            run.log_likelihood = now_metrics.log_likelihood
+            run.note = "; ".join(now_metrics.notes)
     except Exception as exc:
         run.status = RefreshRun.Status.FAILED
         run.note = f"{type(exc).__name__}: {exc}"[:2000]
         log.exception("insights refresh failed")
         raise
     finally:
-        run.finished_at = timezone.now()
+        run.finished_at = run.heartbeat_at = timezone.now()
         run.seconds = round(time.perf_counter() - started, 3)
         run.save()
     return run

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.tasks import task
+from django.tasks import TaskContext, task
 
-from cartera.insights.services import RefreshAlreadyRunning, insights_refresh
+from cartera.insights.services import RefreshAlreadyRunning, describe_holder, insights_refresh
 
 
-@task()
-def refresh_insights(trigger: str = "task") -> str:
-    """Recompute the metrics in the worker; a refresh already running makes this one a no-op."""
+@task(takes_context=True)
+def refresh_insights(context: TaskContext[[str], str], trigger: str = "task") -> str:
+    """Recompute the metrics in the worker; a refresh already running makes this one a no-op.
+
+    The run records this task's id as its holder, so that "already running" says which task holds it.
+    """
     try:
-        run = insights_refresh(trigger=trigger)
-    except RefreshAlreadyRunning:
-        return "skipped: a refresh is already running"
+        run = insights_refresh(trigger=trigger, task_id=str(context.task_result.id))
+    except RefreshAlreadyRunning as exc:
+        return f"skipped: a refresh is already running ({describe_holder(exc.run)})"
     return f"{run.customers} customers in {run.seconds:.1f} s"
 
 

@@ -17,7 +17,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from cartera.insights import selectors, services
+from cartera.insights import selectors, services, storage
 from cartera.insights.analysis import OrderArrays, PortfolioMetrics, analyse, statuses_at
 from cartera.insights.models import CustomerMetrics
 from cartera.segments import figures
@@ -37,7 +37,14 @@ def _plain_orders() -> list[tuple[int, dt.date, float]]:
         ]
 
 
-def test_order_arrays_are_the_stored_orders(owner, monkeypatch):
+@pytest.fixture(params=["fast", "plain"])
+def paths(request, settings):
+    """Each test runs with the fast paths, and again with their plain twins forced."""
+    settings.CARTERA_BULK_PLAIN = request.param == "plain"
+    return request.param
+
+
+def test_order_arrays_are_the_stored_orders(owner, monkeypatch, paths):
     from cartera.customers.services import customer_create
     from cartera.sales.services import order_create
 
@@ -58,7 +65,7 @@ def test_order_arrays_are_the_stored_orders(owner, monkeypatch):
                 "UPDATE sales_order SET amount = 0.1 + 0.2 WHERE id = (SELECT min(id) + 3 FROM sales_order)"
             )
         # Small chunks, so that several are read and joined.
-        monkeypatch.setattr(selectors, "_SQLITE_ROWIDS_PER_QUERY", 7)
+        monkeypatch.setattr(storage, "_SQLITE_ROWIDS_PER_QUERY", 7)
     orders = selectors.order_arrays()
     got = list(
         zip(
@@ -295,15 +302,9 @@ def _foreign_keys() -> list[Any]:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("may_skip_triggers", [True, False])
-def test_rewrite_keeps_indexes_and_keys_and_checks_customers(owner, monkeypatch, may_skip_triggers):
-    """Outside a test transaction, as in production: indexes rebuilt, foreign keys back on.
-
-    On PostgreSQL also as a role that may not turn the per-row key triggers off."""
-    if not may_skip_triggers:
-        if connection.vendor != "postgresql":
-            pytest.skip("PostgreSQL roles only")
-        monkeypatch.setattr(services, "_skip_row_triggers", lambda cursor: False)
+def test_rewrite_keeps_indexes_and_keys_and_checks_customers(owner, paths):
+    """Outside a test transaction, as in production: indexes rebuilt, foreign keys back on; the
+    fast rewrite (on PostgreSQL a new table swapped in) and its plain twin alike."""
     from cartera.customers.services import customer_create
     from cartera.sales.services import order_create
 

@@ -8,7 +8,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from cartera.insights.models import RefreshRun
-from cartera.insights.services import RefreshAlreadyRunning, insights_backfill, insights_refresh
+from cartera.insights.services import (
+    RefreshAlreadyRunning,
+    describe_holder,
+    insights_backfill,
+    insights_refresh,
+)
 from cartera.insights.tasks import refresh_insights
 
 
@@ -29,6 +34,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--if-never-run", action="store_true", help="do nothing once a refresh has completed"
         )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="take over the lock of a refresh that is still marked running (one killed, or stuck)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["if_never_run"] and RefreshRun.objects.filter(status=RefreshRun.Status.DONE).exists():
@@ -43,10 +53,17 @@ class Command(BaseCommand):
             self.stdout.write(f"{n} month-end snapshots written.")
         try:
             run = insights_refresh(
-                trigger="cli", as_of=options["as_of"], period_days=options["period_days"], progress=say
+                trigger="cli",
+                as_of=options["as_of"],
+                period_days=options["period_days"],
+                progress=say,
+                force=options["force"],
             )
         except RefreshAlreadyRunning as exc:
-            raise CommandError("A refresh is already running; try again when it ends.") from exc
+            raise CommandError(
+                f"A refresh is already running ({describe_holder(exc.run)}); try again when it ends, "
+                "or run `cartera refresh --force` if that process is stuck."
+            ) from exc
         self.stdout.write(
             self.style.SUCCESS(
                 f"Refreshed {run.customers:,} customers and {run.orders:,} orders in {run.seconds:.1f} s"
