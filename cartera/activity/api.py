@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from django.db import transaction
 from django.http import HttpRequest
-from ninja import Field, FilterLookup, FilterSchema, PatchDict, Query, Router, Schema, Status
+from ninja import Field, FilterLookup, Query, Router, Schema, Status
 
 from cartera.activity.models import Direction, Interaction, InteractionKind, Outcome, Task
 from cartera.activity.selectors import interaction_list, task_list
@@ -30,10 +30,12 @@ from cartera.core.api_common import (
     READ_ERRORS,
     UPDATE_ERRORS,
     DateTimeIn,
+    FilterIn,
     InSchema,
     OneOf,
     Page,
     PageIn,
+    Patch,
     active_user,
     page_of,
     responses,
@@ -91,7 +93,7 @@ class InteractionOut(Schema):
         return obj.author_id
 
 
-class InteractionFilterIn(FilterSchema):
+class InteractionFilterIn(FilterIn):
     customer: Annotated[int | None, FilterLookup("customer_id")] = None
     kind: InteractionKind | None = None
     author: Annotated[int | None, FilterLookup("author_id")] = None
@@ -132,9 +134,7 @@ def create_interaction(request: HttpRequest, payload: InteractionIn) -> Any:
     response=responses({200: InteractionOut}, *UPDATE_ERRORS),
     summary="Correct an interaction",
 )
-def update_interaction(
-    request: HttpRequest, interaction_id: int, payload: PatchDict[InteractionUpdate]
-) -> Any:
+def update_interaction(request: HttpRequest, interaction_id: int, payload: Patch[InteractionUpdate]) -> Any:
     """Sales reps may correct the interactions they logged; managers and admins any."""
     user = request.auth  # type: ignore[attr-defined]
     interaction = get_for_user(Interaction.objects.all(), user, "change", pk=interaction_id)
@@ -200,7 +200,7 @@ class TaskOut(Schema):
         return obj.created_by_id
 
 
-class TaskFilterIn(FilterSchema):
+class TaskFilterIn(FilterIn):
     assignee: Annotated[int | None, FilterLookup("assignee_id")] = None
     done: bool | None = Field(None, description="Only open (`false`) or only done (`true`) tasks.")
     customer: Annotated[int | None, FilterLookup("customer_id")] = None
@@ -233,7 +233,7 @@ def create_task(request: HttpRequest, payload: TaskIn) -> Any:
 @task_router.patch(
     "/{int:task_id}", response=responses({200: TaskOut}, *UPDATE_ERRORS), summary="Update a task"
 )
-def update_task(request: HttpRequest, task_id: int, payload: PatchDict[TaskUpdate]) -> Any:
+def update_task(request: HttpRequest, task_id: int, payload: Patch[TaskUpdate]) -> Any:
     """Change a task; `done` ticks it off or reopens it."""
     user = request.auth  # type: ignore[attr-defined]
     task = get_for_user(Task.objects.all(), user, "change", pk=task_id)

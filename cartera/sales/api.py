@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from django.http import HttpRequest
-from ninja import Field, FilterLookup, FilterSchema, PatchDict, Query, Router, Schema, Status
+from ninja import Field, FilterLookup, Query, Router, Schema, Status
 
 from cartera.core.api_common import (
     CREATE_ERRORS,
@@ -17,10 +17,12 @@ from cartera.core.api_common import (
     LIST_ERRORS,
     READ_ERRORS,
     UPDATE_ERRORS,
+    FilterIn,
     InSchema,
     OneOf,
     Page,
     PageIn,
+    Patch,
     page_of,
     responses,
 )
@@ -77,7 +79,7 @@ class OrderOut(Schema):
         return obj.created_by_id
 
 
-class OrderFilterIn(FilterSchema):
+class OrderFilterIn(FilterIn):
     customer: Annotated[int | None, FilterLookup("customer_id")] = None
     date_from: Annotated[datetime.date | None, FilterLookup("ordered_on__gte")] = Field(
         None, description="First day included."
@@ -116,7 +118,7 @@ def create_order(request: HttpRequest, payload: OrderIn) -> Any:
 @order_router.patch(
     "/{int:order_id}", response=responses({200: OrderOut}, *UPDATE_ERRORS), summary="Correct an order"
 )
-def update_order(request: HttpRequest, order_id: int, payload: PatchDict[OrderUpdate]) -> Any:
+def update_order(request: HttpRequest, order_id: int, payload: Patch[OrderUpdate]) -> Any:
     user = request.auth  # type: ignore[attr-defined]
     order = get_for_user(Order.objects.all(), user, "change", pk=order_id)
     return order_update(actor=user, order=order, fields=dict(payload))
