@@ -31,6 +31,7 @@ from cartera.core.api_common import (
     UPDATE_ERRORS,
     DateTimeIn,
     FilterIn,
+    InRange,
     InSchema,
     OneOf,
     Page,
@@ -40,11 +41,16 @@ from cartera.core.api_common import (
     page_of,
     responses,
 )
+from cartera.core.dates import INTERACTION_DATES, TASK_DUE_DATES
 from cartera.core.scoping import get_for_user, require
 from cartera.customers.models import Customer
 
 interaction_router = Router(tags=["interactions"])
 task_router = Router(tags=["tasks"])
+
+# Date ranges: docs/api.md, Dates.
+OccurredAt = Annotated[DateTimeIn, InRange(INTERACTION_DATES)]
+DueAt = Annotated[DateTimeIn, InRange(TASK_DUE_DATES)]
 
 
 # --- interactions ---------------------------------------------------------------------------------
@@ -54,7 +60,7 @@ class InteractionIn(InSchema):
     customer: int = Field(..., description="Customer id; cannot be changed afterwards.")
     kind: InteractionKind
     direction: Direction = Direction.OUTBOUND
-    occurred_at: DateTimeIn | None = Field(
+    occurred_at: OccurredAt | None = Field(
         None, description="Defaults to now; without an offset it is read in the server's time zone."
     )
     subject: str = ""
@@ -65,7 +71,7 @@ class InteractionIn(InSchema):
 class InteractionUpdate(InSchema):
     kind: InteractionKind
     direction: Direction
-    occurred_at: DateTimeIn
+    occurred_at: OccurredAt
     subject: str
     body: str
     outcome: Annotated[str, OneOf(Outcome, blank=True)]
@@ -162,14 +168,14 @@ class TaskIn(InSchema):
     assignee: int | None = Field(
         None, description="User id; defaults to you. Only managers and admins may give tasks to others."
     )
-    due_at: DateTimeIn = Field(..., description="Without an offset it is read in the server's time zone.")
+    due_at: DueAt = Field(..., description="Without an offset it is read in the server's time zone.")
     notes: str = ""
 
 
 class TaskUpdate(InSchema):
     title: str
     assignee: int
-    due_at: DateTimeIn
+    due_at: DueAt
     notes: str
     done: bool = Field(..., description="Ticks the task off (or reopens it).")
 

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from cartera.accounts.models import User
 from cartera.activity.models import Direction, Interaction, Task
-from cartera.core.forms import ServiceModelForm
+from cartera.core.dates import INTERACTION_DATES, TASK_DUE_DATES
+from cartera.core.forms import ServiceModelForm, limit_dates
 
 DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
@@ -21,6 +22,7 @@ class InteractionForm(ServiceModelForm):
         super().__init__(*args, **kwargs)
         self.fields["occurred_at"].required = False
         self.fields["direction"].required = False
+        limit_dates(self.fields["occurred_at"], INTERACTION_DATES)
 
     def clean_occurred_at(self) -> Any:
         return self.cleaned_data.get("occurred_at") or timezone.now()
@@ -43,6 +45,7 @@ class TaskForm(ServiceModelForm):
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["assignee"].required = False
+        limit_dates(self.fields["due_at"], TASK_DUE_DATES)
         self.fields["assignee"].queryset = User.objects.filter(is_active=True).order_by("username")  # type: ignore[attr-defined]
         if not user.has_perm("accounts.act_on_all_records"):
             self.fields["assignee"].disabled = True

@@ -121,3 +121,11 @@ def check_dates(obj: Any, ranges: Mapping[str, DateRange]) -> None:
 
 # Any date the API reads (filters included): the outer bounds, safe to convert to any time zone.
 ANY_DATES = DateRange(latest=datetime.date(2100, 12, 31))
+# A purchase: from 1900 to a year from today (an order may be booked ahead, not decades ahead).
+ORDER_DATES = DateRange(years_ahead=1)
+# A birth date: from 1900 to today.
+BIRTH_DATES = DateRange(years_ahead=0)
+# When a contact happened: from 1900 to a year from today (a meeting logged ahead of time).
+INTERACTION_DATES = DateRange(years_ahead=1)
+# When a task is due: from 1900 (overdue) to ten years from today (a contract renewal).
+TASK_DUE_DATES = DateRange(years_ahead=10)

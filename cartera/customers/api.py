@@ -20,6 +20,7 @@ from cartera.core.api_common import (
     LIST_ERRORS,
     READ_ERRORS,
     UPDATE_ERRORS,
+    InRange,
     InSchema,
     OneOf,
     Page,
@@ -31,6 +32,7 @@ from cartera.core.api_common import (
     page_of,
     responses,
 )
+from cartera.core.dates import BIRTH_DATES
 from cartera.core.scoping import get_for_user, require, restrict
 from cartera.customers.classification import ABCClass, Lifecycle, RFMSegment, reason_text
 from cartera.customers.models import (
@@ -84,7 +86,9 @@ class CustomerIn(InSchema):
     company: int | None = Field(None, description="Company id.")
     job_title: str = ""
     profession: str = ""
-    birth_date: datetime.date | None = None
+    birth_date: Annotated[datetime.date, InRange(BIRTH_DATES)] | None = Field(
+        None, description="From 1900-01-01 to today."
+    )
     address: str = ""
     city: str = ""
     region: str = ""

@@ -18,6 +18,7 @@ from cartera.core.api_common import (
     READ_ERRORS,
     UPDATE_ERRORS,
     FilterIn,
+    InRange,
     InSchema,
     OneOf,
     Page,
@@ -26,6 +27,7 @@ from cartera.core.api_common import (
     page_of,
     responses,
 )
+from cartera.core.dates import ORDER_DATES
 from cartera.core.scoping import get_for_user, require
 from cartera.customers.models import Customer
 from cartera.sales.models import Order, SalesChannel
@@ -34,10 +36,13 @@ from cartera.sales.services import order_create, order_delete, order_update
 
 order_router = Router(tags=["orders"])
 
+# From 1900-01-01 to a year from today (docs/api.md, Dates).
+OrderDate = Annotated[datetime.date, InRange(ORDER_DATES)]
+
 
 class OrderIn(InSchema):
     customer: int = Field(..., description="Customer id; cannot be changed afterwards.")
-    ordered_on: datetime.date
+    ordered_on: OrderDate
     amount: Decimal = Field(..., description="Not negative, at most 2 decimals.", examples=["19.90"])
     currency: str = Field("EUR", description="ISO 4217 code.")
     channel: Annotated[str, OneOf(SalesChannel, blank=True)] = ""
@@ -47,7 +52,7 @@ class OrderIn(InSchema):
 
 
 class OrderUpdate(InSchema):
-    ordered_on: datetime.date
+    ordered_on: OrderDate
     amount: Decimal
     currency: str
     channel: Annotated[str, OneOf(SalesChannel, blank=True)]
