@@ -12,7 +12,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/cartera
 CHROMIUM ?= /usr/bin/chromium
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help run serve install test lint typecheck check-migrations test-sqlite test-postgres test-browser \
+.PHONY: help run serve install test lint typecheck check-migrations test-sqlite test-postgres test-browser test-schemathesis \
         browser-deps postgres bench bench-analytics bench-imports bench-segments messages clean
 
 help:
@@ -61,6 +61,10 @@ test-postgres: install postgres
 
 test-browser: install browser-deps
 	CARTERA_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -m browser -q -p no:cacheprovider
+
+# The API against its OpenAPI document (also part of test-sqlite and test-postgres, so of `make test`).
+test-schemathesis: install
+	$(BIN)/pytest -q -p no:cacheprovider tests/api/test_api_schemathesis.py
 
 test: install lint typecheck check-migrations test-postgres test-browser test-sqlite
 

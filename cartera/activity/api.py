@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from django.db import transaction
 from django.http import HttpRequest
-from ninja import Field, FilterLookup, FilterSchema, PatchDict, Query, Router, Schema, Status
+from ninja import Field, FilterLookup, Query, Router, Schema, Status
 
 from cartera.activity.models import Direction, Interaction, InteractionKind, Outcome, Task
 from cartera.activity.selectors import interaction_list, task_list
@@ -30,19 +30,27 @@ from cartera.core.api_common import (
     READ_ERRORS,
     UPDATE_ERRORS,
     DateTimeIn,
+    FilterIn,
+    InRange,
     InSchema,
     OneOf,
     Page,
     PageIn,
+    Patch,
     active_user,
     page_of,
     responses,
 )
+from cartera.core.dates import INTERACTION_DATES, TASK_DUE_DATES
 from cartera.core.scoping import get_for_user, require
 from cartera.customers.models import Customer
 
 interaction_router = Router(tags=["interactions"])
 task_router = Router(tags=["tasks"])
+
+# Date ranges: docs/api.md, Dates.
+OccurredAt = Annotated[DateTimeIn, InRange(INTERACTION_DATES)]
+DueAt = Annotated[DateTimeIn, InRange(TASK_DUE_DATES)]
 
 
 # --- interactions ---------------------------------------------------------------------------------
@@ -52,7 +60,7 @@ class InteractionIn(InSchema):
     customer: int = Field(..., description="Customer id; cannot be changed afterwards.")
     kind: InteractionKind
     direction: Direction = Direction.OUTBOUND
-    occurred_at: DateTimeIn | None = Field(
+    occurred_at: OccurredAt | None = Field(
         None, description="Defaults to now; without an offset it is read in the server's time zone."
     )
     subject: str = ""
@@ -63,7 +71,7 @@ class InteractionIn(InSchema):
 class InteractionUpdate(InSchema):
     kind: InteractionKind
     direction: Direction
-    occurred_at: DateTimeIn
+    occurred_at: OccurredAt
     subject: str
     body: str
     outcome: Annotated[str, OneOf(Outcome, blank=True)]
@@ -91,7 +99,7 @@ class InteractionOut(Schema):
         return obj.author_id
 
 
-class InteractionFilterIn(FilterSchema):
+class InteractionFilterIn(FilterIn):
     customer: Annotated[int | None, FilterLookup("customer_id")] = None
     kind: InteractionKind | None = None
     author: Annotated[int | None, FilterLookup("author_id")] = None
@@ -132,9 +140,7 @@ def create_interaction(request: HttpRequest, payload: InteractionIn) -> Any:
     response=responses({200: InteractionOut}, *UPDATE_ERRORS),
     summary="Correct an interaction",
 )
-def update_interaction(
-    request: HttpRequest, interaction_id: int, payload: PatchDict[InteractionUpdate]
-) -> Any:
+def update_interaction(request: HttpRequest, interaction_id: int, payload: Patch[InteractionUpdate]) -> Any:
     """Sales reps may correct the interactions they logged; managers and admins any."""
     user = request.auth  # type: ignore[attr-defined]
     interaction = get_for_user(Interaction.objects.all(), user, "change", pk=interaction_id)
@@ -163,14 +169,14 @@ class TaskIn(InSchema):
         None,
         description="User id; defaults to you. Any colleague with a role (roles may be configured not to delegate).",
     )
-    due_at: DateTimeIn = Field(..., description="Without an offset it is read in the server's time zone.")
+    due_at: DueAt = Field(..., description="Without an offset it is read in the server's time zone.")
     notes: str = ""
 
 
 class TaskUpdate(InSchema):
     title: str
     assignee: int
-    due_at: DateTimeIn
+    due_at: DueAt
     notes: str
     done: bool = Field(..., description="Ticks the task off (or reopens it).")
 
@@ -201,7 +207,7 @@ class TaskOut(Schema):
         return obj.created_by_id
 
 
-class TaskFilterIn(FilterSchema):
+class TaskFilterIn(FilterIn):
     assignee: Annotated[int | None, FilterLookup("assignee_id")] = None
     done: bool | None = Field(None, description="Only open (`false`) or only done (`true`) tasks.")
     customer: Annotated[int | None, FilterLookup("customer_id")] = None
@@ -234,7 +240,7 @@ def create_task(request: HttpRequest, payload: TaskIn) -> Any:
 @task_router.patch(
     "/{int:task_id}", response=responses({200: TaskOut}, *UPDATE_ERRORS), summary="Update a task"
 )
-def update_task(request: HttpRequest, task_id: int, payload: PatchDict[TaskUpdate]) -> Any:
+def update_task(request: HttpRequest, task_id: int, payload: Patch[TaskUpdate]) -> Any:
     """Change a task; `done` ticks it off or reopens it."""
     user = request.auth  # type: ignore[attr-defined]
     task = get_for_user(Task.objects.all(), user, "change", pk=task_id)

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from cartera.accounts.models import User
 from cartera.activity.models import Direction, Interaction, Task
-from cartera.core.forms import ServiceModelForm
+from cartera.core.dates import INTERACTION_DATES, TASK_DUE_DATES
+from cartera.core.forms import ServiceModelForm, limit_dates
 
 DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
@@ -22,6 +23,7 @@ class InteractionForm(ServiceModelForm):
         super().__init__(*args, **kwargs)
         self.fields["occurred_at"].required = False
         self.fields["direction"].required = False
+        limit_dates(self.fields["occurred_at"], INTERACTION_DATES)
 
     def clean_occurred_at(self) -> Any:
         return self.cleaned_data.get("occurred_at") or timezone.now()
@@ -44,6 +46,7 @@ class TaskForm(ServiceModelForm):
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["assignee"].required = False
+        limit_dates(self.fields["due_at"], TASK_DUE_DATES)
         # Colleagues with a role (who can work on tasks); the service checks the same rule again.
         self.fields["assignee"].queryset = (  # type: ignore[attr-defined]
             User.objects.filter(is_active=True)

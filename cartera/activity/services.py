@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from cartera.accounts.models import User
 from cartera.activity.models import Interaction, Task
+from cartera.core.dates import INTERACTION_DATES, TASK_DUE_DATES, check_dates
 from cartera.customers.models import Customer
 
 INTERACTION_FIELDS = ("kind", "direction", "occurred_at", "subject", "body", "outcome")
@@ -34,7 +35,8 @@ def interaction_create(*, actor: User, customer: Customer, fields: Mapping[str, 
     _assign(interaction, fields, INTERACTION_FIELDS)
     if interaction.occurred_at is None:
         interaction.occurred_at = timezone.now()
-    interaction.full_clean()
+    interaction.full_clean()  # first: it turns a date given as text into a date-time
+    check_dates(interaction, {"occurred_at": INTERACTION_DATES})
     interaction.save()
     return interaction
 
@@ -58,7 +60,8 @@ def interaction_record_merge(*, actor: User, keep: Customer, summary: str) -> In
 def interaction_update(*, actor: User, interaction: Interaction, fields: Mapping[str, Any]) -> Interaction:
     """Correct a logged interaction."""
     _assign(interaction, fields, INTERACTION_FIELDS)
-    interaction.full_clean()
+    interaction.full_clean()  # first: it turns a date given as text into a date-time
+    check_dates(interaction, {"occurred_at": INTERACTION_DATES})
     interaction.save()
     return interaction
 
@@ -93,7 +96,8 @@ def task_create(*, actor: User, fields: Mapping[str, Any]) -> Task:
     _check_assignee(actor, fields["assignee"])
     task = Task(created_by=actor)
     _assign(task, fields, TASK_FIELDS)
-    task.full_clean()
+    task.full_clean()  # first: it turns a date given as text into a date-time
+    check_dates(task, {"due_at": TASK_DUE_DATES})
     task.save()
     return task
 
@@ -104,7 +108,8 @@ def task_update(*, actor: User, task: Task, fields: Mapping[str, Any]) -> Task:
     if "assignee" in fields and fields["assignee"] != task.assignee:
         _check_assignee(actor, fields["assignee"])
     _assign(task, fields, TASK_FIELDS)
-    task.full_clean()
+    task.full_clean()  # first: it turns a date given as text into a date-time
+    check_dates(task, {"due_at": TASK_DUE_DATES})
     task.save()
     return task
 

@@ -7,32 +7,145 @@ No ``from __future__ import annotations`` here: django-ninja and pydantic read t
 at run time.
 """
 
+import copy
 import datetime
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Choices, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Field, Schema
-from pydantic import AfterValidator, ConfigDict, GetCoreSchemaHandler
-from pydantic_core import CoreSchema, core_schema
+from ninja import Body, Field, FilterSchema, Schema
+from ninja.patch_dict import ModelToDict
+from pydantic import AfterValidator, ConfigDict, GetCoreSchemaHandler, create_model, field_validator
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
+from cartera.core.dates import ANY_DATES, DateRange
 from cartera.core.pagination import paginate
 
 MAX_PAGE_SIZE = 200
 
+# What both databases store in an integer column (PostgreSQL's bigint, SQLite's INTEGER).
+MIN_DB_INT, MAX_DB_INT = -(2**63), 2**63 - 1
+
+
+def _is_surrogate(char: str) -> bool:
+    return "\ud800" <= char <= "\udfff"
+
+
+def storable(value: Any) -> Any:
+    """``value`` unchanged if every part of it can be stored by both databases, else a 422 on its field.
+
+    Run on every field of every API input (bodies, query parameters): text without NUL (PostgreSQL
+    refuses it) or lone surrogates (not encodable as UTF-8), integers within 64 bits, dates within
+    :data:`cartera.core.dates.ANY_DATES`. Lists and objects are checked item by item, keys included.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise PydanticCustomError(
+                "invalid_text", _("The text contains a NUL character, which cannot be stored.")
+            )
+        if any(_is_surrogate(char) for char in value):
+            raise PydanticCustomError(
+                "invalid_text", _("The text contains an invalid character (an unpaired Unicode surrogate).")
+            )
+    elif isinstance(value, bool):
+        pass
+    elif isinstance(value, int):
+        if not MIN_DB_INT <= value <= MAX_DB_INT:
+            raise PydanticCustomError(
+                "out_of_range",
+                _("The number is too large: enter one between %(min)s and %(max)s.")
+                % {"min": MIN_DB_INT, "max": MAX_DB_INT},
+            )
+    elif isinstance(value, datetime.date):
+        _check_range(ANY_DATES, value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            storable(key)
+            storable(item)
+    elif isinstance(value, list | tuple | set):
+        for item in value:
+            storable(item)
+    return value
+
+
+def _check_range(date_range: DateRange, value: Any) -> Any:
+    message = date_range.error(value)
+    if message is not None:
+        raise PydanticCustomError("date_out_of_range", message)
+    return value
+
 
 class InSchema(Schema):
-    """A request body: a field the API does not know (a typo, a read-only field) is a 422, not ignored."""
+    """A request body: a field the API does not know (a typo, a read-only field) is a 422, not ignored.
+
+    Every value must be storable (see :func:`storable`).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return storable(value)
+
+
+class QueryIn(Schema):
+    """Query parameters: every value must be storable (see :func:`storable`), like a body's."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return storable(value)
+
+
+class FilterIn(FilterSchema):
+    """Query parameters that filter a queryset (django-ninja's ``FilterSchema``), checked like :class:`QueryIn`."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return storable(value)
+
+
+class _PatchOf:
+    """``Patch[SomeIn]``: the body of a PATCH, where every field of ``SomeIn`` may be left out.
+
+    django-ninja's ``PatchDict`` makes each field optional by making it *nullable*, so a JSON
+    ``null`` reached the database as NULL in a NOT NULL text column (a 500). Here a field left out
+    is left alone, and ``null`` is accepted only where ``SomeIn`` itself accepts it.
+    The endpoint receives a dict of the fields that were sent.
+    """
+
+    def __getitem__(self, schema: type[Schema]) -> Any:
+        fields: dict[str, Any] = {}
+        for name, info in schema.model_fields.items():
+            optional = copy.copy(info)
+            optional.default, optional.default_factory = None, None
+            fields[name] = (info.annotation, optional)
+        patch_model = create_model(f"{schema.__name__}Patch", __base__=schema, **fields)
+
+        class PatchBody(ModelToDict):
+            _wrapped_model = patch_model
+            _wrapped_model_dump_params = {"exclude_unset": True}
+
+        return Body[PatchBody]
+
+
+if TYPE_CHECKING:  # for mypy: ``Patch[SomeIn]`` is a dict of the fields sent
+
+    class Patch[T](dict[str, Any]):
+        pass
+
+else:
+    Patch = _PatchOf()
+
 
 class ErrorOut(Schema):
-    """Any refusal that is not about the fields of the request (401, 403, 404, 413)."""
+    """Any refusal that is not about the fields of the request (400, 401, 403, 404, 405, 412, 413, 415)."""
 
     detail: str
 
@@ -57,11 +170,13 @@ class ValidationErrorOut(Schema):
 
 
 _ERROR_SCHEMAS: dict[int, Any] = {
+    400: ErrorOut,
     401: ErrorOut,
     403: ErrorOut,
     404: ErrorOut,
     412: ErrorOut,
     413: ErrorOut,
+    415: ErrorOut,
     422: ValidationErrorOut,
 }
 
@@ -77,11 +192,12 @@ def responses(success: dict[int, Any], *errors: int) -> dict[int, Any]:
     return declared
 
 
-# Status sets by kind of operation.
-LIST_ERRORS = (401, 422)
-READ_ERRORS = (401, 404)
-CREATE_ERRORS = (401, 403, 404, 413, 422)
-UPDATE_ERRORS = (401, 403, 404, 413, 422)
+# Status sets by kind of operation. 400: a cursor that is not one we issued, or a body that is not
+# JSON; 415: a body sent as something other than JSON; 422: a field (or parameter) is wrong.
+LIST_ERRORS = (400, 401, 422)
+READ_ERRORS = (400, 401, 404, 422)
+CREATE_ERRORS = (400, 401, 403, 404, 413, 415, 422)
+UPDATE_ERRORS = (400, 401, 403, 404, 413, 415, 422)
 DELETE_ERRORS = (401, 403, 404)
 
 
@@ -92,7 +208,7 @@ class Page[T](Schema):
     next_cursor: str | None
 
 
-class PageIn(Schema):
+class PageIn(QueryIn):
     """Keyset pagination parameters of every list endpoint."""
 
     cursor: str | None = Field(None, description="The `next_cursor` of the previous page.")
@@ -103,7 +219,7 @@ class PageIn(Schema):
 
 def page_of(queryset: QuerySet[Any], *, ordering: Sequence[str], page: PageIn) -> dict[str, Any]:
     """The page of ``queryset`` that ``page`` asks for, ready for a ``Page[...]`` response."""
-    result = paginate(queryset, ordering=ordering, cursor=page.cursor, size=page.limit)
+    result = paginate(queryset, ordering=ordering, cursor=page.cursor, size=page.limit, strict=True)
     return {"items": result.rows, "next_cursor": result.next_cursor}
 
 
@@ -128,6 +244,22 @@ def _aware(value: datetime.datetime | None) -> datetime.datetime | None:
     return value
 
 
+class InRange:
+    """``Annotated[datetime.date, InRange(ORDER_DATES)]``: a date (or date-time) within a :class:`DateRange`.
+
+    Out of range is a 422 on the field, with the accepted range in words.
+    """
+
+    def __init__(self, date_range: DateRange) -> None:
+        self.date_range = date_range
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(
+            lambda value: _check_range(self.date_range, value), handler(source)
+        )
+
+
+# Every date of an input is also held to ``ANY_DATES`` by :func:`storable`.
 DateTimeIn = Annotated[datetime.datetime, AfterValidator(_aware)]
 
 

@@ -8,7 +8,14 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from cartera.core.dates import DateRange
 from cartera.core.money import format_amount, parse_money
+
+
+def limit_dates(field: forms.Field, date_range: DateRange) -> None:
+    """Hold a date (or date-time) form field to ``date_range``: checked, and ``min`` / ``max`` on the picker."""
+    field.validators.append(date_range.validator)
+    field.widget.attrs.update(date_range.widget_attrs(with_time=isinstance(field, forms.DateTimeField)))
 
 
 class ServiceModelForm(forms.ModelForm):  # type: ignore[type-arg]

@@ -2,7 +2,10 @@
 
 Offset pagination makes the database walk and discard every row before the page; with a million
 customers that is seconds. Here a page is "the next N rows after this sort key", which an index
-answers directly. The cursor is the sort key of the last (or first) row, encoded in the URL.
+answers directly. The cursor is the sort key of the last (or first) row, encoded in the URL and
+signed with the secret key (salted with the sort order): a cursor we did not issue, or one issued
+for another order, is refused rather than turned into a query, so a hand-made one can inject
+nothing (a text where a date is expected, a number too large for the database, a NUL).
 """
 
 from __future__ import annotations
@@ -13,7 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.core import signing
 from django.db.models import F, Model, Q, QuerySet
+
+_SALT = "cartera.core.pagination"
+
+
+class InvalidCursor(ValueError):
+    """The cursor was not issued by :func:`paginate` for this order (edited, truncated or made up)."""
 
 
 @dataclass(frozen=True)
@@ -25,17 +35,25 @@ class Page:
     previous_cursor: str | None
 
 
-def _encode(values: Sequence[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(values), default=str).encode()).decode().rstrip("=")
+def _signer(ordering: Sequence[str]) -> signing.Signer:
+    return signing.Signer(salt=f"{_SALT}:{','.join(ordering)}")
 
 
-def _decode(cursor: str) -> list[Any] | None:
+def _encode(values: Sequence[Any], ordering: Sequence[str]) -> str:
+    payload = base64.urlsafe_b64encode(json.dumps(list(values), default=str).encode()).decode().rstrip("=")
+    return _signer(ordering).sign(payload)
+
+
+def _decode(cursor: str, ordering: Sequence[str]) -> list[Any]:
+    """The sort key a cursor holds; :class:`InvalidCursor` unless we issued it for ``ordering``."""
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, TypeError):
-        return None
-    return values if isinstance(values, list) else None
+        payload = _signer(ordering).unsign(cursor)
+        values = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (signing.BadSignature, ValueError, TypeError) as exc:
+        raise InvalidCursor(cursor) from exc
+    if not isinstance(values, list) or len(values) != len(ordering):
+        raise InvalidCursor(cursor)
+    return values
 
 
 def _equal(name: str, value: Any) -> Q:
@@ -114,11 +132,21 @@ def paginate(
     cursor: str | None,
     size: int,
     backwards: bool = False,
+    strict: bool = False,
 ) -> Page:
-    """One page of ``queryset`` ordered by ``ordering`` (which must end with a unique field, e.g. ``id``)."""
-    values = _decode(cursor) if cursor else None
-    if values is not None and len(values) != len(ordering):
-        values = None
+    """One page of ``queryset`` ordered by ``ordering`` (which must end with a unique field, e.g. ``id``).
+
+    A cursor we did not issue raises :class:`InvalidCursor` when ``strict`` (the API answers 400);
+    otherwise (a web page, where a stale or edited link should still show something) it gives the
+    first page.
+    """
+    values: list[Any] | None = None
+    if cursor:
+        try:
+            values = _decode(cursor, ordering)
+        except InvalidCursor:
+            if strict:
+                raise
     order = _reverse(ordering) if backwards else list(ordering)
     nulls_last = not backwards
     qs = queryset.order_by(*_order_by(queryset.model, order, nulls_last=nulls_last))
@@ -137,8 +165,8 @@ def paginate(
     has_previous = values is not None if not backwards else more
     return Page(
         rows=rows,
-        next_cursor=_encode(key(rows[-1])) if rows and has_next else None,
-        previous_cursor=_encode(key(rows[0])) if rows and has_previous else None,
+        next_cursor=_encode(key(rows[-1]), ordering) if rows and has_next else None,
+        previous_cursor=_encode(key(rows[0]), ordering) if rows and has_previous else None,
     )
 
 

@@ -12,7 +12,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
-from ninja import Field, PatchDict, Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from cartera.core.api_common import (
     CREATE_ERRORS,
@@ -20,15 +20,19 @@ from cartera.core.api_common import (
     LIST_ERRORS,
     READ_ERRORS,
     UPDATE_ERRORS,
+    InRange,
     InSchema,
     OneOf,
     Page,
     PageIn,
+    Patch,
+    QueryIn,
     UnknownReference,
     active_user,
     page_of,
     responses,
 )
+from cartera.core.dates import BIRTH_DATES
 from cartera.core.scoping import get_for_user, require, restrict
 from cartera.customers.classification import ABCClass, Lifecycle, RFMSegment, reason_text
 from cartera.customers.models import (
@@ -82,7 +86,9 @@ class CustomerIn(InSchema):
     company: int | None = Field(None, description="Company id.")
     job_title: str = ""
     profession: str = ""
-    birth_date: datetime.date | None = None
+    birth_date: Annotated[datetime.date, InRange(BIRTH_DATES)] | None = Field(
+        None, description="From 1900-01-01 to today."
+    )
     address: str = ""
     city: str = ""
     region: str = ""
@@ -190,7 +196,7 @@ class CustomerOut(Schema):
         return [tag.name for tag in obj.tags.all()]
 
 
-class CustomerFilterIn(Schema):
+class CustomerFilterIn(QueryIn):
     q: str = Field("", description="Name, email, phone or company (prefix search).")
     stage: Stage | None = None
     owner: int | None = Field(None, description="Owner's user id.")
@@ -274,7 +280,7 @@ def create_customer(request: HttpRequest, payload: CustomerIn) -> Any:
     summary="Update a customer",
 )
 def update_customer(
-    request: HttpRequest, customer_id: int, payload: PatchDict[CustomerIn], response: HttpResponse
+    request: HttpRequest, customer_id: int, payload: Patch[CustomerIn], response: HttpResponse
 ) -> Any:
     """Change the fields sent (and only those); `tags`, when sent, replaces the customer's tags.
 
@@ -332,7 +338,7 @@ class CompanyOut(Schema):
     updated_at: datetime.datetime
 
 
-class CompanyFilterIn(Schema):
+class CompanyFilterIn(QueryIn):
     q: str = Field("", description="Name prefix.")
 
 
@@ -359,7 +365,7 @@ def create_company(request: HttpRequest, payload: CompanyIn) -> Any:
 @company_router.patch(
     "/{int:company_id}", response=responses({200: CompanyOut}, *UPDATE_ERRORS), summary="Update a company"
 )
-def update_company(request: HttpRequest, company_id: int, payload: PatchDict[CompanyIn]) -> Any:
+def update_company(request: HttpRequest, company_id: int, payload: Patch[CompanyIn]) -> Any:
     user = request.auth  # type: ignore[attr-defined]
     company = get_for_user(Company.objects.all(), user, "change", pk=company_id)
     return company_update(actor=user, company=company, fields=dict(payload))

@@ -73,7 +73,7 @@ FIELDS: dict[str, dict[str, How]] = {
     },
     "insights.refreshrun": {
         "started_at": K, "finished_at": K, "status": K, "trigger": K, "model_name": K, "model_params": K,
-        "note": K,
+        "note": K, "holder": K, "heartbeat_at": K,
     },
     "segments.segment": {
         **_STAMPS, "name": K, "description": K, "definition": K, "kind": K, "frozen_at": K,

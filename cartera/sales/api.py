@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from django.http import HttpRequest
-from ninja import Field, FilterLookup, FilterSchema, PatchDict, Query, Router, Schema, Status
+from ninja import Field, FilterLookup, Query, Router, Schema, Status
 
 from cartera.core.api_common import (
     CREATE_ERRORS,
@@ -17,13 +17,17 @@ from cartera.core.api_common import (
     LIST_ERRORS,
     READ_ERRORS,
     UPDATE_ERRORS,
+    FilterIn,
+    InRange,
     InSchema,
     OneOf,
     Page,
     PageIn,
+    Patch,
     page_of,
     responses,
 )
+from cartera.core.dates import ORDER_DATES
 from cartera.core.scoping import get_for_user, require
 from cartera.customers.models import Customer
 from cartera.sales.models import Order, SalesChannel
@@ -32,10 +36,13 @@ from cartera.sales.services import order_create, order_delete, order_update
 
 order_router = Router(tags=["orders"])
 
+# From 1900-01-01 to a year from today (docs/api.md, Dates).
+OrderDate = Annotated[datetime.date, InRange(ORDER_DATES)]
+
 
 class OrderIn(InSchema):
     customer: int = Field(..., description="Customer id; cannot be changed afterwards.")
-    ordered_on: datetime.date
+    ordered_on: OrderDate
     amount: Decimal = Field(..., description="Not negative, at most 2 decimals.", examples=["19.90"])
     currency: str = Field("EUR", description="ISO 4217 code.")
     channel: Annotated[str, OneOf(SalesChannel, blank=True)] = ""
@@ -45,7 +52,7 @@ class OrderIn(InSchema):
 
 
 class OrderUpdate(InSchema):
-    ordered_on: datetime.date
+    ordered_on: OrderDate
     amount: Decimal
     currency: str
     channel: Annotated[str, OneOf(SalesChannel, blank=True)]
@@ -77,7 +84,7 @@ class OrderOut(Schema):
         return obj.created_by_id
 
 
-class OrderFilterIn(FilterSchema):
+class OrderFilterIn(FilterIn):
     customer: Annotated[int | None, FilterLookup("customer_id")] = None
     date_from: Annotated[datetime.date | None, FilterLookup("ordered_on__gte")] = Field(
         None, description="First day included."
@@ -116,7 +123,7 @@ def create_order(request: HttpRequest, payload: OrderIn) -> Any:
 @order_router.patch(
     "/{int:order_id}", response=responses({200: OrderOut}, *UPDATE_ERRORS), summary="Correct an order"
 )
-def update_order(request: HttpRequest, order_id: int, payload: PatchDict[OrderUpdate]) -> Any:
+def update_order(request: HttpRequest, order_id: int, payload: Patch[OrderUpdate]) -> Any:
     user = request.auth  # type: ignore[attr-defined]
     order = get_for_user(Order.objects.all(), user, "change", pk=order_id)
     return order_update(actor=user, order=order, fields=dict(payload))

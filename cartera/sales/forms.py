@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from cartera.core.forms import AmountField, ServiceModelForm
+from cartera.core.dates import ORDER_DATES
+from cartera.core.forms import AmountField, ServiceModelForm, limit_dates
 from cartera.sales.models import Order
 
 
@@ -16,3 +19,7 @@ class OrderForm(ServiceModelForm):
         model = Order
         fields = ["ordered_on", "amount", "currency", "channel", "category", "external_ref"]
         widgets = {"ordered_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        limit_dates(self.fields["ordered_on"], ORDER_DATES)

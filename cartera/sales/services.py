@@ -9,6 +9,7 @@ from django.db import transaction
 
 from cartera.accounts.models import User
 from cartera.core import hooks
+from cartera.core.dates import ORDER_DATES, check_dates
 from cartera.customers.models import Customer
 from cartera.customers.services import customer_mark_buyer
 from cartera.sales.models import Order
@@ -26,12 +27,18 @@ def _assign(order: Order, fields: Mapping[str, Any]) -> None:
     order.external_ref = order.external_ref or None
 
 
+def _check(order: Order) -> None:
+    """The model's rules, and a date in :data:`ORDER_DATES` (year 1 or 9999 wrecks the analysis)."""
+    order.full_clean()  # first: it turns a date given as text into a date
+    check_dates(order, {"ordered_on": ORDER_DATES})
+
+
 @transaction.atomic
 def order_create(*, actor: User | None, customer: Customer, fields: Mapping[str, Any]) -> Order:
     """Record a purchase; the customer's first purchase makes them a customer."""
     order = Order(customer=customer, created_by=actor)
     _assign(order, fields)
-    order.full_clean()
+    _check(order)
     order.save()
     customer_mark_buyer(customer=customer)
     hooks.fire("portfolio_changed", trigger="order")
@@ -42,7 +49,7 @@ def order_create(*, actor: User | None, customer: Customer, fields: Mapping[str,
 def order_update(*, actor: User, order: Order, fields: Mapping[str, Any]) -> Order:
     """Correct a recorded purchase."""
     _assign(order, fields)
-    order.full_clean()
+    _check(order)
     order.save()
     return order
 

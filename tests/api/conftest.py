@@ -202,6 +202,18 @@ def task(owner, customer):
 
 
 @pytest.fixture
+def records(customer, company, order, interaction, task):
+    """One row of everything, all belonging to the owner (or their customer)."""
+    return {
+        "customer": customer,
+        "company": company,
+        "order": order,
+        "interaction": interaction,
+        "task": task,
+    }
+
+
+@pytest.fixture
 def make_customers(owner):
     """``make_customers(n, **fields)``: ``n`` customers owned by ``owner`` (bulk, for list tests)."""
     from cartera.core.text import fold

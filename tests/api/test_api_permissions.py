@@ -7,23 +7,9 @@ is exactly as it was.
 
 import json
 
-import pytest
-
 from cartera.customers.models import Customer
 
 # --- the colleague: a sales rep who does not own `customer` ----------------------------------------
-
-
-@pytest.fixture
-def records(customer, company, order, interaction, task):
-    """One row of everything, all belonging to the owner (or their customer)."""
-    return {
-        "customer": customer,
-        "company": company,
-        "order": order,
-        "interaction": interaction,
-        "task": task,
-    }
 
 
 def colleague_writes(r, colleague):
