@@ -1,0 +1,85 @@
+"""Any-word search: a full-text index of each customer's names and e-mail, kept by the database.
+
+SQLite: an FTS5 table (``customers_customer_search``, rowid = customer id) filled by triggers on
+every insert, update and delete of ``customers_customer``. PostgreSQL: a GIN index on a ``tsvector``
+expression (the immutable function ``customers_search_document``), which PostgreSQL keeps itself.
+Either way every write path (services, the import's bulk inserts, the demo's COPY, merges, raw SQL)
+keeps search right with no code of its own.
+
+On an existing database the migration indexes every customer once: about a minute per million
+customers (see docs/benchmarks.md), during which writes to the customer table wait.
+"""
+
+from django.db import migrations
+
+from cartera.core.search import FOLD_FROM, FOLD_TO
+
+# SQLite --------------------------------------------------------------------------------------------
+SQLITE_FORWARD = [
+    # unicode61 with remove_diacritics 2 folds case and accents ("Jiménez" = "jimenez"); the prefix
+    # indexes answer "berm"* without scanning every word that starts so.
+    "CREATE VIRTUAL TABLE customers_customer_search USING fts5("
+    "document, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3 4')",
+    "CREATE TRIGGER customers_customer_search_insert AFTER INSERT ON customers_customer BEGIN "
+    "INSERT INTO customers_customer_search (rowid, document) "
+    "VALUES (new.id, new.first_name || ' ' || new.last_name || ' ' || coalesce(new.email, '')); END",
+    "CREATE TRIGGER customers_customer_search_update AFTER UPDATE OF id, first_name, last_name, email "
+    "ON customers_customer BEGIN "
+    "DELETE FROM customers_customer_search WHERE rowid = old.id; "
+    "INSERT INTO customers_customer_search (rowid, document) "
+    "VALUES (new.id, new.first_name || ' ' || new.last_name || ' ' || coalesce(new.email, '')); END",
+    "CREATE TRIGGER customers_customer_search_delete AFTER DELETE ON customers_customer BEGIN "
+    "DELETE FROM customers_customer_search WHERE rowid = old.id; END",
+    "INSERT INTO customers_customer_search (rowid, document) "
+    "SELECT id, first_name || ' ' || last_name || ' ' || coalesce(email, '') FROM customers_customer",
+    "INSERT INTO customers_customer_search (customers_customer_search) VALUES ('optimize')",
+]
+SQLITE_BACKWARD = [
+    "DROP TRIGGER IF EXISTS customers_customer_search_insert",
+    "DROP TRIGGER IF EXISTS customers_customer_search_update",
+    "DROP TRIGGER IF EXISTS customers_customer_search_delete",
+    "DROP TABLE IF EXISTS customers_customer_search",
+]
+
+# PostgreSQL ----------------------------------------------------------------------------------------
+# translate() folds the accents with the same table as the query side (cartera.core.search), with
+# no extension to install (unaccent() is not IMMUTABLE, so it could not be indexed without a wrapper
+# and a superuser-created extension). 'simple': no stemming, no stop words: names are not prose.
+_FROM = FOLD_FROM.replace("'", "''")
+_TO = FOLD_TO.replace("'", "''")
+PG_FORWARD = [
+    "CREATE FUNCTION customers_search_document(first_name text, last_name text, email text) "
+    "RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ "
+    "SELECT to_tsvector('simple'::regconfig, translate(lower("
+    "coalesce(first_name, '') || ' ' || coalesce(last_name, '') || ' ' || coalesce(email, '')), "
+    f"'{_FROM}', '{_TO}')) $$",
+    "SET LOCAL maintenance_work_mem = '256MB'",
+    "CREATE INDEX customers_customer_search ON customers_customer "
+    "USING gin (customers_search_document(first_name, last_name, email))",
+]
+PG_BACKWARD = [
+    "DROP INDEX IF EXISTS customers_customer_search",
+    "DROP FUNCTION IF EXISTS customers_search_document(text, text, text)",
+]
+
+
+def _run(statements_by_vendor):
+    def run(apps, schema_editor):
+        statements = statements_by_vendor.get(schema_editor.connection.vendor, [])
+        with schema_editor.connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+
+    return run
+
+
+class Migration(migrations.Migration):
+    dependencies = [("customers", "0005_search_indexes_include_id")]
+
+    operations = [
+        migrations.RunPython(
+            _run({"sqlite": SQLITE_FORWARD, "postgresql": PG_FORWARD}),
+            _run({"sqlite": SQLITE_BACKWARD, "postgresql": PG_BACKWARD}),
+            elidable=False,
+        )
+    ]
