@@ -249,8 +249,9 @@ class Workload:
 
         terms: list[tuple[str, str]] = []
         for i, p in enumerate(self.people):
-            surname = p["last_name"].split(" ")[0] if p["last_name"] else p["first_name"]
-            kind = i % 9
+            surnames = p["last_name"].split(" ") if p["last_name"] else [p["first_name"]]
+            surname, second = surnames[0], surnames[-1]
+            kind = i % 13
             if kind == 0:
                 terms.append(("surname", surname))
             elif kind == 1:
@@ -270,6 +271,15 @@ class Workload:
                 terms.append(("phone prefix", p["phone"][3:9]))
             elif kind == 8 and p["company__name"]:
                 terms.append(("company", " ".join(p["company__name"].split(" ")[:2])))
+            # Any-word search (issue 10): people are looked up by either surname, in any order.
+            elif kind == 9:
+                terms.append(("second surname", second.lower()))
+            elif kind == 10:
+                terms.append(("first name + second surname", f"{p['first_name'].split(' ')[-1]} {second}"))
+            elif kind == 11 and p["email"]:
+                terms.append(("email local part", p["email"].split("@", 1)[0]))
+            elif kind == 12:
+                terms.append(("second surname prefix + first name", f"{second[:4]} {p['first_name'][:3]}"))
             else:
                 terms.append(("full name", f"{p['first_name']} {p['last_name']}"))
         return terms
@@ -370,6 +380,11 @@ def run_scenario(
     for kind, _url, elapsed in measured:
         per_kind.setdefault(kind.removesuffix(", next page"), []).append(elapsed)
     slowest = sorted(((max(v), k) for k, v in per_kind.items()), reverse=True)[:3]
+
+    def kind_pct(values: list[float], p: float) -> float:
+        ordered = sorted(values)
+        return ordered[max(0, min(len(ordered) - 1, -(-int(p * len(ordered)) // 100) - 1))]
+
     timings = sorted(elapsed for _kind, _url, elapsed in measured)
     n = len(timings)
 
@@ -392,6 +407,10 @@ def run_scenario(
         "slowest_kinds": [
             {"kind": k, "max": v, "median": sorted(per_kind[k])[len(per_kind[k]) // 2]} for v, k in slowest
         ],
+        "per_kind": {
+            k: {"n": len(v), "p50": kind_pct(v, 50), "p95": kind_pct(v, 95), "max": max(v)}
+            for k, v in per_kind.items()
+        },
         "constant": all(len(found) == 1 for found in by_kind.values()),
         "statuses": statuses,
         "failures": failures,
