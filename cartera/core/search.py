@@ -29,31 +29,16 @@ def prefix_q(field: str, term: str) -> Q:
 # --- Any-word search -------------------------------------------------------------------------------
 #
 # Both databases index the words of a row themselves (SQLite FTS5, PostgreSQL tsvector), so the
-# query must be cut into words the way their tokenizers cut the indexed text, and folded the way
-# the index folds it. One table of foldings serves the query (here) and PostgreSQL's index
-# expression (a ``translate()`` written by the migration that creates it), so the two cannot differ.
+# query is cut into words the way their tokenizers cut the indexed text, and folded the way the
+# index folds it: SQLite's unicode61 tokenizer drops accents and lowers case on both sides;
+# PostgreSQL's index folds with unaccent(), which also spells out a few letters that have no
+# accent to drop (æ, ø, ł...), so the query does the same for PostgreSQL.
 
-
-def _fold_table() -> tuple[str, str]:
-    """(from, to): every Latin letter with a diacritic, upper or lower case, to its plain lower case."""
-    sources, targets = [], []
-    for code in range(0xC0, 0x250):
-        char = chr(code)
-        plain = unicodedata.normalize("NFKD", char.lower())
-        plain = "".join(c for c in plain if not unicodedata.combining(c))
-        if char.isalpha() and len(plain) == 1 and plain != char:
-            sources.append(char)
-            targets.append(plain)
-    # Separators PostgreSQL's parser would otherwise keep inside one token (an e-mail, a host name).
-    for char in "@._":
-        sources.append(char)
-        targets.append(" ")
-    return "".join(sources), "".join(targets)
-
-
-FOLD_FROM, FOLD_TO = _fold_table()
-_FOLD = str.maketrans(FOLD_FROM, FOLD_TO)
 _WORD = re.compile(r"[^\W_]+")
+# Letters unaccent() rewrites that Unicode does not decompose (its unaccent.rules).
+_UNACCENT_EXTRA = str.maketrans(
+    {"æ": "ae", "ø": "o", "ł": "l", "đ": "d", "œ": "oe", "þ": "th", "ð": "d", "ß": "ss", "ħ": "h", "ı": "i"}
+)
 # Words of a query that are searched (a pasted paragraph stays cheap).
 MAX_WORDS = 8
 
@@ -65,7 +50,8 @@ def search_words(query: str) -> list[str]:
     reach the full-text query syntax. ``AND`` or ``NEAR`` come back as plain words, searched as
     such ("and"), because every word is quoted when the query is written.
     """
-    folded = unicodedata.normalize("NFC", query).lower().translate(_FOLD)
+    decomposed = unicodedata.normalize("NFKD", query.lower())
+    folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     words: list[str] = []
     for word in _WORD.findall(folded):
         if word not in words:
@@ -80,4 +66,5 @@ def fts5_prefix_query(words: Sequence[str]) -> str:
 
 def tsquery_prefix_query(words: Sequence[str]) -> str:
     """A ``to_tsquery`` text: every word, as a quoted prefix ('dolores':* & 'bermejo':*)."""
-    return " & ".join("'{}':*".format(word.replace("'", "''").replace("\\", "\\\\")) for word in words)
+    quoted = (word.translate(_UNACCENT_EXTRA).replace("\\", "\\\\").replace("'", "''") for word in words)
+    return " & ".join(f"'{word}':*" for word in quoted)
