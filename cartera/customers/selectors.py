@@ -91,12 +91,8 @@ def search_branches(query: str) -> list[Q]:
 
 
 # The full-text index of the customers' names and e-mails (migration customers 0006): an FTS5 table
-# on SQLite, a GIN index on this expression on PostgreSQL. The expression must be written exactly as
-# the index is, or PostgreSQL cannot use the index.
-_PG_DOCUMENT = (
-    'customers_search_document("customers_customer"."first_name", "customers_customer"."last_name", '
-    '"customers_customer"."email")'
-)
+# on SQLite; on PostgreSQL a generated tsvector column with a GIN index (not declared on the model).
+_PG_DOCUMENT = '"customers_customer"."search_document"'
 
 
 def _any_word_q(words: list[str]) -> Q:

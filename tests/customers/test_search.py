@@ -142,6 +142,11 @@ def test_the_database_keeps_the_index_after_every_migration(db):
             }
         else:
             cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'customers_customer_search'")
+            assert "gin (search_document)" in cursor.fetchone()[0]
+            cursor.execute(
+                "SELECT generation_expression FROM information_schema.columns "
+                "WHERE table_name = 'customers_customer' AND column_name = 'search_document'"
+            )
             assert "customers_search_document" in cursor.fetchone()[0]
 
 
