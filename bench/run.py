@@ -17,7 +17,8 @@ measured in its own process, in-process through Django's test ``Client``: a sale
 ``force_login`` for the web, a Bearer token for the API.
 Each scenario runs a warm-up, then ``--requests`` timed requests; a second, shorter pass counts the
 queries of each request (``CaptureQueriesContext``), apart from the timing because capturing slows
-SQLite down. Search terms are drawn from the data itself (surnames, names, emails, phones, companies);
+SQLite down. Search terms are drawn from the data itself (surnames, second surnames, names, emails,
+e-mail local parts, phones, companies), and each kind's p50 / p95 is kept in the JSON (``per_kind``);
 detail pages are random customers.
 
 The results table replaces the section between ``<!-- bench:issue2:start -->`` and
@@ -490,7 +491,7 @@ def render(runs: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "the same for every request of a kind (a filter on an owner or a tag may add one lookup; a page of 50 rows "
         "must not cost more queries than a page of 3). List requests are "
         "first pages with filters and sorts (stage, owner, source, sector, tag, name, oldest) and the next four "
-        "pages of each by cursor; search terms are surnames, surname prefixes, names, emails, email prefixes, phones "
+        "pages of each by cursor; search terms are surnames, surname prefixes, second surnames (alone, after a first name, as a prefix), names, emails, email prefixes, email local parts, phones "
         "(E.164, as typed, prefixes) and company names drawn from the data; detail pages are random customers.",
         "",
     ]
