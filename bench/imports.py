@@ -401,7 +401,7 @@ def render(r: dict[str, Any]) -> str:
     each = ", ".join(f"{run['rows_per_s']:,.0f} (load {run['load_before']:.1f})" for run in runs)
     lines = [
         START_MARK,
-        "## Imports (issue 4)",
+        "## Import throughput",
         "",
         f"`.venv/bin/python -m bench.imports` — {r['date']}, {m['cpu']}, {m['cores']} CPUs, {m['ram_gib']} GiB RAM, "
         f"{m['os']}, Python {m['python']}, SQLite (WAL).",

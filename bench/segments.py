@@ -267,7 +267,7 @@ def _ms(v: float) -> str:
 def render(runs: list[dict[str, Any]], args: argparse.Namespace) -> str:
     m = machine()
     lines = [
-        "## Issue 5: segments, dashboard and personas (`bench/segments.py`)",
+        "## Segments, dashboard and personas (`bench/segments.py`)",
         "",
         f"- **Date**: {dt.date.today().isoformat()}",
         f"- **Machine**: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, {m['os']}, Python {m['python']}",

@@ -208,7 +208,7 @@ def render(results: dict[str, Any]) -> str:
     lt_v = results.get("lifetimes_versions", {})
     lines = [
         START_MARK,
-        "## Customer-base analytics against lifetimes (issue 3)",
+        "## Customer-base analytics against lifetimes",
         "",
         "Written by `.venv/bin/python -m bench.analytics` (options: `--help`). Machine: "
         f"{m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, Linux {m['kernel']}. Cartera side: Python "

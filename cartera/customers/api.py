@@ -197,7 +197,11 @@ class CustomerOut(Schema):
 
 
 class CustomerFilterIn(QueryIn):
-    q: str = Field("", description="Name, email, phone or company (prefix search).")
+    q: str = Field(
+        "",
+        description="Words of the name or e-mail (each the start of a word, any order), an e-mail, "
+        "a phone or the start of a company name.",
+    )
     stage: Stage | None = None
     owner: int | None = Field(None, description="Owner's user id.")
     tag: int | None = Field(None, description="Tag id (see `GET /api/tags`).")

@@ -9,13 +9,13 @@ from typing import Any
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
-from django.db.models.functions import Substr
-from django.db.models.lookups import Exact
+from django.db import connection
+from django.db.models import BooleanField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from cartera.core.contact import normalize_phone
 from cartera.core.scoping import restrict
-from cartera.core.search import prefix_q
+from cartera.core.search import fts5_prefix_query, prefix_q, search_words, tsquery_prefix_query
 from cartera.core.text import fold
 from cartera.customers.models import Company, Customer, CustomField, Tag
 
@@ -33,8 +33,6 @@ CUSTOMER_SORTS: dict[str, tuple[str, ...]] = {
 
 # Searches matching up to this many customers are resolved to a list of ids before sorting.
 SEARCH_RESOLVE_LIMIT = 2_000
-# Words of a name query that are combined as first name / surname (a pasted sentence stays cheap).
-_MAX_NAME_WORDS = 5
 _PHONE_CHARS = re.compile(r"^[\d\s+().-]{3,}$")
 
 
@@ -56,7 +54,13 @@ class CustomerFilters:
 
 
 def search_branches(query: str) -> list[Q]:
-    """The alternatives a search matches, each answered by one index (their OR is the search)."""
+    """The alternatives a search matches, each answered by one index (their OR is the search).
+
+    An e-mail address (with "@") and a phone number keep their own prefix paths on a B-tree index;
+    anything else is an any-word search: every word of the query must start a word of the name or
+    the e-mail, in any order ("dolores bermejo", "molina", "aprietop"), or the query must start the
+    company's name.
+    """
     query = query.strip()
     if not query:
         return []
@@ -72,14 +76,12 @@ def search_branches(query: str) -> list[Q]:
                 return [prefix_q("phone", digits)]
             country = phonenumbers.country_code_for_region(settings.CARTERA_DEFAULT_PHONE_REGION)
             return [prefix_q("phone", digits), prefix_q("phone", f"+{country}{digits}")]
+    words = search_words(query)
+    if not words:
+        # Nothing but punctuation: nothing a name or an e-mail holds.
+        return [Q(pk__in=[])]
+    branches = [_any_word_q(words)]
     key = fold(query)
-    branches = [prefix_q("last_name_key", key), prefix_q("first_name_key", key)]
-    words = key.split(" ")[:_MAX_NAME_WORDS]
-    # "María José García", "Garcia Lopez Maria": every split of the words into a first name and a
-    # surname, in both orders, so compound first names and surname-first typing are found.
-    for i in range(1, len(words)):
-        head, tail = " ".join(words[:i]), " ".join(words[i:])
-        branches += [_name_pair_q(first=head, last=tail), _name_pair_q(first=tail, last=head)]
     # Resolved up front (one small indexed query) so that every branch is an index lookup; a
     # subquery inside the OR makes SQLite scan the whole customer table.
     company_ids = list(Company.objects.filter(prefix_q("name_key", key)).values_list("id", flat=True)[:200])
@@ -88,22 +90,33 @@ def search_branches(query: str) -> list[Q]:
     return branches
 
 
-def _name_pair_q(*, first: str, last: str) -> Q:
-    """First name starting with ``first`` and surname starting with ``last``.
+# The full-text index of the customers' names and e-mails (migration customers 0006): an FTS5 table
+# on SQLite; on PostgreSQL a generated tsvector column with a GIN index (not declared on the model).
+_PG_DOCUMENT = '"customers_customer"."search_document"'
 
-    Only the longer (more selective) prefix is written as an indexed range; the other is a plain
-    comparison on the rows it finds. Two ranges side by side leave the choice of index to a planner
-    that cannot tell their sizes apart (SQLite has no histograms), and it may pick "maria" over
-    "garcia lopez".
+
+def _any_word_q(words: list[str]) -> Q:
+    """Every word starts a word of the customer's first name, surnames or e-mail, in any order.
+
+    The words come from ``search_words`` (letters and digits only) and are passed as a parameter of
+    a query written by ``fts5_prefix_query`` / ``tsquery_prefix_query``, so nothing a user types
+    becomes full-text syntax.
     """
-    if len(first) >= len(last):
-        return prefix_q("first_name_key", first) & _starts_q("last_name_key", last)
-    return prefix_q("last_name_key", last) & _starts_q("first_name_key", first)
-
-
-def _starts_q(field: str, term: str) -> Q:
-    """``field`` starts with ``term``, as an expression no index answers (a filter, not an access path)."""
-    return Q(Exact(Substr(field, 1, len(term)), term))
+    if connection.vendor == "sqlite":
+        sql = "SELECT rowid FROM customers_customer_search WHERE customers_customer_search MATCH %s"
+        return Q(pk__in=RawSQL(sql, [fts5_prefix_query(words)]))  # noqa: S611  # fixed SQL, words as a parameter
+    if connection.vendor == "postgresql":
+        matches = RawSQL(  # noqa: S611  # fixed SQL, words as a parameter
+            f"{_PG_DOCUMENT} @@ to_tsquery('simple'::regconfig, %s)",
+            [tsquery_prefix_query(words)],
+            output_field=BooleanField(),
+        )
+        return Q(matches)
+    # Another database: every word appears in the first name or the surname key (no index behind it).
+    condition = Q()
+    for word in words:
+        condition &= Q(first_name_key__contains=word) | Q(last_name_key__contains=word)
+    return condition
 
 
 def customer_list(*, user: Any, filters: CustomerFilters) -> QuerySet[Customer]:
