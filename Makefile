@@ -12,7 +12,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/cartera
 CHROMIUM ?= /usr/bin/chromium
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help run serve install test lint typecheck check-migrations test-sqlite test-postgres test-browser test-schemathesis \
+.PHONY: help run serve install test lint typecheck check-migrations test-sqlite test-plain test-postgres test-browser test-schemathesis \
         browser-deps postgres bench bench-analytics bench-imports bench-segments messages clean
 
 help:
@@ -66,7 +66,12 @@ test-browser: install browser-deps
 test-schemathesis: install
 	$(BIN)/pytest -q -p no:cacheprovider tests/api/test_api_schemathesis.py
 
-test: install lint typecheck check-migrations test-postgres test-browser test-sqlite
+# The whole suite again with every bulk-write trick (COPY, the metrics table swap, index rebuilds)
+# replaced by its plain ORM twin, so both stay correct (cartera/core/bulk.py).
+test-plain: install
+	CARTERA_BULK_PLAIN=1 $(BIN)/pytest -m "not browser" -q -p no:cacheprovider
+
+test: install lint typecheck check-migrations test-postgres test-browser test-sqlite test-plain
 
 bench: install
 	$(PY) -m bench.run
