@@ -211,8 +211,11 @@ def load_cdnow(owner, *, max_rows: int | None = None) -> dict[str, int]:
         with connection.cursor() as cursor:
             for model in (Customer, Order):
                 table = model._meta.db_table
-                cursor.execute(f"SELECT * FROM {qn(table)} ORDER BY id")  # noqa: S608 - a model's table
-                columns = [c[0] for c in cursor.description]
+                # The model's own columns only: a database-generated one (PostgreSQL's search
+                # document) cannot be written.
+                columns = [f.column for f in model._meta.concrete_fields]
+                names = ", ".join(qn(c) for c in columns)
+                cursor.execute(f"SELECT {names} FROM {qn(table)} ORDER BY id")  # noqa: S608 - a model's table
                 tables.append((table, columns, cursor.fetchall()))
         _CDNOW_ROWS[key] = (counts, tables)
     else:
