@@ -44,7 +44,8 @@ class AmountField(forms.DecimalField):
         if isinstance(value, Decimal):
             return value
         try:
-            return parse_money(str(value))
+            # A negative amount is read, so that the model's own rule says what is wrong with it.
+            return parse_money(str(value), allow_negative=True)
         except ValueError as exc:
             raise forms.ValidationError(
                 _("Enter an amount such as 1.234,50 or 49,90 €."), code="invalid"

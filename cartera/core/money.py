@@ -57,12 +57,13 @@ def format_money(
     return f"-{text}" if negative else text
 
 
-def parse_money(text: str, *, language: str | None = None) -> Decimal:
+def parse_money(text: str, *, language: str | None = None, allow_negative: bool = False) -> Decimal:
     """The amount in ``text`` as typed by a person: "1.234,50", "49,90 €", "€1,234.50", "1234.5".
 
     A single separator followed by exactly three digits ("1.234", "1,234") is a thousands separator;
     otherwise the last separator is the decimal one. Raises ``ValueError`` when ``text`` is not an
-    amount, is negative or is too large for the database.
+    amount, is negative (unless ``allow_negative``: a form lets its field's own rule say why) or is too
+    large for the database.
     """
     cleaned = _JUNK.sub("", str(text))
     if not cleaned or not _NUMBER.fullmatch(cleaned):
@@ -92,7 +93,7 @@ def parse_money(text: str, *, language: str | None = None) -> Decimal:
         value = Decimal(sign + number)
     except InvalidOperation as exc:
         raise ValueError(text) from exc
-    if not value.is_finite() or value < 0 or value >= MAX_AMOUNT:
+    if not value.is_finite() or (value < 0 and not allow_negative) or abs(value) >= MAX_AMOUNT:
         raise ValueError(text)
     return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 

@@ -168,7 +168,7 @@ def test_timeline_entries_read_top_to_bottom(page, busy_customer, login, shot, b
     login("owner")
     page.goto(f"/customers/{busy_customer.pk}/")
     entries = page.locator("#timeline li.entry")
-    expect(entries).to_have_count(4)  # a meeting, an order and two tasks
+    expect(entries).to_have_count(8)  # a meeting, five orders and two tasks
     problems = []
     for i in range(entries.count()):
         entry = entries.nth(i)

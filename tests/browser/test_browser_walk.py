@@ -89,7 +89,7 @@ def test_search_log_order_task(page, owner, customer, login, shot, browser_log, 
         form.locator("button[type=submit]").click()
     assert is_htmx(posted.value.request) and posted.value.status == 200
     expect(page.locator("#order-form .errorlist")).to_have_count(0)
-    expect(timeline.locator("li.entry.order")).to_contain_text("49,90 EUR")
+    expect(timeline.locator("li.entry.order")).to_contain_text(re.compile(r"49,90\s€"))
 
     # Add a task due tomorrow morning.
     page.locator("details:has(#task-form) > summary").click()

@@ -57,3 +57,7 @@ def test_the_page_language_is_the_default():
         assert format_money(Decimal("1234.5")) == "€1,234.50"
     with translation.override("es"):
         assert format_money(Decimal("1234.5")) == "1.234,50\u00a0€"
+
+
+def test_a_form_may_read_a_negative_amount_to_explain_it():
+    assert parse_money("-5,00", language="es", allow_negative=True) == Decimal("-5.00")
