@@ -42,6 +42,12 @@ HOOKS: dict[str, str] = {
     ),
 }
 
+HOOKS["suppressed_emails"] = (
+    "Which of these e-mail addresses belong to people who were erased or objected (the import must not "
+    "bring them back). Keyword: emails (list of str). Returns a set of those addresses. Registered by "
+    "privacy: privacy.selectors.suppressed_among."
+)
+
 _handlers: dict[str, Callable[..., Any]] = {}
 
 

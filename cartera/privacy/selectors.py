@@ -94,6 +94,19 @@ def is_suppressed(email: str | None) -> bool:
     return SuppressedEmail.objects.filter(email_hash=email_hash(email)).exists()
 
 
+def suppressed_among(*, emails: list[str]) -> set[str]:
+    """The addresses of ``emails`` that are on the suppression list (one query for the whole list)."""
+    hashes = {email: email_hash(email) for email in emails if email}
+    if not hashes:
+        return set()
+    found = set(
+        SuppressedEmail.objects.filter(email_hash__in=set(hashes.values())).values_list(
+            "email_hash", flat=True
+        )
+    )
+    return {email for email, key in hashes.items() if key in found}
+
+
 # --- right of access ------------------------------------------------------------------------------
 
 

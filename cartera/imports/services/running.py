@@ -15,6 +15,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from cartera.accounts.models import User
+from cartera.core import hooks
 from cartera.imports.models import ImportJob, ImportKind, ImportRowError, JobStatus
 from cartera.imports.parsers import ParseError, open_table
 from cartera.imports.rows import CleanRow
@@ -94,6 +95,23 @@ class Run(Matching, Writing):
         if row.ok and self.job.kind != ImportKind.CUSTOMERS:
             self._linked_key(row)
 
+    def _without_suppressed(self, rows: list[CleanRow]) -> list[CleanRow]:
+        """Rows of people who were erased or objected are rejected, so a re-import does not bring them
+        back (the privacy app answers the ``suppressed_emails`` hook)."""
+        emails = [str(row.data["email"]) for row in rows if row.data.get("email")]
+        suppressed = hooks.fire("suppressed_emails", emails=emails) or set() if emails else set()
+        if not suppressed:
+            return rows
+        kept = []
+        for row in rows:
+            if row.data.get("email") in suppressed:
+                self._reject(
+                    row, _("this person's data was erased at their request; they are not imported again")
+                )
+            else:
+                kept.append(row)
+        return kept
+
     def _batch(self, rows: list[CleanRow]) -> None:
         good = []
         for row in rows:
@@ -102,6 +120,7 @@ class Run(Matching, Writing):
             else:
                 self._reject(row)
         if self.job.kind == ImportKind.CUSTOMERS:
+            good = self._without_suppressed(good)
             pending = self._plan_customers(good)
             write: Callable[[list[Pending]], None] = self._write_customers
         else:
