@@ -13,12 +13,23 @@ from cartera.activity import selectors, services
 from cartera.activity.forms import TaskForm
 from cartera.activity.models import Task
 from cartera.core.http import HtmxHttpRequest, redirect_to_next
+from cartera.core.pagination import paginate
 from cartera.core.scoping import get_for_user, require
+
+TASK_ORDER = ("done", "due_at", "id")
+TASK_PAGE_SIZE = 100
 
 
 def my_tasks(request: HttpRequest) -> HttpResponse:
     show_done = request.GET.get("done") == "1"
-    tasks = selectors.task_list(user=request.user, assignee=request.user, include_done=show_done)[:500]
+    # Pages of 100 in due order (keyset, like the customer list): nobody's list stops without saying so.
+    page = paginate(
+        selectors.task_list(user=request.user, assignee=request.user, include_done=show_done),
+        ordering=TASK_ORDER,
+        cursor=request.GET.get("cursor"),
+        size=TASK_PAGE_SIZE,
+        backwards=request.GET.get("dir") == "prev",
+    )
     form = TaskForm(request.POST or None, user=request.user)  # type: ignore[arg-type]
     if request.method == "POST":
         require(request.user, Task, "add")
@@ -30,7 +41,9 @@ def my_tasks(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, _("Task added."))
                 return redirect("activity:my_tasks")
-    return render(request, "activity/my_tasks.html", {"tasks": tasks, "form": form, "show_done": show_done})
+    context = {"tasks": page.rows, "page": page, "form": form, "show_done": show_done,
+               "base_query": "done=1" if show_done else ""}  # fmt: skip
+    return render(request, "activity/my_tasks.html", context)
 
 
 @require_POST
