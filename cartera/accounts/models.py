@@ -79,10 +79,10 @@ class ApiToken(models.Model):
     )
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(_("prefix"), max_length=8, editable=False)
-    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    key_hash = models.CharField(_("key hash"), max_length=64, unique=True, editable=False)
     scope = models.CharField(_("access"), max_length=5, choices=TokenScope.choices, default=TokenScope.READ)
     expires_at = models.DateTimeField(_("expires"))
-    password_fingerprint = models.CharField(max_length=64, editable=False)
+    password_fingerprint = models.CharField(_("password fingerprint"), max_length=64, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
 

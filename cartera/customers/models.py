@@ -204,8 +204,8 @@ class Customer(TimeStampedModel):
     custom_fields = models.JSONField(_("custom fields"), default=dict, blank=True)
     notes = models.TextField(_("notes"), blank=True)
     # Folded (lower-case, accent-free) copies for fast prefix search; kept by the services.
-    first_name_key = models.CharField(max_length=100, editable=False, default="")
-    last_name_key = models.CharField(max_length=150, editable=False, default="")
+    first_name_key = models.CharField(_("first name search key"), max_length=100, editable=False, default="")
+    last_name_key = models.CharField(_("last name search key"), max_length=150, editable=False, default="")
 
     class Meta:
         verbose_name = _("customer")

@@ -76,7 +76,7 @@ class ImportJob(models.Model):
         _("status"), max_length=12, choices=JobStatus.choices, default=JobStatus.UPLOADED
     )
     file_name = models.CharField(_("file name"), max_length=255)
-    stored_path = models.CharField(max_length=500, editable=False)
+    stored_path = models.CharField(_("stored file"), max_length=500, editable=False)
     file_sha256 = models.CharField(max_length=64, editable=False, default="")
     headers = models.JSONField(default=list, editable=False)
     columns = models.JSONField(_("column mapping"), default=dict, blank=True)
@@ -156,15 +156,17 @@ class ImportRecord(models.Model):
     # The record's id in the system the file came from (HubSpot "Record ID"...), so that orders and
     # interactions imported later can name the customer by it.
     external_ref = models.CharField(max_length=100, blank=True, db_index=True)
-    previous = models.JSONField(null=True, blank=True)
+    previous = models.JSONField(_("values before the import"), null=True, blank=True)
     # When the import wrote the record: a record whose ``updated_at`` is later was edited since, and
     # a rollback leaves it alone. (Empty on records written before this was kept: then the job's end.)
     written_at = models.DateTimeField(null=True, blank=True)
     # Why a rollback kept this record ("now owned by ...", "edited after the import"...); empty
     # while the record was never rolled back. Undone records are deleted, kept ones stay with this.
-    conflict = models.CharField(max_length=300, blank=True)
+    conflict = models.CharField(_("why a rollback kept it"), max_length=300, blank=True)
 
     class Meta:
+        verbose_name = _("imported record")
+        verbose_name_plural = _("imported records")
         indexes = [models.Index(fields=["model", "object_id"], name="import_record_object")]
 
     def __str__(self) -> str:
@@ -179,12 +181,14 @@ class ImportRowError(models.Model):
 
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
     row_number = models.PositiveIntegerField()
-    column = models.CharField(max_length=255, blank=True)
-    value = models.TextField(blank=True)
-    reason = models.TextField()
-    raw = models.JSONField(default=list)
+    column = models.CharField(_("column"), max_length=255, blank=True)
+    value = models.TextField(_("value"), blank=True)
+    reason = models.TextField(_("reason"))
+    raw = models.JSONField(_("row as read"), default=list)
 
     class Meta:
+        verbose_name = _("rejected row")
+        verbose_name_plural = _("rejected rows")
         ordering = ["row_number", "id"]
 
     def __str__(self) -> str:
