@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.doc import replace_section
 from bench.machine import machine_facts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -457,15 +458,8 @@ def render(r: dict[str, Any]) -> str:
 
 
 def write_section(section: str) -> None:
-    """Replace only the text between the issue-4 markers (append the section when they are missing)."""
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    if START_MARK in text and END_MARK in text:
-        before, rest = text.split(START_MARK, 1)
-        after = rest.split(END_MARK, 1)[1]
-        text = before + section + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOC.write_text(text, encoding="utf-8")
+    """This benchmark's section of docs/benchmarks.md (bench/doc.py)."""
+    replace_section(START_MARK, END_MARK, section)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped,unused-ignore]
 
+from bench.doc import replace_section
 from customerbase._types import FloatArray
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -370,13 +371,8 @@ def render(results: dict[str, Any]) -> str:
 
 
 def write_doc(section: str) -> None:
-    """Replace the text between the markers (or append the section)."""
-    text = DOC.read_text()
-    if START_MARK in text and END_MARK in text:
-        text = text.split(START_MARK, 1)[0] + section + text.split(END_MARK, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOC.write_text(text)
+    """This benchmark's section of docs/benchmarks.md (bench/doc.py)."""
+    replace_section(START_MARK, END_MARK, section)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.doc import replace_section
 from bench.machine import machine_facts
 from bench.segments import COUNTS, pct, say
 
@@ -317,16 +318,8 @@ rewrite does the same work as before plus the statistics (2.6 s)."""
 
 
 def write_doc(section: str) -> None:
-    """Replace our section of docs/benchmarks.md, re-reading the file right before writing."""
-    block = f"{START_MARK}\n{section}\n{END_MARK}"
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if START_MARK in text and END_MARK in text:
-        head, rest = text.split(START_MARK, 1)
-        _old, tail = rest.split(END_MARK, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    DOC.write_text(text)
+    """This benchmark's section of docs/benchmarks.md (bench/doc.py)."""
+    replace_section(START_MARK, END_MARK, f"{START_MARK}\n{section}\n{END_MARK}")
 
 
 def main(argv: list[str] | None = None) -> int:

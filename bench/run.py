@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from bench.doc import replace_section
 from bench.machine import machine_facts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -551,25 +552,6 @@ def render(runs: list[dict[str, Any]], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def write_section(section: str) -> None:
-    text = (
-        DOC.read_text()
-        if DOC.exists()
-        else "# Benchmarks\n\nMeasured speed of Cartera, one section per issue.\n"
-    )
-    if START_MARK in text and END_MARK in text:
-        before, rest = text.split(START_MARK, 1)
-        after = rest.split(END_MARK, 1)[1]
-        text = before + section + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(text)
-
-
-# --- command line ---------------------------------------------------------------------------------
-
-
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -611,6 +593,11 @@ def _latest(kept: dict[str, Any], customers: int) -> list[dict[str, Any]]:
     """The stored runs at this size, SQLite first."""
     runs = [run for key, run in kept.items() if key.startswith(f"{customers}:")]
     return sorted(runs, key=lambda run: (run.get("info", {}).get("vendor") != "sqlite", run["url_label"]))
+
+
+def write_section(section: str) -> None:
+    """This benchmark's section of docs/benchmarks.md (bench/doc.py)."""
+    replace_section(START_MARK, END_MARK, section)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bench.doc import replace_section
 from bench.machine import machine_facts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -357,16 +358,8 @@ pessimistic and vary by up to 2x between runs."""
 
 
 def write_doc(section: str) -> None:
-    """Replace our section of docs/benchmarks.md, re-reading the file right before writing."""
-    block = f"{START_MARK}\n{section}\n{END_MARK}"
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if START_MARK in text and END_MARK in text:
-        head, rest = text.split(START_MARK, 1)
-        _old, tail = rest.split(END_MARK, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    DOC.write_text(text)
+    """This benchmark's section of docs/benchmarks.md (bench/doc.py)."""
+    replace_section(START_MARK, END_MARK, f"{START_MARK}\n{section}\n{END_MARK}")
 
 
 def main(argv: list[str] | None = None) -> int:

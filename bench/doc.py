@@ -1,0 +1,21 @@
+"""Writing one benchmark's section of docs/benchmarks.md, the same way for every benchmark."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+
+
+def replace_section(start_mark: str, end_mark: str, block: str) -> None:
+    """Put ``block`` (from ``start_mark`` to ``end_mark`` included) where the markers are in the doc, or
+    append it. The file is read right before writing, so benchmarks run side by side keep each
+    other's sections."""
+    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
+    if start_mark in text and end_mark in text:
+        before, rest = text.split(start_mark, 1)
+        text = before + block + rest.split(end_mark, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text(text, encoding="utf-8")
