@@ -5,8 +5,11 @@ Each trick has a plain twin (the ORM, or row-by-row SQL that every database runs
 can prove both give the same rows. What is here:
 
 - :func:`copy_rows` (PostgreSQL ``COPY``) and :func:`insert_rows` (the driver's ``executemany``);
-- :func:`secondary_indexes` and :func:`without_secondary_indexes`: drop the indexes of a table
-  being rewritten and build each again in one sort at the end, inside the caller's transaction;
+- :func:`write_rows`: whichever of the two the database does best;
+- :func:`secondary_indexes` and :func:`without_secondary_indexes`: drop the indexes (and, for a
+  load that writes consistent ids, the foreign keys) of a table being rewritten and build each
+  again in one sort at the end, inside the caller's transaction;
+- :func:`relaxed_durability`: no fsync and a big cache for a one-off load (the demo);
 - :func:`atomic_with_keys_checked_at_end` (SQLite): one check of the whole table instead of a lookup per row;
 - :func:`swap_in_new_table` (PostgreSQL): build a table's new contents in a fresh table and swap it
   in, so that readers of the old one never wait for the rewrite.
@@ -73,6 +76,23 @@ def insert_rows(cursor: Cursor, table: str, columns: Sequence[str], rows: Iterab
         cursor.executemany(sql, list(rows))
 
 
+def write_rows(cursor: Cursor, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Append ``rows`` to ``table`` the fastest way the database has: ``COPY`` on PostgreSQL, the
+    driver's ``executemany`` elsewhere. The plain twin is Django's cursor with one parameterised
+    ``INSERT`` run per row. Values must already be in a form the database parses (ints, floats,
+    bools, ``None``, strings; dates as ISO text)."""
+    if not rows:
+        return
+    if not fast_paths():
+        marks = ", ".join(["%s"] * len(columns))
+        sql = f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) VALUES ({marks})"  # noqa: S608
+        cursor.executemany(sql, [list(row) for row in rows])
+    elif connection.vendor == "postgresql":
+        copy_rows(cursor, table, columns, rows)
+    else:
+        insert_rows(cursor, table, columns, rows)
+
+
 # --- indexes and keys -----------------------------------------------------------------------------
 
 
@@ -96,21 +116,99 @@ def secondary_indexes(table: str) -> list[tuple[str, str]]:
         return [(str(name), str(sql)) for name, sql in cursor.fetchall()]
 
 
+def foreign_keys(table: str) -> list[tuple[str, str]]:
+    """(name, definition) of the foreign keys of ``table`` (PostgreSQL; elsewhere none are dropped)."""
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",
+            [qn(table)],
+        )
+        return [(str(name), str(sql)) for name, sql in cursor.fetchall()]
+
+
 @contextmanager
-def without_secondary_indexes(table: str) -> Iterator[None]:
-    """Drop the secondary indexes of ``table``, and build each again (one sort) when the block ends.
+def without_secondary_indexes(
+    *tables: str, keys: bool = False, progress: Callable[[int, int], None] | None = None
+) -> Iterator[None]:
+    """Drop the secondary indexes of ``tables``, and build each again (one sort) when the block ends.
 
     Filling a table and then sorting each index once is faster than updating every index row by
-    row. Use inside a transaction: if the block fails, the rollback brings the indexes back.
+    row. With ``keys`` the PostgreSQL foreign keys go too and are checked once, at the end, over
+    the whole table (for a load that writes consistent ids, such as the demo). ``progress`` is
+    told (done, total) as each index or key is rebuilt. Use inside a transaction: if the block
+    fails, the rollback brings the indexes back. The plain twin keeps everything in place.
     """
-    indexes = secondary_indexes(table)
+    if not fast_paths():
+        yield
+        return
+    indexes = [ddl for table in tables for ddl in secondary_indexes(table)]
+    fks = [(table, name, sql) for table in tables if keys for name, sql in foreign_keys(table)]
     with connection.cursor() as cursor:
+        for table, name, _sql in fks:
+            cursor.execute(f"ALTER TABLE {qn(table)} DROP CONSTRAINT {qn(name)}")
         for name, _ddl in indexes:
             cursor.execute(f"DROP INDEX {qn(name)}")
     yield
+    total = len(indexes) + len(fks)
+    if progress:
+        progress(0, total)
     with connection.cursor() as cursor:
-        for _name, ddl in indexes:
+        for done, (_name, ddl) in enumerate(indexes, start=1):
             cursor.execute(ddl)
+            if progress:
+                progress(done, total)
+        for done, (table, name, sql) in enumerate(fks, start=len(indexes) + 1):
+            cursor.execute(f"ALTER TABLE {qn(table)} ADD CONSTRAINT {qn(name)} {sql}")
+            if progress:
+                progress(done, total)
+
+
+@contextmanager
+def relaxed_durability(enabled: bool = True) -> Iterator[None]:
+    """Connection settings for a one-off bulk load (the demo), put back afterwards.
+
+    SQLite: a rollback journal instead of WAL (a WAL file would grow to the size of the database and
+    be copied back at the end), no fsync, a large page cache, no per-row foreign key checks (the
+    caller writes consistent ids). PostgreSQL: asynchronous commit and memory for index builds.
+    Only outside a transaction, as SQLite requires for these pragmas; inside one (a caller's
+    ``atomic`` block, a test) the load runs with the connection as it is, as in the plain twin.
+    """
+    if not enabled or not fast_paths() or connection.in_atomic_block:
+        yield
+        return
+    vendor = connection.vendor
+    if vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode")
+            journal = cursor.fetchone()[0]
+            cursor.execute("PRAGMA journal_mode=TRUNCATE")  # refused (kept as is) if others are connected
+            cursor.execute("PRAGMA synchronous=OFF")
+            cursor.execute("PRAGMA cache_size=-1048576")
+            cursor.execute("PRAGMA threads=2")
+        enabled_fk = not connection.disable_constraint_checking()
+        try:
+            yield
+        finally:
+            if not enabled_fk:
+                connection.enable_constraint_checking()
+            with connection.cursor() as cursor:
+                cursor.execute(f"PRAGMA journal_mode={journal}")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.execute("PRAGMA cache_size=-65536")
+    elif vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit = off")
+            cursor.execute("SET maintenance_work_mem = '1GB'")
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET synchronous_commit")
+                cursor.execute("RESET maintenance_work_mem")
+    else:
+        yield
 
 
 @contextmanager

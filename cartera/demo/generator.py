@@ -52,6 +52,7 @@ from cartera.accounts import roles
 from cartera.accounts.models import User
 from cartera.accounts.services import user_create
 from cartera.activity.models import Interaction, Task
+from cartera.core import bulk
 from cartera.core.database import update_planner_statistics
 from cartera.core.text import fold
 from cartera.customers.models import (
@@ -109,13 +110,11 @@ from cartera.demo.writing import (
     _alnum,
     _cif,
     _Clock,
-    _fast_session,
     _objects,
     _Pending,
     _slug,
     _values,
     _weights,
-    _without_indexes,
     _Writer,
     _years_before,
 )
@@ -250,8 +249,8 @@ def generate_demo(
         raise DemoError("The customer file is not empty; the demo portfolio only goes into an empty one.")
 
     users = _ensure_users(stats)
-    bulk = customers >= BULK_LOAD_THRESHOLD
-    with _fast_session(bulk), transaction.atomic():
+    big = customers >= BULK_LOAD_THRESHOLD
+    with bulk.relaxed_durability(big), transaction.atomic():
         generator = _Generator(
             customers=customers,
             seed=seed,
@@ -263,13 +262,15 @@ def generate_demo(
             stats=stats,
         )
         tables = [m._meta.db_table for m in (Customer, Customer.tags.through, Order, Interaction)]
-        if bulk:
-            with _without_indexes(tables, report):
+        if big:
+            with bulk.without_secondary_indexes(
+                *tables, keys=True, progress=lambda done, total: report("Indexes", done, total)
+            ):
                 generator.run()
         else:
             generator.run()
         _reset_sequences()
-    if bulk:
+    if big:
         # After the commit: PostgreSQL's VACUUM cannot run inside a transaction.
         update_planner_statistics(tables + [Company._meta.db_table])
     stats.seconds = time.perf_counter() - started

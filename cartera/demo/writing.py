@@ -1,17 +1,17 @@
-"""How the demo writes rows: numpy helpers, dates as stored text, the driver's fastest insert path,
-and the bulk-load mode (secondary indexes dropped and rebuilt, durability relaxed) for big sizes."""
+"""How the demo writes rows: numpy helpers, dates as stored text, and a writer per table on the
+bulk-write toolkit (cartera/core/bulk.py), which also gives the bulk-load mode for big sizes."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.db import connection, models
 
+from cartera.core import bulk
 from cartera.core.text import fold
 
 Progress = Callable[[str, int, int], None]
@@ -112,7 +112,8 @@ class _Pending:
 
 
 class _Writer:
-    """Appends rows to one table through the driver's fastest path.
+    """Appends rows to one table through the bulk-write toolkit's fastest path (``COPY`` or the
+    driver's ``executemany``; its plain twin under ``CARTERA_BULK_PLAIN``).
 
     Values must already be in a form the database parses: ints, floats, bools, ``None`` and strings
     (dates and timestamps as text from :class:`_Clock`, JSON as text).
@@ -120,140 +121,11 @@ class _Writer:
 
     def __init__(self, model: type[models.Model], fields: Sequence[str]) -> None:
         opts = model._meta
-        qn = connection.ops.quote_name
-        columns = ", ".join(
-            qn(str(cast("models.Field[Any, Any]", opts.get_field(name)).column)) for name in fields
-        )
-        self.vendor = connection.vendor
-        table = qn(opts.db_table)
-        if self.vendor == "postgresql":
-            self.sql = f"COPY {table} ({columns}) FROM STDIN"
-        else:
-            marker = "?" if self.vendor == "sqlite" else "%s"
-            self.sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join([marker] * len(fields))})"  # noqa: S608 - names come from the models
+        self.table = opts.db_table
+        self.columns = [str(cast("models.Field[Any, Any]", opts.get_field(name)).column) for name in fields]
         self.rows = 0
 
     def write(self, rows: list[tuple[Any, ...]]) -> None:
-        if not rows:
-            return
-        if self.vendor == "postgresql":
-            with connection.cursor() as cursor, cursor.cursor.copy(self.sql) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        elif self.vendor == "sqlite":
-            connection.ensure_connection()
-            connection.connection.executemany(self.sql, rows)
-        else:
-            with connection.cursor() as cursor:
-                cursor.executemany(self.sql, rows)
+        with connection.cursor() as cursor:
+            bulk.write_rows(cursor, self.table, self.columns, rows)
         self.rows += len(rows)
-
-
-# --- bulk-load mode -------------------------------------------------------------------------------
-
-
-def _secondary_indexes(table: str) -> list[tuple[str, str]]:
-    """(name, DDL) of the indexes of ``table`` that no primary key or constraint depends on."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL",
-                [table],
-            )
-        elif connection.vendor == "postgresql":
-            cursor.execute(
-                """
-                SELECT i.relname, pg_get_indexdef(x.indexrelid)
-                FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-                WHERE x.indrelid = %s::regclass AND NOT x.indisprimary
-                  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
-                """,
-                [connection.ops.quote_name(table)],
-            )
-        else:
-            return []
-        return [(name, sql) for name, sql in cursor.fetchall()]
-
-
-def _foreign_keys(table: str) -> list[tuple[str, str]]:
-    """(name, definition) of the foreign keys of ``table`` (PostgreSQL; SQLite turns them off)."""
-    if connection.vendor != "postgresql":
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",
-            [connection.ops.quote_name(table)],
-        )
-        return [(name, sql) for name, sql in cursor.fetchall()]
-
-
-@contextmanager
-def _without_indexes(tables: Sequence[str], progress: Progress) -> Iterator[None]:
-    """Drop secondary indexes (and PostgreSQL foreign keys) of empty tables; rebuild them after.
-
-    Runs inside the load's transaction: if the load fails, the rollback brings the indexes back.
-    """
-    qn = connection.ops.quote_name
-    indexes = [ddl for table in tables for ddl in _secondary_indexes(table)]
-    fks = [(table, name, sql) for table in tables for name, sql in _foreign_keys(table)]
-    with connection.cursor() as cursor:
-        for table, name, _sql in fks:
-            cursor.execute(f"ALTER TABLE {qn(table)} DROP CONSTRAINT {qn(name)}")
-        for name, _sql in indexes:
-            cursor.execute(f"DROP INDEX {qn(name)}")
-    yield
-    total = len(indexes) + len(fks)
-    progress("Indexes", 0, total)
-    with connection.cursor() as cursor:
-        for done, (_name, sql) in enumerate(indexes, start=1):
-            cursor.execute(sql)
-            progress("Indexes", done, total)
-        for done, (table, name, sql) in enumerate(fks, start=len(indexes) + 1):
-            cursor.execute(f"ALTER TABLE {qn(table)} ADD CONSTRAINT {qn(name)} {sql}")
-            progress("Indexes", done, total)
-
-
-@contextmanager
-def _fast_session(enabled: bool) -> Iterator[None]:
-    """Connection settings for a one-off bulk load, put back afterwards.
-
-    SQLite: a rollback journal instead of WAL (a WAL file would grow to the size of the database and
-    be copied back at the end), no fsync, a large page cache, no per-row foreign key checks (the
-    generator writes consistent ids). PostgreSQL: asynchronous commit and memory for index builds.
-    Only outside a transaction, as SQLite requires for these pragmas; inside one (a caller's
-    ``atomic`` block, a test) the load runs with the connection as it is.
-    """
-    if not enabled or connection.in_atomic_block:
-        yield
-        return
-    vendor = connection.vendor
-    if vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA journal_mode")
-            journal = cursor.fetchone()[0]
-            cursor.execute("PRAGMA journal_mode=TRUNCATE")  # refused (kept as is) if others are connected
-            cursor.execute("PRAGMA synchronous=OFF")
-            cursor.execute("PRAGMA cache_size=-1048576")
-            cursor.execute("PRAGMA threads=2")
-        enabled_fk = not connection.disable_constraint_checking()
-        try:
-            yield
-        finally:
-            if not enabled_fk:
-                connection.enable_constraint_checking()
-            with connection.cursor() as cursor:
-                cursor.execute(f"PRAGMA journal_mode={journal}")
-                cursor.execute("PRAGMA synchronous=NORMAL")
-                cursor.execute("PRAGMA cache_size=-65536")
-    elif vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET synchronous_commit = off")
-            cursor.execute("SET maintenance_work_mem = '1GB'")
-        try:
-            yield
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute("RESET synchronous_commit")
-                cursor.execute("RESET maintenance_work_mem")
-    else:
-        yield

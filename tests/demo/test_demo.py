@@ -16,10 +16,11 @@ from django.db.models import Count, Max, Min, Q
 
 from cartera.accounts.models import User
 from cartera.activity.models import Interaction, Task
+from cartera.core import bulk
 from cartera.core.text import fold
 from cartera.customers.models import Company, Customer, Stage, Tag
 from cartera.customers.services import customer_create
-from cartera.demo import generator, reference, writing
+from cartera.demo import generator, reference
 from cartera.demo.generator import DEMO_PASSWORD, DemoError, generate_demo
 from cartera.sales.models import Order
 
@@ -184,8 +185,8 @@ def _schema() -> set[tuple[str, str, str]]:
     tables = [m._meta.db_table for m in (Customer, Customer.tags.through, Order, Interaction)]
     found = set()
     for table in tables:
-        found |= {(table, name, sql) for name, sql in writing._secondary_indexes(table)}
-        found |= {(table, f"fk:{name}", sql) for name, sql in writing._foreign_keys(table)}
+        found |= {(table, name, sql) for name, sql in bulk.secondary_indexes(table)}
+        found |= {(table, f"fk:{name}", sql) for name, sql in bulk.foreign_keys(table)}
     return found
 
 
