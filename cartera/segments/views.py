@@ -347,6 +347,7 @@ def _persona_form(request: HtmxHttpRequest, persona: Any) -> HttpResponse:
             if rule:
                 form.add_error(None, rule)
             form.show_stale_edit(exc.current)
+            persona = exc.current  # the page's title names the persona as stored (the form has the typed)
         except ValidationError as exc:
             form.add_error(None, _messages(exc))
     count = selectors.persona_list(user=request.user).count()
