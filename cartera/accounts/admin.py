@@ -15,7 +15,7 @@ from cartera.accounts.services import two_factor_reset
 class CarteraUserAdmin(UserAdmin):  # type: ignore[type-arg]
     """Django's user admin, plus resetting the two-factor sign-in of someone who lost their phone."""
 
-    list_display = (*UserAdmin.list_display, "two_factor_enabled")
+    list_display = ("username", "email", "first_name", "last_name", "is_staff", "two_factor_enabled")
     actions = ["reset_two_factor"]
 
     @admin.action(description=_("Reset two-factor sign-in (lost phone)"))

@@ -15,7 +15,7 @@ def confirmed_totp_device(user: Any) -> TOTPDevice | None:
 
 def backup_codes_left(user: Any) -> int:
     """How many of the user's one-time backup codes are still unused."""
-    return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
+    return int(StaticToken.objects.filter(device__user=user, device__confirmed=True).count())
 
 
 def needs_second_factor(user: Any) -> bool:
