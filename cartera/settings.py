@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "cartera.core",
     "cartera.accounts",
     "cartera.customers",

@@ -46,7 +46,7 @@ class ApiTokenForm(forms.Form):
 class TotpCodeForm(forms.Form):
     code = forms.CharField(
         label=_("Code from your authenticator app"),
-        max_length=8,
+        max_length=20,
         widget=forms.TextInput(
             attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "autofocus": True}
         ),

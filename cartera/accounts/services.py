@@ -11,10 +11,13 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_otp.models import Device
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cartera.accounts import roles
 from cartera.accounts.models import ApiToken, TokenScope, User, hash_token, password_fingerprint
+from cartera.core import hooks
 
 
 def roles_sync() -> None:
@@ -144,7 +147,71 @@ def totp_device_remove(*, user: User, code: str) -> bool:
     device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
     if device is None or not device.verify_token(code.strip()):
         return False
+    _second_factor_drop(user)
+    return True
+
+
+def _second_factor_drop(user: User) -> None:
+    """Forget the user's authenticator and backup codes; two-factor sign-in is off."""
     TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
     User.objects.filter(pk=user.pk).update(two_factor_enabled=False)
     user.two_factor_enabled = False
-    return True
+
+
+# How many one-time backup codes a user gets at a time; each signs in once, without the phone.
+BACKUP_CODE_COUNT = 10
+
+
+@transaction.atomic
+def backup_codes_generate(*, user: User) -> list[str]:
+    """New one-time backup codes for ``user`` (who has two-factor sign-in on); earlier ones stop working.
+
+    The codes are returned to be shown once; afterwards only how many are left is shown. They are
+    django-otp's static tokens: a code that signs in is deleted at once, so it works only once.
+    """
+    if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        raise PermissionDenied(_("Turn two-factor sign-in on first."))
+    StaticDevice.objects.filter(user=user).delete()
+    device = StaticDevice.objects.create(user=user, name=_("Backup codes")[:64], confirmed=True)
+    codes: list[str] = []
+    while len(codes) < BACKUP_CODE_COUNT:
+        code = StaticToken.random_token()
+        if code not in codes:
+            codes.append(code)
+    StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
+    return codes
+
+
+def second_factor_verify(*, user: User, code: str) -> Device | None:
+    """The device that accepts ``code`` as ``user``'s second factor: the authenticator's six digits, or
+    one of the backup codes (used up by this call). ``None`` when neither accepts it."""
+    typed = "".join(code.split()).replace("-", "").lower()
+    # Each kind is tried only with what looks like its own code, so that a backup code typed does not
+    # count as a wrong authenticator code (django-otp slows down a device after each failure).
+    if typed.isdigit():
+        totp = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        return totp if totp is not None and totp.verify_token(typed) else None
+    for device in StaticDevice.objects.filter(user=user, confirmed=True):
+        # verify_token locks the token row and deletes it: two sign-ins with one code cannot both pass.
+        if device.verify_token(typed):
+            return device
+    return None
+
+
+@transaction.atomic
+def two_factor_reset(*, actor: User, user: User) -> None:
+    """An administrator turns off another user's two-factor sign-in (a lost phone and no backup codes
+    left); written in the audit log. The user sets it up again at their next sign-in (admins must)."""
+    if not actor.is_superuser:
+        raise PermissionDenied(_("Only an administrator may reset another user's two-factor sign-in."))
+    _second_factor_drop(user)
+    hooks.fire(
+        "audited",
+        actor=actor,
+        action="changed",
+        target_type="accounts.user",
+        target_id=user.pk,
+        label=user.get_username(),
+        detail={"two_factor": "reset by an administrator"},
+    )

@@ -70,12 +70,16 @@ def two_factor(request: HttpRequest) -> HttpResponse:
     device = selectors.confirmed_totp_device(user)
     form = TotpCodeForm(request.POST or None)
     if device is not None:
-        if request.method == "POST" and form.is_valid():
+        new_codes: list[str] = []
+        if request.method == "POST" and request.POST.get("action") == "backup_codes":
+            new_codes = services.backup_codes_generate(user=user)  # type: ignore[arg-type]
+            form = TotpCodeForm()
+        elif request.method == "POST" and form.is_valid():
             if services.totp_device_remove(user=user, code=form.cleaned_data["code"]):  # type: ignore[arg-type]
                 messages.success(request, _("Two-factor sign-in is off."))
                 return redirect("accounts:two_factor")
             form.add_error("code", _("That code is not right (or came too soon after a wrong one)."))
-        return render(request, "accounts/two_factor.html", {"enabled": True, "form": form})
+        return _enabled_page(request, form, new_codes)
 
     pending = TOTPDevice.objects.filter(user=user, confirmed=False).first()
     if pending is None or request.method == "GET":
@@ -84,7 +88,9 @@ def two_factor(request: HttpRequest) -> HttpResponse:
         if services.totp_device_confirm(user=user, device=pending, code=form.cleaned_data["code"]):  # type: ignore[arg-type]
             otp_login(request, pending)
             messages.success(request, _("Two-factor sign-in is on."))
-            return redirect_to_next(request, "accounts:two_factor")
+            # The backup codes come with it, shown this once, for the day the phone is lost.
+            codes = services.backup_codes_generate(user=user)  # type: ignore[arg-type]
+            return _enabled_page(request, TotpCodeForm(), codes, next_url=safe_next(request))
         form.add_error("code", _("That code is not right (or came too soon after a wrong one)."))
     context = {
         "enabled": False,
@@ -97,15 +103,42 @@ def two_factor(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/two_factor.html", context)
 
 
+def _enabled_page(
+    request: HttpRequest, form: TotpCodeForm, new_codes: list[str], next_url: str = ""
+) -> HttpResponse:
+    """The two-factor page of a user who has it on; ``new_codes`` are backup codes shown this once."""
+    context = {
+        "enabled": True,
+        "form": form,
+        "new_codes": new_codes,
+        "codes_left": selectors.backup_codes_left(request.user),
+        "next": next_url,
+    }
+    return render(request, "accounts/two_factor.html", context)
+
+
 def two_factor_verify(request: HttpRequest) -> HttpResponse:
-    """After the password: the code from the authenticator app."""
+    """After the password: the code from the authenticator app, or one of the backup codes."""
     device = selectors.confirmed_totp_device(request.user)
     if device is None or request.user.is_verified():  # type: ignore[union-attr]
         return redirect_to_next(request, "web:home")
     form = TotpCodeForm(request.POST or None)
+    form.fields["code"].help_text = _("Lost your phone? Enter one of your backup codes instead.")
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["code"].strip()):
-            otp_login(request, device)
+        used = services.second_factor_verify(user=request.user, code=form.cleaned_data["code"])  # type: ignore[arg-type]
+        if used is not None:
+            otp_login(request, used)
+            if used.pk != device.pk or type(used) is not type(device):
+                left = selectors.backup_codes_left(request.user)
+                messages.warning(
+                    request,
+                    ngettext(
+                        "You signed in with a backup code; %(left)d is left. Make new ones on the two-factor page.",
+                        "You signed in with a backup code; %(left)d are left. Make new ones on the two-factor page.",
+                        left,
+                    )
+                    % {"left": left},
+                )
             return redirect_to_next(request, "web:home")
         form.add_error("code", _("That code is not right (or came too soon after a wrong one)."))
     return render(request, "accounts/two_factor_verify.html", {"form": form, "next": safe_next(request)})

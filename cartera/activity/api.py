@@ -8,8 +8,7 @@ services; these endpoints only parse and call them.
 import datetime
 from typing import Annotated, Any
 
-from django.db import transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, FilterLookup, Query, Router, Schema, Status
 
 from cartera.activity.models import Direction, Interaction, InteractionKind, Outcome, Task
@@ -40,6 +39,8 @@ from cartera.core.api_common import (
     active_user,
     page_of,
     responses,
+    update_if_match,
+    with_etag,
 )
 from cartera.core.dates import INTERACTION_DATES, TASK_DUE_DATES
 from cartera.core.scoping import get_for_user, require
@@ -119,8 +120,10 @@ def list_interactions(request: HttpRequest, filters: Query[InteractionFilterIn],
     response=responses({200: InteractionOut}, *READ_ERRORS),
     summary="Get an interaction",
 )
-def get_interaction(request: HttpRequest, interaction_id: int) -> Any:
-    return get_for_user(Interaction.objects.all(), request.auth, "view", pk=interaction_id)  # type: ignore[attr-defined]
+def get_interaction(request: HttpRequest, interaction_id: int, response: HttpResponse) -> Any:
+    """The interaction; the `ETag` header names this saved state (send it in `If-Match` when correcting)."""
+    interaction = get_for_user(Interaction.objects.all(), request.auth, "view", pk=interaction_id)  # type: ignore[attr-defined]
+    return with_etag(response, interaction)
 
 
 @interaction_router.post(
@@ -140,11 +143,22 @@ def create_interaction(request: HttpRequest, payload: InteractionIn) -> Any:
     response=responses({200: InteractionOut}, *UPDATE_ERRORS),
     summary="Correct an interaction",
 )
-def update_interaction(request: HttpRequest, interaction_id: int, payload: Patch[InteractionUpdate]) -> Any:
-    """Sales reps may correct the interactions they logged; managers and admins any."""
+def update_interaction(
+    request: HttpRequest, interaction_id: int, payload: Patch[InteractionUpdate], response: HttpResponse
+) -> Any:
+    """Sales reps may correct the interactions they logged; managers and admins any.
+
+    With `If-Match`, refused with 412 if someone saved the interaction since your read.
+    """
     user = request.auth  # type: ignore[attr-defined]
     interaction = get_for_user(Interaction.objects.all(), user, "change", pk=interaction_id)
-    return interaction_update(actor=user, interaction=interaction, fields=dict(payload))
+    return update_if_match(
+        request,
+        response,
+        lambda expected: interaction_update(
+            actor=user, interaction=interaction, fields=dict(payload), expected_version=expected
+        ),
+    )
 
 
 @interaction_router.delete(
@@ -221,8 +235,9 @@ def list_tasks(request: HttpRequest, filters: Query[TaskFilterIn], page: Query[P
 
 
 @task_router.get("/{int:task_id}", response=responses({200: TaskOut}, *READ_ERRORS), summary="Get a task")
-def get_task(request: HttpRequest, task_id: int) -> Any:
-    return get_for_user(Task.objects.all(), request.auth, "view", pk=task_id)  # type: ignore[attr-defined]
+def get_task(request: HttpRequest, task_id: int, response: HttpResponse) -> Any:
+    """The task; the `ETag` header names this saved state (send it back in `If-Match` when updating)."""
+    return with_etag(response, get_for_user(Task.objects.all(), request.auth, "view", pk=task_id))  # type: ignore[attr-defined]
 
 
 @task_router.post("", response=responses({201: TaskOut}, *CREATE_ERRORS), summary="Create a task")
@@ -240,20 +255,30 @@ def create_task(request: HttpRequest, payload: TaskIn) -> Any:
 @task_router.patch(
     "/{int:task_id}", response=responses({200: TaskOut}, *UPDATE_ERRORS), summary="Update a task"
 )
-def update_task(request: HttpRequest, task_id: int, payload: Patch[TaskUpdate]) -> Any:
-    """Change a task; `done` ticks it off or reopens it."""
+def update_task(
+    request: HttpRequest, task_id: int, payload: Patch[TaskUpdate], response: HttpResponse
+) -> Any:
+    """Change a task; `done` ticks it off or reopens it.
+
+    With `If-Match`, refused with 412 if someone saved the task since your read.
+    """
     user = request.auth  # type: ignore[attr-defined]
     task = get_for_user(Task.objects.all(), user, "change", pk=task_id)
     fields = dict(payload)
     done = fields.pop("done", None)
     if "assignee" in fields:
         fields["assignee"] = active_user("assignee", fields["assignee"])
-    with transaction.atomic():
+
+    def update(expected: str | None) -> Task:
+        changed = task
         if fields:
-            task = task_update(actor=user, task=task, fields=fields)
-        if done is not None and done != task.done:
-            task = task_set_done(actor=user, task=task, done=done)
-    return task
+            changed = task_update(actor=user, task=changed, fields=fields, expected_version=expected)
+            expected = None  # checked once, before the first write
+        if done is not None and done != changed.done:
+            changed = task_set_done(actor=user, task=changed, done=done, expected_version=expected)
+        return changed
+
+    return update_if_match(request, response, update)
 
 
 @task_router.delete(

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from cartera.accounts.models import User
 from cartera.activity.models import Interaction, Task
+from cartera.core.concurrency import check_version
 from cartera.core.dates import INTERACTION_DATES, TASK_DUE_DATES, check_dates
 from cartera.customers.models import Customer
 
@@ -57,8 +58,12 @@ def interaction_record_merge(*, actor: User, keep: Customer, summary: str) -> In
 
 
 @transaction.atomic
-def interaction_update(*, actor: User, interaction: Interaction, fields: Mapping[str, Any]) -> Interaction:
-    """Correct a logged interaction."""
+def interaction_update(
+    *, actor: User, interaction: Interaction, fields: Mapping[str, Any], expected_version: str | None = None
+) -> Interaction:
+    """Correct a logged interaction; refused (``StaleEditError``) when ``expected_version``, the version
+    the editor read, is older than the stored one."""
+    check_version(interaction, expected_version)
     _assign(interaction, fields, INTERACTION_FIELDS)
     interaction.full_clean()  # first: it turns a date given as text into a date-time
     check_dates(interaction, {"occurred_at": INTERACTION_DATES})
@@ -103,8 +108,12 @@ def task_create(*, actor: User, fields: Mapping[str, Any]) -> Task:
 
 
 @transaction.atomic
-def task_update(*, actor: User, task: Task, fields: Mapping[str, Any]) -> Task:
-    """Change a task's title, due date, assignee or notes."""
+def task_update(
+    *, actor: User, task: Task, fields: Mapping[str, Any], expected_version: str | None = None
+) -> Task:
+    """Change a task's title, due date, assignee or notes; refused (``StaleEditError``) when
+    ``expected_version``, the version the editor read, is older than the stored one."""
+    check_version(task, expected_version)
     if "assignee" in fields and fields["assignee"] != task.assignee:
         _check_assignee(actor, fields["assignee"])
     _assign(task, fields, TASK_FIELDS)
@@ -114,8 +123,17 @@ def task_update(*, actor: User, task: Task, fields: Mapping[str, Any]) -> Task:
     return task
 
 
-def task_set_done(*, actor: User, task: Task, done: bool, at: datetime.datetime | None = None) -> Task:
-    """Tick a task off (or reopen it)."""
+@transaction.atomic
+def task_set_done(
+    *,
+    actor: User,
+    task: Task,
+    done: bool,
+    at: datetime.datetime | None = None,
+    expected_version: str | None = None,
+) -> Task:
+    """Tick a task off (or reopen it); with ``expected_version``, refused when saved since (as above)."""
+    check_version(task, expected_version)
     task.done = done
     task.done_at = (at or timezone.now()) if done else None
     task.save(update_fields=["done", "done_at", "updated_at"])

@@ -9,19 +9,22 @@ at run time.
 
 import copy
 import datetime
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Choices, QuerySet
+from django.db import transaction
+from django.db.models import Choices, Model, QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Body, Field, FilterSchema, Schema
+from ninja import Body, Field, FilterSchema, Schema, Status
 from ninja.patch_dict import ModelToDict
 from pydantic import AfterValidator, ConfigDict, GetCoreSchemaHandler, create_model, field_validator
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
+from cartera.core.concurrency import StaleEditError, etag, if_match, stale_answer_detail
 from cartera.core.dates import ANY_DATES, DateRange
 from cartera.core.pagination import paginate
 
@@ -197,8 +200,32 @@ def responses(success: dict[int, Any], *errors: int) -> dict[int, Any]:
 LIST_ERRORS = (400, 401, 422)
 READ_ERRORS = (400, 401, 404, 422)
 CREATE_ERRORS = (400, 401, 403, 404, 413, 415, 422)
-UPDATE_ERRORS = (400, 401, 403, 404, 413, 415, 422)
+# 412: the If-Match of a PATCH names an older version than the stored one (see ``update_if_match``).
+UPDATE_ERRORS = (400, 401, 403, 404, 412, 413, 415, 422)
 DELETE_ERRORS = (401, 403, 404)
+
+
+def with_etag[M: Model](response: HttpResponse, row: M) -> M:
+    """Name ``row``'s saved state in the ``ETag`` header (send it back in ``If-Match`` when updating)."""
+    response["ETag"] = etag(row)
+    return row
+
+
+def update_if_match[M: Model](
+    request: HttpRequest, response: HttpResponse, update: Callable[[str | None], M]
+) -> M | Status[Any]:
+    """Run ``update(expected_version)`` with the version the request's ``If-Match`` names.
+
+    The update service checks the version inside its transaction (:func:`check_version`): when the
+    row was saved since, nothing is written and the answer is 412. Without ``If-Match`` the last write
+    wins, as documented. The answer carries the new ``ETag``.
+    """
+    try:
+        with transaction.atomic():
+            row = update(if_match(request))
+    except StaleEditError:
+        return Status(412, stale_answer_detail())
+    return with_etag(response, row)
 
 
 class Page[T](Schema):

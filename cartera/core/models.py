@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from cartera.core.concurrency import version_of
+
 
 class TimeStampedModel(models.Model):
     """Adds ``created_at`` and ``updated_at``, kept by the database layer on every save."""
@@ -14,3 +16,8 @@ class TimeStampedModel(models.Model):
 
     class Meta:
         abstract = True
+
+    @property
+    def version(self) -> str:
+        """Which saved state of the row this is; an edit based on an older one is refused (lost update)."""
+        return version_of(self)

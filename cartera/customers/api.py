@@ -31,6 +31,8 @@ from cartera.core.api_common import (
     active_user,
     page_of,
     responses,
+    update_if_match,
+    with_etag,
 )
 from cartera.core.dates import BIRTH_DATES
 from cartera.core.scoping import get_for_user, require, restrict
@@ -54,13 +56,13 @@ from cartera.customers.selectors import (
     tag_list,
 )
 from cartera.customers.services import (
-    StaleEditError,
     company_create,
     company_delete,
     company_update,
     customer_create,
     customer_delete,
     customer_update,
+    customer_viewed,
     tags_get_or_create,
 )
 
@@ -258,12 +260,8 @@ def list_customers(request: HttpRequest, filters: Query[CustomerFilterIn], page:
 def get_customer(request: HttpRequest, customer_id: int, response: HttpResponse) -> Any:
     """The customer; the `ETag` header names this saved state (send it back in `If-Match` when updating)."""
     customer = customer_detail(user=request.auth, pk=customer_id)  # type: ignore[attr-defined]
-    response["ETag"] = _etag(customer)
-    return customer
-
-
-def _etag(customer: Customer) -> str:
-    return f'"{customer.version}"'
+    customer_viewed(actor=request.auth, customer=customer, where="api")  # type: ignore[attr-defined]
+    return with_etag(response, customer)
 
 
 @customer_router.post("", response=responses({201: CustomerOut}, *CREATE_ERRORS), summary="Create a customer")
@@ -280,7 +278,7 @@ def create_customer(request: HttpRequest, payload: CustomerIn) -> Any:
 
 @customer_router.patch(
     "/{int:customer_id}",
-    response=responses({200: CustomerOut}, *UPDATE_ERRORS, 412),
+    response=responses({200: CustomerOut}, *UPDATE_ERRORS),
     summary="Update a customer",
 )
 def update_customer(
@@ -294,18 +292,14 @@ def update_customer(
     user = request.auth  # type: ignore[attr-defined]
     customer = get_for_user(Customer.objects.all(), user, "change", pk=customer_id)
     fields, tags = _customer_fields(user, dict(payload))
-    if_match = request.headers.get("If-Match", "").strip()
-    expected = if_match.removeprefix("W/").strip('"') if if_match and if_match != "*" else None
-    try:
-        with transaction.atomic():
-            tag_rows = tags_get_or_create(names=tags) if tags is not None else None
-            customer = customer_update(
-                actor=user, customer=customer, fields=fields, tags=tag_rows, expected_version=expected
-            )
-    except StaleEditError:
-        return Status(412, {"detail": _("Someone else saved this customer since your read (If-Match).")})
-    response["ETag"] = _etag(customer)
-    return customer
+
+    def update(expected: str | None) -> Customer:
+        tag_rows = tags_get_or_create(names=tags) if tags is not None else None
+        return customer_update(
+            actor=user, customer=customer, fields=fields, tags=tag_rows, expected_version=expected
+        )
+
+    return update_if_match(request, response, update)
 
 
 @customer_router.delete(
@@ -355,8 +349,10 @@ def list_companies(request: HttpRequest, filters: Query[CompanyFilterIn], page: 
 @company_router.get(
     "/{int:company_id}", response=responses({200: CompanyOut}, *READ_ERRORS), summary="Get a company"
 )
-def get_company(request: HttpRequest, company_id: int) -> Any:
-    return get_for_user(Company.objects.all(), request.auth, "view", pk=company_id)  # type: ignore[attr-defined]
+def get_company(request: HttpRequest, company_id: int, response: HttpResponse) -> Any:
+    """The company; the `ETag` header names this saved state (send it back in `If-Match` when updating)."""
+    company = get_for_user(Company.objects.all(), request.auth, "view", pk=company_id)  # type: ignore[attr-defined]
+    return with_etag(response, company)
 
 
 @company_router.post("", response=responses({201: CompanyOut}, *CREATE_ERRORS), summary="Create a company")
@@ -369,10 +365,19 @@ def create_company(request: HttpRequest, payload: CompanyIn) -> Any:
 @company_router.patch(
     "/{int:company_id}", response=responses({200: CompanyOut}, *UPDATE_ERRORS), summary="Update a company"
 )
-def update_company(request: HttpRequest, company_id: int, payload: Patch[CompanyIn]) -> Any:
+def update_company(
+    request: HttpRequest, company_id: int, payload: Patch[CompanyIn], response: HttpResponse
+) -> Any:
+    """Change the fields sent; with `If-Match`, refused with 412 if someone saved the company since."""
     user = request.auth  # type: ignore[attr-defined]
     company = get_for_user(Company.objects.all(), user, "change", pk=company_id)
-    return company_update(actor=user, company=company, fields=dict(payload))
+    return update_if_match(
+        request,
+        response,
+        lambda expected: company_update(
+            actor=user, company=company, fields=dict(payload), expected_version=expected
+        ),
+    )
 
 
 @company_router.delete(

@@ -45,12 +45,12 @@ class CustomerField:
 
 
 F = CustomerField
-# exportable=False on a field a person edits means the export does not write it yet (see
-# imports/exporting.py); the table says what is true, so that gap is visible here.
+# The customer export (imports/exporting.py) writes one column per exportable field, in this order.
+# Admin-defined custom fields are not exported yet (exportable=False says so).
 CUSTOMER_FIELDS: tuple[CustomerField, ...] = (
-    F("title", personal=True, exportable=False),
     F("first_name", personal=True),
     F("last_name", personal=True),
+    F("title", personal=True),
     F("email", personal=True),
     F("phone", personal=True),
     F("stage", personal=False),
@@ -58,21 +58,21 @@ CUSTOMER_FIELDS: tuple[CustomerField, ...] = (
     # A company is filled in by name (import, form) and its own fields live on Company.
     F("company", personal=False),
     F("job_title", personal=True),
-    F("profession", personal=True, exportable=False),
+    F("profession", personal=True),
     F("birth_date", personal=True),
     F("address", personal=True),
     F("city", personal=True),
     F("region", personal=True),
     F("postal_code", personal=True),
     F("country", personal=True),
-    F("preferred_channel", personal=True, importable=False, exportable=False),
+    F("preferred_channel", personal=True, importable=False),
     # Consent is recorded with its date, source and wording (the privacy ledger), never by a bare column.
-    F("opt_in_email", personal=True, importable=False, exportable=False),
-    F("opt_in_phone", personal=True, importable=False, exportable=False),
-    F("opt_in_sms", personal=True, importable=False, filterable=False, exportable=False),
-    F("opt_in_mail", personal=True, importable=False, filterable=False, exportable=False),
+    F("opt_in_email", personal=True, importable=False),
+    F("opt_in_phone", personal=True, importable=False),
+    F("opt_in_sms", personal=True, importable=False, filterable=False),
+    F("opt_in_mail", personal=True, importable=False, filterable=False),
     F("source", personal=False, importable=False),
-    F("income_range", personal=True, importable=False, exportable=False),
+    F("income_range", personal=True, importable=False),
     F("owner", personal=False, importable=False),
     F("custom_fields", personal=True, importable=False, exportable=False, filterable=False),
     F("notes", personal=True, filterable=False),

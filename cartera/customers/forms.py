@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django import forms
-from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from cartera.accounts.models import User
+from cartera.core.concurrency import VersionedFormMixin
 from cartera.core.contact import normalize_email, normalize_phone
 from cartera.core.forms import ServiceModelForm
 from cartera.customers.classification import ABCClass, Lifecycle, RFMSegment
@@ -18,8 +18,9 @@ from cartera.customers.selectors import CUSTOMER_SORTS, CustomerFilters
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-class CustomerForm(ServiceModelForm):
-    """Create / edit a customer. Email and phone are normalised by the service."""
+class CustomerForm(VersionedFormMixin, ServiceModelForm):
+    """Create / edit a customer. Email and phone are normalised by the service; a save based on an
+    older version than the stored one is refused (see :mod:`cartera.core.concurrency`)."""
 
     email = forms.CharField(label=_("Email"), required=False, max_length=254, widget=forms.EmailInput)
     phone = forms.CharField(label=_("Phone"), required=False, max_length=40, widget=forms.TextInput(
@@ -34,8 +35,6 @@ class CustomerForm(ServiceModelForm):
     tag_names = forms.CharField(
         label=_("Tags"), required=False, help_text=_("Separated by commas."), max_length=500
     )
-    # The saved state the editor started from: a save based on an older one is refused (lost update).
-    version = forms.CharField(required=False, widget=forms.HiddenInput, max_length=64)
 
     class Meta:
         model = Customer
@@ -54,7 +53,6 @@ class CustomerForm(ServiceModelForm):
         if not user.has_perm("customers.reassign_customer"):
             self.fields["owner"].disabled = True
         if self.instance.pk:
-            self.fields["version"].initial = self.instance.version
             self.fields["tag_names"].initial = ", ".join(t.name for t in self.instance.tags.all())
         if self.instance.company_id:
             self.fields["company_name"].initial = self.instance.company.name
@@ -64,6 +62,9 @@ class CustomerForm(ServiceModelForm):
             self.fields[name] = _custom_form_field(definition)
             self.fields[name].initial = (self.instance.custom_fields or {}).get(definition.key)
             self._custom_keys.append(definition.key)
+
+    def stored_form(self, current: Any) -> CustomerForm:
+        return CustomerForm(instance=current, user=self.user)
 
     def clean_email(self) -> str | None:
         return normalize_email(self.cleaned_data.get("email"))
@@ -99,35 +100,12 @@ def _custom_form_field(definition: CustomField) -> forms.Field:
     return forms.CharField(max_length=500, **common)
 
 
-class CompanyForm(ServiceModelForm):
+class CompanyForm(VersionedFormMixin, ServiceModelForm):
+    """Create / edit a company; a save based on an older version is refused (lost update)."""
+
     class Meta:
         model = Company
         fields = ["name", "tax_id", "sector", "size", "region", "website"]
-
-
-def show_stale_edit(form: CustomerForm, current: Customer) -> None:
-    """After a refused stale save: keep what the editor typed, show the stored value next to every field
-    where it differs, and take the stored version, so that saving again is a deliberate choice."""
-    stored = CustomerForm(instance=current, user=form.user)
-    for name, field in form.fields.items():
-        if name == "version" or field.disabled:
-            continue
-        before = stored[name].initial
-        if field.has_changed(before, form[name].data):
-            shown = str(getattr(current, name) or "") if name in ("owner",) else _display(field, before)
-            form.add_error(name, _("Saved meanwhile: %(value)s") % {"value": shown or _("(empty)")})
-    data = cast(QueryDict, form.data).copy()
-    data["version"] = current.version
-    form.data = data
-
-
-def _display(field: forms.Field, value: Any) -> str:
-    if isinstance(field, forms.BooleanField):
-        return str(_("yes") if value else _("no"))
-    choices = getattr(field, "choices", None)
-    if choices is not None:
-        return str(dict(choices).get(value, value or ""))
-    return "" if value is None else str(value)
 
 
 class CustomerFilterForm(forms.Form):

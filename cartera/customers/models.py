@@ -278,11 +278,6 @@ class Customer(TimeStampedModel):
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
 
-    @property
-    def version(self) -> str:
-        """Which saved state of the row this is; an edit based on an older one is refused (lost update)."""
-        return self.updated_at.isoformat() if self.updated_at else ""
-
     def age(self, today: datetime.date | None = None) -> int | None:
         """Age in whole years, or ``None`` without a birth date."""
         if self.birth_date is None:

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from cartera.accounts.models import User
 from cartera.core import hooks
+from cartera.core.concurrency import check_version
 from cartera.core.contact import normalize_email, normalize_phone
 from cartera.customers.fields import field_names
 from cartera.customers.models import Company, Customer, CustomField, CustomFieldType, Stage, Tag
@@ -198,17 +199,6 @@ def customer_create(*, actor: User, fields: Mapping[str, Any], tags: Iterable[Ta
     return customer
 
 
-class StaleEditError(ValidationError):
-    """The customer was saved by someone else after the editor read it; nothing was written.
-
-    ``current`` is the customer as stored now, so the editor can see the other person's changes.
-    """
-
-    def __init__(self, message: str, current: Customer) -> None:
-        super().__init__(message, code="stale")
-        self.current = current
-
-
 @transaction.atomic
 def customer_update(
     *,
@@ -224,16 +214,14 @@ def customer_update(
     :class:`StaleEditError` when the row has been saved since: the row is locked and compared in the
     same transaction, so of two editors of the same version exactly one wins.
     """
-    if expected_version is not None:
-        current = Customer.objects.select_for_update().get(pk=customer.pk)
-        if current.version != expected_version:
-            raise StaleEditError(
-                _(
-                    "Someone else saved this customer after you opened it, so your changes were not "
-                    "saved. Their values are shown next to yours; check them and save again."
-                ),
-                current,
-            )
+    check_version(
+        customer,
+        expected_version,
+        _(
+            "Someone else saved this customer after you opened it, so your changes were not "
+            "saved. Their values are shown next to yours; check them and save again."
+        ),
+    )
     fields = _resolve_company_name(actor, fields)
     _check_owner_change(actor, customer, fields)
     before = customer_snapshot(customer)
@@ -245,18 +233,29 @@ def customer_update(
     return customer
 
 
-@transaction.atomic
-def customer_delete(*, actor: User, customer: Customer) -> None:
-    """Delete a customer with their interactions, orders and tasks."""
+def customer_viewed(*, actor: User, customer: Customer, where: str) -> None:
+    """Write in the audit log that ``actor`` looked at the customer's personal data (``where``: which
+    page or API operation). One line per view, written by the privacy app through the hook."""
+    _fire_audited(actor, "viewed", customer, {"where": where})
+
+
+def _fire_audited(actor: User, action: str, customer: Customer, detail: dict[str, Any]) -> None:
+    """One audit-log line about ``customer`` (the privacy app answers the hook)."""
     hooks.fire(
         "audited",
         actor=actor,
-        action="deleted",
+        action=action,
         target_type="customers.customer",
         target_id=customer.pk,
         label=customer.full_name,
-        detail={},
+        detail=detail,
     )
+
+
+@transaction.atomic
+def customer_delete(*, actor: User, customer: Customer) -> None:
+    """Delete a customer with their interactions, orders and tasks."""
+    _fire_audited(actor, "deleted", customer, {})
     customer.delete()
 
 
@@ -305,8 +304,12 @@ def company_create(*, actor: User, fields: Mapping[str, Any]) -> Company:
 
 
 @transaction.atomic
-def company_update(*, actor: User, company: Company, fields: Mapping[str, Any]) -> Company:
-    """Change a company's fields."""
+def company_update(
+    *, actor: User, company: Company, fields: Mapping[str, Any], expected_version: str | None = None
+) -> Company:
+    """Change a company's fields; refused with :class:`StaleEditError` when ``expected_version`` (the
+    version the editor read) is older than the stored one."""
+    check_version(company, expected_version)
     _apply_company(company, fields)
     company.save()
     return company

@@ -9,11 +9,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from cartera.core.concurrency import StaleEditError
 from cartera.core.http import HtmxHttpRequest
 from cartera.core.pagination import capped_count, paginate
 from cartera.core.scoping import can, get_for_user, require
 from cartera.customers import selectors, services
-from cartera.customers.forms import CompanyForm, CustomerFilterForm, CustomerForm, show_stale_edit
+from cartera.customers.forms import CompanyForm, CustomerFilterForm, CustomerForm
 from cartera.customers.models import Company, Customer
 
 PAGE_SIZE = 50
@@ -81,11 +82,11 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 fields=form.service_fields(),
                 tags=services.tags_get_or_create(names=form.tag_list()),
                 # A form without a version (an API-style post) is not checked; the page always sends one.
-                expected_version=form.cleaned_data["version"] or None,
+                expected_version=form.expected_version(),
             )
-        except services.StaleEditError as exc:
+        except StaleEditError as exc:
             form.add_error(None, exc)
-            show_stale_edit(form, exc.current)
+            form.show_stale_edit(exc.current)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -148,10 +149,19 @@ def _company_form(request: HttpRequest, company: Company) -> HttpResponse:
     form = CompanyForm(request.POST or None, instance=company)
     if request.method == "POST" and form.is_valid():
         try:
+            fields = {k: v for k, v in form.cleaned_data.items() if k != "version"}
             if company.pk:
-                services.company_update(actor=request.user, company=company, fields=form.cleaned_data)  # type: ignore[arg-type]
+                services.company_update(
+                    actor=request.user,  # type: ignore[arg-type]
+                    company=company,
+                    fields=fields,
+                    expected_version=form.expected_version(),
+                )
             else:
-                company = services.company_create(actor=request.user, fields=form.cleaned_data)  # type: ignore[arg-type]
+                company = services.company_create(actor=request.user, fields=fields)  # type: ignore[arg-type]
+        except StaleEditError as exc:
+            form.add_error(None, exc)
+            form.show_stale_edit(exc.current)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:

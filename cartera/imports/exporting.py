@@ -6,14 +6,16 @@ from __future__ import annotations
 import csv
 import datetime
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cartera.activity.models import Interaction
 from cartera.core.contact import format_phone
+from cartera.customers.fields import BY_NAME, field_names
 from cartera.customers.models import Customer
 from cartera.sales.models import Order
 
@@ -27,17 +29,46 @@ def neutralize(value: Any) -> Any:
     return value
 
 
+# How the export writes the customer fields that are more than their stored value: the column
+# header(s) and the cell(s). Every other field of the field table marked ``exportable`` is one column
+# headed by the model field's label, holding its value (a choice by its label, a yes/no in words).
+_COMPANY_HEADERS = (gettext_lazy("Company"), gettext_lazy("Tax id"))
+_SPECIAL_CELLS: dict[str, Callable[[Customer], list[Any]]] = {
+    "email": lambda c: [c.email or ""],
+    "phone": lambda c: [format_phone(c.phone)],
+    "company": lambda c: [c.company.name, c.company.tax_id] if c.company else ["", ""],
+    "owner": lambda c: [str(c.owner or "")],
+    "tags": lambda c: [", ".join(t.name for t in c.tags.all())],
+}
+
+
 def customer_columns() -> list[str]:
-    return [_("First name"), _("Last name"), _("Email"), _("Phone"), _("Company"), _("Tax id"), _("Job title"),
-            _("Address"), _("City"), _("Province / region"), _("Postal code"), _("Country"), _("Birth date"),
-            _("Stage"), _("Sector"), _("Source"), _("Owner"), _("Tags"), _("Notes")]  # fmt: skip
+    """The customer export's header: one column per exportable field of ``customers/fields.py``."""
+    header: list[str] = []
+    for name in field_names(exportable=True):
+        header.extend(str(h) for h in _COMPANY_HEADERS) if name == "company" else header.append(
+            BY_NAME[name].label
+        )
+    return header
 
 
 def customer_row(c: Customer) -> list[Any]:
-    return [c.first_name, c.last_name, c.email or "", format_phone(c.phone), c.company.name if c.company else "",
-            c.company.tax_id if c.company else "", c.job_title, c.address, c.city, c.region, c.postal_code,
-            c.country, c.birth_date, c.get_stage_display(), c.sector, c.get_source_display(),
-            str(c.owner or ""), ", ".join(t.name for t in c.tags.all()), c.notes]  # fmt: skip
+    """One customer as the cells under :func:`customer_columns`."""
+    row: list[Any] = []
+    for name in field_names(exportable=True):
+        special = _SPECIAL_CELLS.get(name)
+        row.extend(special(c) if special is not None else [_field_cell(c, name)])
+    return row
+
+
+def _field_cell(c: Customer, name: str) -> Any:
+    field = BY_NAME[name].model_field
+    value = getattr(c, name)
+    if field.choices:
+        return getattr(c, f"get_{name}_display")()
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    return value
 
 
 def order_columns() -> list[str]:

@@ -40,6 +40,9 @@ class ConsentForm(forms.Form):
 
 
 class PrivacyProfileForm(forms.Form):
+    """The lawful basis, its note and the person's language; ``version`` is the saved state the editor
+    started from, so that a save based on an older one is refused (lost update)."""
+
     lawful_basis = forms.ChoiceField(label=_("Lawful basis"), choices=LawfulBasis.choices)
     basis_note = forms.CharField(
         label=_("Note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
@@ -47,6 +50,7 @@ class PrivacyProfileForm(forms.Form):
     language = forms.ChoiceField(
         label=_("Language of the person"), required=False, choices=[("", "—"), *settings.LANGUAGES]
     )
+    version = forms.CharField(required=False, widget=forms.HiddenInput, max_length=64)
 
 
 class EraseForm(forms.Form):

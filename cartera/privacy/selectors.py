@@ -16,6 +16,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from cartera.activity.models import Interaction, Task
+from cartera.core.concurrency import version_of
 from cartera.core.contact import normalize_email
 from cartera.core.scoping import restrict
 from cartera.customers.classification import reason_text
@@ -407,6 +408,7 @@ def privacy_panel(*, user: Any, customer: Customer) -> dict[str, Any] | None:
                 "lawful_basis": profile.lawful_basis,
                 "basis_note": profile.basis_note,
                 "language": profile.language,
+                "version": version_of(profile) if profile.pk else "",
             }
         ),
     }

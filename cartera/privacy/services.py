@@ -18,6 +18,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from cartera.accounts.models import User
+from cartera.core.concurrency import check_version
 from cartera.customers.models import Customer
 from cartera.imports.models import ImportRecord
 from cartera.privacy.fields import REDACTED, How, personal_fields
@@ -186,14 +187,25 @@ def customer_changed(
 
 @transaction.atomic
 def privacy_profile_update(
-    *, actor: User, customer: Customer, lawful_basis: str, basis_note: str, language: str
+    *,
+    actor: User,
+    customer: Customer,
+    lawful_basis: str,
+    basis_note: str,
+    language: str,
+    expected_version: str | None = None,
 ) -> PrivacyProfile:
-    """Set the lawful basis on which the customer's data is held (with its note) and their language."""
+    """Set the lawful basis on which the customer's data is held (with its note) and their language.
+
+    Refused (``StaleEditError``) when ``expected_version``, the version the editor read, is older than
+    the stored one.
+    """
     if lawful_basis not in LawfulBasis.values:
         raise ValidationError({"lawful_basis": _("Unknown lawful basis.")})
     if language and language not in dict(settings.LANGUAGES):
         raise ValidationError({"language": _("Unknown language.")})
     profile, _created = PrivacyProfile.objects.get_or_create(customer=customer)
+    check_version(profile, expected_version)
     before = {
         "lawful_basis": profile.lawful_basis,
         "basis_note": profile.basis_note,

@@ -15,6 +15,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from cartera.core.concurrency import StaleEditError
 from cartera.core.pagination import paginate
 from cartera.core.scoping import get_for_user, require
 from cartera.customers.models import Customer
@@ -62,8 +63,14 @@ def profile_update(request: HttpRequest, pk: int) -> HttpResponse:
     customer = get_for_user(Customer.objects.all(), request.user, "change", pk=pk)
     form = PrivacyProfileForm(request.POST)
     if form.is_valid():
+        fields = {k: v for k, v in form.cleaned_data.items() if k != "version"}
+        fields["expected_version"] = form.cleaned_data["version"] or None
         try:
-            services.privacy_profile_update(actor=request.user, customer=customer, **form.cleaned_data)  # type: ignore[arg-type]
+            services.privacy_profile_update(actor=request.user, customer=customer, **fields)  # type: ignore[arg-type]
+        except StaleEditError as exc:
+            stored = exc.current
+            saved = f"{stored.get_lawful_basis_display()} — {stored.basis_note or _('(empty)')}"  # type: ignore[attr-defined]
+            messages.error(request, f"{exc.message} {_('Saved meanwhile: %(value)s') % {'value': saved}}")
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:

@@ -8,7 +8,7 @@ import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, FilterLookup, Query, Router, Schema, Status
 
 from cartera.core.api_common import (
@@ -26,6 +26,8 @@ from cartera.core.api_common import (
     Patch,
     page_of,
     responses,
+    update_if_match,
+    with_etag,
 )
 from cartera.core.dates import ORDER_DATES
 from cartera.core.scoping import get_for_user, require
@@ -105,8 +107,9 @@ def list_orders(request: HttpRequest, filters: Query[OrderFilterIn], page: Query
 @order_router.get(
     "/{int:order_id}", response=responses({200: OrderOut}, *READ_ERRORS), summary="Get an order"
 )
-def get_order(request: HttpRequest, order_id: int) -> Any:
-    return get_for_user(Order.objects.all(), request.auth, "view", pk=order_id)  # type: ignore[attr-defined]
+def get_order(request: HttpRequest, order_id: int, response: HttpResponse) -> Any:
+    """The order; the `ETag` header names this saved state (send it back in `If-Match` when correcting)."""
+    return with_etag(response, get_for_user(Order.objects.all(), request.auth, "view", pk=order_id))  # type: ignore[attr-defined]
 
 
 @order_router.post("", response=responses({201: OrderOut}, *CREATE_ERRORS), summary="Record an order")
@@ -123,10 +126,19 @@ def create_order(request: HttpRequest, payload: OrderIn) -> Any:
 @order_router.patch(
     "/{int:order_id}", response=responses({200: OrderOut}, *UPDATE_ERRORS), summary="Correct an order"
 )
-def update_order(request: HttpRequest, order_id: int, payload: Patch[OrderUpdate]) -> Any:
+def update_order(
+    request: HttpRequest, order_id: int, payload: Patch[OrderUpdate], response: HttpResponse
+) -> Any:
+    """Correct the fields sent; with `If-Match`, refused with 412 if someone saved the order since."""
     user = request.auth  # type: ignore[attr-defined]
     order = get_for_user(Order.objects.all(), user, "change", pk=order_id)
-    return order_update(actor=user, order=order, fields=dict(payload))
+    return update_if_match(
+        request,
+        response,
+        lambda expected: order_update(
+            actor=user, order=order, fields=dict(payload), expected_version=expected
+        ),
+    )
 
 
 @order_router.delete(

@@ -9,6 +9,7 @@ from django.db import transaction
 
 from cartera.accounts.models import User
 from cartera.core import hooks
+from cartera.core.concurrency import check_version
 from cartera.core.dates import ORDER_DATES, check_dates
 from cartera.customers.models import Customer
 from cartera.customers.services import customer_mark_buyer
@@ -46,8 +47,12 @@ def order_create(*, actor: User | None, customer: Customer, fields: Mapping[str,
 
 
 @transaction.atomic
-def order_update(*, actor: User, order: Order, fields: Mapping[str, Any]) -> Order:
-    """Correct a recorded purchase."""
+def order_update(
+    *, actor: User, order: Order, fields: Mapping[str, Any], expected_version: str | None = None
+) -> Order:
+    """Correct a recorded purchase; refused (``StaleEditError``) when ``expected_version``, the version
+    the editor read, is older than the stored one."""
+    check_version(order, expected_version)
     _assign(order, fields)
     _check(order)
     order.save()

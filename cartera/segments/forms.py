@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
+from cartera.core.concurrency import VersionedFormMixin
 from cartera.segments.models import Persona
-from cartera.segments.rules import FIELDS, NO_VALUE, OPERATORS
+from cartera.segments.rules import FIELDS, NO_VALUE, OPERATORS, definition_clean, describe
 
 MAX_UI_GROUPS = 6
 MAX_UI_RULES = 10
@@ -102,6 +104,41 @@ def state_from_definition(definition: Any) -> dict[str, Any]:
     return {"match": match, "groups": groups or [{"match": "all", "rules": []}]}
 
 
+def rule_saved_meanwhile(current_definition: Any, typed_definition: Any) -> str:
+    """ "Conditions saved meanwhile: …" when the stored rule differs from the editor's ("" when equal)."""
+    stored, typed = _cleaned(current_definition), _cleaned(typed_definition)
+    if stored == typed and stored is not None:
+        return ""
+    words: Any
+    if stored is None:
+        words = _("conditions that no longer pass the checks")
+    else:
+        words = describe(stored) if stored["groups"] else _("(none)")
+    return str(_("Conditions saved meanwhile: %(rule)s") % {"rule": words})
+
+
+def segment_saved_meanwhile(
+    current: Any, *, name: str, description: str, definition: dict[str, Any]
+) -> list[str]:
+    """What a colleague saved in a segment after the editor opened it, one line per part that differs."""
+    lines = []
+    if current.name != name.strip():
+        lines.append(str(_("Name saved meanwhile: %(value)s") % {"value": current.name}))
+    if current.description != description.strip():
+        stored = current.description or _("(empty)")
+        lines.append(str(_("Description saved meanwhile: %(value)s") % {"value": stored}))
+    rule = rule_saved_meanwhile(current.definition, definition)
+    return [*lines, rule] if rule else lines
+
+
+def _cleaned(definition: Any) -> dict[str, Any] | None:
+    """A definition in its stored form (``None`` when it does not pass the checks), for comparing."""
+    try:
+        return definition_clean(definition or None)
+    except ValidationError:
+        return None
+
+
 def state_definition(state: dict[str, Any]) -> dict[str, Any]:
     """The JSON definition of a builder state (checked afterwards by ``definition_clean``)."""
     groups = []
@@ -153,7 +190,10 @@ def field_options() -> list[tuple[str, list[tuple[str, str]]]]:
     return list(grouped.items())
 
 
-class PersonaForm(forms.ModelForm):  # type: ignore[type-arg]
+class PersonaForm(VersionedFormMixin, forms.ModelForm):  # type: ignore[type-arg]
+    """A persona's profile; its rule comes from the condition editor. It carries the version it was
+    read at, so that a save based on an older one is refused (lost update)."""
+
     class Meta:
         model = Persona
         fields = [

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from cartera.accounts.models import User
 from cartera.activity.models import Task
+from cartera.core.concurrency import StaleEditError
 from cartera.core.http import HtmxHttpRequest
 from cartera.core.pagination import paginate
 from cartera.core.scoping import can, get_for_user, require
@@ -79,6 +80,9 @@ def _builder(request: HtmxHttpRequest, segment: Segment | None) -> HttpResponse:
         state = forms.builder_state(None)
     name = request.POST.get("name", segment.name if segment else "")
     description = request.POST.get("description", segment.description if segment else "")
+    # The saved state the editor started from: a save based on an older one is refused (lost update).
+    version = request.POST.get("version", segment.version if segment else "")
+    saved_meanwhile: list[str] = []
     error = ""
     if request.method != "POST" and segment is not None:
         # Stored conditions that no longer pass the checks: say so while the user corrects them.
@@ -97,9 +101,16 @@ def _builder(request: HtmxHttpRequest, segment: Segment | None) -> HttpResponse:
                     actor=request.user,  # type: ignore[arg-type]
                     segment=segment,
                     fields={"name": name, "description": description, "definition": definition},
+                    expected_version=version or None,
                 )
             messages.success(request, _("Segment saved."))
             return redirect("segments:detail", segment.pk)
+        except StaleEditError as exc:
+            error = _messages(exc)
+            saved_meanwhile = forms.segment_saved_meanwhile(
+                exc.current, name=name, description=description, definition=definition
+            )
+            version = exc.current.version  # type: ignore[attr-defined]
         except ValidationError as exc:
             error = _messages(exc)
     context = {
@@ -108,6 +119,8 @@ def _builder(request: HtmxHttpRequest, segment: Segment | None) -> HttpResponse:
         "segment": segment,
         "name": name,
         "description": description,
+        "version": version,
+        "saved_meanwhile": saved_meanwhile,
         "save_error": error,
     }
     template = "segments/builder.html#builder" if request.htmx else "segments/builder.html"
@@ -316,15 +329,25 @@ def _persona_form(request: HtmxHttpRequest, persona: Any) -> HttpResponse:
         problem = selectors.persona_rule_problem(user=request.user, persona=persona)
     if posted and request.POST.get("action", "save") == "save" and form.is_valid():
         definition = forms.state_definition(state)
-        fields = {**form.cleaned_data, "definition": definition if definition["groups"] else {}}
+        profile = {k: v for k, v in form.cleaned_data.items() if k != "version"}
+        fields = {**profile, "definition": definition if definition["groups"] else {}}
         actor: Any = request.user
         try:
             if persona is None:
                 persona = services.persona_create(actor=actor, fields=fields)
             else:
-                services.persona_update(actor=actor, persona=persona, fields=fields)
+                services.persona_update(
+                    actor=actor, persona=persona, fields=fields, expected_version=form.expected_version()
+                )
             messages.success(request, _("Persona saved."))
             return redirect("segments:persona_detail", persona.pk)
+        except StaleEditError as exc:
+            form.add_error(None, exc)
+            rule = forms.rule_saved_meanwhile(exc.current.definition, fields["definition"])  # type: ignore[attr-defined]
+            if rule:
+                form.add_error(None, rule)
+            form.show_stale_edit(exc.current)
+            persona = exc.current  # the page's title names the persona as stored (the form has the typed)
         except ValidationError as exc:
             form.add_error(None, _messages(exc))
     count = selectors.persona_list(user=request.user).count()

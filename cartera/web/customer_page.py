@@ -25,6 +25,7 @@ from cartera.core.scoping import Action, can, get_for_user, require, restrict
 from cartera.customers import selectors as customer_selectors
 from cartera.customers.classification import reason_text
 from cartera.customers.models import Customer
+from cartera.customers.services import customer_viewed
 from cartera.insights.selectors import metrics_for
 from cartera.privacy.selectors import privacy_panel
 from cartera.sales import services as sales_services
@@ -35,6 +36,8 @@ from cartera.web.selectors import customer_timeline
 
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     customer = customer_selectors.customer_detail(user=request.user, pk=pk)
+    # Only the whole page counts as a view; its htmx fragments (after a quick form) do not.
+    customer_viewed(actor=request.user, customer=customer, where="page")  # type: ignore[arg-type]
     return render(request, "customers/detail.html", detail_context(request, customer))
 
 

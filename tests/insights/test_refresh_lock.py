@@ -10,7 +10,6 @@ import datetime as dt
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -18,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from cartera.insights.models import RefreshRun
 from cartera.insights.services import RefreshAlreadyRunning, insights_refresh, refresh_lock_clear
+from tests.conftest import query, share_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,32 +43,12 @@ insights_refresh(trigger="holder", progress=pause)
 
 @pytest.fixture
 def shared_database(tmp_path) -> dict[str, Any]:
-    """A ``DATABASE_URL`` other processes can open that holds this test's database (committed).
-
-    PostgreSQL: the test database itself. SQLite: the in-memory test database copied to a file; the
-    test then reads the file back with :func:`runs`.
-    """
-    if connection.vendor == "postgresql":
-        s = connection.settings_dict
-        url = f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-        return {"url": url, "file": None}
-    path = tmp_path / "shared.sqlite3"
-    connection.ensure_connection()
-    target = sqlite3.connect(path)
-    connection.connection.backup(target)
-    target.close()
-    return {"url": f"sqlite:///{path}", "file": path}
+    return share_database(tmp_path)
 
 
 def runs(db: dict[str, Any]) -> list[tuple[Any, ...]]:
     """(id, status, trigger, note, heartbeat_at) of every refresh run, oldest first."""
-    sql = "SELECT id, status, trigger, note, heartbeat_at FROM insights_refreshrun ORDER BY id"
-    if db["file"] is None:
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-            return cursor.fetchall()
-    with sqlite3.connect(db["file"]) as conn:
-        return conn.execute(sql).fetchall()
+    return query(db, "SELECT id, status, trigger, note, heartbeat_at FROM insights_refreshrun ORDER BY id")
 
 
 def _env(db: dict[str, Any]) -> dict[str, str]:

@@ -31,6 +31,9 @@ def every_admin_model_has_a_row(db, owner, manager, admin_user, customer, client
     from cartera.segments.models import Persona, Segment
 
     api_token_create(user=owner, name="Excel")
+    from cartera.accounts.services import backup_codes_generate
+
+    backup_codes_generate(user=admin_user)  # two-factor backup codes (django-otp's static device)
     CustomField.objects.create(key="shoe_size", label="Shoe size", field_type="decimal")
     tags_get_or_create(names=["VIP"])
     company_create(actor=owner, fields={"name": "Talleres Norte SL", "tax_id": "B12345678"})

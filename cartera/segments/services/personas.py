@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.db import transaction
+
 from cartera.accounts.models import User
+from cartera.core.concurrency import check_version
 from cartera.customers.models import Customer
 from cartera.segments.models import Persona
 from cartera.segments.rules import definition_clean
@@ -37,8 +40,14 @@ def persona_create(*, actor: User, fields: Mapping[str, Any]) -> Persona:
     return persona
 
 
-def persona_update(*, actor: User, persona: Persona, fields: Mapping[str, Any]) -> Persona:
+@transaction.atomic
+def persona_update(
+    *, actor: User, persona: Persona, fields: Mapping[str, Any], expected_version: str | None = None
+) -> Persona:
+    """Change a persona's profile and rule; refused (``StaleEditError``) when ``expected_version``, the
+    version the editor read, is older than the stored one."""
     require_row(actor, persona)
+    check_version(persona, expected_version)
     _persona_apply(persona, fields)
     persona.save()
     return persona

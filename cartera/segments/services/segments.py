@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from cartera.accounts.models import User
 from cartera.activity.services import task_create
+from cartera.core.concurrency import check_version
 from cartera.core.scoping import restrict
 from cartera.customers.models import Customer, Tag
 from cartera.segments.models import Segment, SegmentMember
@@ -43,9 +44,17 @@ def segment_create(*, actor: User, fields: Mapping[str, Any]) -> Segment:
     return segment
 
 
-def segment_update(*, actor: User, segment: Segment, fields: Mapping[str, Any]) -> Segment:
-    """Rename a segment or change its conditions (a frozen list keeps its members)."""
+@transaction.atomic
+def segment_update(
+    *, actor: User, segment: Segment, fields: Mapping[str, Any], expected_version: str | None = None
+) -> Segment:
+    """Rename a segment or change its conditions (a frozen list keeps its members).
+
+    Refused (``StaleEditError``) when ``expected_version``, the version the editor read, is older than
+    the stored one: a colleague's newer conditions are never overwritten unseen.
+    """
     require_row(actor, segment)
+    check_version(segment, expected_version)
     if "name" in fields:
         segment.name = check_name(fields["name"])
     if "description" in fields:

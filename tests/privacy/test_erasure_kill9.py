@@ -1,0 +1,88 @@
+"""kill -9 in the middle of an erasure: the person is never left half anonymised, and the erasure can
+simply be run again (issue 16, "Load and faults").
+
+The erasure is the real ``cartera privacy erase`` command in its own process. The test holds a row
+lock on the person's interaction, so the command stops half-way (the customer row already cleared,
+inside its transaction) and waits there; then it is killed with SIGKILL. PostgreSQL only: on SQLite
+the erasure holds the database's one write lock for its whole transaction, so there is no half-way
+point another connection could observe.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.db.models import Sum
+
+from cartera.activity.models import Interaction
+from cartera.activity.services import interaction_create
+from cartera.customers.models import Customer
+from cartera.privacy.models import AuditEntry, PrivacyProfile, SuppressedEmail
+from cartera.sales.models import Order
+from cartera.sales.services import order_create
+from tests.conftest import share_database
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _waiting_for_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM pg_locks WHERE NOT granted")
+        return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_erasure_killed_half_way_changes_nothing_and_can_be_run_again(owner, manager, customer, tmp_path):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs row locks another process can wait on (PostgreSQL)")
+    order_create(actor=owner, customer=customer, fields={"ordered_on": "2025-11-10", "amount": "120.00"})
+    call = interaction_create(
+        actor=owner, customer=customer, fields={"kind": "call", "subject": "Lucía pide precio"}
+    )
+    revenue = Order.objects.aggregate(total=Sum("amount"))["total"]
+    db = share_database(tmp_path)
+    env = dict(os.environ, DATABASE_URL=db["url"], DJANGO_SETTINGS_MODULE="cartera.settings")
+    command = [sys.executable, str(ROOT / "manage.py"), "privacy", "erase", str(customer.pk),
+               "--user", "manager", "--confirm", f"ERASE {customer.pk}"]  # fmt: skip
+
+    with transaction.atomic():
+        Interaction.objects.select_for_update().get(pk=call.pk)  # the erasure will wait here, half-way
+        eraser = subprocess.Popen(  # noqa: S603 - our own manage.py
+            command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while not _waiting_for_a_lock():
+                assert eraser.poll() is None, eraser.communicate()
+                assert time.monotonic() < deadline, "the erasure never reached the locked row"
+                time.sleep(0.05)
+        finally:
+            os.killpg(eraser.pid, signal.SIGKILL)
+            eraser.wait()
+
+    # Nothing of the half-done erasure is left: the dead client never committed.
+    deadline = time.monotonic() + 60
+    while _waiting_for_a_lock() and time.monotonic() < deadline:  # its server session winds down
+        time.sleep(0.05)
+    customer.refresh_from_db()
+    assert (customer.first_name, customer.email) == ("Lucía", "lucia@example.es")
+    assert Interaction.objects.get(pk=call.pk).subject == "Lucía pide precio"
+    assert not PrivacyProfile.objects.filter(customer=customer, erased_at__isnull=False).exists()
+    assert not SuppressedEmail.objects.exists() and not AuditEntry.objects.filter(action="erased").exists()
+
+    call_command(
+        "privacy", "erase", str(customer.pk), "--user", "manager", "--confirm", f"ERASE {customer.pk}"
+    )
+    customer.refresh_from_db()
+    assert customer.email is None and customer.first_name != "Lucía"
+    assert AuditEntry.objects.filter(action="erased", target_id=customer.pk).count() == 1
+    assert Order.objects.aggregate(total=Sum("amount"))["total"] == revenue  # the analysis is unchanged
+    assert Customer.objects.count() == 1
