@@ -12,8 +12,8 @@ from django.db.models import QuerySet
 from cartera.core.scoping import restrict
 from cartera.customers.models import Customer
 from cartera.insights import storage
-from cartera.insights.analysis import OrderArrays
-from cartera.insights.models import CustomerMetrics, PortfolioSnapshot, RefreshRun
+from cartera.insights.analysis import DEFAULT_MODEL, OrderArrays
+from cartera.insights.models import Backtest, CustomerMetrics, PortfolioSnapshot, RefreshRun
 
 
 def order_arrays() -> OrderArrays:
@@ -41,3 +41,26 @@ def snapshots(*, user: Any, limit: int = 730) -> QuerySet[PortfolioSnapshot]:
 def last_run() -> RefreshRun | None:
     """The most recent refresh."""
     return RefreshRun.objects.order_by("-started_at").first()
+
+
+def latest_backtest() -> Backtest | None:
+    """The latest finished backtest (the one whose choice of model the figures follow)."""
+    return Backtest.objects.filter(status=Backtest.Status.DONE).order_by("-started_at").first()
+
+
+def backtest_for(*, user: Any) -> Backtest | None:
+    """The latest finished backtest, for the page: only users who see customers see it."""
+    if not restrict(Customer.objects.all(), user, "view").exists():
+        return None
+    return latest_backtest()
+
+
+def chosen_model() -> tuple[str, str]:
+    """The model behind the shown figures and why: the latest backtest's choice, else the default."""
+    latest = latest_backtest()
+    if latest is None or not latest.shown_model:
+        return DEFAULT_MODEL, f"model {DEFAULT_MODEL}: the default, no backtest yet"
+    return latest.shown_model, (
+        f"model {latest.shown_model}: chosen by the backtest of {latest.started_at:%Y-%m-%d} "
+        f"(cut-off {latest.cutoff}, lowest Brier score of the 90-day probability)"
+    )
