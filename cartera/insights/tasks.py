@@ -45,14 +45,19 @@ def check_predictions(trigger: str = "task") -> str:
 
 def schedule_backtest() -> None:
     """Queue the backtest unless one ran in the last day or one is already waiting."""
-    from django_tasks_db.models import DBTaskResult
-
     latest = selectors.latest_backtest()
     if latest is not None and timezone.now() - latest.started_at < BACKTEST_EVERY:
         return
+    queue_backtest(trigger="after refresh")
+
+
+def queue_backtest(*, trigger: str) -> None:
+    """Queue the backtest unless one is already waiting."""
+    from django_tasks_db.models import DBTaskResult
+
     waiting = DBTaskResult.objects.filter(task_path=check_predictions.module_path, status="READY").exists()
     if not waiting:
-        check_predictions.enqueue(trigger="after refresh")
+        check_predictions.enqueue(trigger=trigger)
 
 
 def schedule_refresh(*, trigger: str) -> None:
