@@ -68,8 +68,9 @@ def chosen_model() -> tuple[str, str]:
 
 
 MODEL_LABELS = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "paretonbd": "Pareto/NBD"}
-# Statuses in the order of what they promise (most likely to buy again first).
-STATUS_ORDER = ("new", "active", "at_risk", "one_time", "inactive", "lost")
+# Statuses in the order of what they promise (most likely to buy again first); one-time buyers, a
+# status of their own outside that ladder, last.
+STATUS_ORDER = ("new", "active", "at_risk", "inactive", "lost", "one_time")
 
 
 def backtest_page(*, user: Any) -> dict[str, Any]:

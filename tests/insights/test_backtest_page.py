@@ -42,7 +42,7 @@ def test_page_shows_the_backtest_in_both_languages(client, owner, checked):
     assert 'id="auc-recency">0,771<' in html
     statuses = response.context["statuses"]
     codes = [s["code"] for s in statuses]
-    assert codes == ["active", "at_risk", "one_time", "inactive"]
+    assert codes == ["active", "at_risk", "inactive", "one_time"]
     rates = {s["code"]: s["rate"] for s in statuses}
     assert rates["active"] > rates["at_risk"] > rates["inactive"]
     assert len(response.context["calibration"]) == 10
