@@ -14,6 +14,7 @@ from io import StringIO
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from cartera.insights import selectors
 from cartera.insights.models import Backtest
@@ -88,12 +89,13 @@ def test_default_dates_split_the_history(cdnow_portfolio):
 
 
 def test_bad_dates_and_no_history_are_clear_errors(db, cdnow_loader):
-    with pytest.raises(CommandError, match="no orders yet"):
-        call_command("holdout", stdout=StringIO())
-    cdnow_loader(max_rows=500)
-    with pytest.raises(ValidationError, match="cut-off must fall after the first order"):
-        backtest_run(cutoff=dt.date(1990, 1, 1))
-    with pytest.raises(CommandError, match="cut-off must fall"):
+    with translation.override("en"):
+        with pytest.raises(CommandError, match="no orders yet"):
+            call_command("holdout", stdout=StringIO())
+        cdnow_loader(max_rows=500)
+        with pytest.raises(ValidationError, match="cut-off must fall after the first order"):
+            backtest_run(cutoff=dt.date(1990, 1, 1))
+    with translation.override("es"), pytest.raises(CommandError, match="La fecha de corte debe caer"):
         call_command("holdout", "--cutoff", "1999-01-01", "--end", "1998-01-01", stdout=StringIO())
     assert not Backtest.objects.exists()
 
