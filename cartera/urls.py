@@ -27,6 +27,7 @@ urlpatterns = [
     path("customers/", _namespace("customers", customer_urls.urlpatterns)),
     path("activity/", _namespace("activity", activity_urls.urlpatterns)),
     path("sales/", _namespace("sales", [])),
+    path("insights/", include("cartera.insights.urls")),
     path("segments/", include("cartera.segments.urls")),
     path("data/", include("cartera.imports.urls")),
     path("privacy/", include("cartera.privacy.urls")),

@@ -10,6 +10,8 @@ Probabilistic "buy till you die" models and simple rules to read a customer base
 * :mod:`customerbase.gammagamma`: Gamma-Gamma spend model (Fader, Hardie & Lee 2005, *JMR*);
 * :mod:`customerbase.clv`: discounted customer lifetime value;
 * :mod:`customerbase.abc`: ABC/Pareto classes of revenue;
+* :mod:`customerbase.backtest`: calibrate up to a cut-off, predict the following period, compare
+  (totals, AUC, calibration, return rate of each status);
 * :mod:`customerbase.lifecycle` and :mod:`customerbase.decline`: lifecycle status with reasons and
   detection of falling purchase rates.
 
@@ -17,6 +19,7 @@ The package depends on numpy and scipy only (never on Django or the Cartera app)
 """
 
 from customerbase.abc import ABCResult, abc_classes, revenue_share_of_top
+from customerbase.backtest import Backtest, BacktestReport, HoldoutData, ModelCheck, holdout_data
 from customerbase.bgnbd import BGNBD
 from customerbase.clv import customer_lifetime_value
 from customerbase.decline import DeclineResult, detect_decline
@@ -49,14 +52,18 @@ from customerbase.rfm import (
 __all__ = [
     "BGNBD",
     "MBGNBD",
+    "ModelCheck",
     "SEGMENTS",
     "ABCResult",
+    "Backtest",
+    "BacktestReport",
     "CalibrationHoldout",
     "CompressedRFM",
     "ConvergenceError",
     "CustomerBaseError",
     "DeclineResult",
     "GammaGamma",
+    "HoldoutData",
     "LifecycleResult",
     "LifecycleStatus",
     "LifecycleThresholds",
@@ -75,6 +82,7 @@ __all__ = [
     "describe_reason",
     "detect_decline",
     "frequency_spend_correlation",
+    "holdout_data",
     "revenue_share_of_top",
     "rfm_scores",
     "rfm_segment",

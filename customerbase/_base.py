@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 import numpy as np
-from scipy import optimize  # type: ignore[import-untyped,unused-ignore]
+from scipy import optimize, special  # type: ignore[import-untyped,unused-ignore]
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped,unused-ignore]
 
 from customerbase._types import ArrayLike, FloatArray
@@ -488,6 +488,39 @@ class TransactionModel(Estimator, ABC):
         self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
     ) -> FloatArray:
         """E[number of purchases in (T, T + t] | x, t_x, T]."""
+
+    def conditional_probability_of_purchase(
+        self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
+        """P(at least one purchase in (T, T + t] | x, t_x, T): the "probability of buying again" shown.
+
+        ``P(alive) * (1 - P(no purchase in t | alive))``. Given alive at ``T``, the purchase rate's
+        posterior is Gamma(r + x, alpha + T) in all three models (Fader, Hardie & Lee 2005, eq. A4;
+        Schmittlein et al. 1987), so the second factor is a closed form (BG/NBD, MBG/NBD: dropping
+        out only happens at a purchase) or a one-dimensional integral (Pareto/NBD). Unlike BG/NBD's
+        P(alive), it is not 1 for every one-time buyer: it falls with the time since the first purchase.
+        """
+        params, x, t_x, big_t = self._predict_inputs(frequency, recency, T)
+        tt = self._as_time(t)
+        x, t_x, big_t, tt = np.broadcast_arrays(x, t_x, big_t, tt)
+        p_alive = special.expit(-self._log_odds_dead(params, x, t_x, big_t))
+        quiet = self._p_no_purchase_if_alive(params, tt, x, big_t)
+        return np.asarray(np.clip(p_alive * (1.0 - quiet), 0.0, 1.0), dtype=np.float64)
+
+    @staticmethod
+    def _log_odds_dead(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
+        """log(P(dead) / P(alive)) given ``(x, t_x, T)``; each model gives its own."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _p_no_purchase_if_alive(
+        params: FloatArray, t: FloatArray, x: FloatArray, T: FloatArray
+    ) -> FloatArray:
+        """P(no purchase in (T, T + t] | alive at T, x, T) for the BG/NBD family: a customer can only
+        drop out right after a purchase, so no purchase means a Poisson count of zero, averaged over
+        the rate's posterior Gamma(r + x, alpha + T): ``((alpha + T) / (alpha + T + t))^(r + x)``."""
+        r, alpha = float(params[0]), float(params[1])
+        return np.asarray(np.exp(-(r + x) * np.log1p(t / (alpha + T))), dtype=np.float64)
 
     @abstractmethod
     def expected_number_of_purchases_up_to_time(self, t: ArrayLike) -> FloatArray:

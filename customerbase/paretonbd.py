@@ -240,6 +240,34 @@ class ParetoNBD(TransactionModel):
             dtype=np.float64,
         )
 
+    @staticmethod
+    def _p_no_purchase_if_alive(
+        params: FloatArray, t: FloatArray, x: FloatArray, T: FloatArray
+    ) -> FloatArray:
+        """P(no purchase in (T, T + t] | alive at T) under Pareto/NBD.
+
+        Given alive at ``T`` the rate ``lambda`` is Gamma(r + x, alpha + T) and the dropout rate ``mu``
+        Gamma(s, beta + T), independently (Schmittlein et al. 1987). No purchase means dying at some
+        ``u < t`` before buying, or surviving ``t`` without buying:
+        ``E[e^{-(lambda+mu) t}] + int_0^t E[mu e^{-mu u}] E[e^{-lambda u}] du``, the integral by
+        32-point Gauss-Legendre quadrature (the integrand is smooth and monotone).
+        """
+        r, alpha, s, beta = (float(v) for v in params)
+        shape_l, rate_l = r + x, alpha + T
+        rate_m = beta + T
+
+        def survive(u: FloatArray) -> FloatArray:
+            return np.asarray(
+                np.exp(-shape_l * np.log1p(u / rate_l) - s * np.log1p(u / rate_m)), dtype=np.float64
+            )
+
+        nodes, weights = np.polynomial.legendre.leggauss(32)
+        integral = np.zeros(np.broadcast(x, t).shape)
+        for node, weight in zip(nodes, weights, strict=True):
+            u = 0.5 * t * (node + 1.0)
+            integral += weight * s / (rate_m + u) * survive(u)
+        return np.asarray(survive(t) + 0.5 * t * integral, dtype=np.float64)
+
     def conditional_probability_alive(
         self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
     ) -> FloatArray:

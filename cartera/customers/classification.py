@@ -21,6 +21,7 @@ class Lifecycle(models.TextChoices):
 
     PROSPECT = "prospect", gettext_lazy("Prospect (never bought)")
     NEW = "new", gettext_lazy("New")
+    ONE_TIME = "one_time", gettext_lazy("One-time buyer")
     ACTIVE = "active", gettext_lazy("Active")
     AT_RISK = "at_risk", gettext_lazy("At risk")
     INACTIVE = "inactive", gettext_lazy("Inactive")
@@ -75,6 +76,10 @@ def reason_text(code: str, data: dict[str, Any]) -> str:
         % {"last": last},
         "one_time_long_ago": _("Bought once, %(last)s ago (more than %(threshold)s), and never came back.")
         % {"last": last, "threshold": threshold},
+        "stopped_long_ago": _(
+            "No purchase for %(last)s (usually every %(usual)s), more than %(threshold)s: lost."
+        )
+        % {"last": last, "usual": usual, "threshold": threshold},
         "on_rhythm": _("Last purchase %(last)s ago; usually buys every %(usual)s.")
         % {"last": last, "usual": usual},
         "overdue": _("No purchase for %(last)s, %(factor)s times the usual interval of %(usual)s.")

@@ -16,7 +16,6 @@ import numpy as np
 import numpy.typing as npt
 
 from customerbase import (
-    BGNBD,
     GammaGamma,
     LifecycleThresholds,
     NotEnoughDataError,
@@ -24,18 +23,29 @@ from customerbase import (
     classify_lifecycle,
     customer_lifetime_value,
     detect_decline,
+    frequency_spend_correlation,
     revenue_share_of_top,
     rfm_scores,
     summary_from_transactions,
 )
+from customerbase.backtest import MODELS
 from customerbase.errors import CustomerBaseError
 
 WEEK = 7.0
 HORIZON_DAYS = 90
 CLV_MONTHS = 12
 MONTHLY_DISCOUNT = 0.01  # about 12.7% a year, a usual cost of capital for a small business
-ACTIVE_BASE = ("new", "active", "at_risk")
+# One-time buyers between the first 90 days and a year were "at risk" before they had a status of their
+# own; they stay in the active base, so that the figure keeps its meaning across the change.
+ACTIVE_BASE = ("new", "one_time", "active", "at_risk")
 GONE = ("inactive", "lost")
+# The model behind the shown figures until a backtest has chosen one on the portfolio's own history:
+# Pareto/NBD, which predicted CDNOW best and has no "every one-time buyer is alive" artefact.
+DEFAULT_MODEL = "paretonbd"
+# Gamma-Gamma assumes that what a customer spends does not depend on how often they buy (Fader, Hardie
+# & Lee 2005, JMR: 0.11 on CDNOW). Beyond this correlation the assumption fails and each customer's
+# own mean spend is used instead.
+MAX_SPEND_CORRELATION = 0.3
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,7 @@ class PortfolioMetrics:
     usual_interval_days: npt.NDArray[np.float64]
     p_alive: npt.NDArray[np.float64]
     expected_90d: npt.NDArray[np.float64]
+    p_purchase_90d: npt.NDArray[np.float64]
     clv_12m: npt.NDArray[np.float64]
     r_score: npt.NDArray[np.int64]
     f_score: npt.NDArray[np.int64]
@@ -111,13 +122,17 @@ def _spread(
 
 
 FIT_SAMPLE = 200_000
+# Pareto/NBD and MBG/NBD have no cheap gradient: a fit costs about half a second per thousand
+# distinct histories (bench/holdout.py), so they are fitted on a smaller sample to keep the refresh
+# within its minute. 25,000 customers still estimate four population parameters to a few per cent.
+MODEL_FIT_SAMPLE = {"bgnbd": FIT_SAMPLE, "mbgnbd": 50_000, "paretonbd": 25_000}
 
 
-def _fit_sample(n: int) -> npt.NDArray[np.intp]:
+def _fit_sample(n: int, size: int = FIT_SAMPLE) -> npt.NDArray[np.intp]:
     """Positions of the customers the models are fitted on: all of them, or a seeded sample."""
-    if n <= FIT_SAMPLE:
+    if n <= size:
         return np.arange(n)
-    return np.sort(np.random.default_rng(2026).choice(n, size=FIT_SAMPLE, replace=False))
+    return np.sort(np.random.default_rng(2026).choice(n, size=size, replace=False))
 
 
 def _buyer_positions(
@@ -180,12 +195,15 @@ def analyse(
     thresholds: LifecycleThresholds | None = None,
     with_decline: bool = True,
     with_models: bool = True,
+    model_name: str = DEFAULT_MODEL,
 ) -> PortfolioMetrics:
     """Compute every metric for every customer as of the end of ``as_of``.
 
-    Buyers get the full analysis; people who never bought are prospects. The BG/NBD model
-    (Fader, Hardie & Lee 2005) gives P(alive) and expected purchases; Gamma-Gamma the expected
-    spend and so the 12-month CLV. When the data is too small to fit them, those numbers stay
+    Buyers get the full analysis; people who never bought are prospects. The transaction model named
+    by ``model_name`` (the one the latest backtest chose: BG/NBD, MBG/NBD or Pareto/NBD) gives
+    P(alive), the probability of buying in the next 90 days and the expected purchases; Gamma-Gamma
+    the expected spend (unless spend and frequency are correlated beyond
+    :data:`MAX_SPEND_CORRELATION`, when each customer's own mean is used) and so the 12-month CLV. When the data is too small to fit them, those numbers stay
     empty and the lifecycle status falls back to the rules alone. The models are fitted on a seeded
     sample of at most :data:`FIT_SAMPLE` customers (population parameters need no more) and then
     applied to everyone. ``with_models=False`` skips them (statuses from the rules alone), which is
@@ -208,25 +226,36 @@ def analyse(
     t_w = summary.T / WEEK
     p_alive_b = np.full(buyers, np.nan)
     exp_b = np.full(buyers, np.nan)
+    buy_b = np.full(buyers, np.nan)
     clv_b = np.full(buyers, np.nan)
-    model_name, params, ll = "", {}, None
+    params: dict[str, float] = {}
+    ll: float | None = None
     if buyers and with_models:
         try:
-            fit_rows = _fit_sample(buyers)
-            model = BGNBD().fit(x[fit_rows], t_x_w[fit_rows], t_w[fit_rows])
-            model_name, params, ll = "bgnbd", dict(model.params_), float(model.log_likelihood_)
+            fit_rows = _fit_sample(buyers, MODEL_FIT_SAMPLE.get(model_name, FIT_SAMPLE))
+            model = MODELS[model_name]().fit(x[fit_rows], t_x_w[fit_rows], t_w[fit_rows])
+            params, ll = dict(model.params_), float(model.log_likelihood_)
             p_alive_b = model.conditional_probability_alive(x, t_x_w, t_w)
             exp_b = model.conditional_expected_number_of_purchases_up_to_time(
                 HORIZON_DAYS / WEEK, x, t_x_w, t_w
             )
+            buy_b = model.conditional_probability_of_purchase(HORIZON_DAYS / WEEK, x, t_x_w, t_w)
             spend: GammaGamma | None = None
             repeat = x > 0
-            try:
-                spend_rows = fit_rows[repeat[fit_rows]]
-                spend = GammaGamma().fit(x[spend_rows], summary.monetary[spend_rows])
-                params.update({f"gg_{k}": v for k, v in spend.params_.items()})
-            except CustomerBaseError as exc:
-                notes.append(f"spend model not fitted: {exc}")
+            spend_rows = fit_rows[repeat[fit_rows]]
+            correlation = frequency_spend_correlation(x[spend_rows], summary.monetary[spend_rows])
+            if math.isfinite(correlation):
+                params["spend_correlation"] = correlation
+            if abs(correlation) > MAX_SPEND_CORRELATION:
+                notes.append(
+                    f"spend depends on frequency (correlation {correlation:.2f}): own mean spend used"
+                )
+            else:
+                try:
+                    spend = GammaGamma().fit(x[spend_rows], summary.monetary[spend_rows])
+                    params.update({f"gg_{k}": v for k, v in spend.params_.items()})
+                except CustomerBaseError as exc:
+                    notes.append(f"spend model not fitted: {exc}")
             # One-time buyers have no repeat spend yet: value them at their first order, which is the
             # best estimate of what a next purchase is worth when Gamma-Gamma cannot be used.
             mean_value = np.where(repeat, summary.monetary, summary.revenue)
@@ -244,6 +273,7 @@ def analyse(
                 )  # fmt: skip
         except (NotEnoughDataError, CustomerBaseError) as exc:
             notes.append(f"purchase model not fitted, rules only: {exc}")
+            params, ll = {}, None
 
     days_since_last = summary.days_since_last
     life = classify_lifecycle(
@@ -257,7 +287,8 @@ def analyse(
 
     scores = rfm_scores(days_since_last, x, summary.monetary) if buyers else None
     abc = abc_classes(summary.revenue) if buyers else None
-    top20 = revenue_share_of_top(np.concatenate([summary.revenue, np.zeros(n - buyers)])) if buyers else None
+    # Over buyers only: prospects would push the share towards 100% as they are added.
+    top20 = revenue_share_of_top(summary.revenue) if buyers else None
 
     declining_b = np.zeros(buyers, dtype=bool)
     since_b = np.full(buyers, np.datetime64("NaT", "D"), dtype="datetime64[D]")
@@ -285,12 +316,14 @@ def analyse(
         usual_interval_days=spread(summary.mean_interval_days, np.nan, np.float64),
         p_alive=spread(p_alive_b, np.nan, np.float64),
         expected_90d=spread(exp_b, np.nan, np.float64),
+        p_purchase_90d=spread(buy_b, np.nan, np.float64),
         clv_12m=spread(clv_b, np.nan, np.float64),
         r_score=spread(scores.r, 0, np.int64) if scores else np.zeros(n, np.int64),
         f_score=spread(scores.f, 0, np.int64) if scores else np.zeros(n, np.int64),
         m_score=spread(scores.m, 0, np.int64) if scores else np.zeros(n, np.int64),
         rfm_segment=spread(scores.segments(), "", object) if scores else np.full(n, "", object),
-        abc_class=spread(abc.classes, "C", object) if abc else np.full(n, "C", object),
+        # No class for people who never bought: ABC divides the revenue of those who did.
+        abc_class=spread(abc.classes, "", object) if abc else np.full(n, "", object),
         lifecycle=spread(life.status, "prospect", object) if life else np.full(n, "prospect", object),
         reason_code=spread(life.reason_code, "no_purchase", object)
         if life
@@ -299,7 +332,7 @@ def analyse(
         reason_threshold_days=spread(life.threshold_days, np.nan, np.float64) if life else np.full(n, np.nan),
         declining=spread(declining_b, False, bool),
         decline_since=spread(since_b, nat, "datetime64[D]"),
-        model_name=model_name,
+        model_name=model_name if ll is not None else "",
         model_params=params,
         log_likelihood=ll,
         top20_share=top20,
@@ -342,92 +375,3 @@ def flows(
 def finite_or_none(value: float) -> float | None:
     """``None`` for NaN and infinities (stored as NULL)."""
     return None if value is None or not math.isfinite(value) else float(value)
-
-
-@dataclass(frozen=True)
-class HoldoutReport:
-    """Predicted against actual repeat purchases in a holdout period (Fader, Hardie & Lee 2005, fig. 4)."""
-
-    calibration_start: dt.date
-    calibration_end: dt.date
-    holdout_end: dt.date
-    customers: int
-    params: dict[str, float]
-    predicted_total: float
-    actual_total: int
-    by_frequency: list[tuple[str, int, float, float]]  # (x label, customers, mean predicted, mean actual)
-    auc_p_alive: float | None
-    auc_expected: float | None
-    auc_p_alive_pareto: float | None
-
-
-def auc(scores: npt.NDArray[np.float64], positive: npt.NDArray[np.bool_]) -> float | None:
-    """Area under the ROC curve by the rank-sum (Mann-Whitney) formula; ``None`` with one class only."""
-    from scipy.stats import rankdata
-
-    n_pos = int(positive.sum())
-    n_neg = int(positive.shape[0]) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return None
-    ranks = rankdata(scores)
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def holdout_check(
-    orders: OrderArrays,
-    *,
-    start: dt.date,
-    end: dt.date,
-    calibration_end: dt.date | None = None,
-    max_x: int = 7,
-) -> HoldoutReport:
-    """Calibrate BG/NBD on the first half of ``[start, end]``, predict the second half, compare.
-
-    Only customers whose first purchase falls in the calibration period are scored, as in the
-    original CDNOW validation.
-    """
-    from customerbase import calibration_holdout_split
-
-    calibration_end = calibration_end or start + (end - start) / 2
-    keep = orders.days >= np.datetime64(start, "D")
-    split = calibration_holdout_split(
-        orders.customer_ids[keep], orders.days[keep], orders.amounts[keep],
-        calibration_end=np.datetime64(calibration_end, "D"), observation_end=np.datetime64(end, "D"), freq_days=WEEK,
-    )  # fmt: skip
-    cal = split.calibration
-    model = BGNBD().fit(cal.frequency, cal.recency, cal.T)
-    predicted = model.conditional_expected_number_of_purchases_up_to_time(
-        split.duration_holdout, cal.frequency, cal.recency, cal.T
-    )
-    actual = split.frequency_holdout
-    rows: list[tuple[str, int, float, float]] = []
-    for k in range(max_x + 1):
-        sel = cal.frequency >= k if k == max_x else cal.frequency == k
-        if sel.any():
-            label = f"{k}+" if k == max_x else str(k)
-            rows.append((label, int(sel.sum()), float(predicted[sel].mean()), float(actual[sel].mean())))
-    p_alive = model.conditional_probability_alive(cal.frequency, cal.recency, cal.T)
-    buys_again = actual > 0
-    # BG/NBD assumes nobody drops out before a first repeat purchase, so its P(alive) is 1 for every
-    # one-time buyer and ranks them above repeat buyers; Pareto/NBD's P(alive) has no such artefact.
-    pareto_auc: float | None = None
-    try:
-        from customerbase import ParetoNBD
-
-        pareto = ParetoNBD().fit(cal.frequency, cal.recency, cal.T)
-        pareto_auc = auc(pareto.conditional_probability_alive(cal.frequency, cal.recency, cal.T), buys_again)
-    except CustomerBaseError:
-        pareto_auc = None
-    return HoldoutReport(
-        calibration_start=start,
-        calibration_end=calibration_end,
-        holdout_end=end,
-        customers=len(cal),
-        params=dict(model.params_),
-        predicted_total=float(predicted.sum()),
-        actual_total=int(actual.sum()),
-        by_frequency=rows,
-        auc_p_alive=auc(p_alive, buys_again),
-        auc_expected=auc(predicted, buys_again),
-        auc_p_alive_pareto=pareto_auc,
-    )

@@ -39,6 +39,9 @@ class CustomerMetrics(models.Model):
     usual_interval_days = models.FloatField(_("usual days between purchases"), null=True)
     p_alive = models.FloatField(_("probability still active"), null=True)
     expected_purchases_90d = models.FloatField(_("expected purchases, next 90 days"), null=True)
+    # The probability shown to users: at least one purchase in the next 90 days, from the model the
+    # latest backtest chose (never BG/NBD's P(alive), which is 1 for every one-time buyer).
+    p_purchase_90d = models.FloatField(_("probability of buying, next 90 days"), null=True)
     clv_12m = models.DecimalField(_("12-month value (CLV)"), max_digits=14, decimal_places=2, null=True)
     r_score = models.PositiveSmallIntegerField(_("R score"), null=True)
     f_score = models.PositiveSmallIntegerField(_("F score"), null=True)
@@ -112,7 +115,7 @@ class PortfolioSnapshot(models.Model):
     taken_on = models.DateField(_("date"), unique=True)
     customers_total = models.PositiveIntegerField(_("people in the file"), default=0)
     by_lifecycle = models.JSONField(_("customers by status"), default=dict)
-    active_base = models.PositiveIntegerField(_("active base (new + active + at risk)"), default=0)
+    active_base = models.PositiveIntegerField(_("active base (new, one-time, active, at risk)"), default=0)
     new_customers = models.PositiveIntegerField(_("new customers in the period"), default=0)
     reactivated = models.PositiveIntegerField(_("reactivated in the period"), default=0)
     newly_inactive = models.PositiveIntegerField(_("newly inactive in the period"), default=0)
@@ -176,3 +179,35 @@ class RefreshRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.started_at:%Y-%m-%d %H:%M} {self.status}"
+
+
+class Backtest(models.Model):
+    """One check of the predictions against what customers really did next (``cartera holdout``).
+
+    The models are calibrated on the orders up to ``cutoff`` and their predictions compared with the
+    orders up to ``holdout_end``; ``result`` holds the whole report in the JSON form documented in
+    docs/analytics.md. The latest finished one chooses the model behind the shown figures.
+    """
+
+    class Status(models.TextChoices):
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    started_at = models.DateTimeField(_("started"))
+    seconds = models.FloatField(_("seconds"), null=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DONE)
+    trigger = models.CharField(_("trigger"), max_length=30, default="manual")
+    cutoff = models.DateField(_("cut-off"))
+    holdout_end = models.DateField(_("end of the checked period"))
+    customers = models.PositiveIntegerField(_("customers"), default=0)
+    shown_model = models.CharField(_("model chosen"), max_length=30, blank=True)
+    result = models.JSONField(_("result"), default=dict, blank=True)
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        verbose_name = _("prediction backtest")
+        verbose_name_plural = _("prediction backtests")
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.cutoff} → {self.holdout_end}: {self.shown_model or self.status}"

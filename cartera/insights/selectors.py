@@ -3,6 +3,7 @@ snapshots for the pages."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import numpy as np
@@ -12,8 +13,8 @@ from django.db.models import QuerySet
 from cartera.core.scoping import restrict
 from cartera.customers.models import Customer
 from cartera.insights import storage
-from cartera.insights.analysis import OrderArrays
-from cartera.insights.models import CustomerMetrics, PortfolioSnapshot, RefreshRun
+from cartera.insights.analysis import DEFAULT_MODEL, MAX_SPEND_CORRELATION, OrderArrays
+from cartera.insights.models import Backtest, CustomerMetrics, PortfolioSnapshot, RefreshRun
 
 
 def order_arrays() -> OrderArrays:
@@ -41,3 +42,101 @@ def snapshots(*, user: Any, limit: int = 730) -> QuerySet[PortfolioSnapshot]:
 def last_run() -> RefreshRun | None:
     """The most recent refresh."""
     return RefreshRun.objects.order_by("-started_at").first()
+
+
+def latest_backtest() -> Backtest | None:
+    """The latest finished backtest (the one whose choice of model the figures follow)."""
+    return Backtest.objects.filter(status=Backtest.Status.DONE).order_by("-started_at").first()
+
+
+def backtest_for(*, user: Any) -> Backtest | None:
+    """The latest finished backtest, for the page: only users who see customers see it."""
+    if not restrict(Customer.objects.all(), user, "view").exists():
+        return None
+    return latest_backtest()
+
+
+def chosen_model() -> tuple[str, str]:
+    """The model behind the shown figures and why: the latest backtest's choice, else the default."""
+    latest = latest_backtest()
+    if latest is None or not latest.shown_model:
+        return DEFAULT_MODEL, f"model {DEFAULT_MODEL}: the default, no backtest yet"
+    return latest.shown_model, (
+        f"model {latest.shown_model}: chosen by the backtest of {latest.started_at:%Y-%m-%d} "
+        f"(cut-off {latest.cutoff}, lowest Brier score of the 90-day probability)"
+    )
+
+
+MODEL_LABELS = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "paretonbd": "Pareto/NBD"}
+# Statuses in the order of what they promise (most likely to buy again first); one-time buyers, a
+# status of their own outside that ladder, last.
+STATUS_ORDER = ("new", "active", "at_risk", "inactive", "lost", "one_time")
+
+
+def backtest_page(*, user: Any) -> dict[str, Any]:
+    """What the page "How good are these predictions?" shows, from the latest finished backtest.
+
+    Rows ready for the template: the models compared, the shown probability's calibration by decile,
+    the mean by purchases before the cut-off and each status's return rate, in the order of what
+    the statuses promise. Empty (``{"backtest": None}``) before the first backtest or for a user who
+    does not see customers.
+    """
+    from cartera.customers.classification import Lifecycle
+
+    row = backtest_for(user=user)
+    if row is None:
+        return {"backtest": None, "can_view": restrict(Customer.objects.all(), user, "view").exists()}
+    result = row.result
+    shown = result["models"][result["shown_model"]]
+    labels = dict(Lifecycle.choices)
+    models = [
+        {"name": name, "label": MODEL_LABELS.get(name, name), "shown": name == result["shown_model"], **m}
+        for name, m in result["models"].items()
+    ]
+    statuses = [
+        {
+            "code": code,
+            "label": labels.get(code, code),
+            "customers": result["status_counts"][code],
+            "rate": result["status_return_rates"][code],
+        }
+        for code in STATUS_ORDER
+        if code in result["status_return_rates"]
+    ]
+    correlation = result.get("spend_correlation")
+    return {
+        "backtest": row,
+        "can_view": True,
+        "result": result,
+        "cutoff": dt.date.fromisoformat(result["cutoff"]),
+        "holdout_end": dt.date.fromisoformat(result["holdout_end"]),
+        "shown": shown,
+        "shown_label": MODEL_LABELS.get(result["shown_model"], result["shown_model"]),
+        "models": models,
+        "calibration": [{"predicted": p, "observed": o, "customers": n} for p, o, n in shown["calibration"]],
+        "by_frequency": [
+            {"purchases": label, "customers": n, "predicted": p, "actual": a}
+            for label, n, p, a in shown["by_frequency"]
+        ],
+        "statuses": statuses,
+        "spend_correlation": correlation,
+        "spend_model_used": correlation is not None and abs(correlation) <= MAX_SPEND_CORRELATION,
+        "ece_points": 100 * (result["ece_shown_score"] or 0.0),
+        "beats_recency": (result["auc_shown_score"] or 0) >= (result["auc_recency"] or 0),
+    }
+
+
+def prediction_hint() -> dict[str, Any] | None:
+    """A one-line hint of how good the predictions are, for the customer page: the shown score's AUC
+    and calibration error from the latest backtest (None before the first one)."""
+    row = latest_backtest()
+    if row is None:
+        return None
+    result = row.result
+    return {
+        "auc": result.get("auc_shown_score"),
+        "auc_recency": result.get("auc_recency"),
+        "ece": result.get("ece_shown_score"),
+        "model": MODEL_LABELS.get(row.shown_model, row.shown_model),
+        "cutoff": row.cutoff,
+    }

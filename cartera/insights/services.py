@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cartera.core import hooks
 from cartera.insights import selectors, storage
@@ -30,8 +32,10 @@ from cartera.insights.analysis import (
     flows,
     statuses_at,
 )
-from cartera.insights.models import PortfolioSnapshot, RefreshRun
-from customerbase import LifecycleThresholds
+from cartera.insights.models import Backtest, PortfolioSnapshot, RefreshRun
+from customerbase import Backtest as BacktestEstimator
+from customerbase import LifecycleThresholds, holdout_data
+from customerbase.errors import CustomerBaseError
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +232,7 @@ def _num(value: float, places: int = 2) -> Decimal | None:
 
 _COMPUTED_COLUMNS = [
     "customer_id", "orders_count", "revenue", "first_order_on", "last_order_on", "recency_days", "frequency",
-    "monetary", "tenure_days", "usual_interval_days", "p_alive", "expected_purchases_90d", "clv_12m", "r_score",
+    "monetary", "tenure_days", "usual_interval_days", "p_alive", "expected_purchases_90d", "p_purchase_90d", "clv_12m", "r_score",
     "f_score", "m_score", "rfm_segment", "abc_class", "lifecycle", "reason_code", "reason_data", "declining",
     "decline_since", "computed_at",
 ]  # fmt: skip
@@ -351,6 +355,7 @@ def _columns(m: PortfolioMetrics, computed_at: Any) -> list[list[Any]]:
         _optional(m.usual_interval_days),
         _optional(m.p_alive),
         _optional(m.expected_90d),
+        _optional(m.p_purchase_90d),
         _money(m.clv_12m, zero_for_missing=False),
         _score(m.r_score),
         _score(m.f_score),
@@ -400,7 +405,8 @@ def insights_refresh(
             ids = selectors.customer_ids()
             say(f"analysing {len(ids):,} customers and {len(orders):,} orders")
             thresholds = lifecycle_thresholds()
-            now_metrics = analyse(orders, ids, as_of=as_of, thresholds=thresholds)
+            model_name, why = selectors.chosen_model()
+            now_metrics = analyse(orders, ids, as_of=as_of, thresholds=thresholds, model_name=model_name)
             if period_days is None:
                 previous = PortfolioSnapshot.objects.filter(taken_on__lt=as_of).order_by("-taken_on").first()
                 period_days = (as_of - previous.taken_on).days if previous else DEFAULT_PERIOD_DAYS
@@ -420,7 +426,7 @@ def insights_refresh(
             run.model_name = now_metrics.model_name
             run.model_params = now_metrics.model_params
             run.log_likelihood = now_metrics.log_likelihood
-            run.note = "; ".join(now_metrics.notes)
+            run.note = "; ".join([why, *now_metrics.notes])
     except Exception as exc:
         run.status = RefreshRun.Status.FAILED
         run.note = f"{type(exc).__name__}: {exc}"[:2000]
@@ -477,7 +483,7 @@ def insights_backfill(*, months: int, as_of: dt.date | None = None, progress: Pr
     ids = selectors.customer_ids()
     month_ends: list[dt.date] = []
     cursor = as_of.replace(day=1) - dt.timedelta(days=1)
-    for _ in range(months):
+    for _month in range(months):
         month_ends.append(cursor)
         cursor = cursor.replace(day=1) - dt.timedelta(days=1)
     month_ends.reverse()
@@ -506,3 +512,81 @@ def _refresh_figures(
     figures neither read the orders again nor recompute today's RFM segments.
     """
     hooks.fire("metrics_refreshed", snapshot=snapshot, orders=orders, metrics=metrics)
+
+
+# --- the backtest: how good the predictions are ---------------------------------------------------
+
+#: The longest period checked by default: a year after the cut-off (or half the history if shorter).
+BACKTEST_MAX_HOLDOUT_DAYS = 365
+
+
+def backtest_dates(
+    orders: OrderArrays, *, cutoff: dt.date | None = None, holdout_end: dt.date | None = None
+) -> tuple[dt.date, dt.date]:
+    """The cut-off and the end of the checked period, defaults filled in and checked.
+
+    By default the checked period ends on the last order (never after today) and starts half the
+    history earlier, at most :data:`BACKTEST_MAX_HOLDOUT_DAYS` before. Raises ``ValidationError``
+    with a message for the user when the dates cannot work.
+    """
+    if len(orders) == 0:
+        raise ValidationError(
+            _("There are no orders yet: predictions can only be checked on a purchase history.")
+        )
+    first = orders.days.min().astype(dt.date)
+    last = min(orders.days.max().astype(dt.date), timezone.localdate())
+    end = holdout_end or last
+    if cutoff is None:
+        span = (end - first).days
+        cutoff = end - dt.timedelta(days=min(BACKTEST_MAX_HOLDOUT_DAYS, span // 2))
+    if not first < cutoff < end:
+        raise ValidationError(
+            _(
+                "The cut-off must fall after the first order (%(first)s) and before the end of the "
+                "checked period (%(end)s)."
+            )
+            % {"first": first.isoformat(), "end": end.isoformat()}
+        )
+    return cutoff, end
+
+
+def backtest_run(
+    *, cutoff: dt.date | None = None, holdout_end: dt.date | None = None, trigger: str = "manual"
+) -> Backtest:
+    """Check the predictions on the portfolio's own history and store the result.
+
+    Calibrates every model on the orders up to ``cutoff``, predicts the period up to
+    ``holdout_end`` and compares (``customerbase.backtest``); the latest finished backtest chooses the
+    model behind the shown figures at the next refresh. A history too short to fit any model is a
+    ``ValidationError`` (and a failed row saying why).
+    """
+    started, clock = timezone.now(), time.perf_counter()
+    orders = selectors.order_arrays()
+    cutoff, end = backtest_dates(orders, cutoff=cutoff, holdout_end=holdout_end)
+    data = holdout_data(
+        orders.customer_ids, orders.days, orders.amounts, calibration_end=cutoff, observation_end=end
+    )
+    row = Backtest(started_at=started, trigger=trigger, cutoff=cutoff, holdout_end=end, customers=len(data))
+    try:
+        estimator = BacktestEstimator(thresholds=lifecycle_thresholds()).fit(
+            data.frequency, data.recency, data.T, data.purchases_horizon, data.purchases_holdout,
+            horizon=data.horizon, duration=data.duration, mean_value=data.mean_value,
+        )  # fmt: skip
+    except (CustomerBaseError, ValueError) as exc:
+        row.status = Backtest.Status.FAILED
+        row.note = f"{type(exc).__name__}: {exc}"[:2000]
+        row.seconds = round(time.perf_counter() - clock, 3)
+        row.save()
+        raise ValidationError(
+            _("Not enough history before the cut-off to check the predictions: %(reason)s") % {"reason": exc}
+        ) from exc
+    row.shown_model = estimator.shown_model_
+    row.result = {
+        "cutoff": cutoff.isoformat(),
+        "holdout_end": end.isoformat(),
+        "horizon_days": int(round(data.horizon * 7)),
+        **estimator.to_dict(),
+    }
+    row.seconds = round(time.perf_counter() - clock, 3)
+    row.save()
+    return row

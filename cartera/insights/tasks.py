@@ -1,11 +1,21 @@
-"""Background work: the refresh of the analysis, queued by new orders and imports."""
+"""Background work: the refresh of the analysis, queued by new orders and imports, and the backtest
+of the predictions that follows it."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.tasks import TaskContext, task
+from django.utils import timezone
 
-from cartera.insights.services import RefreshAlreadyRunning, describe_holder, insights_refresh
+from cartera.insights import selectors
+from cartera.insights.services import RefreshAlreadyRunning, backtest_run, describe_holder, insights_refresh
+
+# The backtest re-checks the predictions at most once a day: the history it checks hardly moves in a
+# day, and it refits every model.
+BACKTEST_EVERY = dt.timedelta(hours=24)
 
 
 @task(takes_context=True)
@@ -13,12 +23,41 @@ def refresh_insights(context: TaskContext[[str], str], trigger: str = "task") ->
     """Recompute the metrics in the worker; a refresh already running makes this one a no-op.
 
     The run records this task's id as its holder, so that "already running" says which task holds it.
+    Afterwards the backtest is queued when the latest one is more than a day old.
     """
     try:
         run = insights_refresh(trigger=trigger, task_id=str(context.task_result.id))
     except RefreshAlreadyRunning as exc:
         return f"skipped: a refresh is already running ({describe_holder(exc.run)})"
+    schedule_backtest()
     return f"{run.customers} customers in {run.seconds:.1f} s"
+
+
+@task()
+def check_predictions(trigger: str = "task") -> str:
+    """Run the backtest in the worker; a history too short to check is reported, not raised."""
+    try:
+        row = backtest_run(trigger=trigger)
+    except ValidationError as exc:
+        return f"skipped: {' '.join(exc.messages)}"
+    return f"{row.customers} customers, model {row.shown_model}, {row.seconds:.1f} s"
+
+
+def schedule_backtest() -> None:
+    """Queue the backtest unless one ran in the last day or one is already waiting."""
+    latest = selectors.latest_backtest()
+    if latest is not None and timezone.now() - latest.started_at < BACKTEST_EVERY:
+        return
+    queue_backtest(trigger="after refresh")
+
+
+def queue_backtest(*, trigger: str) -> None:
+    """Queue the backtest unless one is already waiting."""
+    from django_tasks_db.models import DBTaskResult
+
+    waiting = DBTaskResult.objects.filter(task_path=check_predictions.module_path, status="READY").exists()
+    if not waiting:
+        check_predictions.enqueue(trigger=trigger)
 
 
 def schedule_refresh(*, trigger: str) -> None:

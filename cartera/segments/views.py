@@ -253,6 +253,7 @@ def pareto(request: HttpRequest) -> HttpResponse:
             "figures": figures,
             "curve": [{"customers": f"{round(x * 100)}%", "revenue": y} for x, y in curve.get("points", [])],
             "top20": curve.get("top20_share"),
+            "prospects": curve.get("prospects", 0),
             "abc": abc_rows,
             "growth": selectors.growth_potential(user=request.user),
         },

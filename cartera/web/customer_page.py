@@ -26,7 +26,7 @@ from cartera.customers import selectors as customer_selectors
 from cartera.customers.classification import reason_text
 from cartera.customers.models import Customer
 from cartera.customers.services import customer_viewed
-from cartera.insights.selectors import metrics_for
+from cartera.insights.selectors import metrics_for, prediction_hint
 from cartera.privacy.selectors import privacy_panel
 from cartera.sales import services as sales_services
 from cartera.sales.forms import OrderForm
@@ -62,7 +62,11 @@ def _status_context(request: HttpRequest, customer: Customer) -> dict[str, objec
     metrics = metrics_for(user=request.user, customer=customer)
     if metrics is None:
         return {"metrics": None}
-    return {"metrics": metrics, "status_reason": reason_text(metrics.reason_code, metrics.reason_data)}
+    return {
+        "metrics": metrics,
+        "status_reason": reason_text(metrics.reason_code, metrics.reason_data),
+        "prediction_hint": prediction_hint(),
+    }
 
 
 def _can_act(request: HttpRequest, customer: Customer, action: Action) -> bool:

@@ -18,6 +18,7 @@ import pytest
 import customerbase
 from customerbase import BGNBD, MBGNBD, GammaGamma, NotFittedError, ParetoNBD
 from customerbase._base import Estimator
+from customerbase.backtest import Backtest
 from customerbase.personas import PersonaClustering
 
 
@@ -48,6 +49,9 @@ FIT: dict[type, Callable[[Any, Any], Any]] = {
     ParetoNBD: lambda m, pub: m.fit(pub.x, pub.t_x, pub.T),
     GammaGamma: lambda m, pub: m.fit(pub.x, pub.zbar),
     PersonaClustering: lambda m, pub: m.fit(_blobs()),
+    Backtest: lambda m, pub: m.fit(
+        pub.x, pub.t_x, pub.T, pub.x % 2, pub.x % 3 + pub.x % 2, horizon=13, duration=39
+    ),
 }
 
 
@@ -58,6 +62,7 @@ FAILING_FIT: dict[type, Callable[[Any], Any]] = {
     ParetoNBD: lambda m: m.fit([2], [5.0], [10.0]),
     GammaGamma: lambda m: m.fit([1, 1, 1], [10.0, 10.0, 10.0]),
     PersonaClustering: lambda m: m.set_params(weights=[1.0, 0.0]).fit(_blobs()),
+    Backtest: lambda m: m.fit([1, 2], [5.0, 6.0], [10.0, 10.0], [0, 0], [0, 0], horizon=40, duration=39),
 }
 
 
@@ -66,6 +71,7 @@ def _call_arguments(bgnbd: BGNBD) -> dict[str, tuple[Any, ...]]:
     return {
         "conditional_probability_alive": ([2], [10.0], [38.0]),
         "conditional_expected_number_of_purchases_up_to_time": (10.0, [2], [10.0], [38.0]),
+        "conditional_probability_of_purchase": (10.0, [2], [10.0], [38.0]),
         "expected_number_of_purchases_up_to_time": ([10.0],),
         "log_likelihood": ([2], [10.0], [38.0]),
         "standard_errors": (),

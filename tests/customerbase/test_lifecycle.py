@@ -20,7 +20,7 @@ def test_statuses():
         Reason(ReasonCode.FIRST_PURCHASE_RECENT, days_since_last=30, days_since_first=30, threshold_days=90),
     )
     assert _one(1, 200, 200)[1].code is ReasonCode.NO_SECOND_PURCHASE
-    assert _one(1, 200, 200)[0] == "at_risk"
+    assert _one(1, 200, 200)[0] == "one_time"
     assert _one(1, 400, 400)[0] == "lost"
     # Repeat buyer every 30 days.
     assert _one(5, 120, 20, 25)[0] == "active"
@@ -44,8 +44,11 @@ def test_p_alive_rules():
     # Later than usual and a low P(alive): at risk / inactive by the model.
     status, reason = _one(4, 200, 40, 30, p_alive=0.4)
     assert status == "at_risk" and reason.code is ReasonCode.LOW_P_ALIVE and reason.p_alive == 0.4
+    # A very low P(alive) is a stronger flag, but a model alone never makes anyone inactive (BG/NBD's
+    # P(alive) falls steeply for heavy buyers a little late, who mostly come back).
     status, reason = _one(4, 200, 40, 30, p_alive=0.12)
-    assert status == "inactive" and reason.code is ReasonCode.VERY_LOW_P_ALIVE
+    assert status == "at_risk" and reason.code is ReasonCode.VERY_LOW_P_ALIVE
+    assert _one(40, 400, 40, 9, p_alive=0.001)[0] == "at_risk"
     # Within the usual interval, P(alive) is not used.
     assert _one(4, 200, 20, 30, p_alive=0.12)[0] == "active"
     # One-time buyers ignore P(alive).
@@ -59,11 +62,15 @@ def test_vectorised_counts_and_texts():
         days_since_last=[np.nan, 10, 200, 500, 10, 110, 300],
         p_alive=[np.nan, np.nan, np.nan, np.nan, 0.9, 0.8, 0.05],
     )
-    assert list(res.status) == ["prospect", "new", "at_risk", "lost", "active", "at_risk", "inactive"]
-    assert res.counts() == {"prospect": 1, "new": 1, "active": 1, "at_risk": 2, "inactive": 1, "lost": 1}
+    assert list(res.status) == ["prospect", "new", "one_time", "lost", "active", "at_risk", "inactive"]
+    assert res.counts() == {
+        "prospect": 1, "new": 1, "one_time": 1, "active": 1, "at_risk": 1, "inactive": 1, "lost": 1
+    }  # fmt: skip
     texts = [describe_reason(r) for r in res.reasons()]
     assert texts[0] == "Has not bought anything yet."
+    # The usual interval of 50 days is pulled towards the population's 45 days (one purchase's weight).
     assert texts[5] == "Last purchase 110 days ago, 2.4 times the usual interval of 45 days."
+    assert res.usual_interval_days[6] == pytest.approx((50 * 2 + 45) / 3)
     assert "stopped buying" in texts[6]
     assert all(isinstance(t, str) and t for t in texts)
     for code in ReasonCode:
@@ -76,6 +83,31 @@ def test_thresholds_validation_and_custom():
     with pytest.raises(ValueError):
         LifecycleThresholds(new_window_days=400)
     th = LifecycleThresholds(new_window_days=30)
-    assert _one(1, 45, 45, thresholds=th)[0] == "at_risk"
+    assert _one(1, 45, 45, thresholds=th)[0] == "one_time"
+    with pytest.raises(ValueError):
+        LifecycleThresholds(prior_purchases=-1)
     with pytest.raises(ValueError):
         classify_lifecycle([1], [np.nan], [np.nan])
+
+
+def test_population_rhythm_steadies_a_short_own_interval():
+    # Two purchases three days apart, 40 days ago; most customers buy every 60 days. Alone, the
+    # customer's own 3 days would call them at risk already; with the population's rhythm weighing as
+    # one purchase, the usual interval is (3 + 60) / 2 = 31.5 days, and 40 days is not even twice that.
+    res = classify_lifecycle([2, 3, 3, 3], [43, 200, 200, 200], [40, 80, 80, 80], [3, 60, 60, 60])
+    assert res.usual_interval_days[0] == pytest.approx(31.5)
+    assert res.status[0] == "active"
+    no_prior = classify_lifecycle(
+        [2, 3, 3, 3],
+        [43, 200, 200, 200],
+        [40, 80, 80, 80],
+        [3, 60, 60, 60],
+        thresholds=LifecycleThresholds(prior_purchases=0),
+    )
+    assert no_prior.status[0] == "at_risk"
+
+
+def test_repeat_buyers_silent_far_beyond_their_rhythm_are_lost():
+    status, reason = _one(5, 900, 500, 30)
+    assert status == "lost" and reason.code is ReasonCode.STOPPED_LONG_AGO and reason.threshold_days == 365
+    assert "lost" in describe_reason(reason)

@@ -21,17 +21,23 @@ def test_refresh_computes_every_customer_and_a_snapshot(cdnow_portfolio, owner):
     assert run.status == RefreshRun.Status.DONE
     assert run.customers == cdnow_portfolio["customers"] + 1 and run.orders == cdnow_portfolio["orders"]
     assert CustomerMetrics.objects.count() == run.customers
-    # BG/NBD on the whole 78 weeks: close to the calibration estimates of Fader, Hardie & Lee (2005).
-    assert 0.15 < run.model_params["r"] < 0.4 and 0.5 < run.model_params["a"] < 1.2
+    # No backtest yet: Pareto/NBD, the default, on the whole 78 weeks, close to the calibration
+    # estimates of Fader, Hardie & Lee (2005); the choice and why are recorded with the refresh.
+    assert run.model_name == "paretonbd" and run.note.startswith("model paretonbd: the default")
+    assert 0.4 < run.model_params["r"] < 0.8 and 0.4 < run.model_params["s"] < 0.9
+    # Gamma-Gamma's assumption held (spend hardly depends on frequency), so it was used.
+    assert abs(run.model_params["spend_correlation"]) < 0.3 and "gg_p" in run.model_params
 
     m = CustomerMetrics.objects.get(customer=prospect)
     assert m.lifecycle == "prospect" and m.orders_count == 0 and m.p_alive is None
+    assert m.p_purchase_90d is None and m.abc_class == ""  # ABC divides the buyers' revenue only
 
     first = CustomerMetrics.objects.get(customer_id=1)  # 4 orders: 1997-01-01, 01-18, 08-02, 12-12
     assert first.orders_count == 4 and first.frequency == 3
     assert first.first_order_on == dt.date(1997, 1, 1) and first.last_order_on == dt.date(1997, 12, 12)
     assert first.recency_days == (END - dt.date(1997, 12, 12)).days
     assert 0 < first.p_alive < 1 and first.clv_12m is not None and first.clv_12m > 0
+    assert 0 < first.p_purchase_90d < first.p_alive
     assert first.r_score in range(1, 6) and first.rfm_segment
 
     statuses = dict(
@@ -41,20 +47,26 @@ def test_refresh_computes_every_customer_and_a_snapshot(cdnow_portfolio, owner):
     )
     # CDNOW is a cohort that mostly stopped buying: many one-time buyers long gone.
     assert statuses.get("lost", 0) > 1000 and statuses.get("active", 0) > 0
-    assert set(statuses) <= {"prospect", "new", "active", "at_risk", "inactive", "lost"}
+    assert set(statuses) <= {"prospect", "new", "one_time", "active", "at_risk", "inactive", "lost"}
     abc = dict(
         CustomerMetrics.objects.values_list("abc_class").annotate(
             n=__import__("django").db.models.Count("pk")
         )
     )
-    assert abc["A"] < abc["C"]
+    assert abc["A"] < abc["C"] and abc[""] == 1  # the prospect
+    assert abc["A"] + abc["B"] + abc["C"] == cdnow_portfolio["customers"]
 
     snap = PortfolioSnapshot.objects.get(taken_on=END)
     assert snap.customers_total == run.customers
     assert sum(snap.by_lifecycle.values()) == run.customers
-    assert snap.active_base == sum(snap.by_lifecycle.get(s, 0) for s in ("new", "active", "at_risk"))
+    assert snap.active_base == sum(
+        snap.by_lifecycle.get(s, 0) for s in ("new", "one_time", "active", "at_risk")
+    )
     assert snap.new_customers == 0  # the cohort all joined in early 1997
-    assert float(snap.revenue_period) > 0 and 0.4 < snap.top20_share < 0.9
+    assert float(snap.revenue_period) > 0
+    # Over the 2,357 buyers only, the prospect left out: 67.42% on the CDNOW sample (with the
+    # prospect counted as a zero it would be 67.45%, and it drifts up with every prospect added).
+    assert round(snap.top20_share, 4) == 0.6742
 
 
 def test_refresh_is_idempotent_and_replaces_rows(cdnow_portfolio):
@@ -92,7 +104,7 @@ def test_tiny_portfolio_falls_back_to_rules(owner):
     assert run.status == "done" and run.model_name == "" and "rules only" in run.note
     m = CustomerMetrics.objects.get(customer=c)
     # One purchase 295 days ago: past the "new" window, not yet lost.
-    assert m.lifecycle == "at_risk" and m.reason_code == "no_second_purchase" and m.p_alive is None
+    assert m.lifecycle == "one_time" and m.reason_code == "no_second_purchase" and m.p_alive is None
 
 
 def test_backfill_writes_month_end_snapshots(cdnow_portfolio):
@@ -103,47 +115,6 @@ def test_backfill_writes_month_end_snapshots(cdnow_portfolio):
     assert days[-1] == dt.date(1998, 6, 30)
     actives = list(PortfolioSnapshot.objects.order_by("taken_on").values_list("active_base", flat=True))
     assert actives[0] > actives[-1]  # the CDNOW cohort shrinks
-
-
-def test_holdout_command_on_cdnow(cdnow_portfolio, capsys):
-    from io import StringIO
-
-    out = StringIO()
-    call_command(
-        "holdout",
-        "--start",
-        "1997-01-01",
-        "--calibration-end",
-        "1997-09-30",
-        "--end",
-        "1998-06-30",
-        stdout=out,
-    )
-    text = out.getvalue()
-    assert "Total: predicted" in text and "AUC" in text
-
-
-def test_holdout_figures_on_cdnow(cdnow_portfolio):
-    from cartera.insights.analysis import holdout_check
-    from cartera.insights.selectors import order_arrays
-
-    report = holdout_check(
-        order_arrays(),
-        start=dt.date(1997, 1, 1),
-        calibration_end=dt.date(1997, 9, 30),
-        end=dt.date(1998, 6, 30),
-    )
-    assert report.customers == 2357
-    # Same calibration as the published BG/NBD fit (Fader, Hardie & Lee 2005).
-    assert round(report.params["r"], 3) == 0.243 and round(report.params["b"], 3) == 2.426
-    # 1,882 repeat purchase-days in weeks 40-78 of the sample; BG/NBD predicts 1,653 (-12%), under-
-    # predicting customers with one or two calibration purchases, as also seen with the lifetimes package.
-    assert report.actual_total == 1882
-    assert abs(report.predicted_total - report.actual_total) / report.actual_total < 0.15
-    assert report.auc_expected > 0.75 and report.auc_p_alive_pareto > 0.7
-    # BG/NBD's P(alive) is 1 for all one-time buyers (its known artefact), which inverts the ranking.
-    assert report.auc_p_alive is not None and report.auc_p_alive < 0.5
-    assert [row[0] for row in report.by_frequency][:3] == ["0", "1", "2"]
 
 
 @pytest.mark.django_db(transaction=True)

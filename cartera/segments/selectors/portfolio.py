@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from cartera.core.scoping import restrict
 from cartera.customers.models import Customer
-from cartera.insights.models import CustomerMetrics, Lifecycle, RFMSegment
+from cartera.insights.models import CustomerMetrics, RFMSegment
 from cartera.segments.models import PortfolioFigures
 
 
@@ -49,27 +51,52 @@ def rfm_top_moves(figures: PortfolioFigures | None, limit: int = 12) -> list[dic
     return sorted(flat, key=lambda r: -r["customers"])[:limit]
 
 
+# Growth potential: repeat buyers likely still buying (by the chosen model's P(alive)) whose yearly
+# spend is at most half of what the upper quartile of comparable customers (same R and F scores: as
+# recent and as frequent) spends; ranked by the euros of the gap to that upper quartile.
+GROWTH_MIN_P_ALIVE = 0.5
+GROWTH_SHARE_OF_UPPER_QUARTILE = 0.5
+GROWTH_MIN_GROUP = 8  # fewer comparable customers give no meaningful quartile
+
+
 def growth_potential(*, user: Any, limit: int = 25) -> list[CustomerMetrics]:
-    """Customers whose predicted 12-month value is well above what they spent in the last 12 months
-    (approximated by revenue per year of tenure): the ones worth developing."""
-    qs = (
+    """Repeat customers likely still buying who spend well below comparable customers, biggest gap first.
+
+    Comparable: the same RFM recency and frequency scores (the whole portfolio's, so that the
+    yardstick does not depend on who looks). Spend: revenue per year of tenure (at least one year).
+    Each row gets ``yearly_spend``, ``peer_spend`` (the group's upper quartile) and ``gap`` (euros).
+    """
+    rows = list(
         CustomerMetrics.objects.filter(
-            customer__in=restrict(Customer.objects.all(), user, "view"),
-            clv_12m__isnull=False,
-            lifecycle__in=[Lifecycle.NEW, Lifecycle.ACTIVE],
-            clv_12m__gt=0,
+            frequency__gte=1, p_alive__gte=GROWTH_MIN_P_ALIVE, r_score__isnull=False
         )
-        .select_related("customer")
-        .order_by("-clv_12m", "customer_id")[: limit * 8]
+        .values_list("customer_id", "r_score", "f_score", "revenue", "tenure_days")
+        .order_by()
     )
-    rows = []
-    for m in qs:
-        years = max((m.tenure_days or 0) / 365.25, 1.0)
-        yearly = float(m.revenue) / years
-        ratio = float(m.clv_12m or 0) / yearly if yearly > 0 else None
-        m.yearly_spend = round(yearly, 2)  # type: ignore[attr-defined]
-        m.growth_ratio = ratio  # type: ignore[attr-defined]
-        if ratio is None or ratio >= 1.2:
-            rows.append(m)
-    rows.sort(key=lambda m: -(float(m.clv_12m or 0) - m.yearly_spend))  # type: ignore[attr-defined]
-    return rows[:limit]
+    if not rows:
+        return []
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    group = np.array([(r[1] or 0) * 10 + (r[2] or 0) for r in rows], dtype=np.int64)
+    years = np.maximum(np.array([(r[4] or 0) for r in rows], dtype=np.float64) / 365.25, 1.0)
+    spend = np.array([float(r[3]) for r in rows]) / years
+    peer = np.full(ids.shape[0], np.nan)
+    for g in np.unique(group):
+        members = group == g
+        if members.sum() >= GROWTH_MIN_GROUP:
+            peer[members] = np.quantile(spend[members], 0.75)
+    gap = peer - spend
+    keep = np.isfinite(peer) & (spend <= GROWTH_SHARE_OF_UPPER_QUARTILE * peer)
+    order = np.flatnonzero(keep)[np.argsort(-gap[keep], kind="stable")]
+    candidates = {int(ids[i]): i for i in order[: limit * 20]}
+    visible = CustomerMetrics.objects.filter(
+        customer_id__in=list(candidates), customer__in=restrict(Customer.objects.all(), user, "view")
+    ).select_related("customer")
+    result = []
+    for m in visible:
+        i = candidates[m.customer_id]
+        m.yearly_spend = round(float(spend[i]), 2)  # type: ignore[attr-defined]
+        m.peer_spend = round(float(peer[i]), 2)  # type: ignore[attr-defined]
+        m.gap = round(float(gap[i]), 2)  # type: ignore[attr-defined]
+        result.append(m)
+    result.sort(key=lambda m: (-m.gap, m.customer_id))  # type: ignore[attr-defined]
+    return result[:limit]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import numpy as np
 from django.db import transaction
 from django.db.models import Count, ExpressionWrapper, F, FloatField, Q, Sum, Value
 from django.db.models.functions import Coalesce
@@ -86,6 +87,7 @@ def figures_refresh(
         ids = insights_selectors.customer_ids()
         current = None
     revenue = figures.revenue_per_customer(orders, ids, as_of=as_of)
+    bought = np.isin(ids, orders.until(np.datetime64(as_of, "D")).customer_ids)
     rfm = _grouped("rfm_segment")
     rfm.pop("", None)
     abc = _grouped("abc_class")
@@ -100,7 +102,12 @@ def figures_refresh(
                 "rfm": rfm,
                 "rfm_moves": figures.rfm_moves(orders, as_of=as_of, current=current),
                 "abc": abc,
-                "pareto": figures.pareto_curve(revenue),
+                # Over buyers only: people who never bought are shown apart, not as zeros that push
+                # the top 20%'s share towards 100% as prospects are added.
+                "pareto": {
+                    **figures.pareto_curve(revenue[bought]),
+                    "prospects": int(ids.shape[0] - bought.sum()),
+                },
                 "at_risk_ids": _at_risk_ids(),
                 "stages": stage_counts(),
             },
