@@ -238,8 +238,12 @@ def test_an_order_history_creates_the_customers_it_names(manager, tmp_path):
     assert sorted(jose.orders.values_list("amount", flat=True)) == [Decimal("99.90"), Decimal("1234.56")]
     assert Customer.objects.get(first_name="Begoña").orders.count() == 1
     # Again: nothing new, and the customers are found by their code.
-    out = _cli(path, "--kind", "orders", "--create-customers")
+    _cli(path, "--kind", "orders", "--create-customers")
     assert Customer.objects.count() == 2 and Order.objects.count() == 3
+    # Rolling the first import back takes its customers with their orders.
+    first = ImportJob.objects.order_by("pk")[1]
+    _cli(path, "--rollback", str(first.pk))
+    assert Customer.objects.count() == 0 and Order.objects.count() == 0
 
 
 def test_without_the_option_the_error_line_shows_the_failing_value(manager, tmp_path):
