@@ -36,6 +36,9 @@ class Pending:
     merged: list[CleanRow] = field(default_factory=list)
     # The "matched customer #id" note of an update, completed once the write knows what changed.
     note: ImportRowError | None = None
+    # Whether the write has counted this update as changed or unchanged (a batch retried row by row
+    # after a conflict writes it twice, and must count it once).
+    settled: bool = False
     # An order whose customer is created from the row ("id:C-001", "email:..."): the customer's key.
     new_customer: str = ""
 

@@ -30,7 +30,7 @@ from cartera.imports.services.jobs import (
 )
 from cartera.imports.services.matching import FileIndex, Matching
 from cartera.imports.services.reading import read_rows
-from cartera.imports.services.writing import Writing, bulk_writes
+from cartera.imports.services.writing import Writing, bulk_writes, insert_row_notes
 
 BATCH_SIZE = 1000
 # A dry run of a file up to this size answers in the request (about 15,000 rows, a second or two); a
@@ -144,7 +144,7 @@ class Run(Matching, Writing):
         if self.dry_run:
             if self.job.kind == ImportKind.CUSTOMERS:
                 self._check_updates(pending)
-            ImportRowError.objects.bulk_create(self.errors)
+            insert_row_notes(self.errors)
             self.errors = []
         else:
             self._commit(pending, write, rows[-1].number)
@@ -170,7 +170,7 @@ class Run(Matching, Writing):
                 self._save_progress(last)
 
     def _save_progress(self, last: int) -> None:
-        ImportRowError.objects.bulk_create(self.errors)
+        insert_row_notes(self.errors)
         self.errors = []
         c = self.counts
         ImportJob.objects.filter(pk=self.job.pk).update(
@@ -217,7 +217,7 @@ def import_job_run(*, job: ImportJob, dry_run: bool, progress: Progress | None =
         job.status = JobStatus.CHECKED
         job.save(update_fields=["report", "total_rows", "status", "updated_at"])
     else:
-        ImportRowError.objects.bulk_create(run.errors)
+        insert_row_notes(run.errors)
         ImportJob.objects.filter(pk=job.pk).update(
             status=JobStatus.DONE,
             finished_at=timezone.now(),
