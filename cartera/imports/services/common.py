@@ -10,7 +10,7 @@ from cartera.accounts.models import User
 from cartera.customers.fields import field_names
 from cartera.customers.models import Company
 from cartera.imports.fields import text_of
-from cartera.imports.models import ImportJob, ImportRowError, RowOutcome
+from cartera.imports.models import ImportJob, RowOutcome
 from cartera.imports.rows import CleanRow
 
 if TYPE_CHECKING:
@@ -26,6 +26,21 @@ Progress = Callable[[int, int], None]
 RecordRow = tuple[str, int, str, int, str, dict[str, Any] | None]
 
 
+@dataclass(slots=True)
+class RowNote:
+    """An ``ImportRowError`` row waiting for its batch to be written: a plain object, because a
+    re-import notes every row that matched a customer and a model instance per row cost more."""
+
+    job_id: int
+    row_number: int
+    reason: str
+    outcome: str = RowOutcome.REJECTED
+    customer_id: int | None = None
+    column: str = ""
+    value: str = ""
+    raw: list[Any] = field(default_factory=list)
+
+
 @dataclass
 class Pending:
     """A row that will create or update a record once its batch is written."""
@@ -35,7 +50,7 @@ class Pending:
     target_id: int | None = None
     merged: list[CleanRow] = field(default_factory=list)
     # The "matched customer #id" note of an update, completed once the write knows what changed.
-    note: ImportRowError | None = None
+    note: RowNote | None = None
     # Whether the write has counted this update as changed or unchanged (a batch retried row by row
     # after a conflict writes it twice, and must count it once).
     settled: bool = False
@@ -54,7 +69,7 @@ class RunState:
     threshold: int
     counts: dict[str, int]
     file_index: FileIndex
-    errors: list[ImportRowError]
+    errors: list[RowNote]
     tag_cache: dict[str, int]
     company_cache: dict[str, int]
     occurrences: dict[str, int]
@@ -70,8 +85,8 @@ class RunState:
         problems = row.problems or []
         if reason:
             self.errors.append(
-                ImportRowError(
-                    job=self.job,
+                RowNote(
+                    job_id=self.job.pk,
                     row_number=row.number,
                     column=column[:255],
                     value=text_of(value)[:500],
@@ -81,8 +96,8 @@ class RunState:
             )
         for problem in problems:
             self.errors.append(
-                ImportRowError(
-                    job=self.job,
+                RowNote(
+                    job_id=self.job.pk,
                     row_number=row.number,
                     column=problem.column[:255],
                     value=problem.value,
@@ -99,8 +114,8 @@ class RunState:
         # A matched or warned row was written: its values are in the database, not needed again here.
         kept = outcome in (RowOutcome.SKIPPED, RowOutcome.MERGED)
         self.errors.append(
-            ImportRowError(
-                job=self.job,
+            RowNote(
+                job_id=self.job.pk,
                 row_number=row.number,
                 outcome=outcome,
                 reason=reason,
@@ -114,8 +129,8 @@ class RunState:
         """Report the cells of a written row that were left out (an unknown stage)."""
         for problem in row.warnings:
             self.errors.append(
-                ImportRowError(
-                    job=self.job,
+                RowNote(
+                    job_id=self.job.pk,
                     row_number=row.number,
                     outcome=RowOutcome.WARNING,
                     column=problem.column[:255],

@@ -24,11 +24,10 @@ from cartera.imports.models import (
     DuplicatePolicy,
     ImportKind,
     ImportRecord,
-    ImportRowError,
     RowOutcome,
 )
 from cartera.imports.rows import CleanRow
-from cartera.imports.services.common import ORDER_SOURCE, Pending, RunState
+from cartera.imports.services.common import ORDER_SOURCE, Pending, RowNote, RunState
 from cartera.sales.models import Order
 
 
@@ -144,7 +143,7 @@ class Matching(RunState):
         note = self._matched(row, match["id"], how, "")
         return Pending(row, "update", target_id=match["id"], note=note)
 
-    def _matched(self, row: CleanRow, customer_id: int, how: str, what: str) -> ImportRowError:
+    def _matched(self, row: CleanRow, customer_id: int, how: str, what: str) -> RowNote:
         """Note which existing customer the row is (and by what); ``what`` it did, when known."""
         self._note(row, RowOutcome.MATCHED, f"{how}: {what}" if what else how, customer_id=customer_id)
         return self.errors[-1]

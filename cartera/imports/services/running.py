@@ -22,7 +22,7 @@ from cartera.imports.models import ImportJob, ImportKind, ImportRowError, JobSta
 from cartera.imports.parsers import ParseError, open_table
 from cartera.imports.rows import CleanRow
 from cartera.imports.selectors import ignored_columns
-from cartera.imports.services.common import FUZZY_THRESHOLD, Pending, Progress
+from cartera.imports.services.common import FUZZY_THRESHOLD, Pending, Progress, RowNote
 from cartera.imports.services.jobs import (
     import_job_discard_file,
     import_job_failed_dry_run,
@@ -67,7 +67,7 @@ class Run(Matching, Writing):
             }
         self.processed = job.processed_rows if self.resume_after else 0
         self.file_index = FileIndex()
-        self.errors: list[ImportRowError] = []
+        self.errors: list[RowNote] = []
         self.samples: list[dict[str, Any]] = []
         self.tag_cache: dict[str, int] = {}
         self.company_cache: dict[str, int] = {}

@@ -38,6 +38,7 @@ from cartera.imports.services.common import (
     ORDER_SOURCE,
     Pending,
     RecordRow,
+    RowNote,
     RunState,
     combined,
     company_key,
@@ -467,10 +468,10 @@ def insert_records(job_id: int, records: list[RecordRow]) -> None:
         cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", params)  # noqa: S608  # model names
 
 
-def insert_row_notes(notes: list[ImportRowError]) -> None:
-    """Insert rejected rows and row notes with ``executemany``: a re-import notes every row that
-    matched a customer (half the rows of the import benchmark), and ``bulk_create`` prepared each
-    value of each one through its field, which cost more than the insert."""
+def insert_row_notes(notes: list[RowNote]) -> None:
+    """Insert rejected rows and row notes as ``ImportRowError`` rows with ``executemany``: a
+    re-import notes every row that matched a customer (half the rows of the import benchmark), and
+    ``bulk_create`` prepared each value of each one through its field, which cost more than the insert."""
     if not notes:
         return
     connection = connections[router.db_for_write(ImportRowError)]
