@@ -411,3 +411,33 @@ def test_a_spreadsheet_upload_gets_semicolons_when_it_uses_decimal_commas(client
     client.force_login(manager)
     rows = _download(client, job, "utf-8-sig")
     assert rows[1][0] == "2" and rows[1][2:] == ["Ana", "ana@@example.es"]
+
+
+# --- the bulk-write toolkit's plain twin writes the same rows ---------------------------------------------
+
+
+def test_records_and_notes_are_the_same_with_the_plain_twin(manager, start_job, customer, settings):
+    from cartera.imports.models import ImportRecord
+    from cartera.imports.services import import_job_rollback
+
+    def run(plain: bool) -> tuple[list[tuple], list[tuple]]:
+        settings.CARTERA_BULK_PLAIN = plain
+        content = DUPLICATES + "Lucía;Martínez Ortega;lucia@example.es;;Jefa\r\nX;;mal@@correo;;\r\n"
+        job = _configure(start_job(manager, content), manager, duplicate_policy="update_empty")
+        job = import_job_run(job=job, dry_run=False)
+        records = list(
+            ImportRecord.objects.filter(job=job)
+            .order_by("row_number", "model")
+            .values_list("model", "action", "row_number", "external_ref", "previous", "conflict")
+        )
+        notes = list(
+            ImportRowError.objects.filter(job=job)
+            .order_by("row_number", "outcome")
+            .values_list("row_number", "outcome", "customer_id", "column", "value", "reason", "raw")
+        )
+        import_job_rollback(actor=manager, job=job)  # the same starting point for the other twin
+        return records, notes
+
+    fast, plain = run(False), run(True)
+    assert fast == plain
+    assert any(note[1] == RowOutcome.MATCHED for note in fast[1]) and any(r[4] for r in fast[0])

@@ -29,6 +29,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from cartera.activity.models import Interaction
+from cartera.core import bulk
 from cartera.customers.models import Company, Customer, Stage
 from cartera.customers.services import tags_get_or_create
 from cartera.imports.models import DuplicatePolicy, ImportKind, ImportRecord, ImportRowError
@@ -426,29 +427,38 @@ def _getter(f: Any, connection: Any, now: Any, plain: tuple[type, ...]) -> Calla
 
 
 def insert_records(job_id: int, records: list[RecordRow]) -> None:
-    """One ``ImportRecord`` per created or changed record, inserted with ``executemany`` (no ids are
-    needed back, and building a model instance per row cost more than the insert)."""
+    """One ``ImportRecord`` per created or changed record, inserted with ``executemany`` through the
+    bulk-write toolkit (no ids are needed back, and building a model instance per row cost more than
+    the insert); its plain twin (``CARTERA_BULK_PLAIN=1``) is the ORM's ``bulk_create``."""
     if not records:
+        return
+    # After every write of the batch: a record changed later has a later ``updated_at``.
+    now = timezone.now()
+    if not bulk.fast_paths():
+        ImportRecord.objects.bulk_create(
+            [
+                ImportRecord(
+                    job_id=job_id,
+                    model=model,
+                    object_id=object_id,
+                    action=action,
+                    row_number=number,
+                    external_ref=ref,
+                    previous=previous,
+                    written_at=now,
+                )  # fmt: skip
+                for model, object_id, action, number, ref, previous in records
+            ],
+            batch_size=500,
+        )
         return
     connection = connections[router.db_for_write(ImportRecord)]
     previous_field = ImportRecord._meta.get_field("previous")
-    quote = connection.ops.quote_name
-    # After every write of the batch: a record changed later has a later ``updated_at``.
-    written_at = connection.ops.adapt_datetimefield_value(timezone.now())
-    names = (
-        "job_id",
-        "model",
-        "object_id",
-        "action",
-        "row_number",
-        "external_ref",
-        "previous",
-        "written_at",
-        "conflict",
-    )
+    written_at = connection.ops.adapt_datetimefield_value(now)
+    names = ("job_id", "model", "object_id", "action", "row_number", "external_ref", "previous", "written_at",
+             "conflict")  # fmt: skip
     column_of = {f.attname: str(f.column) for f in ImportRecord._meta.concrete_fields}
-    columns = ", ".join(quote(column_of[n]) for n in names)
-    params = [
+    params = (
         (
             job_id,
             model,
@@ -461,27 +471,31 @@ def insert_records(job_id: int, records: list[RecordRow]) -> None:
             "",
         )
         for model, object_id, action, number, ref, previous in records
-    ]
-    table = quote(ImportRecord._meta.db_table)
-    marks = ", ".join(["%s"] * len(names))
+    )
     with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", params)  # noqa: S608  # model names
+        bulk.insert_rows(cursor, ImportRecord._meta.db_table, [column_of[n] for n in names], params)
 
 
 def insert_row_notes(notes: list[RowNote]) -> None:
-    """Insert rejected rows and row notes as ``ImportRowError`` rows with ``executemany``: a
-    re-import notes every row that matched a customer (half the rows of the import benchmark), and
-    ``bulk_create`` prepared each value of each one through its field, which cost more than the insert."""
+    """Insert rejected rows and row notes as ``ImportRowError`` rows with ``executemany`` through the
+    bulk-write toolkit: a re-import notes every row that matched a customer (half the rows of the
+    import benchmark), and ``bulk_create`` prepared each value of each one through its field, which
+    cost more than the insert. Its plain twin (``CARTERA_BULK_PLAIN=1``) is that ``bulk_create``."""
     if not notes:
+        return
+    names = ("job_id", "row_number", "outcome", "customer_id", "column", "value", "reason", "raw")
+    if not bulk.fast_paths():
+        ImportRowError.objects.bulk_create(
+            [ImportRowError(**{name: getattr(note, name) for name in names}) for note in notes],
+            batch_size=500,
+        )
+        notes.clear()
         return
     connection = connections[router.db_for_write(ImportRowError)]
     raw_field = ImportRowError._meta.get_field("raw")
-    names = ("job_id", "row_number", "outcome", "customer_id", "column", "value", "reason", "raw")
     column_of = {f.attname: str(f.column) for f in ImportRowError._meta.concrete_fields}
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(column_of[n]) for n in names)
     empty = raw_field.get_db_prep_save([], connection)
-    params = [
+    params = (
         (
             note.job_id,
             note.row_number,
@@ -493,11 +507,9 @@ def insert_row_notes(notes: list[RowNote]) -> None:
             raw_field.get_db_prep_save(note.raw, connection) if note.raw else empty,
         )
         for note in notes
-    ]
-    table = quote(ImportRowError._meta.db_table)
-    marks = ", ".join(["%s"] * len(names))
+    )
     with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", params)  # noqa: S608  # model names
+        bulk.insert_rows(cursor, ImportRowError._meta.db_table, [column_of[n] for n in names], params)
     notes.clear()
 
 
