@@ -31,7 +31,7 @@ class FieldDef:
 
     key: str
     label: Promise | str
-    kind: str  # text, email, phone, date, datetime, amount, choice, tags, country
+    kind: str  # text, email, phone, date, datetime, amount, choice, stage, tags, country
     aliases: tuple[str, ...] = ()
     max_length: int = 0
     choices: str = ""  # "app.Model.field" whose choices the value must be one of
@@ -45,7 +45,10 @@ _CUSTOMER_REF = (
              ("telefono", "movil", "phone", "mobile", "telefono cliente", "customer phone", "person - phone")),
     FieldDef("customer_external_id", gettext_lazy("Customer id in the other system"), "text",
              ("id cliente", "customer id", "contact id", "record id", "person - id", "id externo cliente",
-              "account id"), 100),
+              "account id", "cliente", "codigo cliente", "codigo de cliente", "cod cliente", "cod. cliente",
+              "no cliente", "n cliente", "num cliente", "numero cliente", "numero de cliente", "id del cliente",
+              "ref cliente", "referencia cliente", "customer", "customer code", "customer number", "client",
+              "client id", "contact"), 100),
 )  # fmt: skip
 
 FIELDS: dict[str, tuple[FieldDef, ...]] = {
@@ -97,8 +100,9 @@ FIELDS: dict[str, tuple[FieldDef, ...]] = {
         FieldDef("title", gettext_lazy("Title (Mr, Mrs, Ms...)"), "choice",
                  ("tratamiento", "saludo", "salutation", "prefijo", "prefix", "n.prefix", "person - title"),
                  choices="customers.Customer.title"),
-        FieldDef("stage", gettext_lazy("Stage"), "choice",
-                 ("etapa", "fase", "stage", "lifecycle stage", "tipo de cliente"), choices="customers.Customer.stage"),
+        FieldDef("stage", gettext_lazy("Stage"), "stage",
+                 ("etapa", "fase", "stage", "lifecycle stage", "tipo de cliente", "estado", "lead status",
+                  "account type", "etapa del ciclo de vida"), choices="customers.Customer.stage"),
         FieldDef("notes", gettext_lazy("Notes"), "text",
                  ("notas", "nota", "observaciones", "comentarios", "notes", "description", "note", "descripcion")),
         FieldDef("tags", gettext_lazy("Tags (comma separated)"), "tags",
@@ -109,6 +113,9 @@ FIELDS: dict[str, tuple[FieldDef, ...]] = {
     ),
     "orders": (
         *_CUSTOMER_REF,
+        FieldDef("customer_name", gettext_lazy("Customer name (for customers the import creates)"), "text",
+                 ("nombre cliente", "nombre del cliente", "customer name", "nombre", "nombre completo",
+                  "nombre y apellidos", "name", "full name", "contact name", "razon social"), 250),
         FieldDef("ordered_on", gettext_lazy("Order date"), "date",
                  ("fecha", "fecha pedido", "fecha de compra", "fecha del pedido", "date", "order date",
                   "close date", "deal - won time", "purchase date")),
@@ -333,9 +340,70 @@ def _choice_lookup(spec: str) -> dict[str, str]:
 
 
 def parse_choice(value: Any, spec: str) -> str:
-    found = _choice_lookup(spec).get(fold(text_of(value)))
+    lookup = _choice_lookup(spec)
+    found = lookup.get(fold(text_of(value)))
     if found is None:
-        raise ValueError(_("not one of the allowed values"))
+        from django.apps import apps
+
+        app_label, model_name, field_name = spec.split(".")
+        model_field = apps.get_model(app_label, model_name)._meta.get_field(field_name)
+        allowed = ", ".join(str(label) for _value, label in model_field.choices or ())
+        raise ValueError(_("not one of the allowed values: %(allowed)s") % {"allowed": allowed})
+    return found
+
+
+# Stage words of other systems and of people, folded (see docs/import-export.md, "Stages"). HubSpot's
+# lifecycle stages, Salesforce's lead status and account type, Pipedrive's labels, and Spanish and
+# English words. An empty value means "says nothing about the stage": the stage is left as it is.
+STAGE_WORDS: dict[str, str] = {
+    # suspect: someone we know of, who has shown no interest yet
+    "suspect": "suspect", "sospechoso": "suspect", "subscriber": "suspect", "suscriptor": "suspect",
+    "suscrito": "suspect", "contacto": "suspect", "open - not contacted": "suspect", "open": "suspect",
+    "unqualified": "suspect", "no cualificado": "suspect", "closed - not converted": "suspect",
+    # prospect: has shown interest, is being worked
+    "prospect": "prospect", "prospecto": "prospect", "potencial": "prospect", "cliente potencial": "prospect",
+    "lead": "prospect", "marketingqualifiedlead": "prospect", "marketing qualified lead": "prospect",
+    "mql": "prospect", "salesqualifiedlead": "prospect", "sales qualified lead": "prospect", "sql": "prospect",
+    "opportunity": "prospect", "oportunidad": "prospect", "interesado": "prospect", "cualificado": "prospect",
+    "working - contacted": "prospect", "working": "prospect", "qualified": "prospect",
+    # customer: has bought
+    "customer": "customer", "cliente": "customer", "evangelist": "customer", "evangelista": "customer",
+    "promotor": "customer", "embajador": "customer", "closed - converted": "customer",
+    "customer - direct": "customer", "customer - channel": "customer", "cliente activo": "customer",
+    "won": "customer", "ganado": "customer",
+    # former customer: bought, and no longer does
+    "former": "former", "former customer": "former", "ex-cliente": "former", "ex cliente": "former",
+    "excliente": "former", "antiguo cliente": "former", "cliente perdido": "former", "perdido": "former",
+    "cliente inactivo": "former", "baja": "former", "churned": "former", "lost customer": "former",
+    "lost": "former",
+    # says nothing: the stage is left as it is (a new customer gets the default, prospect)
+    "other": "", "otro": "", "otros": "", "none": "", "ninguno": "",
+}  # fmt: skip
+
+
+def parse_stage(value: Any) -> str:
+    """A Cartera stage from a stage word of any system (``STAGE_WORDS``, the stage's own value or label
+    in Spanish or English); ``""`` for words that say nothing about the stage."""
+    text = fold(text_of(value))
+    found = STAGE_WORDS.get(text)
+    if found is None:
+        found = STAGE_WORDS.get(" ".join(text.replace("_", " ").split()))
+    if found is None:
+        found = _choice_lookup("customers.Customer.stage").get(text)
+    if found is None:
+        from cartera.customers.models import Stage
+
+        examples = {
+            "suspect": "subscriber, sospechoso",
+            "prospect": "lead, MQL, SQL, opportunity, oportunidad",
+            "customer": "customer, evangelist, cliente",
+            "former": "ex-cliente, antiguo cliente, former customer",
+        }
+        allowed = "; ".join(f"{stage.label} ({examples[stage.value]})" for stage in Stage)
+        raise ValueError(
+            _("not a stage Cartera knows, so the stage was left as it was. Allowed: %(allowed)s")
+            % {"allowed": allowed}
+        )
     return found
 
 
@@ -442,6 +510,8 @@ def read_cell(definition: FieldDef, value: Any, options: dict[str, Any]) -> Any:
         return parse_amount(value, bool(options.get("decimal_comma", True)))
     if kind == "choice":
         return parse_choice(value, definition.choices)
+    if kind == "stage":
+        return parse_stage(value) or None
     if kind == "country":
         return parse_country(value)
     if kind == "tags":

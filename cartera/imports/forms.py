@@ -69,6 +69,16 @@ class MappingForm(forms.Form):
         kwargs["initial"] = initial
         super().__init__(*args, **kwargs)
         self.job = job
+        if job.kind == ImportKind.ORDERS:
+            self.fields["create_customers"] = forms.BooleanField(
+                label=_("Create the customers that are not in the portfolio yet"),
+                help_text=_(
+                    "From the order rows: the customer's name, email and phone columns, or else the "
+                    "customer id as the name. Without it, their orders are rejected."
+                ),
+                required=False,
+                initial=bool(job.options.get("create_customers")),
+            )
         choices = [("", _("— do not import —")), *[(f.key, f.label) for f in FIELDS[job.kind]]]
         self.column_fields: list[tuple[str, str]] = []
         for index, header in enumerate(job.headers):
@@ -88,6 +98,7 @@ class MappingForm(forms.Form):
             "date_order": self.cleaned_data["date_order"],
             "decimal_comma": self.cleaned_data["decimal_comma"],
             "phone_region": (self.cleaned_data["phone_region"] or "").upper(),
+            "create_customers": bool(self.cleaned_data.get("create_customers")),
         }
 
     def column_bound_fields(self) -> list[forms.BoundField]:

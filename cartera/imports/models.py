@@ -173,14 +173,39 @@ class ImportRecord(models.Model):
         return f"{self.model}#{self.object_id} {self.action}"
 
 
+class RowOutcome(models.TextChoices):
+    """What happened to a row, beyond "created" (which needs no note)."""
+
+    REJECTED = "rejected", _("rejected")
+    SKIPPED = "skipped", _("skipped")
+    MERGED = "merged", _("merged")
+    MATCHED = "matched", _("matched")
+    WARNING = "warning", _("imported with a warning")
+
+
 class ImportRowError(models.Model):
-    """A row the import rejected, with why, so it can be downloaded, fixed and imported again."""
+    """A row the import rejected, with why, so it can be downloaded, fixed and imported again; or,
+    with another ``outcome``, a note on a row that was not simply created: skipped or merged as a
+    duplicate of another row of the file, matched to an existing customer, or written with a cell
+    left out (an unknown stage)."""
 
     scope_owner_fields = ("job__created_by",)
     scope_private = True
 
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
     row_number = models.PositiveIntegerField()
+    outcome = models.CharField(
+        _("outcome"), max_length=10, choices=RowOutcome.choices, default=RowOutcome.REJECTED
+    )
+    # The existing customer the row matched (an update, a skip, or the customer an order went to).
+    customer = models.ForeignKey(
+        "customers.Customer",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("matched customer"),
+    )
     column = models.CharField(_("column"), max_length=255, blank=True)
     value = models.TextField(_("value"), blank=True)
     reason = models.TextField(_("reason"))

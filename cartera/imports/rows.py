@@ -20,6 +20,9 @@ from cartera.imports.fields import FieldDef, field_map, read_cell, text_of
 fold = functools.lru_cache(maxsize=65536)(_fold)
 
 
+_FORMULA_STARTS = frozenset("=+-@\t\r")
+
+
 @dataclass
 class RowProblem:
     column: str
@@ -47,6 +50,8 @@ class CleanRow:
     first_key: str = ""
     last_key: str = ""
     context_key: str = ""
+    # Cells left out without rejecting the row (an unknown stage): reported, the rest is written.
+    warnings: list[RowProblem] = field(default_factory=list)
 
     @property
     def name_key(self) -> str:
@@ -75,10 +80,18 @@ class RowReader:
         width = len(raw)
         for index, header, definition in self.plan:
             value = raw[index] if index < width else None
+            if value.__class__ is str and value[:1] == "'" and value[1:2] in _FORMULA_STARTS:
+                # The apostrophe our own files (rejected rows, exports) put before a formula-like cell.
+                value = value[1:]
             try:
                 cleaned = read_cell(definition, value, self.options)
             except ValueError as exc:
-                row.fail(str(exc), header, value)
+                if definition.kind == "stage":
+                    # A stage word of another system says nothing about who the person is: the row
+                    # is written without it (the stage stays as it is) and the cell is reported.
+                    row.warnings.append(RowProblem(header, text_of(value)[:500], str(exc)))
+                else:
+                    row.fail(str(exc), header, value)
                 continue
             if cleaned is not None:
                 row.data[definition.key] = cleaned

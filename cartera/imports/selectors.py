@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from cartera.activity.models import Interaction
 from cartera.core.scoping import Action, can, get_for_user, restrict
 from cartera.customers.models import Customer
 from cartera.customers.selectors import CustomerFilters, customer_list
 from cartera.imports.fields import field_map, text_of
-from cartera.imports.models import ImportJob, ImportKind, ImportMapping, ImportRecord, ImportRowError
+from cartera.imports.models import (
+    ImportJob,
+    ImportKind,
+    ImportMapping,
+    ImportRecord,
+    ImportRowError,
+    RowOutcome,
+)
 from cartera.imports.parsers import open_table
 from cartera.imports.rows import RowReader
 from cartera.sales.models import Order
@@ -67,9 +77,73 @@ def import_job_preview(*, job: ImportJob, limit: int = 5) -> list[dict[str, Any]
     return result
 
 
+CUSTOMER_REFERENCES = ("customer_email", "customer_phone", "customer_external_id")
+
+
+def check_columns(*, kind: str, headers: list[str], columns: Mapping[str, str]) -> None:
+    """Refuse a mapping that names a column the file does not have or a field imports do not know
+    (with the list of those it knows), and an order or interaction file with no column naming the
+    customer (one message for the file, not the same error on every row)."""
+    known = field_map(kind)
+    for header, key in columns.items():
+        if header not in headers:
+            raise ValidationError(
+                _("The file has no column “%(column)s”. Its columns: %(columns)s.")
+                % {"column": header, "columns": ", ".join(headers)}
+            )
+        if key and key not in known:
+            raise ValidationError(
+                _(
+                    "“%(field)s” (for the column “%(column)s”) is not a field this import can fill. Fields: %(fields)s."
+                )
+                % {
+                    "field": key,
+                    "column": header,
+                    "fields": ", ".join(f"{k} ({definition.label})" for k, definition in known.items()),
+                }
+            )
+    if kind != ImportKind.CUSTOMERS and not set(columns.values()) & set(CUSTOMER_REFERENCES):
+        labels = ", ".join(str(known[key].label) for key in CUSTOMER_REFERENCES)
+        raise ValidationError(
+            _(
+                "No column says which customer each row belongs to. Map one column to one of: %(fields)s "
+                "(headers such as “Cliente”, “Id cliente”, “Email” or “Customer ID” are recognised)."
+            )
+            % {"fields": labels}
+        )
+
+
+def ignored_columns(job: ImportJob) -> list[str]:
+    """The file's columns that nothing reads (listed in the preview, the dry run and the result)."""
+    return [header for header in job.headers if not job.columns.get(header)]
+
+
+def mapping_problem(*, job: ImportJob) -> str:
+    """What is wrong with the job's mapping for the whole file (no column names the customer of an
+    order), said once on the mapping page instead of on every row; empty when nothing is."""
+    try:
+        check_columns(kind=job.kind, headers=job.headers, columns=job.columns)
+    except ValidationError as exc:
+        return str(exc.messages[0])
+    return ""
+
+
 def rejected_rows(*, user: Any, job: ImportJob) -> QuerySet[ImportRowError]:
     """The rows the job rejected, with why, in file order."""
-    return restrict(ImportRowError.objects.filter(job=job), user, "view")
+    return restrict(ImportRowError.objects.filter(job=job, outcome=RowOutcome.REJECTED), user, "view")
+
+
+def row_notes(*, user: Any, job: ImportJob) -> QuerySet[ImportRowError]:
+    """What happened to the rows that were not simply created (skipped or merged as a duplicate of
+    another row, matched to an existing customer, written with a warning), in file order."""
+    return restrict(ImportRowError.objects.filter(job=job).exclude(outcome=RowOutcome.REJECTED), user, "view")
+
+
+def rows_not_written(*, user: Any, job: ImportJob) -> QuerySet[ImportRowError]:
+    """The rows that were not written as themselves (rejected, or skipped or merged as the same person
+    as another row): the rejected-rows file."""
+    outcomes = (RowOutcome.REJECTED, RowOutcome.SKIPPED, RowOutcome.MERGED)
+    return restrict(ImportRowError.objects.filter(job=job, outcome__in=outcomes), user, "view")
 
 
 def rollback_conflicts(*, user: Any, job: ImportJob) -> QuerySet[ImportRecord]:

@@ -24,6 +24,7 @@ from cartera.imports import exporting, selectors, services
 from cartera.imports.forms import MappingForm, UploadForm
 from cartera.imports.models import JobStatus
 from cartera.imports.parsers import ParseError
+from cartera.imports.rejected import rejected_file
 from cartera.sales.models import Order
 
 
@@ -121,7 +122,16 @@ def mapping(request: HttpRequest, pk: int) -> HttpResponse:
         preview = []
         form.add_error(None, str(exc))
     return render(
-        request, "imports/mapping.html", {"job": job, "form": form, "preview": preview, "saved": saved}
+        request,
+        "imports/mapping.html",
+        {
+            "job": job,
+            "form": form,
+            "preview": preview,
+            "saved": saved,
+            "ignored": services.ignored_columns(job),
+            "file_problem": selectors.mapping_problem(job=job),
+        },
     )
 
 
@@ -132,6 +142,8 @@ def _job_context(request: HttpRequest, job: Any) -> dict[str, Any]:
     return {
         "job": job,
         "errors": selectors.rejected_rows(user=request.user, job=job)[:50],
+        "notes": selectors.row_notes(user=request.user, job=job)[:100],
+        "ignored": services.ignored_columns(job),
         "conflicts": selectors.rollback_conflicts(user=request.user, job=job)[:100]
         if job.status == JobStatus.ROLLED_BACK
         else [],
@@ -180,17 +192,8 @@ def rollback(request: HttpRequest, pk: int) -> HttpResponse:
 
 def rejected(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     job = selectors.import_job_get(user=request.user, pk=pk)
-    header = [*job.headers, _("Why it was rejected")]
-    rows: dict[int, list[Any]] = {}
-    reasons: dict[int, list[str]] = {}
-    for error in selectors.rejected_rows(user=request.user, job=job):
-        rows.setdefault(error.row_number, list(error.raw) + [""] * (len(job.headers) - len(error.raw)))
-        label = f"{error.column}: {error.reason}" if error.column else error.reason
-        reasons.setdefault(error.row_number, []).append(label)
-    data = ([*rows[n][: len(job.headers)], "; ".join(reasons[n])] for n in sorted(rows))
-    response = StreamingHttpResponse(
-        exporting.csv_stream(header, data), content_type="text/csv; charset=utf-8"
-    )
+    stream, charset = rejected_file(job, selectors.rows_not_written(user=request.user, job=job))
+    response = StreamingHttpResponse(stream, content_type=f"text/csv; charset={charset}")
     response["Content-Disposition"] = f'attachment; filename="rejected-{job.pk}.csv"'
     return response
 

@@ -99,7 +99,7 @@ FIELDS: dict[str, dict[str, How]] = {
     "imports.importrecord": {
         "model": K, "action": K, "external_ref": K, "previous": C, "conflict": S, "written_at": K,
     },
-    "imports.importrowerror": {"column": K, "value": T, "reason": T, "raw": T},
+    "imports.importrowerror": {"column": K, "outcome": K, "value": T, "reason": T, "raw": T},
     "imports.exportlog": {"created_at": K, "what": K, "file_format": K, "filters": K},
     "privacy.consentevent": {
         "channel": K, "purpose": K, "source": K, "wording": K, "version": K, "recorded_at": K,

@@ -178,7 +178,10 @@ def test_a_big_files_dry_run_runs_in_the_worker_with_progress(
     assert run_check.call(job.pk, "en").startswith("checked")
     job.refresh_from_db()
     assert job.status == JobStatus.CHECKED and job.total_rows == 6
-    assert job.report == {"create": 5, "update": 0, "duplicate": 0, "skip": 0, "error": 1, "rows": 6}
+    assert job.report == {
+        "create": 5, "update": 0, "unchanged": 0, "duplicate": 0, "skip": 0, "error": 1, "customers": 0,
+        "rows": 6, "ignored": [],
+    }  # fmt: skip
     assert "is not a valid email address" in job.row_errors.get().reason  # in the language of the request
     assert (job.processed_rows, job.percent) == (6, 100)  # progress was recorded batch by batch
     assert run_check.call(job.pk, "en").startswith("skipped")

@@ -26,7 +26,10 @@ def test_dry_run_reports_without_writing(manager, start_job):
     assert job.columns["Correo electrónico"] == "email"
     import_job_run(job=job, dry_run=True)
     assert job.status == JobStatus.CHECKED
-    assert job.report == {"create": 2, "update": 0, "duplicate": 1, "skip": 1, "error": 1, "rows": 4}
+    assert job.report == {
+        "create": 2, "update": 0, "unchanged": 0, "duplicate": 1, "skip": 1, "error": 1, "customers": 0,
+        "rows": 4, "ignored": [],
+    }  # fmt: skip
     errors = list(ImportRowError.objects.filter(job=job).values_list("row_number", "column", "value"))
     assert (3, "Correo electrónico", "pedro@@x") in errors
     assert (3, "Fecha de nacimiento", "31/02/1990") in errors

@@ -22,7 +22,7 @@ def test_rejected_rows_csv_neutralises_formula_headers(client, owner, start_job)
     client.force_login(owner)
     response = client.get(reverse("imports:rejected", args=[job.pk]))
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
-    assert rows[0][:4] == ["Nombre", "Email", '\'=HYPERLINK("http://evil.example","clic")', "'+SUM(A1)"]
+    assert rows[0][2:6] == ["Nombre", "Email", '\'=HYPERLINK("http://evil.example","clic")', "'+SUM(A1)"]
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
 
 

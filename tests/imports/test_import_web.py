@@ -53,8 +53,10 @@ def test_upload_map_dry_run_commit(client, owner, settings, django_capture_on_co
     assert "<progress" in progress.text and "hx-trigger" not in progress.text
     rejected = client.get(reverse("imports:rejected", args=[job.pk]))
     text = b"".join(rejected.streaming_content).decode("utf-8-sig")
-    rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0][-1] and rows[1][0] == "Bea" and "bad-email" in rows[1][-1]
+    # Written back as it came (";", UTF-8 with BOM), the row number and the reason first.
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert rows[0][2:] == ["Nombre", "Apellidos", "E-mail", "Móvil"]
+    assert rows[1][0] == "3" and "bad-email" in rows[1][1] and rows[1][2] == "Bea"
 
 
 def test_bad_files_change_nothing(client, owner):

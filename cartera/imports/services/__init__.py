@@ -18,10 +18,12 @@ The parts, in the order a row goes through them:
 Everything public is importable from here, as before the split.
 """
 
+from cartera.imports.selectors import check_columns, ignored_columns
 from cartera.imports.services.common import CUSTOMER_FIELDS, FUZZY_THRESHOLD, ORDER_SOURCE, Progress
 from cartera.imports.services.exports import export_record
 from cartera.imports.services.jobs import (
     STALE_AFTER,
+    import_job_abandon,
     import_job_claim,
     import_job_configurable,
     import_job_configure,
@@ -66,7 +68,10 @@ __all__ = [
     "WAL_CHECKPOINT_PAGES",
     "WORKER_TIMEOUT",
     "Progress",
+    "check_columns",
+    "ignored_columns",
     "export_record",
+    "import_job_abandon",
     "fast_insert",
     "import_job_check",
     "import_job_check_in_worker",

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from cartera.accounts.models import User
 from cartera.customers.fields import field_names
 from cartera.customers.models import Company
-from cartera.imports.models import DuplicatePolicy, ImportJob, ImportRowError
+from cartera.imports.fields import text_of
+from cartera.imports.models import ImportJob, RowOutcome
 from cartera.imports.rows import CleanRow
 
 if TYPE_CHECKING:
@@ -25,6 +26,21 @@ Progress = Callable[[int, int], None]
 RecordRow = tuple[str, int, str, int, str, dict[str, Any] | None]
 
 
+@dataclass(slots=True)
+class RowNote:
+    """An ``ImportRowError`` row waiting for its batch to be written: a plain object, because a
+    re-import notes every row that matched a customer and a model instance per row cost more."""
+
+    job_id: int
+    row_number: int
+    reason: str
+    outcome: str = RowOutcome.REJECTED
+    customer_id: int | None = None
+    column: str = ""
+    value: str = ""
+    raw: list[Any] = field(default_factory=list)
+
+
 @dataclass
 class Pending:
     """A row that will create or update a record once its batch is written."""
@@ -33,6 +49,13 @@ class Pending:
     action: str  # "create" or "update"
     target_id: int | None = None
     merged: list[CleanRow] = field(default_factory=list)
+    # The "matched customer #id" note of an update, completed once the write knows what changed.
+    note: RowNote | None = None
+    # Whether the write has counted this update as changed or unchanged (a batch retried row by row
+    # after a conflict writes it twice, and must count it once).
+    settled: bool = False
+    # An order whose customer is created from the row ("id:C-001", "email:..."): the customer's key.
+    new_customer: str = ""
 
 
 class RunState:
@@ -46,30 +69,73 @@ class RunState:
     threshold: int
     counts: dict[str, int]
     file_index: FileIndex
-    errors: list[ImportRowError]
+    errors: list[RowNote]
     tag_cache: dict[str, int]
     company_cache: dict[str, int]
     occurrences: dict[str, int]
+    how: dict[int, str]  # row number -> how it matched an existing customer ("same email"...)
+    create_customers: bool  # an order file brings the customers it names
+    new_customers: dict[str, int]  # their key ("id:C-001") -> customer id (a row number in a dry run)
     ordered: bool
     with_companies: bool
     with_tags: bool
 
-    def _reject(self, row: CleanRow, reason: str = "") -> None:
+    def _reject(self, row: CleanRow, reason: str = "", column: str = "", value: Any = "") -> None:
         self.counts["error"] += 1
         problems = row.problems or []
         if reason:
             self.errors.append(
-                ImportRowError(job=self.job, row_number=row.number, reason=reason, raw=jsonable(row.raw))
+                RowNote(
+                    job_id=self.job.pk,
+                    row_number=row.number,
+                    column=column[:255],
+                    value=text_of(value)[:500],
+                    reason=reason,
+                    raw=jsonable(row.raw),
+                )
             )
         for problem in problems:
             self.errors.append(
-                ImportRowError(
-                    job=self.job,
+                RowNote(
+                    job_id=self.job.pk,
                     row_number=row.number,
                     column=problem.column[:255],
                     value=problem.value,
                     reason=problem.reason,
                     raw=jsonable(row.raw),
+                )
+            )
+
+    def _note(
+        self, row: CleanRow, outcome: str, reason: str, customer_id: int | None = None, column: str = ""
+    ) -> None:
+        """Say what happened to a row that was not simply created (it is listed on the result page,
+        by the command line, and, when it was not written as itself, in the rejected-rows file)."""
+        # A matched or warned row was written: its values are in the database, not needed again here.
+        kept = outcome in (RowOutcome.SKIPPED, RowOutcome.MERGED)
+        self.errors.append(
+            RowNote(
+                job_id=self.job.pk,
+                row_number=row.number,
+                outcome=outcome,
+                reason=reason,
+                customer_id=customer_id,
+                column=column[:255],
+                raw=jsonable(row.raw) if kept else [],
+            )
+        )
+
+    def _warn(self, row: CleanRow) -> None:
+        """Report the cells of a written row that were left out (an unknown stage)."""
+        for problem in row.warnings:
+            self.errors.append(
+                RowNote(
+                    job_id=self.job.pk,
+                    row_number=row.number,
+                    outcome=RowOutcome.WARNING,
+                    column=problem.column[:255],
+                    value=problem.value,
+                    reason=problem.reason,
                 )
             )
 
@@ -89,7 +155,9 @@ def company_key(data: Mapping[str, Any]) -> str:
 
 
 def combined(item: Pending, policy: str) -> dict[str, Any]:
-    """The row's values, with later duplicate rows of the same file folded in by the policy."""
+    """The row's values, with the other rows of the file that are the same person folded in: they
+    fill the kept row's empty cells (the kept row is the better one, so its values stand whatever the
+    policy, which says what happens to the values already in the database)."""
     if not item.merged:
         return item.row.data
     values = dict(item.row.data)
@@ -97,7 +165,7 @@ def combined(item: Pending, policy: str) -> dict[str, Any]:
         for key, value in other.data.items():
             if value in (None, "", []):
                 continue
-            if policy == DuplicatePolicy.OVERWRITE or values.get(key) in (None, "", []):
+            if values.get(key) in (None, "", []):
                 values[key] = value
     return values
 

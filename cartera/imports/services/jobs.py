@@ -17,10 +17,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cartera.accounts.models import User
-from cartera.core.scoping import restrict
+from cartera.core.scoping import can, restrict
+from cartera.customers.models import Customer
 from cartera.imports.fields import suggest_columns
 from cartera.imports.models import DuplicatePolicy, ImportJob, ImportKind, ImportMapping, JobStatus
 from cartera.imports.parsers import ParseError, open_table
+from cartera.imports.selectors import check_columns
 
 
 def upload_dir() -> Path:
@@ -54,6 +56,8 @@ def import_job_create(*, actor: User, upload: IO[bytes], file_name: str, kind: s
             with open_table(target, file_name) as table:
                 headers = table.headers
                 file_format = table.file_format
+                # The rejected-rows file is written back in the file's own dialect.
+                dialect = {"encoding": table.encoding, "delimiter": table.delimiter}
         except ParseError as exc:
             raise ValidationError(str(exc)) from exc
     except BaseException:
@@ -66,7 +70,13 @@ def import_job_create(*, actor: User, upload: IO[bytes], file_name: str, kind: s
         file_sha256=digest.hexdigest(),
         headers=headers,
         columns=suggest_columns(headers, kind),
-        options={"date_order": "dmy", "decimal_comma": True, "phone_region": "", "format": file_format},
+        options={
+            "date_order": "dmy",
+            "decimal_comma": True,
+            "phone_region": "",
+            "format": file_format,
+            **dialect,
+        },
         created_by=actor,
     )
 
@@ -92,6 +102,9 @@ def import_job_configure(
     """Set how the file is read and what happens to duplicates; optionally save the mapping by name."""
     if not import_job_configurable(job=job):
         raise ValidationError(_("This import has already started."))
+    check_columns(kind=job.kind, headers=job.headers, columns=columns)
+    if options.get("create_customers") and not can(actor, Customer, "add"):
+        raise ValidationError(_("You may not create customers, so an import cannot create them for you."))
     job.columns = {h: f for h, f in columns.items() if f and h in job.headers}
     job.options = {**job.options, **dict(options)}
     job.duplicate_policy = duplicate_policy or DuplicatePolicy.SKIP
@@ -218,6 +231,16 @@ def import_job_claim(*, job_id: int) -> ImportJob | None:
     if not claimed:
         return None
     return ImportJob.objects.select_related("created_by").get(pk=job_id)
+
+
+def import_job_abandon(*, actor: User, job: ImportJob) -> None:
+    """Forget a job whose mapping was refused before anything ran (the command line's way out, so a
+    mistyped ``--map`` leaves no job and no stored file behind)."""
+    import_job_require(actor=actor, job=job)
+    if job.status != JobStatus.UPLOADED or job.processed_rows:
+        raise ValidationError(_("This import has already started."))
+    import_job_discard_file(job=job)
+    job.delete()
 
 
 def import_job_discard_file(*, job: ImportJob) -> None:

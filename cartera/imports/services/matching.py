@@ -20,9 +20,14 @@ from rapidfuzz import fuzz
 from cartera.core.scoping import restrict, sees_every_row
 from cartera.core.text import fold
 from cartera.customers.models import Company, Customer
-from cartera.imports.models import DuplicatePolicy, ImportKind, ImportRecord
+from cartera.imports.models import (
+    DuplicatePolicy,
+    ImportKind,
+    ImportRecord,
+    RowOutcome,
+)
 from cartera.imports.rows import CleanRow
-from cartera.imports.services.common import ORDER_SOURCE, Pending, RunState
+from cartera.imports.services.common import ORDER_SOURCE, Pending, RowNote, RunState
 from cartera.sales.models import Order
 
 
@@ -56,6 +61,18 @@ class FileIndex:
             if fuzzy_same(row, name, context, email, phone, threshold):
                 return number
         return None
+
+
+def row_quality(row: CleanRow) -> tuple[int, int, int]:
+    """How good a row is as the one to keep among duplicates: how many values it has, then how many
+    of its names are written in mixed case (not "PABLO", not "jimenez"), then how many accented
+    letters they keep (a file that lost its accents wrote "Jimenez" for "Jiménez")."""
+    data = row.data
+    filled = sum(1 for value in data.values() if value not in (None, "", []))
+    names = [str(data.get("first_name") or ""), str(data.get("last_name") or "")]
+    cased = sum(1 for name in names if name and not name.isupper() and not name.islower())
+    accents = sum(1 for name in names for ch in name if not ch.isascii() and ch.isalpha())
+    return filled, cased, accents
 
 
 def fuzzy_same(row: CleanRow, name: str, context: str, email: str, phone: str, threshold: int) -> bool:
@@ -93,7 +110,7 @@ class Matching(RunState):
                 earlier = batch_index.find(row, self.threshold)
                 if earlier is not None:
                     self.counts["duplicate"] += 1
-                    item = self._on_file_duplicate(row, pending_by_row.get(earlier))
+                    item = self._on_file_duplicate(row, earlier, pending_by_row.get(earlier))
                 else:
                     item = Pending(row, "create")
                     self.counts["create"] += 1
@@ -105,32 +122,58 @@ class Matching(RunState):
 
     def _on_existing(self, row: CleanRow, match: dict[str, Any], exact_email: bool) -> Pending | None:
         policy = self.policy
+        how = self.how.get(row.number, "")
         if policy == DuplicatePolicy.SKIP:
             self.counts["skip"] += 1
+            self._matched(row, match["id"], how, _("skipped, as chosen for existing records"))
             return None
         if policy == DuplicatePolicy.CREATE:
             if exact_email:
                 self._reject(row, _("this email already belongs to another customer"))
                 return None
             self.counts["create"] += 1
+            self._matched(row, match["id"], how, _("created as a new customer anyway, as chosen"))
             return Pending(row, "create")
         if not match.get("changeable"):
             self.counts["skip"] += 1
+            self._matched(row, match["id"], how, _("skipped: you may not change this customer"))
             return None
         self.counts["update"] += 1
-        return Pending(row, "update", target_id=match["id"])
+        # The writing step says whether anything changed (``_changes``), and completes this note.
+        note = self._matched(row, match["id"], how, "")
+        return Pending(row, "update", target_id=match["id"], note=note)
 
-    def _on_file_duplicate(self, row: CleanRow, earlier: Pending | None) -> Pending | None:
+    def _matched(self, row: CleanRow, customer_id: int, how: str, what: str) -> RowNote:
+        """Note which existing customer the row is (and by what); ``what`` it did, when known."""
+        self._note(row, RowOutcome.MATCHED, f"{how}: {what}" if what else how, customer_id=customer_id)
+        return self.errors[-1]
+
+    def _on_file_duplicate(
+        self, row: CleanRow, earlier_number: int, earlier: Pending | None
+    ) -> Pending | None:
+        """A row that is the same person as an earlier row of the file. The better of the two (the
+        fuller, then the better written: "Pablo Jiménez" over "PABLO jimenez") is the one written;
+        the other is merged into it (fill-in and overwrite policies) or skipped, and noted either way."""
         policy = self.policy
         if policy == DuplicatePolicy.CREATE and not (
             row.data.get("email") and earlier and earlier.row.data.get("email") == row.data["email"]
         ):
             self.counts["create"] += 1
             return Pending(row, "create")
+        loser = row
+        if earlier is not None and row_quality(row) > row_quality(earlier.row):
+            loser, earlier.row = earlier.row, row
+        kept = earlier.row.number if earlier is not None else earlier_number
         if earlier is not None and policy in (DuplicatePolicy.UPDATE_EMPTY, DuplicatePolicy.OVERWRITE):
-            earlier.merged.append(row)
+            earlier.merged.append(loser)
+            self._note(
+                loser,
+                RowOutcome.MERGED,
+                _("same person as row %(n)s: its values fill that row's empty cells") % {"n": kept},
+            )
         else:
             self.counts["skip"] += 1
+            self._note(loser, RowOutcome.SKIPPED, _("same person as row %(n)s, which was kept") % {"n": kept})
         return None
 
     def _existing_customers(self, rows: list[CleanRow]) -> dict[int, dict[str, Any]]:
@@ -143,10 +186,12 @@ class Matching(RunState):
         matched: dict[int, dict[str, Any]] = {}
         emails = {r.data["email"] for r in rows if r.data.get("email")}
         by_email = self._customers_where("c.email", emails, keys_only=True)
+        self.how = {}
         for row in rows:
             email = row.data.get("email")
             if email and email in by_email:
                 matched[row.number] = by_email[email][0]
+                self.how[row.number] = _("same email")
         left = [r for r in rows if r.number not in matched]
         phones = {r.data["phone"] for r in left if r.data.get("phone")}
         by_phone = self._customers_where("c.phone", phones, keys_only=True)
@@ -154,6 +199,7 @@ class Matching(RunState):
             phone = row.data.get("phone")
             if phone and phone in by_phone:
                 matched[row.number] = by_phone[phone][0]
+                self.how[row.number] = _("same phone")
         left = [r for r in left if r.number not in matched]
         if not left:
             return self._with_rights(matched)
@@ -172,7 +218,8 @@ class Matching(RunState):
                     known.setdefault(c["id"], c)
         by_last = {key: [known[i] for i in sorted(known)] for key, known in by_last_id.items()}
         for row in left:
-            candidates = by_tax.get(row.data.get("tax_id") or "", []) + by_last.get(row.last_key, [])
+            same_tax = by_tax.get(row.data.get("tax_id") or "", [])
+            candidates = same_tax + by_last.get(row.last_key, [])
             for c in candidates:
                 if "name" not in c:  # folded once per candidate, only for those compared
                     c["name"] = f"{c['first_name_key']} {c['last_name_key']}".strip()
@@ -181,6 +228,13 @@ class Matching(RunState):
                     row, c["name"], c["context"], c["email"] or "", c["phone"] or "", self.threshold
                 ):
                     matched[row.number] = c
+                    score = round(fuzz.token_sort_ratio(row.name_key, c["name"]))
+                    if c in same_tax:
+                        self.how[row.number] = _("same tax id, name %(score)s%% alike") % {"score": score}
+                    else:
+                        self.how[row.number] = _("name %(score)s%% alike, same company or city") % {
+                            "score": score
+                        }
                     break
         return self._with_rights(matched)
 
@@ -272,8 +326,12 @@ class Matching(RunState):
         for row in rows:
             key = row.data["_key"]
             target = customers.get(row.number)
-            if isinstance(target, str):
-                self._reject(row, target)
+            new_customer = ""
+            if target is None and self.create_customers and self.job.kind == ImportKind.ORDERS:
+                new_customer = self._new_customer_key(row)
+            if isinstance(target, str) or (target is None and not new_customer):
+                column, value = self._customer_cell(row)
+                self._reject(row, target or _("no customer matches this email, phone or id"), column, value)
                 continue
             if key in seen or key in batch_seen or (self.dry_run and key in self.file_index.emails):
                 self.counts["duplicate"] += 1
@@ -282,11 +340,39 @@ class Matching(RunState):
             batch_seen.add(key)
             if self.dry_run:
                 self.file_index.emails[key] = row.number
+            if new_customer and new_customer not in self.new_customers:
+                self.counts["customers"] += 1
+                # In a dry run nothing is created: the key only stops the customer being counted twice.
+                self.new_customers[new_customer] = 0
             self.counts["create"] += 1
-            result.append(Pending(row, "create", target_id=target))
+            result.append(Pending(row, "create", target_id=target, new_customer=new_customer))
         return result
 
-    def _resolve_customers(self, rows: list[CleanRow]) -> dict[int, int | str]:
+    @staticmethod
+    def _new_customer_key(row: CleanRow) -> str:
+        """What makes two order rows the same new customer: the id in the other system, else the
+        e-mail, else the phone (a row with none of them names no customer and is rejected before)."""
+        data = row.data
+        for field_key, prefix in (
+            ("customer_external_id", "id"),
+            ("customer_email", "email"),
+            ("customer_phone", "phone"),
+        ):
+            if data.get(field_key):
+                return f"{prefix}:{data[field_key]}"
+        return ""
+
+    def _customer_cell(self, row: CleanRow) -> tuple[str, Any]:
+        """The column and value a row names its customer by, for the message when none is found."""
+        headers = {key: header for header, key in self.job.columns.items()}
+        for field_key in ("customer_external_id", "customer_email", "customer_phone"):
+            if row.data.get(field_key):
+                return headers.get(field_key, ""), row.data[field_key]
+        return "", ""
+
+    def _resolve_customers(self, rows: list[CleanRow]) -> dict[int, int | str | None]:
+        """The customer of each row, by row number: its id, a message saying why it cannot be used,
+        or ``None`` when no customer matches (then the order may bring its customer)."""
         emails = {r.data["customer_email"] for r in rows if r.data.get("customer_email")}
         phones = {r.data["customer_phone"] for r in rows if r.data.get("customer_phone")}
         refs = {r.data["customer_external_id"] for r in rows if r.data.get("customer_external_id")}
@@ -309,7 +395,7 @@ class Matching(RunState):
         ):
             by_ref[ref] = object_id
         known.update(Customer.objects.filter(id__in=set(by_ref.values())).values_list("id", flat=True))
-        result: dict[int, int | str] = {}
+        result: dict[int, int | str | None] = {}
         for row in rows:
             data = row.data
             found: int | str | None = None
@@ -320,8 +406,8 @@ class Matching(RunState):
             if found is None and data.get("customer_phone"):
                 ids = by_phone.get(data["customer_phone"], [])
                 found = ids[0] if len(ids) == 1 else (_("several customers have this phone") if ids else None)
-            if found is None or (isinstance(found, int) and found not in known):
-                found = _("no customer matches this email, phone or id")
+            if isinstance(found, int) and found not in known:
+                found = None
             result[row.number] = found
         if self.job.kind == ImportKind.ORDERS:
             # Orders go only to customers the actor may change (a sales rep: her own).

@@ -26,8 +26,11 @@ PARALLEL_AFTER_ROWS = 2000  # two batches of the commit
 READ_AHEAD = 4
 WORKER_TIMEOUT = 5.0
 
-# What a worker sends for a row: number, cells, values, problems (None when fine), folded name keys.
-_ReadRow = tuple[int, list[Any], dict[str, Any], list[RowProblem] | None, str, str, str]
+# What a worker sends for a row: number, cells, values, problems (None when fine), folded name keys,
+# warnings (None when none).
+_ReadRow = tuple[
+    int, list[Any], dict[str, Any], list[RowProblem] | None, str, str, str, list[RowProblem] | None
+]
 
 
 def _read_share(
@@ -75,6 +78,7 @@ def _read_share(
                             row.first_key,
                             row.last_key,
                             row.context_key,
+                            row.warnings or None,
                         )
                     )
                 number_in_batch += 1
@@ -157,8 +161,10 @@ def read_rows(
                 return
             if what == "error":
                 raise ParseError(payload)
-            for number, raw, data, problems, first, last_key, context_key in payload:
-                yield CleanRow(number, raw, data, problems or [], first, last_key, context_key)
+            for number, raw, data, problems, first, last_key, context_key, warnings in payload:
+                yield CleanRow(
+                    number, raw, data, problems or [], first, last_key, context_key, warnings or []
+                )
             batch_number += 1
     finally:
         for _queue, process in workers:

@@ -16,10 +16,13 @@ from django.utils.translation import gettext as _
 
 from cartera.accounts.models import User
 from cartera.core import hooks
+from cartera.core.scoping import can
+from cartera.customers.models import Customer
 from cartera.imports.models import ImportJob, ImportKind, ImportRowError, JobStatus
 from cartera.imports.parsers import ParseError, open_table
 from cartera.imports.rows import CleanRow
-from cartera.imports.services.common import FUZZY_THRESHOLD, Pending, Progress
+from cartera.imports.selectors import ignored_columns
+from cartera.imports.services.common import FUZZY_THRESHOLD, Pending, Progress, RowNote
 from cartera.imports.services.jobs import (
     import_job_discard_file,
     import_job_failed_dry_run,
@@ -27,7 +30,7 @@ from cartera.imports.services.jobs import (
 )
 from cartera.imports.services.matching import FileIndex, Matching
 from cartera.imports.services.reading import read_rows
-from cartera.imports.services.writing import Writing, bulk_writes
+from cartera.imports.services.writing import Writing, bulk_writes, insert_row_notes
 
 BATCH_SIZE = 1000
 # A dry run of a file up to this size answers in the request (about 15,000 rows, a second or two); a
@@ -49,22 +52,30 @@ class Run(Matching, Writing):
         self.policy = job.duplicate_policy
         self.threshold = int(job.options.get("fuzzy_threshold") or FUZZY_THRESHOLD)
         self.resume_after = 0 if dry_run else job.committed_row
-        self.counts = {"create": 0, "update": 0, "duplicate": 0, "skip": 0, "error": 0}
+        self.counts = {
+            "create": 0, "update": 0, "unchanged": 0, "duplicate": 0, "skip": 0, "error": 0, "customers": 0
+        }  # fmt: skip
         if not dry_run and self.resume_after:
             self.counts = {
                 "create": job.created_count,
                 "update": job.updated_count,
+                "unchanged": int(job.report.get("unchanged") or 0),
                 "duplicate": job.duplicate_count,
                 "skip": job.skipped_count,
                 "error": job.error_count,
+                "customers": int(job.report.get("customers") or 0),
             }
         self.processed = job.processed_rows if self.resume_after else 0
         self.file_index = FileIndex()
-        self.errors: list[ImportRowError] = []
+        self.errors: list[RowNote] = []
         self.samples: list[dict[str, Any]] = []
         self.tag_cache: dict[str, int] = {}
         self.company_cache: dict[str, int] = {}
         self.occurrences: dict[str, int] = {}
+        self.how: dict[int, str] = {}
+        # Checked when the run starts, not only when the option was set: rights can change meanwhile.
+        self.create_customers = bool(job.options.get("create_customers")) and can(actor, Customer, "add")
+        self.new_customers: dict[str, int] = {}
         self.ordered = False
         # Most files name no company and no tags: then no row needs to be looked at for them.
         mapped = set(job.columns.values())
@@ -126,9 +137,14 @@ class Run(Matching, Writing):
         else:
             pending = self._plan_linked(good)
             write = self._write_linked
+        for item in pending:
+            if item.row.warnings:
+                self._warn(item.row)
         self.processed += len(rows)
         if self.dry_run:
-            ImportRowError.objects.bulk_create(self.errors)
+            if self.job.kind == ImportKind.CUSTOMERS:
+                self._check_updates(pending)
+            insert_row_notes(self.errors)
             self.errors = []
         else:
             self._commit(pending, write, rows[-1].number)
@@ -154,7 +170,7 @@ class Run(Matching, Writing):
                 self._save_progress(last)
 
     def _save_progress(self, last: int) -> None:
-        ImportRowError.objects.bulk_create(self.errors)
+        insert_row_notes(self.errors)
         self.errors = []
         c = self.counts
         ImportJob.objects.filter(pk=self.job.pk).update(
@@ -165,8 +181,13 @@ class Run(Matching, Writing):
             duplicate_count=c["duplicate"],
             skipped_count=c["skip"],
             error_count=c["error"],
+            report=self.report(),
             updated_at=timezone.now(),
         )
+
+    def report(self) -> dict[str, Any]:
+        """The counts, and the columns the file has that nothing reads."""
+        return {**self.counts, "rows": self.processed, "ignored": ignored_columns(self.job)}
 
 
 def import_job_run(*, job: ImportJob, dry_run: bool, progress: Progress | None = None) -> ImportJob:
@@ -189,21 +210,14 @@ def import_job_run(*, job: ImportJob, dry_run: bool, progress: Progress | None =
     finally:
         gc.unfreeze()
     c = run.counts
-    report = {
-        "create": c["create"],
-        "update": c["update"],
-        "duplicate": c["duplicate"],
-        "skip": c["skip"],
-        "error": c["error"],
-        "rows": run.processed,
-    }
+    report = run.report()
     if dry_run:
         job.report = report
         job.total_rows = run.processed
         job.status = JobStatus.CHECKED
         job.save(update_fields=["report", "total_rows", "status", "updated_at"])
     else:
-        ImportRowError.objects.bulk_create(run.errors)
+        insert_row_notes(run.errors)
         ImportJob.objects.filter(pk=job.pk).update(
             status=JobStatus.DONE,
             finished_at=timezone.now(),

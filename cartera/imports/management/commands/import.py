@@ -21,7 +21,18 @@ class Command(BaseCommand):
         parser.add_argument("--user", required=True, help="username the import acts for (and is recorded as)")
         parser.add_argument("--dry-run", action="store_true")
         parser.add_argument("--mapping", help="name of a saved mapping")
-        parser.add_argument("--map", action="append", default=[], metavar="COLUMN=FIELD")
+        parser.add_argument(
+            "--map",
+            action="append",
+            default=[],
+            metavar="COLUMN=FIELD",
+            help="read COLUMN into FIELD (COLUMN= leaves the column out); an unknown field is refused",
+        )
+        parser.add_argument(
+            "--create-customers",
+            action="store_true",
+            help="orders: create the customers the portfolio lacks from the order rows",
+        )
         parser.add_argument("--save-mapping", default="", metavar="NAME")
         parser.add_argument(
             "--on-duplicate", default="skip", choices=["skip", "update_empty", "overwrite", "create"]
@@ -83,22 +94,30 @@ class Command(BaseCommand):
                 for item in options["map"]:
                     column, _sep, field = item.partition("=")
                     columns[column] = field
-                services.import_job_configure(
-                    actor=user,
-                    job=job,
-                    columns=columns,
-                    options={
-                        "date_order": options["date_order"],
-                        "decimal_comma": not options["no_decimal_comma"],
-                        "phone_region": options["phone_region"].upper(),
-                    },
-                    duplicate_policy=options["on_duplicate"],
-                    source=options["source"],
-                    source_detail=options["source_detail"],
-                    lawful_basis=options["lawful_basis"],
-                    save_as=options["save_mapping"],
-                )
+                try:
+                    services.import_job_configure(
+                        actor=user,
+                        job=job,
+                        columns=columns,
+                        options={
+                            "date_order": options["date_order"],
+                            "decimal_comma": not options["no_decimal_comma"],
+                            "phone_region": options["phone_region"].upper(),
+                            "create_customers": options["create_customers"],
+                        },
+                        duplicate_policy=options["on_duplicate"],
+                        source=options["source"],
+                        source_detail=options["source_detail"],
+                        lawful_basis=options["lawful_basis"],
+                        save_as=options["save_mapping"],
+                    )
+                except ValidationError:
+                    services.import_job_abandon(actor=user, job=job)
+                    raise
                 console.print("Columns: " + ", ".join(f"{h} → {f}" for h, f in job.columns.items()))
+                ignored = services.ignored_columns(job)
+                if ignored:
+                    console.print("Not imported: " + ", ".join(ignored))
             with Progress(
                 "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                 console=console,
@@ -117,7 +136,18 @@ class Command(BaseCommand):
         verb = "would be" if options["dry_run"] else "were"
         console.print(
             f"Job {job.pk}: {r.get('rows', 0)} rows; {r['create']} {verb} created, {r['update']} updated, "
-            f"{r['duplicate']} duplicates, {r['skip']} skipped, {r['error']} with errors."
+            f"{r.get('unchanged', 0)} unchanged, {r['duplicate']} duplicates, {r['skip']} skipped, "
+            f"{r['error']} with errors."
         )
+        if r.get("customers"):
+            console.print(f"Customers {verb} created from the orders: {r['customers']}.")
+        if r.get("ignored"):
+            console.print("Not imported: " + ", ".join(r["ignored"]))
         for error in selectors.rejected_rows(user=user, job=job)[:20]:
             console.print(f"  row {error.row_number} {error.column} {error.value!r}: {error.reason}")
+        for note in selectors.row_notes(user=user, job=job)[:50]:
+            customer = f" customer #{note.customer_id}" if note.customer_id else ""
+            cell = f" {note.column} {note.value!r}" if note.column else ""
+            console.print(
+                f"  row {note.row_number} {note.get_outcome_display()}{customer}{cell}: {note.reason}"
+            )
