@@ -17,6 +17,7 @@ from cartera.core.contact import normalize_phone
 from cartera.core.scoping import restrict
 from cartera.core.search import fts5_prefix_query, prefix_q, search_words, tsquery_prefix_query
 from cartera.core.text import fold
+from cartera.customers.fields import custom_field_specs, custom_filter_q
 from cartera.customers.models import Company, Customer, CustomField, Tag
 
 # Sort options offered to users: each ends with a unique column so keyset pagination is exact,
@@ -51,6 +52,8 @@ class CustomerFilters:
     rfm_segment: str = ""
     abc_class: str = ""
     declining: bool = False
+    # (custom field key, value as typed): see customers.fields.custom_filter_q.
+    custom: tuple[tuple[str, str], ...] = ()
 
 
 def search_branches(query: str) -> list[Q]:
@@ -145,6 +148,15 @@ def customer_list(*, user: Any, filters: CustomerFilters) -> QuerySet[Customer]:
         qs = qs.filter(metrics__abc_class=filters.abc_class)
     if filters.declining:
         qs = qs.filter(metrics__declining=True)
+    if filters.custom:
+        specs = {spec.key: spec for spec in custom_field_specs()}
+        for key, raw in filters.custom:
+            if key in specs:
+                try:
+                    qs = qs.filter(custom_filter_q(specs[key], raw))
+                except ValueError:
+                    # Callers check values first (form, API); a value that does not fit matches nobody.
+                    qs = qs.none()
     branches = search_branches(filters.query)
     if branches:
         qs = _search(qs, branches, user)
@@ -210,12 +222,19 @@ def sector_choices() -> list[str]:
     )
 
 
-def custom_field_values(*, customer: Customer) -> list[tuple[str, Any]]:
-    """(label, value) of the customer's custom fields, in the admin's order."""
+def custom_field_values(*, customer: Customer) -> list[tuple[str, str]]:
+    """(label, value as a person reads it) of the customer's custom fields, in the admin's order."""
     values = customer.custom_fields or {}
     return [
-        (f.label, values[f.key]) for f in CustomField.objects.all() if values.get(f.key) not in (None, "")
+        (spec.label, spec.shown(values[spec.key]))
+        for spec in custom_field_specs()
+        if values.get(spec.key) not in (None, "")
     ]
+
+
+def custom_field_list(*, user: Any) -> QuerySet[CustomField]:
+    """The custom fields an admin manages, in the order forms show them."""
+    return restrict(CustomField.objects.all(), user, "change")
 
 
 @dataclass(frozen=True)

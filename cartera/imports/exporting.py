@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import datetime
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +14,8 @@ from django.utils.translation import gettext as _
 
 from cartera.activity.models import Interaction
 from cartera.core.contact import format_phone
-from cartera.customers.models import Customer
+from cartera.customers.fields import CustomFieldSpec, custom_field_specs
+from cartera.customers.models import Customer, CustomFieldType
 from cartera.sales.models import Order
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -38,6 +39,33 @@ def customer_row(c: Customer) -> list[Any]:
             c.company.tax_id if c.company else "", c.job_title, c.address, c.city, c.region, c.postal_code,
             c.country, c.birth_date, c.get_stage_display(), c.sector, c.get_source_display(),
             str(c.owner or ""), ", ".join(t.name for t in c.tags.all()), c.notes]  # fmt: skip
+
+
+def customer_export() -> tuple[list[str], Callable[[Customer], list[Any]]]:
+    """The customer export's header and row writer: the columns above, then one per admin-defined
+    field (customers/fields.py), read once per export."""
+    specs = custom_field_specs()
+    header = [*customer_columns(), *(spec.label for spec in specs)]
+
+    def row(c: Customer) -> list[Any]:
+        values = c.custom_fields or {}
+        return [*customer_row(c), *(_custom_cell(spec, values.get(spec.key)) for spec in specs)]
+
+    return header, row
+
+
+def _custom_cell(spec: CustomFieldSpec, value: Any) -> Any:
+    """A custom value as a spreadsheet takes it: a real date or number, "Yes"/"No", or the text."""
+    if value in (None, ""):
+        return None
+    try:
+        if spec.kind == CustomFieldType.DATE:
+            return datetime.date.fromisoformat(str(value))
+        if spec.kind == CustomFieldType.NUMBER:
+            return Decimal(str(value))
+    except (ValueError, ArithmeticError):
+        return str(value)
+    return spec.shown(value) if spec.kind == CustomFieldType.BOOLEAN else str(value)
 
 
 def order_columns() -> list[str]:
