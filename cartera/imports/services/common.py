@@ -97,6 +97,11 @@ def combined(item: Pending, policy: str) -> dict[str, Any]:
         for key, value in other.data.items():
             if value in (None, "", []):
                 continue
+            if key == "custom_fields":  # one value per custom field, merged like the other fields
+                earlier = values.get(key) or {}
+                overwrite = policy == DuplicatePolicy.OVERWRITE
+                values[key] = {**earlier, **value} if overwrite else {**value, **earlier}
+                continue
             if policy == DuplicatePolicy.OVERWRITE or values.get(key) in (None, "", []):
                 values[key] = value
     return values

@@ -20,6 +20,7 @@ from django.db.models import (
     DecimalField,
     ForeignKey,
     IntegerField,
+    JSONField,
     Model,
     Q,
     TextField,
@@ -85,11 +86,20 @@ class Writing(RunState):
             for name in (*CUSTOMER_FIELDS, "company_id"):
                 new = company_id if name == "company_id" else values.get(name)
                 old = getattr(customer, name)
+                if name == "custom_fields" and new:
+                    # Each custom field is a field of its own: the file's values join the stored ones.
+                    keep_old = self.policy == DuplicatePolicy.UPDATE_EMPTY
+                    new = {**new, **old} if keep_old else {**old, **new}
+                    old = old or None  # no stored custom values counts as empty
                 if new in (None, "") or new == old:
                     continue
-                if self.policy == DuplicatePolicy.UPDATE_EMPTY and old not in (None, ""):
+                if (
+                    self.policy == DuplicatePolicy.UPDATE_EMPTY
+                    and old not in (None, "")
+                    and name != "custom_fields"
+                ):
                     continue
-                previous[name] = jsonable_value(old)
+                previous[name] = (old or {}) if name == "custom_fields" else jsonable_value(old)
                 setattr(customer, name, new)
                 changed_fields.add(name)
             if previous:
@@ -355,7 +365,11 @@ class CustomerRows:
         self.slots: dict[str, tuple[int, Callable[[Any], Any] | None]] = {}
         for name in CUSTOMER_FIELDS:
             model_field = Customer._meta.get_field(name)
-            adapt = connection.ops.adapt_datefield_value if isinstance(model_field, DateField) else None
+            adapt: Callable[[Any], Any] | None = None
+            if isinstance(model_field, DateField):
+                adapt = connection.ops.adapt_datefield_value
+            elif isinstance(model_field, JSONField):
+                adapt = functools.partial(model_field.get_db_prep_save, connection=connection)
             self.slots[name] = (position[name], adapt)
         self.company = position["company_id"]
         self.first_key = position["first_name_key"]
