@@ -187,3 +187,5 @@ class BulkForm(forms.Form):
         label=_("Due"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     owner = forms.IntegerField(label=_("New owner"), required=False)
+    # "owner": each customer's owner; or a user id.
+    assign_to = forms.CharField(label=_("Tasks for"), required=False, max_length=20)

@@ -84,8 +84,8 @@ class Writing(RunState):
             company_id = companies.get(company_key(values))
             previous: dict[str, Any] = {}
             for name in (*CUSTOMER_FIELDS, "company_id"):
-                new = company_id if name == "company_id" else values.get(name)
-                old = getattr(customer, name)
+                new: Any = company_id if name == "company_id" else values.get(name)
+                old: Any = getattr(customer, name)
                 if name == "custom_fields" and new:
                     # Each custom field is a field of its own: the file's values join the stored ones.
                     keep_old = self.policy == DuplicatePolicy.UPDATE_EMPTY
