@@ -12,13 +12,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cartera.activity.models import Interaction, Task
-from cartera.core.scoping import restrict
+from cartera.core.scoping import restrict, sees_every_row
 from cartera.customers.classification import reason_text
 from cartera.customers.models import Customer
 from cartera.insights.models import ABCClass, PortfolioSnapshot
 from cartera.insights.selectors import snapshots
 from cartera.sales.models import Order
 from cartera.segments.models import PortfolioFigures
+from cartera.segments.selectors import at_risk_customer_ids
 
 TREND_MONTHS = 24
 ANTICIPATE_ROWS = 15
@@ -64,7 +65,12 @@ def _monthly(rows: list[PortfolioSnapshot]) -> list[dict[str, Any]]:
 
 
 def _anticipate(user: Any, figures: PortfolioFigures) -> list[dict[str, Any]]:
-    ids = figures.at_risk_ids[: ANTICIPATE_ROWS * 2]
+    """The customers the user looks after who are at risk or declining: everyone's for roles that act
+    on every customer (the list precomputed with the figures), a sales rep's own otherwise."""
+    if sees_every_row(user, Customer, "change"):
+        ids = figures.at_risk_ids[: ANTICIPATE_ROWS * 2]
+    else:
+        ids = at_risk_customer_ids(owner=user, limit=ANTICIPATE_ROWS * 2)
     customers = {
         c.pk: c
         for c in restrict(Customer.objects.all(), user, "view")
