@@ -164,3 +164,19 @@ def test_a_task_for_each_goes_to_the_person_chosen(client, owner, colleague, mem
     Task.objects.all().delete()
     _bulk(client, members, assign_to="999999")
     assert not Task.objects.exists()
+
+
+def test_a_needs_follow_up_outcome_offers_the_task_in_one_tap(client, owner, manager, customer):
+    login(client, manager)
+    url = reverse("activity:interaction_create", args=[customer.pk])
+    data = {"kind": "call", "direction": "outbound", "subject": "Llamada", "outcome": "follow_up",
+            "occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")}  # fmt: skip
+    answer = client.post(url, data, HTTP_HX_REQUEST="true", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    offer = reverse("segments:follow_up", args=[customer.pk])
+    assert 'id="follow-up-offer"' in answer and offer in answer and "Crear la tarea de seguimiento" in answer
+    # Another outcome offers nothing (and clears an earlier offer).
+    answer = client.post(url, {**data, "outcome": "positive"}, HTTP_HX_REQUEST="true").content.decode()
+    assert 'id="follow-up-offer"' in answer and offer not in answer
+    client.post(offer, HTTP_HX_REQUEST="true")
+    task = Task.objects.get(customer=customer)
+    assert task.assignee == owner and timezone.localtime(task.due_at).hour == 10
