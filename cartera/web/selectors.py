@@ -8,7 +8,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from cartera.activity.models import Interaction, Task
@@ -41,6 +42,12 @@ class Dashboard:
         return self.months[-1]["churn"] if self.months else None
 
 
+def month_label(day: dt.date) -> str:
+    """A month as the user's language writes it short: "ene 2025", "Jan 2025"."""
+    spanish = (get_language() or "es").startswith("es")
+    return str(formats.date_format(day, "b Y" if spanish else "M Y"))
+
+
 def _monthly(rows: list[PortfolioSnapshot]) -> list[dict[str, Any]]:
     """One point per month: flows and revenue summed over the month's snapshots, the active base at
     its last snapshot, churn = newly inactive / active base at the end of the month before."""
@@ -56,6 +63,13 @@ def _monthly(rows: list[PortfolioSnapshot]) -> list[dict[str, Any]]:
         m["revenue"] += float(snap.revenue_period)
         m["active"] = snap.active_base
     months = list(by_month.values())[-TREND_MONTHS:]
+    for m in months:
+        m["label"] = month_label(dt.date.fromisoformat(m["month"] + "-01"))
+    if rows:
+        last_day = max(snap.taken_on for snap in rows)
+        # The running month (its last snapshot is before the month's end) is drawn as partial.
+        if months and (last_day + dt.timedelta(days=1)).month == last_day.month:
+            months[-1]["partial"] = True
     previous_active: int | None = None
     for m in months:
         m["revenue"] = round(m["revenue"], 2)
