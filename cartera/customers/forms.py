@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, cast
 
 from django import forms
@@ -63,12 +64,18 @@ class CustomerForm(ServiceModelForm):
         for definition in CustomField.objects.all():
             name = f"cf_{definition.key}"
             self.fields[name] = _custom_form_field(definition)
-            self.fields[name].initial = (self.instance.custom_fields or {}).get(definition.key)
+            stored = (self.instance.custom_fields or {}).get(definition.key)
+            if definition.field_type == CustomFieldType.NUMBER and stored not in (None, ""):
+                # A Decimal, so that the form writes it the user's way ("41,5" in Spanish).
+                stored = Decimal(str(stored))
+            self.fields[name].initial = stored
             if not definition.editable_for(user):
                 # Shown, not editable: the service keeps the stored value (and refuses another one).
                 self.fields[name].disabled = True
                 self.fields[name].required = False
-                self.fields[name].help_text = definition.get_editable_by_display()
+                self.fields[name].help_text = _("Who may change it: %(who)s") % {
+                    "who": definition.get_editable_by_display()
+                }
             self._custom_keys.append(definition.key)
 
     def clean_email(self) -> str | None:
