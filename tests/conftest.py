@@ -300,3 +300,41 @@ def analysed_portfolio(cdnow_portfolio, cdnow_end):
     insights_backfill(months=6, as_of=cdnow_end)
     insights_refresh(as_of=cdnow_end)
     return cdnow_portfolio
+
+
+@pytest.fixture
+def custom_field_set(admin_user):
+    """A custom field of each type; "club" only managers and admins may change (tests/customers/test_custom_fields.py)."""
+    from cartera.customers.services import custom_field_create
+
+    made = {}
+    for position, (key, label, kind, extra) in enumerate(
+        [
+            ("shoe", "Talla", "number", {}),
+            ("vip_since", "VIP desde", "date", {}),
+            ("club", "Tarjeta club", "boolean", {"editable_by": "managers"}),
+            ("store", "Tienda habitual", "choice", {"choices": "Centro\nNorte\nSur"}),
+            ("hobby", "Aficiones", "text", {}),
+        ]
+    ):
+        made[key] = custom_field_create(
+            actor=admin_user, key=key, field_type=kind, fields={"label": label, "position": position, **extra}
+        )
+    return made
+
+
+@pytest.fixture
+def custom_people(owner, manager, custom_field_set):
+    """Ana and Bea with custom values, Eva with none, all owned by ``owner``."""
+    from cartera.customers.services import customer_create
+
+    def make(name, **values):
+        return customer_create(
+            actor=manager, fields={"first_name": name, "owner": owner, "custom_fields": values}
+        )
+
+    return {
+        "ana": make("Ana", shoe="38", vip_since="2020-05-01", club=True, store="Centro", hobby="Vela y golf"),
+        "bea": make("Bea", shoe="41,5", vip_since="2024-01-10", club=False, store="Norte"),
+        "eva": make("Eva"),
+    }

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django import forms
-from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from cartera.accounts.models import User
 from cartera.activity.models import Direction, Interaction, Task
+from cartera.activity.selectors import task_assignees
 from cartera.core.dates import INTERACTION_DATES, TASK_DUE_DATES
 from cartera.core.forms import ServiceModelForm, limit_dates
 
@@ -48,12 +50,31 @@ class TaskForm(ServiceModelForm):
         self.fields["assignee"].required = False
         limit_dates(self.fields["due_at"], TASK_DUE_DATES)
         # Colleagues with a role (who can work on tasks); the service checks the same rule again.
-        self.fields["assignee"].queryset = (  # type: ignore[attr-defined]
-            User.objects.filter(is_active=True)
-            .filter(Q(is_superuser=True) | Q(groups__permissions__codename="change_task"))
-            .distinct()
-            .order_by("username")
-        )
+        self.fields["assignee"].queryset = task_assignees(user=user)  # type: ignore[attr-defined]
         self.fields["assignee"].initial = user.pk
         if not user.has_perm("activity.assign_task"):
             self.fields["assignee"].disabled = True
+
+
+class SnoozeForm(forms.Form):
+    """Postpone a task: "tomorrow", "next_week" (the one-tap buttons) or a date picked."""
+
+    when = forms.ChoiceField(
+        required=False,
+        choices=[("tomorrow", _("Tomorrow")), ("next_week", _("Next week")), ("date", _("Date"))],
+    )
+    date = forms.DateField(
+        label=_("New date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("when") in ("", "date", None) and not data.get("date"):
+            raise forms.ValidationError(_("Choose tomorrow, next week or a date."))
+        return data
+
+    def target(self) -> str | datetime.date:
+        """What :func:`cartera.activity.services.task_reschedule` takes."""
+        when: str = self.cleaned_data.get("when") or ""
+        chosen: datetime.date = self.cleaned_data["date"]
+        return when if when in ("tomorrow", "next_week") else chosen

@@ -98,6 +98,8 @@ class Task(TimeStampedModel):
     done = models.BooleanField(_("done"), default=False)
     done_at = models.DateTimeField(_("done at"), null=True, blank=True)
     notes = models.TextField(_("notes"), blank=True)
+    # When the assignee first saw a task someone else gave them; empty means "new" (the badge).
+    seen_at = models.DateTimeField(_("seen at"), null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from cartera.accounts.models import User
 from cartera.activity.models import Interaction, Task
+from cartera.core import hooks
 from cartera.core.concurrency import check_version
 from cartera.core.dates import INTERACTION_DATES, TASK_DUE_DATES, check_dates
 from cartera.customers.models import Customer
@@ -93,8 +94,10 @@ def _check_assignee(actor: User, assignee: User) -> None:
 
 
 @transaction.atomic
-def task_create(*, actor: User, fields: Mapping[str, Any]) -> Task:
-    """Create a task; it goes to the actor unless an (allowed) assignee is given."""
+def task_create(*, actor: User, fields: Mapping[str, Any], notify: bool = True) -> Task:
+    """Create a task; it goes to the actor unless an (allowed) assignee is given. A task for someone
+    else is new to them (badge) and, with ``notify``, announced (a bulk action announces its tasks
+    together, with :func:`tasks_assigned_notify`)."""
     fields = dict(fields)
     if not fields.get("assignee"):
         fields["assignee"] = actor
@@ -103,8 +106,20 @@ def task_create(*, actor: User, fields: Mapping[str, Any]) -> Task:
     _assign(task, fields, TASK_FIELDS)
     task.full_clean()  # first: it turns a date given as text into a date-time
     check_dates(task, {"due_at": TASK_DUE_DATES})
+    # A task you give yourself is not news to you; one a colleague gives you is, until you see it.
+    task.seen_at = timezone.now() if task.assignee == actor else None
     task.save()
+    if notify and task.assignee != actor:
+        tasks_assigned_notify(actor=actor, tasks=[task])
     return task
+
+
+def tasks_assigned_notify(*, actor: User, tasks: list[Task]) -> None:
+    """Tell the assignees of ``tasks`` (given by ``actor``) once the transaction commits: the app's
+    badge needs nothing more; the ``tasks_assigned`` hook lets the outbox e-mail them."""
+    given = [task for task in tasks if task.assignee_id != actor.pk]
+    if given:
+        transaction.on_commit(lambda: hooks.fire("tasks_assigned", actor=actor, tasks=given))
 
 
 @transaction.atomic
@@ -114,13 +129,58 @@ def task_update(
     """Change a task's title, due date, assignee or notes; refused (``StaleEditError``) when
     ``expected_version``, the version the editor read, is older than the stored one."""
     check_version(task, expected_version)
-    if "assignee" in fields and fields["assignee"] != task.assignee:
+    reassigned = "assignee" in fields and fields["assignee"] != task.assignee
+    if reassigned:
         _check_assignee(actor, fields["assignee"])
     _assign(task, fields, TASK_FIELDS)
     task.full_clean()  # first: it turns a date given as text into a date-time
     check_dates(task, {"due_at": TASK_DUE_DATES})
+    if reassigned:
+        task.seen_at = timezone.now() if task.assignee == actor else None
     task.save()
+    if reassigned:
+        tasks_assigned_notify(actor=actor, tasks=[task])
     return task
+
+
+SNOOZE_CHOICES = ("tomorrow", "next_week")
+
+
+def task_snooze_target(
+    task: Task, when: str | datetime.date, *, today: datetime.date | None = None
+) -> datetime.datetime:
+    """The new due moment for "tomorrow", "next week" (next Monday) or a date: that day, at the task's
+    own time of day (in the current time zone), so a 10:00 call stays a 10:00 call."""
+    today = today or timezone.localdate()
+    if when == "tomorrow":
+        day = today + datetime.timedelta(days=1)
+    elif when == "next_week":
+        day = today + datetime.timedelta(days=7 - today.weekday())
+    elif isinstance(when, datetime.date):
+        day = when
+    else:
+        raise ValidationError({"due_at": _("Choose tomorrow, next week or a date.")})
+    local_time = timezone.localtime(task.due_at).time() if task.due_at else datetime.time(9, 0)
+    return timezone.make_aware(datetime.datetime.combine(day, local_time))
+
+
+@transaction.atomic
+def task_reschedule(*, actor: User, task: Task, when: str | datetime.date) -> Task:
+    """Snooze or reschedule a task in one step: "tomorrow", "next_week" or a date (see
+    :func:`task_snooze_target`). A done task is left as it is."""
+    if task.done:
+        raise ValidationError(_("This task is already done."))
+    task.due_at = task_snooze_target(task, when)
+    check_dates(task, {"due_at": TASK_DUE_DATES})
+    task.save(update_fields=["due_at", "updated_at"])
+    return task
+
+
+def tasks_mark_seen(*, actor: User, task_ids: list[int]) -> int:
+    """The actor has seen these tasks given to them (they stop counting in the badge)."""
+    return Task.objects.filter(pk__in=task_ids, assignee=actor, seen_at__isnull=True).update(
+        seen_at=timezone.now()
+    )
 
 
 @transaction.atomic

@@ -9,4 +9,5 @@ app_name = "activity"
 urlpatterns = [
     path("tasks/", views.my_tasks, name="my_tasks"),
     path("tasks/<int:pk>/toggle/", views.task_toggle, name="task_toggle"),
+    path("tasks/<int:pk>/snooze/", views.task_snooze, name="task_snooze"),
 ]

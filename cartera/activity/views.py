@@ -6,11 +6,12 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cartera.activity import selectors, services
-from cartera.activity.forms import TaskForm
+from cartera.activity.forms import SnoozeForm, TaskForm
 from cartera.activity.models import Task
 from cartera.core.http import HtmxHttpRequest, redirect_to_next
 from cartera.core.pagination import paginate
@@ -18,6 +19,7 @@ from cartera.core.scoping import get_for_user, require
 
 TASK_ORDER = ("done", "due_at", "id")
 TASK_PAGE_SIZE = 100
+NEW_TASKS_SHOWN = 50
 
 
 def my_tasks(request: HttpRequest) -> HttpResponse:
@@ -41,8 +43,12 @@ def my_tasks(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, _("Task added."))
                 return redirect("activity:my_tasks")
+    # Tasks colleagues gave you that you had not seen: listed first this time, then no longer "new".
+    fresh = list(selectors.new_tasks(user=request.user)[:NEW_TASKS_SHOWN])
+    services.tasks_mark_seen(actor=request.user, task_ids=[t.pk for t in fresh])  # type: ignore[arg-type]
     context = {"tasks": page.rows, "page": page, "form": form, "show_done": show_done,
-               "base_query": "done=1" if show_done else ""}  # fmt: skip
+               "base_query": "done=1" if show_done else "", "fresh": fresh,
+               "counts": selectors.task_counts(user=request.user)}  # fmt: skip
     return render(request, "activity/my_tasks.html", context)
 
 
@@ -52,4 +58,30 @@ def task_toggle(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     services.task_set_done(actor=request.user, task=task, done=not task.done)  # type: ignore[arg-type]
     if request.htmx:
         return render(request, "activity/task_row.html", {"task": task})
+    return redirect_to_next(request, "activity:my_tasks")
+
+
+@require_POST
+def task_snooze(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Postpone a task in one tap: to tomorrow, to next week, or to the date picked."""
+    task = get_for_user(Task.objects.select_related("customer"), request.user, "change", pk=pk)
+    form = SnoozeForm(request.POST)
+    error = ""
+    if form.is_valid():
+        try:
+            services.task_reschedule(actor=request.user, task=task, when=form.target())  # type: ignore[arg-type]
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+    else:
+        error = " ".join(str(e) for errors in form.errors.values() for e in errors)
+    if request.htmx:
+        return render(request, "activity/task_row.html", {"task": task, "snooze_error": error})
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(
+            request,
+            _("Task moved to %(when)s.")
+            % {"when": formats.date_format(timezone.localtime(task.due_at), "SHORT_DATETIME_FORMAT")},
+        )
     return redirect_to_next(request, "activity:my_tasks")

@@ -42,6 +42,13 @@ HOOKS: dict[str, str] = {
     ),
 }
 
+HOOKS["tasks_assigned"] = (
+    "Tasks were given to someone other than the person who made or changed them (one call per action, "
+    "a bulk action included). Keywords: actor (User), tasks (list of activity.Task). For the outbox "
+    "(messaging) to tell each assignee by e-mail, one message per assignee; the app's own notice is "
+    "the badge of new tasks (Task.seen_at)."
+)
+
 HOOKS["suppressed_emails"] = (
     "Which of these e-mail addresses belong to people who were erased or objected (the import must not "
     "bring them back). Keyword: emails (list of str). Returns a set of those addresses. Registered by "

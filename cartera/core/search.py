@@ -68,3 +68,54 @@ def tsquery_prefix_query(words: Sequence[str]) -> str:
     """A ``to_tsquery`` text: every word, as a quoted prefix ('dolores':* & 'bermejo':*)."""
     quoted = (word.translate(_UNACCENT_EXTRA).replace("\\", "\\\\").replace("'", "''") for word in words)
     return " & ".join(f"'{word}':*" for word in quoted)
+
+
+# --- One-letter typos ------------------------------------------------------------------------------
+#
+# When a search finds nothing, each word of four letters or more is tried again as the words one
+# edit away from it (a letter changed, added, dropped, or two swapped: Damerau-Levenshtein 1). The
+# variants are exact words looked up in the same full-text index, so the cost is a few hundred
+# index probes whatever the size of the portfolio, and no second index has to be kept.
+
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz"
+TYPO_MIN_LENGTH = 4
+
+
+def one_edit_variants(word: str) -> list[str]:
+    """The words one edit away from ``word`` (letters a-z; the word itself excluded), sorted."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    variants = {a + b[1:] for a, b in splits if b}
+    variants |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    variants |= {a + c + b[1:] for a, b in splits if b for c in _ALPHABET}
+    variants |= {a + c + b for a, b in splits for c in _ALPHABET}
+    variants.discard(word)
+    return sorted(v for v in variants if len(v) >= TYPO_MIN_LENGTH - 1)
+
+
+def typo_queries(words: Sequence[str]) -> list[tuple[list[str], int, list[str]]]:
+    """For each word long enough to carry a typo: (the other words, its position, its variants)."""
+    return [
+        ([w for j, w in enumerate(words) if j != i], i, one_edit_variants(word))
+        for i, word in enumerate(words)
+        if len(word) >= TYPO_MIN_LENGTH and word.isalpha()
+    ]
+
+
+def fts5_typo_query(words: Sequence[str]) -> str:
+    """An FTS5 MATCH expression finding ``words`` with one of them mistyped by one letter: the others
+    as prefixes, the mistyped one as any of its variants (exact words)."""
+    alternatives = []
+    for others, _i, variants in typo_queries(words):
+        exact = " OR ".join(f'"{v}"' for v in variants)
+        alternatives.append(" AND ".join([*(f'"{w}"*' for w in others), f"({exact})"]))
+    return " OR ".join(f"({a})" for a in alternatives)
+
+
+def tsquery_typo_query(words: Sequence[str]) -> str:
+    """The ``to_tsquery`` text of :func:`fts5_typo_query`."""
+    alternatives = []
+    for others, _i, variants in typo_queries([w.translate(_UNACCENT_EXTRA) for w in words]):
+        exact = " | ".join(f"'{v}'" for v in variants)
+        prefixes = [f"'{w}':*" for w in others]
+        alternatives.append(" & ".join([*prefixes, f"({exact})"]))
+    return " | ".join(f"({a})" for a in alternatives)

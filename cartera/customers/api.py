@@ -37,6 +37,7 @@ from cartera.core.api_common import (
 from cartera.core.dates import BIRTH_DATES
 from cartera.core.scoping import get_for_user, require, restrict
 from cartera.customers.classification import ABCClass, Lifecycle, RFMSegment, reason_text
+from cartera.customers.fields import custom_field_specs
 from cartera.customers.models import (
     Channel,
     Company,
@@ -215,9 +216,37 @@ class CustomerFilterIn(QueryIn):
     abc_class: ABCClass | None = None
     declining: bool = False
     sort: Literal["newest", "oldest", "name", "-name", "revenue", "clv", "last_purchase"] = "newest"
+    custom: list[str] = Field(
+        default_factory=list,
+        description="Custom field filters, each `key:value` (repeat the parameter for several): a choice "
+        "or yes/no field equal to the value, a text field containing it, a number or date (YYYY-MM-DD) "
+        "equal to it. Keys are listed by `GET /api/customers/custom-fields`.",
+    )
+
+    def custom_filters(self) -> tuple[tuple[str, str], ...]:
+        """The ``custom`` pairs, each checked against its field (a 422 on ``custom`` otherwise)."""
+        if not self.custom:
+            return ()
+        specs = {spec.key: spec for spec in custom_field_specs()}
+        pairs = []
+        for item in self.custom:
+            key, sep, raw = item.partition(":")
+            spec = specs.get(key)
+            if not sep or spec is None:
+                raise UnknownReference("custom", _("Unknown custom field “%(key)s”.") % {"key": key})
+            try:
+                spec.parse(raw)
+            except (ValueError, ArithmeticError):
+                raise UnknownReference(
+                    "custom",
+                    _("“%(value)s” is not valid for %(label)s.") % {"value": raw, "label": spec.label},
+                ) from None
+            pairs.append((key, raw))
+        return tuple(pairs)
 
     def to_filters(self) -> CustomerFilters:
         return CustomerFilters(
+            custom=self.custom_filters(),
             query=self.q,
             stage=self.stage or "",
             owner_id=self.owner,
@@ -254,6 +283,32 @@ def list_customers(request: HttpRequest, filters: Query[CustomerFilterIn], page:
     return page_of(qs, ordering=CUSTOMER_SORTS[filters.sort], page=page)
 
 
+class CustomFieldOut(Schema):
+    key: str = Field(
+        description="The name in `custom_fields`, in the `custom` filter and as an import column."
+    )
+    label: str
+    field_type: Literal["text", "number", "date", "boolean", "choice"]
+    choices: list[str] = Field(description="The values a choice field takes.")
+    required: bool
+    editable_by: Literal["everyone", "managers", "admins"]
+
+    @staticmethod
+    def resolve_choices(obj: Any) -> list[str]:
+        return list(obj.choice_list())
+
+
+@customer_router.get(
+    "/custom-fields",
+    response=responses({200: list[CustomFieldOut]}, *LIST_ERRORS, 403),
+    summary="List the custom fields",
+)
+def list_custom_fields(request: HttpRequest) -> Any:
+    """The fields an administrator added to every customer, in the order forms show them."""
+    require(request.auth, Customer, "view")  # type: ignore[attr-defined]
+    return [spec.definition for spec in custom_field_specs()]
+
+
 @customer_router.get(
     "/{int:customer_id}", response=responses({200: CustomerOut}, *READ_ERRORS), summary="Get a customer"
 )
@@ -284,7 +339,8 @@ def create_customer(request: HttpRequest, payload: CustomerIn) -> Any:
 def update_customer(
     request: HttpRequest, customer_id: int, payload: Patch[CustomerIn], response: HttpResponse
 ) -> Any:
-    """Change the fields sent (and only those); `tags`, when sent, replaces the customer's tags.
+    """Change the fields sent (and only those); `tags`, when sent, replaces the customer's tags, and
+    `custom_fields` changes the custom fields it names (`null` clears one) and keeps the others.
 
     Send the `ETag` of your last read in `If-Match`: if someone saved the customer since, nothing is
     changed and the answer is 412 (read it again, then retry).
@@ -292,6 +348,9 @@ def update_customer(
     user = request.auth  # type: ignore[attr-defined]
     customer = get_for_user(Customer.objects.all(), user, "change", pk=customer_id)
     fields, tags = _customer_fields(user, dict(payload))
+    if fields.get("custom_fields") is not None:
+        # Custom fields sent are merged into the stored ones (null clears one), like the other fields.
+        fields["custom_fields"] = {**(customer.custom_fields or {}), **fields["custom_fields"]}
 
     def update(expected: str | None) -> Customer:
         tag_rows = tags_get_or_create(names=tags) if tags is not None else None

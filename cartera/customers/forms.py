@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -12,6 +13,7 @@ from cartera.core.concurrency import VersionedFormMixin
 from cartera.core.contact import normalize_email, normalize_phone
 from cartera.core.forms import ServiceModelForm
 from cartera.customers.classification import ABCClass, Lifecycle, RFMSegment
+from cartera.customers.fields import CustomFieldSpec, custom_field_specs
 from cartera.customers.models import Company, Customer, CustomField, CustomFieldType, Source, Stage, Tag
 from cartera.customers.selectors import CUSTOMER_SORTS, CustomerFilters
 
@@ -60,7 +62,18 @@ class CustomerForm(VersionedFormMixin, ServiceModelForm):
         for definition in CustomField.objects.all():
             name = f"cf_{definition.key}"
             self.fields[name] = _custom_form_field(definition)
-            self.fields[name].initial = (self.instance.custom_fields or {}).get(definition.key)
+            stored = (self.instance.custom_fields or {}).get(definition.key)
+            if definition.field_type == CustomFieldType.NUMBER and stored not in (None, ""):
+                # A Decimal, so that the form writes it the user's way ("41,5" in Spanish).
+                stored = Decimal(str(stored))
+            self.fields[name].initial = stored
+            if not definition.editable_for(user):
+                # Shown, not editable: the service keeps the stored value (and refuses another one).
+                self.fields[name].disabled = True
+                self.fields[name].required = False
+                self.fields[name].help_text = _("Who may change it: %(who)s") % {
+                    "who": definition.get_editable_by_display()
+                }
             self._custom_keys.append(definition.key)
 
     def stored_form(self, current: Any) -> CustomerForm:
@@ -90,7 +103,7 @@ def _custom_form_field(definition: CustomField) -> forms.Field:
     common: dict[str, Any] = {"label": definition.label, "required": definition.required}
     kind = definition.field_type
     if kind == CustomFieldType.NUMBER:
-        return forms.DecimalField(localize=True, **common)
+        return forms.DecimalField(localize=True, max_digits=30, **common)
     if kind == CustomFieldType.DATE:
         return forms.DateField(widget=DATE_INPUT, **common)
     if kind == CustomFieldType.BOOLEAN:
@@ -98,6 +111,42 @@ def _custom_form_field(definition: CustomField) -> forms.Field:
     if kind == CustomFieldType.CHOICE:
         return forms.ChoiceField(choices=[("", "—")] + [(c, c) for c in definition.choice_list()], **common)
     return forms.CharField(max_length=500, **common)
+
+
+def _custom_filter_field(spec: CustomFieldSpec) -> forms.Field:
+    """A list filter on a custom field: a choice or yes/no picked from a list, anything else typed."""
+    if spec.kind == CustomFieldType.CHOICE:
+        return forms.ChoiceField(
+            label=spec.label, required=False, choices=[("", _("Any")), *[(c, c) for c in spec.choices]]
+        )
+    if spec.kind == CustomFieldType.BOOLEAN:
+        return forms.ChoiceField(
+            label=spec.label, required=False, choices=[("", _("Any")), ("yes", _("Yes")), ("no", _("No"))]
+        )
+    widget = forms.DateInput(attrs={"type": "date"}) if spec.kind == CustomFieldType.DATE else forms.TextInput
+    return forms.CharField(label=spec.label, required=False, max_length=100, widget=widget)
+
+
+class CustomFieldForm(forms.ModelForm):  # type: ignore[type-arg]
+    """An admin's custom field: key and type only when it is created (they never change afterwards)."""
+
+    class Meta:
+        model = CustomField
+        fields = ["label", "key", "field_type", "choices", "required", "editable_by", "position"]
+        widgets = {"choices": forms.Textarea(attrs={"rows": 4})}
+        help_texts = {
+            "key": _("Letters, digits, - and _: the name of the column in imports, exports and the API.")
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            for name in ("key", "field_type"):
+                self.fields[name].disabled = True
+
+    def settings(self) -> dict[str, Any]:
+        """What the services take as the field's settings (not its key and type)."""
+        return {k: v for k, v in self.cleaned_data.items() if k not in ("key", "field_type")}
 
 
 class CompanyForm(VersionedFormMixin, ServiceModelForm):
@@ -149,6 +198,27 @@ class CustomerFilterForm(forms.Form):
             field = self.fields[name]
             assert isinstance(field, forms.ChoiceField)
             field.choices = [("", any_label), *choices]
+        self.custom_specs = {f"cf_{spec.key}": spec for spec in custom_field_specs()}
+        for name, spec in self.custom_specs.items():
+            self.fields[name] = _custom_filter_field(spec)
+
+    def custom_filter_fields(self) -> list[forms.BoundField]:
+        """The filters on admin-defined fields, for the template."""
+        return [self[name] for name in self.custom_specs]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name, spec in self.custom_specs.items():
+            raw = data.get(name)
+            if raw in (None, ""):
+                continue
+            try:
+                spec.parse(raw)
+            except (ValueError, ArithmeticError):
+                self.add_error(
+                    name, _("“%(value)s” is not valid for %(label)s.") % {"value": raw, "label": spec.label}
+                )
+        return data
 
     def filters(self) -> CustomerFilters:
         data = self.cleaned_data if self.is_valid() else {}
@@ -163,6 +233,9 @@ class CustomerFilterForm(forms.Form):
             rfm_segment=data.get("rfm_segment") or "",
             abc_class=data.get("abc_class") or "",
             declining=bool(data.get("declining")),
+            custom=tuple(
+                (spec.key, str(data[name])) for name, spec in self.custom_specs.items() if data.get(name)
+            ),
         )
 
     def ordering(self) -> tuple[str, ...]:

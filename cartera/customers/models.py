@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -128,8 +129,19 @@ class CustomFieldType(models.TextChoices):
     CHOICE = "choice", _("Choice")
 
 
+class CustomFieldEditors(models.TextChoices):
+    """Who may change a custom field's value (on a customer they may change at all)."""
+
+    EVERYONE = "everyone", _("Everyone who may edit the customer")
+    MANAGERS = "managers", _("Managers and administrators")
+    ADMINS = "admins", _("Administrators only")
+
+
 class CustomField(models.Model):
-    """A typed extra field an admin adds to every customer; values live in ``Customer.custom_fields``."""
+    """A typed extra field an admin adds to every customer; values live in ``Customer.custom_fields``.
+
+    Its type is fixed once created, so stored values always read as that type (the segment builder
+    compares numbers as numbers)."""
 
     key = models.SlugField(_("key"), max_length=50, unique=True)
     label = models.CharField(_("label"), max_length=100)
@@ -137,6 +149,12 @@ class CustomField(models.Model):
     choices = models.TextField(_("choices"), blank=True, help_text=_("One per line, for choice fields."))
     required = models.BooleanField(_("required"), default=False)
     position = models.PositiveSmallIntegerField(_("position"), default=0)
+    editable_by = models.CharField(
+        _("who may edit"),
+        max_length=10,
+        choices=CustomFieldEditors.choices,
+        default=CustomFieldEditors.EVERYONE,
+    )
 
     class Meta:
         verbose_name = _("custom field")
@@ -148,6 +166,14 @@ class CustomField(models.Model):
 
     def choice_list(self) -> list[str]:
         return [c.strip() for c in self.choices.splitlines() if c.strip()]
+
+    def editable_for(self, user: Any) -> bool:
+        """Whether ``user`` may change this field's value (their right on the customer is checked apart)."""
+        if self.editable_by == CustomFieldEditors.ADMINS:
+            return bool(user.is_superuser)
+        if self.editable_by == CustomFieldEditors.MANAGERS:
+            return bool(user.is_superuser or user.has_perm("accounts.act_on_all_records"))
+        return True
 
 
 class Customer(TimeStampedModel):

@@ -15,8 +15,17 @@ from django.db.models.expressions import RawSQL
 
 from cartera.core.contact import normalize_phone
 from cartera.core.scoping import restrict
-from cartera.core.search import fts5_prefix_query, prefix_q, search_words, tsquery_prefix_query
+from cartera.core.search import (
+    fts5_prefix_query,
+    fts5_typo_query,
+    prefix_q,
+    search_words,
+    tsquery_prefix_query,
+    tsquery_typo_query,
+    typo_queries,
+)
 from cartera.core.text import fold
+from cartera.customers.fields import custom_field_specs, custom_filter_q
 from cartera.customers.models import Company, Customer, CustomField, Tag
 
 # Sort options offered to users: each ends with a unique column so keyset pagination is exact,
@@ -34,6 +43,8 @@ CUSTOMER_SORTS: dict[str, tuple[str, ...]] = {
 # Searches matching up to this many customers are resolved to a list of ids before sorting.
 SEARCH_RESOLVE_LIMIT = 2_000
 _PHONE_CHARS = re.compile(r"^[\d\s+().-]{3,}$")
+_TAX_ID = re.compile(r"^[A-Z0-9]{8,12}$")
+_TAX_ID_JUNK = re.compile(r"[\s.\-/]")
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,8 @@ class CustomerFilters:
     rfm_segment: str = ""
     abc_class: str = ""
     declining: bool = False
+    # (custom field key, value as typed): see customers.fields.custom_filter_q.
+    custom: tuple[tuple[str, str], ...] = ()
 
 
 def search_branches(query: str) -> list[Q]:
@@ -81,6 +94,14 @@ def search_branches(query: str) -> list[Q]:
         # Nothing but punctuation: nothing a name or an e-mail holds.
         return [Q(pk__in=[])]
     branches = [_any_word_q(words)]
+    tax_id = _TAX_ID_JUNK.sub("", query).upper()
+    if _TAX_ID.match(tax_id) and any(ch.isdigit() for ch in tax_id) and any(ch.isalpha() for ch in tax_id):
+        # A CIF/NIF ("B-12345678", "b12345678"): the contacts of that company (unique, indexed).
+        by_tax = list(
+            Company.objects.filter(tax_id__in={tax_id, query.strip()}).values_list("id", flat=True)[:20]
+        )
+        if by_tax:
+            branches.append(Q(company_id__in=by_tax))
     key = fold(query)
     # Resolved up front (one small indexed query) so that every branch is an index lookup; a
     # subquery inside the OR makes SQLite scan the whole customer table.
@@ -93,6 +114,29 @@ def search_branches(query: str) -> list[Q]:
 # The full-text index of the customers' names and e-mails (migration customers 0006): an FTS5 table
 # on SQLite; on PostgreSQL a generated tsvector column with a GIN index (not declared on the model).
 _PG_DOCUMENT = '"customers_customer"."search_document"'
+
+
+def typo_branch(query: str) -> Q | None:
+    """The search again with one word mistyped by one letter ("molna" finds Molina), for when the
+    search finds nothing; ``None`` when the query is an e-mail, a phone or has no word of 4 letters."""
+    query = query.strip()
+    if "@" in query or _PHONE_CHARS.match(query):
+        return None
+    words = search_words(query)
+    if not typo_queries(words):
+        return None
+    if connection.vendor == "sqlite":
+        sql = "SELECT rowid FROM customers_customer_search WHERE customers_customer_search MATCH %s"
+        return Q(pk__in=RawSQL(sql, [fts5_typo_query(words)]))  # noqa: S611  # fixed SQL, words as a parameter
+    if connection.vendor == "postgresql":
+        return Q(
+            RawSQL(  # noqa: S611  # fixed SQL, words as a parameter
+                f"{_PG_DOCUMENT} @@ to_tsquery('simple'::regconfig, %s)",
+                [tsquery_typo_query(words)],
+                output_field=BooleanField(),
+            )
+        )
+    return None
 
 
 def _any_word_q(words: list[str]) -> Q:
@@ -145,13 +189,24 @@ def customer_list(*, user: Any, filters: CustomerFilters) -> QuerySet[Customer]:
         qs = qs.filter(metrics__abc_class=filters.abc_class)
     if filters.declining:
         qs = qs.filter(metrics__declining=True)
+    if filters.custom:
+        specs = {spec.key: spec for spec in custom_field_specs()}
+        for key, raw in filters.custom:
+            if key in specs:
+                try:
+                    qs = qs.filter(custom_filter_q(specs[key], raw))
+                except ValueError:
+                    # Callers check values first (form, API); a value that does not fit matches nobody.
+                    qs = qs.none()
     branches = search_branches(filters.query)
     if branches:
-        qs = _search(qs, branches, user)
+        qs = _search(qs, branches, user, fallback=typo_branch(filters.query))
     return qs
 
 
-def _search(qs: QuerySet[Customer], branches: list[Q], user: Any) -> QuerySet[Customer]:
+def _search(
+    qs: QuerySet[Customer], branches: list[Q], user: Any, fallback: Q | None = None
+) -> QuerySet[Customer]:
     """``qs`` narrowed to a search: a list of ids when the search matches few customers.
 
     A search is an OR of indexed prefix ranges, and both databases misjudge it. Asked for the
@@ -167,6 +222,9 @@ def _search(qs: QuerySet[Customer], branches: list[Q], user: Any) -> QuerySet[Cu
     # which can only make a search look broad, never drop a match.
     union = arms[0].union(*arms[1:], all=True) if len(arms) > 1 else arms[0]
     found = list(union.order_by()[: SEARCH_RESOLVE_LIMIT + 1])
+    if not found and fallback is not None:
+        # Nothing matches as typed: try the words one letter away (``fallback``, see typo_branch).
+        return _search(qs, [fallback], user)
     matches = set(found)
     if len(found) > SEARCH_RESOLVE_LIMIT:
         condition = Q()
@@ -210,12 +268,19 @@ def sector_choices() -> list[str]:
     )
 
 
-def custom_field_values(*, customer: Customer) -> list[tuple[str, Any]]:
-    """(label, value) of the customer's custom fields, in the admin's order."""
+def custom_field_values(*, customer: Customer) -> list[tuple[str, str]]:
+    """(label, value as a person reads it) of the customer's custom fields, in the admin's order."""
     values = customer.custom_fields or {}
     return [
-        (f.label, values[f.key]) for f in CustomField.objects.all() if values.get(f.key) not in (None, "")
+        (spec.label, spec.shown(values[spec.key]))
+        for spec in custom_field_specs()
+        if values.get(spec.key) not in (None, "")
     ]
+
+
+def custom_field_list(*, user: Any) -> QuerySet[CustomField]:
+    """The custom fields an admin manages, in the order forms show them."""
+    return restrict(CustomField.objects.all(), user, "change")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable, Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -18,7 +17,7 @@ from cartera.accounts.models import User
 from cartera.core import hooks
 from cartera.core.concurrency import check_version
 from cartera.core.contact import normalize_email, normalize_phone
-from cartera.customers.fields import field_names
+from cartera.customers.fields import custom_field_specs, field_names
 from cartera.customers.models import Company, Customer, CustomField, CustomFieldType, Stage, Tag
 
 # What a person may set on a customer: from the one field table (customers/fields.py).
@@ -42,57 +41,45 @@ class DuplicateCustomerError(ValidationError):
         )
 
 
-def custom_fields_clean(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Check custom field values against their admin-defined types; returns JSON-ready values."""
-    definitions = {f.key: f for f in CustomField.objects.all()}
+def custom_fields_clean(
+    values: Mapping[str, Any], *, actor: User | None = None, previous: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Check custom field values against their admin-defined types; returns JSON-ready values.
+
+    ``values`` is the customer's whole set of custom values. With ``actor``, a value the actor may not
+    edit (the field's "who may edit") must be the one in ``previous``, and its "required" rule is the
+    editors' business, not theirs.
+    """
+    specs = {spec.key: spec for spec in custom_field_specs()}
+    previous = previous or {}
     cleaned: dict[str, Any] = {}
     errors: list[str] = []
     for key, raw in values.items():
-        definition = definitions.get(key)
-        if definition is None:
+        spec = specs.get(key)
+        if spec is None:
             errors.append(_("Unknown custom field “%(key)s”.") % {"key": key})
             continue
-        if raw in (None, ""):
-            continue
         try:
-            cleaned[key] = _custom_value(definition, raw)
-        except (ValueError, InvalidOperation):
-            errors.append(
-                _("“%(value)s” is not valid for %(label)s.") % {"value": raw, "label": definition.label}
-            )
-    for definition in definitions.values():
-        if definition.required and definition.key not in cleaned:
-            errors.append(_("%(label)s is required.") % {"label": definition.label})
+            value = spec.parse(raw)
+        except (ValueError, TypeError, ArithmeticError):
+            errors.append(_("“%(value)s” is not valid for %(label)s.") % {"value": raw, "label": spec.label})
+            continue
+        if value is not None:
+            cleaned[key] = value
+    for spec in specs.values():
+        editable = actor is None or spec.definition.editable_for(actor)
+        if not editable:
+            if cleaned.get(spec.key) != previous.get(spec.key):
+                errors.append(_("You may not change %(label)s.") % {"label": spec.label})
+            continue
+        if spec.required and spec.key not in cleaned:
+            errors.append(_("%(label)s is required.") % {"label": spec.label})
     if errors:
         raise ValidationError({"custom_fields": errors})
     return cleaned
 
 
-def _custom_value(definition: CustomField, raw: Any) -> Any:
-    kind = definition.field_type
-    if kind == CustomFieldType.NUMBER:
-        return str(Decimal(str(raw).replace(",", ".")))
-    if kind == CustomFieldType.DATE:
-        return (
-            raw.isoformat()
-            if isinstance(raw, datetime.date)
-            else datetime.date.fromisoformat(str(raw)).isoformat()
-        )
-    if kind == CustomFieldType.BOOLEAN:
-        if isinstance(raw, bool):
-            return raw
-        text = str(raw).strip().lower()
-        if text in {"1", "true", "yes", "si", "sí", "on"}:
-            return True
-        if text in {"0", "false", "no", "off"}:
-            return False
-        raise ValueError(raw)
-    if kind == CustomFieldType.CHOICE and str(raw) not in definition.choice_list():
-        raise ValueError(raw)
-    return str(raw)
-
-
-def _apply(customer: Customer, fields: Mapping[str, Any]) -> None:
+def _apply(customer: Customer, fields: Mapping[str, Any], actor: User | None = None) -> None:
     unknown = set(fields) - set(CUSTOMER_EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
@@ -104,7 +91,7 @@ def _apply(customer: Customer, fields: Mapping[str, Any]) -> None:
             elif name == "phone":
                 value = normalize_phone(value)
             elif name == "custom_fields":
-                value = custom_fields_clean(value or {})
+                value = custom_fields_clean(value or {}, actor=actor, previous=customer.custom_fields or {})
             elif isinstance(value, str):
                 value = value.strip()
         except ValidationError as exc:
@@ -190,7 +177,7 @@ def customer_create(*, actor: User, fields: Mapping[str, Any], tags: Iterable[Ta
     fields.setdefault("owner", actor)
     customer = Customer()
     _check_owner_change(actor, customer, fields)
-    _apply(customer, fields)
+    _apply(customer, fields, actor)
     customer.save()
     tag_list = list(tags)
     if tag_list:
@@ -225,7 +212,7 @@ def customer_update(
     fields = _resolve_company_name(actor, fields)
     _check_owner_change(actor, customer, fields)
     before = customer_snapshot(customer)
-    _apply(customer, fields)
+    _apply(customer, fields, actor)
     customer.save()
     if tags is not None:
         customer.tags.set(list(tags))
@@ -374,3 +361,68 @@ def customer_merge(*, actor: User, keep: Customer, remove: Customer) -> Customer
     )
     hooks.fire("portfolio_changed", trigger="merge")
     return keep
+
+
+# --- admin-defined custom fields ------------------------------------------------------------------
+
+CUSTOM_FIELD_SETTINGS = ("label", "choices", "required", "editable_by", "position")
+
+
+def _custom_field_check(actor: User, action: str) -> None:
+    if not actor.has_perm(f"customers.{action}_customfield"):
+        raise PermissionDenied(_("Only administrators manage custom fields."))
+
+
+def _custom_field_apply(field: CustomField, fields: Mapping[str, Any]) -> None:
+    for name, value in fields.items():
+        setattr(field, name, value.strip() if isinstance(value, str) else value)
+    if field.field_type == CustomFieldType.CHOICE and not field.choice_list():
+        raise ValidationError({"choices": _("A choice field needs at least one choice, one per line.")})
+    if field.field_type != CustomFieldType.CHOICE:
+        field.choices = ""
+    field.full_clean()
+
+
+@transaction.atomic
+def custom_field_create(*, actor: User, key: str, field_type: str, fields: Mapping[str, Any]) -> CustomField:
+    """Add a custom field to every customer (admins). ``key`` and ``field_type`` never change afterwards,
+    so stored values keep their meaning; ``fields`` are the settings of :data:`CUSTOM_FIELD_SETTINGS`."""
+    _custom_field_check(actor, "add")
+    unknown = set(fields) - set(CUSTOM_FIELD_SETTINGS)
+    if unknown:
+        raise ValueError(f"not a custom field setting: {', '.join(sorted(unknown))}")
+    field = CustomField(key=key.strip(), field_type=field_type)
+    _custom_field_apply(field, fields)
+    field.save()
+    hooks.fire(
+        "audited", actor=actor, action="created", target_type="customers.customfield",
+        target_id=field.pk, label=field.label, detail={"key": field.key, "type": field.field_type},
+    )  # fmt: skip
+    return field
+
+
+@transaction.atomic
+def custom_field_update(*, actor: User, field: CustomField, fields: Mapping[str, Any]) -> CustomField:
+    """Change a custom field's label, choices, "required", "who may edit" or position (admins).
+
+    A choice removed from the list stays on the customers that have it (shown as it is) until edited.
+    """
+    _custom_field_check(actor, "change")
+    unknown = set(fields) - set(CUSTOM_FIELD_SETTINGS)
+    if unknown:
+        raise ValueError(f"not a custom field setting: {', '.join(sorted(unknown))}")
+    _custom_field_apply(field, fields)
+    field.save()
+    return field
+
+
+@transaction.atomic
+def custom_field_delete(*, actor: User, field: CustomField) -> None:
+    """Remove a custom field (admins). Values stored on customers are left (they stop being shown,
+    filtered or exported) so that re-creating the field with the same key brings them back."""
+    _custom_field_check(actor, "delete")
+    hooks.fire(
+        "audited", actor=actor, action="deleted", target_type="customers.customfield",
+        target_id=field.pk, label=field.label, detail={"key": field.key},
+    )  # fmt: skip
+    field.delete()

@@ -14,8 +14,8 @@ from cartera.core.http import HtmxHttpRequest
 from cartera.core.pagination import capped_count, paginate
 from cartera.core.scoping import can, get_for_user, require
 from cartera.customers import selectors, services
-from cartera.customers.forms import CompanyForm, CustomerFilterForm, CustomerForm
-from cartera.customers.models import Company, Customer
+from cartera.customers.forms import CompanyForm, CustomerFilterForm, CustomerForm, CustomFieldForm
+from cartera.customers.models import Company, Customer, CustomField
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
@@ -168,3 +168,52 @@ def _company_form(request: HttpRequest, company: Company) -> HttpResponse:
             messages.success(request, _("Company saved."))
             return redirect("customers:company_detail", pk=company.pk)
     return render(request, "customers/company_form.html", {"form": form, "company": company})
+
+
+def custom_field_list(request: HttpRequest) -> HttpResponse:
+    """The admins' settings page of custom fields."""
+    require(request.user, CustomField, "change")
+    fields = selectors.custom_field_list(user=request.user)
+    return render(request, "customers/custom_fields.html", {"fields": fields})
+
+
+def custom_field_create(request: HttpRequest) -> HttpResponse:
+    require(request.user, CustomField, "add")
+    form = CustomFieldForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.custom_field_create(
+                actor=request.user,  # type: ignore[arg-type]
+                key=form.cleaned_data["key"],
+                field_type=form.cleaned_data["field_type"],
+                fields=form.settings(),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Custom field added."))
+            return redirect("customers:custom_fields")
+    return render(request, "customers/custom_field_form.html", {"form": form})
+
+
+def custom_field_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    field = get_for_user(CustomField.objects.all(), request.user, "change", pk=pk)
+    form = CustomFieldForm(request.POST or None, instance=field)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.custom_field_update(actor=request.user, field=field, fields=form.settings())  # type: ignore[arg-type]
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Changes saved."))
+            return redirect("customers:custom_fields")
+    return render(request, "customers/custom_field_form.html", {"form": form, "field": field})
+
+
+@require_POST
+def custom_field_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    field = get_for_user(CustomField.objects.all(), request.user, "delete", pk=pk)
+    label = field.label
+    services.custom_field_delete(actor=request.user, field=field)  # type: ignore[arg-type]
+    messages.success(request, _("%(name)s was deleted.") % {"name": label})
+    return redirect("customers:custom_fields")

@@ -1086,6 +1086,7 @@ class _Generator:
                     creator,
                     created,
                     created,
+                    created,  # seen: the demo's history is not news to anyone
                 )
             )
         _Writer(Task, TASK_FIELDS).write(rows)
@@ -1121,5 +1122,5 @@ COMPANY_FIELDS = (
 )
 TASK_FIELDS = (
     "id", "title", "customer", "assignee", "due_at", "done", "done_at", "notes", "created_by", "created_at",
-    "updated_at",
+    "updated_at", "seen_at",
 )  # fmt: skip

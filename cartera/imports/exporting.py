@@ -15,8 +15,8 @@ from django.utils.translation import gettext_lazy
 
 from cartera.activity.models import Interaction
 from cartera.core.contact import format_phone
-from cartera.customers.fields import BY_NAME, field_names
-from cartera.customers.models import Customer
+from cartera.customers.fields import BY_NAME, CustomFieldSpec, custom_field_specs, field_names
+from cartera.customers.models import Customer, CustomFieldType
 from cartera.sales.models import Order
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -69,6 +69,33 @@ def _field_cell(c: Customer, name: str) -> Any:
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     return value
+
+
+def customer_export() -> tuple[list[str], Callable[[Customer], list[Any]]]:
+    """The customer export's header and row writer: the columns above, then one per admin-defined
+    field (customers/fields.py), read once per export."""
+    specs = custom_field_specs()
+    header = [*customer_columns(), *(spec.label for spec in specs)]
+
+    def row(c: Customer) -> list[Any]:
+        values = c.custom_fields or {}
+        return [*customer_row(c), *(_custom_cell(spec, values.get(spec.key)) for spec in specs)]
+
+    return header, row
+
+
+def _custom_cell(spec: CustomFieldSpec, value: Any) -> Any:
+    """A custom value as a spreadsheet takes it: a real date or number, "Yes"/"No", or the text."""
+    if value in (None, ""):
+        return None
+    try:
+        if spec.kind == CustomFieldType.DATE:
+            return datetime.date.fromisoformat(str(value))
+        if spec.kind == CustomFieldType.NUMBER:
+            return Decimal(str(value))
+    except (ValueError, ArithmeticError):
+        return str(value)
+    return spec.shown(value) if spec.kind == CustomFieldType.BOOLEAN else str(value)
 
 
 def order_columns() -> list[str]:

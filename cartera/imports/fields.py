@@ -155,8 +155,26 @@ def header_key(header: str) -> str:
     return " ".join(_NON_WORD.sub(" ", fold(header).replace("_", " ")).split())
 
 
+CUSTOM_KIND = "custom:"  # + a custom field type: the cell is read by customers.fields.custom_value
+
+
+def fields_for(kind: str) -> tuple[FieldDef, ...]:
+    """What a file of ``kind`` can fill: :data:`FIELDS`, and for customers each admin-defined field
+    (``cf:<key>``, from the customer field table) after them."""
+    if kind != "customers":
+        return FIELDS[kind]
+    from cartera.customers.fields import custom_field_specs
+
+    custom = tuple(
+        FieldDef(spec.name, spec.label, CUSTOM_KIND + spec.kind, (spec.key.replace("_", " "),),
+                 choices="\n".join(spec.choices))
+        for spec in custom_field_specs()
+    )  # fmt: skip
+    return FIELDS[kind] + custom
+
+
 def field_map(kind: str) -> dict[str, FieldDef]:
-    return {f.key: f for f in FIELDS[kind]}
+    return {f.key: f for f in fields_for(kind)}
 
 
 def suggest_columns(headers: list[str], kind: str) -> dict[str, str]:
@@ -164,7 +182,7 @@ def suggest_columns(headers: list[str], kind: str) -> dict[str, str]:
     from rapidfuzz import fuzz, process
 
     alias_to_field: dict[str, str] = {}
-    for definition in FIELDS[kind]:
+    for definition in fields_for(kind):
         alias_to_field.setdefault(header_key(definition.key.replace("_", " ")), definition.key)
         alias_to_field.setdefault(header_key(str(definition.label)), definition.key)
         for alias in definition.aliases:
@@ -514,6 +532,18 @@ def read_cell(definition: FieldDef, value: Any, options: dict[str, Any]) -> Any:
         return parse_stage(value) or None
     if kind == "country":
         return parse_country(value)
+    if kind.startswith(CUSTOM_KIND):
+        from cartera.customers.fields import custom_value
+
+        custom_type = kind.removeprefix(CUSTOM_KIND)
+        if custom_type == "date":
+            value = parse_date(value, options.get("date_order", "dmy"))
+        try:
+            return custom_value(custom_type, definition.choices.split("\n"), value)
+        except (ValueError, ArithmeticError) as exc:
+            if custom_type == "choice":
+                raise ValueError(_("not one of the allowed values")) from exc
+            raise ValueError(_("not valid for this field")) from exc
     if kind == "tags":
         return [t.strip() for t in re.split(r"[,;|]", text_of(value)) if t.strip()]
     text = text_of(value)

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from cartera.customers.models import Source
-from cartera.imports.fields import FIELDS
+from cartera.imports.fields import fields_for
 from cartera.imports.models import DuplicatePolicy, ImportJob, ImportKind
 
 
@@ -79,7 +79,7 @@ class MappingForm(forms.Form):
                 required=False,
                 initial=bool(job.options.get("create_customers")),
             )
-        choices = [("", _("— do not import —")), *[(f.key, f.label) for f in FIELDS[job.kind]]]
+        choices = [("", _("— do not import —")), *[(f.key, f.label) for f in fields_for(job.kind)]]
         self.column_fields: list[tuple[str, str]] = []
         for index, header in enumerate(job.headers):
             name = f"col_{index}"

@@ -12,6 +12,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from cartera.core.text import fold as _fold
+from cartera.customers.fields import CUSTOM_PREFIX
 from cartera.customers.models import Customer
 from cartera.imports.fields import FieldDef, field_map, read_cell, text_of
 
@@ -62,11 +63,18 @@ class RowReader:
     """Reads rows of one file shape: ``columns`` maps headers to field keys, ``options`` how to read them."""
 
     def __init__(
-        self, kind: str, headers: list[str], columns: dict[str, str], options: dict[str, Any]
+        self,
+        kind: str,
+        headers: list[str],
+        columns: dict[str, str],
+        options: dict[str, Any],
+        definitions: dict[str, FieldDef] | None = None,
     ) -> None:
         self.kind = kind
         self.options = options
-        definitions = field_map(kind)
+        # A reading worker gets the definitions of the reader that forked it: it never reads the
+        # database (custom fields are rows there).
+        self.definitions = definitions = field_map(kind) if definitions is None else definitions
         self.header_of: dict[str, str] = {}
         self.plan: list[tuple[int, str, FieldDef]] = []
         for index, header in enumerate(headers):
@@ -109,6 +117,12 @@ class RowReader:
             data["first_name"] = first[:100]
             if rest and not data.get("last_name"):
                 data["last_name"] = rest[:150]
+        custom = {
+            key.removeprefix(CUSTOM_PREFIX): data.pop(key)
+            for key in [k for k in data if k.startswith(CUSTOM_PREFIX)]
+        }
+        if custom:
+            data["custom_fields"] = custom
         mobile = data.pop("mobile", None)
         if mobile and not data.get("phone"):
             data["phone"] = mobile

@@ -247,9 +247,7 @@ def export_customers(request: HttpRequest, fmt: str) -> HttpResponseBase:
     filters = form.filters() if form.is_bound else CustomerFilters()
     qs = selectors.customers_for_export(user=request.user, filters=filters)
     params = {k: v for k, v in request.GET.items() if k not in ("cursor", "dir")}
-    return _export(
-        request, "customers", fmt, qs, exporting.customer_columns(), exporting.customer_row, params
-    )
+    return _export(request, "customers", fmt, qs, *exporting.customer_export(), params)
 
 
 def export_orders(request: HttpRequest, fmt: str) -> HttpResponseBase:

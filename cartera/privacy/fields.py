@@ -48,7 +48,7 @@ FIELDS: dict[str, dict[str, How]] = {
         **_STAMPS, "name": K, "name_key": K, "tax_id": K, "sector": K, "size": K, "region": K, "website": K,
     },
     "customers.tag": {"name": K},
-    "customers.customfield": {"key": K, "label": K, "field_type": K, "choices": K},
+    "customers.customfield": {"key": K, "label": K, "field_type": K, "choices": K, "editable_by": K},
     "customers.customer": {
         **_STAMPS,
         "title": C, "first_name": P, "last_name": C, "email": C, "phone": C, "stage": K, "sector": K,
@@ -59,7 +59,7 @@ FIELDS: dict[str, dict[str, How]] = {
     "activity.interaction": {
         **_STAMPS, "kind": K, "direction": K, "occurred_at": K, "subject": R, "body": R, "outcome": K,
     },
-    "activity.task": {**_STAMPS, "title": R, "due_at": K, "done_at": K, "notes": R},
+    "activity.task": {**_STAMPS, "title": R, "due_at": K, "done_at": K, "seen_at": K, "notes": R},
     # Orders stay, anonymous: the amounts and dates are what revenue, cohorts and the models read.
     "sales.order": {
         **_STAMPS, "ordered_on": K, "currency": K, "channel": K, "category": K, "source": K, "external_ref": K,

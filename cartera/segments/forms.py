@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cartera.core.concurrency import VersionedFormMixin
 from cartera.segments.models import Persona
-from cartera.segments.rules import FIELDS, NO_VALUE, OPERATORS, definition_clean, describe
+from cartera.segments.rules import NO_VALUE, OPERATORS, all_fields, definition_clean, describe
 
 MAX_UI_GROUPS = 6
 MAX_UI_RULES = 10
@@ -34,14 +34,15 @@ def builder_state(data: QueryDict | None, *, first_rule: bool = True) -> dict[st
             "groups": [{"match": "all", "rules": [dict(DEFAULT_RULE)] if first_rule else []}],
         }
     groups: list[dict[str, Any]] = []
+    fields = all_fields()
     for i in range(_int(data.get("groups"), 1, MAX_UI_GROUPS)):
         rules = []
         for j in range(_int(data.get(f"g{i}-rules"), 0, MAX_UI_RULES)):
             prefix = f"g{i}-r{j}-"
             field = data.get(prefix + "field", "")
-            if field not in FIELDS:
+            if field not in fields:
                 continue
-            ops = OPERATORS[FIELDS[field].type]
+            ops = OPERATORS[fields[field].type]
             op = data.get(prefix + "op", "")
             if op not in ops:
                 op = next(iter(ops))
@@ -76,15 +77,16 @@ def state_from_definition(definition: Any) -> dict[str, Any]:
     shown as it is, for the user to correct; the rest is left out.
     """
     groups = []
+    fields = all_fields()
     saved = definition.get("groups", []) if isinstance(definition, dict) else []
     for group in saved if isinstance(saved, list) else []:
         if not isinstance(group, dict) or not isinstance(group.get("rules"), list):
             continue
         rules = []
         for rule in group["rules"]:
-            if not isinstance(rule, dict) or rule.get("field") not in FIELDS:
+            if not isinstance(rule, dict) or rule.get("field") not in fields:
                 continue
-            ops = OPERATORS[FIELDS[rule["field"]].type]
+            ops = OPERATORS[fields[rule["field"]].type]
             op = rule.get("op") if rule.get("op") in ops else next(iter(ops))
             value = rule.get("value")
             value2: Any = ""
@@ -94,7 +96,7 @@ def state_from_definition(definition: Any) -> dict[str, Any]:
                 value = []
             elif not isinstance(value, list):
                 value = [value]
-            elif FIELDS[rule["field"]].type == "text":
+            elif fields[rule["field"]].type == "text":
                 value = [", ".join(map(str, value))]
             rules.append(
                 {"field": rule["field"], "op": op, "value": [str(v) for v in value], "value2": str(value2)}
@@ -142,10 +144,11 @@ def _cleaned(definition: Any) -> dict[str, Any] | None:
 def state_definition(state: dict[str, Any]) -> dict[str, Any]:
     """The JSON definition of a builder state (checked afterwards by ``definition_clean``)."""
     groups = []
+    fields = all_fields()
     for group in state["groups"]:
         rules = []
         for rule in group["rules"]:
-            kind = FIELDS[rule["field"]].type
+            kind = fields[rule["field"]].type
             op = rule["op"]
             values = rule["value"]
             value: Any
@@ -166,10 +169,11 @@ def state_definition(state: dict[str, Any]) -> dict[str, Any]:
 def builder_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
     """What the template needs per group and rule: operators and choices of each rule's field."""
     out = []
+    fields = all_fields()
     for group in state["groups"]:
         rules = []
         for rule in group["rules"]:
-            field = FIELDS[rule["field"]]
+            field = fields[rule["field"]]
             rules.append(
                 {
                     **rule,
@@ -185,7 +189,7 @@ def builder_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
 
 def field_options() -> list[tuple[str, list[tuple[str, str]]]]:
     grouped: dict[str, list[tuple[str, str]]] = {}
-    for name, field in FIELDS.items():
+    for name, field in all_fields().items():
         grouped.setdefault(str(field.group), []).append((name, str(field.label).capitalize()))
     return list(grouped.items())
 
@@ -223,3 +227,5 @@ class BulkForm(forms.Form):
         label=_("Due"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     owner = forms.IntegerField(label=_("New owner"), required=False)
+    # "owner": each customer's owner; or a user id.
+    assign_to = forms.CharField(label=_("Tasks for"), required=False, max_length=20)

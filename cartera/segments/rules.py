@@ -49,7 +49,7 @@ _PROBABILITY = (Decimal(0), Decimal(1))
 class Field:
     """One field a segment may test: its label, type, ORM path (ours, never the user's) and choices."""
 
-    label: Promise
+    label: Promise | str
     type: str  # text | choice | number | date | bool | tags | owner | persona | age
     path: str
     choices: Callable[[], list[tuple[str, str]]] | None = None
@@ -57,6 +57,8 @@ class Field:
     # The values a number may take: the column's own range (or a probability's), so that nothing
     # the database cannot compare reaches it.
     bounds: tuple[Decimal, Decimal] | None = None
+    # An admin-defined field (customers/fields.py): its key in ``Customer.custom_fields``.
+    custom_key: str = ""
 
 
 def _static(choices: Any) -> Callable[[], list[tuple[str, str]]]:
@@ -136,6 +138,40 @@ FIELDS: dict[str, Field] = {
     "first_order_on": Field(_("first purchase"), "date", "metrics__first_order_on", group=ANALYSIS),
     "declining": Field(_("orders declining"), "bool", "metrics__declining", group=ANALYSIS),
 }
+
+CUSTOM = _("Custom fields")
+_CUSTOM_BOUNDS = (Decimal("-1e15"), Decimal("1e15"))
+
+
+def _custom_fields() -> dict[str, Field]:
+    """The admin-defined fields as segment fields, named ``cf:<key>`` (one small query)."""
+    from cartera.customers.fields import SEGMENT_KINDS, custom_field_specs
+
+    fields = {}
+    for spec in custom_field_specs():
+        choices = _static([(c, c) for c in spec.choices]) if spec.kind == "choice" else None
+        fields[spec.name] = Field(
+            spec.label, SEGMENT_KINDS[spec.kind], f"custom_fields__{spec.key}", choices, CUSTOM,
+            bounds=_CUSTOM_BOUNDS, custom_key=spec.key,
+        )  # fmt: skip
+    return fields
+
+
+def all_fields() -> dict[str, Field]:
+    """Every field a segment may test: the built-in ones, then the admin-defined ones."""
+    return {**FIELDS, **_custom_fields()}
+
+
+def field_named(name: Any) -> Field | None:
+    """The field a rule names, or ``None`` when there is none (a deleted custom field, a typo)."""
+    if not isinstance(name, str):
+        return None
+    if name in FIELDS:
+        return FIELDS[name]
+    if name.startswith("cf:"):
+        return _custom_fields().get(name)
+    return None
+
 
 OPERATORS: dict[str, dict[str, Promise]] = {
     "text": {
@@ -334,7 +370,7 @@ def rule_clean(rule: Any, *, check_choices: bool = True) -> dict[str, Any]:
     if not isinstance(rule, dict):
         raise _error(_("A condition must be an object."))
     name = rule.get("field")
-    field = FIELDS.get(name) if isinstance(name, str) else None
+    field = field_named(name)
     if field is None:
         raise _error(_("Unknown field: %(field)s.") % {"field": _shown(name)})
     op = rule.get("op")
@@ -406,7 +442,8 @@ _COPIED_ON_METRICS = {"stage"}
 
 def _needs_metrics(rule: dict[str, Any]) -> bool:
     """Only a customer with a metrics row can satisfy the rule."""
-    return FIELDS[rule["field"]].path.startswith(_METRICS_PREFIX) and rule["op"] in _NEEDS_METRICS_OPS
+    field = field_named(rule["field"])
+    return field is not None and field.path.startswith(_METRICS_PREFIX) and rule["op"] in _NEEDS_METRICS_OPS
 
 
 def _answered_on_metrics(rule: dict[str, Any]) -> bool:
@@ -436,8 +473,14 @@ def on_metrics_alone(definition: dict[str, Any]) -> bool:
 
 
 def _rule_q(rule: dict[str, Any], user: Any, today: dt.date, depth: int, on_metrics: bool = False) -> Q:
-    field = FIELDS[rule["field"]]
+    field = field_named(rule["field"])
+    if field is None:
+        raise _error(_("Unknown field: %(field)s.") % {"field": _shown(rule["field"])})
     path, op, value, kind = field.path, rule["op"], rule["value"], field.type
+    if field.custom_key:
+        from cartera.customers.fields import custom_field_q
+
+        return custom_field_q(field.custom_key, kind, op, value, today)
     if on_metrics:
         path = path.removeprefix(_METRICS_PREFIX)
     if kind == "text":
@@ -597,7 +640,10 @@ def describe(definition: dict[str, Any]) -> str:
     for group in definition.get("groups", []):
         words = []
         for rule in group["rules"]:
-            field = FIELDS[rule["field"]]
+            found = field_named(rule["field"])
+            if found is None:
+                continue
+            field = found
             if field.choices is not None and field.type in ("choice",) and rule["field"] not in labels:
                 labels[rule["field"]] = dict(field.choices())
             elif field.type in _NAMED and isinstance(rule["value"], list):

@@ -11,10 +11,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from cartera.accounts.models import User
 from cartera.activity.models import Task
+from cartera.activity.selectors import task_assignees
 from cartera.core.concurrency import StaleEditError
 from cartera.core.http import HtmxHttpRequest
 from cartera.core.pagination import paginate
@@ -173,6 +175,8 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "owners": User.objects.filter(is_active=True).order_by("username")
             if user.has_perm("customers.reassign_customer")
             else [],
+            # Who may get the tasks of "create a task for each": people whose role works on tasks.
+            "assignees": task_assignees(user=user),
         },
     )
 
@@ -210,10 +214,32 @@ def segment_bulk(request: HttpRequest, pk: int) -> HttpResponse:
             require(actor, Task, "add")
             if data["due_at"] is None:
                 raise ValidationError(_("Say when the tasks are due."))
-            n = services.segment_tasks_create(
-                actor=actor, members=members, title=data["title"] or "", due_at=data["due_at"]
+            assignee = None
+            if data.get("assign_to") not in (None, "", "owner"):
+                assignee = User.objects.filter(pk=data["assign_to"], is_active=True).first()
+                if assignee is None:
+                    raise ValidationError(_("Choose who gets the tasks."))
+            n, unowned = services.segment_tasks_create(
+                actor=actor,
+                members=members,
+                title=data["title"] or "",
+                due_at=data["due_at"],
+                assignee=assignee,
             )
-            messages.success(request, _("%(n)d tasks created.") % {"n": n})
+            if assignee is not None:
+                messages.success(request, _("%(n)d tasks created for %(user)s.") % {"n": n, "user": assignee})
+            else:
+                messages.success(request, _("%(n)d tasks created, each for the customer's owner.") % {"n": n})
+            if unowned:
+                messages.warning(
+                    request,
+                    ngettext(
+                        "%(n)d customer has no owner: that task is yours.",
+                        "%(n)d customers have no owner: those tasks are yours.",
+                        unowned,
+                    )
+                    % {"n": unowned},
+                )
     except ValidationError as exc:
         messages.error(request, _messages(exc))
     return redirect("segments:detail", pk)

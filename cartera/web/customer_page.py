@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from cartera.activity import services as activity_services
 from cartera.activity.forms import InteractionForm, TaskForm
-from cartera.activity.models import Interaction, Task
+from cartera.activity.models import Interaction, Outcome, Task
 from cartera.core.http import HtmxHttpRequest
 from cartera.core.scoping import Action, can, get_for_user, require, restrict
 from cartera.customers import selectors as customer_selectors
@@ -74,7 +74,7 @@ def _can_act(request: HttpRequest, customer: Customer, action: Action) -> bool:
 
 
 def quick_form_response(
-    request: HtmxHttpRequest, customer: Customer, form_name: str, form: BaseForm
+    request: HtmxHttpRequest, customer: Customer, form_name: str, form: BaseForm, **extra: object
 ) -> HttpResponse:
     """After a quick form: for htmx the fresh form and timeline; without htmx the customer page.
 
@@ -88,6 +88,7 @@ def quick_form_response(
     if form.errors:
         context[form_name] = form
     context["saved"] = not form.errors
+    context.update(extra)
     if request.htmx:
         return render(request, f"customers/detail.html#{form_name}", context)
     return render(request, "customers/detail.html", context, status=422)
@@ -107,7 +108,15 @@ def interaction_create(request: HtmxHttpRequest, customer_pk: int) -> HttpRespon
             )
         except ValidationError as exc:
             form.add_error(None, exc)
-    return quick_form_response(request, customer, "interaction_form", form)
+    # "Needs follow-up": the follow-up task is offered right there, one tap away.
+    follow_up = not form.errors and form.cleaned_data.get("outcome") == Outcome.FOLLOW_UP
+    return quick_form_response(
+        request,
+        customer,
+        "interaction_form",
+        form,
+        offer_follow_up=follow_up and can(request.user, Task, "add"),
+    )
 
 
 @require_POST

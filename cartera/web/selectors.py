@@ -8,17 +8,19 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from cartera.activity.models import Interaction, Task
-from cartera.core.scoping import restrict
+from cartera.core.scoping import restrict, sees_every_row
 from cartera.customers.classification import reason_text
 from cartera.customers.models import Customer
 from cartera.insights.models import ABCClass, PortfolioSnapshot
 from cartera.insights.selectors import snapshots
 from cartera.sales.models import Order
 from cartera.segments.models import PortfolioFigures
+from cartera.segments.selectors import at_risk_customer_ids
 
 TREND_MONTHS = 24
 ANTICIPATE_ROWS = 15
@@ -40,6 +42,12 @@ class Dashboard:
         return self.months[-1]["churn"] if self.months else None
 
 
+def month_label(day: dt.date) -> str:
+    """A month as the user's language writes it short: "ene 2025", "Jan 2025"."""
+    spanish = (get_language() or "es").startswith("es")
+    return str(formats.date_format(day, "b Y" if spanish else "M Y"))
+
+
 def _monthly(rows: list[PortfolioSnapshot]) -> list[dict[str, Any]]:
     """One point per month: flows and revenue summed over the month's snapshots, the active base at
     its last snapshot, churn = newly inactive / active base at the end of the month before."""
@@ -55,6 +63,13 @@ def _monthly(rows: list[PortfolioSnapshot]) -> list[dict[str, Any]]:
         m["revenue"] += float(snap.revenue_period)
         m["active"] = snap.active_base
     months = list(by_month.values())[-TREND_MONTHS:]
+    for m in months:
+        m["label"] = month_label(dt.date.fromisoformat(m["month"] + "-01"))
+    if rows:
+        last_day = max(snap.taken_on for snap in rows)
+        # The running month (its last snapshot is before the month's end) is drawn as partial.
+        if months and (last_day + dt.timedelta(days=1)).month == last_day.month:
+            months[-1]["partial"] = True
     previous_active: int | None = None
     for m in months:
         m["revenue"] = round(m["revenue"], 2)
@@ -64,7 +79,12 @@ def _monthly(rows: list[PortfolioSnapshot]) -> list[dict[str, Any]]:
 
 
 def _anticipate(user: Any, figures: PortfolioFigures) -> list[dict[str, Any]]:
-    ids = figures.at_risk_ids[: ANTICIPATE_ROWS * 2]
+    """The customers the user looks after who are at risk or declining: everyone's for roles that act
+    on every customer (the list precomputed with the figures), a sales rep's own otherwise."""
+    if sees_every_row(user, Customer, "change"):
+        ids = figures.at_risk_ids[: ANTICIPATE_ROWS * 2]
+    else:
+        ids = at_risk_customer_ids(owner=user, limit=ANTICIPATE_ROWS * 2)
     customers = {
         c.pk: c
         for c in restrict(Customer.objects.all(), user, "view")

@@ -6,7 +6,7 @@ from django.urls import URLPattern, path
 from cartera.web import customer_page, views
 
 app_name = "web"
-urlpatterns = [path("", views.home, name="home")]
+urlpatterns = [path("", views.home, name="home"), path("glossary/", views.glossary, name="glossary")]
 
 # Namespace → routes added to that app's own ones (see cartera/urls.py).
 customer_page_routes: dict[str, list[URLPattern]] = {

@@ -44,3 +44,8 @@ def home(request: HttpRequest) -> HttpResponse:
             "cohorts": board.cohorts,
         },
     )
+
+
+def glossary(request: HttpRequest) -> HttpResponse:
+    """One line on each figure of the analysis (RFM, CLV, P(alive), ABC, value at risk...)."""
+    return render(request, "web/glossary.html")

@@ -118,6 +118,7 @@ def outsider_walk(r):
         ("patch", f"/api/companies/{co}", {"name": "Y"}, {404}),
         ("delete", f"/api/companies/{co}", None, {404}),
         ("get", "/api/tags", None, {200}),
+        ("get", "/api/customers/custom-fields", None, {403}),
         ("get", "/api/interactions", None, {200}),
         ("post", "/api/interactions", {"customer": c, "kind": "call"}, {403}),
         ("get", f"/api/interactions/{i}", None, {404}),

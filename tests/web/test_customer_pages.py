@@ -140,7 +140,9 @@ def test_list_query_count_does_not_grow_with_rows(owner_client, owner):
     few = queries_for_list()
     for i in range(3, 60):
         customer_create(actor=owner, fields={"first_name": f"N{i}", "company_name": f"Empresa {i}"})
-    assert queries_for_list() == few <= 10
+    # 12: the filters on admin-defined custom fields read their definitions, and the header's badge
+    # counts the tasks colleagues gave you (one query each).
+    assert queries_for_list() == few <= 12
 
 
 def test_create_customer_with_field_errors_saves_nothing(owner_client):

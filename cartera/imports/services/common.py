@@ -165,6 +165,9 @@ def combined(item: Pending, policy: str) -> dict[str, Any]:
         for key, value in other.data.items():
             if value in (None, "", []):
                 continue
+            if key == "custom_fields":  # one value per custom field: the kept row's stand, others fill in
+                values[key] = {**value, **(values.get(key) or {})}
+                continue
             if values.get(key) in (None, "", []):
                 values[key] = value
     return values

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from django.utils import translation
 
+from cartera.imports.fields import FieldDef
 from cartera.imports.parsers import ParseError, Table, open_table
 from cartera.imports.rows import CleanRow, RowProblem, RowReader
 
@@ -35,14 +36,14 @@ _ReadRow = tuple[
 
 def _read_share(
     source: tuple[str, str],
-    reading: tuple[str, dict[str, str], dict[str, Any], str],
+    reading: tuple[str, dict[str, str], dict[str, Any], str, dict[str, FieldDef]],
     after: int,
     share: tuple[int, int, int],
     out: Any,
 ) -> None:
     """A reading worker: the rows after ``after``, in batches of ``size``; batch k is checked and put on
     ``out`` when k mod ``count`` is ``index``. Ends with ("end", "") or ("error", message)."""
-    kind, columns, options, language = reading
+    kind, columns, options, language, definitions = reading
     index, count, size = share
     translation.activate(language)
     parent = os.getppid()
@@ -62,7 +63,7 @@ def _read_share(
     number_in_batch = batch_number = 0
     try:
         with open_table(Path(source[0]), source[1]) as table:
-            reader = RowReader(kind, table.headers, columns, options)
+            reader = RowReader(kind, table.headers, columns, options, definitions)
             mine = index == 0
             for number, raw in table.rows:
                 if number <= after:
@@ -141,7 +142,7 @@ def read_rows(
     # The writer keeps one core busy, so the readers get the others.
     count = max(1, min(cpus - 1, 4))
     context = multiprocessing.get_context("fork")
-    reading = (kind, columns, options, translation.get_language() or "es")
+    reading = (kind, columns, options, translation.get_language() or "es", reader.definitions)
     workers = []
     try:
         for index in range(count):

@@ -20,6 +20,7 @@ from django.db.models import (
     DecimalField,
     ForeignKey,
     IntegerField,
+    JSONField,
     Model,
     Q,
     TextField,
@@ -112,14 +113,13 @@ class Writing(RunState):
         changed: list[Customer] = []
         new_tags = self._new_tags(updates) if self.with_tags else {}
         for item, customer, values in self._update_targets(updates, with_company=False):
-            previous = self._changes(customer, values, companies.get(company_key(values)))
+            previous, new_values = self._changes(customer, values, companies.get(company_key(values)))
             if not previous and not new_tags.get(customer.pk):
                 self._unchanged(item)
                 continue
             self._updated(item, [*previous, *(["tags"] if new_tags.get(customer.pk) else [])])
             if previous:
-                for name in previous:
-                    new = values.get(name) if name != "company_id" else companies.get(company_key(values))
+                for name, new in new_values.items():
                     setattr(customer, name, new)
                     changed_fields.add(name)
                 customer.set_search_keys()
@@ -138,19 +138,29 @@ class Writing(RunState):
 
     def _changes(
         self, customer: Customer, values: Mapping[str, Any], company_id: int | None
-    ) -> dict[str, Any]:
-        """The stored values the row would change, as they are now (``{}``: the row changes nothing).
-        With "fill in the empty fields" only empty fields count; equal values never count."""
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The stored values the row would change, as they are now, and the values it writes
+        (``{}, {}``: the row changes nothing). With "fill in the empty fields" only empty fields
+        count; equal values never count. Each custom field counts as a field of its own: the file's
+        values join the stored ones."""
         previous: dict[str, Any] = {}
+        written: dict[str, Any] = {}
         for name in (*CUSTOMER_FIELDS, "company_id"):
-            new = company_id if name == "company_id" else values.get(name)
-            old = getattr(customer, name)
+            new: Any = company_id if name == "company_id" else values.get(name)
+            old: Any = getattr(customer, name)
+            if name == "custom_fields" and new:
+                stored = old or {}
+                new = {**new, **stored} if self.policy == DuplicatePolicy.UPDATE_EMPTY else {**stored, **new}
+                if new == stored:
+                    continue
+                previous[name], written[name] = stored, new
+                continue
             if new in (None, "") or new == old:
                 continue
             if self.policy == DuplicatePolicy.UPDATE_EMPTY and old not in (None, ""):
                 continue
-            previous[name] = jsonable_value(old)
-        return previous
+            previous[name], written[name] = jsonable_value(old), new
+        return previous, written
 
     def _new_tags(self, updates: list[Pending]) -> dict[int, set[str]]:
         """Per customer to update, the file's tags it does not have yet (by lower-cased name)."""
@@ -214,7 +224,7 @@ class Writing(RunState):
             company_id = customer.company_id
             if key and not names_company(key, customer.company):
                 company_id = -1  # another company, or one the import would create
-            previous = self._changes(customer, values, company_id)
+            previous, _written = self._changes(customer, values, company_id)
             if previous or new_tags.get(customer.pk):
                 self._updated(item, [*previous, *(["tags"] if new_tags.get(customer.pk) else [])])
             else:
@@ -534,7 +544,11 @@ class CustomerRows:
         self.slots: dict[str, tuple[int, Callable[[Any], Any] | None]] = {}
         for name in CUSTOMER_FIELDS:
             model_field = Customer._meta.get_field(name)
-            adapt = connection.ops.adapt_datefield_value if isinstance(model_field, DateField) else None
+            adapt: Callable[[Any], Any] | None = None
+            if isinstance(model_field, DateField):
+                adapt = connection.ops.adapt_datefield_value
+            elif isinstance(model_field, JSONField):
+                adapt = functools.partial(model_field.get_db_prep_save, connection=connection)
             self.slots[name] = (position[name], adapt)
         self.company = position["company_id"]
         self.first_key = position["first_name_key"]

@@ -14,7 +14,13 @@ from cartera.segments.selectors.personas import (
     persona_rule_problem,
     suggestion_run,
 )
-from cartera.segments.selectors.portfolio import figures_rows, growth_potential, rfm_grid, rfm_top_moves
+from cartera.segments.selectors.portfolio import (
+    at_risk_customer_ids,
+    figures_rows,
+    growth_potential,
+    rfm_grid,
+    rfm_top_moves,
+)
 from cartera.segments.selectors.segments import (
     EvaluatedSegment,
     Totals,
@@ -37,6 +43,7 @@ __all__ = [
     "Totals",
     "definition_count",
     "definition_members",
+    "at_risk_customer_ids",
     "figures_rows",
     "growth_potential",
     "may",

@@ -3,6 +3,7 @@ follow-up (:mod:`.portfolio`), saved segments and their bulk actions (:mod:`.seg
 (:mod:`.personas`) and persona suggestions (:mod:`.persona_suggestions`). Every public name is
 re-exported here, so ``from cartera.segments.services import figures_refresh`` keeps working."""
 
+from cartera.segments.selectors.portfolio import AT_RISK_KEPT
 from cartera.segments.services.persona_suggestions import (
     AGE_BANDS,
     TOP_REGIONS,
@@ -18,7 +19,6 @@ from cartera.segments.services.personas import (
     persona_update,
 )
 from cartera.segments.services.portfolio import (
-    AT_RISK_KEPT,
     figures_current,
     figures_refresh,
     follow_up_create,

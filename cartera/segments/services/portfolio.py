@@ -8,8 +8,7 @@ from typing import Any
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Count, ExpressionWrapper, F, FloatField, Q, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -21,9 +20,7 @@ from cartera.insights.analysis import OrderArrays, PortfolioMetrics
 from cartera.insights.models import CustomerMetrics, PortfolioSnapshot
 from cartera.segments import figures
 from cartera.segments.models import PortfolioFigures
-
-AT_RISK_KEPT = 200
-
+from cartera.segments.selectors.portfolio import at_risk_customer_ids
 
 # --------------------------------------------------------------------------------------------------
 # Portfolio figures (computed once per snapshot; the pages only read them)
@@ -46,15 +43,7 @@ def _grouped(field: str) -> dict[str, dict[str, float]]:
 
 
 def _at_risk_ids() -> list[int]:
-    value_at_risk = ExpressionWrapper(
-        F("clv_12m") * (Value(1.0) - Coalesce(F("p_alive"), Value(0.0))), output_field=FloatField()
-    )
-    return list(
-        CustomerMetrics.objects.filter(Q(lifecycle="at_risk") | Q(declining=True), clv_12m__isnull=False)
-        .annotate(var=value_at_risk)
-        .order_by("-var", "customer_id")
-        .values_list("customer_id", flat=True)[:AT_RISK_KEPT]
-    )
+    return at_risk_customer_ids()
 
 
 def figures_refresh(
@@ -146,9 +135,11 @@ def stage_counts() -> dict[str, int]:
 
 
 def follow_up_create(*, actor: User, customer: Customer, note: str = "") -> Any:
-    """A task for ``actor`` to contact ``customer`` tomorrow morning (one click from "Anticipate")."""
+    """A task to contact ``customer`` tomorrow morning (one click from "Anticipate"), for the person
+    who looks after the customer (its owner; the actor when it has no active owner)."""
     tomorrow = timezone.localtime() + dt.timedelta(days=1)
     due = tomorrow.replace(hour=10, minute=0, second=0, microsecond=0)
+    owner = customer.owner if customer.owner_id and customer.owner and customer.owner.is_active else actor
     return task_create(
         actor=actor,
         fields={
@@ -156,5 +147,6 @@ def follow_up_create(*, actor: User, customer: Customer, note: str = "") -> Any:
             "customer": customer,
             "due_at": due,
             "notes": note,
+            "assignee": owner,
         },
     )

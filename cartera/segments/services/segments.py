@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cartera.accounts.models import User
-from cartera.activity.services import task_create
+from cartera.activity.services import task_create, tasks_assigned_notify
 from cartera.core.concurrency import check_version
 from cartera.core.scoping import restrict
 from cartera.customers.models import Customer, Tag
@@ -124,9 +124,19 @@ def segment_tag(*, actor: User, members: QuerySet[Customer], tag_name: str, remo
 
 @transaction.atomic
 def segment_tasks_create(
-    *, actor: User, members: QuerySet[Customer], title: str, due_at: dt.datetime, notes: str = ""
-) -> int:
-    """One task per member for the actor (a call list), at most :data:`BULK_TASK_LIMIT`."""
+    *,
+    actor: User,
+    members: QuerySet[Customer],
+    title: str,
+    due_at: dt.datetime,
+    notes: str = "",
+    assignee: User | None = None,
+) -> tuple[int, int]:
+    """One task per member (a call list), at most :data:`BULK_TASK_LIMIT`: for ``assignee`` when
+    given, else for each customer's owner. A member with no (active) owner gets a task for the
+    actor, and the second number says how many did, so the caller can say so: nothing goes to the
+    person who clicked without them being told. Returns (tasks created, of them for the actor
+    because the customer had no owner)."""
     title = title.strip()
     if not title:
         raise ValidationError({"title": _("Give the tasks a title.")})
@@ -136,8 +146,20 @@ def segment_tasks_create(
             _("A segment of %(n)d customers is too large for one task each (at most %(max)d).")
             % {"n": count, "max": BULK_TASK_LIMIT}
         )
+    # One User per owner (its permission cache is then filled once, not once per customer).
+    owners: dict[int, User] = {}
+    tasks = []
+    unowned = 0
     for customer in members.order_by("pk"):
-        task_create(
-            actor=actor, fields={"title": title, "customer": customer, "due_at": due_at, "notes": notes}
-        )
-    return count
+        to = assignee
+        if to is None and customer.owner_id is not None:
+            if customer.owner_id not in owners:
+                owners[customer.owner_id] = User.objects.get(pk=customer.owner_id)
+            to = owners[customer.owner_id] if owners[customer.owner_id].is_active else None
+        if to is None:
+            unowned += 1
+            to = actor
+        fields = {"title": title, "customer": customer, "due_at": due_at, "notes": notes, "assignee": to}
+        tasks.append(task_create(actor=actor, fields=fields, notify=False))
+    tasks_assigned_notify(actor=actor, tasks=tasks)
+    return count, unowned

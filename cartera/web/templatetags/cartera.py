@@ -36,3 +36,14 @@ def money(value: object, currency: str = "EUR") -> str:
 def money0(value: object, currency: str = "EUR") -> str:
     """Like :func:`money`, rounded to whole units, for summary figures ("2.000.265 €")."""
     return format_money(value, currency or "EUR", decimals=0)  # type: ignore[arg-type]
+
+
+@register.simple_tag(takes_context=True)
+def new_task_count(context: template.Context) -> int:
+    """How many tasks colleagues gave the logged-in user that they have not seen (the header badge)."""
+    from cartera.activity.selectors import new_tasks
+
+    user = context.get("user")
+    if user is None or not user.is_authenticated:
+        return 0
+    return new_tasks(user=user).count()

@@ -32,7 +32,7 @@ class Command(BaseCommand):
         row: Any
         if what == "customers":
             qs: Any = selectors.customers_for_export(user=user, filters=CustomerFilters())
-            header, row = exporting.customer_columns(), exporting.customer_row
+            header, row = exporting.customer_export()
         elif what == "orders":
             qs, header, row = (
                 selectors.orders_for_export(user=user),

@@ -8,3 +8,10 @@ document.addEventListener("submit", function (event) {
     event.stopImmediatePropagation();
   }
 }, true);
+
+// Folded filters (the customer list) open by themselves where there is room for them.
+document.addEventListener("DOMContentLoaded", function () {
+  if (window.matchMedia("(min-width: 720px)").matches) {
+    document.querySelectorAll("details.more-filters").forEach(function (details) { details.open = true; });
+  }
+});

@@ -134,7 +134,7 @@
         const x = PAD.left + (w * (i + 0.5)) / rows.length;
         const y = PAD.top + h - (h * r[k]) / max;
         pts.push(x.toFixed(1) + "," + y.toFixed(1));
-        el("circle", { cx: x, cy: y, r: 2.5, class: "chart-dot series-" + s, "data-value": r[k] }, f.svg);
+        el("circle", { cx: x, cy: y, r: 2.5, class: "chart-dot series-" + s + (r.partial ? " partial" : ""), "data-value": r[k] }, f.svg);
       });
       el("polyline", { points: pts.join(" "), class: "chart-line series-" + s, fill: "none", stroke: COLORS[s] }, f.svg);
     });
@@ -171,7 +171,9 @@
         const y = PAD.top + h - (h * base) / max - bh;
         const rect = el("rect", {
           x: x.toFixed(1), y: y.toFixed(1), width: barW.toFixed(1), height: Math.max(0, bh).toFixed(1),
-          fill: COLORS[s % COLORS.length], class: "chart-bar series-" + s, "data-value": v,
+          fill: COLORS[s % COLORS.length], "data-value": v,
+          // The running month is not over: drawn lighter and dashed, so it does not read as a drop.
+          class: "chart-bar series-" + s + (r.partial ? " partial" : ""),
         }, f.svg);
         el("title", {}, rect).textContent = r[xKey] + ": " + fmt(v, kind);
         if (stacked) base += v;

@@ -1,0 +1,63 @@
+"""A one-letter typo still finds the person when nothing matches as typed; a company's tax id finds its
+contacts. Both through the database's own full-text index (FTS5 / tsvector)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cartera.core.search import one_edit_variants, search_words, typo_queries
+from cartera.customers.services import company_create, customer_create
+from tests.customers.test_search import found
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def people(owner):
+    acme = company_create(actor=owner, fields={"name": "Talleres Acme", "tax_id": "B12345678"})
+    fields = [
+        {"first_name": "María Dolores", "last_name": "Bermejo Sánchez", "email": "mdbermejo@example.com"},
+        {"first_name": "Juan", "last_name": "Pérez Molina", "email": "jperezm@example.com", "company": acme},
+        {"first_name": "Rocío", "last_name": "Jiménez Ávila", "email": "rjimenez@example.es"},
+        {"first_name": "Dolores", "last_name": "Molina Ruiz"},
+        {"first_name": "Mónica", "last_name": "Molino"},
+    ]
+    return [customer_create(actor=owner, fields=f) for f in fields]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("molna", ["Juan Pérez Molina", "Dolores Molina Ruiz"]),  # a letter dropped (Molino is two away)
+        ("molno", ["Mónica Molino"]),
+        ("mloina", ["Juan Pérez Molina", "Dolores Molina Ruiz"]),  # two letters swapped
+        ("dolores bermjo", ["María Dolores Bermejo Sánchez"]),  # one word right, one mistyped
+        ("jimenes rocio", ["Rocío Jiménez Ávila"]),  # a letter changed, words in any order
+        ("bermejjo", ["María Dolores Bermejo Sánchez"]),  # a letter added
+        ("MOLÍNA RUIZ", ["Dolores Molina Ruiz"]),  # exact: no typo needed, case and accents ignored
+    ],
+)
+def test_one_letter_typo_finds_the_person(owner, people, query, expected):
+    assert found(owner, query) == expected
+
+
+def test_exact_matches_come_alone_and_two_typos_find_nothing(owner, people):
+    # "molina" matches as typed, so "molino" (one letter away) is not added to it.
+    assert found(owner, "molina") == ["Juan Pérez Molina", "Dolores Molina Ruiz"]
+    assert found(owner, "mlona") == []  # two edits away
+    assert found(owner, "xyz") == []  # too short to carry a typo
+
+
+def test_a_tax_id_finds_the_companys_contacts(owner, people):
+    assert found(owner, "B-12345678") == ["Juan Pérez Molina"]
+    assert found(owner, "b 1234 5678") == ["Juan Pérez Molina"]
+
+
+def test_the_variants_are_one_edit_away():
+    variants = one_edit_variants("mola")
+    for expected in ("molla", "mol", "moal", "mila", "amola"):
+        assert expected in variants
+    assert "mola" not in variants and "ma" not in variants
+    assert len(variants) == len(set(variants))
+    # Only words of four letters or more are tried, and only letters.
+    assert [position for _others, position, _v in typo_queries(search_words("de la molna 2024"))] == [2]
