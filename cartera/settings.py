@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "cartera.segments",
     "cartera.imports",
     "cartera.privacy",
+    "cartera.pipeline",
     "cartera.web",
     "cartera.demo",
 ]

@@ -8,6 +8,7 @@ from django import forms
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
+from cartera.customers.models import Stage
 from cartera.segments.models import Persona
 from cartera.segments.rules import FIELDS, NO_VALUE, OPERATORS
 
@@ -175,6 +176,7 @@ class BulkForm(forms.Form):
         ("remove_tag", _("Remove a tag")),
         ("create_task", _("Create a task for each member")),
         ("assign_owner", _("Assign owner")),
+        ("set_stage", _("Change the stage")),
     ]
     action = forms.ChoiceField(label=_("Action"), choices=ACTIONS)
     tag = forms.CharField(label=_("Tag"), max_length=60, required=False)
@@ -183,3 +185,5 @@ class BulkForm(forms.Form):
         label=_("Due"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     owner = forms.IntegerField(label=_("New owner"), required=False)
+    stage = forms.ChoiceField(label=_("Move to stage"), required=False, choices=[("", "—"), *Stage.choices])
+    reason = forms.CharField(label=_("Why (optional)"), required=False, max_length=300)

@@ -27,8 +27,8 @@ from django.db.models import (
 from django.utils import timezone
 
 from cartera.activity.models import Interaction
-from cartera.customers.models import Company, Customer, Stage
-from cartera.customers.services import tags_get_or_create
+from cartera.customers.models import Company, Customer, StageVia
+from cartera.customers.services import customers_mark_buyers, stage_changes_record, tags_get_or_create
 from cartera.imports.models import DuplicatePolicy, ImportKind, ImportRecord
 from cartera.imports.rows import CleanRow
 from cartera.imports.services.common import (
@@ -74,6 +74,7 @@ class Writing(RunState):
         targets = Customer.objects.in_bulk([p.target_id for p in updates if p.target_id])
         changed_fields: set[str] = set()
         changed: list[Customer] = []
+        stage_moves: list[tuple[int, str, str]] = []
         for item in updates:
             target = targets.get(item.target_id or 0)
             if target is None:
@@ -90,6 +91,8 @@ class Writing(RunState):
                 if self.policy == DuplicatePolicy.UPDATE_EMPTY and old not in (None, ""):
                     continue
                 previous[name] = jsonable_value(old)
+                if name == "stage":
+                    stage_moves.append((customer.pk, str(old), str(new)))
                 setattr(customer, name, new)
                 changed_fields.add(name)
             if previous:
@@ -97,6 +100,8 @@ class Writing(RunState):
                 customer.updated_at = timezone.now()
                 changed.append(customer)
             records.append(self._record("customers.customer", customer.pk, "updated", item.row, previous))
+        if stage_moves:
+            stage_changes_record(actor=actor, changes=stage_moves, via=StageVia.IMPORT)
         if changed:
             Customer.objects.bulk_update(
                 changed,
@@ -183,7 +188,7 @@ class Writing(RunState):
             for item, order in zip(pending, orders, strict=True):
                 records.append(self._record("sales.order", order.pk, "created", item.row))
             buyers = {o.customer_id for o in orders}
-            Customer.objects.filter(id__in=buyers).exclude(stage=Stage.CUSTOMER).update(stage=Stage.CUSTOMER)
+            customers_mark_buyers(actor=self.actor, customer_ids=buyers, via=StageVia.IMPORT)
             if orders:
                 self.ordered = True
                 schedule_refresh(trigger="import")
