@@ -121,6 +121,12 @@ def _advanced_from(stage_id: int) -> QuerySet[OpportunityStageChange]:
     )
 
 
+def opportunities_of_customer(*, user: Any, customer_id: int, limit: int = 10) -> list[Opportunity]:
+    """The customer's opportunities that ``user`` may see, open ones first (the customer page's card)."""
+    qs = restrict(Opportunity.objects.filter(customer_id=customer_id), user, "view").select_related("stage")
+    return list(qs.order_by("closed_at", "-id")[:limit])
+
+
 def opportunity_get(*, user: Any, pk: int, action: Any = "view") -> Opportunity:
     """One opportunity (404 outside the user's scope, 403 when seen but not theirs to act on)."""
     qs = Opportunity.objects.select_related(

@@ -28,6 +28,8 @@ from cartera.customers.classification import reason_text
 from cartera.customers.forms import StageChangeForm
 from cartera.customers.models import Customer
 from cartera.insights.selectors import metrics_for
+from cartera.pipeline.models import Opportunity
+from cartera.pipeline.selectors import opportunities_of_customer
 from cartera.privacy.selectors import privacy_panel
 from cartera.sales import services as sales_services
 from cartera.sales.forms import OrderForm
@@ -55,6 +57,8 @@ def detail_context(request: HttpRequest, customer: Customer) -> dict[str, object
         "can_delete": _can_act(request, customer, "delete"),
         "can_order": _can_act(request, customer, "change") and can(request.user, Order, "add"),
         "privacy": privacy_panel(user=request.user, customer=customer),
+        "opportunities": opportunities_of_customer(user=request.user, customer_id=customer.pk),
+        "can_open_opportunity": can(request.user, Opportunity, "add"),
     }
 
 

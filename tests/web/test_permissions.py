@@ -46,6 +46,8 @@ def _routes(world):
         "customers:create": ((), ["get", "post"]),
         "customers:detail": ((c,), ["get"]),
         "customers:edit": ((c,), ["get", "post"]),
+        "customers:stage_change": ((c,), ["post"]),
+        "customers:stage_bulk": ((), ["post"]),
         "customers:delete": ((c,), ["post"]),
         "customers:company_list": ((), ["get"]),
         "customers:company_create": ((), ["get", "post"]),
@@ -139,6 +141,7 @@ def test_anonymous_is_sent_to_login_everywhere(client, world):
         ("customers:edit", "get", 403),
         ("customers:edit", "post", 403),
         ("customers:delete", "post", 403),
+        ("customers:stage_change", "post", 403),
         ("sales:order_create", "post", 403),
         ("activity:task_toggle", "post", 403),
         # Companies have no owner: sales reps may add them (from the customer form) but not edit them.
