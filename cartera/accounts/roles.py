@@ -61,6 +61,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     + _model_perms(["view", "add", "change", "delete"], _PIPELINE)
     + _PIPELINE_HISTORY
     + ["pipeline.reassign_opportunity", "pipeline.manage_pipeline"]
+    + _model_perms(["view", "add", "change", "delete"], {"pipeline": ["calllist", "calllistentry"]})
     + [
         "customers.export_customer",
         "customers.reassign_customer",
@@ -78,6 +79,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     + _HISTORY_VIEW
     + _model_perms(["view", "add", "change"], _PIPELINE)
     + _PIPELINE_HISTORY
+    # The call lists a manager gives them: read them and log each call's outcome.
+    + ["pipeline.view_calllist", "pipeline.view_calllistentry", "pipeline.change_calllistentry"]
     + _OWN_WORK_PERMS,
 }
 # Admins hold every permission through ``is_superuser``; the group exists so the role is visible.

@@ -11,7 +11,14 @@ from django.utils.translation import gettext_lazy as _
 from cartera.accounts.models import User
 from cartera.core.forms import AmountField, ServiceModelForm
 from cartera.customers.models import Company, Customer, Source
-from cartera.pipeline.models import LostReason, Opportunity, OpportunityStatus, Pipeline, PipelineStage
+from cartera.pipeline.models import (
+    CallOutcome,
+    LostReason,
+    Opportunity,
+    OpportunityStatus,
+    Pipeline,
+    PipelineStage,
+)
 from cartera.pipeline.selectors import OpportunityFilters
 
 DATE = {"type": "date"}
@@ -181,4 +188,35 @@ class FilterForm(forms.Form):
             advanced_from_id=data.get("advanced_from"),
             rotting=bool(data.get("rotting")),
             query=(data.get("q") or "").strip(),
+        )
+
+
+class CallOutcomeForm(forms.Form):
+    """One tap after a call; "call back" needs the day."""
+
+    outcome = forms.ChoiceField(choices=CallOutcome.choices)
+    call_back_on = forms.DateField(
+        label=_("Call back on"), required=False, widget=forms.DateInput(attrs=DATE)
+    )
+    note = forms.CharField(required=False, max_length=500)
+
+
+class CallListBuildForm(forms.Form):
+    """Managers: a call list for a day from a segment, for one person or for each customer's owner."""
+
+    segment: forms.ModelChoiceField[Any] = forms.ModelChoiceField(label=_("Segment"), queryset=None)
+    assignee = forms.ModelChoiceField(
+        label=_("Give it to"), required=False, queryset=User.objects.none(),
+        empty_label=_("Each customer's owner"),
+    )  # fmt: skip
+    for_date = forms.DateField(label=_("To call on"), widget=forms.DateInput(attrs=DATE))
+    name = forms.CharField(label=_("Name"), max_length=120)
+
+    def __init__(self, *args: Any, segments: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        segment_field: Any = self.fields["segment"]
+        segment_field.queryset = segments
+        assignee_field: Any = self.fields["assignee"]
+        assignee_field.queryset = (
+            User.objects.filter(is_active=True, groups__isnull=False).distinct().order_by("username")
         )

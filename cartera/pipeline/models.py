@@ -244,3 +244,69 @@ class OpportunityStageChange(models.Model):
     def days_in_stage(self) -> int | None:
         """Whole days spent in ``from_stage`` before this move."""
         return None if self.seconds_in_stage is None else self.seconds_in_stage // 86_400
+
+
+class CallList(models.Model):
+    """A list of people for one member of the team to call on a day, built by a manager from a segment.
+
+    Each rep also has an automatic list for today (at-risk customers, hot opportunities, overdue
+    follow-ups, new leads: :func:`cartera.pipeline.selectors.calls_today`); assigned lists come first.
+    """
+
+    scope_owner_fields = ("assignee",)
+    scope_private = True
+
+    name = models.CharField(_("name"), max_length=120)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="call_lists",
+        verbose_name=_("assigned to"),
+    )
+    for_date = models.DateField(_("to call on"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("created by"),
+    )  # fmt: skip
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("call list")
+        verbose_name_plural = _("call lists")
+        ordering = ["-for_date", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CallOutcome(models.TextChoices):
+    REACHED = "reached", _("Reached")
+    NO_ANSWER = "no_answer", _("No answer")
+    CALL_BACK = "call_back", _("Call back")
+
+
+class CallListEntry(models.Model):
+    """One person on a call list, and how the call went."""
+
+    scope_owner_fields = ("call_list__assignee",)
+    scope_private = True
+
+    call_list = models.ForeignKey(CallList, on_delete=models.CASCADE, related_name="entries",
+                                  verbose_name=_("call list"))  # fmt: skip
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", verbose_name=_("customer")
+    )
+    position = models.PositiveIntegerField(_("position"), default=0)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=CallOutcome.choices, blank=True)
+    called_at = models.DateTimeField(_("called"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("call list entry")
+        verbose_name_plural = _("call list entries")
+        ordering = ["call_list", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["call_list", "customer"], name="calllistentry_once_per_list")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.call_list_id}: {self.customer_id}"

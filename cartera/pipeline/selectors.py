@@ -19,6 +19,8 @@ from django.utils import timezone
 
 from cartera.core.scoping import get_for_user, restrict
 from cartera.pipeline.models import (
+    CallList,
+    CallListEntry,
     LostReason,
     Opportunity,
     OpportunityStageChange,
@@ -393,3 +395,153 @@ def _forecast(open_qs: QuerySet[Opportunity]) -> list[dict[str, Any]]:
          "weighted": (Decimal(r["w"] or 0) / 100).quantize(Decimal("0.01"))}
         for r in rows
     ]  # fmt: skip
+
+
+# --- call lists ------------------------------------------------------------------------------------
+
+CALL_ROWS = 60
+NEW_LEAD_DAYS = 14
+HOT_PROBABILITY = 50
+HOT_CLOSE_DAYS = 14
+
+
+@dataclass
+class CallRow:
+    """One person to call today and why: ``kind`` is "assigned", "at_risk", "hot", "overdue" or "new"."""
+
+    customer: Any
+    kind: str
+    stake: Decimal
+    detail: str = ""
+    call_list: CallList | None = None
+
+
+KIND_ORDER = {"assigned": 0, "at_risk": 1, "hot": 2, "overdue": 3, "new": 4}
+
+
+def calls_today(*, user: Any, limit: int = CALL_ROWS) -> list[CallRow]:
+    """``user``'s calls for today, most at stake first: the lists a manager assigned for today (or
+    before, still unanswered), then the customers they look after who are at risk (by value at risk),
+    their hot opportunities (weighted value), overdue follow-up tasks, and new leads. Each person once,
+    under the first reason; nobody already called today."""
+    from cartera.activity.models import Interaction, InteractionKind, Task
+    from cartera.customers.classification import Lifecycle
+    from cartera.customers.models import Customer, Stage
+
+    today = timezone.localdate()
+    start = timezone.make_aware(dt.datetime.combine(today, dt.time.min))
+    called = set(
+        Interaction.objects.filter(
+            author=user, kind=InteractionKind.CALL, occurred_at__gte=start
+        ).values_list("customer_id", flat=True)
+    )
+    customers = restrict(Customer.objects.all(), user, "view")
+    rows: list[CallRow] = []
+    entries = (
+        restrict(CallListEntry.objects.all(), user, "change")
+        .filter(call_list__assignee=user, call_list__for_date__lte=today, outcome="")
+        .select_related("customer", "call_list")
+        .order_by("call_list__for_date", "call_list_id", "position")[:limit]
+    )
+    rows += [CallRow(e.customer, "assigned", Decimal("0"), e.call_list.name, e.call_list) for e in entries]
+    at_risk = (
+        customers.filter(owner=user, metrics__lifecycle=Lifecycle.AT_RISK)
+        .select_related("metrics")
+        .order_by("-metrics__clv_12m", "pk")[:limit]
+    )
+    for c in at_risk:
+        m = c.metrics
+        rows.append(
+            CallRow(
+                c,
+                "at_risk",
+                (Decimal(m.clv_12m or 0) * Decimal(1 - (m.p_alive or 0))).quantize(Decimal("0.01")),
+            )
+        )
+    hot = (
+        restrict(Opportunity.objects.all(), user, "change")
+        .filter(owner=user, status=OpportunityStatus.OPEN, customer__isnull=False)
+        .filter(
+            Q(probability__gte=HOT_PROBABILITY)
+            | Q(expected_close_on__lte=today + dt.timedelta(days=HOT_CLOSE_DAYS))
+        )
+        .select_related("customer")
+        .order_by("-value", "pk")[:limit]
+    )
+    rows += [CallRow(o.customer, "hot", o.weighted_value, o.title) for o in hot]
+    overdue = (
+        restrict(Task.objects.all(), user, "change")
+        .filter(assignee=user, done=False, due_at__lt=start, customer__isnull=False)
+        .select_related("customer")
+        .order_by("due_at")[:limit]
+    )
+    rows += [CallRow(t.customer, "overdue", Decimal("0"), t.title) for t in overdue]
+    new = customers.filter(
+        owner=user, stage__in=[Stage.SUSPECT, Stage.PROSPECT],
+        created_at__gte=timezone.now() - dt.timedelta(days=NEW_LEAD_DAYS), interactions__isnull=True,
+    ).order_by("-created_at")[:limit]  # fmt: skip
+    rows += [CallRow(c, "new", Decimal("0")) for c in new]
+    seen: set[int] = set()
+    result: list[CallRow] = []
+    for row in sorted(rows, key=lambda r: (KIND_ORDER[r.kind], -r.stake)):
+        if row.customer.pk in seen or row.customer.pk in called:
+            continue
+        seen.add(row.customer.pk)
+        result.append(row)
+    return result[:limit]
+
+
+def call_lists_for(*, user: Any) -> QuerySet[CallList]:
+    """Call lists ``user`` may see (their own; managers: everybody's), newest first, with progress."""
+    return (
+        restrict(CallList.objects.all(), user, "view")
+        .select_related("assignee")
+        .annotate(total=Count("entries"), done=Count("entries", filter=~Q(entries__outcome="")))
+        .order_by("-for_date", "-id")
+    )
+
+
+@dataclass
+class RepActivity:
+    user: Any
+    calls: int = 0
+    reached: int = 0
+    meetings: int = 0
+    moved: int = 0
+    won: int = 0
+    lost: int = 0
+
+
+def team_activity(*, user: Any, since: dt.date) -> list[RepActivity]:
+    """Managers: per member of the team since ``since``, the calls (and how many reached someone), the
+    meetings and visits, and the opportunities moved, won and lost."""
+    from cartera.accounts.models import User
+    from cartera.activity.models import Interaction, InteractionKind
+    from cartera.activity.models import Outcome as InteractionOutcome
+
+    start = timezone.make_aware(dt.datetime.combine(since, dt.time.min))
+    people = {
+        u.pk: RepActivity(u)
+        for u in User.objects.filter(is_active=True, groups__isnull=False).distinct().order_by("username")
+    }
+    interactions = restrict(Interaction.objects.all(), user, "view").filter(
+        occurred_at__gte=start, author__in=list(people)
+    )
+    for row in interactions.order_by().values("author_id").annotate(
+        calls=Count("id", filter=Q(kind=InteractionKind.CALL)),
+        reached=Count("id", filter=Q(kind=InteractionKind.CALL, outcome=InteractionOutcome.POSITIVE)),
+        meetings=Count("id", filter=Q(kind__in=[InteractionKind.MEETING, InteractionKind.VISIT])),
+    ):  # fmt: skip
+        person = people[row["author_id"]]
+        person.calls, person.reached, person.meetings = row["calls"], row["reached"], row["meetings"]
+    changes = restrict(OpportunityStageChange.objects.all(), user, "view").filter(
+        changed_at__gte=start, changed_by__in=list(people), from_stage__isnull=False
+    )
+    for moves in changes.order_by().values("changed_by_id").annotate(
+        moved=Count("id", filter=Q(outcome=OpportunityStatus.OPEN)),
+        won=Count("id", filter=Q(outcome=OpportunityStatus.WON)),
+        lost=Count("id", filter=Q(outcome=OpportunityStatus.LOST)),
+    ):  # fmt: skip
+        person = people[moves["changed_by_id"]]
+        person.moved, person.won, person.lost = moves["moved"], moves["won"], moves["lost"]
+    return list(people.values())

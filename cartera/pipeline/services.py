@@ -7,7 +7,7 @@ a colleague's id gets a refusal and leaves the database unchanged.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -17,11 +17,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cartera.accounts.models import User
+from cartera.activity.models import Direction, Interaction, InteractionKind
+from cartera.activity.models import Outcome as InteractionOutcome
+from cartera.activity.services import interaction_create, task_create
 from cartera.core.dates import ORDER_DATES, DateRange, check_dates
 from cartera.core.scoping import can, restrict
 from cartera.customers.models import Company, Customer, Stage, StageVia
 from cartera.customers.services import customer_stage_change
 from cartera.pipeline.models import (
+    CallList,
+    CallListEntry,
+    CallOutcome,
     LostReason,
     Opportunity,
     OpportunityStageChange,
@@ -282,11 +288,6 @@ def opportunity_reopen(*, actor: User, opportunity: Opportunity) -> Opportunity:
     return row
 
 
-def opportunity_touch(*, opportunity_ids: Sequence[int]) -> int:
-    """Mark opportunities as worked on now (a call logged about them): they stop rotting."""
-    return Opportunity.objects.filter(pk__in=list(opportunity_ids)).update(last_activity_at=timezone.now())
-
-
 @transaction.atomic
 def opportunity_delete(*, actor: User, opportunity: Opportunity) -> None:
     """Delete an opportunity opened by mistake (its history goes with it)."""
@@ -437,3 +438,108 @@ def pipeline_defaults_ensure() -> Pipeline:
             LostReason(name=n, position=i) for i, n in enumerate(DEFAULT_LOST_REASONS)
         )
     return pipeline
+
+
+# --- call lists ------------------------------------------------------------------------------------
+
+CALL_LIST_LIMIT = 200
+
+
+@transaction.atomic
+def call_lists_from_segment(
+    *,
+    actor: User,
+    members: Any,
+    name: str,
+    for_date: dt.date,
+    assignee: User | None,
+) -> list[CallList]:
+    """Managers: a call list for ``for_date`` from a segment's members, either for one person
+    (``assignee``) or, with ``assignee=None``, one list per owner with the customers they look after.
+    At most :data:`CALL_LIST_LIMIT` people per list; members without an owner go to nobody."""
+    if not actor.has_perm("pipeline.add_calllist"):
+        raise PermissionDenied(_("Only managers build call lists for the team."))
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": _("Name the list.")})
+    if assignee is not None and not assignee.is_active:
+        raise ValidationError({"assignee": _("Choose an active member of the team.")})
+    rows = list(members.order_by("pk").values_list("pk", "owner_id"))
+    by_person: dict[int, list[int]] = {}
+    for pk, owner_id in rows:
+        person = assignee.pk if assignee is not None else owner_id
+        if person is not None:
+            by_person.setdefault(person, []).append(pk)
+    too_big = [ids for ids in by_person.values() if len(ids) > CALL_LIST_LIMIT]
+    if too_big:
+        raise ValidationError(
+            _("A list of %(n)d people is too long for one day (at most %(max)d): narrow the segment.")
+            % {"n": max(len(ids) for ids in too_big), "max": CALL_LIST_LIMIT}
+        )
+    people = {u.pk: u for u in User.objects.filter(pk__in=by_person, is_active=True)}
+    lists: list[CallList] = []
+    for person_id, ids in by_person.items():
+        if person_id not in people:
+            continue
+        call_list = CallList.objects.create(
+            name=name[:120], assignee=people[person_id], for_date=for_date, created_by=actor
+        )
+        CallListEntry.objects.bulk_create(
+            CallListEntry(call_list=call_list, customer_id=pk, position=i) for i, pk in enumerate(ids)
+        )
+        lists.append(call_list)
+    if not lists:
+        raise ValidationError(_("Nobody to call: the segment is empty or its customers have no owner."))
+    return lists
+
+
+@transaction.atomic
+def call_outcome_log(
+    *,
+    actor: User,
+    customer: Customer,
+    outcome: str,
+    call_back_on: dt.date | None = None,
+    note: str = "",
+) -> Interaction:
+    """One tap after a call: the call goes on the customer's timeline with its outcome; "call back on"
+    schedules the next call as a task for the caller; the caller's list entries for the customer are
+    ticked and their open opportunities with the customer stop rotting (they were worked on)."""
+    if outcome not in CallOutcome.values:
+        raise ValidationError({"outcome": _("Choose how the call went.")})
+    if outcome == CallOutcome.CALL_BACK:
+        if call_back_on is None:
+            raise ValidationError({"call_back_on": _("Say when to call back.")})
+        if call_back_on < timezone.localdate():
+            raise ValidationError({"call_back_on": _("The next call cannot be in the past.")})
+    labels = dict(CallOutcome.choices)
+    interaction = interaction_create(
+        actor=actor, customer=customer,
+        fields={"kind": InteractionKind.CALL, "direction": Direction.OUTBOUND,
+                "outcome": _INTERACTION_OUTCOME[outcome], "subject": str(labels[outcome]), "body": note.strip()},
+    )  # fmt: skip
+    if outcome == CallOutcome.CALL_BACK and call_back_on is not None:
+        due = timezone.make_aware(dt.datetime.combine(call_back_on, dt.time(10, 0)))
+        task_create(
+            actor=actor,
+            fields={"title": _("Call %(name)s back") % {"name": customer.full_name}, "customer": customer,
+                    "due_at": due, "assignee": actor},
+        )  # fmt: skip
+    now = timezone.now()
+    CallListEntry.objects.filter(
+        call_list__assignee=actor,
+        customer=customer,
+        call_list__for_date__lte=timezone.localdate(),
+        outcome="",
+    ).update(outcome=outcome, called_at=now)
+    restrict(
+        Opportunity.objects.filter(customer=customer, status=OpportunityStatus.OPEN), actor, "change"
+    ).update(last_activity_at=now)
+    return interaction
+
+
+_INTERACTION_OUTCOME: dict[str, str] = {
+    CallOutcome.REACHED: InteractionOutcome.POSITIVE,
+    CallOutcome.NO_ANSWER: InteractionOutcome.NO_ANSWER,
+    CallOutcome.CALL_BACK: InteractionOutcome.FOLLOW_UP,
+}

@@ -20,4 +20,8 @@ urlpatterns = [
     path("opportunities/<int:pk>/delete/", views.opportunity_delete, name="delete"),
     path("report/", views.report, name="report"),
     path("settings/", views.settings_page, name="settings"),
+    path("calls/", views.calls, name="calls"),
+    path("calls/<int:customer_pk>/log/", views.call_log, name="call_log"),
+    path("calls/lists/<int:pk>/", views.call_list_detail, name="call_list"),
+    path("calls/team/", views.team, name="team"),
 ]

@@ -3,6 +3,7 @@ managers' settings. Each view parses input, calls one service or selector, rende
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib import messages
@@ -10,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -19,6 +21,8 @@ from cartera.core.scoping import can, get_for_user, require
 from cartera.customers.models import Customer
 from cartera.pipeline import selectors, services
 from cartera.pipeline.forms import (
+    CallListBuildForm,
+    CallOutcomeForm,
     FilterForm,
     LoseForm,
     LostReasonsForm,
@@ -29,7 +33,7 @@ from cartera.pipeline.forms import (
     StagesForm,
     WinForm,
 )
-from cartera.pipeline.models import LostReason, Opportunity, Pipeline, PipelineStage
+from cartera.pipeline.models import CallList, LostReason, Opportunity, Pipeline, PipelineStage
 
 PAGE_SIZE = 50
 
@@ -371,4 +375,97 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         "pipeline/settings.html",
         {"pipelines": [(p, forms_by_pipeline[p.pk]) for p in pipelines], "new_form": new_form,
          "reasons_form": reasons_form},
+    )  # fmt: skip
+
+
+# --- call lists ------------------------------------------------------------------------------------
+
+
+def calls(request: HttpRequest) -> HttpResponse:
+    """A rep's calls for today, most at stake first, with tap-to-call and one-tap outcomes."""
+    require(request.user, CallList, "view")
+    return render(
+        request,
+        "pipeline/calls.html",
+        {"rows": selectors.calls_today(user=request.user), "lists": selectors.call_lists_for(user=request.user)[:20],
+         "outcome_form": CallOutcomeForm(), "today": timezone.localdate(),
+         "can_build": request.user.has_perm("pipeline.add_calllist")},
+    )  # fmt: skip
+
+
+@require_POST
+def call_log(request: HtmxHttpRequest, customer_pk: int) -> HttpResponse:
+    """Log how a call went (reached / no answer / call back on a day)."""
+    require(request.user, CallList, "view")
+    customer = get_for_user(Customer.objects.all(), request.user, "view", pk=customer_pk)
+    form = CallOutcomeForm(request.POST)
+    error = ""
+    if form.is_valid():
+        try:
+            services.call_outcome_log(
+                actor=request.user,  # type: ignore[arg-type]
+                customer=customer,
+                outcome=form.cleaned_data["outcome"],
+                call_back_on=form.cleaned_data["call_back_on"],
+                note=form.cleaned_data["note"],
+            )
+        except ValidationError as exc:
+            error = _messages(exc)
+    else:
+        error = _("Choose how the call went; for “call back”, the day.")
+    if request.htmx:
+        return render(
+            request, "pipeline/_call_done.html",
+            {"customer": customer, "error": error, "outcome": form.cleaned_data.get("outcome") if not error else "",
+             "outcome_form": form if error else CallOutcomeForm()},
+        )  # fmt: skip
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, _("Call logged for %(name)s.") % {"name": customer.full_name})
+    return redirect("pipeline:calls")
+
+
+def call_list_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    call_list = get_for_user(CallList.objects.select_related("assignee"), request.user, "view", pk=pk)
+    entries = call_list.entries.select_related("customer").order_by("position", "id")
+    return render(request, "pipeline/call_list.html", {"call_list": call_list, "entries": entries,
+                                                       "outcome_form": CallOutcomeForm()})  # fmt: skip
+
+
+def team(request: HttpRequest) -> HttpResponse:
+    """Managers: build and assign call lists from a segment, and see each rep's activity."""
+    user: Any = request.user
+    if not user.has_perm("pipeline.add_calllist"):
+        raise PermissionDenied
+    from cartera.segments.selectors import segment_list, segment_members
+
+    form = CallListBuildForm(request.POST or None, segments=segment_list(user=user),
+                             initial={"for_date": timezone.localdate()})  # fmt: skip
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            members = segment_members(user=user, segment=data["segment"])
+            made = services.call_lists_from_segment(
+                actor=user,
+                members=members,
+                name=data["name"],
+                for_date=data["for_date"],
+                assignee=data["assignee"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("%(n)d call lists assigned.") % {"n": len(made)})
+            return redirect("pipeline:team")
+    try:
+        days = int(request.GET.get("days") or 7)
+    except ValueError:
+        days = 7
+    days = days if days in (1, 7, 30, 90) else 7
+    return render(
+        request,
+        "pipeline/team.html",
+        {"form": form, "lists": selectors.call_lists_for(user=user)[:50], "days": days,
+         "activity": selectors.team_activity(user=user, since=timezone.localdate() - dt.timedelta(days=days - 1))},
     )  # fmt: skip
