@@ -7,6 +7,9 @@
 | sales_rep | the shared portfolio| customers they own; interactions on any customer;  | no     | no     |
 |           |                     | orders of customers they own; the tasks assigned   |        |        |
 |           |                     | to them; gives tasks to colleagues                 |        |        |
+
+Opportunities are private to their owner: a sales rep sees and works their own; managers and admins
+all of them, and they also manage pipelines, stages and lost reasons and build call lists for the team.
 """
 
 from __future__ import annotations
