@@ -17,6 +17,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from cartera.core.models import TimeStampedModel
 from cartera.customers.models import Company, Customer, Source
@@ -280,7 +281,7 @@ class CallList(models.Model):
 
 
 class CallOutcome(models.TextChoices):
-    REACHED = "reached", _("Reached")
+    REACHED = "reached", pgettext_lazy("call outcome", "Reached")
     NO_ANSWER = "no_answer", _("No answer")
     CALL_BACK = "call_back", _("Call back")
 
