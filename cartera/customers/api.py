@@ -345,7 +345,7 @@ class StageChangeOut(Schema):
 
 @customer_router.post(
     "/{int:customer_id}/stage",
-    response=responses({200: CustomerOut}, *UPDATE_ERRORS),
+    response=responses({201: CustomerOut}, *CREATE_ERRORS),
     summary="Change a customer's stage",
 )
 def change_customer_stage(request: HttpRequest, customer_id: int, payload: StageChangeIn) -> Any:
@@ -356,7 +356,7 @@ def change_customer_stage(request: HttpRequest, customer_id: int, payload: Stage
     customer_stage_change(
         actor=user, customer=customer, stage=payload.stage, reason=payload.reason, via=StageVia.API
     )
-    return customer_detail(user=user, pk=customer_id)
+    return Status(201, customer_detail(user=user, pk=customer_id))
 
 
 @customer_router.get(

@@ -242,7 +242,7 @@ def update_opportunity(request: HttpRequest, opportunity_id: int, payload: Patch
 
 @opportunity_router.post(
     "/{int:opportunity_id}/move",
-    response=responses({200: OpportunityOut}, *UPDATE_ERRORS),
+    response=responses({201: OpportunityOut}, *CREATE_ERRORS),
     summary="Move an opportunity to another stage",
 )
 def move_opportunity(request: HttpRequest, opportunity_id: int, payload: MoveIn) -> Any:
@@ -251,27 +251,28 @@ def move_opportunity(request: HttpRequest, opportunity_id: int, payload: MoveIn)
     stage = PipelineStage.objects.filter(pk=payload.stage).first()
     if stage is None:
         raise UnknownReference("stage", _("There is no stage with id %(id)s.") % {"id": payload.stage})
-    return services.opportunity_move(actor=user, opportunity=opportunity, stage=stage)
+    return Status(201, services.opportunity_move(actor=user, opportunity=opportunity, stage=stage))
 
 
 @opportunity_router.post(
     "/{int:opportunity_id}/win",
-    response=responses({200: OpportunityOut}, *UPDATE_ERRORS),
+    response=responses({201: OpportunityOut}, *CREATE_ERRORS),
     summary="Mark an opportunity as won",
 )
 def win_opportunity(request: HttpRequest, opportunity_id: int, payload: WinIn) -> Any:
     """Close as won; with `create_order` the order is recorded for the customer."""
     user = request.auth  # type: ignore[attr-defined]
     opportunity = _get(user, opportunity_id, "change")
-    return services.opportunity_win(
+    won = services.opportunity_win(
         actor=user, opportunity=opportunity, create_order=payload.create_order,
         ordered_on=payload.ordered_on, amount=payload.amount,
     )  # fmt: skip
+    return Status(201, won)
 
 
 @opportunity_router.post(
     "/{int:opportunity_id}/lose",
-    response=responses({200: OpportunityOut}, *UPDATE_ERRORS),
+    response=responses({201: OpportunityOut}, *CREATE_ERRORS),
     summary="Mark an opportunity as lost",
 )
 def lose_opportunity(request: HttpRequest, opportunity_id: int, payload: LoseIn) -> Any:
@@ -282,7 +283,9 @@ def lose_opportunity(request: HttpRequest, opportunity_id: int, payload: LoseIn)
         raise UnknownReference(
             "lost_reason", _("There is no lost reason with id %(id)s.") % {"id": payload.lost_reason}
         )
-    return services.opportunity_lose(actor=user, opportunity=opportunity, reason=reason, note=payload.note)
+    return Status(
+        201, services.opportunity_lose(actor=user, opportunity=opportunity, reason=reason, note=payload.note)
+    )
 
 
 @opportunity_router.delete(
@@ -299,7 +302,9 @@ def _require_viewer(user: Any) -> None:
         raise PermissionDenied
 
 
-@pipeline_router.get("", response=responses({200: list[PipelineOut]}, 401, 403), summary="List pipelines")
+@pipeline_router.get(
+    "", response=responses({200: list[PipelineOut]}, *LIST_ERRORS, 403), summary="List pipelines"
+)
 def list_pipelines(request: HttpRequest) -> Any:
     """Every pipeline with its stages (probability, rotting days), in order."""
     _require_viewer(request.auth)  # type: ignore[attr-defined]
@@ -307,7 +312,9 @@ def list_pipelines(request: HttpRequest) -> Any:
 
 
 @pipeline_router.get(
-    "/lost-reasons", response=responses({200: list[LostReasonOut]}, 401, 403), summary="List lost reasons"
+    "/lost-reasons",
+    response=responses({200: list[LostReasonOut]}, *LIST_ERRORS, 403),
+    summary="List lost reasons",
 )
 def list_lost_reasons(request: HttpRequest) -> Any:
     _require_viewer(request.auth)  # type: ignore[attr-defined]

@@ -122,7 +122,7 @@ def test_api_stage_change_and_history(client, owner, customer):
         content_type="application/json",
         **auth,
     )
-    assert response.status_code == 200, response.content
+    assert response.status_code == 201, response.content
     assert response.json()["stage"] == "suspect"
     response = client.patch(
         f"/api/customers/{customer.pk}", {"stage": "former"}, content_type="application/json", **auth

@@ -148,4 +148,4 @@ def test_api_opportunities_scoped_moved_won_and_lost(client, owner, colleague, c
         content_type="application/json",
         **auth,
     )
-    assert won.status_code == 200 and won.json()["order"] is not None
+    assert won.status_code == 201 and won.json()["order"] is not None
