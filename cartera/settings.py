@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "cartera.segments",
     "cartera.imports",
     "cartera.privacy",
+    "cartera.pipeline",
     "cartera.web",
     "cartera.demo",
 ]

@@ -31,5 +31,6 @@ urlpatterns = [
     path("segments/", include("cartera.segments.urls")),
     path("data/", include("cartera.imports.urls")),
     path("privacy/", include("cartera.privacy.urls")),
+    path("pipeline/", include("cartera.pipeline.urls")),
     path("", include("cartera.web.urls")),
 ]

@@ -7,6 +7,9 @@
 | sales_rep | the shared portfolio| customers they own; interactions on any customer;  | no     | no     |
 |           |                     | orders of customers they own; the tasks assigned   |        |        |
 |           |                     | to them; gives tasks to colleagues                 |        |        |
+
+Opportunities are private to their owner: a sales rep sees and works their own; managers and admins
+all of them, and they also manage pipelines, stages and lost reasons and build call lists for the team.
 """
 
 from __future__ import annotations
@@ -47,9 +50,21 @@ def _model_perms(actions: list[str], domain: dict[str, list[str]] = _DOMAIN) -> 
 
 _OWN_WORK_PERMS = _model_perms(["view", "add", "change", "delete"], _OWN_WORK)
 
+# Opportunities are private to their owner (``scope_private``): a rep works their own, managers all.
+_PIPELINE = {"pipeline": ["opportunity"]}
+_PIPELINE_HISTORY = ["pipeline.view_opportunitystagechange"]
+
+
+# Histories written only by the services: everybody reads them, nobody edits them.
+_HISTORY_VIEW = ["customers.view_stagechange"]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     MANAGER: _model_perms(["view", "add", "change", "delete"])
+    + _HISTORY_VIEW
+    + _model_perms(["view", "add", "change", "delete"], _PIPELINE)
+    + _PIPELINE_HISTORY
+    + ["pipeline.reassign_opportunity", "pipeline.manage_pipeline"]
+    + _model_perms(["view", "add", "change", "delete"], {"pipeline": ["calllist", "calllistentry"]})
     + [
         "customers.export_customer",
         "customers.reassign_customer",
@@ -62,7 +77,14 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "privacy.view_auditentry",
     ]
     + _OWN_WORK_PERMS,
-    SALES_REP: _model_perms(["view", "add", "change"]) + ["activity.assign_task"] + _OWN_WORK_PERMS,
+    SALES_REP: _model_perms(["view", "add", "change"])
+    + ["activity.assign_task"]
+    + _HISTORY_VIEW
+    + _model_perms(["view", "add", "change"], _PIPELINE)
+    + _PIPELINE_HISTORY
+    # The call lists a manager gives them: read them and log each call's outcome.
+    + ["pipeline.view_calllist", "pipeline.view_calllistentry", "pipeline.change_calllistentry"]
+    + _OWN_WORK_PERMS,
 }
 # Admins hold every permission through ``is_superuser``; the group exists so the role is visible.
 ROLE_PERMISSIONS[ADMIN] = list(ROLE_PERMISSIONS[MANAGER]) + ["accounts.view_user"]

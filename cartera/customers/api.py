@@ -46,6 +46,8 @@ from cartera.customers.models import (
     IncomeRange,
     Source,
     Stage,
+    StageChange,
+    StageVia,
     Title,
 )
 from cartera.customers.selectors import (
@@ -62,6 +64,7 @@ from cartera.customers.services import (
     company_update,
     customer_create,
     customer_delete,
+    customer_stage_change,
     customer_update,
     customer_viewed,
     tags_get_or_create,
@@ -355,7 +358,12 @@ def update_customer(
     def update(expected: str | None) -> Customer:
         tag_rows = tags_get_or_create(names=tags) if tags is not None else None
         return customer_update(
-            actor=user, customer=customer, fields=fields, tags=tag_rows, expected_version=expected
+            actor=user,
+            customer=customer,
+            fields=fields,
+            tags=tag_rows,
+            expected_version=expected,
+            via=StageVia.API,
         )
 
     return update_if_match(request, response, update)
@@ -369,6 +377,52 @@ def delete_customer(request: HttpRequest, customer_id: int) -> Any:
     user = request.auth  # type: ignore[attr-defined]
     customer_delete(actor=user, customer=get_for_user(Customer.objects.all(), user, "delete", pk=customer_id))
     return Status(204, None)
+
+
+class StageChangeIn(InSchema):
+    """A move of the relationship stage, with why (kept in the stage history)."""
+
+    stage: Annotated[str, OneOf(Stage)]
+    reason: Annotated[str, Field(max_length=300)] = ""
+
+
+class StageChangeOut(Schema):
+    id: int
+    from_stage: Annotated[str, OneOf(Stage, blank=True)]
+    to_stage: Annotated[str, OneOf(Stage)]
+    changed_by: int | None = Field(None, alias="changed_by_id")
+    changed_at: datetime.datetime
+    reason: str
+    via: Annotated[str, OneOf(StageVia)]
+
+
+@customer_router.post(
+    "/{int:customer_id}/stage",
+    response=responses({201: CustomerOut}, *CREATE_ERRORS),
+    summary="Change a customer's stage",
+)
+def change_customer_stage(request: HttpRequest, customer_id: int, payload: StageChangeIn) -> Any:
+    """Move the customer to another relationship stage; the move (from, to, who, when, why) is kept in
+    the stage history. Moving to the stage the customer is already in changes nothing."""
+    user = request.auth  # type: ignore[attr-defined]
+    customer = get_for_user(Customer.objects.all(), user, "change", pk=customer_id)
+    customer_stage_change(
+        actor=user, customer=customer, stage=payload.stage, reason=payload.reason, via=StageVia.API
+    )
+    return Status(201, customer_detail(user=user, pk=customer_id))
+
+
+@customer_router.get(
+    "/{int:customer_id}/stage-history",
+    response=responses({200: Page[StageChangeOut]}, *LIST_ERRORS, 404),
+    summary="A customer's stage history",
+)
+def list_customer_stage_history(request: HttpRequest, customer_id: int, page: Query[PageIn]) -> Any:
+    """Every move of the customer's stage, newest first."""
+    user = request.auth  # type: ignore[attr-defined]
+    customer = customer_detail(user=user, pk=customer_id)
+    changes = restrict(StageChange.objects.filter(customer=customer), user, "view")
+    return page_of(changes, ordering=("-changed_at", "-id"), page=page)
 
 
 # --- companies ------------------------------------------------------------------------------------

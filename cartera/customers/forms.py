@@ -241,3 +241,15 @@ class CustomerFilterForm(forms.Form):
     def ordering(self) -> tuple[str, ...]:
         sort = (self.cleaned_data.get("sort") if self.is_valid() else "") or "newest"
         return CUSTOMER_SORTS.get(sort, CUSTOMER_SORTS["newest"])
+
+
+class StageChangeForm(forms.Form):
+    """The one control that moves a customer's relationship stage, with an optional why."""
+
+    stage = forms.ChoiceField(label=_("Move to stage"), choices=Stage.choices)
+    reason = forms.CharField(
+        label=_("Why (optional)"),
+        required=False,
+        max_length=300,
+        widget=forms.TextInput(attrs={"placeholder": _("e.g. asked for a quote")}),
+    )

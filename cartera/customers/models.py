@@ -311,3 +311,53 @@ class Customer(TimeStampedModel):
         today = today or timezone.localdate()
         before_birthday = (today.month, today.day) < (self.birth_date.month, self.birth_date.day)
         return today.year - self.birth_date.year - int(before_birthday)
+
+
+class StageVia(models.TextChoices):
+    """How a stage change came about, so the history says whether a person or a rule made it."""
+
+    PAGE = "page", _("Customer page")
+    FORM = "form", _("Edit form")
+    BULK = "bulk", _("Bulk change")
+    API = "api", _("API")
+    IMPORT = "import", _("Import")
+    FIRST_ORDER = "first_order", _("First order")
+    MERGE = "merge", _("Merge")
+    LEAD = "lead", _("Lead capture")
+    PIPELINE = "pipeline", _("Opportunity")
+
+
+class StageChange(models.Model):
+    """One move of a customer's relationship stage: from, to, who, when, why and through what.
+
+    Written only by ``customers.services`` (:func:`~cartera.customers.services.customer_stage_change`
+    and the bulk and import paths next to it), so no path can change a stage without leaving a line.
+    """
+
+    scope_owner_fields = ("customer__owner",)
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="stage_changes", verbose_name=_("customer")
+    )
+    from_stage = models.CharField(_("from"), max_length=10, choices=Stage.choices, blank=True)
+    to_stage = models.CharField(_("to"), max_length=10, choices=Stage.choices)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("changed by"),
+    )
+    changed_at = models.DateTimeField(_("when"), default=timezone.now)
+    reason = models.CharField(_("why"), max_length=300, blank=True)
+    via = models.CharField(_("through"), max_length=12, choices=StageVia.choices, default=StageVia.FORM)
+
+    class Meta:
+        verbose_name = _("stage change")
+        verbose_name_plural = _("stage changes")
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["customer", "-changed_at"], name="stagechange_customer_when")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.from_stage or '-'} → {self.to_stage}"

@@ -8,8 +8,10 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
@@ -17,8 +19,18 @@ from cartera.accounts.models import User
 from cartera.core import hooks
 from cartera.core.concurrency import check_version
 from cartera.core.contact import normalize_email, normalize_phone
+from cartera.core.scoping import restrict
 from cartera.customers.fields import custom_field_specs, field_names
-from cartera.customers.models import Company, Customer, CustomField, CustomFieldType, Stage, Tag
+from cartera.customers.models import (
+    Company,
+    Customer,
+    CustomField,
+    CustomFieldType,
+    Stage,
+    StageChange,
+    StageVia,
+    Tag,
+)
 
 # What a person may set on a customer: from the one field table (customers/fields.py).
 CUSTOMER_EDITABLE_FIELDS = tuple(name for name in field_names(editable=True) if name != "tags")
@@ -194,12 +206,15 @@ def customer_update(
     fields: Mapping[str, Any],
     tags: Iterable[Tag] | None = None,
     expected_version: str | None = None,
+    via: StageVia = StageVia.FORM,
+    stage_reason: str = "",
 ) -> Customer:
     """Change a customer's fields (and tags when given); ``company_name`` works as in creation.
 
     With ``expected_version`` (the :attr:`Customer.version` the editor read), the save is refused with
     :class:`StaleEditError` when the row has been saved since: the row is locked and compared in the
-    same transaction, so of two editors of the same version exactly one wins.
+    same transaction, so of two editors of the same version exactly one wins. A change of stage is
+    written to the stage history with ``via`` (the edit form, the API) and ``stage_reason``.
     """
     check_version(
         customer,
@@ -214,6 +229,8 @@ def customer_update(
     before = customer_snapshot(customer)
     _apply(customer, fields, actor)
     customer.save()
+    if before["stage"] != customer.stage:
+        _stage_history(actor, customer.pk, before["stage"], customer.stage, stage_reason, via)
     if tags is not None:
         customer.tags.set(list(tags))
     _fire_changed(actor, customer, before)
@@ -246,11 +263,132 @@ def customer_delete(*, actor: User, customer: Customer) -> None:
     customer.delete()
 
 
-def customer_mark_buyer(*, customer: Customer) -> None:
-    """A first purchase makes a suspect, prospect or former customer a customer."""
+def customer_mark_buyer(*, actor: User | None, customer: Customer) -> None:
+    """A first purchase makes a suspect, prospect or former customer a customer (with its history line)."""
     if customer.stage != Stage.CUSTOMER:
+        previous = customer.stage
         Customer.objects.filter(pk=customer.pk).update(stage=Stage.CUSTOMER)
         customer.stage = Stage.CUSTOMER
+        _stage_history(actor, customer.pk, previous, Stage.CUSTOMER, "", StageVia.FIRST_ORDER)
+
+
+def customers_mark_buyers(*, actor: User | None, customer_ids: Iterable[int], via: StageVia) -> int:
+    """Make every customer in ``customer_ids`` who is not one yet a customer (orders brought in by an
+    import), each with its stage-history line; returns how many moved. The caller has checked the rights
+    (the import checks each row it writes)."""
+    moving = list(
+        Customer.objects.filter(id__in=list(customer_ids))
+        .exclude(stage=Stage.CUSTOMER)
+        .values_list("id", "stage")
+    )
+    if not moving:
+        return 0
+    Customer.objects.filter(id__in=[pk for pk, _stage in moving]).update(stage=Stage.CUSTOMER)
+    stage_changes_record(actor=actor, changes=[(pk, old, Stage.CUSTOMER) for pk, old in moving], via=via)
+    return len(moving)
+
+
+def _stage_history(
+    actor: User | None, customer_id: int, from_stage: str, to_stage: str, reason: str, via: str
+) -> StageChange:
+    return StageChange.objects.create(
+        customer_id=customer_id,
+        from_stage=from_stage or "",
+        to_stage=to_stage,
+        changed_by=actor,
+        reason=reason.strip()[:300],
+        via=via,
+    )
+
+
+def stage_changes_record(
+    *,
+    actor: User | None,
+    changes: Iterable[tuple[int, str, str]],
+    via: StageVia,
+    reason: str = "",
+) -> int:
+    """Write the history of stage moves already made in bulk: ``(customer_id, from, to)`` each.
+
+    For the paths that move many customers in one statement (imports, bulk changes); a single move
+    goes through :func:`customer_stage_change`.
+    """
+    now = timezone.now()
+    rows = [
+        StageChange(
+            customer_id=pk,
+            from_stage=old or "",
+            to_stage=new,
+            changed_by=actor,
+            changed_at=now,
+            reason=reason.strip()[:300],
+            via=via,
+        )
+        for pk, old, new in changes
+        if old != new
+    ]
+    StageChange.objects.bulk_create(rows, batch_size=2_000)
+    return len(rows)
+
+
+def _check_stage(stage: str) -> None:
+    if stage not in Stage.values:
+        raise ValidationError({"stage": _("Choose one of the stages.")})
+
+
+@transaction.atomic
+def customer_stage_change(
+    *,
+    actor: User,
+    customer: Customer,
+    stage: str,
+    reason: str = "",
+    via: StageVia = StageVia.PAGE,
+) -> StageChange | None:
+    """Move one customer to ``stage`` and write who, when, from, to and why; ``None`` when it is already
+    there. The actor must be allowed to change this customer, checked on the row as it is now."""
+    _check_stage(stage)
+    locked = restrict(Customer.objects.select_for_update(), actor, "change").filter(pk=customer.pk).first()
+    if locked is None:
+        raise PermissionDenied(_("You cannot change this customer."))
+    if locked.stage == stage:
+        return None
+    before = customer_snapshot(locked)
+    locked.stage = stage
+    locked.save(update_fields=["stage", "updated_at"])
+    customer.stage, customer.updated_at = locked.stage, locked.updated_at
+    change = _stage_history(actor, locked.pk, before["stage"], stage, reason, via)
+    _fire_changed(actor, locked, before)
+    return change
+
+
+BULK_STAGE_BATCH = 2_000
+
+
+@transaction.atomic
+def customers_stage_change_bulk(
+    *,
+    actor: User,
+    customers: QuerySet[Customer],
+    stage: str,
+    reason: str = "",
+    via: StageVia = StageVia.BULK,
+) -> int:
+    """Move every customer of ``customers`` that the actor may change to ``stage``, with one history line
+    each; the ones outside the actor's rights are left as they are. Returns how many moved."""
+    _check_stage(stage)
+    targets = restrict(customers, actor, "change").exclude(stage=stage)
+    moved = 0
+    while True:
+        batch = list(targets.order_by("pk").values_list("pk", "stage")[:BULK_STAGE_BATCH])
+        if not batch:
+            return moved
+        Customer.objects.filter(pk__in=[pk for pk, _old in batch]).update(
+            stage=stage, updated_at=timezone.now()
+        )
+        moved += stage_changes_record(
+            actor=actor, changes=[(pk, old, stage) for pk, old in batch], via=via, reason=reason
+        )
 
 
 def tags_get_or_create(*, names: Iterable[str]) -> list[Tag]:
@@ -340,6 +478,7 @@ def customer_merge(*, actor: User, keep: Customer, remove: Customer) -> Customer
     values = {name: getattr(remove, name) for name in filled}
     if remove.custom_fields:
         keep.custom_fields = {**remove.custom_fields, **(keep.custom_fields or {})}
+    stage_before = keep.stage
     if Stage.CUSTOMER in (keep.stage, remove.stage):
         keep.stage = Stage.CUSTOMER
     summary = f"{remove.full_name} <{removed_email or '-'}> #{remove.pk}"
@@ -349,6 +488,8 @@ def customer_merge(*, actor: User, keep: Customer, remove: Customer) -> Customer
         setattr(keep, name, value)
     keep.set_search_keys()
     keep.save()
+    if keep.stage != stage_before:
+        _stage_history(actor, keep.pk, stage_before, keep.stage, summary, StageVia.MERGE)
     hooks.fire("customers_merged", actor=actor, keep=keep, summary=summary)
     hooks.fire(
         "audited",

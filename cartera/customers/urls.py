@@ -9,6 +9,7 @@ app_name = "customers"
 urlpatterns = [
     path("", views.customer_list, name="list"),
     path("new/", views.customer_create, name="create"),
+    path("stage/", views.customer_stage_bulk, name="stage_bulk"),
     path("<int:pk>/edit/", views.customer_edit, name="edit"),
     path("<int:pk>/delete/", views.customer_delete, name="delete"),
     path("fields/", views.custom_field_list, name="custom_fields"),

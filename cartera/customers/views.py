@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -14,8 +15,14 @@ from cartera.core.http import HtmxHttpRequest
 from cartera.core.pagination import capped_count, paginate
 from cartera.core.scoping import can, get_for_user, require
 from cartera.customers import selectors, services
-from cartera.customers.forms import CompanyForm, CustomerFilterForm, CustomerForm, CustomFieldForm
-from cartera.customers.models import Company, Customer, CustomField
+from cartera.customers.forms import (
+    CompanyForm,
+    CustomerFilterForm,
+    CustomerForm,
+    CustomFieldForm,
+    StageChangeForm,
+)
+from cartera.customers.models import Company, Customer, CustomField, Stage
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
@@ -39,6 +46,9 @@ def customer_list(request: HtmxHttpRequest) -> HttpResponse:
         query.pop(key, None)
     context = {
         "form": form,
+        "stage_form": StageChangeForm(prefix="move"),
+        "can_change": can(request.user, Customer, "change"),
+        "filter_items": [(k, v) for k, values in query.lists() for v in values if k in form.fields],
         "page": page,
         "total": total,
         "more_than_total": more,
@@ -95,6 +105,39 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request, "customers/form.html", {"form": form, "customer": customer, "companies": _company_options()}
     )
+
+
+@require_POST
+def customer_stage_bulk(request: HttpRequest) -> HttpResponse:
+    """Move every customer the list's filters show (that the user may change) to one stage."""
+    require(request.user, Customer, "change")
+    filters_form = CustomerFilterForm(request.POST)
+    form = StageChangeForm(request.POST, prefix="move")
+    back = redirect(f"{reverse('customers:list')}?{_filter_query(request)}")
+    if not form.is_valid() or not filters_form.is_valid():
+        messages.error(request, _("Choose the stage to move these customers to."))
+        return back
+    qs = selectors.customer_list(user=request.user, filters=filters_form.filters())
+    moved = services.customers_stage_change_bulk(
+        actor=request.user,  # type: ignore[arg-type]
+        customers=qs,
+        stage=form.cleaned_data["stage"],
+        reason=form.cleaned_data["reason"],
+    )
+    messages.success(
+        request,
+        _("%(n)d customers moved to “%(stage)s”.")
+        % {"n": moved, "stage": dict(Stage.choices)[form.cleaned_data["stage"]]},
+    )
+    return back
+
+
+def _filter_query(request: HttpRequest) -> str:
+    """The list filters a bulk form carried, to come back to the same list."""
+    kept = request.POST.copy()
+    for key in ("csrfmiddlewaretoken", "move-stage", "move-reason", "cursor", "dir"):
+        kept.pop(key, None)
+    return kept.urlencode()
 
 
 @require_POST

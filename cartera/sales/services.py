@@ -41,7 +41,7 @@ def order_create(*, actor: User | None, customer: Customer, fields: Mapping[str,
     _assign(order, fields)
     _check(order)
     order.save()
-    customer_mark_buyer(customer=customer)
+    customer_mark_buyer(actor=actor, customer=customer)
     hooks.fire("portfolio_changed", trigger="order")
     return order
 

@@ -10,6 +10,7 @@ from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from cartera.core.concurrency import VersionedFormMixin
+from cartera.customers.models import Stage
 from cartera.segments.models import Persona
 from cartera.segments.rules import NO_VALUE, OPERATORS, all_fields, definition_clean, describe
 
@@ -219,6 +220,7 @@ class BulkForm(forms.Form):
         ("remove_tag", _("Remove a tag")),
         ("create_task", _("Create a task for each member")),
         ("assign_owner", _("Assign owner")),
+        ("set_stage", _("Change the stage")),
     ]
     action = forms.ChoiceField(label=_("Action"), choices=ACTIONS)
     tag = forms.CharField(label=_("Tag"), max_length=60, required=False)
@@ -229,3 +231,5 @@ class BulkForm(forms.Form):
     owner = forms.IntegerField(label=_("New owner"), required=False)
     # "owner": each customer's owner; or a user id.
     assign_to = forms.CharField(label=_("Tasks for"), required=False, max_length=20)
+    stage = forms.ChoiceField(label=_("Move to stage"), required=False, choices=[("", "—"), *Stage.choices])
+    reason = forms.CharField(label=_("Why (optional)"), required=False, max_length=300)

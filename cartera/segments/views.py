@@ -21,7 +21,7 @@ from cartera.core.concurrency import StaleEditError
 from cartera.core.http import HtmxHttpRequest
 from cartera.core.pagination import paginate
 from cartera.core.scoping import can, get_for_user, require
-from cartera.customers.models import Customer
+from cartera.customers.models import Customer, Stage
 from cartera.segments import forms, selectors, services
 from cartera.segments.models import Persona, PersonaSuggestionRun, Segment
 
@@ -172,6 +172,7 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_reassign": user.has_perm("customers.reassign_customer"),
             "can_edit": selectors.may(user, segment, "change"),
             "can_task": can(user, Task, "add"),
+            "can_change_customers": can(user, Customer, "change"),
             "owners": User.objects.filter(is_active=True).order_by("username")
             if user.has_perm("customers.reassign_customer")
             else [],
@@ -202,6 +203,17 @@ def segment_bulk(request: HttpRequest, pk: int) -> HttpResponse:
                 raise ValidationError(_("Choose the new owner."))
             n = services.segment_assign_owner(actor=actor, members=members, owner=owner)
             messages.success(request, _("%(n)d customers given to %(owner)s.") % {"n": n, "owner": owner})
+        elif data["action"] == "set_stage":
+            if not data["stage"]:
+                raise ValidationError(_("Choose the stage to move these customers to."))
+            n = services.segment_stage_change(
+                actor=actor, members=members, stage=data["stage"], reason=data["reason"] or ""
+            )
+            messages.success(
+                request,
+                _("%(n)d customers moved to “%(stage)s”.")
+                % {"n": n, "stage": dict(Stage.choices)[data["stage"]]},
+            )
         elif data["action"] in ("add_tag", "remove_tag"):
             n = services.segment_tag(
                 actor=actor,

@@ -23,10 +23,14 @@ from cartera.activity.models import Interaction, Outcome, Task
 from cartera.core.http import HtmxHttpRequest
 from cartera.core.scoping import Action, can, get_for_user, require, restrict
 from cartera.customers import selectors as customer_selectors
+from cartera.customers import services as customer_services
 from cartera.customers.classification import reason_text
+from cartera.customers.forms import StageChangeForm
 from cartera.customers.models import Customer
 from cartera.customers.services import customer_viewed
 from cartera.insights.selectors import metrics_for, prediction_hint
+from cartera.pipeline.models import Opportunity
+from cartera.pipeline.selectors import opportunities_of_customer
 from cartera.privacy.selectors import privacy_panel
 from cartera.sales import services as sales_services
 from cartera.sales.forms import OrderForm
@@ -52,9 +56,12 @@ def detail_context(request: HttpRequest, customer: Customer) -> dict[str, object
         "order_form": OrderForm(initial={"currency": "EUR"}),
         "task_form": TaskForm(user=request.user),  # type: ignore[arg-type]
         "can_change": _can_act(request, customer, "change"),
+        "stage_form": StageChangeForm(initial={"stage": customer.stage}),
         "can_delete": _can_act(request, customer, "delete"),
         "can_order": _can_act(request, customer, "change") and can(request.user, Order, "add"),
         "privacy": privacy_panel(user=request.user, customer=customer),
+        "opportunities": opportunities_of_customer(user=request.user, customer_id=customer.pk),
+        "can_open_opportunity": can(request.user, Opportunity, "add"),
     }
 
 
@@ -147,3 +154,23 @@ def order_create(request: HtmxHttpRequest, customer_pk: int) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
     return quick_form_response(request, customer, "order_form", form)
+
+
+@require_POST
+def stage_change(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The customer page's stage control: move the relationship stage, with why, into the history."""
+    customer = get_for_user(Customer.objects.all(), request.user, "change", pk=pk)
+    form = StageChangeForm(request.POST)
+    if form.is_valid():
+        try:
+            customer_services.customer_stage_change(
+                actor=request.user,  # type: ignore[arg-type]
+                customer=customer,
+                stage=form.cleaned_data["stage"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            form = StageChangeForm(initial={"stage": customer.stage})
+    return quick_form_response(request, customer, "stage_form", form)

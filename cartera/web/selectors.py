@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from cartera.activity.models import Interaction, Task
 from cartera.core.scoping import restrict, sees_every_row
 from cartera.customers.classification import reason_text
-from cartera.customers.models import Customer
+from cartera.customers.models import Customer, StageChange
 from cartera.insights.models import ABCClass, PortfolioSnapshot
 from cartera.insights.selectors import snapshots
 from cartera.sales.models import Order
@@ -138,7 +138,7 @@ def dashboard(*, user: Any, figures: PortfolioFigures | None) -> Dashboard:
 class TimelineEntry:
     """One line of a customer's timeline: an interaction, an order or a task."""
 
-    kind: str  # "interaction" | "order" | "task"
+    kind: str  # "interaction" | "order" | "task" | "stage"
     when: dt.datetime
     item: Any
 
@@ -148,7 +148,8 @@ def _as_datetime(day: dt.date) -> dt.datetime:
 
 
 def customer_timeline(*, user: Any, customer: Customer, limit: int = 100) -> list[TimelineEntry]:
-    """Interactions, orders and tasks of ``customer``, newest first (three queries, whatever the size)."""
+    """Interactions, orders, tasks and stage changes of ``customer``, newest first (four queries,
+    whatever the size)."""
     interactions = (
         restrict(Interaction.objects.all(), user, "view")
         .filter(customer=customer)
@@ -157,7 +158,14 @@ def customer_timeline(*, user: Any, customer: Customer, limit: int = 100) -> lis
     orders = restrict(Order.objects.all(), user, "view").filter(customer=customer)[:limit]
     tasks = restrict(Task.objects.all(), user, "view").filter(customer=customer).select_related("assignee")
     tasks = tasks.order_by("-due_at", "-id")[:limit]
+    stage_changes = (
+        restrict(StageChange.objects.all(), user, "view")
+        .filter(customer=customer)
+        .select_related("changed_by")
+        .order_by("-changed_at", "-id")[:limit]
+    )
     entries = [TimelineEntry("interaction", i.occurred_at, i) for i in interactions]
+    entries += [TimelineEntry("stage", c.changed_at, c) for c in stage_changes]
     entries += [TimelineEntry("order", _as_datetime(o.ordered_on), o) for o in orders]
     entries += [TimelineEntry("task", t.due_at, t) for t in tasks]
     entries.sort(key=lambda e: e.when, reverse=True)

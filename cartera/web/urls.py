@@ -10,7 +10,10 @@ urlpatterns = [path("", views.home, name="home"), path("glossary/", views.glossa
 
 # Namespace → routes added to that app's own ones (see cartera/urls.py).
 customer_page_routes: dict[str, list[URLPattern]] = {
-    "customers": [path("<int:pk>/", customer_page.customer_detail, name="detail")],
+    "customers": [
+        path("<int:pk>/", customer_page.customer_detail, name="detail"),
+        path("<int:pk>/stage/", customer_page.stage_change, name="stage_change"),
+    ],
     "activity": [
         path(
             "customers/<int:customer_pk>/interactions/",

@@ -202,14 +202,18 @@ def task(owner, customer):
 
 
 @pytest.fixture
-def records(customer, company, order, interaction, task):
+def records(customer, company, order, interaction, task, owner):
     """One row of everything, all belonging to the owner (or their customer)."""
+    from cartera.pipeline.services import opportunity_create, pipeline_defaults_ensure
+
+    pipeline_defaults_ensure()
     return {
         "customer": customer,
         "company": company,
         "order": order,
         "interaction": interaction,
         "task": task,
+        "opportunity": opportunity_create(actor=owner, fields={"customer": customer, "title": "Trato"}),
     }
 
 
@@ -242,7 +246,8 @@ def snapshot(*querysets: Any) -> list[list[dict[str, Any]]]:
 @pytest.fixture
 def db_snapshot():
     from cartera.activity.models import Interaction, Task
-    from cartera.customers.models import Company, Customer, Tag
+    from cartera.customers.models import Company, Customer, StageChange, Tag
+    from cartera.pipeline.models import Opportunity, OpportunityStageChange
     from cartera.sales.models import Order
 
     def take() -> list[list[dict[str, Any]]]:
@@ -254,6 +259,9 @@ def db_snapshot():
             Interaction.objects.all(),
             Task.objects.all(),
             Order.objects.all(),
+            Opportunity.objects.all(),
+            OpportunityStageChange.objects.all(),
+            StageChange.objects.all(),
         )
 
     return take

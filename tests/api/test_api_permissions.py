@@ -14,6 +14,7 @@ from cartera.customers.models import Customer
 
 def colleague_writes(r, colleague):
     c, o, i, t, co = r["customer"].pk, r["order"].pk, r["interaction"].pk, r["task"].pk, r["company"].pk
+    op = r["opportunity"].pk
     return [
         ("patch", f"/api/customers/{c}", {"city": "Cádiz"}),
         ("patch", f"/api/customers/{c}", {"owner": colleague.pk}),
@@ -35,6 +36,11 @@ def colleague_writes(r, colleague):
             {"channel": "email", "purpose": "marketing", "granted": True, "wording": "Sí", "source": "call"},
         ),
         ("post", f"/api/customers/{c}/erase", {"confirmation": f"ERASE {c}"}),
+        ("post", f"/api/customers/{c}/stage", {"stage": "former", "reason": "no"}),
+        ("patch", f"/api/opportunities/{op}", {"title": "cambiado"}),
+        ("post", f"/api/opportunities/{op}/move", {"stage": r["opportunity"].stage_id}),
+        ("post", f"/api/opportunities/{op}/win", {"create_order": True}),
+        ("delete", f"/api/opportunities/{op}", None),
     ]
 
 
@@ -105,6 +111,7 @@ def test_managers_and_admins_write_everywhere(manager_api, admin_api, records):
 def outsider_walk(r):
     """Every operation of the API, with real ids of rows the outsider must not reach."""
     c, o, i, t, co = r["customer"].pk, r["order"].pk, r["interaction"].pk, r["task"].pk, r["company"].pk
+    op = r["opportunity"].pk
     new_customer = {"first_name": "Ana"}
     return [
         ("get", "/api/customers", None, {200}),
@@ -149,6 +156,18 @@ def outsider_walk(r):
             {403},
         ),
         ("post", f"/api/customers/{c}/erase", {"confirmation": f"ERASE {c}"}, {404}),
+        ("post", f"/api/customers/{c}/stage", {"stage": "former"}, {404}),
+        ("get", f"/api/customers/{c}/stage-history", None, {404}),
+        ("get", "/api/opportunities", None, {200}),
+        ("post", "/api/opportunities", {"title": "x", "customer": c}, {403}),
+        ("get", f"/api/opportunities/{op}", None, {404}),
+        ("patch", f"/api/opportunities/{op}", {"title": "x"}, {404}),
+        ("delete", f"/api/opportunities/{op}", None, {404}),
+        ("post", f"/api/opportunities/{op}/move", {"stage": r["opportunity"].stage_id}, {404}),
+        ("post", f"/api/opportunities/{op}/win", {"create_order": True}, {404}),
+        ("post", f"/api/opportunities/{op}/lose", {"lost_reason": 1}, {404}),
+        ("get", "/api/pipelines", None, {403}),
+        ("get", "/api/pipelines/lost-reasons", None, {403}),
     ]
 
 

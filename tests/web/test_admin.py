@@ -70,6 +70,11 @@ def every_admin_model_has_a_row(db, owner, manager, admin_user, customer, client
     )
     gone = customer_create(actor=owner, fields={"first_name": "Borrar", "email": "borrar@example.es"})
     customer_erase(actor=manager, customer=gone, confirmation=erase_confirmation(gone))
+    # Pipeline: the default pipeline and lost reasons, and one opportunity.
+    from cartera.pipeline.services import opportunity_create, pipeline_defaults_ensure
+
+    pipeline_defaults_ensure()
+    opportunity_create(actor=owner, fields={"customer": customer, "title": "Reforma"})
 
 
 def _registered():

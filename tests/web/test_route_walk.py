@@ -36,6 +36,7 @@ def world(owner, customer, settings, tmp_path):
     from cartera.activity.services import interaction_create, task_create
     from cartera.customers.services import company_create
     from cartera.imports.services import import_job_create
+    from cartera.pipeline.services import opportunity_create, pipeline_defaults_ensure
     from cartera.sales.services import order_create
     from cartera.segments.services import persona_create, segment_create
 
@@ -56,6 +57,8 @@ def world(owner, customer, settings, tmp_path):
             kind="customers",
         ),
         api_token_create(user=owner, name="walk")[0],
+        pipeline_defaults_ensure(),
+        opportunity_create(actor=owner, fields={"customer": customer, "title": "Trato de Lucía"}),
     ]
     return rows
 

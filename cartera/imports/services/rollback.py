@@ -14,7 +14,8 @@ from django.utils.translation import gettext as _
 from cartera.accounts.models import User
 from cartera.activity.models import Interaction, Task
 from cartera.core.scoping import can, restrict
-from cartera.customers.models import Company, Customer
+from cartera.customers.models import Company, Customer, StageVia
+from cartera.customers.services import stage_changes_record
 from cartera.imports.models import ImportJob, ImportRecord, JobStatus
 from cartera.imports.services.jobs import (
     import_job_discard_file,
@@ -264,6 +265,13 @@ def _undo_customer_updates(actor: User, part: Part, undo: _Undo) -> None:
             first_key, last_key = Customer.name_keys(first, last)
             values.update(first_name_key=first_key, last_name_key=last_key, updated_at=now)
             Customer.objects.filter(pk=object_id).update(**values)
+            if "stage" in previous and previous["stage"] != customer.stage:
+                stage_changes_record(
+                    actor=actor,
+                    changes=[(object_id, customer.stage, previous["stage"])],
+                    via=StageVia.IMPORT,
+                    reason=_("Import undone"),
+                )
             undo.undone.append(record_id)
 
 

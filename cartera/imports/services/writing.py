@@ -31,8 +31,8 @@ from django.utils.translation import gettext as _
 
 from cartera.activity.models import Interaction
 from cartera.core import bulk
-from cartera.customers.models import Company, Customer, Stage
-from cartera.customers.services import tags_get_or_create
+from cartera.customers.models import Company, Customer, StageVia
+from cartera.customers.services import customers_mark_buyers, stage_changes_record, tags_get_or_create
 from cartera.imports.models import DuplicatePolicy, ImportKind, ImportRecord, ImportRowError
 from cartera.imports.rows import CleanRow
 from cartera.imports.services.common import (
@@ -112,6 +112,7 @@ class Writing(RunState):
         changed_fields: set[str] = set()
         changed: list[Customer] = []
         new_tags = self._new_tags(updates) if self.with_tags else {}
+        stage_moves: list[tuple[int, str, str]] = []
         for item, customer, values in self._update_targets(updates, with_company=False):
             previous, new_values = self._changes(customer, values, companies.get(company_key(values)))
             if not previous and not new_tags.get(customer.pk):
@@ -120,12 +121,16 @@ class Writing(RunState):
             self._updated(item, [*previous, *(["tags"] if new_tags.get(customer.pk) else [])])
             if previous:
                 for name, new in new_values.items():
+                    if name == "stage":
+                        stage_moves.append((customer.pk, str(getattr(customer, name)), str(new)))
                     setattr(customer, name, new)
                     changed_fields.add(name)
                 customer.set_search_keys()
                 customer.updated_at = timezone.now()
                 changed.append(customer)
             records.append(self._record("customers.customer", customer.pk, "updated", item.row, previous))
+        if stage_moves:
+            stage_changes_record(actor=actor, changes=stage_moves, via=StageVia.IMPORT)
         if changed:
             Customer.objects.bulk_update(
                 changed,
@@ -328,7 +333,7 @@ class Writing(RunState):
             for item, order in zip(pending, orders, strict=True):
                 records.append(self._record("sales.order", order.pk, "created", item.row))
             buyers = {o.customer_id for o in orders}
-            Customer.objects.filter(id__in=buyers).exclude(stage=Stage.CUSTOMER).update(stage=Stage.CUSTOMER)
+            customers_mark_buyers(actor=self.actor, customer_ids=buyers, via=StageVia.IMPORT)
             if orders:
                 self.ordered = True
                 schedule_refresh(trigger="import")

@@ -99,6 +99,13 @@ def segment_assign_owner(*, actor: User, members: QuerySet[Customer], owner: Use
     return _changeable(actor, members).update(owner=owner, updated_at=timezone.now())
 
 
+def segment_stage_change(*, actor: User, members: QuerySet[Customer], stage: str, reason: str = "") -> int:
+    """Move every member the actor may change to ``stage``, each with its stage-history line."""
+    from cartera.customers.services import customers_stage_change_bulk
+
+    return customers_stage_change_bulk(actor=actor, customers=members, stage=stage, reason=reason)
+
+
 @transaction.atomic
 def segment_tag(*, actor: User, members: QuerySet[Customer], tag_name: str, remove: bool = False) -> int:
     """Add (or remove) a tag on every member the actor may change; returns how many were touched."""

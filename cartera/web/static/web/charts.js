@@ -208,7 +208,32 @@
     });
   }
 
-  const DRAW = { line: drawLine, bars: drawBars, stacked: drawBars, heatmap: drawHeatmap };
+  // A funnel: one centred bar per step, as wide as its share of the first step, with its count and
+  // the share of the step before it (the pipeline's bottleneck report).
+  function drawFunnel(figure, rows) {
+    const xKey = figure.dataset.x;
+    const yKey = figure.dataset.y;
+    const rowH = 30;
+    const f = frame(figure, rows.length * rowH + 4);
+    const top = rows.length ? Math.max(1, rows[0][yKey] || 0, ...rows.map(function (r) { return r[yKey] || 0; })) : 1;
+    rows.forEach(function (r, i) {
+      const v = r[yKey] || 0;
+      const bw = Math.max(2, (f.width * 0.62 * v) / top);
+      const x = (f.width * 0.62 - bw) / 2;
+      const y = 2 + i * rowH;
+      const rect = el("rect", {
+        x: x.toFixed(1), y: y, width: bw.toFixed(1), height: rowH - 6, rx: 3,
+        fill: COLORS[0], "fill-opacity": (1 - (0.5 * i) / Math.max(1, rows.length)).toFixed(2),
+        class: "chart-bar", "data-value": v,
+      }, f.svg);
+      el("title", {}, rect).textContent = r[xKey] + ": " + fmt(v);
+      const prev = i > 0 ? rows[i - 1][yKey] || 0 : 0;
+      const share = i > 0 && prev ? " · " + fmt(v / prev, "percent") : "";
+      text(f.svg, f.width * 0.62 + 6, y + rowH / 2, r[xKey] + " · " + fmt(v) + share, "chart-label", "start");
+    });
+  }
+
+  const DRAW = { line: drawLine, bars: drawBars, stacked: drawBars, heatmap: drawHeatmap, funnel: drawFunnel };
 
   function draw(figure) {
     const source = document.getElementById(figure.dataset.source);

@@ -1,0 +1,313 @@
+"""Opportunities (deals) and the pipelines they move through.
+
+A pipeline is an ordered list of open stages, each with the probability an opportunity there usually
+has of being won and how many idle days make it "rot" (Pipedrive's word: nobody has touched it for
+too long). An opportunity ends won (optionally with its order in ``sales``) or lost, with a reason
+from a managed list. Every move is kept in :class:`OpportunityStageChange`, which the bottleneck
+report reads.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from cartera.core.models import TimeStampedModel
+from cartera.customers.models import Company, Customer, Source
+from cartera.sales.models import Order
+
+PERCENT = [MinValueValidator(0), MaxValueValidator(100)]
+
+
+class Pipeline(models.Model):
+    """A named sequence of stages (new business, renewals...), managed in the app by managers."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("pipeline")
+        verbose_name_plural = _("pipelines")
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PipelineStage(models.Model):
+    """One open stage of a pipeline, with its default win probability and its rotting threshold."""
+
+    pipeline = models.ForeignKey(
+        Pipeline, on_delete=models.CASCADE, related_name="stages", verbose_name=_("pipeline")
+    )
+    name = models.CharField(_("name"), max_length=80)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    probability = models.PositiveSmallIntegerField(
+        _("probability (%)"), default=10, validators=PERCENT,
+        help_text=_("How often an opportunity in this stage is won; the default for new ones."),
+    )  # fmt: skip
+    rotting_days = models.PositiveSmallIntegerField(
+        _("rotting after (days)"), null=True, blank=True,
+        help_text=_("An opportunity idle longer than this in the stage is marked. Empty: never."),
+    )  # fmt: skip
+
+    class Meta:
+        verbose_name = _("pipeline stage")
+        verbose_name_plural = _("pipeline stages")
+        ordering = ["pipeline", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["pipeline", "name"], name="pipelinestage_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LostReason(models.Model):
+    """Why an opportunity was lost (price, timing, competitor...): a list managers keep."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("lost reason")
+        verbose_name_plural = _("lost reasons")
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OpportunityStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+
+
+class Opportunity(TimeStampedModel):
+    """A possible sale to a customer or a company, moving through a pipeline until won or lost.
+
+    Private to its owner: a sales rep sees and works their own opportunities, managers and admins all
+    of them (``scope_private``; see cartera/core/scoping.py).
+    """
+
+    scope_owner_fields = ("owner",)
+    scope_private = True
+
+    pipeline = models.ForeignKey(
+        Pipeline, on_delete=models.PROTECT, related_name="opportunities", verbose_name=_("pipeline")
+    )
+    stage = models.ForeignKey(
+        PipelineStage, on_delete=models.PROTECT, related_name="opportunities", verbose_name=_("stage")
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, null=True, blank=True,
+        related_name="opportunities", verbose_name=_("customer"),
+    )  # fmt: skip
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, null=True, blank=True,
+        related_name="opportunities", verbose_name=_("company"),
+    )  # fmt: skip
+    title = models.CharField(_("title"), max_length=200)
+    value = models.DecimalField(
+        _("value"), max_digits=12, decimal_places=2, default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )  # fmt: skip
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    expected_close_on = models.DateField(_("expected close"), null=True, blank=True)
+    probability = models.PositiveSmallIntegerField(_("probability (%)"), default=10, validators=PERCENT)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="opportunities", verbose_name=_("owner"),
+    )  # fmt: skip
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices, blank=True)
+    next_step = models.CharField(_("next step"), max_length=200, blank=True)
+    next_step_on = models.DateField(_("next step on"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=4, choices=OpportunityStatus.choices, default=OpportunityStatus.OPEN
+    )
+    stage_entered_at = models.DateTimeField(_("in this stage since"), default=timezone.now)
+    last_activity_at = models.DateTimeField(_("last activity"), default=timezone.now)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    lost_reason = models.ForeignKey(
+        LostReason, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("lost reason"),
+    )  # fmt: skip
+    lost_note = models.CharField(_("lost note"), max_length=300, blank=True)
+    order = models.ForeignKey(
+        Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="opportunities",
+        verbose_name=_("order"),
+    )  # fmt: skip
+    # Qualification checklist (need, budget, decision-maker, timing), kept on the record.
+    has_need = models.BooleanField(_("need confirmed"), default=False)
+    has_budget = models.BooleanField(_("budget confirmed"), default=False)
+    has_decision_maker = models.BooleanField(_("talking to the decision-maker"), default=False)
+    has_timing = models.BooleanField(_("timing agreed"), default=False)
+    qualification_notes = models.TextField(_("qualification notes"), blank=True)
+
+    class Meta:
+        verbose_name = _("opportunity")
+        verbose_name_plural = _("opportunities")
+        ordering = ["-id"]
+        permissions = [
+            ("reassign_opportunity", _("Can give opportunities to another member of the team")),
+            ("manage_pipeline", _("Can manage pipelines, stages and lost reasons")),
+        ]
+        indexes = [
+            models.Index(fields=["status", "stage", "-value", "id"], name="opportunity_board"),
+            models.Index(fields=["owner", "status"], name="opportunity_owner_status"),
+            models.Index(fields=["status", "expected_close_on"], name="opportunity_close"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(customer__isnull=False) | models.Q(company__isnull=False),
+                name="opportunity_has_customer_or_company",
+            ),
+            models.CheckConstraint(condition=models.Q(value__gte=0), name="opportunity_value_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def weighted_value(self) -> Decimal:
+        """The value times the probability: what the forecast counts."""
+        return (self.value * self.probability / 100).quantize(Decimal("0.01"))
+
+    @property
+    def qualification_score(self) -> int:
+        """How many of the four qualification questions are answered yes (0-4)."""
+        return sum((self.has_need, self.has_budget, self.has_decision_maker, self.has_timing))
+
+    def idle_days(self, now: datetime.datetime | None = None) -> int:
+        """Whole days since the opportunity last moved or was worked on (a move touches both dates)."""
+        now = now or timezone.now()
+        return max(0, (now - self.last_activity_at).days)
+
+    def is_rotting(self, now: datetime.datetime | None = None) -> bool:
+        """Open and idle longer than its stage allows."""
+        days = self.stage.rotting_days
+        return self.status == OpportunityStatus.OPEN and days is not None and self.idle_days(now) > days
+
+
+class OpportunityStageChange(models.Model):
+    """One move of an opportunity: stage to stage, or closing (won / lost), by whom and when.
+
+    The bottleneck report measures time in stage and conversion from these rows.
+    """
+
+    scope_owner_fields = ("opportunity__owner",)
+    scope_private = True
+
+    opportunity = models.ForeignKey(
+        Opportunity, on_delete=models.CASCADE, related_name="stage_changes", verbose_name=_("opportunity")
+    )
+    from_stage = models.ForeignKey(
+        PipelineStage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("from"),
+    )  # fmt: skip
+    to_stage = models.ForeignKey(
+        PipelineStage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("to"),
+    )  # fmt: skip
+    outcome = models.CharField(_("outcome"), max_length=4, choices=OpportunityStatus.choices,
+                               default=OpportunityStatus.OPEN)  # fmt: skip
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("changed by"),
+    )  # fmt: skip
+    changed_at = models.DateTimeField(_("when"), default=timezone.now)
+    # Seconds spent in ``from_stage`` before this move (None for the opening row).
+    seconds_in_stage = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("opportunity stage change")
+        verbose_name_plural = _("opportunity stage changes")
+        ordering = ["-changed_at", "-id"]
+        indexes = [
+            models.Index(fields=["opportunity", "changed_at"], name="oppchange_opportunity_when"),
+            models.Index(fields=["from_stage", "changed_at"], name="oppchange_from_when"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.opportunity_id}: {self.from_stage_id} → {self.to_stage_id or self.outcome}"
+
+    @property
+    def days_in_stage(self) -> int | None:
+        """Whole days spent in ``from_stage`` before this move."""
+        return None if self.seconds_in_stage is None else self.seconds_in_stage // 86_400
+
+
+class CallList(models.Model):
+    """A list of people for one member of the team to call on a day, built by a manager from a segment.
+
+    Each rep also has an automatic list for today (at-risk customers, hot opportunities, overdue
+    follow-ups, new leads: :func:`cartera.pipeline.selectors.calls_today`); assigned lists come first.
+    """
+
+    scope_owner_fields = ("assignee",)
+    scope_private = True
+
+    name = models.CharField(_("name"), max_length=120)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="call_lists",
+        verbose_name=_("assigned to"),
+    )
+    for_date = models.DateField(_("to call on"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("created by"),
+    )  # fmt: skip
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("call list")
+        verbose_name_plural = _("call lists")
+        ordering = ["-for_date", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CallOutcome(models.TextChoices):
+    REACHED = "reached", pgettext_lazy("call outcome", "Reached")
+    NO_ANSWER = "no_answer", _("No answer")
+    CALL_BACK = "call_back", _("Call back")
+
+
+class CallListEntry(models.Model):
+    """One person on a call list, and how the call went."""
+
+    scope_owner_fields = ("call_list__assignee",)
+    scope_private = True
+
+    call_list = models.ForeignKey(CallList, on_delete=models.CASCADE, related_name="entries",
+                                  verbose_name=_("call list"))  # fmt: skip
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", verbose_name=_("customer")
+    )
+    position = models.PositiveIntegerField(_("position"), default=0)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=CallOutcome.choices, blank=True)
+    called_at = models.DateTimeField(_("called"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("call list entry")
+        verbose_name_plural = _("call list entries")
+        ordering = ["call_list", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["call_list", "customer"], name="calllistentry_once_per_list")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.call_list_id}: {self.customer_id}"

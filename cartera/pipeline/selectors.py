@@ -1,0 +1,547 @@
+"""Reads of the pipeline: the board, the opportunity list and the bottleneck report.
+
+Everything a user reaches goes through :func:`cartera.core.scoping.restrict`: a sales rep reads their
+own opportunities, managers and admins everybody's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+
+from cartera.core.scoping import get_for_user, restrict
+from cartera.pipeline.models import (
+    CallList,
+    CallListEntry,
+    LostReason,
+    Opportunity,
+    OpportunityStageChange,
+    OpportunityStatus,
+    Pipeline,
+    PipelineStage,
+)
+
+COLUMN_SIZE = 20
+
+
+@dataclass
+class OpportunityFilters:
+    """What the board, the list and the report's links filter by (empty = any)."""
+
+    pipeline_id: int | None = None
+    stage_id: int | None = None
+    status: str = ""
+    owner_id: int | None = None
+    source: str = ""
+    close_month: dt.date | None = None  # first day of the month
+    lost_reason_id: int | None = None
+    lost_from_id: int | None = None  # lost while in this stage
+    passed_id: int | None = None  # ever entered this stage
+    advanced_from_id: int | None = None  # left this stage forwards (or won from it)
+    rotting: bool = False
+    query: str = ""
+
+
+def pipelines_for_menu() -> QuerySet[Pipeline]:
+    """Active pipelines, in order (the board's menu)."""
+    return Pipeline.objects.filter(active=True).order_by("position", "id")
+
+
+def pipeline_get(pk: int | None) -> Pipeline | None:
+    """The pipeline ``pk`` or, without one, the first active; ``None`` when there is none."""
+    qs = Pipeline.objects.all() if pk else pipelines_for_menu()
+    return qs.filter(pk=pk).first() if pk else qs.first()
+
+
+def stages_of(pipeline: Pipeline) -> list[PipelineStage]:
+    return list(pipeline.stages.order_by("position", "id"))
+
+
+def _rotting_q(stages: list[PipelineStage], now: dt.datetime) -> Q:
+    rotting = Q(pk__in=[])
+    for stage in stages:
+        if stage.rotting_days is not None:
+            cutoff = now - dt.timedelta(days=stage.rotting_days)
+            rotting |= Q(stage=stage, last_activity_at__lt=cutoff)
+    return Q(status=OpportunityStatus.OPEN) & rotting
+
+
+def opportunity_list(*, user: Any, filters: OpportunityFilters) -> QuerySet[Opportunity]:
+    """The opportunities ``user`` may see that match ``filters``."""
+    qs = restrict(Opportunity.objects.all(), user, "view")
+    f = filters
+    if f.pipeline_id:
+        qs = qs.filter(pipeline_id=f.pipeline_id)
+    if f.stage_id:
+        qs = qs.filter(stage_id=f.stage_id)
+    if f.status:
+        qs = qs.filter(status=f.status)
+    if f.owner_id:
+        qs = qs.filter(owner_id=f.owner_id)
+    if f.source:
+        qs = qs.filter(source=f.source)
+    if f.close_month:
+        qs = qs.filter(
+            expected_close_on__year=f.close_month.year, expected_close_on__month=f.close_month.month
+        )
+    if f.lost_reason_id:
+        qs = qs.filter(status=OpportunityStatus.LOST, lost_reason_id=f.lost_reason_id)
+    if f.lost_from_id:
+        qs = qs.filter(
+            stage_changes__from_stage_id=f.lost_from_id, stage_changes__outcome=OpportunityStatus.LOST
+        )
+    if f.passed_id:
+        qs = qs.filter(
+            pk__in=OpportunityStageChange.objects.filter(to_stage_id=f.passed_id).values("opportunity")
+        )
+    if f.advanced_from_id:
+        qs = qs.filter(pk__in=_advanced_from(f.advanced_from_id).values("opportunity"))
+    if f.rotting:
+        stages = list(PipelineStage.objects.filter(rotting_days__isnull=False))
+        qs = qs.filter(_rotting_q(stages, timezone.now()))
+    if f.query:
+        qs = qs.filter(Q(title__icontains=f.query) | Q(customer__last_name_key__startswith=f.query.lower()))
+    return qs
+
+
+def _advanced_from(stage_id: int) -> QuerySet[OpportunityStageChange]:
+    """Moves out of ``stage_id`` forwards: to a later stage of its pipeline, or won."""
+    stage = PipelineStage.objects.filter(pk=stage_id).first()
+    if stage is None:
+        return OpportunityStageChange.objects.none()
+    return OpportunityStageChange.objects.filter(from_stage_id=stage_id).filter(
+        Q(outcome=OpportunityStatus.WON)
+        | Q(to_stage__pipeline_id=stage.pipeline_id, to_stage__position__gt=stage.position)
+    )
+
+
+def opportunities_of_customer(*, user: Any, customer_id: int, limit: int = 10) -> list[Opportunity]:
+    """The customer's opportunities that ``user`` may see, open ones first (the customer page's card)."""
+    qs = restrict(Opportunity.objects.filter(customer_id=customer_id), user, "view").select_related("stage")
+    return list(qs.order_by("closed_at", "-id")[:limit])
+
+
+def opportunity_get(*, user: Any, pk: int, action: Any = "view") -> Opportunity:
+    """One opportunity (404 outside the user's scope, 403 when seen but not theirs to act on)."""
+    qs = Opportunity.objects.select_related(
+        "stage", "pipeline", "customer", "company", "owner", "lost_reason", "order"
+    )
+    return get_for_user(qs, user, action, pk=pk)
+
+
+def opportunity_history(*, user: Any, opportunity: Opportunity) -> list[OpportunityStageChange]:
+    qs = restrict(OpportunityStageChange.objects.filter(opportunity=opportunity), user, "view")
+    return list(qs.select_related("from_stage", "to_stage", "changed_by").order_by("-changed_at", "-id"))
+
+
+@dataclass
+class Column:
+    """One stage of the board: its totals over every matching opportunity and one page of cards."""
+
+    stage: PipelineStage
+    count: int = 0
+    value: Decimal = Decimal("0")
+    weighted: Decimal = Decimal("0")
+    rotting: int = 0
+    cards: list[Opportunity] = field(default_factory=list)
+    next_offset: int | None = None
+
+
+def board(
+    *, user: Any, pipeline: Pipeline, filters: OpportunityFilters, size: int = COLUMN_SIZE
+) -> list[Column]:
+    """The open opportunities of ``pipeline`` by stage: totals from one grouped query, then the first
+    ``size`` cards of each column (largest value first); further cards come with :func:`column_page`."""
+    stages = stages_of(pipeline)
+    base = opportunity_list(user=user, filters=_open_in(filters, pipeline))
+    now = timezone.now()
+    totals = {
+        row["stage_id"]: row
+        for row in base.order_by().values("stage_id").annotate(
+            n=Count("id"), v=Sum("value"), w=Sum(F("value") * F("probability")),
+            r=Count("id", filter=_rotting_q(stages, now)),
+        )
+    }  # fmt: skip
+    columns = []
+    for stage in stages:
+        t: dict[str, Any] = dict(totals.get(stage.pk) or {})
+        column = Column(
+            stage=stage, count=t.get("n", 0), value=t.get("v") or Decimal("0"),
+            weighted=Decimal(t.get("w") or 0) / 100, rotting=t.get("r", 0),
+        )  # fmt: skip
+        if column.count:
+            column.cards, column.next_offset = column_page(base=base, stage=stage, offset=0, size=size)
+        columns.append(column)
+    return columns
+
+
+def _open_in(filters: OpportunityFilters, pipeline: Pipeline) -> OpportunityFilters:
+    return OpportunityFilters(
+        **{**filters.__dict__, "pipeline_id": pipeline.pk, "status": OpportunityStatus.OPEN}
+    )
+
+
+def column_page(
+    *, base: QuerySet[Opportunity], stage: PipelineStage, offset: int, size: int = COLUMN_SIZE
+) -> tuple[list[Opportunity], int | None]:
+    """One page of a column's cards and the offset of the next page (``None`` at the end)."""
+    rows = list(
+        base.filter(stage=stage)
+        .select_related("customer", "company", "owner", "stage")
+        .order_by("-value", "id")[offset : offset + size + 1]
+    )
+    more = len(rows) > size
+    return rows[:size], (offset + size if more else None)
+
+
+def column_cards(
+    *, user: Any, pipeline: Pipeline, stage: PipelineStage, filters: OpportunityFilters, offset: int
+) -> tuple[list[Opportunity], int | None]:
+    """A further page of one column (the board's "more" button)."""
+    base = opportunity_list(user=user, filters=_open_in(filters, pipeline))
+    return column_page(base=base, stage=stage, offset=offset)
+
+
+def lost_reasons() -> QuerySet[LostReason]:
+    return LostReason.objects.filter(active=True).order_by("position", "name")
+
+
+# --- the bottleneck report -------------------------------------------------------------------------
+
+
+def _percentile(values: list[float], fraction: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+@dataclass
+class StageFigures:
+    stage: PipelineStage
+    entered: int = 0
+    advanced: int = 0
+    lost: int = 0
+    open_now: int = 0
+    rotting: int = 0
+    rotting_value: Decimal = Decimal("0")
+    median_days: float | None = None
+    p90_days: float | None = None
+    lost_reasons: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def conversion(self) -> float | None:
+        """Share of those who entered the stage that went on (to a later stage or won)."""
+        return self.advanced / self.entered if self.entered else None
+
+
+@dataclass
+class GroupFigures:
+    key: Any
+    label: str
+    won: int = 0
+    lost: int = 0
+    won_value: Decimal = Decimal("0")
+    cycle_days: float | None = None
+
+    @property
+    def win_rate(self) -> float | None:
+        closed = self.won + self.lost
+        return self.won / closed if closed else None
+
+
+@dataclass
+class Report:
+    pipeline: Pipeline
+    stages: list[StageFigures]
+    by_owner: list[GroupFigures]
+    by_source: list[GroupFigures]
+    forecast: list[dict[str, Any]]
+    won: int = 0
+    lost: int = 0
+    open_count: int = 0
+
+    @property
+    def win_rate(self) -> float | None:
+        closed = self.won + self.lost
+        return self.won / closed if closed else None
+
+    def funnel(self) -> list[dict[str, Any]]:
+        """The chart's data: how many entered each stage (JSON-ready)."""
+        return [{"label": s.stage.name, "value": s.entered} for s in self.stages]
+
+
+def bottleneck_report(*, user: Any, pipeline: Pipeline, owner_id: int | None = None) -> Report:
+    """Conversion from stage to stage, time in stage (median, 90th percentile), where opportunities stall
+    or are lost and why, win rate and cycle length by owner and by source, and the weighted forecast by
+    month of expected close, over the opportunities ``user`` may see in ``pipeline``."""
+    opportunities = restrict(Opportunity.objects.filter(pipeline=pipeline), user, "view")
+    if owner_id:
+        opportunities = opportunities.filter(owner_id=owner_id)
+    changes = restrict(OpportunityStageChange.objects.all(), user, "view").filter(
+        opportunity__in=opportunities.values("pk")
+    )
+    stages = stages_of(pipeline)
+    position = {s.pk: s.position for s in stages}
+    figures = {s.pk: StageFigures(stage=s) for s in stages}
+    entered: dict[int, set[int]] = defaultdict(set)
+    advanced: dict[int, set[int]] = defaultdict(set)
+    durations: dict[int, list[float]] = defaultdict(list)
+    for opp_id, from_id, to_id, outcome, seconds in changes.values_list(
+        "opportunity_id", "from_stage_id", "to_stage_id", "outcome", "seconds_in_stage"
+    ).iterator(chunk_size=5_000):
+        if to_id in figures:
+            entered[to_id].add(opp_id)
+        if from_id in figures:
+            if seconds is not None:
+                durations[from_id].append(seconds / 86_400)
+            forwards = outcome == OpportunityStatus.WON or (
+                to_id in position and position[to_id] > position[from_id]
+            )
+            if forwards:
+                advanced[from_id].add(opp_id)
+            if outcome == OpportunityStatus.LOST:
+                figures[from_id].lost += 1
+    for stage_id, fig in figures.items():
+        fig.entered, fig.advanced = len(entered[stage_id]), len(advanced[stage_id])
+        fig.median_days = statistics.median(durations[stage_id]) if durations[stage_id] else None
+        fig.p90_days = _percentile(durations[stage_id], 0.9)
+    now = timezone.now()
+    open_qs = opportunities.filter(status=OpportunityStatus.OPEN)
+    for row in open_qs.order_by().values("stage_id").annotate(
+        n=Count("id"), r=Count("id", filter=_rotting_q(stages, now)),
+        rv=Sum("value", filter=_rotting_q(stages, now)),
+    ):  # fmt: skip
+        if row["stage_id"] in figures:
+            fig = figures[row["stage_id"]]
+            fig.open_now, fig.rotting, fig.rotting_value = row["n"], row["r"], row["rv"] or Decimal("0")
+    for lost_row in (
+        changes.filter(outcome=OpportunityStatus.LOST)
+        .order_by()
+        .values("from_stage_id", "opportunity__lost_reason_id", "opportunity__lost_reason__name")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+    ):
+        if lost_row["from_stage_id"] in figures:
+            figures[lost_row["from_stage_id"]].lost_reasons.append(
+                {"id": lost_row["opportunity__lost_reason_id"],
+                 "name": lost_row["opportunity__lost_reason__name"] or "—", "count": lost_row["n"]}
+            )  # fmt: skip
+    closed = opportunities.exclude(status=OpportunityStatus.OPEN)
+    report = Report(
+        pipeline=pipeline,
+        stages=[figures[s.pk] for s in stages],
+        by_owner=_groups(closed, "owner_id", _owner_labels()),
+        by_source=_groups(closed, "source", _source_labels()),
+        forecast=_forecast(open_qs),
+        won=closed.filter(status=OpportunityStatus.WON).count(),
+        lost=closed.filter(status=OpportunityStatus.LOST).count(),
+        open_count=open_qs.count(),
+    )
+    return report
+
+
+def _owner_labels() -> dict[Any, str]:
+    from cartera.accounts.models import User
+
+    return {u.pk: str(u.get_full_name() or u.username) for u in User.objects.all()}
+
+
+def _source_labels() -> dict[Any, str]:
+    from cartera.customers.models import Source
+
+    return {k: str(v) for k, v in Source.choices}
+
+
+def _groups(closed: QuerySet[Opportunity], key: str, labels: dict[Any, str]) -> list[GroupFigures]:
+    groups: dict[Any, GroupFigures] = {}
+    cycles: dict[Any, list[float]] = defaultdict(list)
+    for value, status, amount, created, closed_at in closed.values_list(
+        key, "status", "value", "created_at", "closed_at"
+    ).iterator(chunk_size=5_000):
+        g = groups.setdefault(value, GroupFigures(key=value, label=labels.get(value, "") or "—"))
+        if status == OpportunityStatus.WON:
+            g.won += 1
+            g.won_value += amount
+            if closed_at is not None:
+                cycles[value].append((closed_at - created).total_seconds() / 86_400)
+        else:
+            g.lost += 1
+    for value, g in groups.items():
+        g.cycle_days = statistics.median(cycles[value]) if cycles[value] else None
+    return sorted(groups.values(), key=lambda g: (-g.won_value, g.label))
+
+
+def _forecast(open_qs: QuerySet[Opportunity]) -> list[dict[str, Any]]:
+    """Open value and probability-weighted value by month of expected close (no date: its own line)."""
+    rows = (
+        open_qs.order_by()
+        .annotate(month=TruncMonth("expected_close_on"))
+        .values("month")
+        .annotate(n=Count("id"), v=Sum("value"), w=Sum(F("value") * F("probability")))
+        .order_by(F("month").asc(nulls_last=True))
+    )
+    return [
+        {"month": r["month"], "count": r["n"], "value": r["v"] or Decimal("0"),
+         "weighted": (Decimal(r["w"] or 0) / 100).quantize(Decimal("0.01"))}
+        for r in rows
+    ]  # fmt: skip
+
+
+# --- call lists ------------------------------------------------------------------------------------
+
+CALL_ROWS = 60
+NEW_LEAD_DAYS = 14
+HOT_PROBABILITY = 50
+HOT_CLOSE_DAYS = 14
+
+
+@dataclass
+class CallRow:
+    """One person to call today and why: ``kind`` is "assigned", "at_risk", "hot", "overdue" or "new"."""
+
+    customer: Any
+    kind: str
+    stake: Decimal
+    detail: str = ""
+    call_list: CallList | None = None
+
+
+KIND_ORDER = {"assigned": 0, "at_risk": 1, "hot": 2, "overdue": 3, "new": 4}
+
+
+def calls_today(*, user: Any, limit: int = CALL_ROWS) -> list[CallRow]:
+    """``user``'s calls for today, most at stake first: the lists a manager assigned for today (or
+    before, still unanswered), then the customers they look after who are at risk (by value at risk),
+    their hot opportunities (weighted value), overdue follow-up tasks, and new leads. Each person once,
+    under the first reason; nobody already called today."""
+    from cartera.activity.models import Interaction, InteractionKind, Task
+    from cartera.customers.classification import Lifecycle
+    from cartera.customers.models import Customer, Stage
+
+    today = timezone.localdate()
+    start = timezone.make_aware(dt.datetime.combine(today, dt.time.min))
+    called = set(
+        Interaction.objects.filter(
+            author=user, kind=InteractionKind.CALL, occurred_at__gte=start
+        ).values_list("customer_id", flat=True)
+    )
+    customers = restrict(Customer.objects.all(), user, "view")
+    rows: list[CallRow] = []
+    entries = (
+        restrict(CallListEntry.objects.all(), user, "change")
+        .filter(call_list__assignee=user, call_list__for_date__lte=today, outcome="")
+        .select_related("customer", "call_list")
+        .order_by("call_list__for_date", "call_list_id", "position")[:limit]
+    )
+    rows += [CallRow(e.customer, "assigned", Decimal("0"), e.call_list.name, e.call_list) for e in entries]
+    at_risk = (
+        customers.filter(owner=user, metrics__lifecycle=Lifecycle.AT_RISK)
+        .select_related("metrics")
+        .order_by("-metrics__clv_12m", "pk")[:limit]
+    )
+    for c in at_risk:
+        m = c.metrics
+        rows.append(
+            CallRow(
+                c,
+                "at_risk",
+                (Decimal(m.clv_12m or 0) * Decimal(1 - (m.p_alive or 0))).quantize(Decimal("0.01")),
+            )
+        )
+    hot = (
+        restrict(Opportunity.objects.all(), user, "change")
+        .filter(owner=user, status=OpportunityStatus.OPEN, customer__isnull=False)
+        .filter(
+            Q(probability__gte=HOT_PROBABILITY)
+            | Q(expected_close_on__lte=today + dt.timedelta(days=HOT_CLOSE_DAYS))
+        )
+        .select_related("customer")
+        .order_by("-value", "pk")[:limit]
+    )
+    rows += [CallRow(o.customer, "hot", o.weighted_value, o.title) for o in hot]
+    overdue = (
+        restrict(Task.objects.all(), user, "change")
+        .filter(assignee=user, done=False, due_at__lt=start, customer__isnull=False)
+        .select_related("customer")
+        .order_by("due_at")[:limit]
+    )
+    rows += [CallRow(t.customer, "overdue", Decimal("0"), t.title) for t in overdue]
+    new = customers.filter(
+        owner=user, stage__in=[Stage.SUSPECT, Stage.PROSPECT],
+        created_at__gte=timezone.now() - dt.timedelta(days=NEW_LEAD_DAYS), interactions__isnull=True,
+    ).order_by("-created_at")[:limit]  # fmt: skip
+    rows += [CallRow(c, "new", Decimal("0")) for c in new]
+    seen: set[int] = set()
+    result: list[CallRow] = []
+    for row in sorted(rows, key=lambda r: (KIND_ORDER[r.kind], -r.stake)):
+        if row.customer.pk in seen or row.customer.pk in called:
+            continue
+        seen.add(row.customer.pk)
+        result.append(row)
+    return result[:limit]
+
+
+def call_lists_for(*, user: Any) -> QuerySet[CallList]:
+    """Call lists ``user`` may see (their own; managers: everybody's), newest first, with progress."""
+    return (
+        restrict(CallList.objects.all(), user, "view")
+        .select_related("assignee")
+        .annotate(total=Count("entries"), done=Count("entries", filter=~Q(entries__outcome="")))
+        .order_by("-for_date", "-id")
+    )
+
+
+@dataclass
+class RepActivity:
+    user: Any
+    calls: int = 0
+    reached: int = 0
+    meetings: int = 0
+    moved: int = 0
+    won: int = 0
+    lost: int = 0
+
+
+def team_activity(*, user: Any, since: dt.date) -> list[RepActivity]:
+    """Managers: per member of the team since ``since``, the calls (and how many reached someone), the
+    meetings and visits, and the opportunities moved, won and lost."""
+    from cartera.accounts.models import User
+    from cartera.activity.models import Interaction, InteractionKind
+    from cartera.activity.models import Outcome as InteractionOutcome
+
+    start = timezone.make_aware(dt.datetime.combine(since, dt.time.min))
+    people = {
+        u.pk: RepActivity(u)
+        for u in User.objects.filter(is_active=True, groups__isnull=False).distinct().order_by("username")
+    }
+    interactions = restrict(Interaction.objects.all(), user, "view").filter(
+        occurred_at__gte=start, author__in=list(people)
+    )
+    for row in interactions.order_by().values("author_id").annotate(
+        calls=Count("id", filter=Q(kind=InteractionKind.CALL)),
+        reached=Count("id", filter=Q(kind=InteractionKind.CALL, outcome=InteractionOutcome.POSITIVE)),
+        meetings=Count("id", filter=Q(kind__in=[InteractionKind.MEETING, InteractionKind.VISIT])),
+    ):  # fmt: skip
+        person = people[row["author_id"]]
+        person.calls, person.reached, person.meetings = row["calls"], row["reached"], row["meetings"]
+    changes = restrict(OpportunityStageChange.objects.all(), user, "view").filter(
+        changed_at__gte=start, changed_by__in=list(people), from_stage__isnull=False
+    )
+    for moves in changes.order_by().values("changed_by_id").annotate(
+        moved=Count("id", filter=Q(outcome=OpportunityStatus.OPEN)),
+        won=Count("id", filter=Q(outcome=OpportunityStatus.WON)),
+        lost=Count("id", filter=Q(outcome=OpportunityStatus.LOST)),
+    ):  # fmt: skip
+        person = people[moves["changed_by_id"]]
+        person.moved, person.won, person.lost = moves["moved"], moves["won"], moves["lost"]
+    return list(people.values())

@@ -1,0 +1,471 @@
+"""Pages of the pipeline: the board (and its list view), an opportunity, the bottleneck report and the
+managers' settings. Each view parses input, calls one service or selector, renders."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from cartera.core.http import HtmxHttpRequest
+from cartera.core.pagination import capped_count, paginate
+from cartera.core.scoping import can, get_for_user, require
+from cartera.customers.models import Customer
+from cartera.pipeline import selectors, services
+from cartera.pipeline.forms import (
+    CallListBuildForm,
+    CallOutcomeForm,
+    FilterForm,
+    LoseForm,
+    LostReasonsForm,
+    MoveForm,
+    OpportunityForm,
+    PipelineForm,
+    QualificationForm,
+    StagesForm,
+    WinForm,
+)
+from cartera.pipeline.models import CallList, LostReason, Opportunity, Pipeline, PipelineStage
+
+PAGE_SIZE = 50
+
+
+def _filters(request: HttpRequest) -> tuple[FilterForm, selectors.OpportunityFilters]:
+    form = FilterForm(request.GET or None)
+    return form, form.filters() if form.is_bound else selectors.OpportunityFilters()
+
+
+def _pipeline(request: HttpRequest) -> Pipeline:
+    try:
+        pk = int(request.GET.get("pipeline") or 0)
+    except ValueError:
+        pk = 0
+    pipeline = selectors.pipeline_get(pk or None)
+    if pipeline is None:
+        raise Http404
+    return pipeline
+
+
+def _messages(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+def board(request: HttpRequest) -> HttpResponse:
+    require(request.user, Opportunity, "view")
+    pipeline = _pipeline(request)
+    form, filters = _filters(request)
+    query = request.GET.copy()
+    query.pop("offset", None)
+    return render(
+        request,
+        "pipeline/board.html",
+        {
+            "pipeline": pipeline,
+            "pipelines": selectors.pipelines_for_menu(),
+            "columns": selectors.board(user=request.user, pipeline=pipeline, filters=filters),
+            "stages": selectors.stages_of(pipeline),
+            "form": form,
+            "base_query": query.urlencode(),
+            "can_add": can(request.user, Opportunity, "add"),
+            "can_manage": request.user.has_perm(services.MANAGE_PERMISSION),
+        },
+    )
+
+
+def column(request: HttpRequest, stage_pk: int) -> HttpResponse:
+    """More cards of one column (htmx "more" button, or a plain link without JavaScript)."""
+    require(request.user, Opportunity, "view")
+    stage = PipelineStage.objects.select_related("pipeline").filter(pk=stage_pk).first()
+    if stage is None:
+        raise Http404
+    _form, filters = _filters(request)
+    try:
+        offset = max(0, int(request.GET.get("offset") or 0))
+    except ValueError:
+        offset = 0
+    cards, next_offset = selectors.column_cards(
+        user=request.user, pipeline=stage.pipeline, stage=stage, filters=filters, offset=offset
+    )
+    query = request.GET.copy()
+    query.pop("offset", None)
+    return render(
+        request,
+        "pipeline/_cards.html" if getattr(request, "htmx", False) else "pipeline/column.html",
+        {"cards": cards, "next_offset": next_offset, "stage": stage, "pipeline": stage.pipeline,
+         "base_query": query.urlencode(), "stages": selectors.stages_of(stage.pipeline)},
+    )  # fmt: skip
+
+
+def opportunity_list(request: HttpRequest) -> HttpResponse:
+    require(request.user, Opportunity, "view")
+    form, filters = _filters(request)
+    qs = selectors.opportunity_list(user=request.user, filters=filters).select_related(
+        "stage", "pipeline", "customer", "company", "owner", "lost_reason"
+    )
+    page = paginate(qs, ordering=("-id",), cursor=request.GET.get("cursor"), size=PAGE_SIZE,
+                    backwards=request.GET.get("dir") == "prev")  # fmt: skip
+    total, more = capped_count(qs, 10_000)
+    query = request.GET.copy()
+    for key in ("cursor", "dir"):
+        query.pop(key, None)
+    return render(
+        request,
+        "pipeline/list.html",
+        {"form": form, "page": page, "total": total, "more_than_total": more, "base_query": query.urlencode(),
+         "can_add": can(request.user, Opportunity, "add"), "pipelines": selectors.pipelines_for_menu()},
+    )  # fmt: skip
+
+
+def opportunity_create(request: HttpRequest) -> HttpResponse:
+    require(request.user, Opportunity, "add")
+    customer = None
+    customer_pk = request.GET.get("customer") or request.POST.get("customer")
+    if customer_pk:
+        if not str(customer_pk).isdigit():
+            raise Http404
+        customer = get_for_user(Customer.objects.all(), request.user, "view", pk=int(customer_pk))
+    user: Any = request.user
+    initial = {"owner": user.pk}
+    if customer is not None:
+        initial.update(source=customer.source, customer=customer.pk)
+    form = OpportunityForm(request.POST or None, user=user, customer=customer, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            opportunity = services.opportunity_create(actor=user, fields=form.service_fields())
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Opportunity opened."))
+            return redirect("pipeline:detail", pk=opportunity.pk)
+    return render(request, "pipeline/form.html", {"form": form, "customer": customer})
+
+
+def opportunity_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    opportunity = selectors.opportunity_get(user=request.user, pk=pk, action="change")
+    user: Any = request.user
+    form = OpportunityForm(
+        request.POST or None, instance=opportunity, user=user, customer=opportunity.customer
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.opportunity_update(actor=user, opportunity=opportunity, fields=form.service_fields())
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Changes saved."))
+            return redirect("pipeline:detail", pk=pk)
+    return render(request, "pipeline/form.html", {"form": form, "opportunity": opportunity,
+                                                  "customer": opportunity.customer})  # fmt: skip
+
+
+def opportunity_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    opportunity = selectors.opportunity_get(user=request.user, pk=pk)
+    can_change = can(request.user, Opportunity, "change") and _may(request, opportunity, "change")
+    return render(
+        request,
+        "pipeline/detail.html",
+        {
+            "o": opportunity,
+            "history": selectors.opportunity_history(user=request.user, opportunity=opportunity),
+            "can_change": can_change,
+            "can_delete": _may(request, opportunity, "delete"),
+            "move_form": MoveForm(pipeline=opportunity.pipeline, initial={"stage": opportunity.stage_id}),
+            "win_form": WinForm(initial={"amount": opportunity.value}),
+            "lose_form": LoseForm(),
+            "qualification_form": QualificationForm(instance=opportunity),
+        },
+    )
+
+
+def _may(request: HttpRequest, opportunity: Opportunity, action: Any) -> bool:
+    from cartera.core.scoping import restrict
+
+    return restrict(Opportunity.objects.filter(pk=opportunity.pk), request.user, action).exists()
+
+
+def _back(request: HttpRequest, opportunity: Opportunity) -> HttpResponse:
+    """Where a board action returns: the board (when it came from there) or the opportunity."""
+    nxt = request.POST.get("next", "")
+    if nxt.startswith("/pipeline/") and not nxt.startswith("//"):
+        return redirect(nxt)
+    return redirect("pipeline:detail", pk=opportunity.pk)
+
+
+@require_POST
+def opportunity_move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Move to another stage: the "move to" select (a form post) or a drop on the board (fetch, JSON)."""
+    opportunity = selectors.opportunity_get(user=request.user, pk=pk, action="change")
+    form = MoveForm(request.POST, pipeline=opportunity.pipeline)
+    wants_json = request.headers.get("Accept", "").startswith("application/json")
+    if not form.is_valid():
+        message = _("Choose a stage of this pipeline.")
+        if wants_json:
+            return JsonResponse({"detail": message}, status=422)
+        messages.error(request, message)
+        return _back(request, opportunity)
+    actor: Any = request.user
+    try:
+        services.opportunity_move(actor=actor, opportunity=opportunity, stage=form.cleaned_data["stage"])
+    except (ValidationError, PermissionDenied) as exc:
+        message = _messages(exc) if isinstance(exc, ValidationError) else str(exc)
+        if wants_json:
+            return JsonResponse({"detail": message}, status=422 if isinstance(exc, ValidationError) else 403)
+        messages.error(request, message)
+        return _back(request, opportunity)
+    stage = form.cleaned_data["stage"]
+    if wants_json:
+        return JsonResponse({"stage": stage.pk, "stage_name": stage.name})
+    messages.success(
+        request, _("“%(title)s” moved to %(stage)s.") % {"title": opportunity.title, "stage": stage.name}
+    )
+    return _back(request, opportunity)
+
+
+@require_POST
+def opportunity_win(request: HttpRequest, pk: int) -> HttpResponse:
+    opportunity = selectors.opportunity_get(user=request.user, pk=pk, action="change")
+    form = WinForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        return redirect("pipeline:detail", pk=pk)
+    data = form.cleaned_data
+    try:
+        services.opportunity_win(
+            actor=request.user,  # type: ignore[arg-type]
+            opportunity=opportunity,
+            create_order=data["create_order"],
+            ordered_on=data["ordered_on"],
+            amount=data["amount"],
+        )
+    except ValidationError as exc:
+        messages.error(request, _messages(exc))
+        return redirect("pipeline:detail", pk=pk)
+    messages.success(request, _("Won! The order was recorded.") if data["create_order"] else _("Won!"))
+    return redirect("pipeline:detail", pk=pk)
+
+
+@require_POST
+def opportunity_lose(request: HttpRequest, pk: int) -> HttpResponse:
+    opportunity = selectors.opportunity_get(user=request.user, pk=pk, action="change")
+    form = LoseForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Say why it was lost."))
+        return redirect("pipeline:detail", pk=pk)
+    try:
+        services.opportunity_lose(
+            actor=request.user,  # type: ignore[arg-type]
+            opportunity=opportunity,
+            reason=form.cleaned_data["lost_reason"],
+            note=form.cleaned_data["note"],
+        )
+    except ValidationError as exc:
+        messages.error(request, _messages(exc))
+    else:
+        messages.success(request, _("Marked as lost."))
+    return redirect("pipeline:detail", pk=pk)
+
+
+@require_POST
+def opportunity_reopen(request: HttpRequest, pk: int) -> HttpResponse:
+    opportunity = selectors.opportunity_get(user=request.user, pk=pk, action="change")
+    services.opportunity_reopen(actor=request.user, opportunity=opportunity)  # type: ignore[arg-type]
+    messages.success(request, _("Opened again."))
+    return redirect("pipeline:detail", pk=pk)
+
+
+@require_POST
+def opportunity_qualify(request: HttpRequest, pk: int) -> HttpResponse:
+    opportunity = selectors.opportunity_get(user=request.user, pk=pk, action="change")
+    form = QualificationForm(request.POST)
+    if form.is_valid():
+        try:
+            services.opportunity_update(actor=request.user, opportunity=opportunity, fields=form.cleaned_data)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            messages.error(request, _messages(exc))
+        else:
+            messages.success(request, _("Qualification saved."))
+    else:
+        messages.error(request, _("The notes are too long."))
+    return redirect("pipeline:detail", pk=pk)
+
+
+@require_POST
+def opportunity_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    opportunity = selectors.opportunity_get(user=request.user, pk=pk, action="delete")
+    services.opportunity_delete(actor=request.user, opportunity=opportunity)  # type: ignore[arg-type]
+    messages.success(request, _("Opportunity deleted."))
+    return redirect("pipeline:board")
+
+
+def report(request: HttpRequest) -> HttpResponse:
+    require(request.user, Opportunity, "view")
+    pipeline = _pipeline(request)
+    form, filters = _filters(request)
+    data = selectors.bottleneck_report(user=request.user, pipeline=pipeline, owner_id=filters.owner_id)
+    return render(
+        request,
+        "pipeline/report.html",
+        {"report": data, "pipeline": pipeline, "pipelines": selectors.pipelines_for_menu(), "form": form,
+         "funnel": data.funnel(), "list_url": reverse("pipeline:list")},
+    )  # fmt: skip
+
+
+def settings_page(request: HttpRequest) -> HttpResponse:
+    """Managers: pipelines with their stages (probability, rotting days), and the lost reasons."""
+    user: Any = request.user
+    if not user.has_perm(services.MANAGE_PERMISSION):
+        raise PermissionDenied
+    pipelines = list(Pipeline.objects.prefetch_related("stages").order_by("position", "id"))
+    forms_by_pipeline = {
+        p.pk: StagesForm(
+            request.POST if request.POST.get("pipeline") == str(p.pk) else None,
+            prefix=f"p{p.pk}",
+            initial={
+                "name": p.name,
+                "active": p.active,
+                "stages": "\n".join(
+                    f"{s.name} | {s.probability} | {s.rotting_days or ''}".rstrip(" |")
+                    for s in p.stages.all()
+                ),
+            },
+        )  # fmt: skip
+        for p in pipelines
+    }
+    new_form = PipelineForm(request.POST if request.POST.get("pipeline") == "new" else None, prefix="new")
+    reasons_form = LostReasonsForm(
+        request.POST if request.POST.get("pipeline") == "reasons" else None,
+        initial={"names": "\n".join(r.name for r in LostReason.objects.filter(active=True))},
+    )
+    if request.method == "POST":
+        target = request.POST.get("pipeline", "")
+        try:
+            if target == "new" and new_form.is_valid():
+                services.pipeline_create(actor=user, name=new_form.cleaned_data["name"],
+                                         stages=new_form.cleaned_data["stages"])  # fmt: skip
+            elif target == "reasons" and reasons_form.is_valid():
+                services.lost_reasons_update(actor=user, names=reasons_form.cleaned_data["names"])
+            elif (
+                target.isdigit()
+                and int(target) in forms_by_pipeline
+                and forms_by_pipeline[int(target)].is_valid()
+            ):
+                pipeline = next(p for p in pipelines if p.pk == int(target))
+                data = forms_by_pipeline[int(target)].cleaned_data
+                services.pipeline_rename(
+                    actor=user, pipeline=pipeline, name=data["name"], active=data["active"]
+                )
+                services.pipeline_stages_update(actor=user, pipeline=pipeline, stages=data["stages"])
+            else:
+                raise ValidationError(_("Check the fields marked below."))
+        except ValidationError as exc:
+            messages.error(request, _messages(exc))
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("pipeline:settings")
+    return render(
+        request,
+        "pipeline/settings.html",
+        {"pipelines": [(p, forms_by_pipeline[p.pk]) for p in pipelines], "new_form": new_form,
+         "reasons_form": reasons_form},
+    )  # fmt: skip
+
+
+# --- call lists ------------------------------------------------------------------------------------
+
+
+def calls(request: HttpRequest) -> HttpResponse:
+    """A rep's calls for today, most at stake first, with tap-to-call and one-tap outcomes."""
+    require(request.user, CallList, "view")
+    return render(
+        request,
+        "pipeline/calls.html",
+        {"rows": selectors.calls_today(user=request.user), "lists": selectors.call_lists_for(user=request.user)[:20],
+         "outcome_form": CallOutcomeForm(), "today": timezone.localdate(),
+         "can_build": request.user.has_perm("pipeline.add_calllist")},
+    )  # fmt: skip
+
+
+@require_POST
+def call_log(request: HtmxHttpRequest, customer_pk: int) -> HttpResponse:
+    """Log how a call went (reached / no answer / call back on a day)."""
+    require(request.user, CallList, "view")
+    customer = get_for_user(Customer.objects.all(), request.user, "view", pk=customer_pk)
+    form = CallOutcomeForm(request.POST)
+    error = ""
+    if form.is_valid():
+        try:
+            services.call_outcome_log(
+                actor=request.user,  # type: ignore[arg-type]
+                customer=customer,
+                outcome=form.cleaned_data["outcome"],
+                call_back_on=form.cleaned_data["call_back_on"],
+                note=form.cleaned_data["note"],
+            )
+        except ValidationError as exc:
+            error = _messages(exc)
+    else:
+        error = _("Choose how the call went; for “call back”, the day.")
+    if request.htmx:
+        return render(
+            request, "pipeline/_call_done.html",
+            {"customer": customer, "error": error, "outcome": form.cleaned_data.get("outcome") if not error else "",
+             "outcome_form": form if error else CallOutcomeForm()},
+        )  # fmt: skip
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, _("Call logged for %(name)s.") % {"name": customer.full_name})
+    return redirect("pipeline:calls")
+
+
+def call_list_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    call_list = get_for_user(CallList.objects.select_related("assignee"), request.user, "view", pk=pk)
+    entries = call_list.entries.select_related("customer").order_by("position", "id")
+    return render(request, "pipeline/call_list.html", {"call_list": call_list, "entries": entries,
+                                                       "outcome_form": CallOutcomeForm()})  # fmt: skip
+
+
+def team(request: HttpRequest) -> HttpResponse:
+    """Managers: build and assign call lists from a segment, and see each rep's activity."""
+    user: Any = request.user
+    if not user.has_perm("pipeline.add_calllist"):
+        raise PermissionDenied
+    from cartera.segments.selectors import segment_list, segment_members
+
+    form = CallListBuildForm(request.POST or None, segments=segment_list(user=user),
+                             initial={"for_date": timezone.localdate()})  # fmt: skip
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            members = segment_members(user=user, segment=data["segment"])
+            made = services.call_lists_from_segment(
+                actor=user,
+                members=members,
+                name=data["name"],
+                for_date=data["for_date"],
+                assignee=data["assignee"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("%(n)d call lists assigned.") % {"n": len(made)})
+            return redirect("pipeline:team")
+    try:
+        days = int(request.GET.get("days") or 7)
+    except ValueError:
+        days = 7
+    days = days if days in (1, 7, 30, 90) else 7
+    return render(
+        request,
+        "pipeline/team.html",
+        {"form": form, "lists": selectors.call_lists_for(user=user)[:50], "days": days,
+         "activity": selectors.team_activity(user=user, since=timezone.localdate() - dt.timedelta(days=days - 1))},
+    )  # fmt: skip

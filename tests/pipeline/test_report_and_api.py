@@ -1,0 +1,151 @@
+"""The bottleneck report's figures from a known history, each linking to the opportunities behind it;
+and the API for opportunities and pipelines (scoping included)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from cartera.pipeline import selectors, services
+from cartera.pipeline.models import LostReason, Opportunity, OpportunityStageChange
+from tests.conftest import login
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def history(owner, customer):
+    """Four opportunities: one won after passing every stage, one lost in stage 2 (Precio), one open in
+    stage 2 and rotting, one open in stage 1; times in stage set by hand (days)."""
+    pipeline = services.pipeline_defaults_ensure()
+    s = selectors.stages_of(pipeline)
+    price = LostReason.objects.get(name="Precio")
+
+    def deal(title, value, month=None):
+        return services.opportunity_create(
+            actor=owner,
+            fields={"customer": customer, "title": title, "value": Decimal(value), "source": "referral",
+                    "expected_close_on": month},
+        )  # fmt: skip
+
+    won, lost, stuck, _fresh = (
+        deal("won", 1000),
+        deal("lost", 500),
+        deal("stuck", 300, dt.date(2026, 3, 10)),
+        deal("fresh", 200, dt.date(2026, 3, 20)),
+    )
+    for o in (won, lost, stuck):
+        services.opportunity_move(actor=owner, opportunity=o, stage=s[1])
+    for stage in s[2:]:
+        services.opportunity_move(actor=owner, opportunity=won, stage=stage)
+    services.opportunity_win(actor=owner, opportunity=won)
+    services.opportunity_lose(actor=owner, opportunity=lost, reason=price)
+    # Time in stage: stage 1 took 2, 4 and 6 days; stage 2: 10 days for "won", 1 for "lost".
+    for title, days in (("won", 2), ("lost", 4), ("stuck", 6)):
+        OpportunityStageChange.objects.filter(opportunity__title=title, from_stage=s[0]).update(
+            seconds_in_stage=days * 86400
+        )
+    OpportunityStageChange.objects.filter(opportunity__title="won", from_stage=s[1]).update(
+        seconds_in_stage=10 * 86400
+    )
+    OpportunityStageChange.objects.filter(opportunity__title="lost", from_stage=s[1]).update(
+        seconds_in_stage=86400
+    )
+    old = timezone.now() - dt.timedelta(days=60)
+    Opportunity.objects.filter(pk=stuck.pk).update(last_activity_at=old)
+    return pipeline, s
+
+
+def test_report_figures(history, owner):
+    pipeline, s = history
+    report = selectors.bottleneck_report(user=owner, pipeline=pipeline)
+    first, second = report.stages[0], report.stages[1]
+    assert (first.entered, first.advanced, first.conversion) == (4, 3, 0.75)
+    assert (first.median_days, first.p90_days) == (4, 6)
+    assert (second.entered, second.advanced, second.lost, second.open_now, second.rotting) == (3, 1, 1, 1, 1)
+    assert second.rotting_value == Decimal("300")
+    assert second.lost_reasons == [
+        {"id": LostReason.objects.get(name="Precio").pk, "name": "Precio", "count": 1}
+    ]
+    assert (second.median_days, second.p90_days) == (5.5, 10)
+    assert (report.won, report.lost, report.open_count, report.win_rate) == (1, 1, 2, 0.5)
+    (source,) = report.by_source
+    assert (source.key, source.won, source.lost, source.won_value) == ("referral", 1, 1, Decimal("1000"))
+    march = [m for m in report.forecast if m["month"] == dt.date(2026, 3, 1)][0]
+    assert march["count"] == 2 and march["value"] == Decimal("500")
+    assert (
+        march["weighted"] == Decimal("300") * s[1].probability / 100 + Decimal("200") * s[0].probability / 100
+    )
+    assert [f["value"] for f in report.funnel()] == [4, 3, 1, 1]
+
+
+def test_each_figure_links_to_its_opportunities(client, history, owner, manager):
+    pipeline, s = history
+    login(client, manager)
+    page = client.get(f"/pipeline/report/?pipeline={pipeline.pk}")
+    assert page.status_code == 200
+    assert 'id="funnel-data"' in page.text
+    for query, titles in (
+        (f"passed={s[0].pk}", {"won", "lost", "stuck", "fresh"}),
+        (f"advanced_from={s[1].pk}", {"won"}),
+        (f"lost_from={s[1].pk}", {"lost"}),
+        (f"stage={s[1].pk}&status=open&rotting=on", {"stuck"}),
+        (f"pipeline={pipeline.pk}&status=open&close_month=2026-03", {"stuck", "fresh"}),
+    ):
+        assert f"?{query.replace('&', '&amp;')}" in page.text or query.split("&")[0] in page.text, query
+        listing = client.get(f"/pipeline/opportunities/?{query}")
+        shown = {o.title for o in listing.context["page"].rows}
+        assert shown == titles, query
+
+
+def test_api_opportunities_scoped_moved_won_and_lost(client, owner, colleague, customer):
+    from cartera.accounts.services import api_token_create
+
+    pipeline = services.pipeline_defaults_ensure()
+    s = selectors.stages_of(pipeline)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {api_token_create(user=owner, name='t')[1]}"}
+    other = {"HTTP_AUTHORIZATION": f"Bearer {api_token_create(user=colleague, name='t')[1]}"}
+    created = client.post("/api/opportunities", {"title": "API deal", "customer": customer.pk, "value": "250.50"},
+                          content_type="application/json", **auth)  # fmt: skip
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert (body["stage"], body["probability"], body["owner"]) == (s[0].pk, s[0].probability, owner.pk)
+    pk = body["id"]
+    assert client.get(f"/api/opportunities/{pk}", **other).status_code == 404
+    assert client.get("/api/opportunities", **other).json()["items"] == []
+    assert (
+        client.post(
+            f"/api/opportunities/{pk}/move", {"stage": s[1].pk}, content_type="application/json", **other
+        ).status_code
+        == 404
+    )
+    moved = client.post(
+        f"/api/opportunities/{pk}/move", {"stage": s[1].pk}, content_type="application/json", **auth
+    )
+    assert moved.json()["stage"] == s[1].pk
+    bad = client.post(
+        f"/api/opportunities/{pk}/move", {"stage": 999999}, content_type="application/json", **auth
+    )
+    assert bad.status_code == 422
+    reasons = client.get("/api/pipelines/lost-reasons", **auth).json()
+    lost = client.post(
+        f"/api/opportunities/{pk}/lose",
+        {"lost_reason": reasons[0]["id"]},
+        content_type="application/json",
+        **auth,
+    )
+    assert lost.json()["status"] == "lost"
+    pipelines = client.get("/api/pipelines", **auth).json()
+    assert [st["id"] for st in pipelines[0]["stages"]] == [st.pk for st in s]
+    second = client.post("/api/opportunities", {"title": "Otro", "customer": customer.pk, "value": "99"},
+                         content_type="application/json", **auth).json()  # fmt: skip
+    won = client.post(
+        f"/api/opportunities/{second['id']}/win",
+        {"create_order": True},
+        content_type="application/json",
+        **auth,
+    )
+    assert won.status_code == 201 and won.json()["order"] is not None
