@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "cartera.segments",
     "cartera.imports",
     "cartera.privacy",
+    "cartera.surveys",
     "cartera.web",
     "cartera.demo",
 ]

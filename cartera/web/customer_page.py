@@ -30,6 +30,7 @@ from cartera.privacy.selectors import privacy_panel
 from cartera.sales import services as sales_services
 from cartera.sales.forms import OrderForm
 from cartera.sales.models import Order
+from cartera.surveys.selectors.surveys import latest_answers, unhappy_reason
 from cartera.web.selectors import customer_timeline
 
 
@@ -59,7 +60,12 @@ def _status_context(request: HttpRequest, customer: Customer) -> dict[str, objec
     metrics = metrics_for(user=request.user, customer=customer)
     if metrics is None:
         return {"metrics": None}
-    return {"metrics": metrics, "status_reason": reason_text(metrics.reason_code, metrics.reason_data)}
+    reason = reason_text(metrics.reason_code, metrics.reason_data)
+    # The latest survey answer (cartera/surveys): an unhappy one adds to why the customer is at risk.
+    latest = latest_answers(user=request.user, customer_ids=[customer.pk]).get(customer.pk)
+    if latest is not None and latest.unhappy:
+        reason = f"{reason} {unhappy_reason(latest)}".strip()
+    return {"metrics": metrics, "status_reason": reason, "survey_answer": latest}
 
 
 def _can_act(request: HttpRequest, customer: Customer, action: Action) -> bool:

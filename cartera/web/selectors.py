@@ -19,6 +19,12 @@ from cartera.insights.models import ABCClass, PortfolioSnapshot
 from cartera.insights.selectors import snapshots
 from cartera.sales.models import Order
 from cartera.segments.models import PortfolioFigures
+from cartera.surveys.selectors.surveys import (
+    customer_responses,
+    latest_answers,
+    unhappy_customer_ids,
+    unhappy_reason,
+)
 
 TREND_MONTHS = 24
 ANTICIPATE_ROWS = 15
@@ -64,7 +70,10 @@ def _monthly(rows: list[PortfolioSnapshot]) -> list[dict[str, Any]]:
 
 
 def _anticipate(user: Any, figures: PortfolioFigures) -> list[dict[str, Any]]:
-    ids = figures.at_risk_ids[: ANTICIPATE_ROWS * 2]
+    # Customers who answered a survey unhappily lately come first: they said so themselves.
+    unhappy = unhappy_customer_ids(user=user)[:ANTICIPATE_ROWS]
+    ids = list(dict.fromkeys([*unhappy, *figures.at_risk_ids[: ANTICIPATE_ROWS * 2]]))
+    answers = latest_answers(user=user, customer_ids=unhappy)
     customers = {
         c.pk: c
         for c in restrict(Customer.objects.all(), user, "view")
@@ -78,13 +87,19 @@ def _anticipate(user: Any, figures: PortfolioFigures) -> list[dict[str, Any]]:
             continue
         m = c.metrics
         clv = float(m.clv_12m or 0)
+        reason = reason_text(m.reason_code, m.reason_data) or (
+            _("Orders declining since %(date)s.") % {"date": m.decline_since} if m.declining else ""
+        )
+        answer = answers.get(pk)
+        if answer is not None:
+            reason = f"{unhappy_reason(answer)} {reason}".strip()
         rows.append(
             {
                 "customer": c,
                 "metrics": m,
                 "value_at_risk": round(clv * (1 - (m.p_alive or 0.0)), 2),
-                "reason": reason_text(m.reason_code, m.reason_data)
-                or (_("Orders declining since %(date)s.") % {"date": m.decline_since} if m.declining else ""),
+                "reason": reason,
+                "unhappy": answer is not None,
             }
         )
         if len(rows) >= ANTICIPATE_ROWS:
@@ -118,7 +133,7 @@ def dashboard(*, user: Any, figures: PortfolioFigures | None) -> Dashboard:
 class TimelineEntry:
     """One line of a customer's timeline: an interaction, an order or a task."""
 
-    kind: str  # "interaction" | "order" | "task"
+    kind: str  # "interaction" | "order" | "task" | "survey"
     when: dt.datetime
     item: Any
 
@@ -128,7 +143,7 @@ def _as_datetime(day: dt.date) -> dt.datetime:
 
 
 def customer_timeline(*, user: Any, customer: Customer, limit: int = 100) -> list[TimelineEntry]:
-    """Interactions, orders and tasks of ``customer``, newest first (three queries, whatever the size)."""
+    """Interactions, orders, tasks and survey answers of ``customer``, newest first (four queries)."""
     interactions = (
         restrict(Interaction.objects.all(), user, "view")
         .filter(customer=customer)
@@ -140,5 +155,9 @@ def customer_timeline(*, user: Any, customer: Customer, limit: int = 100) -> lis
     entries = [TimelineEntry("interaction", i.occurred_at, i) for i in interactions]
     entries += [TimelineEntry("order", _as_datetime(o.ordered_on), o) for o in orders]
     entries += [TimelineEntry("task", t.due_at, t) for t in tasks]
+    entries += [
+        TimelineEntry("survey", r.answered_at, r)
+        for r in customer_responses(user=user, customer=customer, limit=limit)
+    ]
     entries.sort(key=lambda e: e.when, reverse=True)
     return entries[:limit]
