@@ -68,3 +68,20 @@ def _png_bytes(size=(40, 30), color=(200, 30, 30)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, color).save(out, format="PNG")
     return out.getvalue()
+
+
+@pytest.fixture
+def nps_survey(manager):
+    from cartera.surveys.services.surveys import survey_create
+
+    return survey_create(actor=manager, fields={"name": "NPS relación", "kind": "nps", "cap_days": 90})
+
+
+@pytest.fixture
+def answer_url():
+    """The public answer link of an invitation (path only)."""
+    from django.urls import reverse
+
+    from cartera.surveys.services.surveys import signed_token
+
+    return lambda invitation: reverse("survey_answer", args=[signed_token(invitation)])

@@ -23,14 +23,24 @@ from cartera.accounts.models import ApiToken
 # Tables a request may legitimately write for anyone: the session store (login, language) and the
 # audit of sign-in attempts.
 VOLATILE_TABLES = {"django_session", "axes_accessattempt", "axes_accesslog", "axes_accessfailurelog"}
-SECRET_WORDS = ("Lucía", "Acme SL", "Clientes de Madrid", "Madrileños", "clientes-walk.csv")
-ALLOWED = {200, 302, 400, 401, 403, 404, 405, 422}
+SECRET_WORDS = (
+    "Lucía",
+    "Acme SL",
+    "Clientes de Madrid",
+    "Madrileños",
+    "clientes-walk.csv",
+    "Tienda Secreta",
+    "Encuesta Secreta",
+    "Muy secreto",
+)
+# 429: the public survey page slows down whoever tries many unknown links (cartera/surveys).
+ALLOWED = {200, 302, 400, 401, 403, 404, 405, 422, 429}
 # Django routes write parameters as <int:pk>, the OpenAPI document as {customer_id}.
 PARAM = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>|\{(?P<api_name>\w+)\}")
 
 
 @pytest.fixture
-def world(owner, customer, settings, tmp_path):
+def world(owner, customer, manager, make_user, settings, tmp_path):
     """One row of every model a user can reach, all belonging to ``owner``."""
     from cartera.accounts.services import api_token_create
     from cartera.activity.services import interaction_create, task_create
@@ -57,7 +67,46 @@ def world(owner, customer, settings, tmp_path):
         ),
         api_token_create(user=owner, name="walk")[0],
     ]
+    rows += _survey_world(owner, customer, manager, make_user)
     return rows
+
+
+def _survey_world(owner, customer, manager, make_user):
+    """A survey with a personal invitation and an answer, and an audit with an answer, a photo and a
+    corrective task (cartera/surveys)."""
+    import datetime as dt
+
+    from PIL import Image
+
+    from cartera.surveys.services import audits, surveys
+
+    survey = surveys.survey_create(actor=manager, fields={"name": "Encuesta Secreta", "kind": "nps"})
+    invitation = surveys.invitation_create(actor=None, survey=survey, customer=customer)
+    answer = surveys.response_record(invitation=invitation, score=2, comment="Muy secreto")
+    auditor = make_user("walk-auditor", "auditor")
+    template = audits.audit_template_create(actor=manager, name="Lista")
+    audit = audits.audit_create(
+        actor=manager,
+        fields={"template": template, "auditor": auditor, "location": "Tienda Secreta", "channel": "shop",
+                "scheduled_on": dt.date(2026, 11, 2)},
+    )  # fmt: skip
+    criterion = template.criteria.first()
+    audits.audit_step_save(
+        actor=auditor, audit=audit, step=criterion.step, answers={criterion.pk: {"value": "1"}}
+    )
+    image = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(image, format="PNG")
+    image.seek(0)
+    photo = audits.audit_photo_add(actor=auditor, audit=audit, step=criterion.step, upload=image)
+    finding = audits.audit_finding_create(
+        actor=manager,
+        audit=audit,
+        title="Corregir",
+        assignee=owner,
+        due_at=timezone.now(),
+        criterion=criterion,
+    )
+    return [survey, invitation, answer, template, audit, photo, finding]
 
 
 def _web_routes(resolver: URLResolver | None = None, prefix: str = "") -> Iterator[str]:
@@ -108,7 +157,7 @@ def _checksum() -> dict[str, str]:
 
 def test_the_walk_finds_every_app(world):
     routes = set(_web_routes())
-    for prefix in ("customers/", "activity/", "sales/", "segments/", "data/", "accounts/"):
+    for prefix in ("customers/", "activity/", "sales/", "segments/", "data/", "accounts/", "surveys/", "s/"):
         assert any(r.startswith(prefix) for r in routes), prefix
     assert len(list(_api_operations())) > 20
 

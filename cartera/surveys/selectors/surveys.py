@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.db.models.functions import TruncMonth
+from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
 from cartera.core.scoping import restrict
@@ -171,12 +171,15 @@ def follow_up_effect(*, user: Any) -> dict[str, Any]:
             | Q(survey__kind=SurveyKind.CES, score__lte=3)
         )
     )
+    # Orders carry a day, not a time: an order on the day of the answer counts as coming back.
     bought_after = Order.objects.filter(
-        customer=OuterRef("customer"), ordered_on__gte=OuterRef("answered_at")
+        customer=OuterRef("customer"), ordered_on__gte=OuterRef("answered_on")
     )
     groups = {"followed": [0, 0], "not_followed": [0, 0]}
-    for done, came_back in unhappy.annotate(came_back=Exists(bought_after)).values_list(
-        "follow_up__done", "came_back"
+    for done, came_back in (
+        unhappy.annotate(answered_on=TruncDate("answered_at"))
+        .annotate(came_back=Exists(bought_after))
+        .values_list("follow_up__done", "came_back")
     ):
         key = "followed" if done else "not_followed"
         groups[key][0] += 1
