@@ -45,7 +45,7 @@ def test_nps_and_satisfaction_intervals():
     # Var = (p+ + p- - NPS^2) / n = (0.5 + 0.2 - 0.09) / 100 -> half width 1.96 * 0.0781 = 15.3 points.
     assert score.low == pytest.approx(14.7, abs=0.1) and score.high == pytest.approx(45.3, abs=0.1)
     csat = share_satisfied([5, 4, 4, 2, 1, 5, 3, 4, 5, 5], 4)
-    assert csat.value == 70.0 and csat.low < 70.0 < csat.high and 0 <= csat.low and csat.high <= 100
+    assert csat.value == 70.0 and csat.low < 70.0 < csat.high and csat.low >= 0 and csat.high <= 100
     assert nps([]).value is None
 
 

@@ -244,7 +244,7 @@ def response_record(
     takes a new anonymous answer each time. An unhappy answer opens a follow-up task for the owner."""
     now = now or timezone.now()
     invitation = (
-        Invitation.objects.select_for_update()
+        Invitation.objects.select_for_update(of=("self",))
         .select_related("survey", "customer__owner")
         .get(pk=invitation.pk)
     )

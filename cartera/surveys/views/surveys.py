@@ -22,6 +22,7 @@ from cartera.surveys.selectors import surveys as selectors
 from cartera.surveys.services import surveys as services
 
 VERBATIM_ROWS = 100
+RECENT_INVITATIONS = 10
 
 
 def survey_list(request: HttpRequest) -> HttpResponse:
@@ -56,7 +57,7 @@ def survey_detail(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("surveys:detail", pk=survey.pk)
     invitations = restrict(Invitation.objects.all(), request.user, "view").filter(survey=survey)
     counter = invitations.filter(open=True).first()
-    recent = invitations.filter(open=False).select_related("customer")[:20]
+    recent = invitations.filter(open=False).select_related("customer")[:RECENT_INVITATIONS]
     context = {
         "survey": survey,
         "question": survey.question_es if request.LANGUAGE_CODE == "es" else survey.question_en,
