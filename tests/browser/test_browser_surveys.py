@@ -22,6 +22,16 @@ def browser_locale(request: pytest.FixtureRequest) -> str:
     return request.param  # type: ignore[no-any-return]
 
 
+@pytest.fixture(autouse=True)
+def _patient(context: Any) -> Any:
+    """These walks post a dozen forms each; on a loaded machine (CI shares its cores) a page may take
+    more than the suite's default five seconds, which would fail the walk for nothing."""
+    context.set_default_timeout(30_000)
+    expect.set_options(timeout=30_000)
+    yield
+    expect.set_options(timeout=5_000)
+
+
 def tr(lang: str, msgid: str) -> str:
     from django.utils import translation
 
