@@ -148,6 +148,10 @@ def outsider_walk(r):
             {403},
         ),
         ("post", f"/api/customers/{c}/erase", {"confirmation": f"ERASE {c}"}, {404}),
+        ("get", "/api/surveys/", None, {200}),
+        ("get", "/api/surveys/responses", None, {200}),
+        ("get", f"/api/surveys/customers/{c}/standing", None, {404}),
+        ("get", "/api/surveys/audits", None, {200}),
     ]
 
 
@@ -165,6 +169,8 @@ def test_the_outsider_reaches_nothing(outsider_api, records, db_snapshot):
         assert response.status_code in expected, f"{method.upper()} {path} answered {response.status_code}"
         if response.status_code == 200 and "items" in response.json():
             assert response.json() == {"items": [], "next_cursor": None}, path
+        if response.status_code == 200 and isinstance(response.json(), list):
+            assert response.json() == [], path
     assert db_snapshot() == before
 
 

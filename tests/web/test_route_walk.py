@@ -19,6 +19,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cartera.accounts.models import ApiToken
+from tests.surveys.rows import survey_and_audit_rows
 
 # Tables a request may legitimately write for anyone: the session store (login, language) and the
 # audit of sign-in attempts.
@@ -67,46 +68,8 @@ def world(owner, customer, manager, make_user, settings, tmp_path):
         ),
         api_token_create(user=owner, name="walk")[0],
     ]
-    rows += _survey_world(owner, customer, manager, make_user)
+    rows += survey_and_audit_rows(owner, customer, manager, make_user)
     return rows
-
-
-def _survey_world(owner, customer, manager, make_user):
-    """A survey with a personal invitation and an answer, and an audit with an answer, a photo and a
-    corrective task (cartera/surveys)."""
-    import datetime as dt
-
-    from PIL import Image
-
-    from cartera.surveys.services import audits, surveys
-
-    survey = surveys.survey_create(actor=manager, fields={"name": "Encuesta Secreta", "kind": "nps"})
-    invitation = surveys.invitation_create(actor=None, survey=survey, customer=customer)
-    answer = surveys.response_record(invitation=invitation, score=2, comment="Muy secreto")
-    auditor = make_user("walk-auditor", "auditor")
-    template = audits.audit_template_create(actor=manager, name="Lista")
-    audit = audits.audit_create(
-        actor=manager,
-        fields={"template": template, "auditor": auditor, "location": "Tienda Secreta", "channel": "shop",
-                "scheduled_on": dt.date(2026, 11, 2)},
-    )  # fmt: skip
-    criterion = template.criteria.first()
-    audits.audit_step_save(
-        actor=auditor, audit=audit, step=criterion.step, answers={criterion.pk: {"value": "1"}}
-    )
-    image = io.BytesIO()
-    Image.new("RGB", (8, 8)).save(image, format="PNG")
-    image.seek(0)
-    photo = audits.audit_photo_add(actor=auditor, audit=audit, step=criterion.step, upload=image)
-    finding = audits.audit_finding_create(
-        actor=manager,
-        audit=audit,
-        title="Corregir",
-        assignee=owner,
-        due_at=timezone.now(),
-        criterion=criterion,
-    )
-    return [survey, invitation, answer, template, audit, photo, finding]
 
 
 def _web_routes(resolver: URLResolver | None = None, prefix: str = "") -> Iterator[str]:
