@@ -235,3 +235,37 @@ def test_manager_pages_invite_and_qr(client, manager, customer, nps_survey):
     assert qr["Content-Type"] == "image/svg+xml" and b"<svg" in qr.content
     for name in ("surveys:list", "surveys:results", "surveys:verbatims", "surveys:new"):
         assert client.get(reverse(name)).status_code == 200
+
+
+def test_unhappy_customers_come_first_in_the_dashboards_at_risk_list(manager, owner, customer, nps_survey):
+    from cartera.customers.services import customer_create
+    from cartera.segments.models import PortfolioFigures
+    from cartera.web.selectors import _anticipate
+
+    at_risk = customer_create(actor=owner, fields={"first_name": "Riesgo"})
+    _metrics(at_risk, lifecycle="at_risk")
+    _metrics(customer, lifecycle="active")
+    now = timezone.now()
+    figures = PortfolioFigures(
+        taken_on=now.date(), snapshot_computed_at=now, computed_at=now, at_risk_ids=[at_risk.pk]
+    )
+    assert [r["customer"] for r in _anticipate(manager, figures)] == [at_risk]
+    response_record(invitation=invitation_create(actor=None, survey=nps_survey, customer=customer), score=1)
+    rows = _anticipate(manager, figures)
+    assert [r["customer"] for r in rows] == [customer, at_risk]
+    assert rows[0]["unhappy"] and "1" in rows[0]["reason"]
+
+
+def test_the_surveys_command_runs_the_triggers_and_lists_audit_scores(manager, customer):
+    import io
+
+    from django.core.management import call_command
+
+    survey_create(actor=manager, fields={"name": "Perdidos", "kind": "lapse", "trigger": "lapsed"})
+    _metrics(customer, lifecycle="lost")
+    out = io.StringIO()
+    call_command("surveys", "triggers", stdout=out)
+    assert "Perdidos: 1" in out.getvalue()
+    out = io.StringIO()
+    call_command("surveys", "audits", "--as-user", "manager", stdout=out)
+    assert out.getvalue() == ""
