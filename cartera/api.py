@@ -48,6 +48,7 @@ from cartera.pipeline.api import opportunity_router, pipeline_router
 from cartera.privacy.api import privacy_router
 from cartera.sales.api import order_router
 from cartera.segments.api import segment_router
+from cartera.surveys.api import survey_router
 
 # Where the fields of a JSON body are reported, as django-ninja does for its own schema errors
 # (every write endpoint names its body ``payload``).
@@ -158,6 +159,7 @@ api.add_router("/segments", segment_router)
 api.add_router("/", privacy_router)
 api.add_router("/opportunities", opportunity_router)
 api.add_router("/pipelines", pipeline_router)
+api.add_router("/surveys", survey_router)
 
 
 def _plain(message: Any) -> str:

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "cartera.imports",
     "cartera.privacy",
     "cartera.pipeline",
+    "cartera.surveys",
     "cartera.web",
     "cartera.demo",
 ]

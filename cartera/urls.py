@@ -10,6 +10,7 @@ from django.views.i18n import set_language
 from cartera.activity import urls as activity_urls
 from cartera.api import api
 from cartera.customers import urls as customer_urls
+from cartera.surveys.urls import public_urlpatterns as survey_public_urls
 from cartera.web.urls import customer_page_routes
 
 
@@ -32,5 +33,8 @@ urlpatterns = [
     path("data/", include("cartera.imports.urls")),
     path("privacy/", include("cartera.privacy.urls")),
     path("pipeline/", include("cartera.pipeline.urls")),
+    path("surveys/", include("cartera.surveys.urls")),
+    # The public survey answer page: no login, reached by a signed token (cartera/surveys/views/public.py).
+    path("s/", include(survey_public_urls)),
     path("", include("cartera.web.urls")),
 ]

@@ -36,7 +36,7 @@ class User(AbstractUser):
         if self.is_superuser:
             return roles.ADMIN
         names = {g.name for g in self.groups.all()}
-        for role in (roles.ADMIN, roles.MANAGER, roles.SALES_REP):
+        for role in (roles.ADMIN, roles.MANAGER, roles.SALES_REP, roles.AUDITOR):
             if role in names:
                 return role
         return ""

@@ -7,6 +7,8 @@
 | sales_rep | the shared portfolio| customers they own; interactions on any customer;  | no     | no     |
 |           |                     | orders of customers they own; the tasks assigned   |        |        |
 |           |                     | to them; gives tasks to colleagues                 |        |        |
+| auditor   | their assigned      | the answers, notes and photos of the service-      | no     | no     |
+|           | service audits only | quality audits assigned to them; no customer data  |        |        |
 
 Opportunities are private to their owner: a sales rep sees and works their own; managers and admins
 all of them, and they also manage pipelines, stages and lost reasons and build call lists for the team.
@@ -21,8 +23,14 @@ from django.utils.translation import gettext_lazy as _
 ADMIN = "admin"
 MANAGER = "manager"
 SALES_REP = "sales_rep"
+AUDITOR = "auditor"
 
-ROLE_LABELS = {ADMIN: _("Administrator"), MANAGER: _("Manager"), SALES_REP: _("Sales rep")}
+ROLE_LABELS = {
+    ADMIN: _("Administrator"),
+    MANAGER: _("Manager"),
+    SALES_REP: _("Sales rep"),
+    AUDITOR: _("Auditor (mystery shopper)"),
+}
 
 _DOMAIN = {
     "customers": ["customer", "company", "tag"],
@@ -33,6 +41,19 @@ _DOMAIN = {
     "imports": ["importjob", "importrecord", "importrowerror", "importmapping"],
     # The consent ledger and the lawful basis (cartera/privacy): recorded by the whole team.
     "privacy": ["consentevent", "privacyprofile"],
+    # Surveys and service-quality audits (cartera/surveys): run by managers; sales reps see the answers
+    # of the portfolio (below) and auditors fill in only the audits assigned to them.
+    "surveys": [
+        "survey",
+        "invitation",
+        "surveyresponse",
+        "audittemplate",
+        "auditcriterion",
+        "audit",
+        "auditanswer",
+        "auditphoto",
+        "auditfinding",
+    ],
 }
 
 
@@ -77,14 +98,29 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "privacy.view_auditentry",
     ]
     + _OWN_WORK_PERMS,
-    SALES_REP: _model_perms(["view", "add", "change"])
-    + ["activity.assign_task"]
+    SALES_REP: [p for p in _model_perms(["view", "add", "change"]) if not p.startswith("surveys.")]
+    + ["activity.assign_task", "surveys.view_survey", "surveys.view_surveyresponse"]
+    + ["surveys.view_invitation", "surveys.add_invitation"]
     + _HISTORY_VIEW
     + _model_perms(["view", "add", "change"], _PIPELINE)
     + _PIPELINE_HISTORY
     # The call lists a manager gives them: read them and log each call's outcome.
     + ["pipeline.view_calllist", "pipeline.view_calllistentry", "pipeline.change_calllistentry"]
     + _OWN_WORK_PERMS,
+    # An auditor reaches only the audits assigned to them (``Audit.scope_private``) and never a
+    # customer: no permission on customers, orders, interactions or surveys.
+    AUDITOR: [
+        "surveys.view_audit",
+        "surveys.change_audit",
+        "surveys.view_audittemplate",
+        "surveys.view_auditcriterion",
+        "surveys.view_auditanswer",
+        "surveys.add_auditanswer",
+        "surveys.change_auditanswer",
+        "surveys.view_auditphoto",
+        "surveys.add_auditphoto",
+        "surveys.delete_auditphoto",
+    ],
 }
 # Admins hold every permission through ``is_superuser``; the group exists so the role is visible.
 ROLE_PERMISSIONS[ADMIN] = list(ROLE_PERMISSIONS[MANAGER]) + ["accounts.view_user"]

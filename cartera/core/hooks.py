@@ -55,6 +55,12 @@ HOOKS["suppressed_emails"] = (
     "privacy: privacy.selectors.suppressed_among."
 )
 
+HOOKS["analysis_refreshed"] = (
+    "A refresh has finished and the figures are written (after metrics_refreshed). Keyword: snapshot "
+    "(or None). Registered by surveys: invite the customers whose situation matches an automatic "
+    "survey's trigger (orders declining, at risk, lapsed, days after an order, periodic)."
+)
+
 _handlers: dict[str, Callable[..., Any]] = {}
 
 

@@ -512,6 +512,8 @@ def _refresh_figures(
     figures neither read the orders again nor recompute today's RFM segments.
     """
     hooks.fire("metrics_refreshed", snapshot=snapshot, orders=orders, metrics=metrics)
+    # Then whatever reacts to the new statuses (automatic surveys), once the figures are in place.
+    hooks.fire("analysis_refreshed", snapshot=snapshot)
 
 
 # --- the backtest: how good the predictions are ---------------------------------------------------

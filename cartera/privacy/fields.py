@@ -113,6 +113,20 @@ FIELDS: dict[str, dict[str, How]] = {
         "at": K, "actor_name": S, "action": K, "target_type": K, "target_label": P, "changes": R, "detail": K,
     },
     "privacy.auditunlock": {"reason": K},
+    # Surveys: the customer's own words are redacted; scores, reasons and dates stay (anonymous), so
+    # the results do not move. Audits hold no customer data; who was audited is the team's.
+    "surveys.survey": {**_STAMPS, "name": K, "kind": K, "question_es": K, "question_en": K, "trigger": K},
+    "surveys.invitation": {**_STAMPS, "token": K, "language": K, "channel": K, "trigger": K, "sent_at": K},
+    "surveys.surveyresponse": {**_STAMPS, "reason": K, "comment": R, "language": K, "answered_at": K},
+    "surveys.audittemplate": {**_STAMPS, "name": K},
+    "surveys.auditcriterion": {"step": K, "text": K},
+    "surveys.audit": {
+        **_STAMPS, "location": K, "channel": K, "employee": S, "scheduled_on": K, "status": K, "notes": S,
+        "submitted_at": K,
+    },
+    "surveys.auditanswer": {"comment": S},
+    "surveys.auditphoto": {**_STAMPS, "step": K, "caption": S},
+    "surveys.auditfinding": {**_STAMPS},
 }  # fmt: skip
 
 

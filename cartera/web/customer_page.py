@@ -35,6 +35,7 @@ from cartera.privacy.selectors import privacy_panel
 from cartera.sales import services as sales_services
 from cartera.sales.forms import OrderForm
 from cartera.sales.models import Order
+from cartera.surveys.selectors.surveys import latest_answers, unhappy_reason
 from cartera.web.selectors import customer_timeline
 
 
@@ -69,10 +70,16 @@ def _status_context(request: HttpRequest, customer: Customer) -> dict[str, objec
     metrics = metrics_for(user=request.user, customer=customer)
     if metrics is None:
         return {"metrics": None}
+    reason = reason_text(metrics.reason_code, metrics.reason_data)
+    # The latest survey answer (cartera/surveys): an unhappy one adds to why the customer is at risk.
+    latest = latest_answers(user=request.user, customer_ids=[customer.pk]).get(customer.pk)
+    if latest is not None and latest.unhappy:
+        reason = f"{reason} {unhappy_reason(latest)}".strip()
     return {
         "metrics": metrics,
-        "status_reason": reason_text(metrics.reason_code, metrics.reason_data),
+        "status_reason": reason,
         "prediction_hint": prediction_hint(),
+        "survey_answer": latest,
     }
 
 

@@ -21,6 +21,12 @@ from cartera.insights.selectors import snapshots
 from cartera.sales.models import Order
 from cartera.segments.models import PortfolioFigures
 from cartera.segments.selectors import at_risk_customer_ids
+from cartera.surveys.selectors.surveys import (
+    customer_responses,
+    latest_answers,
+    unhappy_customer_ids,
+    unhappy_reason,
+)
 
 TREND_MONTHS = 24
 ANTICIPATE_ROWS = 15
@@ -80,11 +86,16 @@ def _monthly(rows: list[PortfolioSnapshot]) -> list[dict[str, Any]]:
 
 def _anticipate(user: Any, figures: PortfolioFigures) -> list[dict[str, Any]]:
     """The customers the user looks after who are at risk or declining: everyone's for roles that act
-    on every customer (the list precomputed with the figures), a sales rep's own otherwise."""
-    if sees_every_row(user, Customer, "change"):
-        ids = figures.at_risk_ids[: ANTICIPATE_ROWS * 2]
+    on every customer (the list precomputed with the figures), a sales rep's own otherwise. Customers
+    who answered a survey unhappily lately come first: they said so themselves."""
+    everyone = sees_every_row(user, Customer, "change")
+    if everyone:
+        at_risk = figures.at_risk_ids[: ANTICIPATE_ROWS * 2]
     else:
-        ids = at_risk_customer_ids(owner=user, limit=ANTICIPATE_ROWS * 2)
+        at_risk = at_risk_customer_ids(owner=user, limit=ANTICIPATE_ROWS * 2)
+    unhappy = unhappy_customer_ids(user=user)[:ANTICIPATE_ROWS]
+    ids = list(dict.fromkeys([*unhappy, *at_risk]))
+    answers = latest_answers(user=user, customer_ids=unhappy)
     customers = {
         c.pk: c
         for c in restrict(Customer.objects.all(), user, "view")
@@ -94,17 +105,23 @@ def _anticipate(user: Any, figures: PortfolioFigures) -> list[dict[str, Any]]:
     rows = []
     for pk in ids:
         c = customers.get(pk)
-        if c is None:
+        if c is None or (not everyone and c.owner_id != user.pk):
             continue
         m = c.metrics
         clv = float(m.clv_12m or 0)
+        reason = reason_text(m.reason_code, m.reason_data) or (
+            _("Orders declining since %(date)s.") % {"date": m.decline_since} if m.declining else ""
+        )
+        answer = answers.get(pk)
+        if answer is not None:
+            reason = f"{unhappy_reason(answer)} {reason}".strip()
         rows.append(
             {
                 "customer": c,
                 "metrics": m,
                 "value_at_risk": round(clv * (1 - (m.p_alive or 0.0)), 2),
-                "reason": reason_text(m.reason_code, m.reason_data)
-                or (_("Orders declining since %(date)s.") % {"date": m.decline_since} if m.declining else ""),
+                "reason": reason,
+                "unhappy": answer is not None,
             }
         )
         if len(rows) >= ANTICIPATE_ROWS:
@@ -138,7 +155,7 @@ def dashboard(*, user: Any, figures: PortfolioFigures | None) -> Dashboard:
 class TimelineEntry:
     """One line of a customer's timeline: an interaction, an order or a task."""
 
-    kind: str  # "interaction" | "order" | "task" | "stage"
+    kind: str  # "interaction" | "order" | "task" | "stage" | "survey"
     when: dt.datetime
     item: Any
 
@@ -148,8 +165,8 @@ def _as_datetime(day: dt.date) -> dt.datetime:
 
 
 def customer_timeline(*, user: Any, customer: Customer, limit: int = 100) -> list[TimelineEntry]:
-    """Interactions, orders, tasks and stage changes of ``customer``, newest first (four queries,
-    whatever the size)."""
+    """Interactions, orders, tasks, stage changes and survey answers of ``customer``, newest first
+    (one query each, whatever the size)."""
     interactions = (
         restrict(Interaction.objects.all(), user, "view")
         .filter(customer=customer)
@@ -168,5 +185,9 @@ def customer_timeline(*, user: Any, customer: Customer, limit: int = 100) -> lis
     entries += [TimelineEntry("stage", c.changed_at, c) for c in stage_changes]
     entries += [TimelineEntry("order", _as_datetime(o.ordered_on), o) for o in orders]
     entries += [TimelineEntry("task", t.due_at, t) for t in tasks]
+    entries += [
+        TimelineEntry("survey", r.answered_at, r)
+        for r in customer_responses(user=user, customer=customer, limit=limit)
+    ]
     entries.sort(key=lambda e: e.when, reverse=True)
     return entries[:limit]

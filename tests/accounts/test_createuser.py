@@ -50,7 +50,7 @@ def test_refuses_an_existing_username(db):
 
 def test_refuses_an_unknown_role(db):
     with pytest.raises(
-        CommandError, match=r"Unknown role 'boss'\. Choose one of: admin, manager, sales_rep\."
+        CommandError, match=r"Unknown role 'boss'\. Choose one of: admin, auditor, manager, sales_rep\."
     ):
         call_command("createuser", "pepe", "--role", "boss", "--password", "clave-larga-2026")
     assert not User.objects.exists()

@@ -13,10 +13,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.conftest import login
+from tests.surveys.rows import survey_and_audit_rows
 
 
 @pytest.fixture
-def every_admin_model_has_a_row(db, owner, manager, admin_user, customer, client):
+def every_admin_model_has_a_row(db, owner, manager, admin_user, customer, client, make_user):
     """One row (at least) of every model the admin shows, made the way the app makes them."""
     from axes.models import AccessFailureLog
     from django.db import transaction
@@ -75,6 +76,7 @@ def every_admin_model_has_a_row(db, owner, manager, admin_user, customer, client
 
     pipeline_defaults_ensure()
     opportunity_create(actor=owner, fields={"customer": customer, "title": "Reforma"})
+    survey_and_audit_rows(owner, customer, manager, make_user)
 
 
 def _registered():

@@ -1,0 +1,114 @@
+"""REST API for surveys and service audits: each customer's survey standing (score, last answer, lapse
+reason, referral candidate), the answers, the surveys and the audits with their scores.
+
+Who may do what is decided by :mod:`cartera.core.scoping`, as for the web pages.
+No ``from __future__ import annotations``: django-ninja reads the annotations at run time.
+"""
+
+import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema
+
+from cartera.core.api_common import READ_ERRORS, responses
+from cartera.core.scoping import get_for_user
+from cartera.customers.models import Customer
+from cartera.surveys.models import AuditChannel, AuditStatus, LapseReason, SurveyKind, SurveyResponse
+from cartera.surveys.selectors import audits as audit_selectors
+from cartera.surveys.selectors import surveys as selectors
+
+survey_router = Router(tags=["surveys"])
+
+LIST_LIMIT = 500
+
+
+class SurveyOut(Schema):
+    id: int
+    name: str
+    kind: SurveyKind
+    trigger: str
+    cap_days: int
+    anonymous: bool
+    active: bool
+
+
+class StandingOut(Schema):
+    customer_id: int
+    last_score: int | None = Field(
+        None, description="Score of the latest answer (NPS 0-10, CSAT 1-5, CES 1-7)."
+    )
+    last_kind: SurveyKind | None = None
+    last_answer_at: datetime.datetime | None = None
+    lapse_reason: LapseReason | None = Field(
+        None, description="The latest reason given for no longer buying."
+    )
+    unhappy: bool = Field(False, description="Latest answer was a detractor (NPS 0-6), CSAT 1-2 or CES 1-3.")
+    referral_candidate: bool = Field(False, description="Latest NPS answer was 9 or 10.")
+
+
+class ResponseOut(Schema):
+    id: int
+    survey_id: int
+    customer_id: int | None
+    score: int | None
+    reason: str
+    comment: str
+    language: str
+    answered_at: datetime.datetime
+    follow_up_task_id: int | None = None
+
+    @staticmethod
+    def resolve_follow_up_task_id(obj: SurveyResponse) -> int | None:
+        return obj.follow_up_id
+
+
+class AuditOut(Schema):
+    id: int
+    template_id: int
+    auditor_id: int
+    location: str
+    channel: AuditChannel
+    employee: str
+    scheduled_on: datetime.date
+    status: AuditStatus
+    score: float | None
+
+
+@survey_router.get("/", response=responses({200: list[SurveyOut]}, *READ_ERRORS), summary="List surveys")
+def list_surveys(request: HttpRequest) -> Any:
+    user = request.auth  # type: ignore[attr-defined]
+    return list(selectors.surveys_for(user=user)[:LIST_LIMIT])
+
+
+@survey_router.get(
+    "/responses", response=responses({200: list[ResponseOut]}, *READ_ERRORS), summary="List survey answers"
+)
+def list_survey_responses(request: HttpRequest, survey_id: int | None = None) -> Any:
+    """The latest answers (at most 500), newest first; optionally of one survey."""
+    user = request.auth  # type: ignore[attr-defined]
+    rows = selectors.responses_for(user=user)
+    if survey_id is not None:
+        rows = rows.filter(survey_id=survey_id)
+    return list(rows[:LIST_LIMIT])
+
+
+@survey_router.get(
+    "/customers/{int:customer_id}/standing",
+    response=responses({200: StandingOut}, *READ_ERRORS),
+    summary="A customer's survey standing",
+)
+def get_survey_standing(request: HttpRequest, customer_id: int) -> Any:
+    """The latest score and answer date, the latest lapse reason, and the flags they raise."""
+    user = request.auth  # type: ignore[attr-defined]
+    customer = get_for_user(Customer.objects.all(), user, "view", pk=customer_id)
+    return selectors.customer_standing(user=user, customer=customer)
+
+
+@survey_router.get(
+    "/audits", response=responses({200: list[AuditOut]}, *READ_ERRORS), summary="List service audits"
+)
+def list_audits(request: HttpRequest) -> Any:
+    """The audits the caller may see (an auditor: only their own), newest first."""
+    user = request.auth  # type: ignore[attr-defined]
+    return list(audit_selectors.audits_for(user=user)[:LIST_LIMIT])

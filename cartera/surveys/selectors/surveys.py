@@ -1,0 +1,281 @@
+"""Reads for surveys: NPS / CSAT / CES over time with confidence intervals and response rates, broken
+down by owner and status; verbatims; lapse reasons ranked; whether a follow-up brought unhappy
+customers back; each customer's latest answer (for the customer page, the dashboard and the API)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import TruncDate, TruncMonth
+from django.utils import timezone
+
+from cartera.core.scoping import restrict
+from cartera.customers.classification import Lifecycle
+from cartera.sales.models import Order
+from cartera.surveys.models import (
+    Invitation,
+    LapseReason,
+    Survey,
+    SurveyKind,
+    SurveyResponse,
+)
+
+Z95 = 1.959964
+UNHAPPY_RECENT_DAYS = 90
+
+
+def surveys_for(*, user: Any) -> QuerySet[Survey]:
+    return restrict(Survey.objects.all(), user, "view").select_related("created_by")
+
+
+def responses_for(*, user: Any) -> QuerySet[SurveyResponse]:
+    return restrict(SurveyResponse.objects.all(), user, "view").select_related("survey", "customer")
+
+
+@dataclass
+class Score:
+    """One survey score over a group of answers, with its 95 % confidence interval."""
+
+    n: int
+    value: float | None
+    low: float | None
+    high: float | None
+
+
+def nps(scores: list[int]) -> Score:
+    """Net Promoter Score (−100..100): % promoters (9-10) − % detractors (0-6); the interval is the
+    normal approximation of the difference of two proportions of one multinomial sample."""
+    n = len(scores)
+    if n == 0:
+        return Score(0, None, None, None)
+    promoters = sum(1 for s in scores if s >= 9) / n
+    detractors = sum(1 for s in scores if s <= 6) / n
+    value = promoters - detractors
+    variance = (promoters + detractors - value**2) / n
+    half = Z95 * math.sqrt(max(variance, 0.0))
+    return Score(
+        n, round(100 * value, 1), round(100 * max(-1, value - half), 1), round(100 * min(1, value + half), 1)
+    )
+
+
+def share_satisfied(scores: list[int], threshold: int) -> Score:
+    """% of answers at or above ``threshold`` (CSAT 4-5, CES 5-7), with a Wilson score interval."""
+    n = len(scores)
+    if n == 0:
+        return Score(0, None, None, None)
+    p = sum(1 for s in scores if s >= threshold) / n
+    denominator = 1 + Z95**2 / n
+    centre = (p + Z95**2 / (2 * n)) / denominator
+    half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / denominator
+    return Score(n, round(100 * p, 1), round(100 * (centre - half), 1), round(100 * (centre + half), 1))
+
+
+def score_of(kind: str, scores: list[int]) -> Score:
+    if kind == SurveyKind.NPS:
+        return nps(scores)
+    return share_satisfied(scores, 4 if kind == SurveyKind.CSAT else 5)
+
+
+def results(*, user: Any, survey: Survey, months: int = 12) -> dict[str, Any]:
+    """The survey's score by month (with interval and response rate), by owner and by status."""
+    since = timezone.now() - dt.timedelta(days=31 * months)
+    answers = responses_for(user=user).filter(survey=survey, answered_at__gte=since)
+    by_month: dict[str, list[int]] = defaultdict(list)
+    by_owner: dict[str, list[int]] = defaultdict(list)
+    by_status: dict[str, list[int]] = defaultdict(list)
+    rows = (
+        answers.filter(score__isnull=False)
+        .annotate(month=TruncMonth("answered_at"))
+        .values_list(
+            "month",
+            "score",
+            "customer__owner__username",
+            "customer__owner__first_name",
+            "customer__owner__last_name",
+            "customer__metrics__lifecycle",
+        )
+    )
+    statuses = dict(Lifecycle.choices)
+    for month, score, username, first, last, lifecycle in rows:
+        if score is None:
+            continue
+        by_month[f"{month:%Y-%m}"].append(score)
+        owner = f"{first} {last}".strip() or username or "—"
+        by_owner[owner].append(score)
+        by_status[str(statuses.get(lifecycle, "—"))].append(score)
+    invited = Counter(
+        f"{m:%Y-%m}"
+        for m in restrict(Invitation.objects.all(), user, "view")
+        .filter(survey=survey, open=False, created_at__gte=since)
+        .annotate(month=TruncMonth("created_at"))
+        .values_list("month", flat=True)
+    )
+    answered = Counter(
+        f"{m:%Y-%m}"
+        for m in answers.filter(invitation__open=False)
+        .annotate(month=TruncMonth("invitation__created_at"))
+        .values_list("month", flat=True)
+    )
+    months_list = sorted(set(by_month) | set(invited))
+    timeline = []
+    for month in months_list:
+        month_score = score_of(survey.kind, by_month.get(month, []))
+        rate = round(100 * answered[month] / invited[month], 1) if invited[month] else None
+        timeline.append({"month": month, "score": month_score, "invited": invited[month], "rate": rate})
+    every = [s for v in by_month.values() for s in v]
+    return {
+        "overall": score_of(survey.kind, every),
+        "months": timeline,
+        "by_owner": sorted(((k, score_of(survey.kind, v)) for k, v in by_owner.items()), key=lambda r: r[0]),
+        "by_status": sorted(
+            ((k, score_of(survey.kind, v)) for k, v in by_status.items()), key=lambda r: r[0]
+        ),
+        "invited": sum(invited.values()),
+        "answered": sum(answered.values()),
+    }
+
+
+def lapse_reasons(*, user: Any, since: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Why customers stopped buying, most given reason first."""
+    rows = responses_for(user=user).exclude(reason="")
+    if since:
+        rows = rows.filter(answered_at__gte=since)
+    counts = Counter(rows.values_list("reason", flat=True))
+    total = sum(counts.values())
+    labels = dict(LapseReason.choices)
+    return [
+        {
+            "reason": reason,
+            "label": str(labels.get(reason, reason)),
+            "count": n,
+            "share": round(100 * n / total, 1),
+        }
+        for reason, n in counts.most_common()
+    ]
+
+
+def follow_up_effect(*, user: Any) -> dict[str, Any]:
+    """Of the unhappy customers, how many bought again after answering: with a follow-up task done,
+    and without one (no task, or a task never ticked off)."""
+    unhappy = (
+        responses_for(user=user)
+        .filter(customer__isnull=False)
+        .filter(
+            Q(survey__kind=SurveyKind.NPS, score__lte=6)
+            | Q(survey__kind=SurveyKind.CSAT, score__lte=2)
+            | Q(survey__kind=SurveyKind.CES, score__lte=3)
+        )
+    )
+    # Orders carry a day, not a time: an order on the day of the answer counts as coming back.
+    bought_after = Order.objects.filter(
+        customer=OuterRef("customer"), ordered_on__gte=OuterRef("answered_on")
+    )
+    groups = {"followed": [0, 0], "not_followed": [0, 0]}
+    for done, came_back in (
+        unhappy.annotate(answered_on=TruncDate("answered_at"))
+        .annotate(came_back=Exists(bought_after))
+        .values_list("follow_up__done", "came_back")
+    ):
+        key = "followed" if done else "not_followed"
+        groups[key][0] += 1
+        groups[key][1] += int(came_back)
+    return {
+        key: {"customers": n, "came_back": back, "rate": round(100 * back / n, 1) if n else None}
+        for key, (n, back) in groups.items()
+    }
+
+
+def verbatims(
+    *, user: Any, q: str = "", survey_id: int | None = None, mood: str = ""
+) -> QuerySet[SurveyResponse]:
+    """Answers with words, newest first; search in the words, filter by survey and by mood."""
+    rows = responses_for(user=user).exclude(comment="")
+    if q:
+        for word in q.split()[:5]:
+            rows = rows.filter(comment__icontains=word)
+    if survey_id:
+        rows = rows.filter(survey_id=survey_id)
+    if mood == "unhappy":
+        rows = rows.filter(
+            Q(survey__kind=SurveyKind.NPS, score__lte=6)
+            | Q(survey__kind=SurveyKind.CSAT, score__lte=2)
+            | Q(survey__kind=SurveyKind.CES, score__lte=3)
+        )
+    elif mood == "promoter":
+        rows = rows.filter(survey__kind=SurveyKind.NPS, score__gte=9)
+    elif mood == "lapsed":
+        rows = rows.exclude(reason="")
+    return rows
+
+
+def latest_answers(*, user: Any, customer_ids: list[int]) -> dict[int, SurveyResponse]:
+    """Each customer's most recent survey answer (one query)."""
+    latest: dict[int, SurveyResponse] = {}
+    for row in (
+        responses_for(user=user).filter(customer_id__in=customer_ids).order_by("customer_id", "-answered_at")
+    ):
+        latest.setdefault(row.customer_id, row)  # type: ignore[arg-type]
+    return latest
+
+
+def unhappy_customer_ids(*, user: Any, days: int = UNHAPPY_RECENT_DAYS) -> list[int]:
+    """Customers whose latest answer in the last ``days`` days was unhappy, most recent first."""
+    since = timezone.now() - dt.timedelta(days=days)
+    rows = (
+        responses_for(user=user)
+        .filter(customer__isnull=False, answered_at__gte=since)
+        .order_by("-answered_at")
+    )
+    seen: dict[int, bool] = {}
+    for row in rows[:2000]:
+        seen.setdefault(row.customer_id, row.unhappy)  # type: ignore[arg-type]
+    return [pk for pk, unhappy in seen.items() if unhappy]
+
+
+def customer_responses(*, user: Any, customer: Any, limit: int = 50) -> list[SurveyResponse]:
+    """A customer's answers for their timeline, newest first."""
+    return list(responses_for(user=user).filter(customer=customer).select_related("follow_up")[:limit])
+
+
+def referral_candidates(*, user: Any, limit: int = 100) -> list[SurveyResponse]:
+    """Promoters (NPS 9-10) of the last year: customers to ask for a referral."""
+    since = timezone.now() - dt.timedelta(days=365)
+    return list(
+        responses_for(user=user)
+        .filter(survey__kind=SurveyKind.NPS, score__gte=9, customer__isnull=False, answered_at__gte=since)
+        .select_related("customer__owner")[:limit]
+    )
+
+
+def customer_standing(*, user: Any, customer: Any) -> dict[str, Any]:
+    """A customer's survey standing: latest score and date, latest lapse reason, and its flags."""
+    answers = responses_for(user=user).filter(customer=customer)
+    latest = answers.filter(score__isnull=False).first()
+    lapse = answers.exclude(reason="").first()
+    last_any = answers.first()
+    return {
+        "customer_id": customer.pk,
+        "last_score": latest.score if latest else None,
+        "last_kind": latest.survey.kind if latest else None,
+        "last_answer_at": last_any.answered_at if last_any else None,
+        "lapse_reason": lapse.reason if lapse else None,
+        "unhappy": bool(latest and latest.unhappy),
+        "referral_candidate": bool(latest and latest.promoter),
+    }
+
+
+def unhappy_reason(response: SurveyResponse) -> str:
+    """The sentence added to an unhappy customer's status reason, e.g. "Unhappy: answered 3 (NPS) on 2 May"."""
+    from django.utils.formats import date_format
+    from django.utils.translation import gettext as _
+
+    return _("Unhappy: answered %(score)s to the survey “%(survey)s” on %(date)s.") % {
+        "score": response.score,
+        "survey": response.survey.name,
+        "date": date_format(timezone.localtime(response.answered_at).date(), "SHORT_DATE_FORMAT"),
+    }

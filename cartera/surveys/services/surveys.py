@@ -1,0 +1,292 @@
+"""Writes for surveys: the survey itself, its invitations (one unguessable token each) and the answers
+that come back, with what an unhappy answer sets off (a follow-up task for the owner)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from cartera.accounts.models import User
+from cartera.activity.models import Task
+from cartera.customers.models import Customer
+from cartera.privacy.models import PrivacyProfile
+from cartera.surveys.models import (
+    Invitation,
+    InvitationChannel,
+    LapseReason,
+    Survey,
+    SurveyKind,
+    SurveyResponse,
+    Trigger,
+)
+
+SURVEY_FIELDS = Survey.EDITABLE_FIELDS
+SIGNING_SALT = "cartera.surveys.invitation"
+# Countries whose customers get the Spanish text when their language is not recorded.
+SPANISH_COUNTRIES = frozenset(
+    [
+        "ES",
+        "MX",
+        "AR",
+        "CO",
+        "CL",
+        "PE",
+        "VE",
+        "EC",
+        "GT",
+        "CU",
+        "BO",
+        "DO",
+        "HN",
+        "PY",
+        "SV",
+        "NI",
+        "CR",
+        "PA",
+        "UY",
+        "PR",
+        "GQ",
+        "AD",
+    ]
+)
+
+
+def _assign(survey: Survey, fields: Mapping[str, Any]) -> None:
+    unknown = set(fields) - set(SURVEY_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    for name, value in fields.items():
+        setattr(survey, name, value.strip() if isinstance(value, str) else value)
+
+
+@transaction.atomic
+def survey_create(*, actor: User, fields: Mapping[str, Any]) -> Survey:
+    """A new survey; its question defaults to the standard wording of its kind in both languages."""
+    if not actor.has_perm("surveys.add_survey"):
+        raise PermissionDenied(_("You do not have permission to do this."))
+    survey = Survey(created_by=actor)
+    _assign(survey, fields)
+    survey.full_clean()
+    survey.save()
+    return survey
+
+
+@transaction.atomic
+def survey_update(*, actor: User, survey: Survey, fields: Mapping[str, Any]) -> Survey:
+    """Change a survey's wording, trigger, cap or switch it off (answers already given stay)."""
+    _assign(survey, fields)
+    survey.full_clean()
+    survey.save()
+    return survey
+
+
+def customer_language(customer: Customer | None) -> str:
+    """The language to ask ``customer`` in: the one recorded in their privacy profile, else by country."""
+    if customer is None:
+        return "es"
+    language = PrivacyProfile.objects.filter(customer=customer).values_list("language", flat=True).first()
+    if language in ("es", "en"):
+        return language
+    return "es" if (customer.country or "ES").upper() in SPANISH_COUNTRIES else "en"
+
+
+def signed_token(invitation: Invitation) -> str:
+    """The token as it goes in the answer link: the random token, signed with the site's secret."""
+    return signing.Signer(salt=SIGNING_SALT).sign(invitation.token)
+
+
+def token_from_signed(signed: str) -> str | None:
+    """The random token inside a signed link, or ``None`` when the signature does not match."""
+    try:
+        return signing.Signer(salt=SIGNING_SALT).unsign(signed)
+    except signing.BadSignature:
+        return None
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def invitation_create(
+    *,
+    actor: User | None,
+    survey: Survey,
+    customer: Customer | None,
+    channel: str = InvitationChannel.LINK,
+    trigger: str = Trigger.MANUAL,
+) -> Invitation:
+    """Invite one customer (or make an open counter link when ``customer`` is ``None``)."""
+    if actor is not None and not actor.has_perm("surveys.add_invitation"):
+        raise PermissionDenied(_("You do not have permission to do this."))
+    if not survey.active:
+        raise ValidationError(_("This survey is switched off."))
+    return Invitation.objects.create(
+        survey=survey,
+        customer=customer,
+        token=_new_token(),
+        language=customer_language(customer),
+        channel=channel,
+        trigger=trigger,
+        open=customer is None,
+        sent_at=timezone.now() if channel != InvitationChannel.EMAIL else None,
+    )
+
+
+def capped_customer_ids(
+    *, customer_ids: Iterable[int], cap_days: int, now: dt.datetime | None = None
+) -> set[int]:
+    """Which of these customers were asked any survey within the last ``cap_days`` days."""
+    since = (now or timezone.now()) - dt.timedelta(days=cap_days)
+    return set(
+        Invitation.objects.filter(customer_id__in=list(customer_ids), created_at__gte=since).values_list(
+            "customer_id", flat=True
+        )
+    )
+
+
+@transaction.atomic
+def invitations_create_bulk(
+    *,
+    survey: Survey,
+    customer_ids: Iterable[int],
+    trigger: str,
+    channel: str = InvitationChannel.EMAIL,
+) -> list[Invitation]:
+    """Invite many customers at once, leaving out those within the survey's frequency cap."""
+    ids = list(dict.fromkeys(customer_ids))
+    capped = capped_customer_ids(customer_ids=ids, cap_days=survey.cap_days)
+    wanted = [pk for pk in ids if pk not in capped]
+    customers = Customer.objects.filter(pk__in=wanted).only("pk", "country")
+    languages = dict(
+        PrivacyProfile.objects.filter(customer_id__in=wanted, language__in=("es", "en")).values_list(
+            "customer_id", "language"
+        )
+    )
+    now = timezone.now()
+    rows = [
+        Invitation(
+            survey=survey,
+            customer=c,
+            token=_new_token(),
+            language=languages.get(c.pk)
+            or ("es" if (c.country or "ES").upper() in SPANISH_COUNTRIES else "en"),
+            channel=channel,
+            trigger=trigger,
+            sent_at=None if channel == InvitationChannel.EMAIL else now,
+        )
+        for c in customers
+    ]
+    return Invitation.objects.bulk_create(rows, batch_size=2000)
+
+
+def next_working_day_end(now: dt.datetime) -> dt.datetime:
+    """The end of the next working day (Monday to Friday, 18:00 local time)."""
+    local = timezone.localtime(now)
+    day = local.date() + dt.timedelta(days=1)
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    return timezone.make_aware(dt.datetime.combine(day, dt.time(18, 0)))
+
+
+def _follow_up(response: SurveyResponse, invitation: Invitation) -> Task | None:
+    """A task for the customer's owner to call an unhappy customer back within one working day."""
+    customer = response.customer or invitation.customer
+    if customer is None or not response.unhappy or response.follow_up_id:
+        return None
+    assignee = customer.owner or response.survey.created_by
+    if assignee is None:
+        return None
+    # The team's tasks are written in the business's language, not in the customer's.
+    with override(settings.LANGUAGE_CODE):
+        title = _("Call back %(customer)s: unhappy survey answer (%(score)s)") % {
+            "customer": customer,
+            "score": response.score,
+        }
+        notes = _("Survey “%(survey)s”. Their words: %(comment)s") % {
+            "survey": response.survey.name,
+            "comment": response.comment or "—",
+        }
+    return Task.objects.create(
+        title=title[:200],
+        customer=customer,
+        assignee=assignee,
+        due_at=next_working_day_end(response.answered_at),
+        notes=notes,
+        created_by=None,
+    )
+
+
+class AnswerClosed(ValidationError):
+    """The answer can no longer be changed (more than 24 hours have passed)."""
+
+
+@transaction.atomic
+def response_record(
+    *,
+    invitation: Invitation,
+    score: int | None,
+    reason: str = "",
+    comment: str = "",
+    language: str = "es",
+    now: dt.datetime | None = None,
+) -> SurveyResponse:
+    """Keep a customer's answer: one per personal invitation, changeable for 24 hours; an open link
+    takes a new anonymous answer each time. An unhappy answer opens a follow-up task for the owner."""
+    now = now or timezone.now()
+    invitation = (
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("survey", "customer__owner")
+        .get(pk=invitation.pk)
+    )
+    survey = invitation.survey
+    low, high = survey.scale
+    if survey.asks_score:
+        if score is None or not low <= score <= high:
+            raise ValidationError(
+                {"score": _("Choose a score from %(low)s to %(high)s.") % {"low": low, "high": high}}
+            )
+        reason = ""
+    else:
+        score = None
+        if reason not in LapseReason.values:
+            raise ValidationError({"reason": _("Choose a reason.")})
+    comment = comment.strip()[:2000]
+    response = None if invitation.open else invitation.responses.first()
+    if response is not None and not response.editable(now):
+        raise AnswerClosed(_("This answer was given more than 24 hours ago and can no longer be changed."))
+    if response is None:
+        response = SurveyResponse(
+            survey=survey,
+            invitation=invitation,
+            customer=None if survey.anonymous else invitation.customer,
+            answered_at=now,
+        )
+    response.score, response.reason, response.comment, response.language = score, reason, comment, language
+    response.save()
+    if not survey.anonymous:
+        task = _follow_up(response, invitation)
+        if task is not None:
+            response.follow_up = task
+            response.save(update_fields=["follow_up", "updated_at"])
+    return response
+
+
+def standard_question(kind: str, language: str) -> str:
+    """The standard wording of each kind of survey, in ``language``."""
+    with override(language):
+        return {
+            SurveyKind.NPS: _("How likely are you to recommend us to a friend or colleague?"),
+            SurveyKind.CSAT: _("How satisfied are you with our service?"),
+            SurveyKind.CES: _("How easy was it to get what you needed from us?"),
+            SurveyKind.LAPSE: _("We have missed you. Why did you stop buying from us?"),
+        }[SurveyKind(kind)]

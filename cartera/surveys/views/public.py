@@ -1,0 +1,113 @@
+"""The public answer page: no login, reached only through a signed, unguessable token; one answer per
+personal invitation (changeable for 24 hours), in the customer's language, rate-limited."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_not_required
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone, translation
+from django.views.decorators.cache import never_cache
+
+from cartera.surveys.forms import AnswerForm
+from cartera.surveys.models import Invitation, SurveyKind
+from cartera.surveys.services import surveys as services
+
+# At most this many answers (or unknown links) per address and window: enough for a family sharing a
+# connection, far too few to guess tokens or flood a survey.
+RATE_LIMIT = 20
+RATE_WINDOW_SECONDS = 600
+
+
+def _client_address(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def _over_limit(request: HttpRequest, what: str) -> bool:
+    key = f"surveys:rate:{what}:{_client_address(request)}"
+    cache.add(key, 0, RATE_WINDOW_SECONDS)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, RATE_WINDOW_SECONDS)
+        count = 1
+    return count > RATE_LIMIT
+
+
+def _too_many(request: HttpRequest) -> HttpResponse:
+    response = render(request, "surveys/answer_limited.html", status=429)
+    response["Retry-After"] = str(RATE_WINDOW_SECONDS)
+    return response
+
+
+@login_not_required
+@never_cache
+def answer(request: HttpRequest, signed: str) -> HttpResponse:
+    """Show the question in the customer's language and keep their answer."""
+    token = services.token_from_signed(signed)
+    invitation = Invitation.objects.select_related("survey").filter(token=token).first() if token else None
+    if invitation is None:
+        if _over_limit(request, "unknown"):
+            return _too_many(request)
+        raise Http404
+    survey = invitation.survey
+    language = invitation.language if invitation.language in ("es", "en") else "es"
+    with translation.override(language):
+        existing = None if invitation.open else invitation.responses.first()
+        closed = existing is not None and not existing.editable()
+        if not survey.active and existing is None:
+            return render(request, "surveys/answer_closed.html", {"survey": survey, "language": language})
+        initial = {}
+        if existing is not None:
+            initial = {"score": existing.score, "reason": existing.reason, "comment": existing.comment}
+        form = AnswerForm(request.POST or None, survey=survey, initial=initial)
+        status = 200
+        saved = None
+        if request.method == "POST":
+            if _over_limit(request, "answer"):
+                return _too_many(request)
+            if closed:
+                status = 409
+            elif form.is_valid():
+                try:
+                    saved = services.response_record(
+                        invitation=invitation,
+                        score=form.cleaned_data.get("score") if survey.asks_score else None,
+                        reason=form.cleaned_data.get("reason", ""),
+                        comment=form.cleaned_data.get("comment", ""),
+                        language=language,
+                    )
+                except ValidationError as exc:
+                    for field, errors in (
+                        exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]
+                    ):
+                        for message in errors:
+                            form.add_error(field if field in form.fields else None, message)
+                    status = 400
+            else:
+                status = 400
+        question = (
+            survey.question_es if language == "es" else survey.question_en
+        ) or services.standard_question(survey.kind, language)
+        low, high = survey.scale
+        shown = saved or existing
+        context = {
+            "survey": survey,
+            "invitation": invitation,
+            "question": question,
+            "form": form,
+            "saved": saved,
+            "existing": existing,
+            "closed": closed,
+            "editable_until": shown.answered_at + shown.EDITABLE_FOR
+            if shown and not invitation.open
+            else None,
+            "language": language,
+            "low": low,
+            "high": high,
+            "is_nps": survey.kind == SurveyKind.NPS,
+            "now": timezone.now(),
+        }
+        return render(request, "surveys/answer.html", context, status=status)

@@ -1,0 +1,177 @@
+"""Survey pages for the team: the list, a new survey, one survey (its results, its counter link and
+QR code, inviting one customer or a segment), the results across surveys and the verbatims."""
+
+from __future__ import annotations
+
+import segno
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from cartera.core.scoping import get_for_user, require, restrict
+from cartera.customers.models import Customer
+from cartera.segments.models import Segment
+from cartera.segments.selectors.segments import segment_members
+from cartera.surveys.forms import SurveyForm
+from cartera.surveys.models import Invitation, InvitationChannel, Survey, SurveyResponse, Trigger
+from cartera.surveys.selectors import surveys as selectors
+from cartera.surveys.services import surveys as services
+
+VERBATIM_ROWS = 100
+RECENT_INVITATIONS = 10
+
+
+def survey_list(request: HttpRequest) -> HttpResponse:
+    require(request.user, Survey, "view")
+    return render(request, "surveys/survey_list.html", {"surveys": selectors.surveys_for(user=request.user)})
+
+
+def survey_new(request: HttpRequest) -> HttpResponse:
+    require(request.user, Survey, "add")
+    form = SurveyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            survey = services.survey_create(actor=request.user, fields=form.cleaned_data)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Survey created."))
+            return redirect("surveys:detail", pk=survey.pk)
+    return render(request, "surveys/survey_form.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def _answer_url(request: HttpRequest, invitation: Invitation) -> str:
+    return request.build_absolute_uri(reverse("survey_answer", args=[services.signed_token(invitation)]))
+
+
+def survey_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One survey: its results, its links (counter and personal) and how to send it."""
+    survey = get_for_user(Survey.objects.all(), request.user, "view", pk=pk)
+    if request.method == "POST":
+        survey = get_for_user(Survey.objects.all(), request.user, "change", pk=pk)
+        services.survey_update(actor=request.user, survey=survey, fields={"active": not survey.active})  # type: ignore[arg-type]
+        return redirect("surveys:detail", pk=survey.pk)
+    invitations = restrict(Invitation.objects.all(), request.user, "view").filter(survey=survey)
+    counter = invitations.filter(open=True).first()
+    recent = invitations.filter(open=False).select_related("customer")[:RECENT_INVITATIONS]
+    context = {
+        "survey": survey,
+        "question": survey.question_es if request.LANGUAGE_CODE == "es" else survey.question_en,
+        "results": selectors.results(user=request.user, survey=survey),
+        "counter": counter,
+        "counter_url": _answer_url(request, counter) if counter else "",
+        "recent": [(i, _answer_url(request, i)) for i in recent],
+        "segments": restrict(Segment.objects.all(), request.user, "view").order_by("name")[:200],
+        "can_invite": request.user.has_perm("surveys.add_invitation"),
+    }
+    return render(request, "surveys/survey_detail.html", context)
+
+
+@require_POST
+def invitation_create(request: HttpRequest, pk: int) -> HttpResponse:
+    """A personal link for one customer (read out on a call, or shown as a QR code), or the survey's
+    open counter link when no customer is given."""
+    survey = get_for_user(Survey.objects.all(), request.user, "view", pk=pk)
+    require(request.user, Invitation, "add")
+    raw = request.POST.get("customer", "").strip()
+    customer = None
+    if raw:
+        if not raw.isdigit():
+            messages.error(request, _("Give the customer's number."))
+            return redirect("surveys:detail", pk=survey.pk)
+        customer = get_for_user(Customer.objects.all(), request.user, "view", pk=int(raw))
+    elif not request.user.has_perm("surveys.change_survey"):
+        messages.error(request, _("Only managers make the counter link."))
+        return redirect("surveys:detail", pk=survey.pk)
+    channel = request.POST.get("channel", InvitationChannel.LINK)
+    if channel not in InvitationChannel.values:
+        channel = InvitationChannel.LINK
+    try:
+        services.invitation_create(
+            actor=request.user,  # type: ignore[arg-type]
+            survey=survey,
+            customer=customer,
+            channel=InvitationChannel.COUNTER if customer is None else channel,
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Link ready."))
+    return redirect("surveys:detail", pk=survey.pk)
+
+
+@require_POST
+def survey_send_segment(request: HttpRequest, pk: int) -> HttpResponse:
+    """Invite every member of a segment (by hand), within the survey's frequency cap."""
+    survey = get_for_user(Survey.objects.all(), request.user, "change", pk=pk)
+    require(request.user, Invitation, "add")
+    raw = request.POST.get("segment", "")
+    segment = get_for_user(Segment.objects.all(), request.user, "view", pk=int(raw) if raw.isdigit() else 0)
+    if not survey.active:
+        messages.error(request, _("This survey is switched off."))
+        return redirect("surveys:detail", pk=survey.pk)
+    ids = list(segment_members(user=request.user, segment=segment).values_list("pk", flat=True))
+    rows = services.invitations_create_bulk(survey=survey, customer_ids=ids, trigger=Trigger.MANUAL)
+    messages.success(
+        request,
+        _("%(sent)d invitations queued; %(capped)d customers were asked recently and left out.")
+        % {"sent": len(rows), "capped": len(ids) - len(rows)},
+    )
+    return redirect("surveys:detail", pk=survey.pk)
+
+
+def invitation_qr(request: HttpRequest, pk: int) -> HttpResponse:
+    """The QR code (SVG) of one of the survey's links, to print for a counter or show on a screen."""
+    survey = get_for_user(Survey.objects.all(), request.user, "view", pk=pk)
+    raw = request.GET.get("i", "")
+    invitation = get_for_user(
+        restrict(Invitation.objects.all(), request.user, "view").filter(survey=survey),
+        request.user,
+        "view",
+        pk=int(raw) if raw.isdigit() else 0,
+    )
+    svg = segno.make(_answer_url(request, invitation), error="m").svg_inline(scale=4, border=2)
+    response = HttpResponse(svg, content_type="image/svg+xml")
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def results(request: HttpRequest) -> HttpResponse:
+    """Every survey's score with its interval and response rate, lapse reasons ranked, the effect of
+    following up unhappy customers, and the promoters to ask for a referral."""
+    require(request.user, SurveyResponse, "view")
+    surveys = list(selectors.surveys_for(user=request.user))
+    context = {
+        "blocks": [(s, selectors.results(user=request.user, survey=s)) for s in surveys if s.asks_score],
+        "reasons": selectors.lapse_reasons(user=request.user),
+        "effect": selectors.follow_up_effect(user=request.user),
+        "promoters": selectors.referral_candidates(user=request.user, limit=20),
+    }
+    return render(request, "surveys/results.html", context)
+
+
+def verbatims(request: HttpRequest) -> HttpResponse:
+    require(request.user, SurveyResponse, "view")
+    q = request.GET.get("q", "")[:200]
+    raw_survey = request.GET.get("survey", "")
+    mood = request.GET.get("mood", "")
+    rows = selectors.verbatims(
+        user=request.user, q=q, survey_id=int(raw_survey) if raw_survey.isdigit() else None, mood=mood
+    )
+    return render(
+        request,
+        "surveys/verbatims.html",
+        {
+            "rows": rows[:VERBATIM_ROWS],
+            "limit": VERBATIM_ROWS,
+            "q": q,
+            "mood": mood,
+            "survey_id": raw_survey,
+            "surveys": selectors.surveys_for(user=request.user),
+        },
+    )
