@@ -13,12 +13,13 @@ CHROMIUM ?= /usr/bin/chromium
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help run serve install test lint typecheck check-migrations test-sqlite test-plain test-postgres test-browser test-schemathesis \
-        browser-deps postgres bench bench-analytics bench-imports bench-segments messages clean
+        browser-deps postgres bench bench-analytics bench-imports bench-segments bench-load messages clean
 
 help:
 	@echo "make run    create the environment, migrate, load the demo portfolio, serve http://127.0.0.1:8000"
 	@echo "make test   install what the tests need, then lint, type-check and run every test"
 	@echo "make bench  list/search/detail benchmark at 1M customers (bench-analytics, bench-imports, bench-segments: the others)"
+	@echo "make bench-load  50 users and a password-guessing attack on gunicorn + PostgreSQL at 1M customers"
 
 $(BIN)/.installed: requirements-dev.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), "Cartera needs Python 3.12+, found " + sys.version' 
@@ -84,6 +85,10 @@ bench-imports: install
 
 bench-segments: install
 	$(PY) -m bench.segments
+
+# gunicorn + PostgreSQL (CARTERA_BENCH_PG names the server) at 1M customers, 50 users, then 10 attackers.
+bench-load: install
+	$(PY) -m bench.load
 
 messages: install
 	cd cartera && ../$(PY) ../manage.py makemessages -l es --no-obsolete --ignore=locale && ../$(PY) ../manage.py compilemessages

@@ -387,14 +387,18 @@ def _purposes() -> list[dict[str, str]]:
     ]
 
 
-def privacy_panel(*, user: Any, customer: Customer) -> dict[str, Any] | None:
-    """The customer page's "Consent" panel: current state, history, the forms and what the user may do."""
+def privacy_panel(*, user: Any, customer: Customer, can_change: bool | None = None) -> dict[str, Any] | None:
+    """The customer page's "Consent" panel: current state, history, the forms and what the user may do.
+
+    ``can_change`` is whether ``user`` may change ``customer``, when the caller already knows it.
+    """
     from cartera.privacy.forms import ConsentForm, PrivacyProfileForm
 
     if not (user.is_authenticated and user.has_perm("privacy.view_consentevent")):
         return None
     profile = privacy_profile(customer=customer)
-    can_change = restrict(Customer.objects.filter(pk=customer.pk), user, "change").exists()
+    if can_change is None:
+        can_change = restrict(Customer.objects.filter(pk=customer.pk), user, "change").exists()
     return {
         "grid": consent_grid(customer=customer),
         "history": list(consent_history(user=user, customer=customer, limit=50)),
