@@ -75,6 +75,11 @@ FIELDS: dict[str, dict[str, How]] = {
         "started_at": K, "finished_at": K, "status": K, "trigger": K, "model_name": K, "model_params": K,
         "note": K, "holder": K, "heartbeat_at": K,
     },
+    # Aggregates of the whole portfolio (rates, AUCs, parameters): nobody's personal data.
+    "insights.backtest": {
+        "started_at": K, "status": K, "trigger": K, "cutoff": K, "holdout_end": K, "shown_model": K,
+        "result": K, "note": K,
+    },
     "segments.segment": {
         **_STAMPS, "name": K, "description": K, "definition": K, "kind": K, "frozen_at": K,
     },
