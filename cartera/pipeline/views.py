@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from cartera.core.http import HtmxHttpRequest
+from cartera.core.http import HtmxHttpRequest, redirect_to_next
 from cartera.core.pagination import capped_count, paginate
 from cartera.core.scoping import can, get_for_user, require
 from cartera.customers.models import Customer
@@ -193,10 +193,7 @@ def _may(request: HttpRequest, opportunity: Opportunity, action: Any) -> bool:
 
 def _back(request: HttpRequest, opportunity: Opportunity) -> HttpResponse:
     """Where a board action returns: the board (when it came from there) or the opportunity."""
-    nxt = request.POST.get("next", "")
-    if nxt.startswith("/pipeline/") and not nxt.startswith("//"):
-        return redirect(nxt)
-    return redirect("pipeline:detail", pk=opportunity.pk)
+    return redirect_to_next(request, "pipeline:detail", pk=opportunity.pk)
 
 
 @require_POST

@@ -132,6 +132,20 @@ FIELDS: dict[str, dict[str, How]] = {
     "surveys.auditanswer": {"comment": S},
     "surveys.auditphoto": {**_STAMPS, "step": K, "caption": S},
     "surveys.auditfinding": {**_STAMPS},
+    # Stage history: the moves stay (the pipeline's figures read them); why, in words, is redacted.
+    "customers.stagechange": {"from_stage": K, "to_stage": K, "changed_at": K, "reason": R, "via": K},
+    "pipeline.pipeline": {"name": K},
+    "pipeline.pipelinestage": {"name": K},
+    "pipeline.lostreason": {"name": K},
+    # An opportunity's amounts and dates stay for the bottleneck report; its free text is redacted.
+    "pipeline.opportunity": {
+        **_STAMPS, "title": R, "currency": K, "expected_close_on": K, "source": K, "next_step": R,
+        "next_step_on": K, "status": K, "stage_entered_at": K, "last_activity_at": K, "closed_at": K,
+        "lost_note": R, "qualification_notes": R,
+    },
+    "pipeline.opportunitystagechange": {"outcome": K, "changed_at": K},
+    "pipeline.calllist": {"name": K, "for_date": K, "created_at": K},
+    "pipeline.calllistentry": {"outcome": K, "called_at": K},
 }  # fmt: skip
 
 

@@ -170,7 +170,8 @@ def test_timeline_entries_read_top_to_bottom(page, busy_customer, login, shot, b
     login("owner")
     page.goto(f"/customers/{busy_customer.pk}/")
     entries = page.locator("#timeline li.entry")
-    expect(entries).to_have_count(8)  # a meeting, five orders and two tasks
+    # a meeting, five orders, two tasks and the stage change the first order made
+    expect(entries).to_have_count(9)
     problems = []
     for i in range(entries.count()):
         entry = entries.nth(i)

@@ -102,7 +102,9 @@ def test_search_log_order_task(page, owner, customer, login, shot, browser_log, 
     assert is_htmx(posted.value.request) and posted.value.status == 200
     expect(page.locator("#task-form .errorlist")).to_have_count(0)
     expect(timeline.locator("li.entry.task .subject")).to_have_text("Enviar propuesta de tarifa anual")
-    expect(timeline.locator("li.entry")).to_have_count(3)
+    # The call, the order, the task, and the move to "customer" that the first order made.
+    expect(timeline.locator("li.entry")).to_have_count(4)
+    expect(timeline.locator("li.entry.stage")).to_have_count(1)
     assert page.evaluate(SAME_DOCUMENT), "a quick form reloaded the customer page"
     shot("2-customer")
 
