@@ -44,6 +44,7 @@ from cartera.core.api_common import UnknownReference
 from cartera.core.pagination import InvalidCursor
 from cartera.customers.api import company_router, customer_router, tag_router
 from cartera.customers.services import DuplicateCustomerError
+from cartera.messaging.api import outbox_router
 from cartera.privacy.api import privacy_router
 from cartera.sales.api import order_router
 from cartera.segments.api import segment_router
@@ -155,6 +156,7 @@ api.add_router("/tasks", task_router)
 api.add_router("/orders", order_router)
 api.add_router("/segments", segment_router)
 api.add_router("/", privacy_router)
+api.add_router("/outbox", outbox_router)
 
 
 def _plain(message: Any) -> str:

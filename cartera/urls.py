@@ -30,5 +30,6 @@ urlpatterns = [
     path("segments/", include("cartera.segments.urls")),
     path("data/", include("cartera.imports.urls")),
     path("privacy/", include("cartera.privacy.urls")),
+    path("", include("cartera.messaging.urls")),
     path("", include("cartera.web.urls")),
 ]

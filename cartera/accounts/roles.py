@@ -60,9 +60,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # Erasing a person (GDPR Art. 17 / 21) and reading the audit log: managers and admins only.
         "privacy.erase_customer",
         "privacy.view_auditentry",
+        # The outbox (cartera/messaging): everybody's messages.
+        "messaging.view_outboxmessage",
     ]
     + _OWN_WORK_PERMS,
-    SALES_REP: _model_perms(["view", "add", "change"]) + ["activity.assign_task"] + _OWN_WORK_PERMS,
+    SALES_REP: _model_perms(["view", "add", "change"])
+    + ["activity.assign_task", "messaging.view_outboxmessage"]
+    + _OWN_WORK_PERMS,
 }
 # Admins hold every permission through ``is_superuser``; the group exists so the role is visible.
 ROLE_PERMISSIONS[ADMIN] = list(ROLE_PERMISSIONS[MANAGER]) + ["accounts.view_user"]

@@ -41,6 +41,29 @@ def interaction_create(*, actor: User, customer: Customer, fields: Mapping[str, 
     return interaction
 
 
+def interaction_record_system(
+    *,
+    customer: Customer,
+    kind: str,
+    direction: str,
+    subject: str,
+    body: str = "",
+    occurred_at: datetime.datetime | None = None,
+    author: User | None = None,
+) -> Interaction:
+    """Write something the system saw happen into the timeline (an e-mail sent, an unsubscribe, a
+    campaign response), with no author unless one is given; no rights are checked: the caller has."""
+    return Interaction.objects.create(
+        customer=customer,
+        author=author,
+        kind=kind,
+        direction=direction,
+        occurred_at=occurred_at or timezone.now(),
+        subject=subject[:200],
+        body=body,
+    )
+
+
 def interaction_record_merge(*, actor: User, keep: Customer, summary: str) -> Interaction:
     """Write a merge into the kept customer's timeline (answers the ``customers_merged`` hook)."""
     return interaction_create(

@@ -102,7 +102,7 @@ FIELDS: dict[str, dict[str, How]] = {
     "imports.importrowerror": {"column": K, "value": T, "reason": T, "raw": T},
     "imports.exportlog": {"created_at": K, "what": K, "file_format": K, "filters": K},
     "privacy.consentevent": {
-        "channel": K, "purpose": K, "source": K, "wording": K, "version": K, "recorded_at": K,
+        "channel": K, "purpose": K, "source": K, "wording": K, "version": K, "recorded_at": K, "reference": K,
     },
     "privacy.privacyprofile": {
         "lawful_basis": K, "basis_note": R, "language": K, "erased_at": K, "updated_at": K,
@@ -113,6 +113,14 @@ FIELDS: dict[str, dict[str, How]] = {
         "at": K, "actor_name": S, "action": K, "target_type": K, "target_label": P, "changes": R, "detail": K,
     },
     "privacy.auditunlock": {"reason": K},
+    # The outbox: the message itself is about the person; server replies may quote the address.
+    "messaging.outboxmessage": {
+        "purpose": K, "reference": K, "batch": K, "consent_purpose": K, "to_address": C, "from_address": K,
+        "reply_to": K, "language": K, "subject": R, "text": R, "html": R, "state": K, "error": C,
+        "smtp_reply": C, "next_attempt_at": K, "claim": K, "claimed_at": K, "created_at": K, "sent_at": K,
+        "unsubscribed_at": K,
+    },
+    "messaging.deliverylease": {"name": K, "holder": K, "heartbeat_at": K},
 }  # fmt: skip
 
 

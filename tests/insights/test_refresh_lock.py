@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from cartera.insights.models import RefreshRun
 from cartera.insights.services import RefreshAlreadyRunning, insights_refresh, refresh_lock_clear
+from tests.shared_db import share_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,21 +45,8 @@ insights_refresh(trigger="holder", progress=pause)
 
 @pytest.fixture
 def shared_database(tmp_path) -> dict[str, Any]:
-    """A ``DATABASE_URL`` other processes can open that holds this test's database (committed).
-
-    PostgreSQL: the test database itself. SQLite: the in-memory test database copied to a file; the
-    test then reads the file back with :func:`runs`.
-    """
-    if connection.vendor == "postgresql":
-        s = connection.settings_dict
-        url = f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-        return {"url": url, "file": None}
-    path = tmp_path / "shared.sqlite3"
-    connection.ensure_connection()
-    target = sqlite3.connect(path)
-    connection.connection.backup(target)
-    target.close()
-    return {"url": f"sqlite:///{path}", "file": path}
+    """A ``DATABASE_URL`` other processes can open that holds this test's database (committed)."""
+    return share_database(tmp_path)
 
 
 def runs(db: dict[str, Any]) -> list[tuple[Any, ...]]:

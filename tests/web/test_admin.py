@@ -67,6 +67,10 @@ def every_admin_model_has_a_row(db, owner, manager, admin_user, customer, client
     )
     gone = customer_create(actor=owner, fields={"first_name": "Borrar", "email": "borrar@example.es"})
     customer_erase(actor=manager, customer=gone, confirmation=erase_confirmation(gone))
+    # Messaging: a message in the outbox.
+    from cartera.messaging.services import message_queue
+
+    message_queue(to_customer=customer, purpose="notification", subject="Hola", text="Texto", language="es")
 
 
 def _registered():
