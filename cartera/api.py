@@ -40,6 +40,7 @@ from ninja.security import django_auth
 from cartera.accounts.api import TokenAuth
 from cartera.accounts.api import router as account_router
 from cartera.activity.api import interaction_router, task_router
+from cartera.campaigns.api import campaign_router
 from cartera.core.api_common import UnknownReference
 from cartera.core.pagination import InvalidCursor
 from cartera.customers.api import company_router, customer_router, tag_router
@@ -157,6 +158,7 @@ api.add_router("/orders", order_router)
 api.add_router("/segments", segment_router)
 api.add_router("/", privacy_router)
 api.add_router("/outbox", outbox_router)
+api.add_router("/campaigns", campaign_router)
 
 
 def _plain(message: Any) -> str:

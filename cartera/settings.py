@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "cartera.imports",
     "cartera.privacy",
     "cartera.messaging",
+    "cartera.campaigns",
     "cartera.web",
     "cartera.demo",
 ]

@@ -30,6 +30,7 @@ urlpatterns = [
     path("segments/", include("cartera.segments.urls")),
     path("data/", include("cartera.imports.urls")),
     path("privacy/", include("cartera.privacy.urls")),
+    path("campaigns/", include("cartera.campaigns.urls")),
     path("", include("cartera.messaging.urls")),
     path("", include("cartera.web.urls")),
 ]

@@ -11,7 +11,9 @@ Probabilistic "buy till you die" models and simple rules to read a customer base
 * :mod:`customerbase.clv`: discounted customer lifetime value;
 * :mod:`customerbase.abc`: ABC/Pareto classes of revenue;
 * :mod:`customerbase.lifecycle` and :mod:`customerbase.decline`: lifecycle status with reasons and
-  detection of falling purchase rates.
+  detection of falling purchase rates;
+* :mod:`customerbase.lift`: lift of a treatment over a control group (Newcombe/Wilson intervals for
+  rates, bootstrap for means).
 
 The package depends on numpy and scipy only (never on Django or the Cartera app).
 """

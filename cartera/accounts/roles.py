@@ -63,9 +63,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # The outbox (cartera/messaging): everybody's messages.
         "messaging.view_outboxmessage",
     ]
+    # Campaigns (cartera/campaigns): managers create and send them.
+    + _model_perms(["view", "add", "change", "delete"], {"campaigns": ["campaign", "recipient"]})
     + _OWN_WORK_PERMS,
     SALES_REP: _model_perms(["view", "add", "change"])
     + ["activity.assign_task", "messaging.view_outboxmessage"]
+    # Sales reps see campaigns and the results for their own customers.
+    + ["campaigns.view_campaign", "campaigns.view_recipient"]
     + _OWN_WORK_PERMS,
 }
 # Admins hold every permission through ``is_superuser``; the group exists so the role is visible.

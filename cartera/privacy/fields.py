@@ -64,6 +64,9 @@ FIELDS: dict[str, dict[str, How]] = {
     "sales.order": {
         **_STAMPS, "ordered_on": K, "currency": K, "channel": K, "category": K, "source": K, "external_ref": K,
     },
+    "sales.promotioncode": {
+        "code": K, "valid_from": K, "valid_until": K, "source": K, "created_at": K,
+    },
     "insights.customermetrics": {
         "first_order_on": K, "last_order_on": K, "rfm_segment": K, "abc_class": K, "lifecycle": K,
         "reason_code": K, "reason_data": K, "decline_since": K, "computed_at": K, "stage": K,
@@ -121,6 +124,14 @@ FIELDS: dict[str, dict[str, How]] = {
         "unsubscribed_at": K,
     },
     "messaging.deliverylease": {"name": K, "holder": K, "heartbeat_at": K},
+    "campaigns.campaign": {
+        **_STAMPS, "name": K, "goal": K, "status": K, "promo_mode": K, "promo_code": K, "promo_valid_until": K,
+        "sent_at": K,
+    },
+    "campaigns.campaignmessage": {"channel": K, "talking_points": K},
+    "campaigns.variant": {"label": K, "subject": K, "body": K, "subject_en": K, "body_en": K},
+    # Who was in a campaign and in which group: about the person only through the customer link.
+    "campaigns.recipient": {"group": K, "reason": K, "stratum": K, "promo_code": K},
 }  # fmt: skip
 
 

@@ -148,6 +148,15 @@ def outsider_walk(r):
             {403},
         ),
         ("post", f"/api/customers/{c}/erase", {"confirmation": f"ERASE {c}"}, {404}),
+        ("get", "/api/outbox/999999", None, {404}),
+        ("get", "/api/campaigns", None, {200}),
+        ("post", "/api/campaigns", {"name": "X", "messages": [{"segment": 1}]}, {403, 404}),
+        ("get", "/api/campaigns/999999", None, {404}),
+        ("get", "/api/campaigns/999999/review", None, {404}),
+        ("post", "/api/campaigns/999999/send", {}, {404}),
+        ("post", "/api/campaigns/999999/pause", {}, {404}),
+        ("post", "/api/campaigns/999999/resume", {}, {404}),
+        ("get", "/api/campaigns/999999/results", None, {404}),
     ]
 
 
