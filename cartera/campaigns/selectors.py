@@ -104,6 +104,10 @@ class MessageCounts:
     def treated(self) -> int:
         return sum(self.treated_by_variant.values())
 
+    @property
+    def excluded_total(self) -> int:
+        return sum(self.excluded.values())
+
 
 @dataclass
 class Plan:
@@ -130,6 +134,10 @@ class Plan:
     @property
     def audience(self) -> int:
         return len(self.rows)
+
+    @property
+    def excluded_total(self) -> int:
+        return sum(self.excluded.values())
 
 
 REASONS = ("no_email", "no_consent", "suppressed", "unsubscribed", "bounced", "frequency_cap", "no_owner")

@@ -160,7 +160,12 @@ def campaign_review(request: HttpRequest, pk: int) -> HttpResponse:
     if variants:
         chosen_variant = next((v for v in variants if str(v.pk) == variant_param), variants[0])
         wanted = int(customer_param) if customer_param.isdigit() else None
-        candidates = [r for r in plan.rows if r.message_id == chosen_variant.message_id]
+        # Someone who gets this variant, unless the user picked another customer of the message.
+        candidates = [r for r in plan.rows if r.variant_id == chosen_variant.pk] or [
+            r for r in plan.rows if r.message_id == chosen_variant.message_id
+        ]
+        if wanted is not None:
+            candidates = [r for r in plan.rows if r.customer_id == wanted] + candidates
         pick = next((r for r in candidates if r.customer_id == wanted), candidates[0] if candidates else None)
         if pick is not None:
             chosen_customer = (
@@ -168,7 +173,12 @@ def campaign_review(request: HttpRequest, pk: int) -> HttpResponse:
             )
         if chosen_customer is not None:
             shown = services.preview(campaign=campaign, variant=chosen_variant, customer=chosen_customer)
-    sample = Customer.objects.filter(pk__in=treated_ids[:30]).order_by("first_name", "last_name")
+    sample_ids = [r.customer_id for r in plan.rows if chosen_variant and r.variant_id == chosen_variant.pk][
+        :30
+    ]
+    sample = Customer.objects.filter(pk__in=sample_ids or treated_ids[:30]).order_by(
+        "first_name", "last_name"
+    )
     return render(
         request,
         "campaigns/review.html",

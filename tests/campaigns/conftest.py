@@ -81,6 +81,9 @@ def build_portfolio(owner, colleague, manager):
                 lifecycle="at_risk" if (c in customers[:120] or c in extra.values()) else "inactive",
                 last_order_on=today - dt.timedelta(days=200),
                 first_order_on=today - dt.timedelta(days=600),
+                recency_days=200,
+                tenure_days=600,
+                frequency=1,
                 computed_at=now,
             )
             for c in everyone

@@ -30,6 +30,7 @@ def _english():
     with translation.override("en"):
         yield
 
+
 SETTINGS = {
     "name": "Vuelve en otoño",
     "goal": "reactivate",
