@@ -40,10 +40,12 @@ from ninja.security import django_auth
 from cartera.accounts.api import TokenAuth
 from cartera.accounts.api import router as account_router
 from cartera.activity.api import interaction_router, task_router
+from cartera.campaigns.api import campaign_router
 from cartera.core.api_common import UnknownReference
 from cartera.core.pagination import InvalidCursor
 from cartera.customers.api import company_router, customer_router, tag_router
 from cartera.customers.services import DuplicateCustomerError
+from cartera.messaging.api import outbox_router
 from cartera.pipeline.api import opportunity_router, pipeline_router
 from cartera.privacy.api import privacy_router
 from cartera.sales.api import order_router
@@ -160,6 +162,8 @@ api.add_router("/", privacy_router)
 api.add_router("/opportunities", opportunity_router)
 api.add_router("/pipelines", pipeline_router)
 api.add_router("/surveys", survey_router)
+api.add_router("/outbox", outbox_router)
+api.add_router("/campaigns", campaign_router)
 
 
 def _plain(message: Any) -> str:

@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "cartera.privacy",
     "cartera.pipeline",
     "cartera.surveys",
+    "cartera.messaging",
+    "cartera.campaigns",
     "cartera.web",
     "cartera.demo",
 ]
@@ -165,6 +167,40 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 
 # --- background work ------------------------------------------------------------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# --- e-mail (cartera/messaging; docs/messaging.md) ---------------------------------------------------
+# Django's SMTP backend, configured from the environment. With nothing set it talks to the local
+# sink that `make run` starts (aiosmtpd on 127.0.0.1:CARTERA_SMTP_SINK_PORT).
+CARTERA_SMTP_SINK_PORT = int(os.environ.get("CARTERA_SMTP_SINK_PORT", "1025"))
+MAILERS = {
+    "default": {
+        "BACKEND": os.environ.get("CARTERA_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"),
+        "OPTIONS": {
+            "host": os.environ.get("CARTERA_EMAIL_HOST", "127.0.0.1"),
+            "port": int(os.environ.get("CARTERA_EMAIL_PORT", str(CARTERA_SMTP_SINK_PORT))),
+            "username": os.environ.get("CARTERA_EMAIL_USER", ""),
+            "password": os.environ.get("CARTERA_EMAIL_PASSWORD", ""),
+            "use_tls": _env_bool("CARTERA_EMAIL_STARTTLS"),
+            "use_ssl": _env_bool("CARTERA_EMAIL_SSL"),
+            "timeout": float(os.environ.get("CARTERA_EMAIL_TIMEOUT", "30")),
+        },
+    }
+}
+if MAILERS["default"]["BACKEND"] != "django.core.mail.backends.smtp.EmailBackend":
+    MAILERS["default"]["OPTIONS"] = {}
+DEFAULT_FROM_EMAIL = os.environ.get("CARTERA_EMAIL_FROM", "Cartera <cartera@localhost>")
+SERVER_EMAIL = os.environ.get("CARTERA_SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+# Messages a second the worker sends over its one connection; 0 means as fast as the server takes them.
+CARTERA_EMAIL_RATE = float(os.environ.get("CARTERA_EMAIL_RATE", "50"))
+# Temporary errors (4xx, a dropped connection) are retried after 1, 2, 4... times this, up to the limit.
+CARTERA_EMAIL_RETRY_SECONDS = float(os.environ.get("CARTERA_EMAIL_RETRY_SECONDS", "60"))
+CARTERA_EMAIL_MAX_ATTEMPTS = int(os.environ.get("CARTERA_EMAIL_MAX_ATTEMPTS", "6"))
+# A row left "sending" this long by a worker that died is sent again (its message never went out).
+CARTERA_OUTBOX_STALE_SECONDS = float(os.environ.get("CARTERA_OUTBOX_STALE_SECONDS", "60"))
+# The address people reach the app at: links in e-mails (unsubscribe) start with it.
+CARTERA_PUBLIC_URL = os.environ.get("CARTERA_PUBLIC_URL", "http://127.0.0.1:8000")
+# The mailto: of List-Unsubscribe; mail to it with the token as subject unsubscribes.
+CARTERA_UNSUBSCRIBE_ADDRESS = os.environ.get("CARTERA_UNSUBSCRIBE_ADDRESS", "unsubscribe@localhost")
 
 # --- i18n -----------------------------------------------------------------------------------------
 LANGUAGE_CODE = "es"

@@ -36,5 +36,7 @@ urlpatterns = [
     path("surveys/", include("cartera.surveys.urls")),
     # The public survey answer page: no login, reached by a signed token (cartera/surveys/views/public.py).
     path("s/", include(survey_public_urls)),
+    path("campaigns/", include("cartera.campaigns.urls")),
+    path("", include("cartera.messaging.urls")),
     path("", include("cartera.web.urls")),
 ]

@@ -13,7 +13,9 @@ Probabilistic "buy till you die" models and simple rules to read a customer base
 * :mod:`customerbase.backtest`: calibrate up to a cut-off, predict the following period, compare
   (totals, AUC, calibration, return rate of each status);
 * :mod:`customerbase.lifecycle` and :mod:`customerbase.decline`: lifecycle status with reasons and
-  detection of falling purchase rates.
+  detection of falling purchase rates;
+* :mod:`customerbase.lift`: lift of a treatment over a control group (Newcombe/Wilson intervals for
+  rates, bootstrap for means).
 
 The package depends on numpy and scipy only (never on Django or the Cartera app).
 """

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -134,43 +133,6 @@ def customer(owner):
             "phone": "612 345 678",
         },
     )
-
-
-def share_database(tmp_path) -> dict[str, Any]:
-    """A ``DATABASE_URL`` other processes (a worker, a command) can open that holds this test's
-    database as committed now (use it from ``django_db(transaction=True)`` tests).
-
-    PostgreSQL: the test database itself. SQLite: the in-memory test database copied to a file; the
-    test then reads the file back with :func:`query`.
-    """
-    import sqlite3
-
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        s = connection.settings_dict
-        url = f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-        return {"url": url, "file": None}
-    path = tmp_path / "shared.sqlite3"
-    connection.ensure_connection()
-    target = sqlite3.connect(path)
-    connection.connection.backup(target)
-    target.close()
-    return {"url": f"sqlite:///{path}", "file": path}
-
-
-def query(db: dict[str, Any], sql: str) -> list[tuple[Any, ...]]:
-    """The rows of ``sql`` in the database :func:`share_database` shared."""
-    import sqlite3
-
-    from django.db import connection
-
-    if db["file"] is None:
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-            return cursor.fetchall()
-    with sqlite3.connect(db["file"]) as conn:
-        return conn.execute(sql).fetchall()
 
 
 def login(client, user):

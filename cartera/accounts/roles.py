@@ -96,11 +96,18 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # Erasing a person (GDPR Art. 17 / 21) and reading the audit log: managers and admins only.
         "privacy.erase_customer",
         "privacy.view_auditentry",
+        # The outbox (cartera/messaging): everybody's messages.
+        "messaging.view_outboxmessage",
     ]
+    # Campaigns (cartera/campaigns): managers create and send them.
+    + _model_perms(["view", "add", "change", "delete"], {"campaigns": ["campaign", "recipient"]})
     + _OWN_WORK_PERMS,
     SALES_REP: [p for p in _model_perms(["view", "add", "change"]) if not p.startswith("surveys.")]
     + ["activity.assign_task", "surveys.view_survey", "surveys.view_surveyresponse"]
     + ["surveys.view_invitation", "surveys.add_invitation"]
+    + ["messaging.view_outboxmessage"]
+    # Sales reps see campaigns and the results for their own customers.
+    + ["campaigns.view_campaign", "campaigns.view_recipient"]
     + _HISTORY_VIEW
     + _model_perms(["view", "add", "change"], _PIPELINE)
     + _PIPELINE_HISTORY

@@ -43,6 +43,49 @@ def interaction_create(*, actor: User, customer: Customer, fields: Mapping[str, 
     return interaction
 
 
+def interaction_record_system(
+    *,
+    customer: Customer,
+    kind: str,
+    direction: str,
+    subject: str,
+    body: str = "",
+    occurred_at: datetime.datetime | None = None,
+    author: User | None = None,
+) -> Interaction:
+    """Write something the system saw happen into the timeline (an e-mail sent, an unsubscribe, a
+    campaign response), with no author unless one is given; no rights are checked: the caller has."""
+    return Interaction.objects.create(
+        customer=customer,
+        author=author,
+        kind=kind,
+        direction=direction,
+        occurred_at=occurred_at or timezone.now(),
+        subject=subject[:200],
+        body=body,
+    )
+
+
+def interactions_record_many(*, rows: list[dict[str, Any]], author: User | None = None) -> int:
+    """Write many system-seen events into timelines at once (a campaign's e-mails): each row gives
+    ``customer_id``, ``kind``, ``direction``, ``subject`` and optionally ``body``. How many."""
+    now = timezone.now()
+    objs = [
+        Interaction(
+            customer_id=row["customer_id"],
+            author=author,
+            kind=row["kind"],
+            direction=row["direction"],
+            occurred_at=row.get("occurred_at") or now,
+            subject=str(row["subject"])[:200],
+            body=row.get("body", ""),
+        )
+        for row in rows
+    ]
+    Interaction.objects.bulk_create(objs, batch_size=2000)
+    return len(objs)
+
+
 def interaction_record_merge(*, actor: User, keep: Customer, summary: str) -> Interaction:
     """Write a merge into the kept customer's timeline (answers the ``customers_merged`` hook)."""
     return interaction_create(

@@ -61,6 +61,12 @@ HOOKS["analysis_refreshed"] = (
     "survey's trigger (orders declining, at risk, lapsed, days after an order, periodic)."
 )
 
+HOOKS["email_queue"] = (
+    "A lower app (activity: a task notification) wants an e-mail sent. Keywords: those of "
+    "messaging.services.message_queue (purpose, subject, text, language, to_customer or to_address...). "
+    "Returns the outbox row. Registered by messaging: messaging.services.message_queue_from_hook."
+)
+
 _handlers: dict[str, Callable[..., Any]] = {}
 
 

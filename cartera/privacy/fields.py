@@ -64,6 +64,9 @@ FIELDS: dict[str, dict[str, How]] = {
     "sales.order": {
         **_STAMPS, "ordered_on": K, "currency": K, "channel": K, "category": K, "source": K, "external_ref": K,
     },
+    "sales.promotioncode": {
+        "code": K, "valid_from": K, "valid_until": K, "source": K, "created_at": K,
+    },
     "insights.customermetrics": {
         "first_order_on": K, "last_order_on": K, "rfm_segment": K, "abc_class": K, "lifecycle": K,
         "reason_code": K, "reason_data": K, "decline_since": K, "computed_at": K, "stage": K,
@@ -107,7 +110,7 @@ FIELDS: dict[str, dict[str, How]] = {
     "imports.importrowerror": {"column": K, "outcome": K, "value": T, "reason": T, "raw": T},
     "imports.exportlog": {"created_at": K, "what": K, "file_format": K, "filters": K},
     "privacy.consentevent": {
-        "channel": K, "purpose": K, "source": K, "wording": K, "version": K, "recorded_at": K,
+        "channel": K, "purpose": K, "source": K, "wording": K, "version": K, "recorded_at": K, "reference": K,
     },
     "privacy.privacyprofile": {
         "lawful_basis": K, "basis_note": R, "language": K, "erased_at": K, "updated_at": K,
@@ -146,6 +149,22 @@ FIELDS: dict[str, dict[str, How]] = {
     "pipeline.opportunitystagechange": {"outcome": K, "changed_at": K},
     "pipeline.calllist": {"name": K, "for_date": K, "created_at": K},
     "pipeline.calllistentry": {"outcome": K, "called_at": K},
+    # The outbox: the message itself is about the person; server replies may quote the address.
+    "messaging.outboxmessage": {
+        "purpose": K, "reference": K, "batch": K, "consent_purpose": K, "to_address": C, "from_address": K,
+        "reply_to": K, "language": K, "subject": R, "text": R, "html": R, "state": K, "error": C,
+        "smtp_reply": C, "next_attempt_at": K, "claim": K, "claimed_at": K, "created_at": K, "sent_at": K,
+        "unsubscribed_at": K,
+    },
+    "messaging.deliverylease": {"name": K, "holder": K, "heartbeat_at": K},
+    "campaigns.campaign": {
+        **_STAMPS, "name": K, "goal": K, "status": K, "promo_mode": K, "promo_code": K, "promo_valid_until": K,
+        "sent_at": K,
+    },
+    "campaigns.campaignmessage": {"channel": K, "talking_points": K},
+    "campaigns.variant": {"label": K, "subject": K, "body": K, "subject_en": K, "body_en": K},
+    # Who was in a campaign and in which group: about the person only through the customer link.
+    "campaigns.recipient": {"group": K, "reason": K, "stratum": K, "promo_code": K},
 }  # fmt: skip
 
 

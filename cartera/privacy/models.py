@@ -63,6 +63,17 @@ class ConsentEvent(models.Model):
     source = models.CharField(_("source"), max_length=12, choices=ConsentSource.choices)
     wording = models.TextField(_("exact wording shown"), blank=True)
     version = models.CharField(_("wording version"), max_length=40, blank=True)
+    reference = models.CharField(
+        _("came from"),
+        max_length=80,
+        blank=True,
+        default="",
+        # Raw inserts (the initial ledger migration) leave it out.
+        db_default="",
+        help_text=_(
+            "What the grant or withdrawal came from, e.g. the message or campaign unsubscribed from."
+        ),
+    )
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -124,11 +135,24 @@ class PrivacyProfile(models.Model):
         return f"{self.customer_id}: {self.get_lawful_basis_display()}"
 
 
+class SuppressionReason(models.TextChoices):
+    ERASURE = "erasure", _("Erased")
+    OBJECTION = "objection", _("Objected")
+    UNSUBSCRIBE = "unsubscribe", _("Unsubscribed")
+    BOUNCE = "bounce", _("Bounced")
+
+
+# Reasons that mean "this person must not come back into the file" (the import refuses them); the
+# others only stop e-mail to the address.
+FORGOTTEN_REASONS = (SuppressionReason.ERASURE, SuppressionReason.OBJECTION)
+
+
 class SuppressedEmail(models.Model):
-    """An erased or objecting person's e-mail, kept only as a keyed hash so that it cannot come back."""
+    """An address nothing may be sent to again (erased, objected, unsubscribed, bounced), kept only as a
+    keyed hash so that the list alone does not say who is on it."""
 
     email_hash = models.CharField(max_length=64, unique=True)
-    reason = models.CharField(_("reason"), max_length=12)
+    reason = models.CharField(_("reason"), max_length=12, choices=SuppressionReason.choices)
     created_at = models.DateTimeField(_("since"), auto_now_add=True)
 
     class Meta:

@@ -25,11 +25,13 @@ from cartera.imports.models import ImportRecord
 from cartera.insights.models import CustomerMetrics
 from cartera.privacy.fields import FIELDS, How
 from cartera.privacy.models import (
+    FORGOTTEN_REASONS,
     AuditAction,
     AuditEntry,
     ConsentChannel,
     ConsentEvent,
     ConsentPurpose,
+    ConsentSource,
     LawfulBasis,
     PrivacyProfile,
     SuppressedEmail,
@@ -92,20 +94,71 @@ def is_suppressed(email: str | None) -> bool:
     """Whether ``email`` belongs to someone erased or objecting (the imports must not bring them back)."""
     if not email:
         return False
-    return SuppressedEmail.objects.filter(email_hash=email_hash(email)).exists()
+    return SuppressedEmail.objects.filter(email_hash=email_hash(email), reason__in=FORGOTTEN_REASONS).exists()
 
 
 def suppressed_among(*, emails: list[str]) -> set[str]:
-    """The addresses of ``emails`` that are on the suppression list (one query for the whole list)."""
+    """The addresses of ``emails`` of people erased or objecting (one query for the whole list).
+
+    Unsubscribed and bounced addresses are not among them: those people stay in the file, they only
+    receive no more e-mail (:func:`email_suppressions`)."""
+    return set(email_suppressions(emails=emails, reasons=FORGOTTEN_REASONS))
+
+
+def email_suppressions(*, emails: list[str], reasons: tuple[str, ...] | None = None) -> dict[str, str]:
+    """The addresses of ``emails`` that nothing may be sent to, with the reason of each (erasure,
+    objection, unsubscribe, bounce); ``reasons`` narrows the list. One query per 5,000 addresses."""
     hashes = {email: email_hash(email) for email in emails if email}
-    if not hashes:
-        return set()
-    found = set(
-        SuppressedEmail.objects.filter(email_hash__in=set(hashes.values())).values_list(
-            "email_hash", flat=True
+    found: dict[str, str] = {}
+    keys = list(set(hashes.values()))
+    for start in range(0, len(keys), 5000):
+        qs = SuppressedEmail.objects.filter(email_hash__in=keys[start : start + 5000])
+        if reasons is not None:
+            qs = qs.filter(reason__in=reasons)
+        found.update(qs.values_list("email_hash", "reason"))
+    return {email: found[key] for email, key in hashes.items() if key in found}
+
+
+def email_permissions(*, customer_ids: list[int], purpose: str) -> dict[int, str]:
+    """Why each of ``customer_ids`` may *not* receive e-mail for ``purpose`` (marketing or surveys):
+    ``"unsubscribed"`` (withdrew through an unsubscribe link) or ``"no_consent"`` (never granted, or
+    withdrew otherwise); customers who may are absent.
+
+    Marketing reads the customer's ``opt_in_email`` flag, which the ledger keeps equal to its latest
+    marketing row; other purposes read the latest ledger row. A few queries for any number of ids.
+    """
+    refused: dict[int, str] = {}
+    for start in range(0, len(customer_ids), 5000):
+        chunk = customer_ids[start : start + 5000]
+        if purpose == ConsentPurpose.MARKETING:
+            allowed = set(
+                Customer.objects.filter(pk__in=chunk, opt_in_email=True).values_list("pk", flat=True)
+            )
+        else:
+            latest: dict[int, bool] = {}
+            rows = (
+                ConsentEvent.objects.filter(
+                    customer_id__in=chunk, channel=ConsentChannel.EMAIL, purpose=purpose
+                )
+                .order_by("customer_id", "recorded_at", "id")
+                .values_list("customer_id", "granted")
+            )
+            for customer_id, granted in rows:
+                latest[customer_id] = granted
+            allowed = {pk for pk, granted in latest.items() if granted}
+        denied = [pk for pk in chunk if pk not in allowed]
+        unsubscribed = set(
+            ConsentEvent.objects.filter(
+                customer_id__in=denied,
+                channel=ConsentChannel.EMAIL,
+                purpose=purpose,
+                granted=False,
+                source=ConsentSource.UNSUBSCRIBE,
+            ).values_list("customer_id", flat=True)
         )
-    )
-    return {email for email, key in hashes.items() if key in found}
+        for pk in denied:
+            refused[pk] = "unsubscribed" if pk in unsubscribed else "no_consent"
+    return refused
 
 
 # --- right of access ------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from cartera.privacy.models import (
     LawfulBasis,
     PrivacyProfile,
     SuppressedEmail,
+    SuppressionReason,
 )
 from cartera.privacy.selectors import consent_state, email_hash, personal_data
 
@@ -118,6 +119,7 @@ def consent_record(
     wording: str,
     version: str,
     update_flag: bool = True,
+    reference: str = "",
 ) -> ConsentEvent:
     """Append a grant or withdrawal to the ledger; for marketing, the customer's flag follows it.
 
@@ -140,6 +142,7 @@ def consent_record(
         source=source,
         wording=wording.strip(),
         version=version.strip()[:40],
+        reference=reference[:80],
         recorded_by=actor if actor is not None and actor.pk else None,
     )
     if purpose == ConsentPurpose.MARKETING and update_flag:
@@ -153,9 +156,26 @@ def consent_record(
         target_type="customers.customer",
         target_id=customer.pk,
         label=customer.full_name,
-        detail={"channel": channel, "purpose": purpose, "granted": granted, "source": source},
+        detail={
+            "channel": channel,
+            "purpose": purpose,
+            "granted": granted,
+            "source": source,
+            **({"reference": reference} if reference else {}),
+        },
     )
     return event
+
+
+def email_suppress(*, email: str, reason: str) -> SuppressedEmail:
+    """Put ``email`` on the suppression list (nothing is sent to it again); an address already there
+    keeps its first reason, so an erasure is never downgraded to a bounce."""
+    if reason not in SuppressionReason.values:
+        raise ValueError(f"unknown suppression reason {reason!r}")
+    row, _created = SuppressedEmail.objects.get_or_create(
+        email_hash=email_hash(email), defaults={"reason": reason}
+    )
+    return row
 
 
 def customer_changed(

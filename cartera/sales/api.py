@@ -51,6 +51,11 @@ class OrderIn(InSchema):
     category: str = Field("", description="Purchase type.")
     source: str = Field("manual", description="Where the order comes from (`manual`, an import...).")
     external_ref: str | None = Field(None, description="Reference in the source; unique per source.")
+    promo_code: str = Field(
+        "",
+        max_length=40,
+        description="A promotion code the customer gave; checked (unknown, expired, used up).",
+    )
 
 
 class OrderUpdate(InSchema):
@@ -73,6 +78,7 @@ class OrderOut(Schema):
     category: str
     source: str
     external_ref: str | None
+    promo_code: str | None = Field(None, description="The promotion code used, if any.")
     created_by: int | None
     created_at: datetime.datetime
     updated_at: datetime.datetime
@@ -84,6 +90,10 @@ class OrderOut(Schema):
     @staticmethod
     def resolve_created_by(obj: Order) -> int | None:
         return obj.created_by_id
+
+    @staticmethod
+    def resolve_promo_code(obj: Order) -> str | None:
+        return obj.promotion.code if obj.promotion is not None else None
 
 
 class OrderFilterIn(FilterIn):

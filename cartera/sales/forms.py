@@ -14,6 +14,9 @@ class OrderForm(ServiceModelForm):
     """Record a purchase. The amount is read as people type it: "1.234,50", "49,90 €", "€1,234.50"."""
 
     amount = AmountField(label=_("Amount"))
+    promo_code = forms.CharField(
+        label=_("Promotion code"), max_length=40, required=False, help_text=_("If the customer gave one.")
+    )
 
     class Meta:
         model = Order

@@ -22,6 +22,43 @@ class SalesChannel(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+class PromotionCode(models.Model):
+    """A code a customer gives when buying: a discount, valid between two dates, usable a number of
+    times. ``customer`` set: only that customer may use it (a unique code sent to one recipient).
+    ``source`` names what created it (``campaigns.campaign:3``), so the campaign finds its codes."""
+
+    scope_owner_fields = ("customer__owner",)
+
+    code = models.CharField(_("code"), max_length=40, unique=True)
+    discount_percent = models.DecimalField(
+        _("discount (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    valid_from = models.DateField(_("valid from"), null=True, blank=True)
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    max_uses = models.PositiveIntegerField(_("use limit"), null=True, blank=True)
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="promotion_codes",
+        verbose_name=_("only for"),
+    )
+    source = models.CharField(_("created by"), max_length=80, blank=True, db_index=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("promotion code")
+        verbose_name_plural = _("promotion codes")
+
+    def __str__(self) -> str:
+        return self.code
+
+
 class Order(TimeStampedModel):
     """One purchase by a customer."""
 
@@ -39,6 +76,14 @@ class Order(TimeStampedModel):
     category = models.CharField(_("purchase type"), max_length=100, blank=True)
     source = models.CharField(_("source"), max_length=50, default="manual")
     external_ref = models.CharField(_("external reference"), max_length=100, null=True, blank=True)
+    promotion = models.ForeignKey(
+        PromotionCode,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="orders",
+        verbose_name=_("promotion code"),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

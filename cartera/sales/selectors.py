@@ -12,4 +12,4 @@ from cartera.sales.models import Order
 
 def order_list(*, user: Any) -> QuerySet[Order]:
     """Orders the user may see, newest first."""
-    return restrict(Order.objects.all(), user, "view").select_related("customer")
+    return restrict(Order.objects.all(), user, "view").select_related("customer", "promotion")

@@ -172,6 +172,15 @@ def outsider_walk(r):
         ("get", "/api/surveys/responses", None, {200}),
         ("get", f"/api/surveys/customers/{c}/standing", None, {404}),
         ("get", "/api/surveys/audits", None, {200}),
+        ("get", "/api/outbox/999999", None, {404}),
+        ("get", "/api/campaigns", None, {200}),
+        ("post", "/api/campaigns", {"name": "X", "messages": [{"segment": 1}]}, {403, 404}),
+        ("get", "/api/campaigns/999999", None, {404}),
+        ("get", "/api/campaigns/999999/review", None, {404}),
+        ("post", "/api/campaigns/999999/send", {}, {404}),
+        ("post", "/api/campaigns/999999/pause", {}, {404}),
+        ("post", "/api/campaigns/999999/resume", {}, {404}),
+        ("get", "/api/campaigns/999999/results", None, {404}),
     ]
 
 

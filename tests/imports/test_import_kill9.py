@@ -19,7 +19,7 @@ import pytest
 
 from cartera.imports.services import import_job_enqueue, import_job_run
 from cartera.imports.services.running import BATCH_SIZE
-from tests.conftest import query, share_database
+from tests.shared_db import query, share_database
 
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = 8 * BATCH_SIZE

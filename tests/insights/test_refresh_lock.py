@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from cartera.insights.models import RefreshRun
 from cartera.insights.services import RefreshAlreadyRunning, insights_refresh, refresh_lock_clear
-from tests.conftest import query, share_database
+from tests.shared_db import query, share_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,6 +43,7 @@ insights_refresh(trigger="holder", progress=pause)
 
 @pytest.fixture
 def shared_database(tmp_path) -> dict[str, Any]:
+    """A ``DATABASE_URL`` other processes can open that holds this test's database (committed)."""
     return share_database(tmp_path)
 
 

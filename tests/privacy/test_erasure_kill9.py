@@ -28,7 +28,7 @@ from cartera.customers.models import Customer
 from cartera.privacy.models import AuditEntry, PrivacyProfile, SuppressedEmail
 from cartera.sales.models import Order
 from cartera.sales.services import order_create
-from tests.conftest import share_database
+from tests.shared_db import share_database
 
 ROOT = Path(__file__).resolve().parents[2]
 

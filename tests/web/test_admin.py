@@ -77,6 +77,23 @@ def every_admin_model_has_a_row(db, owner, manager, admin_user, customer, client
     pipeline_defaults_ensure()
     opportunity_create(actor=owner, fields={"customer": customer, "title": "Reforma"})
     survey_and_audit_rows(owner, customer, manager, make_user)
+    # Messaging: a message in the outbox.
+    from cartera.messaging.services import message_queue
+
+    message_queue(to_customer=customer, purpose="notification", subject="Hola", text="Texto", language="es")
+    # Campaigns: a sent campaign with its frozen audience.
+    from cartera.campaigns.services import campaign_create, campaign_send
+    from cartera.segments.services import segment_create
+
+    customer.opt_in_email = True
+    customer.save()
+    everyone = segment_create(
+        actor=manager, fields={"name": "Todos", "definition": {"match": "all", "groups": []}}
+    )
+    campaign = campaign_create(
+        actor=manager, fields={"name": "Vuelve", "control_percent": 0}, segments=[everyone]
+    )
+    campaign_send(actor=manager, campaign=campaign)
 
 
 def _registered():

@@ -1,22 +1,56 @@
-"""Serve the app and run the background worker beside it, for ``make run``."""
+"""Serve the app, run the background worker beside it and the local SMTP sink, for ``make run``."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from cartera.messaging.selectors import sink_directory
+from cartera.messaging.sink import start_sink
+from cartera.messaging.tasks import outbox_schedule
+
 
 class Command(BaseCommand):
-    help = "Start the task worker in the background and serve the app (development server)."
+    help = (
+        "Start the task worker in the background and the local SMTP sink, and serve the app "
+        "(development server)."
+    )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+        parser.add_argument(
+            "--no-sink",
+            action="store_true",
+            help="Do not start the local SMTP sink (a real server is configured).",
+        )
 
-    def handle(self, *args: Any, addrport: str, **options: Any) -> None:
+    def handle(self, *args: Any, addrport: str, no_sink: bool, **options: Any) -> None:
+        sink = None
+        if not no_sink:
+            try:
+                sink = start_sink(
+                    host="127.0.0.1", port=settings.CARTERA_SMTP_SINK_PORT, folder=sink_directory()
+                )
+            except OSError as exc:
+                self.stderr.write(
+                    f"Local SMTP sink not started (port {settings.CARTERA_SMTP_SINK_PORT}): {exc}"
+                )
+            else:
+                page = "/mail/sink/" if settings.DEBUG else "(debug mode only)"
+                self.stdout.write(
+                    self.style.SUCCESS(
+                        f"Local SMTP sink on 127.0.0.1:{settings.CARTERA_SMTP_SINK_PORT}, "
+                        f"messages in {Path(sink_directory())}, listed at {page}."
+                    )
+                )
+        # A worker restarted after a crash picks up what the outbox still holds.
+        outbox_schedule()
         worker = subprocess.Popen([sys.executable, "manage.py", "db_worker", "--interval", "1"])  # noqa: S603
         self.stdout.write(self.style.SUCCESS(f"Background worker started (pid {worker.pid})."))
         self.stdout.write(
@@ -27,3 +61,5 @@ class Command(BaseCommand):
         finally:
             worker.terminate()
             worker.wait(timeout=10)
+            if sink is not None:
+                sink.stop()

@@ -1,0 +1,110 @@
+"""``cartera campaign``: list, review, send, pause, resume and read the results of campaigns.
+
+cartera campaign list --user marta
+cartera campaign review 3 --user marta
+cartera campaign send 3 --user marta
+cartera campaign pause 3 --user marta | resume 3 --user marta
+cartera campaign results 3 --user marta [--json]
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.http import Http404
+
+from cartera.accounts.models import User
+from cartera.campaigns import selectors, services
+from cartera.campaigns.models import Campaign
+
+
+class Command(BaseCommand):
+    help = "Reactivation campaigns: list, review who would receive them, send, pause, resume, results."
+
+    def add_arguments(self, parser: Any) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        listing = sub.add_parser("list", help="the campaigns")
+        listing.add_argument("--user", required=True, help="act as this user")
+        for name, text in (
+            ("review", "counts per segment and variant, exclusions with reasons, control group"),
+            ("send", "freeze the audience and queue the e-mails (the worker sends them)"),
+            ("pause", "hold the e-mails not sent yet"),
+            ("resume", "send the held e-mails"),
+            ("results", "per message and variant, and the lift against the control group"),
+        ):
+            command = sub.add_parser(name, help=text)
+            command.add_argument("campaign_id", type=int)
+            command.add_argument("--user", required=True, help="act as this user (a manager to send)")
+            if name == "results":
+                command.add_argument("--json", action="store_true", help="machine-readable output")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        user = User.objects.filter(username=options["user"], is_active=True).first()
+        if user is None:
+            raise CommandError(f"no active user {options['user']!r}")
+        try:
+            getattr(self, f"_{options['action']}")(user, options)
+        except (ValidationError, PermissionDenied) as exc:
+            raise CommandError(" ".join(getattr(exc, "messages", [str(exc)]))) from exc
+        except Http404 as exc:
+            raise CommandError(f"no campaign {options.get('campaign_id')} that {user} may see") from exc
+
+    def _campaign(self, user: User, options: dict[str, Any], action: str = "view") -> Campaign:
+        return selectors.campaign_get(user=user, pk=options["campaign_id"], action=action)
+
+    def _list(self, user: User, options: dict[str, Any]) -> None:
+        for campaign in selectors.campaign_list(user=user):
+            self.stdout.write(f"{campaign.pk}\t{selectors.shown_status(campaign)}\t{campaign.name}")
+
+    def _review(self, user: User, options: dict[str, Any]) -> None:
+        plan = selectors.campaign_plan(campaign=self._campaign(user, options, "change"), user=user)
+        self.stdout.write(
+            f"receive it: {plan.treated}  control group: {plan.control}  audience: {plan.audience}"
+        )
+        for counts in plan.by_message:
+            variants = ", ".join(f"{k}: {v}" for k, v in counts.treated_by_variant.items()) or "0"
+            self.stdout.write(
+                f"  {counts.message.segment.name} ({counts.message.channel}): {variants}; control {counts.control}"
+            )
+        for reason, n in plan.excluded.most_common():
+            self.stdout.write(f"  excluded, {selectors.reason_text(reason)}: {n}")
+
+    def _send(self, user: User, options: dict[str, Any]) -> None:
+        campaign = services.campaign_send(actor=user, campaign=self._campaign(user, options, "change"))
+        progress = selectors.campaign_progress(campaign=campaign)
+        self.stdout.write(self.style.SUCCESS(f"queued {progress.total} e-mails, {progress.calls} call tasks"))
+
+    def _pause(self, user: User, options: dict[str, Any]) -> None:
+        held = services.campaign_pause(actor=user, campaign=self._campaign(user, options, "change"))
+        self.stdout.write(f"held {held} e-mails")
+
+    def _resume(self, user: User, options: dict[str, Any]) -> None:
+        released = services.campaign_resume(actor=user, campaign=self._campaign(user, options, "change"))
+        self.stdout.write(f"released {released} e-mails")
+
+    def _results(self, user: User, options: dict[str, Any]) -> None:
+        results = selectors.campaign_results(campaign=self._campaign(user, options), user=user)
+        if options["json"]:
+            data = {
+                "lines": [{**vars(line), "revenue": str(line.revenue)} for line in results.lines],
+                "lifts": [
+                    {
+                        "label": lift.label,
+                        "sentence": lift.sentence,
+                        "rate": vars(lift.rate) if lift.rate else None,
+                    }
+                    for lift in results.lifts
+                ],
+            }
+            self.stdout.write(json.dumps(data, ensure_ascii=False, indent=2))
+            return
+        for line in results.lines:
+            self.stdout.write(
+                f"{line.label}: {line.recipients} recipients, {line.delivered} delivered, "
+                f"{line.unsubscribed} unsubscribed, {line.bought} bought again, revenue {line.revenue}"
+            )
+        for lift in results.lifts:
+            self.stdout.write(f"{lift.label}: {lift.sentence}")

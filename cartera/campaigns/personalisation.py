@@ -1,0 +1,159 @@
+"""The safe template language of campaign messages: ``{{ variable }}`` and nothing else.
+
+Only the variables listed in :data:`VARIABLES` exist; there are no filters, tags, attribute access
+or loops, so a message cannot reach any other data, and the result is plain text (never HTML). A
+problem (an unknown variable, a ``{{`` never closed, a stray ``}}``) is reported with its line before
+anything is sent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.utils import formats, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from cartera.core.money import format_amount, format_money
+from cartera.customers.models import Customer
+from cartera.sales.models import Order
+
+VARIABLES: dict[str, Any] = {
+    "first_name": gettext_lazy("first name"),
+    "title": gettext_lazy("title (Mr, Mrs...)"),
+    "last_purchase_date": gettext_lazy("date of the last purchase"),
+    "last_purchase_amount": gettext_lazy("amount of the last purchase"),
+    "favourite_category": gettext_lazy("the purchase type they buy most"),
+    "owner_name": gettext_lazy("the name of the customer's owner"),
+    "owner_signature": gettext_lazy("the owner's signature (name and e-mail)"),
+    "promo_code": gettext_lazy("the promotion code"),
+    "promo_discount": gettext_lazy("the discount, e.g. 15 %"),
+    "promo_valid_until": gettext_lazy("the last day the code is valid"),
+}
+
+PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A mistake in a message, with its line (1 is the first)."""
+
+    line: int
+    text: str
+
+    def __str__(self) -> str:
+        return _("Line %(line)s: %(problem)s") % {"line": self.line, "problem": self.text}
+
+
+def problems(text: str) -> list[Problem]:
+    """Every mistake in ``text``, line by line (an empty list: it can be sent)."""
+    found: list[Problem] = []
+    for number, line in enumerate(text.splitlines() or [""], start=1):
+        rest = PLACEHOLDER.sub("", line)
+        if "{{" in rest:
+            found.append(Problem(number, _("“{{” is not closed with “}}”.")))
+        elif "}}" in rest:
+            found.append(Problem(number, _("“}}” without an opening “{{”.")))
+        for match in PLACEHOLDER.finditer(line):
+            name = match.group(1)
+            if name not in VARIABLES:
+                found.append(
+                    Problem(
+                        number,
+                        _("Unknown variable “%(name)s”. You can use: %(names)s.")
+                        % {"name": name, "names": ", ".join(VARIABLES)},
+                    )
+                )
+    return found
+
+
+def render(text: str, values: dict[str, str]) -> str:
+    """``text`` with each ``{{ variable }}`` replaced by its value (checked with :func:`problems` first)."""
+    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), text)
+
+
+@dataclass
+class Facts:
+    """What a message may say about one customer (before formatting)."""
+
+    first_name: str = ""
+    title: str = ""
+    owner_name: str = ""
+    owner_email: str = ""
+    last_date: Any = None
+    last_amount: Decimal | None = None
+    last_currency: str = "EUR"
+    favourite: str = ""
+
+
+def facts_for(customer_ids: Iterable[int], chunk: int = 2000) -> dict[int, Facts]:
+    """The facts of many customers, a few queries per ``chunk`` of them."""
+    ids = list(customer_ids)
+    facts: dict[int, Facts] = {}
+    for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
+        rows = Customer.objects.filter(pk__in=part).values_list(
+            "pk",
+            "first_name",
+            "title",
+            "owner__first_name",
+            "owner__last_name",
+            "owner__username",
+            "owner__email",
+        )
+        for pk, first, title, owner_first, owner_last, owner_user, owner_email in rows:
+            owner = f"{owner_first or ''} {owner_last or ''}".strip() or (owner_user or "")
+            facts[pk] = Facts(first_name=first, title=title, owner_name=owner, owner_email=owner_email or "")
+        categories: dict[int, Counter[str]] = {}
+        orders = (
+            Order.objects.filter(customer_id__in=part)
+            .order_by("customer_id", "ordered_on", "id")
+            .values_list("customer_id", "ordered_on", "amount", "currency", "category")
+        )
+        for pk, ordered_on, amount, currency, category in orders.iterator(chunk_size=5000):
+            fact = facts[pk]
+            fact.last_date, fact.last_amount, fact.last_currency = ordered_on, amount, currency
+            if category:
+                categories.setdefault(pk, Counter())[category] += 1
+        for pk, counter in categories.items():
+            facts[pk].favourite = counter.most_common(1)[0][0]
+    return facts
+
+
+def values_for(
+    fact: Facts,
+    *,
+    language: str,
+    promo_code: str = "",
+    promo_discount: Decimal | None = None,
+    promo_valid_until: Any = None,
+) -> dict[str, str]:
+    """The variables' values for one customer, written in ``language`` (money and dates as that
+    language writes them)."""
+    with translation.override(language):
+        signature = "\n".join(part for part in (fact.owner_name, fact.owner_email) if part)
+        return {
+            "first_name": fact.first_name,
+            "title": fact.title,
+            "last_purchase_date": formats.date_format(fact.last_date) if fact.last_date else "",
+            "last_purchase_amount": (
+                format_money(fact.last_amount, fact.last_currency, language=language)
+                if fact.last_amount is not None
+                else ""
+            ),
+            "favourite_category": fact.favourite,
+            "owner_name": fact.owner_name,
+            "owner_signature": signature,
+            "promo_code": promo_code,
+            "promo_discount": (
+                f"{format_amount(promo_discount, decimals=0, language=language)}\u00a0%"
+                if promo_discount
+                else ""
+            ),
+            "promo_valid_until": formats.date_format(promo_valid_until) if promo_valid_until else "",
+        }

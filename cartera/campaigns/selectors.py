@@ -1,0 +1,549 @@
+"""Reads of campaigns: the list, the plan (who would receive what, who is excluded and why, the
+control group), the progress of a send and the results against the control group."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from cartera.campaigns.models import (
+    Campaign,
+    CampaignMessage,
+    CampaignStatus,
+    Channel,
+    Group,
+    Recipient,
+    Variant,
+)
+from cartera.core.money import format_money
+from cartera.core.scoping import ALL_RECORDS_PERMISSION, get_for_user, restrict
+from cartera.insights.models import CustomerMetrics
+from cartera.messaging.models import OutboxMessage, OutboxState
+from cartera.messaging.selectors import batch_progress
+from cartera.messaging.services import recipient_refusals
+from cartera.privacy.models import PrivacyProfile
+from cartera.sales.models import Order
+from cartera.segments.selectors.segments import segment_members
+from customerbase.lift import Interval, bootstrap_mean_difference, newcombe_difference
+
+CHUNK = 5000
+# Below this many recipients in a group, a rate is mostly noise: the page says it cannot tell.
+MIN_GROUP = 30
+
+
+def campaign_list(*, user: Any) -> QuerySet[Campaign]:
+    """Campaigns ``user`` may see (every role sees the list; results are scoped, see :func:`recipients_for`)."""
+    return restrict(Campaign.objects.select_related("created_by"), user, "view").order_by(
+        "-created_at", "-id"
+    )
+
+
+def campaign_get(*, user: Any, pk: int, action: Any = "view") -> Campaign:
+    """One campaign for ``action``: 404 outside the user's scope, 403 when seen but not theirs to change."""
+    return get_for_user(Campaign.objects.select_related("created_by", "sent_by"), user, action, pk=pk)
+
+
+def campaign_messages(*, campaign: Campaign) -> list[CampaignMessage]:
+    """The campaign's messages with their segment and variants, in order."""
+    return list(
+        campaign.messages.select_related("segment").prefetch_related("variants").order_by("position", "id")
+    )
+
+
+def recipients_for(*, user: Any, campaign: Campaign) -> QuerySet[Recipient]:
+    """The recipients whose results ``user`` may see: all of them for managers, their own customers'
+    for a sales rep."""
+    qs = Recipient.objects.filter(campaign=campaign)
+    if user.has_perm(ALL_RECORDS_PERMISSION):
+        return qs
+    return qs.filter(customer__owner=user)
+
+
+# --- the plan -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Planned:
+    """One customer of the audience in the plan."""
+
+    customer_id: int
+    message_id: int
+    email: str
+    lifecycle: str
+    group: str = Group.TREATED
+    reason: str = ""
+    variant_id: int | None = None
+
+    @property
+    def stratum(self) -> str:
+        return f"{self.message_id}:{self.lifecycle or '-'}"
+
+
+@dataclass
+class MessageCounts:
+    """The review's counts for one message."""
+
+    message: CampaignMessage
+    audience: int = 0
+    control: int = 0
+    treated_by_variant: dict[str, int] = field(default_factory=dict)
+    excluded: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def treated(self) -> int:
+        return sum(self.treated_by_variant.values())
+
+    @property
+    def excluded_total(self) -> int:
+        return sum(self.excluded.values())
+
+
+@dataclass
+class Plan:
+    """Who would receive what if the campaign were sent now."""
+
+    rows: list[Planned]
+    by_message: list[MessageCounts]
+
+    @property
+    def treated(self) -> int:
+        return sum(m.treated for m in self.by_message)
+
+    @property
+    def control(self) -> int:
+        return sum(m.control for m in self.by_message)
+
+    @property
+    def excluded(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for m in self.by_message:
+            total.update(m.excluded)
+        return total
+
+    @property
+    def audience(self) -> int:
+        return len(self.rows)
+
+    @property
+    def excluded_total(self) -> int:
+        return sum(self.excluded.values())
+
+
+REASONS = ("no_email", "no_consent", "suppressed", "unsubscribed", "bounced", "frequency_cap", "no_owner")
+
+
+def reason_text(reason: str) -> str:
+    """Why a customer is left out, in words."""
+    texts = {
+        "no_email": _("No e-mail address"),
+        "no_consent": _("No consent or lawful basis for marketing e-mail"),
+        "suppressed": _("On the suppression list"),
+        "unsubscribed": _("Unsubscribed"),
+        "bounced": _("Address bounced"),
+        "frequency_cap": _("Contacted by another campaign recently"),
+        "no_owner": _("No owner to call them"),
+        "control": _("Control group (receives nothing)"),
+    }
+    return texts.get(reason, reason)
+
+
+def _audience(campaign: Campaign, messages: list[CampaignMessage], user: Any) -> list[Planned]:
+    """Each customer of the segments once, under the first message (in order) whose segment has them."""
+    seen: set[int] = set()
+    rows: list[Planned] = []
+    for message in messages:
+        members = segment_members(user=user, segment=message.segment).values_list("pk", "email", "owner_id")
+        for pk, email, owner_id in members.iterator(chunk_size=CHUNK):
+            if pk in seen:
+                continue
+            seen.add(pk)
+            row = Planned(customer_id=pk, message_id=message.pk, email=email or "", lifecycle="")
+            if message.channel == Channel.CALL and owner_id is None:
+                row.group, row.reason = Group.EXCLUDED, "no_owner"
+            rows.append(row)
+    ids = [r.customer_id for r in rows]
+    lifecycle: dict[int, str] = {}
+    for start in range(0, len(ids), CHUNK):
+        lifecycle.update(
+            CustomerMetrics.objects.filter(customer_id__in=ids[start : start + CHUNK]).values_list(
+                "customer_id", "lifecycle"
+            )
+        )
+    for row in rows:
+        row.lifecycle = lifecycle.get(row.customer_id, "")
+    return rows
+
+
+def _recently_contacted(campaign: Campaign, ids: list[int]) -> set[int]:
+    """Customers another campaign reached in the last ``frequency_cap_days`` days."""
+    if not campaign.frequency_cap_days or not ids:
+        return set()
+    since = timezone.now() - dt.timedelta(days=campaign.frequency_cap_days)
+    found: set[int] = set()
+    for start in range(0, len(ids), CHUNK):
+        found.update(
+            Recipient.objects.filter(
+                customer_id__in=ids[start : start + CHUNK], group=Group.TREATED, campaign__sent_at__gte=since
+            )
+            .exclude(campaign=campaign)
+            .values_list("customer_id", flat=True)
+        )
+    return found
+
+
+def campaign_plan(*, campaign: Campaign, user: Any) -> Plan:
+    """Who would receive which message and variant, who would be left out and why, and who would be
+    in the control group, were the campaign sent now by ``user``.
+
+    Order of the checks: no owner (calls) → no e-mail, suppressed, unsubscribed, bounced, no consent
+    (e-mails) → frequency cap → control group. The control group is drawn among the customers who
+    would otherwise receive the message, stratified by message (segment) and status, from a random
+    generator seeded with the campaign's recorded seed: the same data give the same groups.
+    """
+    messages = campaign_messages(campaign=campaign)
+    rows = _audience(campaign, messages, user)
+    by_id = {m.pk: m for m in messages}
+    emails = [r for r in rows if r.group != Group.EXCLUDED and by_id[r.message_id].channel == Channel.EMAIL]
+    refused = recipient_refusals(
+        recipients=[(r.customer_id, r.email) for r in emails], consent_purpose="marketing"
+    )
+    for row in emails:
+        reason = refused.get((row.customer_id, row.email))
+        if reason:
+            row.group, row.reason = Group.EXCLUDED, reason
+    capped = _recently_contacted(campaign, [r.customer_id for r in rows if r.group != Group.EXCLUDED])
+    for row in rows:
+        if row.group != Group.EXCLUDED and row.customer_id in capped:
+            row.group, row.reason = Group.EXCLUDED, "frequency_cap"
+    strata: dict[str, list[Planned]] = defaultdict(list)
+    for row in rows:
+        if row.group != Group.EXCLUDED:
+            strata[row.stratum].append(row)
+    for stratum, members in strata.items():
+        members.sort(key=lambda r: r.customer_id)
+        rng = random.Random(f"{campaign.seed}:{stratum}")  # noqa: S311 - a fair draw, not a secret
+        rng.shuffle(members)
+        size = round(len(members) * campaign.control_percent / 100)
+        for row in members[:size]:
+            row.group, row.reason = Group.CONTROL, "control"
+    _assign_variants(campaign, messages, rows)
+    counts = {m.pk: MessageCounts(message=m) for m in messages}
+    labels = {v.pk: v.label for m in messages for v in m.variants.all()}
+    for row in rows:
+        c = counts[row.message_id]
+        c.audience += 1
+        if row.group == Group.CONTROL:
+            c.control += 1
+        elif row.group == Group.EXCLUDED:
+            c.excluded[row.reason] += 1
+        else:
+            label = labels.get(row.variant_id or 0, "·")
+            c.treated_by_variant[label] = c.treated_by_variant.get(label, 0) + 1
+    return Plan(rows=rows, by_message=list(counts.values()))
+
+
+def _assign_variants(campaign: Campaign, messages: list[CampaignMessage], rows: list[Planned]) -> None:
+    """Split each e-mail message's treated customers between its variants by their shares."""
+    for message in messages:
+        variants: list[Variant] = list(message.variants.all())
+        treated = sorted(
+            (r for r in rows if r.message_id == message.pk and r.group == Group.TREATED),
+            key=lambda r: r.customer_id,
+        )
+        if not variants:
+            continue
+        rng = random.Random(f"{campaign.seed}:variants:{message.pk}")  # noqa: S311
+        rng.shuffle(treated)
+        start = 0
+        for index, variant in enumerate(variants):
+            end = (
+                len(treated)
+                if index == len(variants) - 1
+                else start + round(len(treated) * variant.share / 100)
+            )
+            for row in treated[start:end]:
+                row.variant_id = variant.pk
+            start = end
+
+
+def languages_of(customer_ids: Iterable[int]) -> dict[int, str]:
+    """Each customer's language (their privacy profile's, else the site's)."""
+    ids = list(customer_ids)
+    found: dict[int, str] = {}
+    for start in range(0, len(ids), CHUNK):
+        found.update(
+            PrivacyProfile.objects.filter(customer_id__in=ids[start : start + CHUNK])
+            .exclude(language="")
+            .values_list("customer_id", "language")
+        )
+    return {pk: found.get(pk, settings.LANGUAGE_CODE) for pk in ids}
+
+
+# --- progress and results -------------------------------------------------------------------------
+
+
+@dataclass
+class Progress:
+    """Where the send stands: outbox rows per state and calls created."""
+
+    states: dict[str, int]
+    calls: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.states.values())
+
+    @property
+    def done(self) -> int:
+        return sum(
+            self.states[s]
+            for s in (OutboxState.SENT, OutboxState.FAILED, OutboxState.BOUNCED, OutboxState.CANCELLED)
+        )
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else round(100 * self.done / self.total)
+
+    @property
+    def finished(self) -> bool:
+        return self.done == self.total
+
+
+def campaign_progress(*, campaign: Campaign) -> Progress:
+    calls = Recipient.objects.filter(campaign=campaign, task_id__isnull=False).count()
+    return Progress(states=batch_progress(batch=campaign.batch), calls=calls)
+
+
+def shown_status(campaign: Campaign, progress: Progress | None = None) -> str:
+    """The status to show: a campaign whose every message is done reads as sent."""
+    if campaign.status == CampaignStatus.SENDING:
+        progress = progress or campaign_progress(campaign=campaign)
+        if progress.finished:
+            return CampaignStatus.SENT
+    return campaign.status
+
+
+@dataclass
+class Line:
+    """One row of the results table (a message's variant, a message's control group, or a total)."""
+
+    label: str
+    group: str
+    recipients: int = 0
+    delivered: int = 0
+    unsubscribed: int = 0
+    bought: int = 0
+    revenue: Decimal = Decimal("0")
+    redeemed: int = 0
+
+    @property
+    def rate(self) -> float | None:
+        return self.bought / self.recipients if self.recipients else None
+
+
+@dataclass
+class Lift:
+    """Treated against control: the difference of repurchase rates and of revenue per recipient."""
+
+    label: str
+    treated: int
+    control: int
+    rate: Interval | None
+    revenue: Interval | None
+    sentence: str
+
+    @property
+    def incremental_revenue(self) -> float | None:
+        """Extra revenue per recipient times the recipients: what the campaign brought in."""
+        return None if self.revenue is None else self.revenue.estimate * self.treated
+
+
+@dataclass
+class Results:
+    lines: list[Line]
+    lifts: list[Lift]
+    chart: list[dict[str, Any]]
+    window_ends: dt.date | None
+    scoped: bool
+
+
+def _sentence(rate: Interval | None, treated: int, control: int) -> str:
+    if rate is None or treated < MIN_GROUP or control < MIN_GROUP:
+        return _("Not enough recipients to tell (at least %(n)s in each group are needed).") % {
+            "n": MIN_GROUP
+        }
+    more = round(rate.estimate * treated)
+    low, high = round(rate.low * treated), round(rate.high * treated)
+    if rate.low > 0:
+        return ngettext(
+            "The campaign brought back about %(n)s customer more than doing nothing (between %(low)s and %(high)s).",
+            "The campaign brought back about %(n)s customers more than doing nothing (between %(low)s and %(high)s).",
+            more,
+        ) % {"n": more, "low": low, "high": high}
+    if rate.high < 0:
+        return _(
+            "Fewer customers bought again than in the control group: about %(n)s fewer (between %(low)s and %(high)s)."
+        ) % {"n": -more, "low": -high, "high": -low}
+    return _(
+        "We cannot tell whether the campaign made a difference: between %(low)s and %(high)s customers more "
+        "than doing nothing."
+    ) % {"low": low, "high": high}
+
+
+def campaign_results(*, campaign: Campaign, user: Any) -> Results:
+    """Per message and variant and for the control group: recipients, delivered, unsubscribes, who
+    bought within the window and the revenue; the lift of treated over control with 95% intervals
+    (Newcombe/Wilson for the rate, bootstrap for revenue per recipient); the cumulative repurchase
+    curves for the chart. A sales rep sees only their own customers' part."""
+    recipients = list(
+        recipients_for(user=user, campaign=campaign)
+        .exclude(group=Group.EXCLUDED)
+        .values_list("pk", "customer_id", "message_id", "variant_id", "group", "promo_code")
+    )
+    scoped = not user.has_perm(ALL_RECORDS_PERMISSION)
+    if campaign.sent_at is None:
+        return Results(lines=[], lifts=[], chart=[], window_ends=None, scoped=scoped)
+    start = timezone.localdate(campaign.sent_at)
+    end = start + dt.timedelta(days=campaign.window_days)
+    ids = [r[1] for r in recipients]
+    first_day: dict[int, int] = {}
+    revenue: dict[int, Decimal] = defaultdict(Decimal)
+    redeemed: set[int] = set()
+    source = f"campaigns.campaign:{campaign.pk}"
+    for chunk_start in range(0, len(ids), CHUNK):
+        orders = Order.objects.filter(
+            customer_id__in=ids[chunk_start : chunk_start + CHUNK], ordered_on__gte=start, ordered_on__lte=end
+        ).values_list("customer_id", "ordered_on", "amount", "promotion__source")
+        for customer_id, ordered_on, amount, promo_source in orders:
+            day = (ordered_on - start).days
+            first_day[customer_id] = min(day, first_day.get(customer_id, day))
+            revenue[customer_id] += amount
+            if promo_source == source:
+                redeemed.add(customer_id)
+    outbox: dict[int, tuple[str, Any]] = {}
+    for reference, state, unsubscribed_at in OutboxMessage.objects.filter(batch=campaign.batch).values_list(
+        "reference", "state", "unsubscribed_at"
+    ):
+        outbox[int(reference.rpartition(":")[2])] = (state, unsubscribed_at)
+    messages = campaign_messages(campaign=campaign)
+    variant_label = {v.pk: v.label for m in messages for v in m.variants.all()}
+    lines: dict[tuple[int, str], Line] = {}
+    for message in messages:
+        for v in message.variants.all() if message.channel == Channel.EMAIL else []:
+            lines[(message.pk, f"variant:{v.pk}")] = Line(
+                f"{message.segment.name} · {v.label}", Group.TREATED
+            )
+        if message.channel == Channel.CALL:
+            lines[(message.pk, "call")] = Line(f"{message.segment.name} · {_('call')}", Group.TREATED)
+        lines[(message.pk, "control")] = Line(f"{message.segment.name} · {_('control group')}", Group.CONTROL)
+    total_treated = Line(_("All who received it"), Group.TREATED)
+    total_control = Line(_("Control group"), Group.CONTROL)
+    per_group: dict[tuple[int | None, str], list[int]] = defaultdict(list)
+    for pk, customer_id, message_id, variant_id, group, _code in recipients:
+        if group == Group.CONTROL:
+            key = (message_id, "control")
+        elif variant_id is not None:
+            key = (message_id, f"variant:{variant_id}")
+        else:
+            key = (message_id, "call")
+        line = lines.get(key) or lines.setdefault(key, Line(variant_label.get(variant_id or 0, "?"), group))
+        for target in (line, total_treated if group == Group.TREATED else total_control):
+            target.recipients += 1
+            state, unsubscribed_at = outbox.get(pk, ("", None))
+            target.delivered += state == OutboxState.SENT
+            target.unsubscribed += unsubscribed_at is not None
+            if customer_id in first_day:
+                target.bought += 1
+                target.revenue += revenue[customer_id]
+            target.redeemed += customer_id in redeemed
+        per_group[(message_id, group)].append(customer_id)
+        per_group[(None, group)].append(customer_id)
+    lifts = [
+        _lift(
+            _("Whole campaign"),
+            per_group[(None, Group.TREATED)],
+            per_group[(None, Group.CONTROL)],
+            first_day,
+            revenue,
+            campaign.seed,
+        )
+    ]
+    if len(messages) > 1:
+        for message in messages:
+            lifts.append(
+                _lift(
+                    message.segment.name,
+                    per_group[(message.pk, Group.TREATED)],
+                    per_group[(message.pk, Group.CONTROL)],
+                    first_day,
+                    revenue,
+                    campaign.seed,
+                )
+            )
+    chart = _chart(
+        campaign.window_days, per_group[(None, Group.TREATED)], per_group[(None, Group.CONTROL)], first_day
+    )
+    return Results(
+        lines=[*lines.values(), total_treated, total_control],
+        lifts=lifts,
+        chart=chart,
+        window_ends=end,
+        scoped=scoped,
+    )
+
+
+def _lift(
+    label: str,
+    treated: list[int],
+    control: list[int],
+    first_day: dict[int, int],
+    revenue: dict[int, Decimal],
+    seed: int,
+) -> Lift:
+    if not treated or not control:
+        return Lift(
+            label, len(treated), len(control), None, None, _sentence(None, len(treated), len(control))
+        )
+    bought_t = sum(1 for c in treated if c in first_day)
+    bought_c = sum(1 for c in control if c in first_day)
+    rate = newcombe_difference(bought_t, len(treated), bought_c, len(control))
+    money = bootstrap_mean_difference(
+        [float(revenue.get(c, 0)) for c in treated], [float(revenue.get(c, 0)) for c in control], seed=seed
+    )
+    return Lift(label, len(treated), len(control), rate, money, _sentence(rate, len(treated), len(control)))
+
+
+def _chart(
+    window: int, treated: list[int], control: list[int], first_day: dict[int, int]
+) -> list[dict[str, Any]]:
+    """Cumulative share who bought again by day since the send (0 to 1), treated and control, one
+    row per day, as the project's line chart reads it."""
+
+    def curve(group: list[int]) -> list[float | None]:
+        if not group:
+            return [None] * (window + 1)
+        per_day = Counter(first_day[c] for c in group if c in first_day)
+        total = 0
+        points: list[float | None] = []
+        for day in range(window + 1):
+            total += per_day.get(day, 0)
+            points.append(round(total / len(group), 4))
+        return points
+
+    t, c = curve(treated), curve(control)
+    return [{"day": day, "treated": t[day], "control": c[day]} for day in range(window + 1)]
+
+
+def money_text(amount: Decimal | float) -> str:
+    return format_money(amount)

@@ -1,0 +1,489 @@
+"""Writes of campaigns: create and edit a draft, test-send a message to oneself, freeze the audience
+and send, pause and resume."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import string
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from cartera.accounts.models import User
+from cartera.activity.models import Direction, InteractionKind
+from cartera.activity.services import interactions_record_many, task_create
+from cartera.campaigns.models import (
+    Campaign,
+    CampaignMessage,
+    CampaignStatus,
+    Channel,
+    Group,
+    PromoMode,
+    Recipient,
+    Variant,
+)
+from cartera.campaigns.personalisation import facts_for, problems, render, values_for
+from cartera.campaigns.selectors import campaign_messages, campaign_plan, languages_of
+from cartera.core.scoping import can, restrict
+from cartera.customers.models import Customer
+from cartera.messaging.models import OutboxMessage
+from cartera.messaging.services import (
+    OutboxDraft,
+    message_queue,
+    messages_queue_many,
+    outbox_hold,
+    outbox_release,
+)
+from cartera.sales.models import PromotionCode
+from cartera.segments.models import Segment
+
+CAMPAIGN_FIELDS = (
+    "name",
+    "goal",
+    "control_percent",
+    "frequency_cap_days",
+    "window_days",
+    "promo_mode",
+    "promo_code",
+    "promo_discount",
+    "promo_valid_until",
+    "promo_max_uses",
+)
+CODE_ALPHABET = string.ascii_uppercase.replace("O", "").replace("I", "") + "23456789"
+
+
+def _require(actor: User, campaign: Campaign, action: str = "change") -> None:
+    if not restrict(Campaign.objects.filter(pk=campaign.pk), actor, action).exists():  # type: ignore[arg-type]
+        raise PermissionDenied(_("Only managers, or the campaign's author, may change or send it."))
+
+
+def _require_draft(campaign: Campaign) -> None:
+    if campaign.status != CampaignStatus.DRAFT:
+        raise ValidationError(_("This campaign has been sent: its audience and messages are frozen."))
+
+
+def _apply(campaign: Campaign, fields: Mapping[str, Any]) -> None:
+    unknown = set(fields) - set(CAMPAIGN_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    for name, value in fields.items():
+        setattr(campaign, name, value.strip() if isinstance(value, str) else value)
+    campaign.promo_code = campaign.promo_code.upper().replace(" ", "")
+    if not campaign.name:
+        raise ValidationError({"name": _("Give the campaign a name.")})
+    if campaign.promo_mode != PromoMode.NONE and not campaign.promo_code:
+        raise ValidationError({"promo_code": _("Write the code (or the start of each unique code).")})
+    campaign.full_clean(exclude=["created_by", "sent_by", "seed"])
+
+
+def _default_variant(message: CampaignMessage, campaign: Campaign) -> Variant:
+    promo = (
+        "\n\n{{ promo_discount }} con el código {{ promo_code }}."
+        if campaign.promo_mode != PromoMode.NONE
+        else ""
+    )
+    promo_en = (
+        "\n\n{{ promo_discount }} off with the code {{ promo_code }}."
+        if campaign.promo_mode != PromoMode.NONE
+        else ""
+    )
+    return Variant.objects.create(
+        message=message,
+        label="A",
+        share=100,
+        subject="{{ first_name }}, te echamos de menos",
+        body=(
+            "Hola {{ first_name }}:\n\nHace tiempo que no sabemos de ti; tu última compra fue el "
+            "{{ last_purchase_date }}." + promo + "\n\n{{ owner_signature }}"
+        ),
+        subject_en="{{ first_name }}, we miss you",
+        body_en=(
+            "Hello {{ first_name }},\n\nWe have not heard from you for a while; your last purchase was on "
+            "{{ last_purchase_date }}." + promo_en + "\n\n{{ owner_signature }}"
+        ),
+    )
+
+
+@transaction.atomic
+def campaign_create(*, actor: User, fields: Mapping[str, Any], segments: Sequence[Segment]) -> Campaign:
+    """A draft campaign with one e-mail message (variant A, a starting text) per segment, in order."""
+    if not can(actor, Campaign, "add"):
+        raise PermissionDenied(_("Only managers may create campaigns."))
+    if not segments:
+        raise ValidationError({"segments": _("Choose at least one segment.")})
+    campaign = Campaign(created_by=actor, seed=secrets.randbelow(2**31))
+    _apply(campaign, fields)
+    campaign.save()
+    for position, segment in enumerate(segments):
+        message = CampaignMessage.objects.create(campaign=campaign, segment=segment, position=position)
+        _default_variant(message, campaign)
+    return campaign
+
+
+@transaction.atomic
+def campaign_update(*, actor: User, campaign: Campaign, fields: Mapping[str, Any]) -> Campaign:
+    """Change a draft's settings."""
+    _require(actor, campaign)
+    _require_draft(campaign)
+    _apply(campaign, fields)
+    campaign.save()
+    return campaign
+
+
+def text_problems(*, texts: Mapping[str, str]) -> dict[str, list[str]]:
+    """The mistakes of each named text (subject, body...), by name; empty when all can be sent."""
+    found = {name: [str(p) for p in problems(text)] for name, text in texts.items()}
+    return {name: items for name, items in found.items() if items}
+
+
+@transaction.atomic
+def message_update(
+    *,
+    actor: User,
+    message: CampaignMessage,
+    channel: str,
+    talking_points: str,
+    variants: Sequence[Mapping[str, Any]],
+) -> CampaignMessage:
+    """Set what a segment gets: an e-mail with one or two variants (``label``, ``share``, ``subject``,
+    ``body``, ``subject_en``, ``body_en``; shares add up to 100), or a call with talking points.
+    Every text is checked: an unknown variable or a broken ``{{ }}`` is refused with its line."""
+    campaign = message.campaign
+    _require(actor, campaign)
+    _require_draft(campaign)
+    if channel not in Channel.values:
+        raise ValidationError({"channel": _("Choose e-mail or call.")})
+    errors: dict[str, list[str]] = {}
+    if channel == Channel.EMAIL:
+        if not variants:
+            raise ValidationError({"variants": _("Write the e-mail.")})
+        if sum(int(v.get("share") or 0) for v in variants) != 100:
+            errors["share"] = [_("The shares of the variants must add up to 100 %.")]
+        for v in variants:
+            label = v["label"]
+            if not str(v.get("subject", "")).strip() or not str(v.get("body", "")).strip():
+                errors[f"{label}-subject"] = [
+                    _("Variant %(label)s needs a subject and a text.") % {"label": label}
+                ]
+            for name in ("subject", "body", "subject_en", "body_en"):
+                found = text_problems(texts={name: str(v.get(name, ""))})
+                if found:
+                    errors[f"{label}-{name}"] = found[name]
+    else:
+        found = text_problems(texts={"talking_points": talking_points})
+        errors.update(found)
+    if errors:
+        raise ValidationError(errors)
+    message.channel = channel
+    message.talking_points = talking_points.strip()
+    message.save()
+    if channel == Channel.EMAIL:
+        message.variants.exclude(label__in=[v["label"] for v in variants]).delete()
+        for v in variants:
+            Variant.objects.update_or_create(
+                message=message,
+                label=v["label"],
+                defaults={
+                    "share": int(v["share"]),
+                    "subject": str(v["subject"]).strip(),
+                    "body": str(v["body"]).strip(),
+                    "subject_en": str(v.get("subject_en", "")).strip(),
+                    "body_en": str(v.get("body_en", "")).strip(),
+                },
+            )
+    return message
+
+
+def _texts(variant: Variant, language: str) -> tuple[str, str]:
+    if language == "en" and variant.subject_en and variant.body_en:
+        return variant.subject_en, variant.body_en
+    return variant.subject, variant.body
+
+
+def preview(
+    *, campaign: Campaign, variant: Variant, customer: Customer, language: str | None = None
+) -> dict[str, str]:
+    """The subject and text ``customer`` would get from ``variant`` (with a sample code when the
+    campaign gives unique codes)."""
+    lang = language or languages_of([customer.pk])[customer.pk]
+    fact = facts_for([customer.pk])[customer.pk]
+    code = (
+        campaign.promo_code
+        if campaign.promo_mode == PromoMode.SHARED
+        else (f"{campaign.promo_code}-XXXXXX" if campaign.promo_mode == PromoMode.UNIQUE else "")
+    )
+    values = values_for(
+        fact,
+        language=lang,
+        promo_code=code,
+        promo_discount=campaign.promo_discount if code else None,
+        promo_valid_until=campaign.promo_valid_until if code else None,
+    )
+    subject, body = _texts(variant, lang)
+    return {"subject": render(subject, values), "text": render(body, values), "language": lang}
+
+
+def campaign_test_send(
+    *, actor: User, campaign: Campaign, variant: Variant, customer: Customer
+) -> OutboxMessage:
+    """Send ``variant`` as ``customer`` would get it to the actor's own address (marked as a test)."""
+    if not actor.email:
+        raise ValidationError(_("Your user has no e-mail address to send the test to."))
+    shown = preview(campaign=campaign, variant=variant, customer=customer)
+    return message_queue(
+        to_address=actor.email,
+        purpose="campaign_test",
+        subject=f"[{_('TEST')}] {shown['subject']}",
+        text=shown["text"],
+        language=shown["language"],
+        sender_user=actor,
+        reference=f"campaigns.campaign:{campaign.pk}",
+    )
+
+
+def _check_ready(campaign: Campaign, messages: list[CampaignMessage]) -> None:
+    if not messages:
+        raise ValidationError(_("The campaign has no message."))
+    for message in messages:
+        if message.channel == Channel.EMAIL:
+            variants = list(message.variants.all())
+            if not variants:
+                raise ValidationError(
+                    _("Write the e-mail for “%(segment)s”.") % {"segment": message.segment.name}
+                )
+            for v in variants:
+                for text in (v.subject, v.body, v.subject_en, v.body_en):
+                    if problems(text):
+                        raise ValidationError(
+                            _("The e-mail for “%(segment)s” has mistakes: fix them first.")
+                            % {"segment": message.segment.name}
+                        )
+    if campaign.promo_mode == PromoMode.SHARED:
+        taken = PromotionCode.objects.filter(code=campaign.promo_code).exclude(
+            source=f"campaigns.campaign:{campaign.pk}"
+        )
+        if taken.exists():
+            raise ValidationError(
+                {"promo_code": _("The code “%(code)s” already exists.") % {"code": campaign.promo_code}}
+            )
+
+
+def _unique_codes(prefix: str, count: int) -> list[str]:
+    codes: set[str] = set()
+    while len(codes) < count:
+        batch = {
+            f"{prefix}-{''.join(secrets.choice(CODE_ALPHABET) for _ in range(6))}"
+            for _ in range(count - len(codes))
+        }
+        taken = set(PromotionCode.objects.filter(code__in=batch).values_list("code", flat=True))
+        codes |= batch - taken
+    return sorted(codes)
+
+
+@transaction.atomic
+def campaign_send(*, actor: User, campaign: Campaign) -> Campaign:
+    """Freeze the audience and send: who receives which message and variant, who is excluded and why
+    and the control group are written as ``Recipient`` rows; promotion codes are created; each e-mail
+    is personalised in the recipient's language and queued in the outbox (the worker sends it); each
+    call becomes a task for the customer's owner; the timeline of each recipient says what they got."""
+    _require(actor, campaign)
+    locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    _require_draft(locked)
+    messages = campaign_messages(campaign=locked)
+    _check_ready(locked, messages)
+    plan = campaign_plan(campaign=locked, user=actor)
+    if plan.treated == 0:
+        raise ValidationError(_("Nobody would receive this campaign: look at the exclusions below."))
+    now = timezone.now()
+    recipients = [
+        Recipient(
+            campaign=locked,
+            customer_id=row.customer_id,
+            message_id=row.message_id,
+            variant_id=row.variant_id if row.group == Group.TREATED else None,
+            group=row.group,
+            reason=row.reason if row.group == Group.EXCLUDED else "",
+            stratum=row.stratum,
+        )
+        for row in plan.rows
+    ]
+    treated = [r for r in recipients if r.group == Group.TREATED]
+    if locked.promo_mode == PromoMode.UNIQUE:
+        for recipient, code in zip(treated, _unique_codes(locked.promo_code, len(treated)), strict=True):
+            recipient.promo_code = code
+    elif locked.promo_mode == PromoMode.SHARED:
+        for recipient in treated:
+            recipient.promo_code = locked.promo_code
+    Recipient.objects.bulk_create(recipients, batch_size=2000)
+    if locked.promo_mode != PromoMode.NONE:
+        _create_codes(locked, treated)
+    by_message = {m.pk: m for m in messages}
+    variants = {v.pk: v for m in messages for v in m.variants.all()}
+    email_rows = [r for r in treated if by_message[r.message_id].channel == Channel.EMAIL]
+    call_rows = [r for r in treated if by_message[r.message_id].channel == Channel.CALL]
+    _queue_emails(locked, actor, email_rows, variants)
+    _create_calls(locked, actor, call_rows, by_message)
+    locked.status = CampaignStatus.SENDING
+    locked.sent_at = now
+    locked.sent_by = actor
+    locked.save(update_fields=["status", "sent_at", "sent_by", "updated_at"])
+    return locked
+
+
+def _create_codes(campaign: Campaign, treated: list[Recipient]) -> None:
+    source = f"campaigns.campaign:{campaign.pk}"
+    common = {
+        "discount_percent": campaign.promo_discount,
+        "valid_from": timezone.localdate(),
+        "valid_until": campaign.promo_valid_until,
+        "max_uses": campaign.promo_max_uses,
+        "source": source,
+    }
+    if campaign.promo_mode == PromoMode.SHARED:
+        PromotionCode.objects.get_or_create(code=campaign.promo_code, defaults=common)
+        return
+    PromotionCode.objects.bulk_create(
+        [PromotionCode(code=r.promo_code, customer_id=r.customer_id, **common) for r in treated],
+        batch_size=2000,
+    )
+
+
+def _queue_emails(
+    campaign: Campaign, actor: User, rows: list[Recipient], variants: dict[int, Variant]
+) -> None:
+    if not rows:
+        return
+    ids = [r.customer_id for r in rows]
+    languages = languages_of(ids)
+    facts = facts_for(ids)
+    emails = (
+        dict(Customer.objects.filter(pk__in=ids).values_list("pk", "email"))
+        if len(ids) < 5000
+        else _emails(ids)
+    )
+    timeline: list[dict[str, Any]] = []
+
+    def drafts() -> Any:
+        for r in rows:
+            language = languages[r.customer_id]
+            values = values_for(
+                facts[r.customer_id],
+                language=language,
+                promo_code=r.promo_code,
+                promo_discount=campaign.promo_discount if r.promo_code else None,
+                promo_valid_until=campaign.promo_valid_until if r.promo_code else None,
+            )
+            subject, body = _texts(variants[r.variant_id or 0], language)
+            rendered_subject = render(subject, values)
+            timeline.append({"customer_id": r.customer_id, "subject": rendered_subject})
+            yield OutboxDraft(
+                to_address=emails[r.customer_id] or "",
+                language=language,
+                subject=rendered_subject,
+                text=render(body, values),
+                customer_id=r.customer_id,
+                reference=r.reference,
+            )
+
+    messages_queue_many(
+        drafts=drafts(),
+        purpose="campaign",
+        batch=campaign.batch,
+        consent_purpose="marketing",
+        sender_user=actor,
+    )
+    with translation.override(None):
+        note = _("Campaign “%(name)s”: e-mail") % {"name": campaign.name}
+    interactions_record_many(
+        rows=[
+            {
+                "customer_id": t["customer_id"],
+                "kind": InteractionKind.EMAIL,
+                "direction": Direction.OUTBOUND,
+                "subject": f"{note}: {t['subject']}",
+                "body": f"campaigns.campaign:{campaign.pk}",
+            }
+            for t in timeline
+        ],
+        author=actor,
+    )
+
+
+def _emails(ids: list[int]) -> dict[int, str | None]:
+    found: dict[int, str | None] = {}
+    for start in range(0, len(ids), 5000):
+        found.update(Customer.objects.filter(pk__in=ids[start : start + 5000]).values_list("pk", "email"))
+    return found
+
+
+def _create_calls(
+    campaign: Campaign, actor: User, rows: list[Recipient], by_message: dict[int, CampaignMessage]
+) -> None:
+    """A task for each customer's owner: call them, with the talking points and the promotion."""
+    if not rows:
+        return
+    customers = Customer.objects.in_bulk([r.customer_id for r in rows])
+    due = timezone.now() + dt.timedelta(days=2)
+    for r in rows:
+        customer = customers[r.customer_id]
+        notes = by_message[r.message_id].talking_points
+        if r.promo_code:
+            notes += "\n\n" + _("Promotion code: %(code)s (%(discount)s %%)") % {
+                "code": r.promo_code,
+                "discount": campaign.promo_discount.normalize(),
+            }
+        task = task_create(
+            actor=actor,
+            fields={
+                "title": (
+                    _("Call %(name)s — campaign “%(campaign)s”")
+                    % {"name": customer.full_name, "campaign": campaign.name}
+                )[:200],
+                "customer": customer,
+                "assignee": customer.owner or actor,
+                "due_at": due,
+                "notes": notes,
+            },
+        )
+        Recipient.objects.filter(pk=r.pk).update(task_id=task.pk)
+
+
+def campaign_pause(*, actor: User, campaign: Campaign) -> int:
+    """Stop sending: the e-mails not yet sent wait. How many were held."""
+    _require(actor, campaign)
+    campaign.refresh_from_db(fields=["status"])
+    if campaign.status != CampaignStatus.SENDING:
+        raise ValidationError(_("Only a campaign being sent can be paused."))
+    held = outbox_hold(batch=campaign.batch)
+    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.PAUSED)
+    campaign.status = CampaignStatus.PAUSED
+    return held
+
+
+def campaign_resume(*, actor: User, campaign: Campaign) -> int:
+    """Carry on sending a paused campaign. How many e-mails were released."""
+    _require(actor, campaign)
+    campaign.refresh_from_db(fields=["status"])
+    if campaign.status != CampaignStatus.PAUSED:
+        raise ValidationError(_("Only a paused campaign can be resumed."))
+    released = outbox_release(batch=campaign.batch)
+    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SENDING)
+    campaign.status = CampaignStatus.SENDING
+    return released
+
+
+def campaign_delete(*, actor: User, campaign: Campaign) -> None:
+    """Delete a draft (a sent campaign stays: its results are the record)."""
+    _require(actor, campaign, "delete")
+    _require_draft(campaign)
+    campaign.delete()
+
+
+def discount_text(value: Decimal) -> str:
+    return f"{value.normalize()} %"

@@ -1,0 +1,37 @@
+"""The test's database opened from other processes (a worker, a command) in tests that kill them."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from django.db import connection
+
+
+def share_database(tmp_path: Path) -> dict[str, Any]:
+    """A ``DATABASE_URL`` other processes can open that holds this test's database (committed).
+
+    PostgreSQL: the test database itself. SQLite: the in-memory test database copied to a file; the
+    test then reads the file back with :func:`query`.
+    """
+    if connection.vendor == "postgresql":
+        s = connection.settings_dict
+        url = f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+        return {"url": url, "file": None}
+    path = tmp_path / "shared.sqlite3"
+    connection.ensure_connection()
+    target = sqlite3.connect(path)
+    connection.connection.backup(target)
+    target.close()
+    return {"url": f"sqlite:///{path}", "file": path}
+
+
+def query(db: dict[str, Any], sql: str) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` from the shared database (the file for SQLite)."""
+    if db["file"] is None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            return cursor.fetchall()
+    with sqlite3.connect(db["file"], timeout=20) as conn:
+        return conn.execute(sql).fetchall()
