@@ -45,7 +45,7 @@ HOOKS: dict[str, str] = {
 HOOKS["tasks_assigned"] = (
     "Tasks were given to someone other than the person who made or changed them (one call per action, "
     "a bulk action included). Keywords: actor (User), tasks (list of activity.Task). For the outbox "
-    "(messaging) to tell each assignee by e-mail, one message per assignee; the app's own notice is "
+    "(messaging.services.tasks_assigned_email) to tell each assignee by e-mail, one message per assignee; the app's own notice is "
     "the badge of new tasks (Task.seen_at)."
 )
 

@@ -8,6 +8,7 @@ class MessagingConfig(AppConfig):
 
     def ready(self) -> None:
         from cartera.core import hooks
-        from cartera.messaging.services import message_queue_from_hook
+        from cartera.messaging.services import message_queue_from_hook, tasks_assigned_email
 
         hooks.register("email_queue", message_queue_from_hook)
+        hooks.register("tasks_assigned", tasks_assigned_email)

@@ -51,10 +51,12 @@ from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from cartera.accounts.models import User
-from cartera.activity.models import Direction, InteractionKind
+from cartera.activity.models import Direction, InteractionKind, Task
 from cartera.activity.services import interaction_record_system
 from cartera.customers.models import Customer
 from cartera.messaging.models import DeliveryLease, OutboxMessage, OutboxState
@@ -723,3 +725,64 @@ def unsubscribe_from_mail(*, recipients: list[str], subject: str) -> bool:
         if message is not None:
             return unsubscribe_record(message=message, how="mailto")
     return False
+
+
+# --- task notifications (the ``tasks_assigned`` hook) ----------------------------------------------
+
+#: At most this many tasks are listed in one notification; the rest are "and N more" (a bulk action
+#: from a segment can give one person hundreds).
+NOTIFICATION_TASKS_LISTED = 20
+
+
+def tasks_assigned_email(*, actor: User, tasks: list[Task]) -> list[OutboxMessage]:
+    """Tell each person who was given tasks by a colleague, by e-mail: one message per assignee.
+
+    Answers the ``tasks_assigned`` hook (activity fires it after the commit). It is a service message
+    to a member of the team about their work: no marketing consent applies, but a suppressed address
+    still gets nothing, and an assignee without an e-mail address only has the app's badge.
+    """
+    by_assignee: dict[int, list[Task]] = {}
+    for task in tasks:
+        if task.assignee_id and task.assignee_id != actor.pk:
+            by_assignee.setdefault(task.assignee_id, []).append(task)
+    people = User.objects.in_bulk(list(by_assignee))
+    from django.urls import reverse
+
+    link = settings.CARTERA_PUBLIC_URL.rstrip("/") + reverse("activity:my_tasks")
+    giver = actor.get_full_name() or actor.get_username()
+    queued: list[OutboxMessage] = []
+    for assignee_id, given in by_assignee.items():
+        person = people.get(assignee_id)
+        if person is None or not person.email:
+            continue
+        with translation.override(settings.LANGUAGE_CODE):
+            subject = ngettext(
+                "%(giver)s gave you a task", "%(giver)s gave you %(count)d tasks", len(given)
+            ) % {"giver": giver, "count": len(given)}
+            lines = [_task_line(task) for task in given[:NOTIFICATION_TASKS_LISTED]]
+            if len(given) > NOTIFICATION_TASKS_LISTED:
+                lines.append(_("…and %(count)d more.") % {"count": len(given) - NOTIFICATION_TASKS_LISTED})
+            text = "\n".join(
+                [subject + ":", "", *lines, "", _("See them in My tasks: %(link)s") % {"link": link}]
+            )
+        try:
+            queued.append(
+                message_queue(
+                    to_address=person.email,
+                    purpose="notification",
+                    subject=subject,
+                    text=text,
+                    language=settings.LANGUAGE_CODE,
+                    sender_user=actor,
+                    reference=f"activity.task:{given[0].pk}",
+                )
+            )
+        except MessageRefused:
+            continue
+    return queued
+
+
+def _task_line(task: Task) -> str:
+    due = date_format(timezone.localtime(task.due_at), "SHORT_DATETIME_FORMAT") if task.due_at else "—"
+    who = f" ({task.customer})" if task.customer_id else ""
+    return f"- {task.title}{who} — {due}"
