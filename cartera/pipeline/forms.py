@@ -105,7 +105,9 @@ class MoveForm(forms.Form):
 
 class WinForm(forms.Form):
     create_order = forms.BooleanField(label=_("Record the order now"), required=False, initial=True)
-    ordered_on = forms.DateField(label=_("Order date"), required=False, widget=forms.DateInput(attrs=DATE, format="%Y-%m-%d"))
+    ordered_on = forms.DateField(
+        label=_("Order date"), required=False, widget=forms.DateInput(attrs=DATE, format="%Y-%m-%d")
+    )
     amount = AmountField(label=_("Order amount"), required=False)
 
 
