@@ -105,7 +105,9 @@ class MoveForm(forms.Form):
 
 class WinForm(forms.Form):
     create_order = forms.BooleanField(label=_("Record the order now"), required=False, initial=True)
-    ordered_on = forms.DateField(label=_("Order date"), required=False, widget=forms.DateInput(attrs=DATE))
+    ordered_on = forms.DateField(
+        label=_("Order date"), required=False, widget=forms.DateInput(attrs=DATE, format="%Y-%m-%d")
+    )
     amount = AmountField(label=_("Order amount"), required=False)
 
 
@@ -209,7 +211,7 @@ class CallListBuildForm(forms.Form):
         label=_("Give it to"), required=False, queryset=User.objects.none(),
         empty_label=_("Each customer's owner"),
     )  # fmt: skip
-    for_date = forms.DateField(label=_("To call on"), widget=forms.DateInput(attrs=DATE))
+    for_date = forms.DateField(label=_("To call on"), widget=forms.DateInput(attrs=DATE, format="%Y-%m-%d"))
     name = forms.CharField(label=_("Name"), max_length=120)
 
     def __init__(self, *args: Any, segments: Any, **kwargs: Any) -> None:
