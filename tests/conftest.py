@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.smtp_server import Recorder, start_server
+
 CDNOW = Path(__file__).resolve().parent / "data" / "cdnow" / "CDNOW_sample.txt"
 CDNOW_END = dt.date(1998, 6, 30)
 
@@ -300,3 +302,24 @@ def custom_people(owner, manager, custom_field_set):
         "bea": make("Bea", shoe="41,5", vip_since="2024-01-10", club=False, store="Norte"),
         "eva": make("Eva"),
     }
+
+
+def smtp_mailers(port: int) -> dict:
+    """``MAILERS`` for Django's SMTP backend talking to 127.0.0.1:``port`` (the test mailbox of
+    pytest-django is replaced by a real server)."""
+    backend = "django.core.mail.backends.smtp.EmailBackend"
+    return {"default": {"BACKEND": backend, "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 10}}}
+
+
+@pytest.fixture
+def smtp(settings):
+    """A real SMTP server (aiosmtpd) that Django's SMTP backend sends to, for this test."""
+    recorder = Recorder()
+    controller = start_server(recorder)
+    settings.MAILERS = smtp_mailers(controller.port)
+    settings.CARTERA_EMAIL_RATE = 0
+    settings.CARTERA_PUBLIC_URL = "https://cartera.example"
+    settings.CARTERA_UNSUBSCRIBE_ADDRESS = "baja@cartera.example"
+    settings.DEFAULT_FROM_EMAIL = "Tienda <tienda@cartera.example>"
+    yield recorder
+    controller.stop()

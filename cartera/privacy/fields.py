@@ -124,7 +124,9 @@ FIELDS: dict[str, dict[str, How]] = {
     # Surveys: the customer's own words are redacted; scores, reasons and dates stay (anonymous), so
     # the results do not move. Audits hold no customer data; who was audited is the team's.
     "surveys.survey": {**_STAMPS, "name": K, "kind": K, "question_es": K, "question_en": K, "trigger": K},
-    "surveys.invitation": {**_STAMPS, "token": K, "language": K, "channel": K, "trigger": K, "sent_at": K},
+    "surveys.invitation": {
+        **_STAMPS, "token": K, "language": K, "channel": K, "trigger": K, "sent_at": K, "not_sent_reason": K,
+    },
     "surveys.surveyresponse": {**_STAMPS, "reason": K, "comment": R, "language": K, "answered_at": K},
     "surveys.audittemplate": {**_STAMPS, "name": K},
     "surveys.auditcriterion": {"step": K, "text": K},

@@ -137,6 +137,8 @@ class Invitation(TimeStampedModel):
     )
     trigger = models.CharField(_("why it was sent"), max_length=12, choices=Trigger.choices)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    # Why an e-mail invitation was not queued (no address, no consent for surveys, suppressed...).
+    not_sent_reason = models.CharField(_("not sent because"), max_length=20, blank=True)
     # An open invitation (a counter link) takes many anonymous answers; a personal one takes one.
     open = models.BooleanField(_("open link"), default=False)
 
@@ -148,6 +150,13 @@ class Invitation(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.survey} · {self.customer or _('open link')}"
+
+    @property
+    def not_sent_text(self) -> str:
+        """Why the e-mail was not sent, in words (the outbox's wording)."""
+        from cartera.messaging.services import refusal_text
+
+        return refusal_text(self.not_sent_reason) if self.not_sent_reason else ""
 
 
 class SurveyResponse(TimeStampedModel):

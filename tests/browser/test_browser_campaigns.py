@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from cartera.messaging.services import deliver_pending
 from tests.browser.conftest import SHOTS
 from tests.campaigns.conftest import build_portfolio
-from tests.messaging.conftest import smtp_mailers
+from tests.conftest import smtp_mailers
 from tests.smtp_server import Recorder, start_server
 
 pytestmark = pytest.mark.browser

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from tests.messaging.conftest import consenting, smtp, smtp_mailers  # noqa: F401 - shared fixtures
+from tests.messaging.conftest import consenting  # noqa: F401 - shared fixture
 
 LIFECYCLE_RULE = {
     "match": "all",

@@ -172,7 +172,7 @@ def test_temporary_errors_are_retried_with_back_off_and_permanent_ones_suppress(
 
 
 def test_a_server_that_is_down_is_a_temporary_error(settings, db):
-    from tests.messaging.conftest import smtp_mailers
+    from tests.conftest import smtp_mailers
     from tests.smtp_server import free_port
 
     settings.MAILERS = smtp_mailers(free_port())

@@ -112,7 +112,7 @@ def test_the_local_sink_keeps_messages_and_reads_mailto_unsubscribes(
     settings, tmp_path, sent, consenting, manager, client
 ):
     from cartera.messaging.sink import start_sink
-    from tests.messaging.conftest import smtp_mailers
+    from tests.conftest import smtp_mailers
 
     settings.VAR_DIR = tmp_path
     settings.CARTERA_UNSUBSCRIBE_ADDRESS = "baja@cartera.example"

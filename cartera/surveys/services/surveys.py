@@ -290,3 +290,90 @@ def standard_question(kind: str, language: str) -> str:
             SurveyKind.CES: _("How easy was it to get what you needed from us?"),
             SurveyKind.LAPSE: _("We have missed you. Why did you stop buying from us?"),
         }[SurveyKind(kind)]
+
+
+def invitation_link(invitation: Invitation) -> str:
+    """The public answer page of ``invitation``, as an absolute address for an e-mail."""
+    from django.urls import reverse
+
+    return settings.CARTERA_PUBLIC_URL.rstrip("/") + reverse("survey_answer", args=[signed_token(invitation)])
+
+
+def invitations_send(*, invitations: Iterable[Invitation], sender_user: User | None = None) -> dict[str, int]:
+    """Queue the e-mail of each not-yet-sent e-mail invitation in the shared outbox (messaging).
+
+    Survey e-mails need the customer's consent for surveys and an address off the suppression list
+    (checked again by the worker just before sending); each one carries the unsubscribe link. An
+    invitation that may not be sent keeps why (``not_sent_reason``) and is not tried again.
+    Returns ``{"queued": n, "refused": m}``.
+    """
+    from cartera.messaging.services import OutboxDraft, messages_queue_many, recipient_refusals
+
+    pending = [
+        i
+        for i in invitations
+        if i.channel == InvitationChannel.EMAIL
+        and i.sent_at is None
+        and i.customer_id
+        and not i.not_sent_reason
+    ]
+    if not pending:
+        return {"queued": 0, "refused": 0}
+    customers = Customer.objects.in_bulk([i.customer_id for i in pending])
+    surveys = Survey.objects.in_bulk({i.survey_id for i in pending})
+    keys = {i.pk: (i.customer_id, (customers[i.customer_id].email or "").strip()) for i in pending}
+    refusals = recipient_refusals(recipients=list(keys.values()), consent_purpose="surveys")
+    drafts: list[OutboxDraft] = []
+    refused: list[Invitation] = []
+    sent: list[Invitation] = []
+    now = timezone.now()
+    for invitation in pending:
+        reason = refusals.get(keys[invitation.pk])
+        if reason is not None:
+            invitation.not_sent_reason = reason
+            refused.append(invitation)
+            continue
+        survey, customer = surveys[invitation.survey_id], customers[invitation.customer_id]
+        language = invitation.language if invitation.language in ("es", "en") else "es"
+        question = (survey.question_en if language == "en" else survey.question_es) or standard_question(
+            survey.kind, language
+        )
+        with override(language):
+            greeting = (
+                _("Hello %(name)s,") % {"name": customer.first_name} if customer.first_name else _("Hello,")
+            )
+            text = "\n".join(
+                [
+                    greeting,
+                    "",
+                    question,
+                    "",
+                    _("It takes less than a minute: %(link)s") % {"link": invitation_link(invitation)},
+                    "",
+                    _("Thank you."),
+                ]
+            )
+            subject = _("A quick question: %(survey)s") % {"survey": survey.name}
+        drafts.append(
+            OutboxDraft(
+                to_address=keys[invitation.pk][1],
+                language=language,
+                subject=subject,
+                text=text,
+                customer_id=customer.pk,
+                reference=f"surveys.invitation:{invitation.pk}",
+            )
+        )
+        invitation.sent_at = now
+        sent.append(invitation)
+    with transaction.atomic():
+        messages_queue_many(
+            drafts=drafts,
+            purpose="survey",
+            batch=f"survey:{pending[0].survey_id}",
+            consent_purpose="surveys",
+            sender_user=sender_user,
+        )
+        Invitation.objects.bulk_update(sent, ["sent_at"], batch_size=2000)
+        Invitation.objects.bulk_update(refused, ["not_sent_reason"], batch_size=2000)
+    return {"queued": len(sent), "refused": len(refused)}

@@ -15,7 +15,7 @@ from cartera.customers.models import Customer
 from cartera.insights.models import CustomerMetrics
 from cartera.sales.models import Order
 from cartera.surveys.models import Invitation, InvitationChannel, Survey, Trigger
-from cartera.surveys.services.surveys import invitations_create_bulk
+from cartera.surveys.services.surveys import invitations_create_bulk, invitations_send
 
 # An order this many days either side of "N days after" still counts (a refresh may be skipped).
 AFTER_ORDER_WINDOW_DAYS = 7
@@ -74,6 +74,7 @@ def triggers_run(*, today: dt.date | None = None) -> dict[int, int]:
             trigger=survey.trigger,
             channel=InvitationChannel.EMAIL,
         )
+        invitations_send(invitations=rows)
         sent[survey.pk] = len(rows)
     return sent
 

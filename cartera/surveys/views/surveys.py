@@ -91,7 +91,7 @@ def invitation_create(request: HttpRequest, pk: int) -> HttpResponse:
     if channel not in InvitationChannel.values:
         channel = InvitationChannel.LINK
     try:
-        services.invitation_create(
+        invitation = services.invitation_create(
             actor=request.user,  # type: ignore[arg-type]
             survey=survey,
             customer=customer,
@@ -99,8 +99,16 @@ def invitation_create(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-    else:
+        return redirect("surveys:detail", pk=survey.pk)
+    if invitation.channel != InvitationChannel.EMAIL:
         messages.success(request, _("Link ready."))
+    elif services.invitations_send(invitations=[invitation], sender_user=request.user)["queued"]:  # type: ignore[arg-type]
+        messages.success(request, _("The invitation is on its way by e-mail."))
+    else:
+        messages.error(
+            request,
+            _("The invitation could not be e-mailed (no address, no consent for surveys, or unsubscribed)."),
+        )
     return redirect("surveys:detail", pk=survey.pk)
 
 
@@ -116,10 +124,14 @@ def survey_send_segment(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("surveys:detail", pk=survey.pk)
     ids = list(segment_members(user=request.user, segment=segment).values_list("pk", flat=True))
     rows = services.invitations_create_bulk(survey=survey, customer_ids=ids, trigger=Trigger.MANUAL)
+    sent = services.invitations_send(invitations=rows, sender_user=request.user)  # type: ignore[arg-type]
     messages.success(
         request,
-        _("%(sent)d invitations queued; %(capped)d customers were asked recently and left out.")
-        % {"sent": len(rows), "capped": len(ids) - len(rows)},
+        _(
+            "%(sent)d invitations queued; %(capped)d customers were asked recently and left out; "
+            "%(refused)d could not be e-mailed (no address, no consent for surveys, or unsubscribed)."
+        )
+        % {"sent": sent["queued"], "capped": len(ids) - len(rows), "refused": sent["refused"]},
     )
     return redirect("surveys:detail", pk=survey.pk)
 
