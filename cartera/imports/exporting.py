@@ -42,10 +42,16 @@ _SPECIAL_CELLS: dict[str, Callable[[Customer], list[Any]]] = {
 }
 
 
+def _exported_fields() -> list[str]:
+    """The exportable fields of ``customers/fields.py`` written one column each; ``custom_fields``
+    becomes one column per admin-defined field, added by :func:`customer_export`."""
+    return [name for name in field_names(exportable=True) if name != "custom_fields"]
+
+
 def customer_columns() -> list[str]:
     """The customer export's header: one column per exportable field of ``customers/fields.py``."""
     header: list[str] = []
-    for name in field_names(exportable=True):
+    for name in _exported_fields():
         header.extend(str(h) for h in _COMPANY_HEADERS) if name == "company" else header.append(
             BY_NAME[name].label
         )
@@ -55,7 +61,7 @@ def customer_columns() -> list[str]:
 def customer_row(c: Customer) -> list[Any]:
     """One customer as the cells under :func:`customer_columns`."""
     row: list[Any] = []
-    for name in field_names(exportable=True):
+    for name in _exported_fields():
         special = _SPECIAL_CELLS.get(name)
         row.extend(special(c) if special is not None else [_field_cell(c, name)])
     return row

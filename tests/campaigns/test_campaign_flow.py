@@ -118,14 +118,21 @@ def test_a_campaign_from_draft_to_lift(smtp, portfolio, manager, owner, colleagu
     control_and_excluded = Recipient.objects.filter(campaign=campaign).exclude(group=Group.TREATED)
     for r in control_and_excluded.select_related("customer"):
         assert r.customer.email not in received, r.group
-    spanish = next(r for r in treated if r.customer.first_name == "Cliente050")
-    mail = received["c050@example.es"]
+
+    # Who lands in the control group depends on the customers' ids (the draw is seeded and stratified),
+    # so take the first treated customer who got a Spanish message rather than a fixed one.
+    def greets_in_spanish(r):
+        body = received[r.customer.email].text()
+        name = r.customer.first_name
+        return f"Hola {name}:" in body or f"{name}, te echamos" in body
+
+    spanish = next(r for r in treated if greets_in_spanish(r))
+    mail = received[spanish.customer.email]
     body = mail.text()
-    assert "Hola Cliente050:" in body or "Cliente050, te echamos" in body
     assert spanish.promo_code in body and "15\u00a0%" in body and "40,00\u00a0€" in body
     assert mail.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    english = received["c005@example.es"]
-    if "come back" in english.message["Subject"]:
+    english = received.get("c005@example.es")  # absent when the draw put them in the control group
+    if english is not None and "come back" in english.message["Subject"]:
         assert "Hi Cliente005, use VUELVE-" in english.text()
         assert "To stop receiving these e-mails" in english.text()
 
