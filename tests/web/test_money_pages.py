@@ -49,3 +49,19 @@ def test_the_status_card_writes_money_with_grouping(client, owner, customer):
     assert "37.288,56\u00a0€" in page.content.decode()
     page = client.get(reverse("customers:detail", args=[customer.pk]), HTTP_ACCEPT_LANGUAGE="en")
     assert "€37,288.56" in page.content.decode()
+
+
+def test_the_status_card_reads_without_a_recency(client, owner, customer):
+    """A metrics row with a last purchase but no recency (written by hand or by an older refresh)
+    shows the date without "N days ago" instead of failing the page."""
+    from cartera.insights.models import CustomerMetrics
+    from cartera.insights.services import insights_refresh
+    from cartera.sales.services import order_create
+
+    order_create(actor=owner, customer=customer, fields={"ordered_on": "2026-02-01", "amount": "10"})
+    insights_refresh(trigger="test")
+    CustomerMetrics.objects.filter(customer=customer).update(recency_days=None)
+    client.force_login(owner)
+    page = client.get(reverse("customers:detail", args=[customer.pk]), HTTP_ACCEPT_LANGUAGE="es")
+    assert page.status_code == 200
+    assert "01/02/2026" in page.content.decode()
