@@ -508,9 +508,9 @@ class TransactionModel(Estimator, ABC):
         return np.asarray(np.clip(p_alive * (1.0 - quiet), 0.0, 1.0), dtype=np.float64)
 
     @staticmethod
+    @abstractmethod
     def _log_odds_dead(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
         """log(P(dead) / P(alive)) given ``(x, t_x, T)``; each model gives its own."""
-        raise NotImplementedError
 
     @staticmethod
     def _p_no_purchase_if_alive(
