@@ -266,6 +266,9 @@ def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = selectors.campaign_get(user=request.user, pk=pk)
     if campaign.is_draft:
         raise Http404
+    if not request.headers.get("HX-Request"):
+        # Opened as an address (a bookmark, a copied link): the campaign's page shows the same progress.
+        return redirect("campaigns:detail", pk=campaign.pk)
     progress = selectors.campaign_progress(campaign=campaign)
     return render(
         request,

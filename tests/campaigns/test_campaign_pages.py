@@ -70,8 +70,10 @@ def test_a_manager_creates_reviews_and_sends_from_the_pages(client, smtp, portfo
     detail = client.get(f"/campaigns/{campaign.pk}/").content.decode()
     assert 'id="campaign-progress"' in detail and 'hx-trigger="every 2s"' in detail
     deliver_pending()
-    fragment = client.get(f"/campaigns/{campaign.pk}/progress/").content.decode()
+    fragment = client.get(f"/campaigns/{campaign.pk}/progress/", HTTP_HX_REQUEST="true").content.decode()
     assert 'id="progress-percent">100 %<' in fragment and "hx-trigger" not in fragment
+    # The fragment's address opened by hand shows the campaign's page, not a bare fragment.
+    assert client.get(f"/campaigns/{campaign.pk}/progress/")["Location"] == f"/campaigns/{campaign.pk}/"
     results = client.get(f"/campaigns/{campaign.pk}/results/").content.decode()
     assert (
         'id="results-table"' in results
