@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cartera.campaigns.models import Campaign, Channel
 from cartera.campaigns.personalisation import VARIABLES
+from cartera.campaigns.services import CAMPAIGN_FIELDS
 from cartera.core.forms import ServiceModelForm
 from cartera.segments.models import Segment
 
@@ -18,18 +19,7 @@ class CampaignForm(ServiceModelForm):
 
     class Meta:
         model = Campaign
-        fields = [
-            "name",
-            "goal",
-            "control_percent",
-            "frequency_cap_days",
-            "window_days",
-            "promo_mode",
-            "promo_code",
-            "promo_discount",
-            "promo_valid_until",
-            "promo_max_uses",
-        ]
+        fields = list(CAMPAIGN_FIELDS)  # the one list of what a person sets on a campaign
         widgets = {"promo_valid_until": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
 
 

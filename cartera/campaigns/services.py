@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -456,26 +456,31 @@ def _create_calls(
 
 def campaign_pause(*, actor: User, campaign: Campaign) -> int:
     """Stop sending: the e-mails not yet sent wait. How many were held."""
-    _require(actor, campaign)
-    campaign.refresh_from_db(fields=["status"])
-    if campaign.status != CampaignStatus.SENDING:
-        raise ValidationError(_("Only a campaign being sent can be paused."))
-    held = outbox_hold(batch=campaign.batch)
-    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.PAUSED)
-    campaign.status = CampaignStatus.PAUSED
-    return held
+    return _campaign_switch(
+        actor, campaign, CampaignStatus.SENDING, CampaignStatus.PAUSED, outbox_hold,
+        _("Only a campaign being sent can be paused."),
+    )  # fmt: skip
 
 
 def campaign_resume(*, actor: User, campaign: Campaign) -> int:
     """Carry on sending a paused campaign. How many e-mails were released."""
+    return _campaign_switch(
+        actor, campaign, CampaignStatus.PAUSED, CampaignStatus.SENDING, outbox_release,
+        _("Only a paused campaign can be resumed."),
+    )  # fmt: skip
+
+
+@transaction.atomic
+def _campaign_switch(
+    actor: User, campaign: Campaign, current: str, new: str, outbox_step: Callable[..., int], refusal: str
+) -> int:
+    """Move ``campaign`` from ``current`` to ``new`` and hold or release its e-mails, in one step: the
+    status changes only if it still is ``current`` (two clicks, two people), else ``refusal``."""
     _require(actor, campaign)
-    campaign.refresh_from_db(fields=["status"])
-    if campaign.status != CampaignStatus.PAUSED:
-        raise ValidationError(_("Only a paused campaign can be resumed."))
-    released = outbox_release(batch=campaign.batch)
-    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SENDING)
-    campaign.status = CampaignStatus.SENDING
-    return released
+    if not Campaign.objects.filter(pk=campaign.pk, status=current).update(status=new):
+        raise ValidationError(refusal)
+    campaign.status = new
+    return outbox_step(batch=campaign.batch)
 
 
 def campaign_delete(*, actor: User, campaign: Campaign) -> None:
