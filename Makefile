@@ -13,7 +13,7 @@ CHROMIUM ?= /usr/bin/chromium
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help run serve install test lint typecheck check-migrations test-sqlite test-plain test-postgres test-browser test-schemathesis \
-        browser-deps postgres bench bench-analytics bench-imports bench-segments bench-load messages clean
+        browser-deps postgres test-line-server test-line-sqlite bench bench-analytics bench-imports bench-segments bench-load messages clean
 
 help:
 	@echo "make run    create the environment, migrate, load the demo portfolio, serve http://127.0.0.1:8000"
@@ -54,14 +54,16 @@ browser-deps:
 postgres:
 	@bash .ci/postgres
 
+# Each run keeps its files (import uploads, the mail sink) in its own var/ folder, so runs can overlap.
 test-sqlite: install
-	$(BIN)/pytest -m "not browser" -q -p no:cacheprovider
+	CARTERA_VAR_DIR=$(CURDIR)/var/test-sqlite $(BIN)/pytest -m "not browser" -q -p no:cacheprovider
 
 test-postgres: install postgres
-	DATABASE_URL=$(PG_URL) $(BIN)/pytest -m "not browser" -q -p no:cacheprovider --ignore=tests/customerbase
+	CARTERA_VAR_DIR=$(CURDIR)/var/test-postgres DATABASE_URL=$(PG_URL) \
+	  $(BIN)/pytest -m "not browser" -q -p no:cacheprovider --ignore=tests/customerbase
 
 test-browser: install browser-deps
-	CARTERA_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -m browser -q -p no:cacheprovider
+	CARTERA_VAR_DIR=$(CURDIR)/var/test-browser CARTERA_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -m browser -q -p no:cacheprovider
 
 # The API against its OpenAPI document (also part of test-sqlite and test-postgres, so of `make test`).
 test-schemathesis: install
@@ -70,9 +72,19 @@ test-schemathesis: install
 # The whole suite again with every bulk-write trick (COPY, the metrics table swap, index rebuilds)
 # replaced by its plain ORM twin, so both stay correct (cartera/core/bulk.py).
 test-plain: install
-	CARTERA_BULK_PLAIN=1 $(BIN)/pytest -m "not browser" -q -p no:cacheprovider
+	CARTERA_VAR_DIR=$(CURDIR)/var/test-plain CARTERA_BULK_PLAIN=1 $(BIN)/pytest -m "not browser" -q -p no:cacheprovider
 
-test: install lint typecheck check-migrations test-postgres test-browser test-sqlite test-plain
+# The four runs in two lines side by side, one per core: PostgreSQL then the browser, SQLite then the
+# plain twins. Each line's output is printed whole when the line ends.
+test: install lint typecheck check-migrations postgres browser-deps
+	@echo "Running the PostgreSQL + browser runs and the SQLite + plain-twin runs side by side (about 20 minutes)..."
+	@$(MAKE) --no-print-directory -j2 --output-sync=recurse test-line-server test-line-sqlite
+
+test-line-server:
+	@$(MAKE) --no-print-directory test-postgres && $(MAKE) --no-print-directory test-browser
+
+test-line-sqlite:
+	@$(MAKE) --no-print-directory test-sqlite && $(MAKE) --no-print-directory test-plain
 
 bench: install
 	$(PY) -m bench.run

@@ -32,6 +32,9 @@ CHROMIUM_ARGS = [
 ]
 SHOTS = Path(os.environ.get("CARTERA_SHOTS") or Path(tempfile.gettempdir()) / "cartera-shots")
 PASSWORD = "s3cret-pass-123"
+# How long an action or an expectation may wait. Generous because `make test` runs the browser tests
+# beside the SQLite run, so a page may take a few seconds on the shared two cores.
+PATIENCE_MS = 15_000
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,13 @@ def browser_locale() -> str:
     return "es-ES"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _patient_expectations() -> None:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=PATIENCE_MS)
+
+
 @pytest.fixture
 def context(browser: Any, viewport: Viewport, live_server: Any, browser_locale: str) -> Iterator[Any]:
     from django.conf import settings
@@ -181,7 +191,7 @@ def context(browser: Any, viewport: Viewport, live_server: Any, browser_locale: 
         locale=browser_locale,
         timezone_id=settings.TIME_ZONE,  # the server reads datetime-local inputs in this zone
     )
-    context.set_default_timeout(5_000)
+    context.set_default_timeout(PATIENCE_MS)
     yield context
     context.close()
 

@@ -14,6 +14,8 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
+from tests.browser.conftest import PATIENCE_MS
+
 pytestmark = pytest.mark.browser
 
 
@@ -25,11 +27,11 @@ def browser_locale(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(autouse=True)
 def _patient(context: Any) -> Any:
     """These walks post a dozen forms each; on a loaded machine (CI shares its cores) a page may take
-    more than the suite's default five seconds, which would fail the walk for nothing."""
+    more than the suite's default fifteen seconds, which would fail the walk for nothing."""
     context.set_default_timeout(30_000)
     expect.set_options(timeout=30_000)
     yield
-    expect.set_options(timeout=5_000)
+    expect.set_options(timeout=PATIENCE_MS)
 
 
 def tr(lang: str, msgid: str) -> str:
