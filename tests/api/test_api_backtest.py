@@ -16,6 +16,9 @@ from cartera.insights.models import Backtest
 CUTOFF = dt.date(1997, 9, 30)
 END = dt.date(1998, 6, 30)
 REPORT = "/api/insights/backtest"
+# These tests run the real worker in this process; it closes the database connection after its batch,
+# which on PostgreSQL would end the test's own transaction: they commit for real instead.
+WORKER = pytest.mark.django_db(transaction=True)
 
 
 def _run_worker() -> None:
@@ -42,6 +45,7 @@ def test_before_any_check_the_report_is_a_404_that_says_how_to_start_one(api_as,
     assert "POST /api/insights/backtest" in response.json()["detail"]
 
 
+@WORKER
 def test_queue_poll_and_read_the_new_report(api_as, owner, cdnow_portfolio):
     from django_tasks_db.models import DBTaskResult
 
@@ -68,6 +72,7 @@ def test_queue_poll_and_read_the_new_report(api_as, owner, cdnow_portfolio):
     assert report == row.result and report["cutoff"] == done["cutoff"]
 
 
+@WORKER
 def test_a_check_that_cannot_be_made_is_a_failed_job_with_the_reason(api_as, owner, customer):
     api = api_as(owner)
     location = api.post(REPORT)["Location"]
@@ -78,6 +83,7 @@ def test_a_check_that_cannot_be_made_is_a_failed_job_with_the_reason(api_as, own
     assert api.get(REPORT).status_code == 404
 
 
+@WORKER
 def test_a_history_too_short_to_fit_leaves_a_failed_job_naming_the_failed_row(api_as, owner, cdnow_loader):
     cdnow_loader(max_rows=6)
     api = api_as(owner)

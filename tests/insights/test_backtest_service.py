@@ -100,6 +100,8 @@ def test_bad_dates_and_no_history_are_clear_errors(db, cdnow_loader):
     assert not Backtest.objects.exists()
 
 
+# The worker closes the database connection after its batch: on PostgreSQL that needs a real commit.
+@pytest.mark.django_db(transaction=True)
 def test_the_worker_runs_the_backtest_after_a_refresh_at_most_daily(cdnow_portfolio):
     from django_tasks_db.models import DBTaskResult
 
