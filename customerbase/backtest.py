@@ -36,7 +36,7 @@ from customerbase.gammagamma import frequency_spend_correlation
 from customerbase.lifecycle import LifecycleThresholds, classify_lifecycle
 from customerbase.mbgnbd import MBGNBD
 from customerbase.paretonbd import ParetoNBD
-from customerbase.rfm import calibration_holdout_split
+from customerbase.rfm import calibration_holdout_split, purchase_days_between
 
 __all__ = [
     "MODELS",
@@ -140,15 +140,16 @@ def holdout_data(
     holdout_days = float((obs_end - cal_end).astype(np.int64))
     horizon = min(float(horizon_days), holdout_days)
     horizon_end = cal_end + np.timedelta64(int(round(horizon)), "D")
-    first = calibration_holdout_split(
-        customer_ids, dates, amounts, calibration_end=cal_end, observation_end=horizon_end, freq_days=WEEK
-    )
     cal = whole.calibration
+    # The horizon's purchase-days without summarising the calibration period a second time.
+    first = purchase_days_between(
+        customer_ids, dates, among=cal.customer_ids, after=cal_end, until=horizon_end
+    )
     return HoldoutData(
         frequency=cal.frequency,
         recency=cal.recency,
         T=cal.T,
-        purchases_horizon=first.frequency_holdout,
+        purchases_horizon=first,
         purchases_holdout=whole.frequency_holdout,
         horizon=horizon / WEEK,
         duration=holdout_days / WEEK,

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
 from scipy import special  # type: ignore[import-untyped,unused-ignore]
 
 from customerbase._base import TransactionModel, log1mexp, wsum
+from customerbase._distinct import by_distinct_pairs
 from customerbase._special import hyp2f1_c_a1_series, log_hyp2f1_c_a1, pow_tail
 from customerbase._types import ArrayLike, FloatArray
 from customerbase.rfm import CompressedRFM
@@ -35,8 +37,9 @@ def _log_a0(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray) -
     d = beta-alpha`` otherwise; both terms are computed in log space and subtracted with
     ``log(1 - exp(.))``. ``A_0 = 0`` (log = -inf) when ``t_x = T``.
     """
-    u1 = _log_f(params, x, t_x)
-    u2 = _log_f(params, x, T)
+    # Each term depends on (x, u) alone, and customers share few distinct pairs (see ``_distinct``).
+    u1 = by_distinct_pairs(partial(_log_f, params), x, t_x)
+    u2 = by_distinct_pairs(partial(_log_f, params), x, T)
     with np.errstate(invalid="ignore"):
         diff = np.minimum(u2 - u1, 0.0)
     return np.asarray(u1 + log1mexp(diff), dtype=np.float64)
@@ -91,14 +94,17 @@ def _log_f_and_grad(
     if not easy.all():
         hard = ~easy
         ph, xh, uh = params, x[hard], u[hard]
-        out[hard] = _log_f(ph, xh, uh)
+        out[hard] = by_distinct_pairs(partial(_log_f, ph), xh, uh)
         for i in range(4 if need_grad else 0):
             step = 1e-6 * float(params[i])
             up = params.copy()
             dn = params.copy()
             up[i] += step
             dn[i] -= step
-            grad[i, hard] = (_log_f(up, xh, uh) - _log_f(dn, xh, uh)) / (2.0 * step)
+            grad[i, hard] = (
+                by_distinct_pairs(partial(_log_f, up), xh, uh)
+                - by_distinct_pairs(partial(_log_f, dn), xh, uh)
+            ) / (2.0 * step)
         if not easy.any():
             return out, grad
         x, u, mu, z, n, big_n = x[easy], u[easy], mu[easy], z[easy], n[easy], big_n[easy]

@@ -203,6 +203,9 @@ class Backtest(models.Model):
     shown_model = models.CharField(_("model chosen"), max_length=30, blank=True)
     result = models.JSONField(_("result"), default=dict, blank=True)
     note = models.TextField(_("note"), blank=True)
+    # The background task that ran it (a ``check_predictions`` task result id), so that the API's
+    # job status can say which backtest a queued job produced; empty when run from the command line.
+    task_id = models.CharField(_("background task"), max_length=64, blank=True)
 
     class Meta:
         verbose_name = _("prediction backtest")

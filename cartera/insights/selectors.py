@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from cartera.core.scoping import restrict
 from cartera.customers.models import Customer
@@ -139,4 +140,47 @@ def prediction_hint() -> dict[str, Any] | None:
         "ece": result.get("ece_shown_score"),
         "model": MODEL_LABELS.get(row.shown_model, row.shown_model),
         "cutoff": row.cutoff,
+    }
+
+
+# A queued backtest's state, as the API tells it (django-tasks' statuses, in the API's words).
+JOB_STATES = {"READY": "queued", "RUNNING": "running", "SUCCESSFUL": "done", "FAILED": "failed"}
+
+
+def backtest_job(*, user: Any, job_id: str, task_path: str) -> dict[str, Any] | None:
+    """A queued backtest (a ``task_path`` task result) and what it produced, for the API's polling.
+
+    ``None`` when there is no such job or the user does not see customers (the page's rule). A job
+    the worker finished without a stored result (a history too short to check) is ``failed`` with
+    the reason, so that a client polling for ``done`` never waits for a report that will not come.
+    """
+    from django_tasks_db.models import DBTaskResult
+
+    if not restrict(Customer.objects.all(), user, "view").exists():
+        return None
+    job = DBTaskResult.objects.filter(pk=job_id, task_path=task_path).first()
+    if job is None:
+        return None
+    state = JOB_STATES.get(job.status, "failed")
+    row = Backtest.objects.filter(task_id=str(job.pk)).order_by("-started_at").first()
+    message = ""
+    if state == "done":
+        if row is not None and row.status == Backtest.Status.DONE:
+            message = str(job.return_value or "")
+        else:
+            state = "failed"
+            message = row.note if row is not None else str(job.return_value or "")
+    elif state == "failed":
+        message = _("The check stopped with an error; the server's log says why.")
+    return {
+        "id": str(job.pk),
+        "status": state,
+        "enqueued_at": job.enqueued_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "message": message,
+        "backtest_id": row.pk if row is not None and row.status == Backtest.Status.DONE else None,
+        "cutoff": row.cutoff if row is not None else None,
+        "holdout_end": row.holdout_end if row is not None else None,
+        "shown_model": (row.shown_model or None) if row is not None else None,
     }

@@ -553,14 +553,19 @@ def backtest_dates(
 
 
 def backtest_run(
-    *, cutoff: dt.date | None = None, holdout_end: dt.date | None = None, trigger: str = "manual"
+    *,
+    cutoff: dt.date | None = None,
+    holdout_end: dt.date | None = None,
+    trigger: str = "manual",
+    task_id: str = "",
 ) -> Backtest:
     """Check the predictions on the portfolio's own history and store the result.
 
     Calibrates every model on the orders up to ``cutoff``, predicts the period up to
     ``holdout_end`` and compares (``customerbase.backtest``); the latest finished backtest chooses the
     model behind the shown figures at the next refresh. A history too short to fit any model is a
-    ``ValidationError`` (and a failed row saying why).
+    ``ValidationError`` (and a failed row saying why). ``task_id`` names the background task that
+    runs it, if any (the API's job status follows it).
     """
     started, clock = timezone.now(), time.perf_counter()
     orders = selectors.order_arrays()
@@ -568,7 +573,14 @@ def backtest_run(
     data = holdout_data(
         orders.customer_ids, orders.days, orders.amounts, calibration_end=cutoff, observation_end=end
     )
-    row = Backtest(started_at=started, trigger=trigger, cutoff=cutoff, holdout_end=end, customers=len(data))
+    row = Backtest(
+        started_at=started,
+        trigger=trigger,
+        cutoff=cutoff,
+        holdout_end=end,
+        customers=len(data),
+        task_id=task_id,
+    )
     try:
         estimator = BacktestEstimator(thresholds=lifecycle_thresholds()).fit(
             data.frequency, data.recency, data.T, data.purchases_horizon, data.purchases_holdout,

@@ -33,11 +33,14 @@ def refresh_insights(context: TaskContext[[str], str], trigger: str = "task") ->
     return f"{run.customers} customers in {run.seconds:.1f} s"
 
 
-@task()
-def check_predictions(trigger: str = "task") -> str:
-    """Run the backtest in the worker; a history too short to check is reported, not raised."""
+@task(takes_context=True)
+def check_predictions(context: TaskContext[[str], str], trigger: str = "task") -> str:
+    """Run the backtest in the worker; a history too short to check is reported, not raised.
+
+    The backtest row records this task's id, so that the API's job status finds what it produced.
+    """
     try:
-        row = backtest_run(trigger=trigger)
+        row = backtest_run(trigger=trigger, task_id=str(context.task_result.id))
     except ValidationError as exc:
         return f"skipped: {' '.join(exc.messages)}"
     return f"{row.customers} customers, model {row.shown_model}, {row.seconds:.1f} s"
@@ -51,13 +54,18 @@ def schedule_backtest() -> None:
     queue_backtest(trigger="after refresh")
 
 
-def queue_backtest(*, trigger: str) -> None:
-    """Queue the backtest unless one is already waiting."""
+def queue_backtest(*, trigger: str) -> str:
+    """Queue the backtest unless one is already waiting; the id of the queued (or waiting) task."""
     from django_tasks_db.models import DBTaskResult
 
-    waiting = DBTaskResult.objects.filter(task_path=check_predictions.module_path, status="READY").exists()
-    if not waiting:
-        check_predictions.enqueue(trigger=trigger)
+    waiting = (
+        DBTaskResult.objects.filter(task_path=check_predictions.module_path, status="READY")
+        .order_by("enqueued_at")
+        .first()
+    )
+    if waiting is not None:
+        return str(waiting.id)
+    return str(check_predictions.enqueue(trigger=trigger).id)
 
 
 def schedule_refresh(*, trigger: str) -> None:

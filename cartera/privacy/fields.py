@@ -81,7 +81,7 @@ FIELDS: dict[str, dict[str, How]] = {
     # Aggregates of the whole portfolio (rates, AUCs, parameters): nobody's personal data.
     "insights.backtest": {
         "started_at": K, "status": K, "trigger": K, "cutoff": K, "holdout_end": K, "shown_model": K,
-        "result": K, "note": K,
+        "result": K, "note": K, "task_id": K,
     },
     "segments.segment": {
         **_STAMPS, "name": K, "description": K, "definition": K, "kind": K, "frozen_at": K,

@@ -22,6 +22,7 @@ from customerbase.rfm.summary import (
     CalibrationHoldout,
     RFMSummary,
     calibration_holdout_split,
+    purchase_days_between,
     summary_from_transactions,
 )
 
@@ -35,6 +36,7 @@ __all__ = [
     "RFMSummary",
     "calibration_holdout_split",
     "compress_rfm",
+    "purchase_days_between",
     "rfm_scores",
     "rfm_segment",
     "summary_from_transactions",

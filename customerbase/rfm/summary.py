@@ -37,7 +37,13 @@ from customerbase.rfm._passes import (
 )
 from customerbase.rfm.compress import CompressedRFM, compress_rfm
 
-__all__ = ["CalibrationHoldout", "RFMSummary", "calibration_holdout_split", "summary_from_transactions"]
+__all__ = [
+    "CalibrationHoldout",
+    "RFMSummary",
+    "calibration_holdout_split",
+    "purchase_days_between",
+    "summary_from_transactions",
+]
 
 
 @dataclass(frozen=True)
@@ -262,3 +268,33 @@ def calibration_holdout_split(
         revenue_holdout=rev_h,
         duration_holdout=float((end_day - cal_day) / freq_days),
     )
+
+
+def purchase_days_between(
+    customer_ids: ArrayLike,
+    dates: ArrayLike,
+    *,
+    among: AnyArray,
+    after: DateLike,
+    until: DateLike,
+) -> IntArray:
+    """Distinct purchase-days in ``(after, until]`` of each customer of ``among`` (sorted ids).
+
+    The same count as :func:`calibration_holdout_split`'s ``frequency_holdout`` with
+    ``calibration_end=after, observation_end=until``, without building the calibration summary
+    again (the backtest needs the count for a shorter horizon too); ``tests/customerbase/
+    test_backtest.py`` checks the two agree.
+    """
+    ids, day_numbers, _ = _prepare(customer_ids, dates, None)
+    among = np.asarray(among)
+    out = np.zeros(among.shape[0], dtype=np.int64)
+    lo = int(_to_day(after).astype(np.int64))
+    hi = int(_to_day(until).astype(np.int64))
+    window = (day_numbers > lo) & (day_numbers <= hi)
+    if among.shape[0] == 0 or not window.any():
+        return out
+    days = _purchase_days(ids, day_numbers, None, window)
+    pos = np.minimum(np.searchsorted(among, days.ids), among.shape[0] - 1)
+    known = among[pos] == days.ids
+    out[pos[known]] = days.counts[known]
+    return out

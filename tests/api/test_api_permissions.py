@@ -181,6 +181,9 @@ def outsider_walk(r):
         ("post", "/api/campaigns/999999/pause", {}, {404}),
         ("post", "/api/campaigns/999999/resume", {}, {404}),
         ("get", "/api/campaigns/999999/results", None, {404}),
+        ("get", "/api/insights/backtest", None, {404}),
+        ("post", "/api/insights/backtest", {}, {404}),
+        ("get", "/api/insights/backtest/jobs/00000000-0000-4000-8000-000000000000", None, {404}),
     ]
 
 

@@ -100,6 +100,8 @@ def test_bad_dates_and_no_history_are_clear_errors(db, cdnow_loader):
     assert not Backtest.objects.exists()
 
 
+# The worker closes the database connection after its batch: on PostgreSQL that needs a real commit.
+@pytest.mark.django_db(transaction=True)
 def test_the_worker_runs_the_backtest_after_a_refresh_at_most_daily(cdnow_portfolio):
     from django_tasks_db.models import DBTaskResult
 
@@ -108,8 +110,11 @@ def test_the_worker_runs_the_backtest_after_a_refresh_at_most_daily(cdnow_portfo
     schedule_backtest()
     schedule_backtest()
     assert DBTaskResult.objects.filter(task_path=check_predictions.module_path).count() == 1
-    message = check_predictions.call(trigger="test")
-    assert "customers, model" in message and selectors.latest_backtest() is not None
+    call_command("db_worker", "--batch", "--interval", "0", verbosity=0)
+    job = DBTaskResult.objects.get(task_path=check_predictions.module_path)
+    assert job.status == "SUCCESSFUL" and "customers, model" in job.return_value
+    latest = selectors.latest_backtest()
+    assert latest is not None and latest.task_id == str(job.pk)
     DBTaskResult.objects.all().delete()
     schedule_backtest()  # one ran less than a day ago
     assert not DBTaskResult.objects.exists()
