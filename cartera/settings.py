@@ -119,6 +119,9 @@ TEMPLATES = [
     },
 ]
 
+# Django's renderer, with select boxes written in Python instead of one template per option.
+FORM_RENDERER = "cartera.core.form_renderer.FormRenderer"
+
 # --- database -------------------------------------------------------------------------------------
 SQLITE_PATH = VAR_DIR / "cartera.sqlite3"
 DATABASES = {
