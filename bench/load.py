@@ -167,7 +167,7 @@ def worker_workload(result: Path, users: int) -> None:
         client = Client()
         # A real session, as the login form opens it (the password check itself is left out).
         client.force_login(
-            User.objects.get(username=username), backend="django.contrib.auth.backends.ModelBackend"
+            User.objects.get(username=username), backend="cartera.accounts.backends.AccessBackend"
         )
         sessions.append(
             {
