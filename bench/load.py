@@ -167,7 +167,7 @@ def worker_workload(result: Path, users: int) -> None:
         client = Client()
         # A real session, as the login form opens it (the password check itself is left out).
         client.force_login(
-            User.objects.get(username=username), backend="django.contrib.auth.backends.ModelBackend"
+            User.objects.get(username=username), backend="cartera.accounts.backends.AccessBackend"
         )
         sessions.append(
             {
@@ -465,32 +465,24 @@ def run_phase(
 # --- one request at a time ------------------------------------------------------------------------
 
 
-def worker_profile(result: Path, repeat: int, cprofile: str, only: str) -> None:
-    """(In a process with Django set up on the benchmark database.) The cost of each kind of request.
+def request_kinds(workload: dict[str, Any], seed: int = SEED, *, lock_out: bool = True) -> dict[str, Any]:
+    """(With Django set up.) Each kind of request of the load mix, as a call that makes one of them.
 
-    Each kind runs ``repeat`` times after a warm-up, through the whole middleware stack as a logged-in
-    sales rep (the API with her token): median CPU time of this process, median wall time, and the
-    queries of one request with the time the database took for them.
+    The web as a logged-in sales rep (the test client skips CSRF checks, so the quick form posts
+    without a token), the API with her token, the login form as an anonymous visitor; customers and
+    search terms are drawn from ``workload`` with a generator seeded by ``seed``, so two runs of the
+    same code make the same requests. The login lockouts are reset and, with ``lock_out``, the admin
+    is locked out (five password hashes) for the "login: locked out" kind.
     """
-    import cProfile
-    import pstats
     import random
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cartera.settings")
-    import django
-
-    django.setup()
     from django.conf import settings
     from django.core.management import call_command
-    from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
-    workload = json.loads((VAR / "load-workload.json").read_text())
-    rng = random.Random(SEED)
     from cartera.accounts.models import User
 
-    # The test client skips CSRF checks (the quick form posts without a token); its host is allowed.
+    rng = random.Random(seed)
     client = Client(SERVER_NAME="localhost")
     client.force_login(User.objects.get(username="ana"))
     token = {"Authorization": f"Bearer {workload['sessions'][0]['token']}"}
@@ -498,6 +490,8 @@ def worker_profile(result: Path, repeat: int, cprofile: str, only: str) -> None:
     def customer() -> int:
         return int(rng.choice(workload["customer_ids"]))
 
+    anonymous = Client(SERVER_NAME="localhost")
+    guesses = itertools.count()
     kinds: dict[str, Any] = {
         "list": lambda: client.get("/customers/"),
         "list (filtered or sorted)": lambda: client.get(
@@ -525,11 +519,31 @@ def worker_profile(result: Path, repeat: int, cprofile: str, only: str) -> None:
             "/accounts/login/", {"username": "admin", "password": "guess"}
         ),
     }
-    anonymous = Client(SERVER_NAME="localhost")
-    guesses = itertools.count()
     call_command("axes_reset", verbosity=0)
-    for _ in range(settings.AXES_FAILURE_LIMIT):
+    for _ in range(settings.AXES_FAILURE_LIMIT if lock_out else 0):
         anonymous.post("/accounts/login/", {"username": "admin", "password": "guess"})
+    return kinds
+
+
+def worker_profile(result: Path, repeat: int, cprofile: str, only: str) -> None:
+    """(In a process with Django set up on the benchmark database.) The cost of each kind of request.
+
+    Each kind runs ``repeat`` times after a warm-up, through the whole middleware stack as a logged-in
+    sales rep (the API with her token): median CPU time of this process, median wall time, and the
+    queries of one request with the time the database took for them.
+    """
+    import cProfile
+    import pstats
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cartera.settings")
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    workload = json.loads((VAR / "load-workload.json").read_text())
+    kinds = request_kinds(workload)
     out: dict[str, Any] = {}
     for name, call in kinds.items():
         if only and name not in only.split(","):

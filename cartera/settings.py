@@ -119,6 +119,9 @@ TEMPLATES = [
     },
 ]
 
+# Django's renderer, with select boxes written in Python instead of one template per option.
+FORM_RENDERER = "cartera.core.form_renderer.FormRenderer"
+
 # --- database -------------------------------------------------------------------------------------
 SQLITE_PATH = VAR_DIR / "cartera.sqlite3"
 DATABASES = {
@@ -152,7 +155,8 @@ AUTH_USER_MODEL = "accounts.User"
 # django-axes first: it refuses a locked-out username + address before any password is checked.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, reading a user's permissions and role in one query (cartera/accounts/backends.py).
+    "cartera.accounts.backends.AccessBackend",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -35,7 +35,10 @@ class User(AbstractUser):
         """The user's role name; superusers are admins whatever their groups."""
         if self.is_superuser:
             return roles.ADMIN
-        names = {g.name for g in self.groups.all()}
+        # Read with the permissions by cartera.accounts.backends when they were asked for first.
+        names = getattr(self, "_group_names_cache", None)
+        if names is None:
+            names = {g.name for g in self.groups.all()}
         for role in (roles.ADMIN, roles.MANAGER, roles.SALES_REP, roles.AUDITOR):
             if role in names:
                 return role
