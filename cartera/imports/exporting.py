@@ -1,5 +1,6 @@
 """Writing exports: CSV (UTF-8 with BOM, optionally ``;`` and decimal comma for Spanish Excel), XLSX
-(openpyxl write-only) and vCard. Cells a spreadsheet would run as a formula are neutralised."""
+(openpyxl write-only) and vCard. A CSV cell a spreadsheet would run as a formula is neutralised (OWASP:
+a leading apostrophe); an XLSX cell holding text is a text cell, so it never runs and keeps its value."""
 
 from __future__ import annotations
 
@@ -158,23 +159,30 @@ def xlsx_file(header: list[str], rows: Iterable[list[Any]]) -> Any:
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet()
-    sheet.append([_xlsx_cell(str(h)) for h in header])
+    sheet.append([_xlsx_cell(sheet, str(h)) for h in header])
     for row in rows:
-        sheet.append([_xlsx_cell(v) for v in row])
+        sheet.append([_xlsx_cell(sheet, v) for v in row])
     handle = tempfile.TemporaryFile()  # noqa: SIM115  # the response closes it
     workbook.save(handle)
     handle.seek(0)
     return handle
 
 
-def _xlsx_cell(value: Any) -> Any:
+def _xlsx_cell(sheet: Any, value: Any) -> Any:
+    """A cell as a spreadsheet takes it. Text is written as a text cell (``t="inlineStr"``), exactly
+    as typed: openpyxl would store a string starting with "=" as a formula, so the cell's type is
+    forced to text, and nothing (``=HYPERLINK(...)``, ``+34600111222``, ``-5``, ``@x``) ever runs as
+    a formula or gets an apostrophe that would change the value on a round trip. Only the control
+    characters an XLSX file cannot hold are dropped."""
     if value is None:
         return ""
     if isinstance(value, str):
-        # openpyxl stores a string starting with "=" as a formula; neutralised text stays text.
+        from openpyxl.cell import WriteOnlyCell
         from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-        return neutralize(ILLEGAL_CHARACTERS_RE.sub("", value))
+        cell = WriteOnlyCell(sheet, ILLEGAL_CHARACTERS_RE.sub("", value))
+        cell.data_type = "s"
+        return cell
     return value
 
 
