@@ -138,8 +138,9 @@ def test_manager_exports_filtered_list(client, manager, owner, customer):
     response = client.get(reverse("imports:export_customers", args=["xlsx"]))
     sheet = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
     names = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
-    assert '\'=HYPERLINK("x")' in names and "Lucía" in names
-    assert sheet.cell(2, 1).data_type != "f" and sheet.cell(3, 1).data_type != "f"
+    # A text cell, exactly as stored (no apostrophe), never a formula (issue 11 item 8).
+    assert '=HYPERLINK("x")' in names and "Lucía" in names
+    assert sheet.cell(2, 1).data_type == "s" and sheet.cell(3, 1).data_type == "s"
     vcard = b"".join(client.get(reverse("imports:export_customers", args=["vcf"])).streaming_content)
     assert vcard.count(b"BEGIN:VCARD") == 2 and b"lucia@example.es" in vcard
 
