@@ -42,7 +42,7 @@ def test_import_walkthrough(page, manager, login, shot, browser_log, tmp_path, s
 
 
 STALE = {
-    "es-ES": "Otra persona guardó la asignación «Feria»",
+    "es-ES": "Otra persona guardó la correspondencia «Feria»",
     "en-GB": "Someone else saved the mapping “Feria”",
 }
 

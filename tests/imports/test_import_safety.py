@@ -107,7 +107,7 @@ def test_a_stale_replace_of_a_saved_mapping_is_refused_and_nothing_is_lost(clien
 
     refused = client.post(url, form, headers={"accept-language": "es"})
     assert refused.status_code == 200
-    assert "Otra persona guardó la asignación «Mía» después de que la abrieras" in refused.text
+    assert "Otra persona guardó la correspondencia «Mía» después de que la abrieras" in refused.text
     assert ImportMapping.objects.get().columns == {"Mail": "city"}
     job.refresh_from_db()
     assert job.columns["Mail"] == "notes"  # what she chose is still on her import and in the form
