@@ -1,5 +1,6 @@
 """Writing exports: CSV (UTF-8 with BOM, optionally ``;`` and decimal comma for Spanish Excel), XLSX
-(openpyxl write-only) and vCard. Cells a spreadsheet would run as a formula are neutralised."""
+(openpyxl write-only) and vCard. A CSV cell a spreadsheet would run as a formula is neutralised (OWASP:
+a leading apostrophe); an XLSX cell holding text is a text cell, so it never runs and keeps its value."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -78,14 +80,19 @@ def _field_cell(c: Customer, name: str) -> Any:
 
 
 def customer_export() -> tuple[list[str], Callable[[Customer], list[Any]]]:
-    """The customer export's header and row writer: the columns above, then one per admin-defined
-    field (customers/fields.py), read once per export."""
+    """The customer export's header and row writer: the customer's reference (which orders and
+    interactions exports repeat), the columns above, then one per admin-defined field
+    (customers/fields.py), read once per export."""
     specs = custom_field_specs()
-    header = [*customer_columns(), *(spec.label for spec in specs)]
+    header = [_("Customer id"), *customer_columns(), *(spec.label for spec in specs)]
 
     def row(c: Customer) -> list[Any]:
         values = c.custom_fields or {}
-        return [*customer_row(c), *(_custom_cell(spec, values.get(spec.key)) for spec in specs)]
+        return [
+            customer_reference(c),
+            *customer_row(c),
+            *(_custom_cell(spec, values.get(spec.key)) for spec in specs),
+        ]
 
     return header, row
 
@@ -104,24 +111,48 @@ def _custom_cell(spec: CustomFieldSpec, value: Any) -> Any:
     return spec.shown(value) if spec.kind == CustomFieldType.BOOLEAN else str(value)
 
 
+# Orders and interactions name their customer by the columns an import recognises (imports/fields.py),
+# in Spanish and English, so an export can be imported back (into this Cartera or an empty one): the
+# customer's reference (the one the customer export writes), e-mail, phone and name.
+def customer_reference(c: Customer) -> str:
+    """The customer's reference in exports: ``cartera-<id>``, stable and readable; the customer export
+    writes it too, and an import keeps it as the customer's id in the other system."""
+    return f"cartera-{c.pk}"
+
+
+def order_number(o: Order) -> str:
+    """The order's own number, or for an order that has none (entered by hand, or imported without
+    one: then it holds an internal digest ``h:…``) the stable readable ``cartera-<id>``."""
+    ref = o.external_ref or ""
+    return ref if ref and not ref.startswith("h:") else f"cartera-{o.pk}"
+
+
+def _customer_identity_columns() -> list[str]:
+    return [_("Customer id"), _("Customer email"), _("Customer phone"), _("Customer name")]
+
+
+def _customer_identity(c: Customer) -> list[Any]:
+    return [customer_reference(c), c.email or "", format_phone(c.phone), c.full_name]
+
+
 def order_columns() -> list[str]:
-    return [_("Order number"), _("Customer"), _("Customer email"), _("Date"), _("Amount"), _("Currency"),
+    return [_("Order number"), *_customer_identity_columns(), _("Date"), _("Amount"), _("Currency"),
             _("Channel"), _("Purchase type"), _("Source")]  # fmt: skip
 
 
 def order_row(o: Order) -> list[Any]:
-    return [o.external_ref or o.pk, o.customer.full_name, o.customer.email or "", o.ordered_on, o.amount,
-            o.currency, o.get_channel_display(), o.category, o.source]  # fmt: skip
+    return [order_number(o), *_customer_identity(o.customer), o.ordered_on, o.amount, o.currency,
+            o.get_channel_display(), o.category, o.source]  # fmt: skip
 
 
 def interaction_columns() -> list[str]:
-    return [_("When"), _("Customer"), _("Customer email"), _("Kind"), _("Direction"), _("Subject"), _("Text"),
+    return [_("When"), *_customer_identity_columns(), _("Kind"), _("Direction"), _("Subject"), _("Text"),
             _("Outcome"), _("Author")]  # fmt: skip
 
 
 def interaction_row(i: Interaction) -> list[Any]:
-    return [i.occurred_at.replace(tzinfo=None), i.customer.full_name, i.customer.email or "",
-            i.get_kind_display(), i.get_direction_display(), i.subject, i.body, i.get_outcome_display(),
+    return [timezone.localtime(i.occurred_at).replace(tzinfo=None), *_customer_identity(i.customer), i.get_kind_display(),
+            i.get_direction_display(), i.subject, i.body, i.get_outcome_display(),
             str(i.author or "")]  # fmt: skip
 
 
@@ -158,23 +189,30 @@ def xlsx_file(header: list[str], rows: Iterable[list[Any]]) -> Any:
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet()
-    sheet.append([_xlsx_cell(str(h)) for h in header])
+    sheet.append([_xlsx_cell(sheet, str(h)) for h in header])
     for row in rows:
-        sheet.append([_xlsx_cell(v) for v in row])
+        sheet.append([_xlsx_cell(sheet, v) for v in row])
     handle = tempfile.TemporaryFile()  # noqa: SIM115  # the response closes it
     workbook.save(handle)
     handle.seek(0)
     return handle
 
 
-def _xlsx_cell(value: Any) -> Any:
+def _xlsx_cell(sheet: Any, value: Any) -> Any:
+    """A cell as a spreadsheet takes it. Text is written as a text cell (``t="inlineStr"``), exactly
+    as typed: openpyxl would store a string starting with "=" as a formula, so the cell's type is
+    forced to text, and nothing (``=HYPERLINK(...)``, ``+34600111222``, ``-5``, ``@x``) ever runs as
+    a formula or gets an apostrophe that would change the value on a round trip. Only the control
+    characters an XLSX file cannot hold are dropped."""
     if value is None:
         return ""
     if isinstance(value, str):
-        # openpyxl stores a string starting with "=" as a formula; neutralised text stays text.
+        from openpyxl.cell import WriteOnlyCell
         from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-        return neutralize(ILLEGAL_CHARACTERS_RE.sub("", value))
+        cell = WriteOnlyCell(sheet, ILLEGAL_CHARACTERS_RE.sub("", value))
+        cell.data_type = "s"
+        return cell
     return value
 
 

@@ -40,9 +40,11 @@ class FieldDef:
 _CUSTOMER_REF = (
     FieldDef("customer_email", gettext_lazy("Customer email"), "email",
              ("correo electronico", "correo", "email", "e-mail", "email address", "correo cliente",
-              "email cliente", "customer email", "person - email", "contact email", "email del cliente")),
+              "email cliente", "customer email", "person - email", "contact email", "email del cliente",
+              "correo electronico del cliente")),
     FieldDef("customer_phone", gettext_lazy("Customer phone"), "phone",
-             ("telefono", "movil", "phone", "mobile", "telefono cliente", "customer phone", "person - phone")),
+             ("telefono", "movil", "phone", "mobile", "telefono cliente", "customer phone", "person - phone",
+              "telefono del cliente")),
     FieldDef("customer_external_id", gettext_lazy("Customer id in the other system"), "text",
              ("id cliente", "customer id", "contact id", "record id", "person - id", "id externo cliente",
               "account id", "cliente", "codigo cliente", "codigo de cliente", "cod cliente", "cod. cliente",
@@ -98,7 +100,8 @@ FIELDS: dict[str, tuple[FieldDef, ...]] = {
                   "date of birth", "birthday", "bday", "cumpleanos")),
         FieldDef("sector", gettext_lazy("Sector"), "text", ("sector", "industry", "industria", "actividad"), 100),
         FieldDef("title", gettext_lazy("Title (Mr, Mrs, Ms...)"), "choice",
-                 ("tratamiento", "saludo", "salutation", "prefijo", "prefix", "n.prefix", "person - title"),
+                 ("tratamiento", "saludo", "salutation", "prefijo", "prefix", "n.prefix", "person - title",
+                  "titulo", "title"),
                  choices="customers.Customer.title"),
         FieldDef("stage", gettext_lazy("Stage"), "stage",
                  ("etapa", "fase", "stage", "lifecycle stage", "tipo de cliente", "estado", "lead status",
@@ -178,32 +181,48 @@ def field_map(kind: str) -> dict[str, FieldDef]:
 
 
 def suggest_columns(headers: list[str], kind: str) -> dict[str, str]:
-    """``{header: field key}`` for the headers that name a known field (each field used once)."""
+    """``{header: field key}`` for the headers that name a known field (each field used once).
+
+    A header equal to a field's own label or key wins first (so our own exports, headed by the
+    labels, map back as they were written: "Job title" is the job title, then "Title" the civility
+    title); then the aliases, each to the first of its fields still free; then a close spelling."""
     from rapidfuzz import fuzz, process
 
-    alias_to_field: dict[str, str] = {}
+    exact: dict[str, str] = {}
+    alias_to_fields: dict[str, list[str]] = {}
     for definition in fields_for(kind):
-        alias_to_field.setdefault(header_key(definition.key.replace("_", " ")), definition.key)
-        alias_to_field.setdefault(header_key(str(definition.label)), definition.key)
+        for name in (definition.key.replace("_", " "), str(definition.label)):
+            exact.setdefault(header_key(name), definition.key)
+            alias_to_fields.setdefault(header_key(name), []).append(definition.key)
         for alias in definition.aliases:
-            alias_to_field.setdefault(header_key(alias), definition.key)
+            candidates = alias_to_fields.setdefault(header_key(alias), [])
+            if definition.key not in candidates:
+                candidates.append(definition.key)
     result: dict[str, str] = {}
     used: set[str] = set()
-    pending: list[str] = []
     for header in headers:
-        key = alias_to_field.get(header_key(header))
-        if key and key not in used:
+        key = exact.get(header_key(header))
+        if key and key not in used and header not in result:
             result[header] = key
             used.add(key)
+    pending: list[str] = []
+    for header in headers:
+        if header in result:
+            continue
+        free = [k for k in alias_to_fields.get(header_key(header), []) if k not in used]
+        if free:
+            result[header] = free[0]
+            used.add(free[0])
         else:
             pending.append(header)
     for header in pending:
         match = process.extractOne(
-            header_key(header), list(alias_to_field), scorer=fuzz.ratio, score_cutoff=88
+            header_key(header), list(alias_to_fields), scorer=fuzz.ratio, score_cutoff=88
         )
-        if match and alias_to_field[match[0]] not in used:
-            result[header] = alias_to_field[match[0]]
-            used.add(alias_to_field[match[0]])
+        free = [k for k in alias_to_fields[match[0]] if k not in used] if match else []
+        if free:
+            result[header] = free[0]
+            used.add(free[0])
     return result
 
 
@@ -278,11 +297,15 @@ def parse_datetime(value: Any, order: str = "dmy") -> datetime.datetime:
     return moment
 
 
+# "1234.56" or "-5.5": a point followed by one or two digits, and no comma, is a decimal point even
+# where a comma is the decimal mark (a thousands point is followed by three digits: "1.234").
+_POINT_DECIMALS = re.compile(r"^[-+]?\d*\.\d{1,2}$")
 _AMOUNT_JUNK = re.compile(r"[€$£\s\u00a0]|EUR|USD|GBP", re.IGNORECASE)
 
 
 def parse_amount(value: Any, decimal_comma: bool = True) -> Decimal:
-    """An amount from a number cell or text such as ``1.234,56 €`` (``1,234.56`` without decimal comma)."""
+    """An amount from a number cell or text such as ``1.234,56 €`` (``1,234.56`` without decimal comma;
+    ``1234.56`` either way, as an English export writes it)."""
     if isinstance(value, bool):
         raise ValueError(_("not an amount"))
     if isinstance(value, int):
@@ -291,7 +314,10 @@ def parse_amount(value: Any, decimal_comma: bool = True) -> Decimal:
         result = Decimal(str(value))
     else:
         text = _AMOUNT_JUNK.sub("", text_of(value)).replace("'", "")
-        text = text.replace(".", "").replace(",", ".") if decimal_comma else text.replace(",", "")
+        if decimal_comma and not _POINT_DECIMALS.search(text):
+            text = text.replace(".", "").replace(",", ".")
+        else:
+            text = text.replace(",", "")
         try:
             result = Decimal(text)
         except InvalidOperation as exc:

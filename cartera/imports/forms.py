@@ -8,9 +8,10 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from cartera.core.concurrency import version_of
 from cartera.customers.models import Source
 from cartera.imports.fields import fields_for
-from cartera.imports.models import DuplicatePolicy, ImportJob, ImportKind
+from cartera.imports.models import DuplicatePolicy, ImportJob, ImportKind, ImportMapping
 
 
 class UploadForm(forms.Form):
@@ -55,8 +56,15 @@ class MappingForm(forms.Form):
         help_text=_("For example: consent collected at the 2026 fair; contract; legitimate interest."),
     )
     save_as = forms.CharField(label=_("Save this mapping as"), max_length=100, required=False)
+    # The saved mapping applied on this page and its version ("<id>:<version>"), so that replacing it
+    # after someone else saved it is refused (cartera/core/concurrency.py).
+    mapping_read = forms.RegexField(
+        regex=r"^\d{1,18}:[0-9T:.+\- ]{0,40}$", max_length=60, required=False, widget=forms.HiddenInput
+    )
 
-    def __init__(self, *args: Any, job: ImportJob, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, job: ImportJob, applied: ImportMapping | None = None, read: str = "", **kwargs: Any
+    ) -> None:
         initial = {
             "date_order": job.options.get("date_order", "dmy"),
             "decimal_comma": job.options.get("decimal_comma", True),
@@ -66,6 +74,11 @@ class MappingForm(forms.Form):
             "source_detail": job.source_detail,
             "lawful_basis": job.lawful_basis,
         }
+        if applied is not None:
+            initial["save_as"] = applied.name
+            initial["mapping_read"] = f"{applied.pk}:{version_of(applied)}"
+        elif read:  # kept across "Update the preview"
+            initial["mapping_read"] = read
         kwargs["initial"] = initial
         super().__init__(*args, **kwargs)
         self.job = job
@@ -100,6 +113,11 @@ class MappingForm(forms.Form):
             "phone_region": (self.cleaned_data["phone_region"] or "").upper(),
             "create_customers": bool(self.cleaned_data.get("create_customers")),
         }
+
+    def mapping_read_value(self) -> tuple[int, str] | None:
+        """The saved mapping this page applied and the version it was read at, if any."""
+        pk, _colon, version = (self.cleaned_data.get("mapping_read") or "").partition(":")
+        return (int(pk), version) if pk else None
 
     def column_bound_fields(self) -> list[forms.BoundField]:
         return [self[name] for name, _header in self.column_fields]

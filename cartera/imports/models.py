@@ -51,6 +51,8 @@ class ImportMapping(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Its saved state ("version", cartera/core/concurrency.py): a replace based on an older one is refused.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = _("saved mapping")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -10,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -91,11 +93,12 @@ def mapping(request: HttpRequest, pk: int) -> HttpResponse:
     if not services.import_job_configurable(job=job):
         return redirect("imports:detail", pk=job.pk)
     saved = selectors.mapping_list(user=request.user, kind=job.kind)
+    chosen = None
     if request.GET.get("mapping", "").isdigit():
         chosen = saved.filter(pk=int(request.GET["mapping"])).first()
         if chosen:
             job = services.import_mapping_apply(job=job, mapping=chosen)
-    form = MappingForm(request.POST or None, job=job)
+    form = MappingForm(request.POST or None, job=job, applied=chosen, read=request.GET.get("read", "")[:60])
     if request.method == "POST" and form.is_valid():
         try:
             services.import_job_configure(
@@ -108,9 +111,12 @@ def mapping(request: HttpRequest, pk: int) -> HttpResponse:
                 source_detail=form.cleaned_data["source_detail"],
                 lawful_basis=form.cleaned_data["lawful_basis"],
                 save_as=form.cleaned_data["save_as"],
+                mapping_read=form.mapping_read_value(),
             )
             if request.POST.get("action") == "preview":
-                return redirect("imports:mapping", pk=job.pk)
+                read = form.cleaned_data["mapping_read"]
+                query = "?" + urlencode({"read": read}) if read else ""
+                return redirect(reverse("imports:mapping", args=[job.pk]) + query)
             services.import_job_check(actor=request.user, job=job)  # type: ignore[arg-type]
         except ValidationError as exc:
             form.add_error(None, exc)

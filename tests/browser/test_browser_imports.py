@@ -39,3 +39,42 @@ def test_import_walkthrough(page, manager, login, shot, browser_log, tmp_path, s
     assert Customer.objects.filter(email="ana@example.es").exists()
     assert not Customer.objects.filter(first_name="Bea").exists()
     browser_log.assert_clean()
+
+
+STALE = {
+    "es-ES": "Otra persona guardó la correspondencia «Feria»",
+    "en-GB": "Someone else saved the mapping “Feria”",
+}
+
+
+@pytest.mark.parametrize("browser_locale", list(STALE))
+def test_a_stale_saved_mapping_is_refused(
+    page, owner, manager, login, shot, browser_log, tmp_path, settings, sideways_overflow, browser_locale
+):
+    """Issue 16: a rep applies her saved mapping, a manager replaces it meanwhile; her save is refused
+    with a message in her language, and the manager's version stays."""
+    from cartera.imports.models import ImportMapping
+    from cartera.imports.services import import_mapping_save
+
+    settings.VAR_DIR = tmp_path
+    path = tmp_path / "clientes.csv"
+    path.write_text(CSV, encoding="utf-8")
+    mine = import_mapping_save(
+        actor=owner, name="Feria", kind="customers", columns={"Ciudad": "city"}, options={}
+    )
+    login("owner")
+    page.goto("/data/")
+    page.locator("#upload-form input[type=file]").set_input_files(str(path))
+    page.locator("#upload-form button[type=submit]").click()
+    expect(page.locator("#mapping-form")).to_be_visible()
+    page.goto(page.url.split("?")[0] + f"?mapping={mine.pk}")
+    expect(page.locator("#id_save_as")).to_have_value("Feria")
+    import_mapping_save(
+        actor=manager, name="Feria", kind="customers", columns={"Ciudad": "notes"}, options={}
+    )
+    page.locator("#mapping-form button[value=dry_run]").click()
+    expect(page.locator("#mapping-form .errors")).to_contain_text(STALE[browser_locale])
+    assert sideways_overflow("stale mapping") is None
+    shot(f"stale-mapping-{browser_locale}")
+    assert ImportMapping.objects.get().columns == {"Ciudad": "notes"}
+    browser_log.assert_clean()

@@ -26,13 +26,13 @@ def test_rejected_rows_csv_neutralises_formula_headers(client, owner, start_job)
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
 
 
-def test_xlsx_export_neutralises_headers():
+def test_xlsx_export_writes_headers_as_text_cells():
     import openpyxl
 
     from cartera.imports.exporting import xlsx_file
 
     sheet = openpyxl.load_workbook(xlsx_file(["=1+1", "Nombre"], [["a", "b"]])).active
-    assert sheet.cell(1, 1).value == "'=1+1" and sheet.cell(1, 1).data_type != "f"
+    assert sheet.cell(1, 1).value == "=1+1" and sheet.cell(1, 1).data_type == "s"
 
 
 def _save(user, name, columns):
@@ -78,3 +78,58 @@ def test_outsider_sees_no_saved_mapping(outsider, manager):
 
     _save(manager, "Feria", {"Mail": "email"})
     assert not mapping_list(user=outsider, kind="customers").exists()
+
+
+def _mapping_post(job, page_text, **extra):
+    import html
+    import re
+
+    read = re.search(r'name="mapping_read" value="([^"]*)"', page_text)
+    form = {f"col_{i}": job.columns.get(h, "") for i, h in enumerate(job.headers)}
+    form.update(date_order="dmy", duplicate_policy="skip", source="import", action="dry_run", **extra)
+    form["mapping_read"] = html.unescape(read[1]) if read else ""
+    return form
+
+
+def test_a_stale_replace_of_a_saved_mapping_is_refused_and_nothing_is_lost(client, owner, manager, start_job):
+    """Optimistic concurrency on saved mappings (issue 16): the rep applies her mapping, a manager
+    replaces it meanwhile, the rep's save is refused with a clear message; the manager's version stays
+    and the rep's columns stay on her import; applied again, her save goes through."""
+    mine = _save(owner, "Mía", {"Mail": "email"})
+    job = start_job(owner, "Nombre,Mail\nAna,ana@example.es\n")
+    client.force_login(owner)
+    url = reverse("imports:mapping", args=[job.pk])
+    page = client.get(f"{url}?mapping={mine.pk}", headers={"accept-language": "es"})
+    assert 'value="Mía"' in page.text  # the name to replace it by is filled in
+    form = _mapping_post(job, page.text, save_as="Mía", col_1="notes")
+
+    _save(manager, "Mía", {"Mail": "city"})  # meanwhile
+
+    refused = client.post(url, form, headers={"accept-language": "es"})
+    assert refused.status_code == 200
+    assert "Otra persona guardó la correspondencia «Mía» después de que la abrieras" in refused.text
+    assert ImportMapping.objects.get().columns == {"Mail": "city"}
+    job.refresh_from_db()
+    assert job.columns["Mail"] == "notes"  # what she chose is still on her import and in the form
+
+    # "Update the preview" keeps the version read; applied again, her replace goes through.
+    again = client.get(f"{url}?mapping={mine.pk}", headers={"accept-language": "en"})
+    preview = client.post(url, {**_mapping_post(job, again.text, save_as=""), "action": "preview"})
+    assert "read=" in preview["Location"]
+    page = client.get(preview["Location"])
+    assert client.post(url, _mapping_post(job, page.text, save_as="Mía", col_1="notes")).status_code == 302
+    assert ImportMapping.objects.get().columns["Mail"] == "notes"
+
+
+def test_a_stale_mapping_save_through_the_service_is_refused(owner, manager):
+    from cartera.core.concurrency import StaleEditError, version_of
+
+    mine = _save(owner, "Mía", {"A": "email"})
+    read = (mine.pk, version_of(mine))
+    _save(manager, "Mía", {"A": "city"})
+    with pytest.raises(StaleEditError) as refused:
+        import_mapping_save(
+            actor=owner, name="Mía", kind="customers", columns={"A": "notes"}, options={}, read=read
+        )
+    assert "Mía" in refused.value.messages[0]
+    assert ImportMapping.objects.get().columns == {"A": "city"}

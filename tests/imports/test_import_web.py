@@ -132,14 +132,15 @@ def test_manager_exports_filtered_list(client, manager, owner, customer):
     body = b"".join(response.streaming_content)
     assert body.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig")), delimiter=";"))
-    assert len(rows) == 2 and rows[1][0] == "Lucía"
+    assert len(rows) == 2 and rows[1][:2] == [f"cartera-{customer.pk}", "Lucía"]
     log = ExportLog.objects.get()
     assert (log.user, log.what, log.row_count, log.filters["stage"]) == (manager, "customers", 1, "prospect")
     response = client.get(reverse("imports:export_customers", args=["xlsx"]))
     sheet = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
-    names = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
-    assert '\'=HYPERLINK("x")' in names and "Lucía" in names
-    assert sheet.cell(2, 1).data_type != "f" and sheet.cell(3, 1).data_type != "f"
+    names = [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    # A text cell, exactly as stored (no apostrophe), never a formula (issue 11 item 8).
+    assert '=HYPERLINK("x")' in names and "Lucía" in names
+    assert sheet.cell(2, 2).data_type == "s" and sheet.cell(3, 2).data_type == "s"
     vcard = b"".join(client.get(reverse("imports:export_customers", args=["vcf"])).streaming_content)
     assert vcard.count(b"BEGIN:VCARD") == 2 and b"lucia@example.es" in vcard
 

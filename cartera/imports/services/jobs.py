@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cartera.accounts.models import User
+from cartera.core.concurrency import check_version
 from cartera.core.scoping import can, restrict
 from cartera.customers.models import Customer
 from cartera.imports.fields import suggest_columns
@@ -98,8 +99,11 @@ def import_job_configure(
     source_detail: str = "",
     lawful_basis: str = "",
     save_as: str = "",
+    mapping_read: tuple[int, str] | None = None,
 ) -> ImportJob:
-    """Set how the file is read and what happens to duplicates; optionally save the mapping by name."""
+    """Set how the file is read and what happens to duplicates; optionally save the mapping by name
+    (``mapping_read``: the saved mapping the editor started from and its version, see
+    :func:`import_mapping_save`)."""
     if not import_job_configurable(job=job):
         raise ValidationError(_("This import has already started."))
     check_columns(kind=job.kind, headers=job.headers, columns=columns)
@@ -115,16 +119,31 @@ def import_job_configure(
     job.save()
     if save_as.strip():
         import_mapping_save(
-            actor=actor, name=save_as, kind=job.kind, columns=job.columns, options=job.options
+            actor=actor,
+            name=save_as,
+            kind=job.kind,
+            columns=job.columns,
+            options=job.options,
+            read=mapping_read,
         )
     return job
 
 
 def import_mapping_save(
-    *, actor: User, name: str, kind: str, columns: Mapping[str, str], options: Mapping[str, Any]
+    *,
+    actor: User,
+    name: str,
+    kind: str,
+    columns: Mapping[str, str],
+    options: Mapping[str, Any],
+    read: tuple[int, str] | None = None,
 ) -> ImportMapping:
     """Save a named mapping, or replace one the actor may change (their own; any, for roles that act
-    on every record). A name taken by someone else's mapping is refused: it is theirs."""
+    on every record). A name taken by someone else's mapping is refused: it is theirs.
+
+    ``read`` is the saved mapping the editor started from and the version it was read at
+    (cartera/core/concurrency.py): replacing that mapping after someone else saved it is refused with
+    :class:`StaleEditError`, and nothing is written (the editor's columns stay on their import)."""
     clean = name.strip()[:100]
     with transaction.atomic():
         existing = ImportMapping.objects.select_for_update().filter(kind=kind, name=clean).first()
@@ -141,8 +160,18 @@ def import_mapping_save(
                 _("A saved mapping named “%(name)s” belongs to %(user)s. Choose another name.")
                 % {"name": clean, "user": existing.created_by or "—"}
             )
+        if read is not None and read[0] == existing.pk:
+            check_version(
+                existing,
+                read[1],
+                _(
+                    "Someone else saved the mapping “%(name)s” after you opened it, so it was not "
+                    "replaced. Apply it again to see their version, or save yours under another name."
+                )
+                % {"name": clean},
+            )
         existing.columns, existing.options = dict(columns), dict(options)
-        existing.save(update_fields=["columns", "options"])
+        existing.save(update_fields=["columns", "options", "updated_at"])
         return existing
 
 

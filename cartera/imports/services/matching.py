@@ -7,8 +7,10 @@ the customers of the same folded last name (or tax id) that do not contradict it
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import operator
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +19,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 from rapidfuzz import fuzz
 
+from cartera.activity.models import Interaction
 from cartera.core.scoping import restrict, sees_every_row
 from cartera.core.text import fold
 from cartera.customers.models import Company, Customer
@@ -29,6 +32,15 @@ from cartera.imports.models import (
 from cartera.imports.rows import CleanRow
 from cartera.imports.services.common import ORDER_SOURCE, Pending, RowNote, RunState
 from cartera.sales.models import Order
+
+# The number the export gives an order that has none of its own (imports/exporting.py::order_number).
+_EXPORTED_ORDER = re.compile(r"^cartera-(\d{1,18})$")
+
+
+def _minute(moment: datetime.datetime) -> tuple[int, ...]:
+    """A moment to the minute, in UTC: a CSV export writes hours and minutes only."""
+    utc = moment.astimezone(datetime.UTC)
+    return (utc.year, utc.month, utc.day, utc.hour, utc.minute)
 
 
 @dataclass
@@ -321,6 +333,7 @@ class Matching(RunState):
                     "external_ref", flat=True
                 )
             )
+        seen |= self._exported_here(rows, customers)
         result = []
         batch_seen: set[str] = set()
         for row in rows:
@@ -347,6 +360,58 @@ class Matching(RunState):
             self.counts["create"] += 1
             result.append(Pending(row, "create", target_id=target, new_customer=new_customer))
         return result
+
+    def _exported_here(self, rows: list[CleanRow], customers: dict[int, int | str | None]) -> set[str]:
+        """The keys of rows that are records of this Cartera written out by its own export, so that
+        importing an export back creates nothing: an order of the same customer, date and amount that
+        has the row's number, whatever its source (an order entered by hand with its invoice number),
+        or is the order ``cartera-<id>`` names (the export's number for an order without one);
+        an interaction logged here by hand (an imported one is known by its key already) of the same
+        customer, minute, kind and subject."""
+        targets = {r.number: customers.get(r.number) for r in rows}
+        if self.job.kind == ImportKind.ORDERS:
+            named = {r.data["_key"]: r for r in rows if isinstance(targets[r.number], int)}
+            numbered = {int(m[1]): key for key in named if (m := _EXPORTED_ORDER.match(key))}
+            found = Order.objects.filter(
+                Q(pk__in=list(numbered))
+                | Q(external_ref__in=list(named), customer_id__in={targets[r.number] for r in named.values()})
+            ).values_list("pk", "external_ref", "customer_id", "ordered_on", "amount")
+            same: set[str] = set()
+            for pk, external_ref, customer_id, ordered_on, amount in found:
+                for key in {numbered.get(pk) or "", external_ref or ""} & named.keys():
+                    row = named[key]
+                    if (customer_id, ordered_on, amount) == (
+                        targets[row.number],
+                        row.data.get("ordered_on"),
+                        row.data.get("amount"),
+                    ):
+                        same.add(key)
+            return same
+        dated = [r for r in rows if isinstance(targets[r.number], int) and r.data.get("occurred_at")]
+        if not dated:
+            return set()
+        moments = [r.data["occurred_at"] for r in dated]
+        logged = set(
+            Interaction.objects.filter(
+                customer_id__in={targets[r.number] for r in dated},
+                occurred_at__gte=min(moments) - datetime.timedelta(minutes=1),
+                occurred_at__lte=max(moments) + datetime.timedelta(minutes=1),
+            )
+            .exclude(pk__in=ImportRecord.objects.filter(model="activity.interaction").values("object_id"))
+            .values_list("customer_id", "occurred_at", "kind", "subject")
+        )
+        logged_minutes = {(c, _minute(when), kind, subject) for c, when, kind, subject in logged}
+        return {
+            r.data["_key"]
+            for r in dated
+            if (
+                targets[r.number],
+                _minute(r.data["occurred_at"]),
+                r.data.get("kind"),
+                r.data.get("subject") or "",
+            )
+            in logged_minutes
+        }
 
     @staticmethod
     def _new_customer_key(row: CleanRow) -> str:
