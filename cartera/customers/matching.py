@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from rapidfuzz import fuzz
 
@@ -39,9 +40,10 @@ POINTS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Person:
-    """What the finder compares of one customer (folded, lower-case values; empty when unknown)."""
+class Person(NamedTuple):
+    """What the finder compares of one customer (folded, lower-case values; empty when unknown).
+
+    A plain tuple: the finder makes one per customer, a million at a time."""
 
     pk: int
     first_name: str
@@ -51,16 +53,20 @@ class Person:
     tax_id: str = ""
     company: str = ""
     city: str = ""
+    name: str = ""  # "first last"; :meth:`of` fills it
 
-    @property
-    def name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
+    @classmethod
+    def of(cls, pk: int, first_name: str, last_name: str = "", **known: str) -> Person:
+        """A person with the full name filled in."""
+        return cls(pk, first_name, last_name, name=f"{first_name} {last_name}".strip(), **known)
 
 
 def name_similarity(a: Person, b: Person) -> float:
     """How alike two people's names are (0-100): the first names and the surnames each compared, the
     less alike of the two counting, so that a shared surname alone (a family) is not a similar name.
     Names written the other way round ("Jiménez Pablo") count as the same."""
+    if a.name == b.name:
+        return 100.0
     if not (a.last_name and b.last_name):
         return fuzz.token_sort_ratio(a.name, b.name)
     straight = min(fuzz.ratio(a.first_name, b.first_name), fuzz.ratio(a.last_name, b.last_name))
@@ -88,6 +94,10 @@ def score_pair(a: Person, b: Person) -> Match | None:
     """
     if a.pk == b.pk:
         return None
+    email_differs = a.email and b.email and a.email != b.email
+    phone_differs = a.phone and b.phone and a.phone != b.phone
+    if email_differs and phone_differs and not _everything_else_matches(a, b):
+        return None  # checked first: the common case of namesakes, and cheap
     similarity = name_similarity(a, b)
     if similarity < NAME_CUTOFF and not (a.email and a.email == b.email):
         return None
@@ -99,30 +109,32 @@ def score_pair(a: Person, b: Person) -> Match | None:
         reasons.append("similar_name")
     else:
         reasons.append("different_name")
-    verdicts: dict[str, bool] = {}
-    for field, (agree, differ) in POINTS.items():
-        left, right = getattr(a, field), getattr(b, field)
+    for name, (agree, differ) in POINTS.items():
+        left, right = getattr(a, name), getattr(b, name)
         if not left or not right:
             continue
         same = left == right
-        verdicts[field] = same
         points += agree if same else differ
-        reasons.append(f"same_{field}" if same else f"{field}_differs")
-    if verdicts.get("email") is False and verdicts.get("phone") is False:
-        everything_else = (
-            similarity >= 100
-            and verdicts.get("company") is True
-            and verdicts.get("city") is True
-            and verdicts.get("tax_id") is not False
-        )
-        if not everything_else:
-            return None
+        reasons.append(f"same_{name}" if same else f"{name}_differs")
+    if email_differs and phone_differs:
         reasons.append("everything_else_matches")
     score = round(max(0.0, min(100.0, points)))
     if score < THRESHOLD:
         return None
     first, second = (a.pk, b.pk) if a.pk < b.pk else (b.pk, a.pk)
     return Match(first, second, score, tuple(reasons))
+
+
+def _everything_else_matches(a: Person, b: Person) -> bool:
+    """The same full name, company and city, and no different tax id."""
+    return bool(
+        a.name == b.name
+        and a.company
+        and a.company == b.company
+        and a.city
+        and a.city == b.city
+        and not (a.tax_id and b.tax_id and a.tax_id != b.tax_id)
+    )
 
 
 def pairs_by_name(people: Iterable[Person], window: int = WINDOW) -> Iterator[Match]:

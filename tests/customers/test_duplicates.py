@@ -73,21 +73,21 @@ def test_a_pair_is_proposed_with_its_reasons(manager):
 
 
 def test_contradicting_email_and_phone_only_when_everything_else_matches():
-    a = Person(1, "ana", "ruiz", email="a@x.es", phone="+34600000001", company="acme", city="madrid")
-    b = Person(2, "ana", "ruiz", email="b@x.es", phone="+34600000002", company="acme", city="madrid")
+    a = Person.of(1, "ana", "ruiz", email="a@x.es", phone="+34600000001", company="acme", city="madrid")
+    b = Person.of(2, "ana", "ruiz", email="b@x.es", phone="+34600000002", company="acme", city="madrid")
     match = score_pair(a, b)
     assert match is not None and "everything_else_matches" in match.reasons
     for other in (
-        Person(2, "ana", "ruiz", email="b@x.es", phone="+34600000002", company="acme", city="sevilla"),
-        Person(2, "ana", "ruix", email="b@x.es", phone="+34600000002", company="acme", city="madrid"),
-        Person(2, "ana", "ruiz", email="b@x.es", phone="+34600000002", city="madrid"),
+        Person.of(2, "ana", "ruiz", email="b@x.es", phone="+34600000002", company="acme", city="sevilla"),
+        Person.of(2, "ana", "ruix", email="b@x.es", phone="+34600000002", company="acme", city="madrid"),
+        Person.of(2, "ana", "ruiz", email="b@x.es", phone="+34600000002", city="madrid"),
     ):
         assert score_pair(a, other) is None
     # A typo in the name, nothing else known: proposed, with a lower score.
-    typo = score_pair(Person(1, "lucia", "martinez ortega"), Person(2, "lucia", "martines ortega"))
+    typo = score_pair(Person.of(1, "lucia", "martinez ortega"), Person.of(2, "lucia", "martines ortega"))
     assert typo is not None and typo.reasons == ("similar_name",) and 40 <= typo.score < 50
-    assert list(pairs_by_name([Person(1, "ana", "ruiz"), Person(2, "ana", "ruiz")])) == [
-        score_pair(Person(1, "ana", "ruiz"), Person(2, "ana", "ruiz"))
+    assert list(pairs_by_name([Person.of(1, "ana", "ruiz"), Person.of(2, "ana", "ruiz")])) == [
+        score_pair(Person.of(1, "ana", "ruiz"), Person.of(2, "ana", "ruiz"))
     ]
 
 
