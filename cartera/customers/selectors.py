@@ -348,11 +348,10 @@ def duplicates_found_at() -> Any:
     return DuplicateCandidate.objects.aggregate(at=Max("found_at"))["at"]
 
 
-def customer_merge_list(*, user: Any, customer: Customer) -> QuerySet[CustomerMerge]:
-    """The merges into ``customer`` that ``user`` may see (newest first), for the undo links."""
-    return CustomerMerge.objects.filter(
-        keep=customer, keep__in=restrict(Customer.objects.all(), user, "view")
-    )
+def recent_merges(*, user: Any, limit: int = 10) -> list[CustomerMerge]:
+    """The latest merges whose kept customer ``user`` may change (newest first), for the undo links."""
+    kept = restrict(Customer.objects.all(), user, "change")
+    return list(CustomerMerge.objects.filter(keep__in=kept).select_related("keep", "actor")[:limit])
 
 
 def customer_merge_detail(*, user: Any, pk: int) -> CustomerMerge:

@@ -299,6 +299,7 @@ def duplicates(request: HttpRequest) -> HttpResponse:
     context = {
         "pairs": selectors.customer_duplicate_candidates(user=request.user),
         "found_at": selectors.duplicates_found_at(),
+        "merges": selectors.recent_merges(user=request.user),
     }
     return render(request, "customers/duplicates.html", context)
 

@@ -219,3 +219,29 @@ def test_a_new_customer_with_an_existing_phone_is_warned_about(client, owner, cu
     assert "Este teléfono ya pertenece a" in page.text and Customer.objects.count() == 1
     response = client.post(url, {**data, "phone_confirmed": "+34612345678"})
     assert response.status_code == 302 and Customer.objects.filter(phone="+34612345678").count() == 2
+
+
+def test_merge_screen_choice_and_undo_through_the_pages(client, manager, outsider, twins):
+    customer, twin, _ = twins
+    client.force_login(manager)
+    assert client.post(reverse("customers:duplicates")).status_code == 302
+    page = client.get(reverse("customers:duplicates"))
+    assert f"keep={customer.pk}&amp;remove={twin.pk}" in page.text and "mismo nombre" in page.text
+    screen = client.get(reverse("customers:merge"), {"keep": twin.pk, "remove": customer.pk})
+    assert f'name="keep" value="{customer.pk}"' in screen.text  # the fuller record is kept by default
+    assert 'name="city" value="remove" checked' in screen.text
+    assert 'name="owner" value="keep" checked' in screen.text
+    done = client.post(reverse("customers:merge"), {"keep": customer.pk, "remove": twin.pk, "city": "keep"})
+    merge = CustomerMerge.objects.get()
+    assert done.url == reverse("customers:merge_detail", args=[merge.pk])
+    customer.refresh_from_db()
+    assert customer.city == ""  # the user's choice, not the default
+    detail = client.get(done.url)
+    assert "Deshacer esta fusión" in detail.text
+    assert "Fusiones recientes" in client.get(reverse("customers:duplicates")).text
+    client.force_login(outsider)
+    assert client.get(done.url).status_code == 404 and client.post(done.url).status_code == 404
+    client.force_login(manager)
+    undone = client.post(done.url)
+    assert undone.url == reverse("customers:detail", args=[twin.pk])
+    assert Customer.objects.filter(pk=twin.pk).exists()
