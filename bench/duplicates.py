@@ -357,7 +357,7 @@ def write_doc(url: str, results: dict[str, Any]) -> None:
 
 The finder streams the customers twice (name order, then phone order, 5,000 rows a round trip),
 compares each with the next six in name order and with those sharing its phone, and writes the pairs
-2,000 at a time, so its memory does not depend on the size of the file (compare the two finder rows).
+2,000 at a time: it never holds the file, only the set of pairs found so far (compare the two finder rows).
 The page only reads the top 100 stored pairs. About 2 % of the generated customers are planted twins.
 {END_MARK}"""
     replace_section(START_MARK, END_MARK, block)
