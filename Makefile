@@ -13,7 +13,7 @@ CHROMIUM ?= /usr/bin/chromium
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help run serve install test lint typecheck check-migrations test-sqlite test-plain test-postgres test-browser test-schemathesis \
-        browser-deps postgres test-line-server test-line-sqlite bench bench-analytics bench-imports bench-segments bench-load messages clean
+        browser-deps postgres test-line-server test-line-sqlite bench bench-analytics bench-duplicates bench-imports bench-segments bench-load messages clean
 
 help:
 	@echo "make run    create the environment, migrate, load the demo portfolio, serve http://127.0.0.1:8000"
@@ -91,6 +91,9 @@ bench: install
 
 bench-analytics: install
 	$(PY) -m bench.analytics
+
+bench-duplicates: install
+	$(PY) -m bench.duplicates
 
 bench-imports: install
 	$(PY) -m bench.imports

@@ -361,3 +361,68 @@ class StageChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.from_stage or '-'} → {self.to_stage}"
+
+
+class DuplicateCandidate(models.Model):
+    """A pair of customers the duplicate finder thinks may be one person, with its score and reasons.
+
+    Written in one pass by :func:`~cartera.customers.services.duplicate_candidates_refresh` (in the
+    worker on a big portfolio) and read by the duplicates page, so the page never compares a million
+    customers while someone waits. ``first`` is the record the merge keeps by default (the fuller,
+    then the older one); a merge deletes the other, and its candidate rows with it.
+    """
+
+    scope_owner_fields = ("first__owner",)
+
+    first = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    second = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    score = models.PositiveSmallIntegerField(_("score"))
+    # Codes of what agrees and what differs ("phone", "name", "city", "email_differs"...): the page
+    # words them in the reader's language.
+    reasons = models.JSONField(_("why"), default=list)
+    found_at = models.DateTimeField(_("found"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("possible duplicate")
+        verbose_name_plural = _("possible duplicates")
+        ordering = ["-score", "id"]
+        constraints = [models.UniqueConstraint(fields=["first", "second"], name="duplicate_pair_once")]
+        indexes = [models.Index(fields=["-score", "id"], name="duplicate_score")]
+
+    def __str__(self) -> str:
+        return f"{self.first_id} ~ {self.second_id} ({self.score})"
+
+
+class CustomerMerge(models.Model):
+    """One merge of two customers, with what it needs to be undone.
+
+    ``snapshot`` holds the removed customer and the rows that went with it (serialised by Django's
+    serialiser), the ids of every row moved to the kept customer, and the kept customer's fields before
+    and after, so an undo restores both records and refuses when the kept one was changed since in a
+    field the undo would put back.
+    """
+
+    scope_owner_fields = ("keep__owner",)
+
+    keep = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="merges", verbose_name=_("kept")
+    )
+    removed_id = models.PositiveBigIntegerField(_("removed customer id"))
+    removed_label = models.CharField(_("removed customer"), max_length=300)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("by")
+    )
+    merged_at = models.DateTimeField(_("merged"), default=timezone.now)
+    snapshot = models.JSONField(default=dict)
+    undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("merge")
+        verbose_name_plural = _("merges")
+        ordering = ["-merged_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.removed_label} → {self.keep_id}"

@@ -12,9 +12,11 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 
 from cartera.core.contact import normalize_phone
-from cartera.core.scoping import restrict
+from cartera.core.scoping import restrict, sees_every_row
 from cartera.core.search import (
     fts5_prefix_query,
     fts5_typo_query,
@@ -26,7 +28,7 @@ from cartera.core.search import (
 )
 from cartera.core.text import fold
 from cartera.customers.fields import custom_field_specs, custom_filter_q
-from cartera.customers.models import Company, Customer, CustomField, Tag
+from cartera.customers.models import Company, Customer, CustomerMerge, CustomField, DuplicateCandidate, Tag
 
 # Sort options offered to users: each ends with a unique column so keyset pagination is exact,
 # and each has an index behind it.
@@ -285,58 +287,155 @@ def custom_field_list(*, user: Any) -> QuerySet[CustomField]:
 
 @dataclass(frozen=True)
 class DuplicatePair:
-    """Two customers that look like the same person, with how alike they are (0–100) and why."""
+    """Two customers that may be the same person, how alike they are (0-100) and why (reason codes:
+    see :data:`REASON_LABELS`)."""
 
     first: Customer
     second: Customer
-    score: float
-    reason: str
+    score: int
+    reasons: tuple[str, ...]
+
+    @property
+    def level(self) -> str:
+        """``high``, ``medium`` or ``low``: how strongly the page suggests merging."""
+        return "high" if self.score >= 80 else "medium" if self.score >= 60 else "low"
+
+    @property
+    def people(self) -> tuple[Customer, Customer]:
+        return (self.first, self.second)
+
+    def reason_labels(self) -> list[str]:
+        return [str(REASON_LABELS.get(code, code)) for code in self.reasons]
 
 
-def customer_duplicate_candidates(*, user: Any, threshold: int = 88, limit: int = 100) -> list[DuplicatePair]:
-    """Pairs of customers that are probably the same person, most similar first.
+REASON_LABELS: dict[str, Any] = {
+    "same_name": _("same name"),
+    "similar_name": _("similar name"),
+    "different_name": _("different name"),
+    "same_email": _("same e-mail"),
+    "email_differs": _("different e-mail"),
+    "same_phone": _("same phone"),
+    "phone_differs": _("different phone"),
+    "same_tax_id": _("same tax id"),
+    "tax_id_differs": _("different tax id"),
+    "same_company": _("same company"),
+    "company_differs": _("different company"),
+    "same_city": _("same city"),
+    "city_differs": _("different city"),
+    "everything_else_matches": _("e-mail and phone differ, everything else matches"),
+}
 
-    Blocking keeps it linear: only customers whose folded last names start with the same four
-    letters are compared (plus equal phone numbers), never every pair in the portfolio.
-    """
-    from rapidfuzz import fuzz
 
-    qs = restrict(Customer.objects.all(), user, "view")
-    scored: list[tuple[float, int, int, str]] = []
-    block: list[tuple[int, str, str, str]] = []
-    block_key: str | None = None
+def customer_duplicate_candidates(*, user: Any, limit: int = 100) -> list[DuplicatePair]:
+    """The stored possible duplicates whose two customers ``user`` may see, most likely first.
 
-    def compare(block: list[tuple[int, str, str, str]]) -> None:
-        for i, (id_a, name_a, ctx_a, _phone_a) in enumerate(block[:200]):
-            for id_b, name_b, ctx_b, _phone_b in block[i + 1 : 200]:
-                score = fuzz.token_sort_ratio(name_a, name_b)
-                if score < threshold:
-                    continue
-                if ctx_a and ctx_b and fuzz.ratio(ctx_a, ctx_b) < 80:
-                    continue
-                scored.append((score, id_a, id_b, "name"))
-
-    rows = qs.order_by("last_name_key", "first_name_key", "id").values_list(
-        "id", "first_name_key", "last_name_key", "city", "company__name_key", "phone"
+    The pairs are found by :func:`~cartera.customers.services.duplicate_candidates_refresh` (in the
+    worker on a big file); this only reads the top of that table, so the page is fast at any size."""
+    pairs = DuplicateCandidate.objects.all()
+    if not sees_every_row(user, Customer, "view"):
+        visible = restrict(Customer.objects.all(), user, "view")
+        pairs = pairs.filter(first__in=visible, second__in=visible)
+    rows = list(
+        pairs.select_related("first", "second", "first__company", "second__company").order_by("-score", "id")[
+            :limit
+        ]
     )
-    phones: dict[str, int] = {}
-    for pk, first, last, city, company, phone in rows.iterator(chunk_size=5000):
-        key = last[:4] or first[:4]
-        if key != block_key:
-            compare(block)
-            block, block_key = [], key
-        block.append((pk, f"{first} {last}".strip(), company or fold(city), phone))
-        if phone:
-            if phone in phones:
-                scored.append((100.0, phones[phone], pk, "phone"))
-            else:
-                phones[phone] = pk
-    compare(block)
-    scored.sort(key=lambda s: -s[0])
-    scored = scored[:limit]
-    people = qs.select_related("company").in_bulk({s[1] for s in scored} | {s[2] for s in scored})
+    return [DuplicatePair(row.first, row.second, row.score, tuple(row.reasons)) for row in rows]
+
+
+def duplicates_found_at() -> Any:
+    """When the stored possible duplicates were looked for (``None``: never)."""
+    # Every pair of one search carries the same time, so any row says it (an aggregate would read
+    # every pair: seconds on a million customers).
+    return DuplicateCandidate.objects.order_by("pk").values_list("found_at", flat=True).first()
+
+
+def recent_merges(*, user: Any, limit: int = 10) -> list[CustomerMerge]:
+    """The latest merges whose kept customer ``user`` may change (newest first), for the undo links."""
+    merges = CustomerMerge.objects.select_related("keep", "actor")
+    if not sees_every_row(user, Customer, "change"):  # an IN over every customer costs seconds
+        merges = merges.filter(keep__in=restrict(Customer.objects.all(), user, "change"))
+    return list(merges[:limit])
+
+
+def customer_merge_detail(*, user: Any, pk: int) -> CustomerMerge:
+    """One merge, if ``user`` may change its kept customer (else 404)."""
+    merge = CustomerMerge.objects.filter(
+        pk=pk, keep__in=restrict(Customer.objects.all(), user, "change")
+    ).first()
+    if merge is None:
+        raise Http404
+    return merge
+
+
+@dataclass(frozen=True)
+class MergeRow:
+    """One field on the merge screen: its label, both values as shown, and which survives by default."""
+
+    name: str
+    label: str
+    keep: str
+    remove: str
+    default: str
+
+    @property
+    def differs(self) -> bool:
+        return self.keep != self.remove
+
+
+def _shown(customer: Customer, name: str) -> str:
+    from django.utils.formats import localize
+
+    value = getattr(customer, name)
+    field = Customer._meta.get_field(name)
+    if value in (None, ""):
+        return ""
+    if isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    if getattr(field, "choices", None):
+        return str(getattr(customer, f"get_{name}_display")())
+    if name == "owner":
+        return str(value.get_full_name() or value.get_username())
+    return str(localize(value))
+
+
+def merge_preview(*, keep: Customer, remove: Customer) -> list[MergeRow]:
+    """Each field the merge screen offers, both values and the default choice (fields equal on both
+    records included, so the page can say they are the same)."""
+    from cartera.customers.services import MERGE_FIELDS, merge_defaults
+
+    defaults = merge_defaults(keep, remove)
     return [
-        DuplicatePair(people[a], people[b], score, reason)
-        for score, a, b, reason in scored
-        if a in people and b in people
+        MergeRow(
+            name=name,
+            label=str(getattr(Customer._meta.get_field(name), "verbose_name", name)),
+            keep=_shown(keep, name),
+            remove=_shown(remove, name),
+            default=defaults[name],
+        )
+        for name in MERGE_FIELDS
     ]
+
+
+def merge_moving_counts(*, customer: Customer) -> list[tuple[str, int]]:
+    """What goes with ``customer`` into the kept record: each kind of linked row and how many."""
+    counts: list[tuple[str, int]] = []
+    for relation in Customer._meta.related_objects:
+        if not relation.field.concrete or relation.many_to_many:
+            continue
+        model = relation.related_model
+        count = model._default_manager.filter(**{relation.field.name: customer}).count()
+        if count:
+            counts.append((str(model._meta.verbose_name_plural), count))
+    return counts
+
+
+def customers_with_phone(*, user: Any, phone: str, limit: int = 3) -> list[Customer]:
+    """Customers ``user`` may see whose phone is ``phone`` (any spelling; warned about on creation)."""
+    try:
+        number = normalize_phone(phone)
+    except ValidationError:
+        return []
+    if not number:
+        return []
+    return list(restrict(Customer.objects.filter(phone=number), user, "view").order_by("id")[:limit])

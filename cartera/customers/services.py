@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from django.apps import apps
+from django.core import serializers
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.urls import reverse
@@ -20,12 +23,16 @@ from cartera.core import hooks
 from cartera.core.concurrency import check_version
 from cartera.core.contact import normalize_email, normalize_phone
 from cartera.core.scoping import restrict
+from cartera.core.text import fold
 from cartera.customers.fields import custom_field_specs, field_names
+from cartera.customers.matching import Match, Person, pairs_by_name, pairs_by_phone
 from cartera.customers.models import (
     Company,
     Customer,
+    CustomerMerge,
     CustomField,
     CustomFieldType,
+    DuplicateCandidate,
     Stage,
     StageChange,
     StageVia,
@@ -454,54 +461,7 @@ def company_delete(*, actor: User, company: Company) -> None:
     company.delete()
 
 
-@transaction.atomic
-def customer_merge(*, actor: User, keep: Customer, remove: Customer) -> Customer:
-    """Fold ``remove`` into ``keep``: every interaction, order, task and other linked record moves to
-    ``keep``, tags are joined, ``keep``'s empty fields are filled from ``remove``, and the merge is
-    written in ``keep``'s timeline as a note. ``remove`` is then deleted."""
-    if keep.pk == remove.pk:
-        raise ValidationError(_("A customer cannot be merged with itself."))
-    # Every one-to-many link to a customer moves, so apps added later keep their rows too.
-    for relation in Customer._meta.related_objects:
-        if relation.one_to_many and relation.field.concrete:
-            relation.related_model._default_manager.filter(**{relation.field.name: remove}).update(
-                **{relation.field.name: keep}
-            )
-    keep.tags.add(*remove.tags.all())
-    filled: list[str] = []
-    removed_email = remove.email
-    for name in CUSTOMER_EDITABLE_FIELDS:
-        if name in ("stage", "owner", "custom_fields", "country"):
-            continue
-        if getattr(keep, name) in (None, "") and getattr(remove, name) not in (None, ""):
-            filled.append(name)
-    values = {name: getattr(remove, name) for name in filled}
-    if remove.custom_fields:
-        keep.custom_fields = {**remove.custom_fields, **(keep.custom_fields or {})}
-    stage_before = keep.stage
-    if Stage.CUSTOMER in (keep.stage, remove.stage):
-        keep.stage = Stage.CUSTOMER
-    summary = f"{remove.full_name} <{removed_email or '-'}> #{remove.pk}"
-    removed_pk = remove.pk
-    remove.delete()
-    for name, value in values.items():
-        setattr(keep, name, value)
-    keep.set_search_keys()
-    keep.save()
-    if keep.stage != stage_before:
-        _stage_history(actor, keep.pk, stage_before, keep.stage, summary, StageVia.MERGE)
-    hooks.fire("customers_merged", actor=actor, keep=keep, summary=summary)
-    hooks.fire(
-        "audited",
-        actor=actor,
-        action="merged",
-        target_type="customers.customer",
-        target_id=keep.pk,
-        label=keep.full_name,
-        detail={"removed_id": removed_pk, "filled": filled},
-    )
-    hooks.fire("portfolio_changed", trigger="merge")
-    return keep
+# --- duplicates and merges: see the end of this module ------------------------------------------
 
 
 # --- admin-defined custom fields ------------------------------------------------------------------
@@ -567,3 +527,376 @@ def custom_field_delete(*, actor: User, field: CustomField) -> None:
         target_id=field.pk, label=field.label, detail={"key": field.key},
     )  # fmt: skip
     field.delete()
+
+
+# --- duplicates and merges -------------------------------------------------------------------------------
+
+# The fields the merge screen lets the user choose, one record's value or the other's. Custom fields
+# are joined (the kept record's values win), tags are joined, the creation date is the earliest.
+MERGE_FIELDS = tuple(name for name in CUSTOMER_EDITABLE_FIELDS if name != "custom_fields")
+MERGE_SIDES = ("keep", "remove")
+# How many customers are read per round trip by the duplicate finder, and pairs written per insert.
+FINDER_CHUNK = 5000
+FINDER_WRITE_BATCH = 2000
+
+
+def _is_empty(value: Any) -> bool:
+    return value in (None, "", False)
+
+
+def customer_fullness(customer: Customer) -> int:
+    """How many of the customer's data fields hold something (the merge keeps the fuller record); the
+    stage, the country (always set) and the opt-ins (consents, not data) do not count."""
+    return sum(
+        1
+        for name in MERGE_FIELDS
+        if name not in ("stage", "country")
+        and not name.startswith("opt_in")
+        and not _is_empty(getattr(customer, name))
+    )
+
+
+def merge_order(a: Customer, b: Customer) -> tuple[Customer, Customer]:
+    """Which of two records a merge keeps by default: the fuller one, then the older one."""
+
+    def rank(c: Customer) -> tuple[int, datetime.datetime, int]:
+        return (-customer_fullness(c), c.created_at, c.pk)
+
+    return (a, b) if rank(a) <= rank(b) else (b, a)
+
+
+def merge_defaults(keep: Customer, remove: Customer) -> dict[str, str]:
+    """For each choosable field, which record's value survives unless the user says otherwise.
+
+    The kept record's value, unless it is empty and the other one is not; an opt-in given on either
+    record survives; a paying customer stays a customer."""
+    choices: dict[str, str] = {}
+    for name in MERGE_FIELDS:
+        mine, theirs = getattr(keep, name), getattr(remove, name)
+        if name == "stage":
+            take = remove.stage == Stage.CUSTOMER and keep.stage != Stage.CUSTOMER
+        else:
+            take = _is_empty(mine) and not _is_empty(theirs)
+        choices[name] = "remove" if take else "keep"
+    return choices
+
+
+def _serialise(objects: Iterable[models.Model]) -> list[dict[str, Any]]:
+    return list(json.loads(serializers.serialize("json", list(objects))))
+
+
+def _unique_partners(model: type[models.Model], field: str) -> list[tuple[str, ...]]:
+    """The other fields of each unique constraint of ``model`` that includes ``field`` (a customer
+    link): moving a row there may clash with a row the kept customer already has."""
+    groups: list[tuple[str, ...]] = []
+    for constraint in model._meta.constraints:
+        fields = tuple(getattr(constraint, "fields", ()) or ())
+        if field in fields and getattr(constraint, "condition", None) is None:
+            groups.append(tuple(name for name in fields if name != field))
+    return groups
+
+
+def _check_merge_rights(actor: User, keep: Customer, remove: Customer) -> None:
+    customers = Customer.objects.all()
+    if not restrict(customers, actor, "change").filter(pk=keep.pk).exists():
+        raise PermissionDenied(_("You may not change the record that is kept."))
+    if not restrict(customers, actor, "delete").filter(pk=remove.pk).exists():
+        raise PermissionDenied(_("You may not delete the record that is merged into the other."))
+
+
+@transaction.atomic
+def customer_merge(
+    *, actor: User, keep: Customer, remove: Customer, choices: Mapping[str, str] | None = None
+) -> CustomerMerge:
+    """Fold ``remove`` into ``keep`` and return the merge record, which can be undone.
+
+    Every interaction, order, task, consent record and other linked row moves to ``keep``; tags and
+    custom fields are joined; each field in :data:`MERGE_FIELDS` takes the value of the record named in
+    ``choices`` (``"keep"`` or ``"remove"``; :func:`merge_defaults` for the fields left out); the kept
+    record gets the earlier creation date. Rows that cannot move (the same segment or campaign twice,
+    a second privacy profile) are kept in the merge record with ``remove`` itself, so that
+    :func:`customer_merge_undo` can put everything back. The actor's rights on both rows are checked
+    here, at the moment the merge runs.
+    """
+    if keep.pk == remove.pk:
+        raise ValidationError(_("A customer cannot be merged with itself."))
+    _check_merge_rights(actor, keep, remove)
+    locked = Customer.objects.select_for_update().in_bulk([keep.pk, remove.pk])
+    if len(locked) != 2:
+        raise ValidationError(_("One of the two records no longer exists."))
+    keep, remove = locked[keep.pk], locked[remove.pk]
+    picked = merge_defaults(keep, remove)
+    for name, side in (choices or {}).items():
+        if name not in MERGE_FIELDS or side not in MERGE_SIDES:
+            raise ValidationError(_("Unknown merge choice: %(name)s.") % {"name": name})
+        picked[name] = side
+    values = {name: getattr(remove if side == "remove" else keep, name) for name, side in picked.items()}
+    if values["owner"] != keep.owner:
+        _check_owner_change(actor, keep, {"owner": values["owner"]})
+    keep_before = _serialise([keep])[0]
+    snapshot_before = customer_snapshot(keep)
+    removed_rows: list[models.Model] = [remove]
+    moved: dict[str, dict[str, Any]] = {}
+    for relation in Customer._meta.related_objects:
+        model, field = relation.related_model, relation.field.name
+        if not relation.field.concrete or relation.many_to_many:
+            continue
+        theirs = model._default_manager.filter(**{field: remove})
+        if relation.one_to_one:
+            row = theirs.first()
+            if row is None:
+                continue
+            if model._default_manager.filter(**{field: keep}).exists():
+                removed_rows.append(row)  # deleted with ``remove``, restored by an undo
+                continue
+            ids = [row.pk]
+        else:
+            clashing: set[Any] = set()
+            for partners in _unique_partners(model, field):
+                taken = set(model._default_manager.filter(**{field: keep}).values_list(*partners))
+                clashing |= {pk for pk, *rest in theirs.values_list("pk", *partners) if tuple(rest) in taken}
+            if clashing:
+                removed_rows.extend(model._default_manager.filter(pk__in=clashing))
+            ids = list(theirs.exclude(pk__in=clashing).values_list("pk", flat=True))
+        if ids:
+            model._default_manager.filter(pk__in=ids).update(**{field: keep})
+            moved[model._meta.label_lower] = {"field": field, "ids": ids}
+    tags_added = list(remove.tags.exclude(pk__in=keep.tags.values("pk")).values_list("pk", flat=True))
+    keep.tags.add(*tags_added)
+    memberships = {
+        relation.related_model._meta.label_lower: {
+            "field": relation.field.name,
+            "ids": list(getattr(remove, relation.get_accessor_name() or "").values_list("pk", flat=True)),
+        }
+        for relation in Customer._meta.related_objects
+        if relation.many_to_many
+    }
+    snapshot: dict[str, Any] = {
+        "removed": _serialise(removed_rows),
+        "moved": moved,
+        "tags_added": tags_added,
+        "memberships": memberships,
+        "keep_before": keep_before,
+        # The serialiser keeps milliseconds only; the exact creation dates come back from these.
+        "created_at": {"keep": keep.created_at.isoformat(), "removed": remove.created_at.isoformat()},
+    }
+    summary = f"{remove.full_name} <{remove.email or '-'}> #{remove.pk}"
+    removed_pk, created_at = remove.pk, min(keep.created_at, remove.created_at)
+    custom = {**(remove.custom_fields or {}), **(keep.custom_fields or {})}
+    remove.delete()
+    stage_before = keep.stage
+    for name, value in values.items():
+        setattr(keep, name, value)
+    keep.custom_fields = custom
+    keep.set_search_keys()
+    keep.save()
+    # ``created_at`` is set by the database layer on insert only: the earliest date goes in directly.
+    Customer.objects.filter(pk=keep.pk).update(created_at=created_at)
+    keep.refresh_from_db()
+    snapshot["keep_after"] = _serialise([keep])[0]
+    changed = sorted(
+        name for name, value in customer_snapshot(keep).items() if snapshot_before[name] != value
+    )
+    record = CustomerMerge.objects.create(
+        keep=keep, removed_id=removed_pk, removed_label=summary[:300], actor=actor, snapshot=snapshot
+    )
+    if keep.stage != stage_before:
+        _stage_history(actor, keep.pk, stage_before, keep.stage, summary, StageVia.MERGE)
+    _fire_changed(actor, keep, snapshot_before)
+    hooks.fire("customers_merged", actor=actor, keep=keep, summary=summary)
+    hooks.fire(
+        "audited",
+        actor=actor,
+        action="merged",
+        target_type="customers.customer",
+        target_id=keep.pk,
+        label=keep.full_name,
+        detail={"removed_id": removed_pk, "merge_id": record.pk, "changed": changed, "choices": picked},
+    )
+    hooks.fire("portfolio_changed", trigger="merge")
+    return record
+
+
+def _customer_field(name: str) -> models.Field[Any, Any]:
+    field = Customer._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    return field
+
+
+def _field_value(data: Mapping[str, Any], name: str) -> Any:
+    return data["fields"].get(name)
+
+
+@transaction.atomic
+def customer_merge_undo(*, actor: User, merge: CustomerMerge) -> Customer:
+    """Undo a merge: the removed customer comes back with its own rows, the kept one gets its values back.
+
+    Checked at the moment it runs: the actor may still change and delete the kept customer (the rights
+    a merge needs) and create customers;
+    the merge was not undone already; and no field the merge set on the kept customer was changed
+    since (that change would be lost: refused, naming the fields). Rows added to the kept customer
+    after the merge stay with it. Returns the restored customer.
+    """
+    customers = Customer.objects.select_for_update()
+    keep = restrict(customers, actor, "change").filter(pk=merge.keep_id).first()
+    may_merge = restrict(customers, actor, "delete").filter(pk=merge.keep_id).exists()
+    if keep is None or not may_merge or not actor.has_perm("customers.add_customer"):
+        raise PermissionDenied(_("You may not undo this merge."))
+    merge = CustomerMerge.objects.select_for_update().get(pk=merge.pk)
+    if merge.undone_at is not None:
+        raise ValidationError(_("This merge was already undone."))
+    snapshot = merge.snapshot
+    before, after = snapshot["keep_before"], snapshot["keep_after"]
+    current = _serialise([keep])[0]
+    restorable = [name for name in after["fields"] if name not in ("updated_at", "tags")]
+    touched = [name for name in restorable if _field_value(before, name) != _field_value(after, name)]
+    lost = [name for name in touched if _field_value(current, name) != _field_value(after, name)]
+    if lost:
+        labels = ", ".join(str(_customer_field(name).verbose_name) for name in lost)
+        raise ValidationError(
+            _("The kept record was changed since the merge (%(fields)s): undoing it would lose that change.")
+            % {"fields": labels}
+        )
+    original = next(serializers.deserialize("json", json.dumps([before]))).object
+    stage_before, snapshot_before = keep.stage, customer_snapshot(keep)
+    for name in touched:
+        attname = _customer_field(name).attname
+        setattr(keep, attname, getattr(original, attname))
+    keep.set_search_keys()
+    keep.save()
+    exact = {side: datetime.datetime.fromisoformat(value) for side, value in snapshot["created_at"].items()}
+    if "created_at" in touched:
+        Customer.objects.filter(pk=keep.pk).update(created_at=exact["keep"])
+    try:
+        with transaction.atomic():
+            for item in serializers.deserialize("json", json.dumps(snapshot["removed"])):
+                item.save()
+    except IntegrityError as exc:
+        raise ValidationError(
+            _("The removed record cannot come back: another customer now has its e-mail address.")
+        ) from exc
+    Customer.objects.filter(pk=merge.removed_id).update(created_at=exact["removed"])
+    restored = Customer.objects.get(pk=merge.removed_id)
+    models_by_label = {m._meta.label_lower: m for m in apps.get_models()}
+    for label, moved in snapshot["moved"].items():
+        model = models_by_label[label]
+        model._default_manager.filter(pk__in=moved["ids"], **{moved["field"]: keep}).update(
+            **{moved["field"]: restored}
+        )
+    keep.tags.remove(*snapshot["tags_added"])
+    for label, membership in snapshot["memberships"].items():
+        model = models_by_label[label]
+        for row in model._default_manager.filter(pk__in=membership["ids"]):
+            getattr(row, membership["field"]).add(restored)
+    if keep.stage != stage_before:
+        _stage_history(actor, keep.pk, stage_before, keep.stage, merge.removed_label, StageVia.MERGE)
+    _fire_changed(actor, keep, snapshot_before)
+    merge.undone_at, merge.undone_by = timezone.now(), actor
+    merge.save(update_fields=["undone_at", "undone_by"])
+    hooks.fire(
+        "audited",
+        actor=actor,
+        action="unmerged",
+        target_type="customers.customer",
+        target_id=keep.pk,
+        label=keep.full_name,
+        detail={"restored_id": restored.pk, "merge_id": merge.pk, "fields": touched},
+    )
+    hooks.fire("portfolio_changed", trigger="merge")
+    return restored
+
+
+def _people(rows: Iterable[tuple[Any, ...]]) -> Iterator[Person]:
+    cities: dict[str, str] = {}  # a file has few cities: fold each once
+    for pk, first, last, email, phone, city, company, tax_id in rows:
+        folded = cities.get(city)
+        if folded is None:
+            folded = fold(city)
+            if len(cities) < 100_000:  # bounded, whatever the file holds
+                cities[city] = folded
+        yield Person(
+            pk,
+            first,
+            last,
+            (email or "").lower(),
+            phone or "",
+            tax_id or "",
+            company or "",
+            folded,
+            f"{first} {last}".strip(),
+        )
+
+
+def duplicate_candidates_refresh(*, customers: QuerySet[Customer] | None = None) -> int:
+    """Look for possible duplicates over the whole file and store them; returns how many pairs.
+
+    Reads the customers twice as a stream (in name order, then in phone order, :data:`FINDER_CHUNK`
+    at a time), scores neighbours with :mod:`cartera.customers.matching` and writes the pairs in
+    batches, so memory stays flat however big the file. The page reads the stored pairs, each user
+    seeing those whose two customers they may see. ``customers`` narrows the search (the benchmark
+    uses it to show that memory does not grow with the size of the file).
+    """
+    base = Customer.objects.all() if customers is None else customers
+    columns = (
+        "pk",
+        "first_name_key",
+        "last_name_key",
+        "email",
+        "phone",
+        "city",
+        "company__name_key",
+        "company__tax_id",
+    )
+    found_at = timezone.now()
+    DuplicateCandidate.objects.all().delete()
+    seen: set[tuple[int, int]] = set()
+    batch: list[DuplicateCandidate] = []
+    written = 0
+
+    def flush() -> None:
+        nonlocal written
+        DuplicateCandidate.objects.bulk_create(batch, ignore_conflicts=True)
+        written += len(batch)
+        batch.clear()
+
+    def keep(matches: Iterable[Match]) -> None:
+        for match in matches:
+            key = (match.first, match.second)
+            if key in seen:
+                continue
+            seen.add(key)
+            batch.append(
+                DuplicateCandidate(
+                    first_id=match.first,
+                    second_id=match.second,
+                    score=match.score,
+                    reasons=list(match.reasons),
+                    found_at=found_at,
+                )
+            )
+            if len(batch) >= FINDER_WRITE_BATCH:
+                flush()
+
+    by_name = base.order_by("last_name_key", "first_name_key", "id").values_list(*columns)
+    keep(pairs_by_name(_people(by_name.iterator(chunk_size=FINDER_CHUNK))))
+    by_phone = base.exclude(phone="").order_by("phone", "id").values_list(*columns)
+    keep(pairs_by_phone(_people(by_phone.iterator(chunk_size=FINDER_CHUNK))))
+    flush()
+    return written
+
+
+# Up to this many customers the duplicates page looks for them while the user waits (a few seconds);
+# above it the search goes to the worker and the page reads the pairs when they are stored.
+DUPLICATE_SEARCH_INLINE_MAX = 50_000
+
+
+def duplicate_search_start() -> str:
+    """Look for duplicates again: at once on a small file (``"done"``), in the worker otherwise
+    (``"queued"``)."""
+    if Customer.objects.count() <= DUPLICATE_SEARCH_INLINE_MAX:
+        duplicate_candidates_refresh()
+        return "done"
+    from cartera.customers.tasks import find_duplicates
+
+    transaction.on_commit(find_duplicates.enqueue)
+    return "queued"

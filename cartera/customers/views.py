@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -66,6 +67,23 @@ def customer_list(request: HtmxHttpRequest) -> HttpResponse:
 def customer_create(request: HttpRequest) -> HttpResponse:
     require(request.user, Customer, "add")
     form = CustomerForm(request.POST or None, user=request.user)  # type: ignore[arg-type]
+    same_phone: list[Customer] = []
+    phone = ""
+    if request.method == "POST" and form.is_valid():
+        phone = form.cleaned_data.get("phone") or ""
+        same_phone = selectors.customers_with_phone(user=request.user, phone=phone)
+        if same_phone and request.POST.get("phone_confirmed") != phone:
+            links = format_html_join(
+                ", ",
+                '<a href="{}">{}</a>',
+                ((reverse("customers:detail", args=[c.pk]), c.full_name) for c in same_phone),
+            )
+            form.add_error(
+                "phone",
+                format_html(
+                    _("This phone already belongs to {}. Save again to create the customer anyway."), links
+                ),
+            )
     if request.method == "POST" and form.is_valid():
         try:
             customer = services.customer_create(
@@ -78,7 +96,8 @@ def customer_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Customer created."))
             return redirect("customers:detail", pk=customer.pk)
-    return render(request, "customers/form.html", {"form": form, "companies": _company_options()})
+    context = {"form": form, "companies": _company_options(), "phone_confirm": phone if same_phone else ""}
+    return render(request, "customers/form.html", context)
 
 
 def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
@@ -260,3 +279,87 @@ def custom_field_delete(request: HttpRequest, pk: int) -> HttpResponse:
     services.custom_field_delete(actor=request.user, field=field)  # type: ignore[arg-type]
     messages.success(request, _("%(name)s was deleted.") % {"name": label})
     return redirect("customers:custom_fields")
+
+
+# --- duplicates and merges ----------------------------------------------------------------------------
+
+
+def duplicates(request: HttpRequest) -> HttpResponse:
+    """The stored possible duplicates, most likely first; POST looks for them again."""
+    if not can(request.user, Customer, "delete"):
+        raise PermissionDenied
+    if request.method == "POST":
+        if services.duplicate_search_start() == "queued":
+            messages.info(
+                request, _("Looking for duplicates in the background; reload this page in a minute.")
+            )
+        else:
+            messages.success(request, _("The list of possible duplicates is up to date."))
+        return redirect("customers:duplicates")
+    context = {
+        "pairs": selectors.customer_duplicate_candidates(user=request.user),
+        "found_at": selectors.duplicates_found_at(),
+        "merges": selectors.recent_merges(user=request.user),
+    }
+    return render(request, "customers/duplicates.html", context)
+
+
+def _merge_pair(request: HttpRequest) -> tuple[Customer, Customer]:
+    source = request.POST if request.method == "POST" else request.GET
+    try:
+        keep_id, remove_id = int(source["keep"]), int(source["remove"])
+    except (KeyError, ValueError) as exc:
+        raise Http404 from exc
+    keep = get_for_user(
+        Customer.objects.select_related("company", "owner"), request.user, "change", pk=keep_id
+    )
+    remove = get_for_user(
+        Customer.objects.select_related("company", "owner"), request.user, "delete", pk=remove_id
+    )
+    if keep.pk == remove.pk:
+        raise Http404
+    return keep, remove
+
+
+def merge(request: HttpRequest) -> HttpResponse:
+    """The merge screen: both records side by side, a choice per differing field; POST merges."""
+    keep, remove = _merge_pair(request)
+    if request.method == "GET" and request.GET.get("order") != "as_given":
+        keep, remove = services.merge_order(keep, remove)
+    error = ""
+    if request.method == "POST":
+        choices = {name: request.POST[name] for name in services.MERGE_FIELDS if name in request.POST}
+        try:
+            record = services.customer_merge(
+                actor=request.user,  # type: ignore[arg-type]
+                keep=keep,
+                remove=remove,
+                choices=choices,
+            )
+        except ValidationError as exc:
+            error = exc.messages[0]
+        else:
+            messages.success(request, _("The two records were merged."))
+            return redirect("customers:merge_detail", pk=record.pk)
+    context = {
+        "keep": keep,
+        "remove": remove,
+        "rows": selectors.merge_preview(keep=keep, remove=remove),
+        "moving": selectors.merge_moving_counts(customer=remove),
+        "error": error,
+    }
+    return render(request, "customers/merge.html", context)
+
+
+def merge_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A merge done: what it kept, and the button that undoes it."""
+    record = selectors.customer_merge_detail(user=request.user, pk=pk)
+    if request.method == "POST":
+        try:
+            restored = services.customer_merge_undo(actor=request.user, merge=record)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            messages.error(request, exc.messages[0])
+            return redirect("customers:merge_detail", pk=record.pk)
+        messages.success(request, _("The merge was undone: both records are back."))
+        return redirect("customers:detail", pk=restored.pk)
+    return render(request, "customers/merge_detail.html", {"merge": record})

@@ -15,6 +15,4 @@ urlpatterns = [
     path("export/customers.<str:fmt>", views.export_customers, name="export_customers"),
     path("export/orders.<str:fmt>", views.export_orders, name="export_orders"),
     path("export/interactions.<str:fmt>", views.export_interactions, name="export_interactions"),
-    path("duplicates/", views.duplicates, name="duplicates"),
-    path("duplicates/merge/", views.merge, name="merge"),
 ]

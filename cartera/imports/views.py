@@ -17,11 +17,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cartera.activity.models import Interaction
-from cartera.core.scoping import can, get_for_user
+from cartera.core.scoping import can
 from cartera.customers.forms import CustomerFilterForm
 from cartera.customers.models import Customer
-from cartera.customers.selectors import CustomerFilters, customer_duplicate_candidates
-from cartera.customers.services import customer_merge
+from cartera.customers.selectors import CustomerFilters
 from cartera.imports import exporting, selectors, services
 from cartera.imports.forms import MappingForm, UploadForm
 from cartera.imports.models import JobStatus
@@ -270,30 +269,3 @@ def export_interactions(request: HttpRequest, fmt: str) -> HttpResponseBase:
     return _export(
         request, "interactions", fmt, qs, exporting.interaction_columns(), exporting.interaction_row, {}
     )
-
-
-# --- duplicates -------------------------------------------------------------------------------------------
-
-
-def duplicates(request: HttpRequest) -> HttpResponse:
-    if not can(request.user, Customer, "delete"):
-        raise PermissionDenied
-    pairs = customer_duplicate_candidates(user=request.user)
-    return render(request, "imports/duplicates.html", {"pairs": pairs})
-
-
-@require_POST
-def merge(request: HttpRequest) -> HttpResponse:
-    try:
-        keep_id, remove_id = int(request.POST["keep"]), int(request.POST["remove"])
-    except (KeyError, ValueError) as exc:
-        raise PermissionDenied from exc
-    keep = get_for_user(Customer.objects.all(), request.user, "change", pk=keep_id)
-    remove = get_for_user(Customer.objects.all(), request.user, "delete", pk=remove_id)
-    try:
-        customer_merge(actor=request.user, keep=keep, remove=remove)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        messages.error(request, exc.messages[0])
-        return redirect("imports:duplicates")
-    messages.success(request, _("The two records were merged."))
-    return redirect("customers:detail", pk=keep.pk)

@@ -169,6 +169,7 @@ class AuditAction(models.TextChoices):
     CHANGED = "changed", _("Changed")
     CREATED = "created", _("Created")
     MERGED = "merged", _("Merged")
+    UNMERGED = "unmerged", _("Merge undone")
     DELETED = "deleted", _("Deleted")
     IMPORTED = "imported", _("Imported")
     ROLLED_BACK = "rolled_back", _("Rolled back")

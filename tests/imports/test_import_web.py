@@ -103,7 +103,7 @@ def test_outsider_sees_nothing(client, outsider, customer, manager):
     client.force_login(outsider)
     for url in (
         reverse("imports:index"),
-        reverse("imports:duplicates"),
+        reverse("customers:duplicates"),
         reverse("imports:export_customers", args=["csv"]),
     ):
         assert client.get(url).status_code == 403
@@ -175,9 +175,12 @@ def test_duplicates_and_merge_keep_everything(client, manager, owner, customer):
     interaction_create(actor=owner, customer=twin, fields={"kind": "call", "subject": "hola"})
     task_create(actor=owner, fields={"title": "llamar", "customer": twin, "due_at": timezone.now()})
     client.force_login(manager)
-    page = client.get(reverse("imports:duplicates"))
+    assert client.post(reverse("customers:duplicates")).status_code == 302
+    page = client.get(reverse("customers:duplicates"))
     assert page.status_code == 200 and "Martinez Ortega" in page.text
-    response = client.post(reverse("imports:merge"), {"keep": customer.pk, "remove": twin.pk})
+    screen = client.get(reverse("customers:merge"), {"keep": twin.pk, "remove": customer.pk})
+    assert screen.status_code == 200 and 'name="city" value="remove" checked' in screen.text
+    response = client.post(reverse("customers:merge"), {"keep": customer.pk, "remove": twin.pk})
     assert response.status_code == 302
     customer.refresh_from_db()
     assert not Customer.objects.filter(pk=twin.pk).exists()
@@ -194,7 +197,9 @@ def test_sales_rep_cannot_merge(client, owner, customer):
 
     twin = customer_create(actor=owner, fields={"first_name": "Lucia", "last_name": "Martinez Ortega"})
     client.force_login(owner)
-    assert client.post(reverse("imports:merge"), {"keep": customer.pk, "remove": twin.pk}).status_code == 403
+    assert (
+        client.post(reverse("customers:merge"), {"keep": customer.pk, "remove": twin.pk}).status_code == 403
+    )
     assert Customer.objects.count() == 2
 
 
@@ -210,7 +215,8 @@ def test_outsider_walks_every_import_route(client, outsider, manager, customer):
         assert client.post(reverse(f"imports:{name}", args=[job.pk])).status_code == 404, name
     assert client.post(reverse("imports:upload"), {"kind": "customers"}).status_code == 403
     assert (
-        client.post(reverse("imports:merge"), {"keep": customer.pk, "remove": customer.pk}).status_code == 404
+        client.post(reverse("customers:merge"), {"keep": customer.pk, "remove": customer.pk}).status_code
+        == 404
     )
     job.refresh_from_db()
     assert job.status == JobStatus.UPLOADED and Customer.objects.count() == 1
