@@ -216,6 +216,21 @@ class AuditEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.target_type}#{self.target_id}"
 
+    @property
+    def target_type_label(self) -> str:
+        """The kind of record in the reader's language ("cliente" for ``customers.customer``); the
+        stored code where it names no model (an export, the retention run)."""
+        from django.apps import apps
+
+        if self.target_type == "privacy.retention":
+            return str(_("retention"))
+        if self.target_type.startswith("imports.export."):
+            return str(_("export"))
+        try:
+            return str(apps.get_model(self.target_type)._meta.verbose_name)
+        except (LookupError, ValueError):
+            return self.target_type
+
 
 class AuditUnlock(models.Model):
     """While a row exists here, the audit-log trigger lets UPDATE and DELETE through.
