@@ -145,6 +145,10 @@ class LifecycleResult:
     overdue_factor: FloatArray
     threshold_days: FloatArray
     p_alive: FloatArray
+    # For customers out of the active base (inactive or lost): how many days after their last purchase
+    # they left it, i.e. the limit they crossed first (the inactive limit of a repeat buyer, even one
+    # now lost; ``lost_after_days`` for a one-time buyer). NaN for everyone else.
+    left_after_days: FloatArray
 
     def __len__(self) -> int:
         """Number of customers."""
@@ -272,7 +276,12 @@ def classify_lifecycle(
         overdue | (repeat & (reason == ReasonCode.ON_RHYTHM.value)), at_risk_limit, threshold
     )
 
+    left_after = np.full(n, np.nan)
+    left_after = np.where(one_lost, th.lost_after_days, left_after)
+    left_after = np.where(repeat_lost | stopped, inactive_limit, left_after)
+
     return LifecycleResult(
+        left_after_days=left_after,
         status=status,
         reason_code=reason,
         days_since_last=np.where(buyer, last, np.nan),

@@ -175,6 +175,8 @@ class CustomerFilterForm(forms.Form):
     rfm_segment = forms.ChoiceField(label=_("RFM segment"), required=False)
     abc_class = forms.ChoiceField(label=_("ABC class"), required=False)
     declining = forms.BooleanField(label=_("orders declining"), required=False)
+    left_from = forms.DateField(label=_("left the active base from"), required=False, widget=DATE_INPUT)
+    left_to = forms.DateField(label=_("left the active base until"), required=False, widget=DATE_INPUT)
     sort = forms.ChoiceField(
         label=_("Sort"),
         required=False,
@@ -233,6 +235,8 @@ class CustomerFilterForm(forms.Form):
             rfm_segment=data.get("rfm_segment") or "",
             abc_class=data.get("abc_class") or "",
             declining=bool(data.get("declining")),
+            left_from=data.get("left_from"),
+            left_to=data.get("left_to"),
             custom=tuple(
                 (spec.key, str(data[name])) for name, spec in self.custom_specs.items() if data.get(name)
             ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,9 @@ class CustomerFilters:
     rfm_segment: str = ""
     abc_class: str = ""
     declining: bool = False
+    # Left the active base (became inactive or lost) between these days, both included.
+    left_from: dt.date | None = None
+    left_to: dt.date | None = None
     # (custom field key, value as typed): see customers.fields.custom_filter_q.
     custom: tuple[tuple[str, str], ...] = ()
 
@@ -191,6 +195,10 @@ def customer_list(*, user: Any, filters: CustomerFilters) -> QuerySet[Customer]:
         qs = qs.filter(metrics__abc_class=filters.abc_class)
     if filters.declining:
         qs = qs.filter(metrics__declining=True)
+    if filters.left_from:
+        qs = qs.filter(metrics__left_active_on__gte=filters.left_from)
+    if filters.left_to:
+        qs = qs.filter(metrics__left_active_on__lte=filters.left_to)
     if filters.custom:
         specs = {spec.key: spec for spec in custom_field_specs()}
         for key, raw in filters.custom:

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from cartera.core.concurrency import StaleEditError
 from cartera.core.http import HtmxHttpRequest
 from cartera.core.pagination import capped_count, paginate
-from cartera.core.scoping import can, get_for_user, require
+from cartera.core.scoping import can, get_for_user, require, restrict
 from cartera.customers import selectors, services
 from cartera.customers.forms import (
     CompanyForm,
@@ -193,7 +193,8 @@ def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "customers/company_detail.html",
         {"company": company, "contacts": contacts.order_by("last_name_key", "id")[:200],
-         "can_change": can(request.user, Company, "change")},
+         # Per row: a sales rep may change some companies and not others.
+         "can_change": restrict(Company.objects.filter(pk=company.pk), request.user, "change").exists()},
     )  # fmt: skip
 
 

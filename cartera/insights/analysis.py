@@ -30,6 +30,7 @@ from customerbase import (
 )
 from customerbase.backtest import MODELS
 from customerbase.errors import CustomerBaseError
+from customerbase.lifecycle import LifecycleResult
 
 WEEK = 7.0
 HORIZON_DAYS = 90
@@ -97,6 +98,9 @@ class PortfolioMetrics:
     reason_threshold_days: npt.NDArray[np.float64]
     declining: npt.NDArray[np.bool_]
     decline_since: npt.NDArray[np.datetime64]
+    # The day an inactive or lost customer left the active base: the first day after their last
+    # purchase past the limit they crossed (NaT for everyone in the active base or who never bought).
+    left_on: npt.NDArray[np.datetime64]
     model_name: str = ""
     model_params: dict[str, float] = field(default_factory=dict)
     log_likelihood: float | None = None
@@ -332,12 +336,25 @@ def analyse(
         reason_threshold_days=spread(life.threshold_days, np.nan, np.float64) if life else np.full(n, np.nan),
         declining=spread(declining_b, False, bool),
         decline_since=spread(since_b, nat, "datetime64[D]"),
+        left_on=spread(_left_on(summary.last_purchase, life), nat, "datetime64[D]"),
         model_name=model_name if ll is not None else "",
         model_params=params,
         log_likelihood=ll,
         top20_share=top20,
         notes=notes,
     )
+
+
+def _left_on(last_purchase: npt.NDArray[Any], life: LifecycleResult | None) -> npt.NDArray[np.datetime64]:
+    """The day each buyer out of the active base left it: the first whole day past the limit they
+    crossed after their last purchase (NaT for buyers still in the active base)."""
+    last = last_purchase.astype("datetime64[D]")
+    if life is None:
+        return np.full(last.shape[0], np.datetime64("NaT", "D"), dtype="datetime64[D]")
+    after = life.left_after_days
+    gone = np.isfinite(after)
+    days = np.where(gone, np.floor(np.where(gone, after, 0.0)) + 1, 0).astype("timedelta64[D]")
+    return np.where(gone, last + days, np.datetime64("NaT", "D"))
 
 
 @dataclass(frozen=True)
@@ -370,6 +387,31 @@ def flows(
     in_period = (orders.days > start) & (orders.days <= end)
     revenue = float(orders.amounts[in_period].sum())
     return PeriodFlows(new, reactivated, newly_inactive, revenue)
+
+
+def settle_left_on(before: PortfolioMetrics | PeriodStart, after: PortfolioMetrics) -> None:
+    """Make ``after.left_on`` agree with the period's movements (:func:`flows`), in place.
+
+    The day estimated from each customer's limit uses today's population rhythm, which drifts a
+    little from the one the start of the period was judged by. So a customer who left during the
+    period (in the active base at its start, out of it at its end) gets a day inside the period, and
+    one already out at its start a day no later than the start: "who left between two refreshes" is
+    then exactly the newly inactive customers the snapshot counts.
+    """
+    start = np.datetime64(before.as_of, "D")
+    end = np.datetime64(after.as_of, "D")
+    gone = np.isin(after.lifecycle, GONE)
+    newly = gone & np.isin(before.lifecycle, ACTIVE_BASE)
+    earlier = gone & ~newly
+    estimate = after.left_on
+    # A customer out of the base without an estimate (never the case for buyers) takes the bound.
+    within = np.where(
+        np.isnat(estimate), end, np.minimum(np.maximum(estimate, start + np.timedelta64(1, "D")), end)
+    )
+    already = np.where(np.isnat(estimate), start, np.minimum(estimate, start))
+    after.left_on = np.where(newly, within, np.where(earlier, already, np.datetime64("NaT", "D"))).astype(
+        "datetime64[D]"
+    )
 
 
 def finite_or_none(value: float) -> float | None:

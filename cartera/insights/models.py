@@ -55,6 +55,9 @@ class CustomerMetrics(models.Model):
     reason_data = models.JSONField(_("reason figures"), default=dict, blank=True)
     declining = models.BooleanField(_("orders declining"), default=False)
     decline_since = models.DateField(_("declining since"), null=True)
+    # For inactive and lost customers: the day they left the active base (the first day past the
+    # limit they crossed after their last purchase), so that "who left this month" is one range.
+    left_active_on = models.DateField(_("left the active base on"), null=True)
     computed_at = models.DateTimeField(_("computed at"))
     # A copy of the customer's stage, so that a segment mixing the stage with analysis conditions is
     # counted on this table's covering index alone, without a join with the customer file (the
@@ -73,6 +76,7 @@ class CustomerMetrics(models.Model):
             models.Index(fields=["-revenue", "customer"], name="metrics_revenue"),
             models.Index(fields=["-clv_12m", "customer"], name="metrics_clv"),
             models.Index(fields=["-last_order_on", "customer"], name="metrics_last_order"),
+            models.Index(fields=["left_active_on", "customer"], name="metrics_left_active"),
             # Counting a segment: every analysis field a segment can test, so that a count reads
             # this index alone (and, for definitions mixing profile fields, the customer id to join
             # on) instead of the wide table. Lifecycle leads: it is the most used condition.

@@ -30,6 +30,7 @@ from cartera.insights.analysis import (
     PortfolioMetrics,
     analyse,
     flows,
+    settle_left_on,
     statuses_at,
 )
 from cartera.insights.models import Backtest, PortfolioSnapshot, RefreshRun
@@ -234,7 +235,7 @@ _COMPUTED_COLUMNS = [
     "customer_id", "orders_count", "revenue", "first_order_on", "last_order_on", "recency_days", "frequency",
     "monetary", "tenure_days", "usual_interval_days", "p_alive", "expected_purchases_90d", "p_purchase_90d", "clv_12m", "r_score",
     "f_score", "m_score", "rfm_segment", "abc_class", "lifecycle", "reason_code", "reason_data", "declining",
-    "decline_since", "computed_at",
+    "decline_since", "left_active_on", "computed_at",
 ]  # fmt: skip
 
 # The figures behind each status, stored as the JSON object ``reason_data`` (finite ones only).
@@ -367,6 +368,7 @@ def _columns(m: PortfolioMetrics, computed_at: Any) -> list[list[Any]]:
         _reason_json(m),
         m.declining.astype(bool).tolist(),
         _dates(m.decline_since),
+        _dates(m.left_on),
         [computed_at] * n,
     ]
 
@@ -413,6 +415,7 @@ def insights_refresh(
             start = as_of - dt.timedelta(days=period_days)
             # The start of the period only needs statuses, for the movements: rules without models.
             before = statuses_at(orders, ids, as_of=start, thresholds=thresholds)
+            settle_left_on(before, now_metrics)
             say("writing metrics")
             computed_at = timezone.now()
             _write_metrics(now_metrics, computed_at)

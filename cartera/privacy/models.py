@@ -217,6 +217,40 @@ class AuditEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.target_type}#{self.target_id}"
 
+    @property
+    def target_type_label(self) -> str:
+        """The kind of record in the reader's language ("cliente" for ``customers.customer``); the
+        stored code where it names no model (an export, the retention run)."""
+        from django.apps import apps
+
+        if self.target_type == "privacy.retention":
+            return str(_("retention"))
+        if self.target_type.startswith("imports.export."):
+            return str(_("export"))
+        try:
+            return str(apps.get_model(self.target_type)._meta.verbose_name)
+        except (LookupError, ValueError):
+            return self.target_type
+
+    @property
+    def target_text(self) -> str:
+        """The record's label for the reader: an export names what it held in their language
+        ("clientes (12)"), where the stored label keeps the code ("customers (12)")."""
+        from django.apps import apps
+
+        exported = {
+            "customers": "customers.customer",
+            "orders": "sales.order",
+            "interactions": "activity.interaction",
+        }
+        if self.target_type.startswith("imports.export."):
+            model = exported.get(self.target_type.rsplit(".", 1)[1])
+            if model:
+                name = str(apps.get_model(model)._meta.verbose_name_plural)
+                rows = (self.detail or {}).get("rows")
+                return f"{name} ({rows})" if rows is not None else name
+        return self.target_label
+
 
 class AuditUnlock(models.Model):
     """While a row exists here, the audit-log trigger lets UPDATE and DELETE through.

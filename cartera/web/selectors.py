@@ -16,6 +16,7 @@ from cartera.activity.models import Interaction, Task
 from cartera.core.scoping import restrict, sees_every_row
 from cartera.customers.classification import reason_text
 from cartera.customers.models import Customer, StageChange
+from cartera.customers.selectors import CustomerFilters, customer_list
 from cartera.insights.models import ABCClass, PortfolioSnapshot
 from cartera.insights.selectors import snapshots
 from cartera.sales.models import Order
@@ -39,6 +40,9 @@ class Dashboard:
     latest: PortfolioSnapshot | None = None
     months: list[dict[str, Any]] = field(default_factory=list)
     shrinking: int = 0  # customers lost from the active base since the previous month (0 = none)
+    # Who left the active base since the previous month's last snapshot: the first and last day of
+    # that period and how many of the user's customers left in it (the list behind the alert's link).
+    left: dict[str, Any] = field(default_factory=dict)
     abc: list[dict[str, Any]] = field(default_factory=list)
     cohorts: dict[str, Any] = field(default_factory=dict)
     anticipate: list[dict[str, Any]] = field(default_factory=list)
@@ -68,6 +72,7 @@ def _monthly(rows: list[PortfolioSnapshot]) -> list[dict[str, Any]]:
         m["inactive"] += snap.newly_inactive
         m["revenue"] += float(snap.revenue_period)
         m["active"] = snap.active_base
+        m["last_day"] = snap.taken_on
     months = list(by_month.values())[-TREND_MONTHS:]
     for m in months:
         m["label"] = month_label(dt.date.fromisoformat(m["month"] + "-01"))
@@ -129,6 +134,14 @@ def _anticipate(user: Any, figures: PortfolioFigures) -> list[dict[str, Any]]:
     return rows
 
 
+def left_in_period(*, user: Any, after: dt.date, until: dt.date) -> dict[str, Any]:
+    """The customers ``user`` sees who left the active base after ``after`` and up to ``until``: the
+    customer list's own filters, so that the count is the length of the list the link opens."""
+    first = after + dt.timedelta(days=1)
+    count = customer_list(user=user, filters=CustomerFilters(left_from=first, left_to=until)).count()
+    return {"from": first, "to": until, "count": count}
+
+
 def dashboard(*, user: Any, figures: PortfolioFigures | None) -> Dashboard:
     """The home page's figures for ``user`` (empty for users who cannot see customers)."""
     rows = list(snapshots(user=user, limit=800))
@@ -141,6 +154,8 @@ def dashboard(*, user: Any, figures: PortfolioFigures | None) -> Dashboard:
     if len(months) >= 2 and months[-1]["active"] < months[-2]["active"]:
         shrinking = months[-2]["active"] - months[-1]["active"]
     result = Dashboard(latest=latest, months=months, shrinking=shrinking)
+    if shrinking:
+        result.left = left_in_period(user=user, after=months[-2]["last_day"], until=months[-1]["last_day"])
     if figures is not None:
         labels = dict(ABCClass.choices)
         result.abc = [

@@ -33,6 +33,24 @@ def test_statuses():
     assert _one(5, 300, 143)[1].usual_interval_days == pytest.approx(39.25)
 
 
+def test_left_after_days_is_the_first_limit_crossed():
+    """Out of the active base: the inactive limit of a repeat buyer (even one now lost, who crossed it
+    first), the lost limit of a one-time buyer; nothing for anyone still in the base."""
+    th = LifecycleThresholds(prior_purchases=0)
+    res = classify_lifecycle(
+        [0, 1, 1, 5, 5, 5, 5],
+        [np.nan, 30, 400, 120, 240, 300, 1000],
+        [np.nan, 30, 400, 20, 70, 143, 900],
+        [np.nan, np.nan, np.nan, 25, 30, 30, 30],
+        thresholds=th,
+    )
+    assert res.status.tolist() == ["prospect", "new", "lost", "active", "at_risk", "inactive", "lost"]
+    left = res.left_after_days
+    assert np.isnan(left[[0, 1, 3, 4]]).all()
+    assert left[2] == th.lost_after_days
+    assert left[5] == left[6] == max(th.inactive_factor * 30, th.min_inactive_days) == 120
+
+
 def test_minimum_days_guard_short_intervals():
     # Buys every 3 days: 20 days of silence is 6.7x the interval but below the 30-day minimum.
     assert _one(10, 50, 20, 3)[0] == "active"

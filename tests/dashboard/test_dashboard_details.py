@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
-from cartera.insights.models import PortfolioSnapshot
+from cartera.insights.models import CustomerMetrics, PortfolioSnapshot
 from cartera.web.selectors import _monthly, month_label
 
 pytestmark = pytest.mark.django_db
@@ -43,11 +43,43 @@ def test_the_glossary_explains_the_figures_in_spanish(client, owner):
     assert 'id="value-at-risk"' in page and 'id="clv"' in page
 
 
-def test_the_shrink_alert_opens_the_customers_who_left(client, owner, analysed_portfolio):
+def test_the_shrink_alert_opens_the_customers_who_left(client, owner, analysed_portfolio, cdnow_end):
+    """The alert's link lists exactly the customers who left the active base in the month it speaks of
+    (active at the end of May 1998, inactive or lost at the end of June), and says how many."""
+    import html
+    import re
+
+    import numpy as np
+
+    from cartera.insights import selectors as insight_selectors
+    from cartera.insights.analysis import ACTIVE_BASE, GONE, statuses_at
+    from cartera.insights.services import lifecycle_thresholds
+
     client.force_login(owner)
-    response = client.get(reverse("web:home"))
+    response = client.get(reverse("web:home"), HTTP_ACCEPT_LANGUAGE="en")
     board = response.context["board"]
     labels = [m["label"] for m in board.months]
     assert all(len(label.split()) == 2 for label in labels)
-    if board.shrinking:
-        assert "?lifecycle=inactive&amp;sort=last_purchase" in response.content.decode()
+    assert board.shrinking > 0, "the CDNOW cohort lapses: by June 1998 the active base shrinks"
+    body = response.content.decode()
+    link = re.search(r'<a id="shrink-left" href="([^"]+)">([^<]+)</a>', body)
+    assert link, "the alert has no link to who left"
+    n = board.left["count"]
+    assert f"See the {n} customers who left since 06/01/1998" in link.group(2)
+    assert (board.left["from"], board.left["to"]) == (dt.date(1998, 6, 1), cdnow_end)
+
+    listed = client.get(html.unescape(link.group(1)), HTTP_ACCEPT_LANGUAGE="en")
+    assert listed.status_code == 200
+    assert listed.context["total"] == n and not listed.context["more_than_total"]
+    shown = {c.pk for c in listed.context["page"].rows}
+
+    # Who left, recomputed from the orders: in the active base on 31 May, out of it on 30 June.
+    orders, ids = insight_selectors.order_arrays(), insight_selectors.customer_ids()
+    before = statuses_at(orders, ids, as_of=dt.date(1998, 5, 31), thresholds=lifecycle_thresholds())
+    after = statuses_at(orders, ids, as_of=cdnow_end, thresholds=lifecycle_thresholds())
+    left = np.sort(ids)[np.isin(before.lifecycle, ACTIVE_BASE) & np.isin(after.lifecycle, GONE)]
+    assert n == len(left) > 0
+    assert n <= 50, "one page holds them all"
+    assert shown == set(left.tolist())
+    # Not every inactive customer: most of them had left before June.
+    assert n < CustomerMetrics.objects.filter(lifecycle__in=GONE).count()

@@ -112,7 +112,7 @@ def _old_rows(m: PortfolioMetrics) -> list[tuple[Any, ...]]:
                 opt(m.p_alive[i]), opt(m.expected_90d[i]), opt(m.p_purchase_90d[i]), num(m.clv_12m[i]), int(m.r_score[i]) or None,
                 int(m.f_score[i]) or None, int(m.m_score[i]) or None, str(m.rfm_segment[i]), str(m.abc_class[i]),
                 str(m.lifecycle[i]), str(m.reason_code[i]), json.dumps(reason), bool(m.declining[i]),
-                day(m.decline_since[i]), "now",
+                day(m.decline_since[i]), day(m.left_on[i]), "now",
             )
         )  # fmt: skip
     return rows
@@ -197,6 +197,7 @@ def test_metric_columns_are_the_row_by_row_values():
         decline_since=np.array(
             ["1997-03-01", nat, nat, nat, "1969-12-31", nat, nat, nat, "1998-06-01"], dtype="datetime64[D]"
         ),  # fmt: skip
+        left_on=np.array(["1997-09-28", nat, nat, nat, nat, nat, nat, nat, nat], dtype="datetime64[D]"),
     )
     columns = services._columns(m, "now")
     got = list(zip(*columns, strict=True))

@@ -110,3 +110,20 @@ def test_the_admin_pages_of_the_privacy_models_work(client, admin_user, owner, c
     assert client.get(f"/admin/privacy/auditentry/{entry.pk}/change/").status_code == 200
     assert client.post(f"/admin/privacy/auditentry/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
+
+
+def test_the_audit_page_names_records_in_the_readers_language():
+    """Record types and export labels are codes in the log; the page shows them in Spanish."""
+    from django.utils import translation
+
+    from cartera.privacy.models import AuditEntry
+
+    customer_row = AuditEntry(target_type="customers.customer", target_label="Lucía")
+    export_row = AuditEntry(
+        target_type="imports.export.customers", target_label="customers (12)", detail={"rows": 12}
+    )
+    retention_row = AuditEntry(target_type="privacy.retention")
+    with translation.override("es"):
+        assert customer_row.target_type_label == "cliente" and customer_row.target_text == "Lucía"
+        assert (export_row.target_type_label, export_row.target_text) == ("exportación", "clientes (12)")
+        assert retention_row.target_type_label == "conservación"
