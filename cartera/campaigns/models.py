@@ -157,6 +157,10 @@ class CampaignMessage(models.Model):
         return f"{self.campaign_id}: {self.segment_id}"
 
 
+# The language of a message's main subject and text (``Variant.subject`` / ``body``).
+BASE_LANGUAGE = "es"
+
+
 class Variant(models.Model):
     """One version of a message (A, B): subject and text in Spanish and, optionally, English.
 
@@ -183,6 +187,20 @@ class Variant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label}: {self.subject}"
+
+    def texts(self) -> dict[str, tuple[str, str]]:
+        """The subject and text by language: always the message's own language (Spanish), and
+        English when both its subject and its text are written."""
+        found = {BASE_LANGUAGE: (self.subject, self.body)}
+        if self.subject_en.strip() and self.body_en.strip():
+            found["en"] = (self.subject_en, self.body_en)
+        return found
+
+    def language_for(self, language: str) -> str:
+        """The one language of the whole e-mail (text, dates, amounts, unsubscribe footer) for a
+        recipient who reads ``language``: theirs if this variant is written in it, else the
+        message's own."""
+        return language if language in self.texts() else BASE_LANGUAGE
 
 
 class Group(models.TextChoices):

@@ -171,6 +171,14 @@ def message_update(
                 errors[f"{label}-subject"] = [
                     _("Variant %(label)s needs a subject and a text.") % {"label": label}
                 ]
+            if bool(str(v.get("subject_en", "")).strip()) != bool(str(v.get("body_en", "")).strip()):
+                errors[f"{label}-english"] = [
+                    _(
+                        "Variant %(label)s: write both the subject and the text in English, or neither "
+                        "(English readers get the whole e-mail in Spanish then)."
+                    )
+                    % {"label": label}
+                ]
             for name in ("subject", "body", "subject_en", "body_en"):
                 found = text_problems(texts={name: str(v.get(name, ""))})
                 if found:
@@ -200,18 +208,12 @@ def message_update(
     return message
 
 
-def _texts(variant: Variant, language: str) -> tuple[str, str]:
-    if language == "en" and variant.subject_en and variant.body_en:
-        return variant.subject_en, variant.body_en
-    return variant.subject, variant.body
-
-
 def preview(
     *, campaign: Campaign, variant: Variant, customer: Customer, language: str | None = None
 ) -> dict[str, str]:
     """The subject and text ``customer`` would get from ``variant`` (with a sample code when the
     campaign gives unique codes)."""
-    lang = language or languages_of([customer.pk])[customer.pk]
+    lang = variant.language_for(language or languages_of([customer.pk])[customer.pk])
     fact = facts_for([customer.pk])[customer.pk]
     code = (
         campaign.promo_code
@@ -225,7 +227,7 @@ def preview(
         promo_discount=campaign.promo_discount if code else None,
         promo_valid_until=campaign.promo_valid_until if code else None,
     )
-    subject, body = _texts(variant, lang)
+    subject, body = variant.texts()[lang]
     return {"subject": render(subject, values), "text": render(body, values), "language": lang}
 
 
@@ -371,7 +373,8 @@ def _queue_emails(
 
     def drafts() -> Any:
         for r in rows:
-            language = languages[r.customer_id]
+            variant = variants[r.variant_id or 0]
+            language = variant.language_for(languages[r.customer_id])
             values = values_for(
                 facts[r.customer_id],
                 language=language,
@@ -379,7 +382,7 @@ def _queue_emails(
                 promo_discount=campaign.promo_discount if r.promo_code else None,
                 promo_valid_until=campaign.promo_valid_until if r.promo_code else None,
             )
-            subject, body = _texts(variants[r.variant_id or 0], language)
+            subject, body = variant.texts()[language]
             rendered_subject = render(subject, values)
             timeline.append({"customer_id": r.customer_id, "subject": rendered_subject})
             yield OutboxDraft(
