@@ -13,10 +13,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from cartera.campaigns.models import (
     Campaign,
@@ -615,3 +615,70 @@ def _chart(
 
 def money_text(amount: Decimal | float) -> str:
     return format_money(amount)
+
+
+# --- segment conditions ---------------------------------------------------------------------------
+
+
+def _campaign_choices() -> list[tuple[str, str]]:
+    """The sent campaigns a segment can name (newest first; a draft has no recipients yet)."""
+    return [
+        (str(pk), name)
+        for pk, name in Campaign.objects.exclude(sent_at=None)
+        .order_by("-sent_at")
+        .values_list("pk", "name")[:200]
+    ]
+
+
+def campaign_response_q(op: str, campaign_ids: list[str]) -> Q:
+    """Customers by their response to any of the campaigns: received it (or not), were in its control
+    group, clicked a tracked link, replied, redeemed its code, or bought within its window after it
+    was sent. One ``EXISTS`` per condition, so it combines with any other rule."""
+    ids = [int(v) for v in campaign_ids]
+    recipients = Recipient.objects.filter(customer=OuterRef("pk"), campaign_id__in=ids)
+    treated = recipients.filter(group=Group.TREATED)
+    if op in ("received", "not_received"):
+        found = Exists(treated)
+        return ~Q(found) if op == "not_received" else Q(found)
+    if op == "control":
+        return Q(Exists(recipients.filter(group=Group.CONTROL)))
+    if op == "clicked":
+        return Q(Exists(treated.filter(clicks__isnull=False)))
+    if op == "replied":
+        return Q(Exists(treated.filter(replied_at__isnull=False)))
+    if op == "redeemed":
+        sources = [f"campaigns.campaign:{pk}" for pk in ids]
+        return Q(Exists(Order.objects.filter(customer=OuterRef("pk"), promotion__source__in=sources)))
+    if op == "bought_after":
+        # An order from the day of the send to the end of the campaign's window (as the results count).
+        q = Q(pk__in=[])
+        for pk, sent_at, window in (
+            Campaign.objects.filter(pk__in=ids)
+            .exclude(sent_at=None)
+            .values_list("pk", "sent_at", "window_days")
+        ):
+            start = timezone.localdate(sent_at)
+            bought = Order.objects.filter(
+                customer=OuterRef("customer_id"),
+                ordered_on__gte=start,
+                ordered_on__lte=start + dt.timedelta(days=window),
+            )
+            q |= Q(Exists(treated.filter(campaign_id=pk).filter(Exists(bought))))
+        return q
+    raise ValueError(f"unknown campaign condition {op!r}")
+
+
+def segment_fields() -> dict[str, Any]:
+    """What campaigns add to the segment rules (the ``segment_fields`` hook): the ``campaign`` field."""
+    from cartera.segments.rules import Field
+
+    return {
+        "campaign": Field(
+            gettext_lazy("campaign"),
+            "campaign",
+            "",
+            _campaign_choices,
+            gettext_lazy("Campaigns"),
+            q=campaign_response_q,
+        )
+    }
