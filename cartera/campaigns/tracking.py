@@ -19,6 +19,7 @@ CLICK_SALT = "cartera.campaigns.click"
 # A link in a plain-text e-mail: up to a space or a character that cannot end it in running text.
 LINK = re.compile(r"https?://[^\s<>\"'«»]+", re.IGNORECASE)
 TRAILING = ".,;:!?)]}"
+MAX_URL = 2000  # Click.url's length
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ def track_links(text: str, recipient_id: int) -> str:
         nonlocal number
         found = match.group(0)
         url = found.rstrip(TRAILING)
+        if len(url) > MAX_URL:
+            return found  # longer than a click can record: sent as written
         number += 1
         return click_url(TrackedLink(recipient_id, number, url)) + found[len(url) :]
 

@@ -172,3 +172,13 @@ def test_replies_logged_from_the_results_page_and_from_forwarded_mail(
     )
     line = _results_line(campaign, manager)[1]
     assert line.replied == 3
+
+
+def test_a_link_too_long_to_record_is_sent_as_written():
+    from cartera.campaigns.tracking import track_links
+
+    long_link = "https://tienda.example/" + "a" * 2100
+    text = f"Mira {long_link} y https://tienda.example/corto."
+    tracked = track_links(text, 7)
+    assert long_link in tracked and "https://tienda.example/corto" not in tracked
+    assert tracked.endswith("/.") and "/campaigns/c/" in tracked

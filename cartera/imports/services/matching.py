@@ -364,8 +364,10 @@ class Matching(RunState):
         keys: set[str] = set()
         for row in rows:
             key, target = row.data["_key"], customers.get(row.number)
-            if not row.data.get("promo_code") or isinstance(target, str) or key in seen or key in keys:
-                continue  # no code, no usable customer, or a row imported before: not a new use
+            if isinstance(target, str) or (target is None and not self.create_customers):
+                continue  # no usable customer: the row is rejected for that
+            if not row.data.get("promo_code") or key in seen or key in keys:
+                continue  # no code, or a row imported before: not a new use
             keys.add(key)
             coded.append((row, target))
         if not coded:
