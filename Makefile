@@ -13,12 +13,12 @@ CHROMIUM ?= /usr/bin/chromium
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help run serve install test lint typecheck check-migrations test-sqlite test-plain test-postgres test-browser test-schemathesis \
-        browser-deps postgres test-line-server test-line-sqlite bench bench-analytics bench-duplicates bench-imports bench-segments bench-load messages clean
+        browser-deps postgres test-line-server test-line-sqlite bench bench-analytics bench-duplicates bench-imports bench-segments bench-campaigns bench-load messages clean
 
 help:
 	@echo "make run    create the environment, migrate, load the demo portfolio, serve http://127.0.0.1:8000"
 	@echo "make test   install what the tests need, then lint, type-check and run every test"
-	@echo "make bench  list/search/detail benchmark at 1M customers (bench-analytics, bench-imports, bench-segments: the others)"
+	@echo "make bench  list/search/detail benchmark at 1M customers (bench-analytics, bench-imports, bench-segments, bench-campaigns: the others)"
 	@echo "make bench-load  50 users and a password-guessing attack on gunicorn + PostgreSQL at 1M customers"
 
 $(BIN)/.installed: requirements-dev.lock pyproject.toml
@@ -100,6 +100,9 @@ bench-imports: install
 
 bench-segments: install
 	$(PY) -m bench.segments
+
+bench-campaigns: install
+	$(PY) -m bench.campaigns
 
 # gunicorn + PostgreSQL (CARTERA_BENCH_PG names the server) at 1M customers, 50 users, then 10 attackers.
 bench-load: install

@@ -52,6 +52,7 @@ class CampaignIn(InSchema):
     promo_discount: Decimal = Field(Decimal("0"), ge=0, le=100, decimal_places=2)
     promo_valid_until: datetime.date | None = None
     promo_max_uses: int | None = Field(None, ge=1, le=1_000_000)
+    track_clicks: bool = Field(False, description="Rewrite links to signed click-tracking addresses.")
     messages: list[MessageIn] = Field(..., min_length=1, max_length=20)
 
 
@@ -66,6 +67,7 @@ class CampaignOut(Schema):
     window_days: int
     promo_mode: str
     promo_code: str
+    track_clicks: bool
     sent_at: datetime.datetime | None
 
 
@@ -118,6 +120,8 @@ class LineOut(Schema):
     bought: int
     revenue: Decimal
     redeemed: int
+    clicked: int = Field(description="Recipients who opened a tracked link (0 when clicks are not counted).")
+    replied: int = Field(description="Recipients whose reply was logged.")
 
 
 class ResultsOut(Schema):

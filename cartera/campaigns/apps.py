@@ -5,3 +5,9 @@ from django.utils.translation import gettext_lazy as _
 class CampaignsConfig(AppConfig):
     name = "cartera.campaigns"
     verbose_name = _("Campaigns")
+
+    def ready(self) -> None:
+        from cartera.campaigns.selectors import segment_fields
+        from cartera.core import hooks
+
+        hooks.register("segment_fields", segment_fields)

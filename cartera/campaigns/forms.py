@@ -113,3 +113,12 @@ def message_initial(message: Any) -> dict[str, Any]:
             initial["b_enabled"] = True
             initial["b_share"] = v.share
     return initial
+
+
+class ReplyForm(forms.Form):
+    """A reply to the campaign's e-mail, pasted by the user: who sent it and its text."""
+
+    email = forms.EmailField(label=_("Customer's e-mail address"))
+    text = forms.CharField(
+        label=_("Text of the reply"), widget=forms.Textarea(attrs={"rows": 4}), max_length=20000
+    )

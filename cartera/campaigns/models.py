@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cartera.core.models import TimeStampedModel
@@ -89,6 +90,14 @@ class Campaign(TimeStampedModel):
         blank=True,
         help_text=_("How many purchases may use each code (empty: no limit)."),
     )
+    track_clicks = models.BooleanField(
+        _("count clicks on links"),
+        default=False,
+        help_text=_(
+            "Links in the e-mails go through a signed address on this site that records who clicked "
+            "which link, then opens the original page. Off: links are sent as written."
+        ),
+    )
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -157,6 +166,10 @@ class CampaignMessage(models.Model):
         return f"{self.campaign_id}: {self.segment_id}"
 
 
+# The language of a message's main subject and text (``Variant.subject`` / ``body``).
+BASE_LANGUAGE = "es"
+
+
 class Variant(models.Model):
     """One version of a message (A, B): subject and text in Spanish and, optionally, English.
 
@@ -184,6 +197,20 @@ class Variant(models.Model):
     def __str__(self) -> str:
         return f"{self.label}: {self.subject}"
 
+    def texts(self) -> dict[str, tuple[str, str]]:
+        """The subject and text by language: always the message's own language (Spanish), and
+        English when both its subject and its text are written."""
+        found = {BASE_LANGUAGE: (self.subject, self.body)}
+        if self.subject_en.strip() and self.body_en.strip():
+            found["en"] = (self.subject_en, self.body_en)
+        return found
+
+    def language_for(self, language: str) -> str:
+        """The one language of the whole e-mail (text, dates, amounts, unsubscribe footer) for a
+        recipient who reads ``language``: theirs if this variant is written in it, else the
+        message's own."""
+        return language if language in self.texts() else BASE_LANGUAGE
+
 
 class Group(models.TextChoices):
     TREATED = "treated", _("Received it")
@@ -206,6 +233,7 @@ class Recipient(models.Model):
     stratum = models.CharField(_("stratum"), max_length=40, blank=True)
     promo_code = models.CharField(_("promotion code"), max_length=40, blank=True)
     task_id = models.BigIntegerField(_("call task"), null=True, blank=True)
+    replied_at = models.DateTimeField(_("replied at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("campaign recipient")
@@ -225,3 +253,25 @@ class Recipient(models.Model):
     def reference(self) -> str:
         """How the outbox and the consent ledger name this recipient."""
         return f"campaigns.recipient:{self.pk}"
+
+
+class Click(models.Model):
+    """A recipient opened one link of their e-mail (through its signed tracking address): when first,
+    when last, how many times. One row per recipient and link."""
+
+    scope_owner_fields = ("recipient__customer__owner",)
+
+    recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="clicks")
+    link = models.PositiveSmallIntegerField(_("link number"))
+    url = models.URLField(_("address"), max_length=2000)
+    first_at = models.DateTimeField(_("first click"), default=timezone.now)
+    last_at = models.DateTimeField(_("last click"), default=timezone.now)
+    count = models.PositiveIntegerField(_("clicks"), default=1)
+
+    class Meta:
+        verbose_name = _("click")
+        verbose_name_plural = _("clicks")
+        constraints = [models.UniqueConstraint(fields=["recipient", "link"], name="click_once_per_link")]
+
+    def __str__(self) -> str:
+        return f"{self.recipient_id}: {self.url}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -12,16 +13,17 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from cartera.campaigns.models import (
     Campaign,
     CampaignMessage,
     CampaignStatus,
     Channel,
+    Click,
     Group,
     Recipient,
     Variant,
@@ -68,6 +70,48 @@ def recipients_for(*, user: Any, campaign: Campaign) -> QuerySet[Recipient]:
     if user.has_perm(ALL_RECORDS_PERMISSION):
         return qs
     return qs.filter(customer__owner=user)
+
+
+def recipient_by_email(*, user: Any, campaign: Campaign, email: str) -> Recipient | None:
+    """The recipient of ``campaign`` (one ``user`` may see) who received it at ``email``."""
+    return (
+        recipients_for(user=user, campaign=campaign)
+        .filter(group=Group.TREATED, customer__email__iexact=email.strip())
+        .select_related("campaign", "customer")
+        .first()
+    )
+
+
+OUTBOX_ID = re.compile(r"<outbox-(\d+)@[^>]*>")
+
+
+def recipient_for_reply(*, in_reply_to: str, sender: str) -> Recipient | None:
+    """The campaign recipient an incoming e-mail answers: the one whose e-mail's Message-ID
+    (``<outbox-N@domain>``) the reply names in ``In-Reply-To``/``References``; else the latest
+    recipient of a sent campaign at the sender's address. ``None`` when neither is found."""
+    for outbox_id in reversed(OUTBOX_ID.findall(in_reply_to)):
+        reference = (
+            OutboxMessage.objects.filter(pk=int(outbox_id), purpose="campaign")
+            .values_list("reference", flat=True)
+            .first()
+        )
+        if reference and reference.startswith("campaigns.recipient:"):
+            found = (
+                Recipient.objects.select_related("campaign", "customer")
+                .filter(pk=int(reference.rpartition(":")[2]))
+                .first()
+            )
+            if found is not None:
+                return found
+    if not sender:
+        return None
+    return (
+        Recipient.objects.filter(group=Group.TREATED, customer__email__iexact=sender.strip())
+        .exclude(campaign__sent_at=None)
+        .select_related("campaign", "customer")
+        .order_by("-campaign__sent_at", "-pk")
+        .first()
+    )
 
 
 # --- the plan -------------------------------------------------------------------------------------
@@ -346,6 +390,8 @@ class Line:
     bought: int = 0
     revenue: Decimal = Decimal("0")
     redeemed: int = 0
+    clicked: int = 0
+    replied: int = 0
 
     @property
     def rate(self) -> float | None:
@@ -376,6 +422,8 @@ class Results:
     chart: list[dict[str, Any]]
     window_ends: dt.date | None
     scoped: bool
+    # Tracked links: (number, address, recipients who opened it), when the campaign counts clicks.
+    links: list[tuple[int, str, int]] = field(default_factory=list)
 
 
 def _sentence(rate: Interval | None, treated: int, control: int) -> str:
@@ -401,6 +449,22 @@ def _sentence(rate: Interval | None, treated: int, control: int) -> str:
     ) % {"low": low, "high": high}
 
 
+def _clicks(campaign: Campaign, user: Any) -> tuple[set[int], list[tuple[int, str, int]]]:
+    """Who opened a tracked link (recipient ids), and each link with how many recipients opened it."""
+    if not campaign.track_clicks:
+        return set(), []
+    rows = Click.objects.filter(recipient__in=recipients_for(user=user, campaign=campaign))
+    clicked = set(rows.values_list("recipient_id", flat=True).distinct())
+    links: dict[int, tuple[str, int]] = {}
+    for number, url, count in (
+        rows.values("link")
+        .annotate(n=Count("recipient_id", distinct=True), url=Min("url"))
+        .values_list("link", "url", "n")
+    ):
+        links[number] = (url, count)
+    return clicked, [(number, url, count) for number, (url, count) in sorted(links.items())]
+
+
 def campaign_results(*, campaign: Campaign, user: Any) -> Results:
     """Per message and variant and for the control group: recipients, delivered, unsubscribes, who
     bought within the window and the revenue; the lift of treated over control with 95% intervals
@@ -409,7 +473,7 @@ def campaign_results(*, campaign: Campaign, user: Any) -> Results:
     recipients = list(
         recipients_for(user=user, campaign=campaign)
         .exclude(group=Group.EXCLUDED)
-        .values_list("pk", "customer_id", "message_id", "variant_id", "group", "promo_code")
+        .values_list("pk", "customer_id", "message_id", "variant_id", "group", "replied_at")
     )
     scoped = not user.has_perm(ALL_RECORDS_PERMISSION)
     if campaign.sent_at is None:
@@ -450,7 +514,8 @@ def campaign_results(*, campaign: Campaign, user: Any) -> Results:
     total_treated = Line(_("All who received it"), Group.TREATED)
     total_control = Line(_("Control group"), Group.CONTROL)
     per_group: dict[tuple[int | None, str], list[int]] = defaultdict(list)
-    for pk, customer_id, message_id, variant_id, group, _code in recipients:
+    clicked, links = _clicks(campaign, user)
+    for pk, customer_id, message_id, variant_id, group, replied_at in recipients:
         if group == Group.CONTROL:
             key = (message_id, "control")
         elif variant_id is not None:
@@ -467,6 +532,8 @@ def campaign_results(*, campaign: Campaign, user: Any) -> Results:
                 target.bought += 1
                 target.revenue += revenue[customer_id]
             target.redeemed += customer_id in redeemed
+            target.clicked += pk in clicked
+            target.replied += replied_at is not None
         per_group[(message_id, group)].append(customer_id)
         per_group[(None, group)].append(customer_id)
     lifts = [
@@ -498,6 +565,7 @@ def campaign_results(*, campaign: Campaign, user: Any) -> Results:
         lines=[*lines.values(), total_treated, total_control],
         lifts=lifts,
         chart=chart,
+        links=links,
         window_ends=end,
         scoped=scoped,
     )
@@ -547,3 +615,70 @@ def _chart(
 
 def money_text(amount: Decimal | float) -> str:
     return format_money(amount)
+
+
+# --- segment conditions ---------------------------------------------------------------------------
+
+
+def _campaign_choices() -> list[tuple[str, str]]:
+    """The sent campaigns a segment can name (newest first; a draft has no recipients yet)."""
+    return [
+        (str(pk), name)
+        for pk, name in Campaign.objects.exclude(sent_at=None)
+        .order_by("-sent_at")
+        .values_list("pk", "name")[:200]
+    ]
+
+
+def campaign_response_q(op: str, campaign_ids: list[str]) -> Q:
+    """Customers by their response to any of the campaigns: received it (or not), were in its control
+    group, clicked a tracked link, replied, redeemed its code, or bought within its window after it
+    was sent. One ``EXISTS`` per condition, so it combines with any other rule."""
+    ids = [int(v) for v in campaign_ids]
+    recipients = Recipient.objects.filter(customer=OuterRef("pk"), campaign_id__in=ids)
+    treated = recipients.filter(group=Group.TREATED)
+    if op in ("received", "not_received"):
+        found = Exists(treated)
+        return ~Q(found) if op == "not_received" else Q(found)
+    if op == "control":
+        return Q(Exists(recipients.filter(group=Group.CONTROL)))
+    if op == "clicked":
+        return Q(Exists(treated.filter(clicks__isnull=False)))
+    if op == "replied":
+        return Q(Exists(treated.filter(replied_at__isnull=False)))
+    if op == "redeemed":
+        sources = [f"campaigns.campaign:{pk}" for pk in ids]
+        return Q(Exists(Order.objects.filter(customer=OuterRef("pk"), promotion__source__in=sources)))
+    if op == "bought_after":
+        # An order from the day of the send to the end of the campaign's window (as the results count).
+        q = Q(pk__in=[])
+        for pk, sent_at, window in (
+            Campaign.objects.filter(pk__in=ids)
+            .exclude(sent_at=None)
+            .values_list("pk", "sent_at", "window_days")
+        ):
+            start = timezone.localdate(sent_at)
+            bought = Order.objects.filter(
+                customer=OuterRef("customer_id"),
+                ordered_on__gte=start,
+                ordered_on__lte=start + dt.timedelta(days=window),
+            )
+            q |= Q(Exists(treated.filter(campaign_id=pk).filter(Exists(bought))))
+        return q
+    raise ValueError(f"unknown campaign condition {op!r}")
+
+
+def segment_fields() -> dict[str, Any]:
+    """What campaigns add to the segment rules (the ``segment_fields`` hook): the ``campaign`` field."""
+    from cartera.segments.rules import Field
+
+    return {
+        "campaign": Field(
+            gettext_lazy("campaign"),
+            "campaign",
+            "",
+            _campaign_choices,
+            gettext_lazy("Campaigns"),
+            q=campaign_response_q,
+        )
+    }

@@ -8,28 +8,33 @@ import secrets
 import string
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
+from email.message import EmailMessage
+from email.utils import parseaddr, parsedate_to_datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from cartera.accounts.models import User
-from cartera.activity.models import Direction, InteractionKind
-from cartera.activity.services import interactions_record_many, task_create
+from cartera.activity.models import Direction, Interaction, InteractionKind
+from cartera.activity.services import interaction_record_system, interactions_record_many, task_create
 from cartera.campaigns.models import (
     Campaign,
     CampaignMessage,
     CampaignStatus,
     Channel,
+    Click,
     Group,
     PromoMode,
     Recipient,
     Variant,
 )
 from cartera.campaigns.personalisation import facts_for, problems, render, values_for
-from cartera.campaigns.selectors import campaign_messages, campaign_plan, languages_of
+from cartera.campaigns.selectors import campaign_messages, campaign_plan, languages_of, recipient_for_reply
+from cartera.campaigns.tracking import click_read, track_links
 from cartera.core.scoping import can, restrict
 from cartera.customers.models import Customer
 from cartera.messaging.models import OutboxMessage
@@ -54,6 +59,7 @@ CAMPAIGN_FIELDS = (
     "promo_discount",
     "promo_valid_until",
     "promo_max_uses",
+    "track_clicks",
 )
 CODE_ALPHABET = string.ascii_uppercase.replace("O", "").replace("I", "") + "23456789"
 
@@ -171,6 +177,14 @@ def message_update(
                 errors[f"{label}-subject"] = [
                     _("Variant %(label)s needs a subject and a text.") % {"label": label}
                 ]
+            if bool(str(v.get("subject_en", "")).strip()) != bool(str(v.get("body_en", "")).strip()):
+                errors[f"{label}-english"] = [
+                    _(
+                        "Variant %(label)s: write both the subject and the text in English, or neither "
+                        "(English readers get the whole e-mail in Spanish then)."
+                    )
+                    % {"label": label}
+                ]
             for name in ("subject", "body", "subject_en", "body_en"):
                 found = text_problems(texts={name: str(v.get(name, ""))})
                 if found:
@@ -200,18 +214,12 @@ def message_update(
     return message
 
 
-def _texts(variant: Variant, language: str) -> tuple[str, str]:
-    if language == "en" and variant.subject_en and variant.body_en:
-        return variant.subject_en, variant.body_en
-    return variant.subject, variant.body
-
-
 def preview(
     *, campaign: Campaign, variant: Variant, customer: Customer, language: str | None = None
 ) -> dict[str, str]:
     """The subject and text ``customer`` would get from ``variant`` (with a sample code when the
     campaign gives unique codes)."""
-    lang = language or languages_of([customer.pk])[customer.pk]
+    lang = variant.language_for(language or languages_of([customer.pk])[customer.pk])
     fact = facts_for([customer.pk])[customer.pk]
     code = (
         campaign.promo_code
@@ -225,7 +233,7 @@ def preview(
         promo_discount=campaign.promo_discount if code else None,
         promo_valid_until=campaign.promo_valid_until if code else None,
     )
-    subject, body = _texts(variant, lang)
+    subject, body = variant.texts()[lang]
     return {"subject": render(subject, values), "text": render(body, values), "language": lang}
 
 
@@ -371,7 +379,8 @@ def _queue_emails(
 
     def drafts() -> Any:
         for r in rows:
-            language = languages[r.customer_id]
+            variant = variants[r.variant_id or 0]
+            language = variant.language_for(languages[r.customer_id])
             values = values_for(
                 facts[r.customer_id],
                 language=language,
@@ -379,14 +388,17 @@ def _queue_emails(
                 promo_discount=campaign.promo_discount if r.promo_code else None,
                 promo_valid_until=campaign.promo_valid_until if r.promo_code else None,
             )
-            subject, body = _texts(variants[r.variant_id or 0], language)
+            subject, body = variant.texts()[language]
             rendered_subject = render(subject, values)
+            text = render(body, values)
+            if campaign.track_clicks:
+                text = track_links(text, r.pk)
             timeline.append({"customer_id": r.customer_id, "subject": rendered_subject})
             yield OutboxDraft(
                 to_address=emails[r.customer_id] or "",
                 language=language,
                 subject=rendered_subject,
-                text=render(body, values),
+                text=text,
                 customer_id=r.customer_id,
                 reference=r.reference,
             )
@@ -492,3 +504,106 @@ def campaign_delete(*, actor: User, campaign: Campaign) -> None:
 
 def discount_text(value: Decimal) -> str:
     return f"{value.normalize()} %"
+
+
+# --- responses: clicks and replies ----------------------------------------------------------------
+
+
+def click_record(*, token: str) -> str | None:
+    """A recipient opened a tracked link: count it (one row per recipient and link; the first click
+    goes on the customer's timeline) and return the original address to send them to; ``None`` when
+    the token is not one of ours. Anyone holding the e-mail may click: no user, no rights."""
+    link = click_read(token)
+    if link is None:
+        return None
+    recipient = Recipient.objects.select_related("campaign", "customer").filter(pk=link.recipient_id).first()
+    if recipient is None:
+        return None
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Click.objects.filter(recipient=recipient, link=link.link).update(
+            count=F("count") + 1, last_at=now
+        )
+        if not updated:
+            try:
+                with transaction.atomic():
+                    Click.objects.create(
+                        recipient=recipient, link=link.link, url=link.url, first_at=now, last_at=now
+                    )
+            except IntegrityError:  # a second click raced the first: count it on the row it made
+                Click.objects.filter(recipient=recipient, link=link.link).update(
+                    count=F("count") + 1, last_at=now
+                )
+            else:
+                with translation.override(None):
+                    subject = _("Campaign “%(name)s”: opened the link %(url)s") % {
+                        "name": recipient.campaign.name,
+                        "url": link.url,
+                    }
+                interaction_record_system(
+                    customer=recipient.customer,
+                    kind=InteractionKind.EMAIL,
+                    direction=Direction.INBOUND,
+                    subject=subject[:200],
+                    body=f"campaigns.campaign:{recipient.campaign_id}",
+                    occurred_at=now,
+                )
+    return link.url
+
+
+@transaction.atomic
+def reply_record(
+    *, actor: User | None, recipient: Recipient, text: str, subject: str = "", when: dt.datetime | None = None
+) -> Interaction:
+    """Log a reply to a campaign e-mail on the customer's timeline (an inbound e-mail with its text)
+    and mark the recipient as having replied. ``actor`` must be allowed to change the customer; ``None``
+    is the mail importer (``cartera campaign replies``), run by an operator."""
+    if actor is not None and not can_change_customer(actor, recipient.customer_id):
+        raise PermissionDenied(_("You cannot log replies of a customer you do not own."))
+    text = text.strip()
+    if not text:
+        raise ValidationError({"text": _("Paste the text of the reply.")})
+    when = when or timezone.now()
+    campaign = recipient.campaign
+    with translation.override(None):
+        title = _("Reply to the campaign “%(name)s”") % {"name": campaign.name}
+    interaction = interaction_record_system(
+        customer=recipient.customer,
+        kind=InteractionKind.EMAIL,
+        direction=Direction.INBOUND,
+        subject=(f"{title}: {subject}" if subject else title)[:200],
+        body=text,
+        occurred_at=when,
+        author=actor,
+    )
+    Recipient.objects.filter(pk=recipient.pk, replied_at__isnull=True).update(replied_at=when)
+    return interaction
+
+
+def can_change_customer(actor: User, customer_id: int) -> bool:
+    """Whether ``actor`` may write on the customer's record (log a reply)."""
+    return restrict(Customer.objects.filter(pk=customer_id), actor, "change").exists()
+
+
+def reply_from_mail(*, mail: EmailMessage) -> Interaction | None:
+    """Log an incoming e-mail (read from an .eml file or an mbox) as a reply to the campaign e-mail
+    it answers (:func:`cartera.campaigns.selectors.recipient_for_reply`); ``None`` when it answers
+    none. What the mailbox forwarding of replies calls; no user: run by an operator."""
+    headers = " ".join(str(mail.get(name, "")) for name in ("In-Reply-To", "References"))
+    sender = parseaddr(str(mail.get("From", "")))[1]
+    recipient = recipient_for_reply(in_reply_to=headers, sender=sender)
+    if recipient is None:
+        return None
+    part = mail.get_body(preferencelist=("plain",))
+    text = str(part.get_content()) if part is not None else ""
+    try:
+        when = parsedate_to_datetime(str(mail["Date"])) if mail["Date"] else None
+    except (TypeError, ValueError):
+        when = None
+    return reply_record(
+        actor=None,
+        recipient=recipient,
+        text=text or _("(no text)"),
+        subject=str(mail.get("Subject", ""))[:120],
+        when=when if when is not None and when.tzinfo is not None else None,
+    )

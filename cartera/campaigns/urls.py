@@ -17,4 +17,6 @@ urlpatterns = [
     path("<int:pk>/delete/", views.campaign_delete, name="delete"),
     path("<int:pk>/progress/", views.campaign_progress, name="progress"),
     path("<int:pk>/results/", views.campaign_results, name="results"),
+    path("<int:pk>/replies/", views.reply_log, name="reply"),
+    path("c/<str:token>/", views.click, name="click"),
 ]

@@ -7,18 +7,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from cartera.campaigns import selectors, services
 from cartera.campaigns.forms import (
     CampaignCreateForm,
     CampaignForm,
     MessageForm,
+    ReplyForm,
     message_initial,
     variables_help,
 )
@@ -282,4 +284,52 @@ def campaign_results(request: HttpRequest, pk: int) -> HttpResponse:
     if campaign.is_draft:
         return redirect("campaigns:detail", pk=pk)
     results = selectors.campaign_results(campaign=campaign, user=request.user)
-    return render(request, "campaigns/results.html", {"campaign": campaign, "results": results})
+    return render(
+        request,
+        "campaigns/results.html",
+        {"campaign": campaign, "results": results, "reply_form": ReplyForm()},
+    )
+
+
+@require_POST
+def reply_log(request: HttpRequest, pk: int) -> HttpResponse:
+    """Log a reply a customer sent to the campaign's e-mail (pasted by the user) on their timeline."""
+    campaign = selectors.campaign_get(user=request.user, pk=pk)
+    form = ReplyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
+        return redirect("campaigns:results", pk=pk)
+    recipient = selectors.recipient_by_email(
+        user=request.user, campaign=campaign, email=form.cleaned_data["email"]
+    )
+    if recipient is None:
+        messages.error(
+            request,
+            _("Nobody who received this campaign has the address %(email)s.")
+            % {"email": form.cleaned_data["email"]},
+        )
+        return redirect("campaigns:results", pk=pk)
+    try:
+        services.reply_record(actor=request.user, recipient=recipient, text=form.cleaned_data["text"])  # type: ignore[arg-type]
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _error_text(exc) if isinstance(exc, ValidationError) else str(exc))
+    else:
+        messages.success(
+            request, _("Reply logged on the timeline of %(name)s.") % {"name": recipient.customer.full_name}
+        )
+    return redirect("campaigns:results", pk=pk)
+
+
+@login_not_required
+@require_GET
+def click(request: HttpRequest, token: str) -> HttpResponse:
+    """A tracked link of a campaign e-mail: count the click and open the original address (only the
+    address signed into the token: no open redirect). No login: the recipient is not a user."""
+    url = services.click_record(token=token)
+    if url is None:
+        raise Http404
+    response = HttpResponseRedirect(url)
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex"
+    response["Cache-Control"] = "no-store"
+    return response

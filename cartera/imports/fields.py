@@ -133,6 +133,10 @@ FIELDS: dict[str, tuple[FieldDef, ...]] = {
         FieldDef("external_ref", gettext_lazy("Order number"), "text",
                  ("pedido", "numero de pedido", "n pedido", "no pedido", "num pedido", "referencia", "order id",
                   "order number", "deal id", "deal - id", "invoice", "factura"), 100),
+        FieldDef("promo_code", gettext_lazy("Promotion code"), "text",
+                 ("codigo promocional", "codigo de promocion", "promocion", "cupon", "codigo cupon",
+                  "codigo de descuento", "codigo descuento", "promo code", "promotion code", "promo",
+                  "coupon", "coupon code", "discount code", "voucher", "voucher code"), 40),
     ),
     "interactions": (
         *_CUSTOMER_REF,

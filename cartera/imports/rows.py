@@ -150,6 +150,8 @@ class RowReader:
                     )
             if "currency" in data:
                 data["currency"] = data["currency"].upper()
+            if "promo_code" in data:
+                data["promo_code"] = data["promo_code"].upper().replace(" ", "")
         else:
             data.setdefault("kind", "note")
             if not (data.get("subject") or data.get("body")) and row.ok:

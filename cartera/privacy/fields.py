@@ -166,7 +166,9 @@ FIELDS: dict[str, dict[str, How]] = {
     "campaigns.campaignmessage": {"channel": K, "talking_points": K},
     "campaigns.variant": {"label": K, "subject": K, "body": K, "subject_en": K, "body_en": K},
     # Who was in a campaign and in which group: about the person only through the customer link.
-    "campaigns.recipient": {"group": K, "reason": K, "stratum": K, "promo_code": K},
+    "campaigns.recipient": {"group": K, "reason": K, "stratum": K, "promo_code": K, "replied_at": K},
+    # A tracked link of the campaign's e-mail that the recipient opened: the link is the campaign's.
+    "campaigns.click": {"url": K, "first_at": K, "last_at": K},
 }  # fmt: skip
 
 

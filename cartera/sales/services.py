@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count
 from django.utils import formats
 from django.utils.translation import gettext as _
 
@@ -38,6 +40,35 @@ def _check(order: Order) -> None:
     check_dates(order, {"ordered_on": ORDER_DATES})
 
 
+def promotion_refusal(
+    *, promotion: PromotionCode | None, typed: str, customer_id: int | None, on: dt.date, used: int
+) -> str | None:
+    """Why ``customer_id`` (``None``: a customer not created yet) may not use ``promotion`` (typed as
+    ``typed``; ``None``: no such code) for a purchase on ``on`` when it has been used ``used`` times;
+    ``None`` when they may. The one list of reasons for the form, the API and imports."""
+    if promotion is None:
+        return _("There is no promotion code “%(code)s”.") % {"code": typed}
+    if promotion.customer_id is not None and promotion.customer_id != customer_id:
+        return _("The code “%(code)s” belongs to another customer.") % {"code": typed}
+    if promotion.valid_from and on < promotion.valid_from:
+        return _("The code “%(code)s” is valid from %(date)s.") % {
+            "code": typed,
+            "date": formats.date_format(promotion.valid_from),
+        }
+    if promotion.valid_until and on > promotion.valid_until:
+        return _("The code “%(code)s” expired on %(date)s.") % {
+            "code": typed,
+            "date": formats.date_format(promotion.valid_until),
+        }
+    if promotion.max_uses is not None and used >= promotion.max_uses:
+        return _("The code “%(code)s” has already been used (%(used)s of %(limit)s).") % {
+            "code": typed,
+            "used": used,
+            "limit": promotion.max_uses,
+        }
+    return None
+
+
 def promotion_check(
     *, code: str, customer: Customer, on: dt.date, exclude_order: int | None = None
 ) -> PromotionCode:
@@ -46,36 +77,61 @@ def promotion_check(
     someone else's). The code row is locked, so two purchases cannot both take its last use."""
     typed = code.strip().upper()
     promotion = PromotionCode.objects.select_for_update().filter(code=typed).first()
-    if promotion is None:
-        raise ValidationError({"promo_code": _("There is no promotion code “%(code)s”.") % {"code": typed}})
-    if promotion.customer_id is not None and promotion.customer_id != customer.pk:
-        raise ValidationError(
-            {"promo_code": _("The code “%(code)s” belongs to another customer.") % {"code": typed}}
-        )
-    if promotion.valid_from and on < promotion.valid_from:
-        raise ValidationError(
-            {
-                "promo_code": _("The code “%(code)s” is valid from %(date)s.")
-                % {"code": typed, "date": formats.date_format(promotion.valid_from)}
-            }
-        )
-    if promotion.valid_until and on > promotion.valid_until:
-        raise ValidationError(
-            {
-                "promo_code": _("The code “%(code)s” expired on %(date)s.")
-                % {"code": typed, "date": formats.date_format(promotion.valid_until)}
-            }
-        )
-    if promotion.max_uses is not None:
+    used = 0
+    if promotion is not None and promotion.max_uses is not None:
         used = promotion.orders.exclude(pk=exclude_order or 0).count()
-        if used >= promotion.max_uses:
-            raise ValidationError(
-                {
-                    "promo_code": _("The code “%(code)s” has already been used (%(used)s of %(limit)s).")
-                    % {"code": typed, "used": used, "limit": promotion.max_uses}
-                }
-            )
+    refusal = promotion_refusal(promotion=promotion, typed=typed, customer_id=customer.pk, on=on, used=used)
+    if refusal is not None:
+        raise ValidationError({"promo_code": refusal})
+    assert promotion is not None
     return promotion
+
+
+@dataclass(frozen=True)
+class PromotionUse:
+    """One purchase that names a promotion code, for :func:`promotions_check_many`."""
+
+    code: str
+    customer_id: int | None
+    on: dt.date
+
+
+def promotions_check_many(
+    *, uses: Sequence[PromotionUse], taken: dict[int, int] | None = None
+) -> list[PromotionCode | str]:
+    """Check many purchases' codes at once (an order import): for each use, in order, its
+    ``PromotionCode`` or the reason it is refused (as :func:`promotion_refusal`). Each accepted use
+    counts against the code's limit for the next ones; ``taken`` (code id → uses accepted before, e.g.
+    by earlier batches of the same import) is read and updated. The code rows are locked when called
+    inside a transaction, as in :func:`promotion_check`."""
+    taken = {} if taken is None else taken
+    typed = {use.code.strip().upper() for use in uses}
+    codes = PromotionCode.objects.filter(code__in=typed)
+    if transaction.get_connection().in_atomic_block:
+        codes = codes.select_for_update()
+    found = {p.code: p for p in codes}
+    limited = [p.pk for p in found.values() if p.max_uses is not None]
+    used = dict(
+        Order.objects.filter(promotion_id__in=limited)
+        .values("promotion_id")
+        .annotate(n=Count("id"))
+        .values_list("promotion_id", "n")
+    )
+    result: list[PromotionCode | str] = []
+    for use in uses:
+        code = use.code.strip().upper()
+        promotion = found.get(code)
+        count = used.get(promotion.pk, 0) + taken.get(promotion.pk, 0) if promotion is not None else 0
+        refusal = promotion_refusal(
+            promotion=promotion, typed=code, customer_id=use.customer_id, on=use.on, used=count
+        )
+        if refusal is not None:
+            result.append(refusal)
+            continue
+        assert promotion is not None
+        taken[promotion.pk] = taken.get(promotion.pk, 0) + 1
+        result.append(promotion)
+    return result
 
 
 @transaction.atomic

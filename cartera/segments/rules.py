@@ -50,7 +50,7 @@ class Field:
     """One field a segment may test: its label, type, ORM path (ours, never the user's) and choices."""
 
     label: Promise | str
-    type: str  # text | choice | number | date | bool | tags | owner | persona | age
+    type: str  # text | choice | number | date | bool | tags | owner | persona | age | campaign
     path: str
     choices: Callable[[], list[tuple[str, str]]] | None = None
     group: Promise | None = None
@@ -59,6 +59,9 @@ class Field:
     bounds: tuple[Decimal, Decimal] | None = None
     # An admin-defined field (customers/fields.py): its key in ``Customer.custom_fields``.
     custom_key: str = ""
+    # A field added by a higher app through the ``segment_fields`` hook: it builds its own condition
+    # from the operator and the cleaned value (ids of its objects).
+    q: Callable[[str, list[str]], Q] | None = None
 
 
 def _static(choices: Any) -> Callable[[], list[tuple[str, str]]]:
@@ -157,9 +160,16 @@ def _custom_fields() -> dict[str, Field]:
     return fields
 
 
+def _hooked_fields() -> dict[str, Field]:
+    """The fields higher apps add (campaign responses), through the ``segment_fields`` hook."""
+    from cartera.core import hooks
+
+    return dict(hooks.fire("segment_fields") or {})
+
+
 def all_fields() -> dict[str, Field]:
-    """Every field a segment may test: the built-in ones, then the admin-defined ones."""
-    return {**FIELDS, **_custom_fields()}
+    """Every field a segment may test: the built-in ones, those of higher apps, the admin-defined ones."""
+    return {**FIELDS, **_hooked_fields(), **_custom_fields()}
 
 
 def field_named(name: Any) -> Field | None:
@@ -170,7 +180,7 @@ def field_named(name: Any) -> Field | None:
         return FIELDS[name]
     if name.startswith("cf:"):
         return _custom_fields().get(name)
-    return None
+    return _hooked_fields().get(name)
 
 
 OPERATORS: dict[str, dict[str, Promise]] = {
@@ -220,6 +230,16 @@ OPERATORS: dict[str, dict[str, Promise]] = {
     "tags": {"any": _("has any of"), "all": _("has all of"), "none": _("has none of")},
     "owner": {"in": _("is one of"), "not_in": _("is none of"), "me": _("is me"), "empty": _("has no owner")},
     "persona": {"in": _("is one of"), "not_in": _("is none of")},
+    # Campaign responses (the ``campaign`` field of the campaigns app): each takes campaigns.
+    "campaign": {
+        "received": _("received any of"),
+        "not_received": _("received none of"),
+        "control": _("was in the control group of"),
+        "clicked": _("clicked a link of"),
+        "replied": _("replied to"),
+        "redeemed": _("redeemed the code of"),
+        "bought_after": _("bought again after"),
+    },
 }
 
 NO_VALUE = {"empty", "not_empty", "true", "false", "me"}
@@ -327,11 +347,15 @@ def _clean_value(field: Field, op: str, value: Any, choices: set[str] | None) ->
         return None
     if kind in ("tags", "owner", "persona"):
         return [_id(v) for v in _as_list(value)]
-    if kind == "choice":
-        items = [str(v) for v in _as_list(value)]
+    if kind in ("choice", "campaign"):
+        # A campaign is named by its id (digits only); a choice by its value.
+        items = [_id(v) if kind == "campaign" else str(v) for v in _as_list(value)]
         if choices is not None and not set(items) <= choices:
             unknown = ", ".join(sorted(_shown(v) for v in set(items) - choices))
-            raise _error(_("Unknown value: %(values)s.") % {"values": unknown})
+            message = (
+                _("Unknown campaign: %(values)s.") if kind == "campaign" else _("Unknown value: %(values)s.")
+            )
+            raise _error(message % {"values": unknown})
         return items
     if kind == "text":
         if op == "in":
@@ -377,7 +401,7 @@ def rule_clean(rule: Any, *, check_choices: bool = True) -> dict[str, Any]:
     if not isinstance(op, str) or op not in OPERATORS[field.type]:
         raise _error(_("“%(op)s” cannot be used with %(field)s.") % {"op": _shown(op), "field": field.label})
     choices = None
-    if check_choices and field.choices is not None and field.type in ("choice",):
+    if check_choices and field.choices is not None and field.type in ("choice", "campaign"):
         choices = {v for v, _label in field.choices()}
     try:
         value = _clean_value(field, op, rule.get("value"), choices)
@@ -481,6 +505,8 @@ def _rule_q(rule: dict[str, Any], user: Any, today: dt.date, depth: int, on_metr
         from cartera.customers.fields import custom_field_q
 
         return custom_field_q(field.custom_key, kind, op, value, today)
+    if field.q is not None:
+        return field.q(op, value)
     if on_metrics:
         path = path.removeprefix(_METRICS_PREFIX)
     if kind == "text":
@@ -644,7 +670,11 @@ def describe(definition: dict[str, Any]) -> str:
             if found is None:
                 continue
             field = found
-            if field.choices is not None and field.type in ("choice",) and rule["field"] not in labels:
+            if (
+                field.choices is not None
+                and field.type in ("choice", "campaign")
+                and rule["field"] not in labels
+            ):
                 labels[rule["field"]] = dict(field.choices())
             elif field.type in _NAMED and isinstance(rule["value"], list):
                 # Users, tags and personas by name rather than by id.

@@ -81,6 +81,7 @@ def test_a_manager_runs_a_reactivation_campaign(
     page.locator("#id_promo_mode").select_option("unique")
     page.locator("#id_promo_code").fill("VUELVE")
     page.locator("#id_promo_discount").fill("15")
+    page.locator("#id_track_clicks").check()
     assert sideways_overflow("new campaign") is None
     shot("create")
     page.locator("#campaign-create button[type=submit]").click()
@@ -89,7 +90,7 @@ def test_a_manager_runs_a_reactivation_campaign(
         page,
         0,
         "{{ first_name }}, vuelve",
-        "Hola {{ first_name }}: {{ promo_code }} ({{ promo_discount }})",
+        "Hola {{ first_name }}: {{ promo_code }} ({{ promo_discount }}). Mira https://tienda.example/otono.",
         words,
     )
     write_message(page, 1, "Te echamos de menos", "{{ first_name }}, usa {{ promo_code }}", words)
@@ -130,6 +131,12 @@ def test_a_manager_runs_a_reactivation_campaign(
     visitor.screenshot(
         path=str(SHOTS / f"campaigns-unsubscribed-{page.viewport_size['width']}.png"), full_page=True
     )
+    # They open the shop's link: a signed address of ours that counts the click and sends them on.
+    tracked = re.search(r"https?://\S+/campaigns/c/[^/\s]+/", mail.text()).group(0)
+    answer = visitor.request.get(
+        browser_log.origin + "/campaigns/c/" + tracked.split("/campaigns/c/", 1)[1], max_redirects=0
+    )
+    assert answer.status == 302 and answer.headers["location"] == "https://tienda.example/otono"
     visitor.close()
 
     # The customer comes back and buys with the code.
@@ -157,6 +164,17 @@ def test_a_manager_runs_a_reactivation_campaign(
     expect(page.locator("#lift-1")).to_be_visible()
     expect(page.locator("#lift-1")).to_contain_text(words["lift"])
     expect(page.locator("#chart-repurchase svg.chart-svg")).to_be_visible()
+    expect(page.locator("#results-links")).to_contain_text("https://tienda.example/otono")
+    # A reply the customer sent is logged from the results page.
+    page.locator("#log-reply > summary").click()
+    page.locator("#id_email").fill(customer.email)
+    page.locator("#id_text").fill("Gracias, volveré pronto.")
+    page.locator("#log-reply button[type=submit]").click()
+    expect(page.locator("#log-reply")).to_be_visible()
+    expect(page.locator("#results-table")).to_be_visible()
+    from cartera.campaigns.models import Recipient
+
+    assert Recipient.objects.get(customer=customer).replied_at is not None
     assert sideways_overflow("results") is None
     shot("results")
     browser_log.assert_clean()

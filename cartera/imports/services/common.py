@@ -76,6 +76,7 @@ class RunState:
     how: dict[int, str]  # row number -> how it matched an existing customer ("same email"...)
     create_customers: bool  # an order file brings the customers it names
     new_customers: dict[str, int]  # their key ("id:C-001") -> customer id (a row number in a dry run)
+    promo_taken: dict[int, int]  # promotion code id -> uses accepted by a dry run's earlier batches
     ordered: bool
     with_companies: bool
     with_tags: bool

@@ -32,6 +32,7 @@ from cartera.imports.models import (
 from cartera.imports.rows import CleanRow
 from cartera.imports.services.common import ORDER_SOURCE, Pending, RowNote, RunState
 from cartera.sales.models import Order
+from cartera.sales.services import PromotionUse, promotions_check_many
 
 # The number the export gives an order that has none of its own (imports/exporting.py::order_number).
 _EXPORTED_ORDER = re.compile(r"^cartera-(\d{1,18})$")
@@ -334,6 +335,7 @@ class Matching(RunState):
                 )
             )
         seen |= self._exported_here(rows, customers)
+        refused = self._check_promotions(rows, customers, seen)
         result = []
         batch_seen: set[str] = set()
         for row in rows:
@@ -349,6 +351,10 @@ class Matching(RunState):
             if key in seen or key in batch_seen or (self.dry_run and key in self.file_index.emails):
                 self.counts["duplicate"] += 1
                 self.counts["skip"] += 1
+                continue
+            if row.number in refused:
+                code, why = refused[row.number]
+                self._reject(row, why, self._column_of("promo_code"), code)
                 continue
             batch_seen.add(key)
             if self.dry_run:
@@ -412,6 +418,43 @@ class Matching(RunState):
             )
             in logged_minutes
         }
+    def _check_promotions(
+        self, rows: list[CleanRow], customers: dict[int, int | str | None], seen: set[str | None]
+    ) -> dict[int, tuple[str, str]]:
+        """Link each new order row's promotion code (``_promotion_id``), checked as the order form
+        checks it (unknown, not valid on the order's date, used up, another customer's). The rows whose
+        code is refused, by number: (the code, why)."""
+        coded: list[tuple[CleanRow, int | None]] = []
+        keys: set[str] = set()
+        for row in rows:
+            key, target = row.data["_key"], customers.get(row.number)
+            if isinstance(target, str) or (target is None and not self.create_customers):
+                continue  # no usable customer: the row is rejected for that
+            if not row.data.get("promo_code") or key in seen or key in keys:
+                continue  # no code, or a row imported before: not a new use
+            keys.add(key)
+            coded.append((row, target))
+        if not coded:
+            return {}
+        # A commit writes each batch before reading the next, so the database counts the uses of
+        # earlier batches; a dry run writes nothing and counts them itself.
+        checked = promotions_check_many(
+            uses=[
+                PromotionUse(row.data["promo_code"], target, row.data["ordered_on"]) for row, target in coded
+            ],
+            taken=self.promo_taken if self.dry_run else {},
+        )
+        refused: dict[int, tuple[str, str]] = {}
+        for (row, _target), outcome in zip(coded, checked, strict=True):
+            if isinstance(outcome, str):
+                refused[row.number] = (row.data["promo_code"], outcome)
+            else:
+                row.data["_promotion_id"] = outcome.pk
+        return refused
+
+    def _column_of(self, field_key: str) -> str:
+        """The file's column mapped to ``field_key`` (empty when none is)."""
+        return next((header for header, key in self.job.columns.items() if key == field_key), "")
 
     @staticmethod
     def _new_customer_key(row: CleanRow) -> str:

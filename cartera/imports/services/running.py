@@ -76,6 +76,8 @@ class Run(Matching, Writing):
         # Checked when the run starts, not only when the option was set: rights can change meanwhile.
         self.create_customers = bool(job.options.get("create_customers")) and can(actor, Customer, "add")
         self.new_customers: dict[str, int] = {}
+        # Uses of each promotion code accepted by this dry run's earlier batches (code id -> uses).
+        self.promo_taken: dict[int, int] = {}
         self.ordered = False
         # Most files name no company and no tags: then no row needs to be looked at for them.
         mapped = set(job.columns.values())

@@ -326,6 +326,7 @@ class Writing(RunState):
                         category=data.get("category") or "",
                         source=ORDER_SOURCE,
                         external_ref=data["_key"][:100],
+                        promotion_id=data.get("_promotion_id"),
                         created_by=self.actor,
                     )
                 )

@@ -5,11 +5,17 @@ cartera campaign review 3 --user marta
 cartera campaign send 3 --user marta
 cartera campaign pause 3 --user marta | resume 3 --user marta
 cartera campaign results 3 --user marta [--json]
+cartera campaign replies replies.mbox [more.eml ...]   # log forwarded replies on the timelines
 """
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
+import mailbox
+from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -40,8 +46,15 @@ class Command(BaseCommand):
             command.add_argument("--user", required=True, help="act as this user (a manager to send)")
             if name == "results":
                 command.add_argument("--json", action="store_true", help="machine-readable output")
+        replies = sub.add_parser(
+            "replies", help="log replies to campaign e-mails (.eml files or mbox mailboxes) on the timelines"
+        )
+        replies.add_argument("files", nargs="+", help="an .eml file (one message) or an mbox (many)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] == "replies":
+            self._replies(options["files"])
+            return
         user = User.objects.filter(username=options["user"], is_active=True).first()
         if user is None:
             raise CommandError(f"no active user {options['user']!r}")
@@ -108,3 +121,35 @@ class Command(BaseCommand):
             )
         for lift in results.lifts:
             self.stdout.write(f"{lift.label}: {lift.sentence}")
+
+    def _replies(self, files: list[str]) -> None:
+        logged = unmatched = 0
+        for name in files:
+            path = Path(name)
+            if not path.is_file():
+                raise CommandError(f"no file {name!r}")
+            for mail in _read_mail(path):
+                if services.reply_from_mail(mail=mail) is None:
+                    unmatched += 1
+                    self.stdout.write(
+                        f"  not a reply to a campaign: {mail.get('From', '')} {mail.get('Subject', '')!r}"
+                    )
+                else:
+                    logged += 1
+        self.stdout.write(self.style.SUCCESS(f"logged {logged} replies; {unmatched} answered no campaign"))
+
+
+def _read_mail(path: Path) -> list[EmailMessage]:
+    """The messages of an mbox mailbox (it starts with a ``From `` line), or the one message of an .eml."""
+    with path.open("rb") as handle:
+        is_mbox = handle.read(5) == b"From "
+    if is_mbox:
+        parsed = [
+            email.message_from_bytes(m.as_bytes(), policy=email.policy.default) for m in mailbox.mbox(path)
+        ]
+        return [m for m in parsed if isinstance(m, EmailMessage)]
+    with path.open("rb") as handle:
+        message = email.message_from_binary_file(handle, policy=email.policy.default)
+    if not isinstance(message, EmailMessage):
+        raise CommandError(f"{path} is not an e-mail")
+    return [message]

@@ -1,0 +1,230 @@
+"""Issue 13 speed benchmark: a campaign to 100,000 customers — review counts, freezing the audience and
+queuing the personalised e-mails, sending to the local aiosmtpd sink, and the results page.
+
+Run from the repository root::
+
+    .venv/bin/python -m bench.campaigns                       # SQLite file var/bench-campaigns.sqlite3
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/cartera_campaigns17_bench .venv/bin/python -m bench.campaigns
+
+It builds its own database unless it already holds the customers: migrated, then ``--customers``
+at-risk customers (e-mail, marketing consent, one order each, owned by one manager) and a segment of
+them. Each run creates and sends a new campaign (10 % control group, a unique promotion code per
+recipient), so the frequency cap is off. Timed: the review counts (``campaign_plan``), the send
+(freeze the audience, create the codes, render and queue every e-mail, write the timelines), then
+``--send`` e-mails delivered over one SMTP connection to the local sink (``make run``'s, on port
+``--port``; rate limit off), then the results page in-process (3 warm-up requests and ``--requests``
+timed ones, nearest-rank p95). Peak memory is the process's maximum resident set size. Results go to
+docs/benchmarks.md between the ``bench:issue13`` markers (``--no-doc`` to skip).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+START_MARK = "<!-- bench:issue13:start -->"
+END_MARK = "<!-- bench:issue13:end -->"
+GOALS = {"review": 5.0, "send": 60.0, "rate": 100.0, "results": 500.0}
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _nearest_rank(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, int(round(fraction * len(ordered) + 0.5)) - 1))]
+
+
+def _prepare(customers: int) -> None:
+    from decimal import Decimal
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    call_command("migrate", verbosity=0)
+    from cartera.accounts.models import User
+    from cartera.accounts.services import user_create
+    from cartera.customers.models import Customer
+    from cartera.insights.models import CustomerMetrics
+    from cartera.sales.models import Order
+    from cartera.segments.models import Segment
+    from cartera.segments.services import segment_create
+
+    manager = User.objects.filter(username="bench-manager").first() or user_create(
+        username="bench-manager", password=os.urandom(12).hex(), role="manager", email="bench@cartera.example"
+    )
+    have = Customer.objects.count()
+    if have < customers:
+        today = timezone.localdate()
+        now = timezone.now()
+        for start in range(have, customers, 10_000):
+            part = [
+                Customer(
+                    first_name=f"Cliente{i}", first_name_key=f"cliente{i}", last_name="Prueba",
+                    email=f"c{i}@bench.example", opt_in_email=True, stage="customer", owner=manager,
+                )
+                for i in range(start, min(customers, start + 10_000))
+            ]  # fmt: skip
+            Customer.objects.bulk_create(part, batch_size=2_000)
+            CustomerMetrics.objects.bulk_create(
+                [
+                    CustomerMetrics(
+                        customer=c, orders_count=1, revenue=Decimal("40"), lifecycle="at_risk",
+                        last_order_on=today - dt.timedelta(days=200), first_order_on=today - dt.timedelta(days=200),
+                        recency_days=200, tenure_days=200, frequency=0, computed_at=now,
+                    )
+                    for c in part
+                ],
+                batch_size=2_000,
+            )  # fmt: skip
+            Order.objects.bulk_create(
+                [
+                    Order(
+                        customer=c,
+                        ordered_on=today - dt.timedelta(days=200),
+                        amount=Decimal("40"),
+                        category="Café",
+                    )
+                    for c in part
+                ],
+                batch_size=2_000,
+            )
+            print(f"  {min(customers, start + 10_000):,} customers", file=sys.stderr)
+    if not Segment.objects.filter(name="Bench en riesgo").exists():
+        segment_create(
+            actor=manager,
+            fields={
+                "name": "Bench en riesgo",
+                "definition": {
+                    "match": "all",
+                    "groups": [
+                        {"match": "all", "rules": [{"field": "lifecycle", "op": "in", "value": ["at_risk"]}]}
+                    ],
+                },
+            },
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--send", type=int, default=10_000, help="how many e-mails to deliver (timed)")
+    parser.add_argument("--requests", type=int, default=10)
+    parser.add_argument("--port", type=int, default=8131, help="the local SMTP sink's port")
+    parser.add_argument("--no-doc", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'bench-campaigns.sqlite3'}")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cartera.settings")
+    os.environ["CARTERA_EMAIL_PORT"] = str(args.port)  # Django's SMTP backend talks to the sink below
+    os.environ["CARTERA_EMAIL_BACKEND"] = "django.core.mail.backends.smtp.EmailBackend"
+    (ROOT / "var").mkdir(exist_ok=True)
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+
+    settings.ALLOWED_HOSTS = ["*"]
+    started = time.perf_counter()
+    _prepare(args.customers)
+    prepared_s = time.perf_counter() - started
+
+    from cartera.accounts.models import User
+    from cartera.campaigns import selectors, services
+    from cartera.messaging.services import deliver_pending
+    from cartera.messaging.sink import start_sink
+    from cartera.segments.models import Segment
+
+    manager = User.objects.get(username="bench-manager")
+    segment = Segment.objects.get(name="Bench en riesgo")
+    campaign = services.campaign_create(
+        actor=manager,
+        fields={
+            "name": f"Bench {dt.datetime.now():%H%M%S}", "control_percent": 10, "frequency_cap_days": 0,
+            "promo_mode": "unique", "promo_code": f"B{dt.datetime.now():%H%M%S}", "promo_discount": 10,
+        },
+        segments=[segment],
+    )  # fmt: skip
+    base_rss = _rss_mib()
+    t0 = time.perf_counter()
+    plan = selectors.campaign_plan(campaign=campaign, user=manager)
+    review_s = time.perf_counter() - t0
+    print(f"review: {plan.treated:,} receive it, {plan.control:,} control, {review_s:.1f} s", file=sys.stderr)
+    t0 = time.perf_counter()
+    campaign = services.campaign_send(actor=manager, campaign=campaign)
+    send_s = time.perf_counter() - t0
+    peak_rss = _rss_mib()
+    print(f"freeze, render and queue: {send_s:.1f} s, peak RSS {peak_rss:.0f} MiB", file=sys.stderr)
+
+    mail_dir = Path(tempfile.mkdtemp(prefix="bench-mailsink-"))
+    sink = start_sink(host="127.0.0.1", port=args.port, folder=mail_dir)
+    try:
+        t0 = time.perf_counter()
+        report = deliver_pending(max_messages=args.send, rate=0)
+        deliver_s = time.perf_counter() - t0
+    finally:
+        sink.stop()
+    received = len(list(mail_dir.iterdir()))
+    rate = report.sent / deliver_s if deliver_s else 0.0
+    print(
+        f"sent {report.sent:,} ({received:,} at the sink) in {deliver_s:.1f} s: {rate:.0f}/s", file=sys.stderr
+    )
+
+    client = Client()
+    client.force_login(manager)
+    url = f"/campaigns/{campaign.pk}/results/"
+    for _ in range(3):
+        assert client.get(url, secure=True).status_code == 200
+    times = []
+    for _ in range(args.requests):
+        t0 = time.perf_counter()
+        response = client.get(url, secure=True)
+        times.append((time.perf_counter() - t0) * 1000)
+        assert response.status_code == 200
+    p50, p95 = statistics.median(times), _nearest_rank(times, 0.95)
+    print(f"results page: p50 {p50:.0f} ms, p95 {p95:.0f} ms", file=sys.stderr)
+    if args.no_doc:
+        return
+    from bench.doc import replace_section
+    from bench.machine import machine_facts
+
+    m = machine_facts()
+    load = os.getloadavg()
+
+    def verdict(ok: bool) -> str:
+        return "yes" if ok else "**no**"
+
+    lines = [
+        START_MARK,
+        "## Campaigns at 100,000 recipients (issue 13, `bench/campaigns.py`)",
+        "",
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {connection.vendor}, {m['cpu']} ({m['cores']} cores, "
+        f"{m['ram_gib']} GiB), Python {m['python']}; load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} "
+        f"(the machine is shared). {args.customers:,} at-risk customers with e-mail and consent, one segment, "
+        f"10 % control group, a unique code per recipient; database prepared in {prepared_s:.0f} s. "
+        "Run: `make bench-campaigns`.",
+        "",
+        "| step | measured | goal | met |",
+        "|---|---:|---:|---|",
+        f"| review counts ({plan.audience:,} in the audience) | {review_s:.1f} s | ≤ {GOALS['review']:.0f} s | {verdict(review_s <= GOALS['review'])} |",
+        f"| freeze, codes, render and queue {plan.treated:,} e-mails | {send_s:.1f} s | ≤ {GOALS['send']:.0f} s | {verdict(send_s <= GOALS['send'])} |",
+        f"| peak memory of the process (RSS; {base_rss:.0f} MiB before the review) | {peak_rss:.0f} MiB | ≤ 300 MiB | {verdict(peak_rss <= 300)} |",
+        f"| send {report.sent:,} e-mails to the local aiosmtpd sink, one connection | {rate:.0f} /s | ≥ {GOALS['rate']:.0f} /s | {verdict(rate >= GOALS['rate'])} |",
+        f"| results page, p50 / p95 of {args.requests} | {p50:.0f} / {p95:.0f} ms | ≤ {GOALS['results']:.0f} ms | {verdict(p95 <= GOALS['results'])} |",
+        END_MARK,
+    ]  # fmt: skip
+    replace_section(START_MARK, END_MARK, "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
