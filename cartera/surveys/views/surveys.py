@@ -44,6 +44,13 @@ def survey_new(request: HttpRequest) -> HttpResponse:
     return render(request, "surveys/survey_form.html", {"form": form}, status=400 if form.errors else 200)
 
 
+def _version(request: HttpRequest, survey: Survey) -> int:
+    raw = request.GET.get("version", "")
+    return (
+        int(raw) if raw.isdigit() and 0 < int(raw) <= survey.questions_version else survey.questions_version
+    )
+
+
 def _answer_url(request: HttpRequest, invitation: Invitation) -> str:
     return request.build_absolute_uri(reverse("survey_answer", args=[services.signed_token(invitation)]))
 
@@ -61,7 +68,15 @@ def survey_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "survey": survey,
         "question": survey.question_es if request.LANGUAGE_CODE == "es" else survey.question_en,
-        "results": selectors.results(user=request.user, survey=survey),
+        "results": None if survey.custom else selectors.results(user=request.user, survey=survey),
+        "questionnaire": selectors.question_results(
+            user=request.user,
+            survey=survey,
+            version=_version(request, survey),
+            language=request.LANGUAGE_CODE,
+        )
+        if survey.custom
+        else None,
         "counter": counter,
         "counter_url": _answer_url(request, counter) if counter else "",
         "recent": [(i, _answer_url(request, i)) for i in recent],
@@ -160,6 +175,11 @@ def results(request: HttpRequest) -> HttpResponse:
     surveys = list(selectors.surveys_for(user=request.user))
     context = {
         "blocks": [(s, selectors.results(user=request.user, survey=s)) for s in surveys if s.asks_score],
+        "questionnaires": [
+            (s, selectors.question_results(user=request.user, survey=s, language=request.LANGUAGE_CODE))
+            for s in surveys
+            if s.custom
+        ],
         "reasons": selectors.lapse_reasons(user=request.user),
         "effect": selectors.follow_up_effect(user=request.user),
         "promoters": selectors.referral_candidates(user=request.user, limit=20),
