@@ -6,7 +6,7 @@ No ``from __future__ import annotations``: django-ninja reads the annotations at
 """
 
 import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
@@ -97,6 +97,9 @@ class StandingOut(Schema):
     )
     unhappy: bool = Field(False, description="Latest answer was a detractor (NPS 0-6), CSAT 1-2 or CES 1-3.")
     referral_candidate: bool = Field(False, description="Latest NPS answer was 9 or 10.")
+    nps_category: Literal["detractor", "passive", "promoter"] | None = Field(
+        None, description="Category of the latest NPS answer: detractor 0-6, passive 7-8, promoter 9-10."
+    )
 
 
 class ResponseOut(Schema):

@@ -93,7 +93,9 @@ def test_manager_builds_a_questionnaire_and_a_customer_answers_it(
     expect(page.locator(f"#question-{scale.pk} legend")).to_contain_text(
         "How was the service?" if lang == "en" else "¿Qué tal la atención?"
     )
-    expect(page.locator(f"#question-{scale.pk}")).to_contain_text("Excellent" if lang == "en" else "Excelente")
+    expect(page.locator(f"#question-{scale.pk}")).to_contain_text(
+        "Excellent" if lang == "en" else "Excelente"
+    )
     assert (problem := sideways_overflow("answer page")) is None, problem
     shot(f"answer-{lang}")
     page.locator(f"#question-{scale.pk} label", has_text=re.compile(r"^\s*9\s*$")).click()

@@ -261,6 +261,7 @@ def customer_standing(*, user: Any, customer: Any) -> dict[str, Any]:
     latest = answers.filter(score__isnull=False).first()
     lapse = answers.exclude(reason="").first()
     last_any = answers.first()
+    last_nps = answers.filter(survey__kind=SurveyKind.NPS, score__isnull=False).first()
     return {
         "customer_id": customer.pk,
         "last_score": latest.score if latest else None,
@@ -269,7 +270,13 @@ def customer_standing(*, user: Any, customer: Any) -> dict[str, Any]:
         "lapse_reason": lapse.reason if lapse else None,
         "unhappy": bool(latest and latest.unhappy),
         "referral_candidate": bool(latest and latest.promoter),
+        "nps_category": nps_category(last_nps.score) if last_nps and last_nps.score is not None else None,
     }
+
+
+def nps_category(score: int) -> str:
+    """detractor (0-6), passive (7-8) or promoter (9-10)."""
+    return "detractor" if score <= 6 else "passive" if score <= 8 else "promoter"
 
 
 def unhappy_reason(response: SurveyResponse) -> str:
