@@ -14,6 +14,7 @@ urlpatterns = [
     path("<int:pk>/questions/<int:question_pk>/", questions.question_edit, name="question_edit"),
     path("<int:pk>/questions/<int:question_pk>/remove/", questions.question_remove, name="question_remove"),
     path("<int:pk>/questions/<int:question_pk>/move/", questions.question_move, name="question_move"),
+    path("<int:pk>/breakdowns/", surveys.breakdowns, name="breakdowns"),
     path("results/", surveys.results, name="results"),
     path("verbatims/", surveys.verbatims, name="verbatims"),
     path("audits/", audits.audit_list, name="audit_list"),
