@@ -135,29 +135,23 @@ def _choices(pairs: Any) -> Any:
     return lambda: [(str(v), str(label)) for v, label in pairs]
 
 
+# Built once, so that registering again (Django runs ready() again when a test overrides the
+# installed apps) hands segments the very same objects.
+CONDITIONS: dict[str, Field] = {
+    "survey_last_nps": Field(_("last NPS score"), "number", "survey_responses", None, SURVEYS,
+                             bounds=(Decimal(0), Decimal(10)), q=last_nps_q),
+    "survey_last_csat": Field(_("last CSAT score"), "number", "survey_responses", None, SURVEYS,
+                              bounds=(Decimal(1), Decimal(5)), q=last_csat_q),
+    "survey_last_answer": Field(_("last survey answer"), "date", "survey_responses", None, SURVEYS,
+                                q=last_answer_q),
+    "survey_nps_category": Field(_("NPS category"), "choice", "survey_responses", _choices(NPS_CATEGORIES),
+                                 SURVEYS, q=nps_category_q),
+    "survey_lapse_reason": Field(_("lapse reason"), "choice", "survey_responses",
+                                 _choices(LapseReason.choices), SURVEYS, q=lapse_reason_q),
+}  # fmt: skip
+
+
 def register() -> None:
     """Add the survey conditions to the segment rules (one field each)."""
-    register_field(
-        "survey_last_nps",
-        Field(_("last NPS score"), "number", "survey_responses", None, SURVEYS,
-              bounds=(Decimal(0), Decimal(10)), q=last_nps_q),
-    )  # fmt: skip
-    register_field(
-        "survey_last_csat",
-        Field(_("last CSAT score"), "number", "survey_responses", None, SURVEYS,
-              bounds=(Decimal(1), Decimal(5)), q=last_csat_q),
-    )  # fmt: skip
-    register_field(
-        "survey_last_answer",
-        Field(_("last survey answer"), "date", "survey_responses", None, SURVEYS, q=last_answer_q),
-    )
-    register_field(
-        "survey_nps_category",
-        Field(_("NPS category"), "choice", "survey_responses", _choices(NPS_CATEGORIES), SURVEYS,
-              q=nps_category_q),
-    )  # fmt: skip
-    register_field(
-        "survey_lapse_reason",
-        Field(_("lapse reason"), "choice", "survey_responses", _choices(LapseReason.choices), SURVEYS,
-              q=lapse_reason_q),
-    )  # fmt: skip
+    for name, field in CONDITIONS.items():
+        register_field(name, field)

@@ -121,3 +121,30 @@ def test_manager_builds_a_questionnaire_and_a_customer_answers_it(
     assert len(refused) == 2, browser_log.console
     browser_log.console = [line for line in browser_log.console if line not in refused]
     browser_log.assert_clean()
+
+
+def test_breakdowns_page_reads_well(
+    page, transactional_db, manager, login, browser_log, shot, sideways_overflow, browser_locale
+):
+    from cartera.customers.services import customer_create
+    from cartera.segments.models import Segment
+    from cartera.surveys.services.surveys import invitation_create, response_record, survey_create
+
+    lang = browser_locale[:2]
+    survey = survey_create(actor=manager, fields={"name": "NPS relación", "kind": "nps"})
+    for i, score in enumerate((10, 9, 3, 8)):
+        customer = customer_create(actor=manager, fields={"first_name": f"Cliente {i}"})
+        response_record(
+            invitation=invitation_create(actor=None, survey=survey, customer=customer), score=score
+        )
+    Segment.objects.create(
+        name="Clientes con un nombre de segmento bastante largo", owner=manager, definition={}
+    )
+    login("manager")
+    page.goto(f"/surveys/{survey.pk}/")
+    page.locator("#breakdowns-link").click()
+    expect(page.locator(".small-group").first).to_be_visible()
+    expect(page.locator("#nps-audits")).to_contain_text("NPS")
+    assert (problem := sideways_overflow("breakdowns")) is None, problem
+    shot(f"breakdowns-{lang}")
+    browser_log.assert_clean()
