@@ -7,7 +7,6 @@ class CampaignsConfig(AppConfig):
     verbose_name = _("Campaigns")
 
     def ready(self) -> None:
-        from cartera.campaigns.selectors import segment_fields
-        from cartera.core import hooks
+        from cartera.campaigns.selectors import register_segment_field
 
-        hooks.register("segment_fields", segment_fields)
+        register_segment_field()

@@ -630,7 +630,7 @@ def _campaign_choices() -> list[tuple[str, str]]:
     ]
 
 
-def campaign_response_q(op: str, campaign_ids: list[str]) -> Q:
+def campaign_response_q(op: str, campaign_ids: list[str], today: dt.date | None = None) -> Q:
     """Customers by their response to any of the campaigns: received it (or not), were in its control
     group, clicked a tracked link, replied, redeemed its code, or bought within its window after it
     was sent. One ``EXISTS`` per condition, so it combines with any other rule."""
@@ -668,12 +668,13 @@ def campaign_response_q(op: str, campaign_ids: list[str]) -> Q:
     raise ValueError(f"unknown campaign condition {op!r}")
 
 
-def segment_fields() -> dict[str, Any]:
-    """What campaigns add to the segment rules (the ``segment_fields`` hook): the ``campaign`` field."""
-    from cartera.segments.rules import Field
+def register_segment_field() -> None:
+    """Add the ``campaign`` condition to the segment rules (segments never imports campaigns)."""
+    from cartera.segments.rules import Field, register_field
 
-    return {
-        "campaign": Field(
+    global _SEGMENT_FIELD
+    if _SEGMENT_FIELD is None:  # built once: a second ready() (tests) registers the same object
+        _SEGMENT_FIELD = Field(
             gettext_lazy("campaign"),
             "campaign",
             "",
@@ -681,4 +682,7 @@ def segment_fields() -> dict[str, Any]:
             gettext_lazy("Campaigns"),
             q=campaign_response_q,
         )
-    }
+    register_field("campaign", _SEGMENT_FIELD)
+
+
+_SEGMENT_FIELD: Any = None

@@ -61,12 +61,6 @@ HOOKS["analysis_refreshed"] = (
     "survey's trigger (orders declining, at risk, lapsed, days after an order, periodic)."
 )
 
-HOOKS["segment_fields"] = (
-    "The segment fields a higher app adds to the rule engine (e.g. campaign responses). No keywords. "
-    "Returns a dict of field name -> segments.rules.Field, each with its own ``q`` builder. Registered "
-    "by campaigns: campaigns.selectors.segment_fields."
-)
-
 HOOKS["email_queue"] = (
     "A lower app (activity: a task notification) wants an e-mail sent. Keywords: those of "
     "messaging.services.message_queue (purpose, subject, text, language, to_customer or to_address...). "

@@ -128,6 +128,11 @@ FIELDS: dict[str, dict[str, How]] = {
         **_STAMPS, "token": K, "language": K, "channel": K, "trigger": K, "sent_at": K, "not_sent_reason": K,
     },
     "surveys.surveyresponse": {**_STAMPS, "reason": K, "comment": R, "language": K, "answered_at": K},
+    "surveys.question": {
+        "kind": K, "text_es": K, "text_en": K, "choices_es": K, "choices_en": K, "low_label_es": K,
+        "low_label_en": K, "high_label_es": K, "high_label_en": K,
+    },
+    "surveys.questionanswer": {"choices": K, "text": R},
     "surveys.audittemplate": {**_STAMPS, "name": K},
     "surveys.auditcriterion": {"step": K, "text": K},
     "surveys.audit": {

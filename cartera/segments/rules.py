@@ -59,9 +59,9 @@ class Field:
     bounds: tuple[Decimal, Decimal] | None = None
     # An admin-defined field (customers/fields.py): its key in ``Customer.custom_fields``.
     custom_key: str = ""
-    # A field added by a higher app through the ``segment_fields`` hook: it builds its own condition
-    # from the operator and the cleaned value (ids of its objects).
-    q: Callable[[str, list[str]], Q] | None = None
+    # A field registered by a higher app (:func:`register_field`) builds its own condition from the
+    # cleaned operator and value, and the day: ``q(op, value, today)`` over ``Customer``.
+    q: Callable[[str, Any, dt.date], Q] | None = None
 
 
 def _static(choices: Any) -> Callable[[], list[tuple[str, str]]]:
@@ -160,16 +160,24 @@ def _custom_fields() -> dict[str, Field]:
     return fields
 
 
-def _hooked_fields() -> dict[str, Field]:
-    """The fields higher apps add (campaign responses), through the ``segment_fields`` hook."""
-    from cartera.core import hooks
+# Conditions that apps above segments add (surveys, campaigns), one :func:`register_field` call each
+# from their ``AppConfig.ready()``: segments never imports them.
+REGISTERED: dict[str, Field] = {}
 
-    return dict(hooks.fire("segment_fields") or {})
+
+def register_field(name: str, field: Field) -> None:
+    """Add a condition owned by a higher app. Its ``field.q`` compiles it; types, operators, bounds
+    and choices are checked here like those of any other field."""
+    if field.q is None:
+        raise ValueError(f"segment field {name!r} needs its own q()")
+    if name in FIELDS or name.startswith("cf:") or REGISTERED.get(name, field) is not field:
+        raise RuntimeError(f"segment field {name!r} is already defined")
+    REGISTERED[name] = field
 
 
 def all_fields() -> dict[str, Field]:
     """Every field a segment may test: the built-in ones, those of higher apps, the admin-defined ones."""
-    return {**FIELDS, **_hooked_fields(), **_custom_fields()}
+    return {**FIELDS, **REGISTERED, **_custom_fields()}
 
 
 def field_named(name: Any) -> Field | None:
@@ -178,9 +186,11 @@ def field_named(name: Any) -> Field | None:
         return None
     if name in FIELDS:
         return FIELDS[name]
+    if name in REGISTERED:
+        return REGISTERED[name]
     if name.startswith("cf:"):
         return _custom_fields().get(name)
-    return _hooked_fields().get(name)
+    return None
 
 
 OPERATORS: dict[str, dict[str, Promise]] = {
@@ -501,12 +511,12 @@ def _rule_q(rule: dict[str, Any], user: Any, today: dt.date, depth: int, on_metr
     if field is None:
         raise _error(_("Unknown field: %(field)s.") % {"field": _shown(rule["field"])})
     path, op, value, kind = field.path, rule["op"], rule["value"], field.type
+    if field.q is not None:
+        return field.q(op, value, today)
     if field.custom_key:
         from cartera.customers.fields import custom_field_q
 
         return custom_field_q(field.custom_key, kind, op, value, today)
-    if field.q is not None:
-        return field.q(op, value)
     if on_metrics:
         path = path.removeprefix(_METRICS_PREFIX)
     if kind == "text":

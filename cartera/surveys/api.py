@@ -6,7 +6,7 @@ No ``from __future__ import annotations``: django-ninja reads the annotations at
 """
 
 import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
@@ -14,7 +14,17 @@ from ninja import Field, Router, Schema
 from cartera.core.api_common import READ_ERRORS, responses
 from cartera.core.scoping import get_for_user
 from cartera.customers.models import Customer
-from cartera.surveys.models import AuditChannel, AuditStatus, LapseReason, SurveyKind, SurveyResponse
+from cartera.surveys.models import (
+    AuditChannel,
+    AuditStatus,
+    LapseReason,
+    Question,
+    QuestionAnswer,
+    QuestionKind,
+    Survey,
+    SurveyKind,
+    SurveyResponse,
+)
 from cartera.surveys.selectors import audits as audit_selectors
 from cartera.surveys.selectors import surveys as selectors
 
@@ -31,6 +41,48 @@ class SurveyOut(Schema):
     cap_days: int
     anonymous: bool
     active: bool
+    questions_version: int = Field(description="Version of the questions that new answers get (custom).")
+
+
+class QuestionOut(Schema):
+    id: int
+    version: int
+    position: int
+    kind: QuestionKind
+    text_es: str
+    text_en: str
+    required: bool
+    choices_es: list[str] = Field(description="Single / multiple choice: the choices, in order.")
+    choices_en: list[str]
+    scale_min: int | None = None
+    scale_max: int | None = None
+
+    @staticmethod
+    def resolve_choices_es(obj: Question) -> list[str]:
+        return obj.choices("es") if obj.has_choices else []
+
+    @staticmethod
+    def resolve_choices_en(obj: Question) -> list[str]:
+        return obj.choices("en") if obj.has_choices else []
+
+    @staticmethod
+    def resolve_scale_min(obj: Question) -> int | None:
+        return obj.scale_min if obj.kind == QuestionKind.SCALE else None
+
+    @staticmethod
+    def resolve_scale_max(obj: Question) -> int | None:
+        return obj.scale_max if obj.kind == QuestionKind.SCALE else None
+
+
+class QuestionAnswerOut(Schema):
+    question_id: int
+    choices: list[int] = Field(description="Positions (from 0) of the chosen choices in the question's list.")
+    value: int | None = Field(None, description="The value on a scale question.")
+    text: str
+
+    @staticmethod
+    def resolve_choices(obj: QuestionAnswer) -> list[int]:
+        return [int(i) for i in obj.choices or []]
 
 
 class StandingOut(Schema):
@@ -45,6 +97,9 @@ class StandingOut(Schema):
     )
     unhappy: bool = Field(False, description="Latest answer was a detractor (NPS 0-6), CSAT 1-2 or CES 1-3.")
     referral_candidate: bool = Field(False, description="Latest NPS answer was 9 or 10.")
+    nps_category: Literal["detractor", "passive", "promoter"] | None = Field(
+        None, description="Category of the latest NPS answer: detractor 0-6, passive 7-8, promoter 9-10."
+    )
 
 
 class ResponseOut(Schema):
@@ -57,6 +112,14 @@ class ResponseOut(Schema):
     language: str
     answered_at: datetime.datetime
     follow_up_task_id: int | None = None
+    questions_version: int | None = Field(None, description="Custom questionnaires: the version answered.")
+    answers: list[QuestionAnswerOut] = Field(
+        description="Custom questionnaires: the answer to each question."
+    )
+
+    @staticmethod
+    def resolve_answers(obj: SurveyResponse) -> list[QuestionAnswer]:
+        return list(obj.answers.all())
 
     @staticmethod
     def resolve_follow_up_task_id(obj: SurveyResponse) -> int | None:
@@ -87,10 +150,23 @@ def list_surveys(request: HttpRequest) -> Any:
 def list_survey_responses(request: HttpRequest, survey_id: int | None = None) -> Any:
     """The latest answers (at most 500), newest first; optionally of one survey."""
     user = request.auth  # type: ignore[attr-defined]
-    rows = selectors.responses_for(user=user)
+    rows = selectors.responses_for(user=user).prefetch_related("answers")
     if survey_id is not None:
         rows = rows.filter(survey_id=survey_id)
     return list(rows[:LIST_LIMIT])
+
+
+@survey_router.get(
+    "/{int:survey_id}/questions",
+    response=responses({200: list[QuestionOut]}, *READ_ERRORS),
+    summary="A custom questionnaire's questions",
+)
+def list_survey_questions(request: HttpRequest, survey_id: int, version: int | None = None) -> Any:
+    """The questions of one version (the current one unless ``version`` is given), in order; empty for
+    surveys that are not custom questionnaires or a version that does not exist."""
+    user = request.auth  # type: ignore[attr-defined]
+    survey = get_for_user(Survey.objects.all(), user, "view", pk=survey_id)
+    return list(Question.objects.filter(survey=survey, version=version or survey.questions_version))
 
 
 @survey_router.get(

@@ -8,6 +8,8 @@ class SurveysConfig(AppConfig):
 
     def ready(self) -> None:
         from cartera.core import hooks
+        from cartera.surveys import conditions
         from cartera.surveys.services.triggers import triggers_run_after_refresh
 
         hooks.register("analysis_refreshed", triggers_run_after_refresh)
+        conditions.register()

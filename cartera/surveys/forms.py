@@ -19,8 +19,11 @@ from cartera.surveys.models import (
     AuditCriterion,
     AuditTemplate,
     LapseReason,
+    Question,
+    QuestionKind,
     Survey,
 )
+from cartera.surveys.services.questions import QUESTION_FIELDS, TEXT_ANSWER_MAX
 
 
 def users_with_perm(codename: str, app_label: str = "surveys") -> Any:
@@ -128,11 +131,23 @@ class AnswerForm(forms.Form):
         label=_("Why? (optional)"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 4})
     )
 
-    def __init__(self, *args: Any, survey: Survey, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        survey: Survey,
+        questions: Iterable[Question] = (),
+        language: str = "es",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.survey = survey
+        self.questions = list(questions)
         low, high = survey.scale
-        if survey.asks_score:
+        if survey.custom:
+            del self.fields["score"], self.fields["reason"], self.fields["comment"]
+            for question in self.questions:
+                self.fields[f"q-{question.pk}"] = question_field(question, language)
+        elif survey.asks_score:
             self.fields["score"].choices = [(str(v), str(v)) for v in range(low, high + 1)]  # type: ignore[attr-defined]
             self.fields["score"].required = True
             del self.fields["reason"]
@@ -140,3 +155,38 @@ class AnswerForm(forms.Form):
             del self.fields["score"]
             self.fields["reason"].required = True
             self.fields["reason"].choices = LapseReason.choices  # type: ignore[attr-defined]
+
+
+def question_field(question: Question, language: str) -> forms.Field:
+    """The form field that asks ``question`` on the public answer page, in ``language``."""
+    label, required = question.text(language), question.required
+    if question.kind == QuestionKind.TEXT:
+        return forms.CharField(
+            label=label,
+            required=required,
+            max_length=TEXT_ANSWER_MAX,
+            widget=forms.Textarea(attrs={"rows": 3}),
+        )
+    if question.kind == QuestionKind.SCALE:
+        values = [(str(v), str(v)) for v in range(question.scale_min, question.scale_max + 1)]
+        return forms.ChoiceField(label=label, required=required, choices=values, widget=forms.RadioSelect)
+    choices = [(str(i), text) for i, text in enumerate(question.choices(language))]
+    if question.kind == QuestionKind.MULTIPLE:
+        return forms.MultipleChoiceField(
+            label=label, required=required, choices=choices, widget=forms.CheckboxSelectMultiple
+        )
+    return forms.ChoiceField(label=label, required=required, choices=choices, widget=forms.RadioSelect)
+
+
+class QuestionForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A question of a custom questionnaire, as built on the survey's page."""
+
+    class Meta:
+        model = Question
+        fields = list(QUESTION_FIELDS)
+        widgets = {
+            "choices_es": forms.Textarea(attrs={"rows": 4}),
+            "choices_en": forms.Textarea(attrs={"rows": 4}),
+            "scale_min": forms.NumberInput(attrs={"min": 0, "max": 10}),
+            "scale_max": forms.NumberInput(attrs={"min": 1, "max": 10}),
+        }

@@ -31,6 +31,7 @@ class SurveyKind(models.TextChoices):
     CSAT = "csat", _("CSAT (1-5: how satisfied are you?)")
     CES = "ces", _("CES (1-7: how easy was it?)")
     LAPSE = "lapse", _("Lapsed customer: why did you stop buying?")
+    CUSTOM = "custom", _("Custom questionnaire (your own questions)")
 
 
 class Trigger(models.TextChoices):
@@ -89,6 +90,9 @@ class Survey(TimeStampedModel):
         _("anonymous"), default=False, help_text=_("Answers are not linked to the customer.")
     )
     active = models.BooleanField(_("active"), default=True)
+    # The version of a custom questionnaire that new answers get. Questions change in place while no
+    # answer uses this version; after that, a change copies them into the next version.
+    questions_version = models.PositiveSmallIntegerField(_("questionnaire version"), default=1)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -110,7 +114,76 @@ class Survey(TimeStampedModel):
 
     @property
     def asks_score(self) -> bool:
-        return self.kind != SurveyKind.LAPSE
+        return self.kind not in (SurveyKind.LAPSE, SurveyKind.CUSTOM)
+
+    @property
+    def custom(self) -> bool:
+        return self.kind == SurveyKind.CUSTOM
+
+
+class QuestionKind(models.TextChoices):
+    SINGLE = "single", _("Single choice")
+    MULTIPLE = "multiple", _("Multiple choice")
+    SCALE = "scale", _("Scale")
+    TEXT = "text", _("Text")
+
+
+class Question(models.Model):
+    """One question of a custom questionnaire, in one version of it. A version that has answers never
+    changes: editing it copies every question into the next version, so old answers keep their meaning."""
+
+    MAX_CHOICES = 20
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="questions")
+    version = models.PositiveSmallIntegerField(_("version"), default=1)
+    position = models.PositiveSmallIntegerField(default=0)
+    kind = models.CharField(_("kind of question"), max_length=10, choices=QuestionKind.choices)
+    text_es = models.CharField(_("question in Spanish"), max_length=300)
+    text_en = models.CharField(_("question in English"), max_length=300, blank=True)
+    required = models.BooleanField(_("an answer is required"), default=True)
+    # Choices, one a line, in the same order in both languages (English empty = the Spanish ones).
+    choices_es = models.TextField(_("choices in Spanish (one a line)"), blank=True, max_length=4000)
+    choices_en = models.TextField(_("choices in English (one a line)"), blank=True, max_length=4000)
+    scale_min = models.SmallIntegerField(
+        _("lowest value"), default=1, validators=[MinValueValidator(0), MaxValueValidator(10)]
+    )
+    scale_max = models.SmallIntegerField(
+        _("highest value"), default=5, validators=[MinValueValidator(1), MaxValueValidator(10)]
+    )
+    low_label_es = models.CharField(_("label of the lowest value (Spanish)"), max_length=60, blank=True)
+    low_label_en = models.CharField(_("label of the lowest value (English)"), max_length=60, blank=True)
+    high_label_es = models.CharField(_("label of the highest value (Spanish)"), max_length=60, blank=True)
+    high_label_en = models.CharField(_("label of the highest value (English)"), max_length=60, blank=True)
+
+    class Meta:
+        verbose_name = _("question")
+        verbose_name_plural = _("questions")
+        ordering = ["survey", "version", "position", "id"]
+        indexes = [models.Index(fields=["survey", "version", "position"], name="question_survey_version")]
+
+    def __str__(self) -> str:
+        return self.text_es
+
+    def choices(self, language: str = "es") -> list[str]:
+        """The question's choices in ``language`` (the Spanish ones when no English ones are given)."""
+        spanish = [line.strip() for line in self.choices_es.splitlines() if line.strip()]
+        if language == "en":
+            english = [line.strip() for line in self.choices_en.splitlines() if line.strip()]
+            if len(english) == len(spanish):
+                return english
+        return spanish
+
+    def text(self, language: str = "es") -> str:
+        return (self.text_en if language == "en" else "") or self.text_es
+
+    def labels(self, language: str = "es") -> tuple[str, str]:
+        """The words under the lowest and highest values of a scale, in ``language``."""
+        if language == "en":
+            return (self.low_label_en or self.low_label_es, self.high_label_en or self.high_label_es)
+        return (self.low_label_es, self.high_label_es)
+
+    @property
+    def has_choices(self) -> bool:
+        return self.kind in (QuestionKind.SINGLE, QuestionKind.MULTIPLE)
 
 
 class InvitationChannel(models.TextChoices):
@@ -181,6 +254,8 @@ class SurveyResponse(TimeStampedModel):
     follow_up = models.ForeignKey(
         Task, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("follow-up")
     )
+    # A custom questionnaire's answer belongs to the version of the questions it was given to.
+    questions_version = models.PositiveSmallIntegerField(_("questionnaire version"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("survey answer")
@@ -210,6 +285,31 @@ class SurveyResponse(TimeStampedModel):
     def promoter(self) -> bool:
         """An NPS promoter (9-10): a candidate to ask for a referral."""
         return self.survey.kind == SurveyKind.NPS and self.score is not None and self.score >= 9
+
+
+class QuestionAnswer(models.Model):
+    """The answer to one question of a custom questionnaire: the chosen choices (their positions in
+    the question's list), a value on its scale, or words."""
+
+    PERSONAL_DATA_FIELDS = ("text",)
+    response = models.ForeignKey(SurveyResponse, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="answers")
+    # The answer's customer (none when anonymous), kept here too so that the access export and the
+    # erasure, which follow the customer's own links, reach the words.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="survey_question_answers"
+    )
+    choices = models.JSONField(_("choices"), default=list, blank=True)
+    value = models.SmallIntegerField(_("value"), null=True, blank=True)
+    text = models.TextField(_("text"), blank=True, max_length=2000)
+
+    class Meta:
+        verbose_name = _("answer to a question")
+        verbose_name_plural = _("answers to questions")
+        constraints = [models.UniqueConstraint(fields=["response", "question"], name="questionanswer_once")]
+
+    def __str__(self) -> str:
+        return f"{self.question}: {self.value if self.value is not None else self.choices or self.text}"
 
 
 # ----------------------------------------------------------------------------------------------- audits

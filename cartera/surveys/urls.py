@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cartera.surveys.views import audits, public, surveys
+from cartera.surveys.views import audits, public, questions, surveys
 
 app_name = "surveys"
 urlpatterns = [
@@ -10,6 +10,11 @@ urlpatterns = [
     path("<int:pk>/invite/", surveys.invitation_create, name="invite"),
     path("<int:pk>/send-segment/", surveys.survey_send_segment, name="send_segment"),
     path("<int:pk>/qr.svg", surveys.invitation_qr, name="qr"),
+    path("<int:pk>/questions/", questions.questions_page, name="questions"),
+    path("<int:pk>/questions/<int:question_pk>/", questions.question_edit, name="question_edit"),
+    path("<int:pk>/questions/<int:question_pk>/remove/", questions.question_remove, name="question_remove"),
+    path("<int:pk>/questions/<int:question_pk>/move/", questions.question_move, name="question_move"),
+    path("<int:pk>/breakdowns/", surveys.breakdowns, name="breakdowns"),
     path("results/", surveys.results, name="results"),
     path("verbatims/", surveys.verbatims, name="verbatims"),
     path("audits/", audits.audit_list, name="audit_list"),

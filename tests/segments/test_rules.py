@@ -181,7 +181,7 @@ def test_persona_field(owner, people):
 
 def test_every_field_type_has_cases():
     tested = {r["field"] for r, _ in CASES} | {"tags", "owner", "persona"}
-    # "campaign" is the type of the field the campaigns app adds through the segment_fields hook; its
+    # "campaign" is the type of the field the campaigns app adds through segments.rules.register_field; its
     # cases are in tests/campaigns/test_campaign_segment_conditions.py.
     assert {FIELDS[f].type for f in tested} | {"campaign"} == set(OPERATORS)
 

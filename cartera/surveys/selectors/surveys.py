@@ -20,6 +20,9 @@ from cartera.sales.models import Order
 from cartera.surveys.models import (
     Invitation,
     LapseReason,
+    Question,
+    QuestionAnswer,
+    QuestionKind,
     Survey,
     SurveyKind,
     SurveyResponse,
@@ -258,6 +261,7 @@ def customer_standing(*, user: Any, customer: Any) -> dict[str, Any]:
     latest = answers.filter(score__isnull=False).first()
     lapse = answers.exclude(reason="").first()
     last_any = answers.first()
+    last_nps = answers.filter(survey__kind=SurveyKind.NPS, score__isnull=False).first()
     return {
         "customer_id": customer.pk,
         "last_score": latest.score if latest else None,
@@ -266,7 +270,13 @@ def customer_standing(*, user: Any, customer: Any) -> dict[str, Any]:
         "lapse_reason": lapse.reason if lapse else None,
         "unhappy": bool(latest and latest.unhappy),
         "referral_candidate": bool(latest and latest.promoter),
+        "nps_category": nps_category(last_nps.score) if last_nps and last_nps.score is not None else None,
     }
+
+
+def nps_category(score: int) -> str:
+    """detractor (0-6), passive (7-8) or promoter (9-10)."""
+    return "detractor" if score <= 6 else "passive" if score <= 8 else "promoter"
 
 
 def unhappy_reason(response: SurveyResponse) -> str:
@@ -278,4 +288,66 @@ def unhappy_reason(response: SurveyResponse) -> str:
         "score": response.score,
         "survey": response.survey.name,
         "date": date_format(timezone.localtime(response.answered_at).date(), "SHORT_DATE_FORMAT"),
+    }
+
+
+def questionnaire_answered(*, survey: Survey) -> bool:
+    """Whether the current version of a custom questionnaire has answers (a change makes a new one)."""
+    return SurveyResponse.objects.filter(survey=survey, questions_version=survey.questions_version).exists()
+
+
+def questionnaire_versions(*, survey: Survey) -> list[int]:
+    """The versions of a custom questionnaire that have questions, newest first."""
+    return sorted(
+        set(Question.objects.filter(survey=survey).values_list("version", flat=True))
+        | {survey.questions_version},
+        reverse=True,
+    )
+
+
+def question_results(
+    *, user: Any, survey: Survey, version: int | None = None, language: str = "es", texts: int = 5
+) -> dict[str, Any]:
+    """Per question of one version of a custom questionnaire: how many answered, and the counts of each
+    choice (single / multiple choice), of each value with the mean (scale), or the latest words (text)."""
+    version = version or survey.questions_version
+    questions = list(Question.objects.filter(survey=survey, version=version))
+    answered = responses_for(user=user).filter(survey=survey, questions_version=version)
+    answers = QuestionAnswer.objects.filter(response__in=answered.values("pk"), question__in=questions)
+    per_question: dict[int, list[tuple[list[int], int | None, str]]] = defaultdict(list)
+    for question_id, choices, value, text in answers.values_list("question_id", "choices", "value", "text"):
+        per_question[question_id].append((choices or [], value, text))
+    blocks = []
+    for question in questions:
+        rows = per_question.get(question.pk, [])
+        n = len(rows)
+        block: dict[str, Any] = {"question": question, "text": question.text(language), "n": n}
+        if question.has_choices:
+            counts = Counter(i for choices, _value, _text in rows for i in choices)
+            block["rows"] = [
+                {"label": label, "count": counts[i], "share": round(100 * counts[i] / n, 1) if n else 0.0}
+                for i, label in enumerate(question.choices(language))
+            ]
+        elif question.kind == QuestionKind.SCALE:
+            values = Counter(value for _choices, value, _text in rows if value is not None)
+            total = sum(v * c for v, c in values.items())
+            block["rows"] = [
+                {"label": str(v), "count": values[v], "share": round(100 * values[v] / n, 1) if n else 0.0}
+                for v in range(question.scale_min, question.scale_max + 1)
+            ]
+            block["mean"] = round(total / n, 2) if n else None
+            block["labels"] = question.labels(language)
+        else:
+            block["texts"] = list(
+                answers.filter(question=question)
+                .exclude(text="")
+                .order_by("-response__answered_at", "-pk")
+                .values_list("text", flat=True)[:texts]
+            )
+        blocks.append(block)
+    return {
+        "version": version,
+        "versions": questionnaire_versions(survey=survey),
+        "responses": answered.count(),
+        "questions": blocks,
     }

@@ -24,11 +24,14 @@ from cartera.surveys.models import (
     Invitation,
     InvitationChannel,
     LapseReason,
+    Question,
+    QuestionAnswer,
     Survey,
     SurveyKind,
     SurveyResponse,
     Trigger,
 )
+from cartera.surveys.services.questions import answers_check
 
 SURVEY_FIELDS = Survey.EDITABLE_FIELDS
 SIGNING_SALT = "cartera.surveys.invitation"
@@ -238,10 +241,15 @@ def response_record(
     reason: str = "",
     comment: str = "",
     language: str = "es",
+    answers: Mapping[int, Any] | None = None,
     now: dt.datetime | None = None,
 ) -> SurveyResponse:
     """Keep a customer's answer: one per personal invitation, changeable for 24 hours; an open link
-    takes a new anonymous answer each time. An unhappy answer opens a follow-up task for the owner."""
+    takes a new anonymous answer each time. An unhappy answer opens a follow-up task for the owner.
+
+    A custom questionnaire takes ``answers`` (question pk → what was given, see
+    :func:`cartera.surveys.services.questions.answers_check`) to the questions of the version the
+    answer belongs to: the current one, or for a change within 24 hours, the one first answered."""
     now = now or timezone.now()
     invitation = (
         Invitation.objects.select_for_update(of=("self",))
@@ -256,6 +264,8 @@ def response_record(
                 {"score": _("Choose a score from %(low)s to %(high)s.") % {"low": low, "high": high}}
             )
         reason = ""
+    elif survey.custom:
+        score, reason = None, ""
     else:
         score = None
         if reason not in LapseReason.values:
@@ -264,15 +274,34 @@ def response_record(
     response = None if invitation.open else invitation.responses.first()
     if response is not None and not response.editable(now):
         raise AnswerClosed(_("This answer was given more than 24 hours ago and can no longer be changed."))
+    rows: list[QuestionAnswer] = []
+    if survey.custom:
+        version = (
+            response.questions_version
+            if response is not None and response.questions_version
+            else survey.questions_version
+        )
+        questions = list(Question.objects.filter(survey=survey, version=version))
+        if not questions:
+            raise ValidationError(_("This questionnaire has no questions yet."))
+        rows = answers_check(questions=questions, raw=answers or {}, language=language)
+        if not rows:
+            raise ValidationError(_("Answer at least one question."))
     if response is None:
         response = SurveyResponse(
             survey=survey,
             invitation=invitation,
             customer=None if survey.anonymous else invitation.customer,
             answered_at=now,
+            questions_version=survey.questions_version if survey.custom else None,
         )
     response.score, response.reason, response.comment, response.language = score, reason, comment, language
     response.save()
+    if survey.custom:
+        QuestionAnswer.objects.filter(response=response).delete()
+        for row in rows:
+            row.response, row.customer_id = response, response.customer_id
+        QuestionAnswer.objects.bulk_create(rows)
     if not survey.anonymous:
         task = _follow_up(response, invitation)
         if task is not None:
@@ -289,6 +318,7 @@ def standard_question(kind: str, language: str) -> str:
             SurveyKind.CSAT: _("How satisfied are you with our service?"),
             SurveyKind.CES: _("How easy was it to get what you needed from us?"),
             SurveyKind.LAPSE: _("We have missed you. Why did you stop buying from us?"),
+            SurveyKind.CUSTOM: _("A few questions about how we are doing."),
         }[SurveyKind(kind)]
 
 

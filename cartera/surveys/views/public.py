@@ -12,7 +12,7 @@ from django.utils import timezone, translation
 from django.views.decorators.cache import never_cache
 
 from cartera.surveys.forms import AnswerForm
-from cartera.surveys.models import Invitation, SurveyKind
+from cartera.surveys.models import Invitation, Question, QuestionAnswer, QuestionKind, SurveyKind
 from cartera.surveys.services import surveys as services
 
 # At most this many answers (or unknown links) per address and window: enough for a family sharing a
@@ -42,6 +42,18 @@ def _too_many(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _initial(answer: QuestionAnswer) -> object:
+    """What the form shows again of an answer given earlier (to change it within 24 hours)."""
+    kind = answer.question.kind
+    if kind == QuestionKind.TEXT:
+        return answer.text
+    if kind == QuestionKind.SCALE:
+        return "" if answer.value is None else str(answer.value)
+    if kind == QuestionKind.MULTIPLE:
+        return [str(i) for i in answer.choices]
+    return str(answer.choices[0]) if answer.choices else ""
+
+
 @login_not_required
 @never_cache
 def answer(request: HttpRequest, signed: str) -> HttpResponse:
@@ -59,10 +71,22 @@ def answer(request: HttpRequest, signed: str) -> HttpResponse:
         closed = existing is not None and not existing.editable()
         if not survey.active and existing is None:
             return render(request, "surveys/answer_closed.html", {"survey": survey, "language": language})
-        initial = {}
-        if existing is not None:
+        initial: dict[str, object] = {}
+        questions: list[Question] = []
+        if survey.custom:
+            version = (existing.questions_version if existing else None) or survey.questions_version
+            questions = list(Question.objects.filter(survey=survey, version=version))
+            if not questions:
+                return render(request, "surveys/answer_closed.html", {"survey": survey, "language": language})
+            if existing is not None:
+                initial = {
+                    f"q-{a.question_id}": _initial(a) for a in existing.answers.select_related("question")
+                }
+        elif existing is not None:
             initial = {"score": existing.score, "reason": existing.reason, "comment": existing.comment}
-        form = AnswerForm(request.POST or None, survey=survey, initial=initial)
+        form = AnswerForm(
+            request.POST or None, survey=survey, questions=questions, language=language, initial=initial
+        )
         status = 200
         saved = None
         if request.method == "POST":
@@ -78,6 +102,7 @@ def answer(request: HttpRequest, signed: str) -> HttpResponse:
                         reason=form.cleaned_data.get("reason", ""),
                         comment=form.cleaned_data.get("comment", ""),
                         language=language,
+                        answers={q.pk: form.cleaned_data.get(f"q-{q.pk}") for q in questions},
                     )
                 except ValidationError as exc:
                     for field, errors in (
@@ -108,6 +133,7 @@ def answer(request: HttpRequest, signed: str) -> HttpResponse:
             "low": low,
             "high": high,
             "is_nps": survey.kind == SurveyKind.NPS,
+            "asked": [(q, form[f"q-{q.pk}"], q.labels(language)) for q in questions],
             "now": timezone.now(),
         }
         return render(request, "surveys/answer.html", context, status=status)

@@ -3,6 +3,8 @@ QR code, inviting one customer or a segment), the results across surveys and the
 
 from __future__ import annotations
 
+import csv
+
 import segno
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -14,10 +16,12 @@ from django.views.decorators.http import require_POST
 
 from cartera.core.scoping import get_for_user, require, restrict
 from cartera.customers.models import Customer
+from cartera.imports.exporting import neutralize
 from cartera.segments.models import Segment
 from cartera.segments.selectors.segments import segment_members
 from cartera.surveys.forms import SurveyForm
 from cartera.surveys.models import Invitation, InvitationChannel, Survey, SurveyResponse, Trigger
+from cartera.surveys.selectors import breakdowns as breakdown_selectors
 from cartera.surveys.selectors import surveys as selectors
 from cartera.surveys.services import surveys as services
 
@@ -44,6 +48,13 @@ def survey_new(request: HttpRequest) -> HttpResponse:
     return render(request, "surveys/survey_form.html", {"form": form}, status=400 if form.errors else 200)
 
 
+def _version(request: HttpRequest, survey: Survey) -> int:
+    raw = request.GET.get("version", "")
+    return (
+        int(raw) if raw.isdigit() and 0 < int(raw) <= survey.questions_version else survey.questions_version
+    )
+
+
 def _answer_url(request: HttpRequest, invitation: Invitation) -> str:
     return request.build_absolute_uri(reverse("survey_answer", args=[services.signed_token(invitation)]))
 
@@ -61,7 +72,15 @@ def survey_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "survey": survey,
         "question": survey.question_es if request.LANGUAGE_CODE == "es" else survey.question_en,
-        "results": selectors.results(user=request.user, survey=survey),
+        "results": None if survey.custom else selectors.results(user=request.user, survey=survey),
+        "questionnaire": selectors.question_results(
+            user=request.user,
+            survey=survey,
+            version=_version(request, survey),
+            language=request.LANGUAGE_CODE,
+        )
+        if survey.custom
+        else None,
         "counter": counter,
         "counter_url": _answer_url(request, counter) if counter else "",
         "recent": [(i, _answer_url(request, i)) for i in recent],
@@ -160,6 +179,11 @@ def results(request: HttpRequest) -> HttpResponse:
     surveys = list(selectors.surveys_for(user=request.user))
     context = {
         "blocks": [(s, selectors.results(user=request.user, survey=s)) for s in surveys if s.asks_score],
+        "questionnaires": [
+            (s, selectors.question_results(user=request.user, survey=s, language=request.LANGUAGE_CODE))
+            for s in surveys
+            if s.custom
+        ],
         "reasons": selectors.lapse_reasons(user=request.user),
         "effect": selectors.follow_up_effect(user=request.user),
         "promoters": selectors.referral_candidates(user=request.user, limit=20),
@@ -187,3 +211,66 @@ def verbatims(request: HttpRequest) -> HttpResponse:
             "surveys": selectors.surveys_for(user=request.user),
         },
     )
+
+
+def breakdowns(request: HttpRequest, pk: int) -> HttpResponse:
+    """One survey's score by status, segment, persona and product category, and the NPS next to the
+    service-audit scores month by month; ``?format=csv`` gives both tables as one CSV file."""
+    require(request.user, SurveyResponse, "view")
+    survey = get_for_user(Survey.objects.all(), request.user, "view", pk=pk)
+    groups = breakdown_selectors.breakdowns(user=request.user, survey=survey) if survey.asks_score else {}
+    months = breakdown_selectors.nps_and_audits_by_month(user=request.user)
+    titles = {
+        "status": _("By status"),
+        "segment": _("By segment"),
+        "persona": _("By persona"),
+        "category": _("By product category"),
+    }
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="survey-{survey.pk}-breakdowns.csv"'
+        writer = csv.writer(response)
+        writer.writerow(
+            [_("Breakdown"), _("Group"), _("Answers"), _("Score"), _("Low"), _("High"), _("Small group")]
+        )
+        for key, rows in groups.items():
+            for row in rows:
+                s = row["score"]
+                writer.writerow(
+                    [
+                        titles[key],
+                        neutralize(row["group"]),
+                        row["n"],
+                        s.value,
+                        s.low,
+                        s.high,
+                        int(row["small"]),
+                    ]
+                )
+        writer.writerow([])
+        writer.writerow(
+            [
+                _("Month"),
+                "NPS",
+                _("NPS answers"),
+                _("Audit score"),
+                _("Audits"),
+                _("Location"),
+                _("Location score"),
+            ]
+        )
+        for m in months:
+            audit = m["audits"]
+            writer.writerow([m["month"], m["nps"].value, m["nps"].n, audit["mean"], audit["n"], "", ""])
+            for place in audit["locations"]:
+                writer.writerow(
+                    [m["month"], "", "", "", place["n"], neutralize(place["location"]), place["mean"]]
+                )
+        return response
+    context = {
+        "survey": survey,
+        "groups": [(titles[key], rows) for key, rows in groups.items()],
+        "months": months,
+        "small": breakdown_selectors.SMALL_GROUP,
+    }
+    return render(request, "surveys/breakdowns.html", context)

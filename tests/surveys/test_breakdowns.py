@@ -1,0 +1,91 @@
+"""Survey results by status, segment, persona and product category (small groups flagged, not hidden),
+and the NPS next to the service-audit scores month by month, on one page and in its CSV export."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from cartera.segments.models import Persona, Segment
+from cartera.surveys.models import Audit, AuditStatus
+from cartera.surveys.selectors.breakdowns import breakdowns, nps_and_audits_by_month
+from cartera.surveys.services.surveys import invitation_create, response_record
+
+
+@pytest.fixture
+def portfolio(manager, nps_survey):
+    """Two customers who bought shoes (NPS 10 and 2), one who bought a bag (NPS 9)."""
+    from cartera.customers.services import customer_create
+    from cartera.sales.services import order_create
+
+    people = []
+    for name, category, score in (("Ana", "Calzado", 10), ("Bea", "Calzado", 2), ("Carla", "=Bolsos", 9)):
+        customer = customer_create(actor=manager, fields={"first_name": name})
+        order_create(
+            actor=manager,
+            customer=customer,
+            fields={"ordered_on": dt.date.today(), "amount": Decimal("30"), "category": category},
+        )
+        response_record(
+            invitation=invitation_create(actor=None, survey=nps_survey, customer=customer), score=score
+        )
+        people.append(customer)
+    segment = Segment.objects.create(
+        name="Calzado", owner=manager,
+        definition={"match": "all", "groups": [{"match": "all", "rules": [
+            {"field": "first_name", "op": "in", "value": ["Ana", "Bea"]}]}]},
+    )  # fmt: skip
+    persona = Persona.objects.create(name="Fieles", owner=manager)
+    persona.members.add(people[0])
+    Segment.objects.create(name="Roto", owner=manager, definition={"groups": "no"})
+    return people, segment, persona
+
+
+def test_each_breakdown_scores_its_group_and_flags_small_ones(manager, nps_survey, portfolio):
+    groups = breakdowns(user=manager, survey=nps_survey)
+    by_segment = {r["group"]: r for r in groups["segment"]}
+    assert (
+        by_segment["Calzado"]["n"] == 2 and by_segment["Calzado"]["score"].value == 0.0
+    )  # 1 promoter, 1 detractor
+    assert by_segment["Calzado"]["small"]  # 2 < 30 answers: flagged, still shown
+    assert "Roto" not in by_segment  # a broken rule is left out here (its page says why)
+    assert [(r["group"], r["n"], r["score"].value) for r in groups["persona"]] == [("Fieles", 1, 100.0)]
+    by_category = {r["group"]: (r["n"], r["score"].value) for r in groups["category"]}
+    assert by_category == {"Calzado": (2, 0.0), "=Bolsos": (1, 100.0)}
+    assert sum(r["n"] for r in groups["status"]) == 3
+
+
+def test_nps_and_audit_scores_share_the_month(manager, nps_survey, portfolio, audit):
+    Audit.objects.filter(pk=audit.pk).update(
+        status=AuditStatus.SUBMITTED, score=Decimal("80.0"), scheduled_on=timezone.localdate()
+    )
+    rows = nps_and_audits_by_month(user=manager)
+    this_month = f"{timezone.now():%Y-%m}"
+    row = next(r for r in rows if r["month"] == this_month)
+    assert row["nps"].n == 3 and row["nps"].value == pytest.approx(33.3, abs=0.1)
+    assert row["audits"]["mean"] == 80.0 and row["audits"]["n"] == 1
+    assert row["audits"]["locations"] == [{"location": "Tienda Centro", "mean": 80.0, "n": 1}]
+
+
+def test_the_page_and_its_csv(client, manager, owner, outsider, nps_survey, portfolio):
+    client.force_login(manager)
+    url = reverse("surveys:breakdowns", args=[nps_survey.pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Calzado" in body and "Fieles" in body and 'class="small-group"' in body
+    export = client.get(url + "?format=csv")
+    assert export["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(export.content.decode())))
+    assert any(r[1:4] == ["Calzado", "2", "0.0"] for r in rows if len(r) > 3)
+    assert any(r[1] == "'=Bolsos" for r in rows if len(r) > 1)  # a formula stays text
+    client.force_login(owner)
+    assert client.get(url).status_code == 200  # sales reps read results
+    client.force_login(outsider)
+    assert client.get(url).status_code in (403, 404)
