@@ -86,6 +86,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     + _PIPELINE_HISTORY
     + ["pipeline.reassign_opportunity", "pipeline.manage_pipeline"]
     + _model_perms(["view", "add", "change", "delete"], {"pipeline": ["calllist", "calllistentry"]})
+    # Lead capture forms and their answers (cartera/pipeline): managers build them and read the answers.
+    + _model_perms(["view", "add", "change", "delete"], {"pipeline": ["leadform"]})
+    + ["pipeline.view_leadsubmission"]
     + [
         "customers.export_customer",
         "customers.reassign_customer",

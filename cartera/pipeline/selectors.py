@@ -21,6 +21,8 @@ from cartera.core.scoping import get_for_user, restrict
 from cartera.pipeline.models import (
     CallList,
     CallListEntry,
+    LeadForm,
+    LeadSubmission,
     LostReason,
     Opportunity,
     OpportunityStageChange,
@@ -545,3 +547,31 @@ def team_activity(*, user: Any, since: dt.date) -> list[RepActivity]:
         person = people[moves["changed_by_id"]]
         person.moved, person.won, person.lost = moves["moved"], moves["won"], moves["lost"]
     return list(people.values())
+
+
+# --- lead capture ---------------------------------------------------------------------------------
+
+
+def lead_forms(*, user: Any) -> QuerySet[LeadForm]:
+    """The lead forms the user may see, with how many answers, new leads and confirmed consents."""
+    return restrict(LeadForm.objects.all(), user).annotate(
+        answer_count=Count("submissions"),
+        new_count=Count("submissions", filter=Q(submissions__created_new=True)),
+        confirmed_count=Count("submissions", filter=Q(submissions__confirmed_at__isnull=False)),
+    )
+
+
+def lead_form_get(*, user: Any, pk: int, action: Any = "view") -> LeadForm:
+    """One lead form (404 outside the user's scope)."""
+    return get_for_user(LeadForm.objects.all(), user, action, pk=pk)
+
+
+def lead_public_form(slug: str) -> LeadForm | None:
+    """The form a public address shows; ``None`` when there is none or it no longer takes answers."""
+    return LeadForm.objects.select_related("created_by").filter(slug=slug, active=True).first()
+
+
+def lead_submissions(*, user: Any, lead_form: LeadForm, limit: int = 50) -> list[LeadSubmission]:
+    """The latest answers to a form whose customers the user may see."""
+    rows = restrict(LeadSubmission.objects.filter(form=lead_form), user).select_related("customer", "owner")
+    return list(rows.order_by("-created_at", "-id")[:limit])
