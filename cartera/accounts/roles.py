@@ -73,7 +73,7 @@ _OWN_WORK_PERMS = _model_perms(["view", "add", "change", "delete"], _OWN_WORK)
 
 # Opportunities are private to their owner (``scope_private``): a rep works their own, managers all.
 _PIPELINE = {"pipeline": ["opportunity"]}
-_PIPELINE_HISTORY = ["pipeline.view_opportunitystagechange"]
+_PIPELINE_HISTORY = ["pipeline.view_opportunitystagechange", "pipeline.view_prospectfit"]
 
 
 # Histories written only by the services: everybody reads them, nobody edits them.

@@ -434,3 +434,30 @@ class LeadSubmission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.form_id}: {self.customer_id}"
+
+
+class ProspectFit(models.Model):
+    """How much a suspect or prospect looks like the customers who bring the revenue (the top 20 %),
+    0-100, with the attributes that make them look so (``reasons``: ``[[attribute, value, weight]]``).
+
+    Written by :func:`cartera.pipeline.services.prospect_fit_refresh` after each analysis refresh, from
+    the model in :mod:`customerbase.fit`; read by the customer page, the prospect list and the calls.
+    """
+
+    scope_owner_fields = ("customer__owner",)
+
+    customer = models.OneToOneField(
+        Customer, on_delete=models.CASCADE, primary_key=True, related_name="prospect_fit",
+        verbose_name=_("customer"),
+    )  # fmt: skip
+    score = models.PositiveSmallIntegerField(_("fit score"))
+    reasons = models.JSONField(_("why"), default=list)
+    computed_at = models.DateTimeField(_("computed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("prospect fit")
+        verbose_name_plural = _("prospect fits")
+        indexes = [models.Index(fields=["-score", "customer"], name="prospectfit_score")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.score}"

@@ -29,6 +29,7 @@ from cartera.pipeline.models import (
     OpportunityStatus,
     Pipeline,
     PipelineStage,
+    ProspectFit,
 )
 
 COLUMN_SIZE = 20
@@ -416,16 +417,18 @@ class CallRow:
     stake: Decimal
     detail: str = ""
     call_list: CallList | None = None
+    fit: int | None = None  # the prospect fit score of a new lead (0-100), when there is one
 
 
 KIND_ORDER = {"assigned": 0, "at_risk": 1, "hot": 2, "overdue": 3, "new": 4}
 
 
-def calls_today(*, user: Any, limit: int = CALL_ROWS) -> list[CallRow]:
+def calls_today(*, user: Any, limit: int = CALL_ROWS, min_fit: int | None = None) -> list[CallRow]:
     """``user``'s calls for today, most at stake first: the lists a manager assigned for today (or
     before, still unanswered), then the customers they look after who are at risk (by value at risk),
     their hot opportunities (weighted value), overdue follow-up tasks, and new leads. Each person once,
-    under the first reason; nobody already called today."""
+    under the first reason; nobody already called today. New leads come best fit first; ``min_fit``
+    keeps only those scoring at least that."""
     from cartera.activity.models import Interaction, InteractionKind, Task
     from cartera.customers.classification import Lifecycle
     from cartera.customers.models import Customer, Stage
@@ -480,12 +483,17 @@ def calls_today(*, user: Any, limit: int = CALL_ROWS) -> list[CallRow]:
     rows += [CallRow(t.customer, "overdue", Decimal("0"), t.title) for t in overdue]
     new = customers.filter(
         owner=user, stage__in=[Stage.SUSPECT, Stage.PROSPECT],
-        created_at__gte=timezone.now() - dt.timedelta(days=NEW_LEAD_DAYS), interactions__isnull=True,
-    ).order_by("-created_at")[:limit]  # fmt: skip
-    rows += [CallRow(c, "new", Decimal("0")) for c in new]
+        created_at__gte=timezone.now() - dt.timedelta(days=NEW_LEAD_DAYS),
+    ).exclude(interactions__author__isnull=False).select_related("prospect_fit").order_by("-created_at")[:limit]  # fmt: skip
+    # Nobody has talked to them yet (the lead form's own note on the timeline has no author).
+    for c in new:
+        fit = getattr(c, "prospect_fit", None)
+        score = fit.score if fit is not None else None
+        if min_fit is None or (score is not None and score >= min_fit):
+            rows.append(CallRow(c, "new", Decimal("0"), fit=score))
     seen: set[int] = set()
     result: list[CallRow] = []
-    for row in sorted(rows, key=lambda r: (KIND_ORDER[r.kind], -r.stake)):
+    for row in sorted(rows, key=lambda r: (KIND_ORDER[r.kind], -r.stake, -(r.fit or 0))):
         if row.customer.pk in seen or row.customer.pk in called:
             continue
         seen.add(row.customer.pk)
@@ -575,3 +583,48 @@ def lead_submissions(*, user: Any, lead_form: LeadForm, limit: int = 50) -> list
     """The latest answers to a form whose customers the user may see."""
     rows = restrict(LeadSubmission.objects.filter(form=lead_form), user).select_related("customer", "owner")
     return list(rows.order_by("-created_at", "-id")[:limit])
+
+
+# --- prospect fit score ---------------------------------------------------------------------------
+
+
+def fit_reasons(reasons: list[list[Any]]) -> list[str]:
+    """The stored reasons of a fit score in words: "Sector: industria", "Age: 35-44"..."""
+    from django.utils.text import capfirst
+    from django.utils.translation import gettext as _
+
+    from cartera.customers.models import CompanySize, Source
+
+    names = {"sector": _("Sector"), "region": _("Province / region"), "size": _("Company size"),
+             "source": _("Source"), "age": _("Age")}  # fmt: skip
+    shown = {"size": dict(CompanySize.choices), "source": dict(Source.choices)}
+    return [
+        f"{names.get(feature, feature)}: {shown.get(feature, {}).get(value, capfirst(value))}"
+        for feature, value, _weight in reasons
+    ]
+
+
+def prospect_fit_of(*, user: Any, customer_id: int) -> Any:
+    """The fit score of one customer the user may see (``None`` when not scored)."""
+    return restrict(ProspectFit.objects.all(), user).filter(customer_id=customer_id).first()
+
+
+PROSPECT_SORTS = {"fit": ("-prospect_fit__score", "-pk"), "new": ("-created_at", "-pk"),
+                  "name": ("last_name_key", "first_name_key", "pk")}  # fmt: skip
+
+
+def prospects(
+    *, user: Any, min_fit: int | None = None, sort: str = "fit", owner_id: int | None = None
+) -> Any:
+    """Suspects and prospects the user may see, with their fit score, best fit first by default."""
+    from cartera.customers.models import Customer, Stage
+
+    qs = restrict(Customer.objects.all(), user).filter(stage__in=[Stage.SUSPECT, Stage.PROSPECT])
+    if min_fit is not None:
+        qs = qs.filter(prospect_fit__score__gte=min_fit)
+    if owner_id:
+        qs = qs.filter(owner_id=owner_id)
+    order = PROSPECT_SORTS.get(sort, PROSPECT_SORTS["fit"])
+    if sort == "fit" or sort not in PROSPECT_SORTS:
+        order = (F("prospect_fit__score").desc(nulls_last=True), "-pk")  # type: ignore[assignment]
+    return qs.select_related("prospect_fit", "owner").order_by(*order)

@@ -46,12 +46,16 @@ from cartera.pipeline.models import (
     OpportunityStatus,
     Pipeline,
     PipelineStage,
+    ProspectFit,
 )
 from cartera.privacy.models import ConsentChannel, ConsentPurpose, ConsentSource
 from cartera.privacy.selectors import is_suppressed
 from cartera.privacy.services import consent_record
 from cartera.sales.models import Order, SalesChannel
 from cartera.sales.services import order_create
+from customerbase.errors import NotEnoughDataError
+from customerbase.fit import ProspectFit as FitModel
+from customerbase.fit import top_share_labels
 
 OPPORTUNITY_FIELDS = (
     "customer", "company", "title", "value", "currency", "expected_close_on", "probability", "owner",
@@ -905,3 +909,83 @@ def lead_consent_confirm(*, submission: LeadSubmission) -> bool:
     row.save(update_fields=["confirmed_at"])
     submission.confirmed_at = row.confirmed_at
     return True
+
+
+# --- prospect fit score ---------------------------------------------------------------------------
+
+#: The attributes the fit score compares, in this order (see :func:`fit_attributes`).
+FIT_ATTRIBUTES = ("sector", "region", "size", "source", "age")
+FIT_TOP_SHARE = 0.2
+AGE_BANDS = ((25, "<25"), (35, "25-34"), (45, "35-44"), (55, "45-54"), (65, "55-64"), (200, "65+"))
+_FIT_VALUES = ("sector", "region", "company__size", "source", "birth_date")
+
+
+def _age_band(birth: dt.date | None, today: dt.date) -> str:
+    if birth is None:
+        return ""
+    age = today.year - birth.year - int((today.month, today.day) < (birth.month, birth.day))
+    return next(label for limit, label in AGE_BANDS if age < limit)
+
+
+def fit_attributes(row: Mapping[str, Any], today: dt.date) -> list[str]:
+    """One customer's attributes as the model reads them (lower-case, blank when unknown)."""
+    return [
+        " ".join(str(row["sector"] or "").split()).lower(),
+        " ".join(str(row["region"] or "").split()).lower(),
+        str(row["company__size"] or ""),
+        str(row["source"] or ""),
+        _age_band(row["birth_date"], today),
+    ]
+
+
+@transaction.atomic
+def prospect_fit_refresh(**_kwargs: Any) -> int:
+    """Score every suspect and prospect against the customers who make the top 20 % of revenue.
+
+    Answers the ``prospect_fit_refresh`` hook after each analysis refresh. Too few paying customers to
+    learn from (fewer than 5 in the top or in the rest) leaves no scores. Returns how many were scored.
+    """
+    today = timezone.localdate()
+    buyers = list(
+        Customer.objects.filter(metrics__revenue__gt=0).values_list(*_FIT_VALUES, "metrics__revenue")
+    )
+    ProspectFit.objects.all().delete()
+    if not buyers:
+        return 0
+    table = [fit_attributes(dict(zip(_FIT_VALUES, b[:-1], strict=True)), today) for b in buyers]
+    labels = top_share_labels([float(b[-1]) for b in buyers], share=FIT_TOP_SHARE)
+    try:
+        model = FitModel().fit(table, labels, FIT_ATTRIBUTES)
+    except NotEnoughDataError:
+        return 0
+    now = timezone.now()
+    written = 0
+    prospects = Customer.objects.filter(stage__in=[Stage.SUSPECT, Stage.PROSPECT]).order_by("pk")
+    rows = prospects.values_list("pk", *_FIT_VALUES)
+    batch: list[tuple[int, list[str]]] = []
+
+    def flush() -> int:
+        if not batch:
+            return 0
+        features = [attributes for _pk, attributes in batch]
+        scores = model.score(features)
+        reasons = model.explain(features, top=3)
+        ProspectFit.objects.bulk_create(
+            ProspectFit(
+                customer_id=pk,
+                score=round(float(score)),
+                computed_at=now,
+                reasons=[[c.feature, c.value, round(c.weight, 3)] for c in why],
+            )  # fmt: skip
+            for (pk, _attributes), score, why in zip(batch, scores, reasons, strict=True)
+        )
+        count = len(batch)
+        batch.clear()
+        return count
+
+    for pk, *values in rows.iterator(chunk_size=5000):
+        batch.append((pk, fit_attributes(dict(zip(_FIT_VALUES, values, strict=True)), today)))
+        if len(batch) >= 5000:
+            written += flush()
+    written += flush()
+    return written

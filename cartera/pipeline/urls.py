@@ -24,6 +24,7 @@ urlpatterns = [
     path("calls/<int:customer_pk>/log/", views.call_log, name="call_log"),
     path("calls/lists/<int:pk>/", views.call_list_detail, name="call_list"),
     path("calls/team/", views.team, name="team"),
+    path("prospects/", views.prospects, name="prospects"),
     path("forms/", views.lead_forms, name="lead_forms"),
     path("forms/new/", views.lead_form_edit, name="lead_form_new"),
     path("forms/<int:pk>/", views.lead_form_edit, name="lead_form"),

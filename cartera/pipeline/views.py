@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
@@ -393,7 +394,8 @@ def calls(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "pipeline/calls.html",
-        {"rows": selectors.calls_today(user=request.user), "lists": selectors.call_lists_for(user=request.user)[:20],
+        {"rows": selectors.calls_today(user=request.user, min_fit=_min_fit(request)), "min_fit": _min_fit(request),
+         "fit_choices": FIT_CHOICES, "lists": selectors.call_lists_for(user=request.user)[:20],
          "outcome_form": CallOutcomeForm(), "today": timezone.localdate(),
          "can_build": request.user.has_perm("pipeline.add_calllist")},
     )  # fmt: skip
@@ -634,3 +636,35 @@ def lead_confirm(request: HttpRequest, token: str) -> HttpResponse:
         response["Content-Language"] = language
     response["X-Robots-Tag"] = "noindex"
     return response
+
+
+# --- prospect fit score ---------------------------------------------------------------------------
+
+
+FIT_CHOICES = (80, 60, 40)
+
+
+def _min_fit(request: HttpRequest) -> int | None:
+    raw = request.GET.get("fit", "")
+    return max(0, min(100, int(raw))) if raw.isdigit() else None
+
+
+def prospects(request: HttpRequest) -> HttpResponse:
+    """Suspects and prospects with how much they look like the best customers, and why; sortable and
+    filtered by a minimum fit."""
+    require(request.user, Customer, "view")
+    sort = request.GET.get("sort", "fit")
+    rows = selectors.prospects(user=request.user, min_fit=_min_fit(request), sort=sort)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    for customer in page.object_list:
+        fit = getattr(customer, "prospect_fit", None)
+        customer.fit_why = selectors.fit_reasons(fit.reasons) if fit is not None else []
+    return render(
+        request,
+        "pipeline/prospects.html",
+        {
+            "page": page,
+            "sort": sort if sort in selectors.PROSPECT_SORTS else "fit",
+            "min_fit": _min_fit(request),
+        },
+    )

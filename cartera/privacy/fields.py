@@ -155,6 +155,8 @@ FIELDS: dict[str, dict[str, How]] = {
         **_STAMPS, "name": K, "slug": K, "title": K, "intro": K, "thank_you": K, "language": K, "fields": K,
         "required_fields": K, "stage": K, "consent_text": K, "allowed_origins": K, "assignment": K,
     },
+    # The fit score is derived from the person's attributes (age band among them): cleared with them.
+    "pipeline.prospectfit": {"score": K, "reasons": C, "computed_at": K},
     # A lead form's answer: what the person typed is cleared; where it came from and the consent
     # wording they ticked stay (the ledger's proof, withdrawn by the erasure itself).
     "pipeline.leadsubmission": {
