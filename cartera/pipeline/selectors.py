@@ -628,3 +628,123 @@ def prospects(
     if sort == "fit" or sort not in PROSPECT_SORTS:
         order = (F("prospect_fit__score").desc(nulls_last=True), "-pk")  # type: ignore[assignment]
     return qs.select_related("prospect_fit", "owner").order_by(*order)
+
+
+# --- source attribution ---------------------------------------------------------------------------
+
+
+@dataclass
+class AttributionRow:
+    """One source (or lead form, or UTM campaign): how many people it brought, how many bought,
+    the revenue of those people, and the opportunities won with them."""
+
+    label: str
+    leads: int = 0
+    converted: int = 0
+    revenue: Decimal = Decimal("0")
+    won: int = 0
+    won_value: Decimal = Decimal("0")
+
+    @property
+    def conversion(self) -> float | None:
+        """Share of the people brought who became (or were) customers, 0-1."""
+        return self.converted / self.leads if self.leads else None
+
+
+@dataclass
+class Attribution:
+    by_source: list[AttributionRow]
+    by_form: list[AttributionRow]
+    by_campaign: list[AttributionRow]
+
+
+ATTRIBUTION_GROUPS = 50
+
+
+def _attribution_rows(
+    customers: QuerySet[Any],
+    key: str,
+    labels: dict[Any, str],
+    orders: QuerySet[Any],
+    won: QuerySet[Opportunity],
+) -> list[AttributionRow]:
+    """Group ``customers`` by ``key`` (a lookup from the customer): people, buyers, revenue, won deals."""
+    from cartera.customers.models import Stage
+
+    bought = [Stage.CUSTOMER, Stage.FORMER]
+    people = (
+        customers.values(group=F(key))
+        .annotate(
+            leads=Count("pk", distinct=True), converted=Count("pk", distinct=True, filter=Q(stage__in=bought))
+        )
+        .order_by("-leads")[:ATTRIBUTION_GROUPS]
+    )
+    rows = {p["group"]: AttributionRow(labels.get(p["group"], str(p["group"] or "—")), p["leads"], p["converted"])
+            for p in people}  # fmt: skip
+    for r in orders.values(group=F(f"customer__{key}")).annotate(total=Sum("amount")):
+        if r["group"] in rows:
+            rows[r["group"]].revenue = r["total"] or Decimal("0")
+    for r in won.values(group=F(f"customer__{key}")).annotate(
+        n=Count("pk", distinct=True), total=Sum("value")
+    ):
+        if r["group"] in rows:
+            rows[r["group"]].won, rows[r["group"]].won_value = r["n"], r["total"] or Decimal("0")
+    return sorted(rows.values(), key=lambda row: (-row.revenue, -row.leads, row.label))
+
+
+def _attribution_by_pairs(
+    pairs: list[tuple[int, Any]],
+    labels: dict[Any, str],
+    customers: QuerySet[Any],
+    orders: QuerySet[Any],
+    won: QuerySet[Opportunity],
+) -> list[AttributionRow]:
+    """The same figures for groups a person may belong to several of (the forms they answered, the
+    campaigns they came from): each person counts once per group, their revenue too."""
+    from cartera.customers.models import Stage
+
+    ids = {pk for pk, _group in pairs}
+    bought = set(
+        customers.filter(pk__in=ids, stage__in=[Stage.CUSTOMER, Stage.FORMER]).values_list("pk", flat=True)
+    )
+    revenue = dict(
+        orders.filter(customer_id__in=ids)
+        .values("customer")
+        .annotate(t=Sum("amount"))
+        .values_list("customer", "t")
+    )
+    deals = {r["customer"]: (r["n"], r["t"]) for r in won.filter(customer_id__in=ids).values("customer").annotate(n=Count("pk"), t=Sum("value"))}  # fmt: skip
+    rows: dict[Any, AttributionRow] = {}
+    for pk, group in pairs:
+        row = rows.setdefault(group, AttributionRow(labels.get(group, str(group))))
+        row.leads += 1
+        row.converted += pk in bought
+        row.revenue += revenue.get(pk) or Decimal("0")
+        n, total = deals.get(pk, (0, None))
+        row.won += n
+        row.won_value += total or Decimal("0")
+    return sorted(rows.values(), key=lambda row: (-row.revenue, -row.leads, row.label))[:ATTRIBUTION_GROUPS]
+
+
+def source_attribution(*, user: Any) -> Attribution:
+    """Revenue, won opportunities and conversion by the source people came from, by the lead form
+    they answered and by its UTM campaign."""
+    from cartera.customers.models import Customer, Source
+    from cartera.sales.models import Order
+
+    customers = restrict(Customer.objects.all(), user)
+    orders = restrict(Order.objects.all(), user)
+    won = restrict(Opportunity.objects.filter(status=OpportunityStatus.WON, customer__isnull=False), user)
+    source_labels: dict[Any, str] = {value: str(label) for value, label in Source.choices}
+    # No ordering: the model's own (by date) would make every answer distinct.
+    submissions = restrict(LeadSubmission.objects.all(), user).filter(customer__in=customers).order_by()
+    by_form = list(submissions.values_list("customer_id", "form_id").distinct())
+    by_campaign = list(
+        submissions.exclude(utm_campaign="").values_list("customer_id", "utm_campaign").distinct()
+    )
+    forms = {f.pk: f.name for f in restrict(LeadForm.objects.all(), user)}
+    return Attribution(
+        by_source=_attribution_rows(customers, "source", source_labels, orders, won),
+        by_form=_attribution_by_pairs(by_form, forms, customers, orders, won),
+        by_campaign=_attribution_by_pairs(by_campaign, {}, customers, orders, won),
+    )

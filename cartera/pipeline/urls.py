@@ -19,6 +19,7 @@ urlpatterns = [
     path("opportunities/<int:pk>/qualify/", views.opportunity_qualify, name="qualify"),
     path("opportunities/<int:pk>/delete/", views.opportunity_delete, name="delete"),
     path("report/", views.report, name="report"),
+    path("report/sources.csv", views.report_sources_csv, name="report_sources_csv"),
     path("settings/", views.settings_page, name="settings"),
     path("calls/", views.calls, name="calls"),
     path("calls/<int:customer_pk>/log/", views.call_log, name="call_log"),

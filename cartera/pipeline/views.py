@@ -3,6 +3,7 @@ managers' settings. Each view parses input, calls one service or selector, rende
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from typing import Any
 
@@ -11,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
@@ -27,6 +28,7 @@ from cartera.core.pagination import capped_count, paginate
 from cartera.core.ratelimit import over_limit
 from cartera.core.scoping import can, get_for_user, require
 from cartera.customers.models import Customer
+from cartera.imports.exporting import neutralize
 from cartera.pipeline import selectors, services
 from cartera.pipeline.forms import (
     CallListBuildForm,
@@ -321,8 +323,41 @@ def report(request: HttpRequest) -> HttpResponse:
         request,
         "pipeline/report.html",
         {"report": data, "pipeline": pipeline, "pipelines": selectors.pipelines_for_menu(), "form": form,
-         "funnel": data.funnel(), "list_url": reverse("pipeline:list")},
+         "funnel": data.funnel(), "list_url": reverse("pipeline:list"),
+         "attribution": selectors.source_attribution(user=request.user)},
     )  # fmt: skip
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def report_sources_csv(request: HttpRequest) -> StreamingHttpResponse:
+    """The source attribution of the report as CSV: one line per source, lead form and campaign."""
+    require(request.user, Opportunity, "view")
+    data = selectors.source_attribution(user=request.user)
+    writer = csv.writer(_Echo())
+    sections = [
+        (_("Source"), data.by_source),
+        (_("Lead form"), data.by_form),
+        (_("Campaign"), data.by_campaign),
+    ]
+
+    def lines() -> Any:
+        yield writer.writerow([_("Grouped by"), _("Name"), _("People"), _("Became customers"), _("Conversion (%)"),
+                               _("Revenue"), _("Won opportunities"), _("Won value")])  # fmt: skip
+        for title, rows in sections:
+            for row in rows:
+                conversion = "" if row.conversion is None else f"{100 * row.conversion:.1f}"
+                yield writer.writerow(
+                    [title, neutralize(row.label), row.leads, row.converted, conversion, f"{row.revenue:.2f}",
+                     row.won, f"{row.won_value:.2f}"]
+                )  # fmt: skip
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="sources.csv"'
+    return response
 
 
 def settings_page(request: HttpRequest) -> HttpResponse:

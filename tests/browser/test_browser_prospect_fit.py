@@ -65,4 +65,10 @@ def test_prospects_by_fit_with_the_reasons(
     expect(page.locator(".callrow", has_text="Diego")).to_have_count(0)
     assert sideways_overflow("calls") is None
     shot(f"calls-{browser_locale[:2]}")
+    # The report's source attribution (the customers' sources, with their revenue).
+    page.goto("/pipeline/report/")
+    expect(page.locator("#sources table").first).to_be_visible()
+    assert sideways_overflow("report sources") is None
+    page.locator("#sources").screenshot(path=str(shot(f"report-{browser_locale[:2]}").with_name(
+        f"report-sources-{browser_locale[:2]}-{page.viewport_size['width']}.png")))  # fmt: skip
     browser_log.assert_clean()
