@@ -43,6 +43,9 @@ def scored(transactional_db: Any, make_user: Any) -> dict[str, Any]:
     customer_create(actor=owner, fields={"first_name": "Diego", "last_name": "Distinto",
                                          "sector": "Hostelería", "region": "Bilbao", "phone": "612000222"})  # fmt: skip
     hooks.fire("prospect_fit_refresh", snapshot=None)
+    from cartera.pipeline.services import pipeline_defaults_ensure
+
+    pipeline_defaults_ensure()  # the report is a pipeline's
     return {"like": like}
 
 
