@@ -14,6 +14,8 @@ Probabilistic "buy till you die" models and simple rules to read a customer base
   (totals, AUC, calibration, return rate of each status);
 * :mod:`customerbase.lifecycle` and :mod:`customerbase.decline`: lifecycle status with reasons and
   detection of falling purchase rates;
+* :mod:`customerbase.fit`: how much a prospect looks like the top customers by revenue (categorical
+  naive Bayes with per-attribute reasons);
 * :mod:`customerbase.lift`: lift of a treatment over a control group (Newcombe/Wilson intervals for
   rates, bootstrap for means).
 
@@ -26,6 +28,7 @@ from customerbase.bgnbd import BGNBD
 from customerbase.clv import customer_lifetime_value
 from customerbase.decline import DeclineResult, detect_decline
 from customerbase.errors import ConvergenceError, CustomerBaseError, NotEnoughDataError, NotFittedError
+from customerbase.fit import Contribution, ProspectFit, top_share_labels
 from customerbase.gammagamma import GammaGamma, frequency_spend_correlation
 from customerbase.lifecycle import (
     LifecycleResult,
@@ -61,6 +64,7 @@ __all__ = [
     "BacktestReport",
     "CalibrationHoldout",
     "CompressedRFM",
+    "Contribution",
     "ConvergenceError",
     "CustomerBaseError",
     "DeclineResult",
@@ -72,6 +76,7 @@ __all__ = [
     "NotEnoughDataError",
     "NotFittedError",
     "ParetoNBD",
+    "ProspectFit",
     "RFMScores",
     "RFMSummary",
     "Reason",
@@ -89,4 +94,5 @@ __all__ = [
     "rfm_scores",
     "rfm_segment",
     "summary_from_transactions",
+    "top_share_labels",
 ]

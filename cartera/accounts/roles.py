@@ -73,7 +73,7 @@ _OWN_WORK_PERMS = _model_perms(["view", "add", "change", "delete"], _OWN_WORK)
 
 # Opportunities are private to their owner (``scope_private``): a rep works their own, managers all.
 _PIPELINE = {"pipeline": ["opportunity"]}
-_PIPELINE_HISTORY = ["pipeline.view_opportunitystagechange"]
+_PIPELINE_HISTORY = ["pipeline.view_opportunitystagechange", "pipeline.view_prospectfit"]
 
 
 # Histories written only by the services: everybody reads them, nobody edits them.
@@ -86,6 +86,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     + _PIPELINE_HISTORY
     + ["pipeline.reassign_opportunity", "pipeline.manage_pipeline"]
     + _model_perms(["view", "add", "change", "delete"], {"pipeline": ["calllist", "calllistentry"]})
+    # Lead capture forms and their answers (cartera/pipeline): managers build them and read the answers.
+    + _model_perms(["view", "add", "change", "delete"], {"pipeline": ["leadform"]})
+    + ["pipeline.view_leadsubmission"]
     + [
         "customers.export_customer",
         "customers.reassign_customer",

@@ -67,6 +67,12 @@ HOOKS["email_queue"] = (
     "Returns the outbox row. Registered by messaging: messaging.services.message_queue_from_hook."
 )
 
+HOOKS["prospect_fit_refresh"] = (
+    "A refresh has finished (after analysis_refreshed). Keyword: snapshot (or None). Registered by "
+    "pipeline: score the suspects and prospects against the customers who bring the most revenue "
+    "(pipeline.services.prospect_fit_refresh)."
+)
+
 _handlers: dict[str, Callable[..., Any]] = {}
 
 

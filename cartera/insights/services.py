@@ -517,6 +517,8 @@ def _refresh_figures(
     hooks.fire("metrics_refreshed", snapshot=snapshot, orders=orders, metrics=metrics)
     # Then whatever reacts to the new statuses (automatic surveys), once the figures are in place.
     hooks.fire("analysis_refreshed", snapshot=snapshot)
+    # And the prospects' fit score, which learns from the revenue just written (cartera/pipeline).
+    hooks.fire("prospect_fit_refresh", snapshot=snapshot)
 
 
 # --- the backtest: how good the predictions are ---------------------------------------------------

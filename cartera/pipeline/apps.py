@@ -8,3 +8,9 @@ class PipelineConfig(AppConfig):
     name = "cartera.pipeline"
     label = "pipeline"
     verbose_name = _("Pipeline")
+
+    def ready(self) -> None:
+        from cartera.core import hooks
+        from cartera.pipeline.services import prospect_fit_refresh
+
+        hooks.register("prospect_fit_refresh", prospect_fit_refresh)

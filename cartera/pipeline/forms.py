@@ -9,10 +9,14 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from cartera.accounts.models import User
+from cartera.core.contact import normalize_email, normalize_phone
 from cartera.core.forms import AmountField, ServiceModelForm
-from cartera.customers.models import Company, Customer, Source
+from cartera.customers.fields import CUSTOM_PREFIX, custom_field_specs
+from cartera.customers.forms import _custom_form_field
+from cartera.customers.models import Company, Customer, Source, Stage
 from cartera.pipeline.models import (
     CallOutcome,
+    LeadForm,
     LostReason,
     Opportunity,
     OpportunityStatus,
@@ -20,6 +24,7 @@ from cartera.pipeline.models import (
     PipelineStage,
 )
 from cartera.pipeline.selectors import OpportunityFilters
+from cartera.pipeline.services import UTM_KEYS
 
 DATE = {"type": "date"}
 
@@ -222,3 +227,143 @@ class CallListBuildForm(forms.Form):
         assignee_field.queryset = (
             User.objects.filter(is_active=True, groups__isnull=False).distinct().order_by("username")
         )
+
+
+def _team() -> Any:
+    return User.objects.filter(is_active=True, groups__isnull=False).distinct().order_by("username")
+
+
+class LeadFormSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
+    """Managers: what a lead form asks, what it says, who may embed it and who gets its leads."""
+
+    fields_asked = forms.MultipleChoiceField(
+        label=_("Fields asked"), required=False, widget=forms.CheckboxSelectMultiple,
+        help_text=_("First name and e-mail are always asked."),
+    )  # fmt: skip
+    fields_required = forms.MultipleChoiceField(
+        label=_("Required fields"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    stage = forms.ChoiceField(
+        label=_("New leads enter as"),
+        choices=[(Stage.PROSPECT, Stage.PROSPECT.label), (Stage.SUSPECT, Stage.SUSPECT.label)],
+    )
+    round_robin_users = forms.ModelMultipleChoiceField(
+        label=_("People taking turns"), required=False, queryset=User.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+    )  # fmt: skip
+
+    class Meta:
+        model = LeadForm
+        fields = [
+            "name", "active", "title", "intro", "language", "stage", "consent_text", "thank_you",
+            "allowed_origins", "assignment", "assign_to",
+        ]  # fmt: skip
+        widgets = {
+            "intro": forms.Textarea(attrs={"rows": 3}),
+            "thank_you": forms.Textarea(attrs={"rows": 2}),
+            "consent_text": forms.Textarea(attrs={"rows": 3}),
+            "allowed_origins": forms.Textarea(attrs={"rows": 2}),
+        }
+        help_texts = {
+            "consent_text": _(
+                "The marketing consent box, word for word. Empty: no box. Changing it makes a new version."
+            ),
+        }
+
+    def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields: Any = self.fields
+        fields["fields_asked"].choices = choices
+        fields["fields_required"].choices = choices
+        fields["assign_to"].queryset = _team()
+        fields["round_robin_users"].queryset = _team()
+        if self.instance.pk:
+            fields["fields_asked"].initial = self.instance.fields
+            fields["fields_required"].initial = self.instance.required_fields
+            fields["round_robin_users"].initial = list(self.instance.round_robin_users.all())
+
+    def validate_unique(self) -> None:
+        return None
+
+    def settings_values(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+
+class PublicLeadForm(forms.Form):
+    """The form a visitor fills: the fields the manager chose, the consent box, a honeypot and the
+    signed token that says the page was really served (an iframe gets no CSRF cookie on other sites)."""
+
+    website = forms.CharField(required=False, label=_("Leave this empty"), max_length=200)
+    token = forms.CharField(widget=forms.HiddenInput)
+    page_url = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
+    utm_source = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput)
+    utm_medium = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput)
+    utm_campaign = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput)
+    utm_term = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput)
+    utm_content = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput)
+    lang = forms.CharField(required=False, max_length=2, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, lead_form: LeadForm, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lead_form = lead_form
+        self.fields["website"].widget.attrs.update({"tabindex": "-1", "autocomplete": "off"})
+        specs = {spec.name: spec for spec in custom_field_specs()}
+        self.asked: list[str] = []
+        for name in lead_form.fields:
+            if name in specs:
+                field = _custom_form_field(specs[name].definition)
+            elif name == "company":
+                field = forms.CharField(label=_("Company"), max_length=200)
+            elif name == "email":
+                field = forms.CharField(label=_("Email"), max_length=254, widget=forms.EmailInput(
+                    attrs={"autocomplete": "email"}))  # fmt: skip
+            elif name == "phone":
+                field = forms.CharField(label=_("Phone"), max_length=40, widget=forms.TextInput(
+                    attrs={"type": "tel", "autocomplete": "tel"}))  # fmt: skip
+            else:
+                model_field: Any = Customer._meta.get_field(name)
+                field = model_field.formfield()
+                if name == "birth_date":
+                    field.widget = forms.DateInput(attrs=DATE)
+                if name == "notes":
+                    field.label = _("Message")
+                    field.widget = forms.Textarea(attrs={"rows": 3})
+            field.required = name in lead_form.required_fields
+            self.fields[f"f_{name}"] = field
+            self.asked.append(name)
+        if lead_form.consent_text:
+            self.fields["consent"] = forms.BooleanField(label=lead_form.consent_text, required=False)
+
+    def asked_fields(self) -> list[forms.BoundField]:
+        return [self[f"f_{name}"] for name in self.asked] + (
+            [self["consent"]] if "consent" in self.fields else []
+        )
+
+    def clean_f_email(self) -> str | None:
+        return normalize_email(self.cleaned_data.get("f_email"))
+
+    def clean_f_phone(self) -> str:
+        return normalize_phone(self.cleaned_data.get("f_phone"))
+
+    def is_spam(self) -> bool:
+        """A bot filled the field people never see."""
+        return bool(self.data.get("website"))
+
+    def answers(self) -> dict[str, Any]:
+        """The customer fields as the service takes them (custom values under ``custom_fields``)."""
+        out: dict[str, Any] = {}
+        custom: dict[str, Any] = {}
+        for name in self.asked:
+            value = self.cleaned_data.get(f"f_{name}")
+            if name.startswith(CUSTOM_PREFIX):
+                custom[name.removeprefix(CUSTOM_PREFIX)] = value
+            elif name == "company":
+                out["company_name"] = value or ""
+            else:
+                out[name] = value if value is not None else ""
+        if custom:
+            out["custom_fields"] = custom
+        return out
+
+    def utm(self) -> dict[str, str]:
+        return {key: self.cleaned_data.get(key) or "" for key in UTM_KEYS}

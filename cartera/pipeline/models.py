@@ -311,3 +311,153 @@ class CallListEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.call_list_id}: {self.customer_id}"
+
+
+class LeadAssignment(models.TextChoices):
+    FIXED = "fixed", _("Always the same person")
+    ROUND_ROBIN = "round_robin", _("In turn among several people")
+
+
+class LeadForm(TimeStampedModel):
+    """A public web form that brings people in as suspects or prospects (lead capture).
+
+    It asks for the customer fields chosen by a manager (custom fields included), shows a consent
+    checkbox for marketing e-mail whose exact text and version are kept with every answer, and gives
+    each new lead to an owner (always the same person, or in turn). It can be embedded in a website
+    (an iframe, or the small script ``pipeline/lead-embed.js``); ``allowed_origins`` are the sites
+    that may frame it (the page's ``frame-ancestors``).
+    """
+
+    scope_owner_fields = ("created_by",)
+
+    name = models.CharField(_("name"), max_length=120, help_text=_("For you; the reports use it."))
+    slug = models.SlugField(_("address"), max_length=60, unique=True)
+    active = models.BooleanField(_("accepting answers"), default=True)
+    title = models.CharField(_("heading"), max_length=150)
+    intro = models.TextField(_("introduction"), blank=True)
+    thank_you = models.TextField(_("thank-you text"), blank=True)
+    language = models.CharField(
+        _("language"), max_length=2, choices=[("es", "Español"), ("en", "English")], default="es",
+        help_text=_("Of the page and the confirmation e-mail, unless the page is opened in another."),
+    )  # fmt: skip
+    # Names from the customer field table (``first_name``...) and ``cf:<key>`` for custom fields.
+    fields = models.JSONField(_("fields"), default=list)
+    required_fields = models.JSONField(_("required fields"), default=list)
+    stage = models.CharField(_("new leads enter as"), max_length=10, default="prospect")
+    consent_text = models.TextField(_("consent text"), blank=True)
+    consent_version = models.PositiveIntegerField(_("consent text version"), default=1)
+    allowed_origins = models.TextField(
+        _("websites that may embed it"), blank=True,
+        help_text=_("One per line, e.g. https://www.example.com. Empty: it cannot be embedded."),
+    )  # fmt: skip
+    assignment = models.CharField(
+        _("owner of new leads"), max_length=12, choices=LeadAssignment.choices, default=LeadAssignment.FIXED
+    )
+    assign_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("person"),
+    )  # fmt: skip
+    round_robin_users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="+", verbose_name=_("people taking turns")
+    )
+    last_assigned = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        editable=False,
+    )  # fmt: skip
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("created by"),
+    )  # fmt: skip
+
+    class Meta:
+        verbose_name = _("lead form")
+        verbose_name_plural = _("lead forms")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def consent_version_label(self) -> str:
+        """The version stored in the consent ledger: which form and which wording of it."""
+        return f"leadform-{self.pk}-v{self.consent_version}"
+
+    def origin_list(self) -> list[str]:
+        return [line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()]
+
+
+class LeadSubmission(models.Model):
+    """One answer to a lead form: what was sent, where from (page, UTM), the consent as shown, and
+    what it became (a new lead or an existing customer, never a second record).
+
+    The marketing consent is granted in the ledger only when the person confirms it from the e-mail
+    (double opt-in): ``confirmed_at``.
+    """
+
+    scope_owner_fields = ("customer__owner",)
+    scope_private = True
+
+    form = models.ForeignKey(LeadForm, on_delete=models.CASCADE, related_name="submissions",
+                             verbose_name=_("form"))  # fmt: skip
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="lead_submissions", verbose_name=_("customer")
+    )
+    created_new = models.BooleanField(_("new lead"), default=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("owner"),
+    )  # fmt: skip
+    answers = models.JSONField(_("answers"), default=dict)
+    language = models.CharField(_("language"), max_length=8, default="es")
+    page_url = models.CharField(_("page"), max_length=500, blank=True)
+    utm_source = models.CharField("utm_source", max_length=100, blank=True)
+    utm_medium = models.CharField("utm_medium", max_length=100, blank=True)
+    utm_campaign = models.CharField("utm_campaign", max_length=100, blank=True)
+    utm_term = models.CharField("utm_term", max_length=100, blank=True)
+    utm_content = models.CharField("utm_content", max_length=100, blank=True)
+    consent_asked = models.BooleanField(_("consent asked"), default=False)
+    consent_ticked = models.BooleanField(_("consent ticked"), default=False)
+    consent_text = models.TextField(_("consent text shown"), blank=True)
+    consent_version = models.CharField(_("consent text version"), max_length=40, blank=True)
+    confirmation_sent_at = models.DateTimeField(_("confirmation sent"), null=True, blank=True)
+    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+    created_at = models.DateTimeField(_("received"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("lead form answer")
+        verbose_name_plural = _("lead form answers")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["form", "-created_at"], name="leadsubmission_form"),
+            models.Index(fields=["utm_campaign"], name="leadsubmission_campaign"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.form_id}: {self.customer_id}"
+
+
+class ProspectFit(models.Model):
+    """How much a suspect or prospect looks like the customers who bring the revenue (the top 20 %),
+    0-100, with the attributes that make them look so (``reasons``: ``[[attribute, value, weight]]``).
+
+    Written by :func:`cartera.pipeline.services.prospect_fit_refresh` after each analysis refresh, from
+    the model in :mod:`customerbase.fit`; read by the customer page, the prospect list and the calls.
+    """
+
+    scope_owner_fields = ("customer__owner",)
+
+    customer = models.OneToOneField(
+        Customer, on_delete=models.CASCADE, primary_key=True, related_name="prospect_fit",
+        verbose_name=_("customer"),
+    )  # fmt: skip
+    score = models.PositiveSmallIntegerField(_("fit score"))
+    reasons = models.JSONField(_("why"), default=list)
+    computed_at = models.DateTimeField(_("computed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("prospect fit")
+        verbose_name_plural = _("prospect fits")
+        indexes = [models.Index(fields=["-score", "customer"], name="prospectfit_score")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.score}"

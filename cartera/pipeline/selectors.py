@@ -21,12 +21,15 @@ from cartera.core.scoping import get_for_user, restrict
 from cartera.pipeline.models import (
     CallList,
     CallListEntry,
+    LeadForm,
+    LeadSubmission,
     LostReason,
     Opportunity,
     OpportunityStageChange,
     OpportunityStatus,
     Pipeline,
     PipelineStage,
+    ProspectFit,
 )
 
 COLUMN_SIZE = 20
@@ -414,16 +417,18 @@ class CallRow:
     stake: Decimal
     detail: str = ""
     call_list: CallList | None = None
+    fit: int | None = None  # the prospect fit score of a new lead (0-100), when there is one
 
 
 KIND_ORDER = {"assigned": 0, "at_risk": 1, "hot": 2, "overdue": 3, "new": 4}
 
 
-def calls_today(*, user: Any, limit: int = CALL_ROWS) -> list[CallRow]:
+def calls_today(*, user: Any, limit: int = CALL_ROWS, min_fit: int | None = None) -> list[CallRow]:
     """``user``'s calls for today, most at stake first: the lists a manager assigned for today (or
     before, still unanswered), then the customers they look after who are at risk (by value at risk),
     their hot opportunities (weighted value), overdue follow-up tasks, and new leads. Each person once,
-    under the first reason; nobody already called today."""
+    under the first reason; nobody already called today. New leads come best fit first; ``min_fit``
+    keeps only those scoring at least that."""
     from cartera.activity.models import Interaction, InteractionKind, Task
     from cartera.customers.classification import Lifecycle
     from cartera.customers.models import Customer, Stage
@@ -478,12 +483,17 @@ def calls_today(*, user: Any, limit: int = CALL_ROWS) -> list[CallRow]:
     rows += [CallRow(t.customer, "overdue", Decimal("0"), t.title) for t in overdue]
     new = customers.filter(
         owner=user, stage__in=[Stage.SUSPECT, Stage.PROSPECT],
-        created_at__gte=timezone.now() - dt.timedelta(days=NEW_LEAD_DAYS), interactions__isnull=True,
-    ).order_by("-created_at")[:limit]  # fmt: skip
-    rows += [CallRow(c, "new", Decimal("0")) for c in new]
+        created_at__gte=timezone.now() - dt.timedelta(days=NEW_LEAD_DAYS),
+    ).exclude(interactions__author__isnull=False).select_related("prospect_fit").order_by("-created_at")[:limit]  # fmt: skip
+    # Nobody has talked to them yet (the lead form's own note on the timeline has no author).
+    for c in new:
+        fit = getattr(c, "prospect_fit", None)
+        score = fit.score if fit is not None else None
+        if min_fit is None or (score is not None and score >= min_fit):
+            rows.append(CallRow(c, "new", Decimal("0"), fit=score))
     seen: set[int] = set()
     result: list[CallRow] = []
-    for row in sorted(rows, key=lambda r: (KIND_ORDER[r.kind], -r.stake)):
+    for row in sorted(rows, key=lambda r: (KIND_ORDER[r.kind], -r.stake, -(r.fit or 0))):
         if row.customer.pk in seen or row.customer.pk in called:
             continue
         seen.add(row.customer.pk)
@@ -545,3 +555,196 @@ def team_activity(*, user: Any, since: dt.date) -> list[RepActivity]:
         person = people[moves["changed_by_id"]]
         person.moved, person.won, person.lost = moves["moved"], moves["won"], moves["lost"]
     return list(people.values())
+
+
+# --- lead capture ---------------------------------------------------------------------------------
+
+
+def lead_forms(*, user: Any) -> QuerySet[LeadForm]:
+    """The lead forms the user may see, with how many answers, new leads and confirmed consents."""
+    return restrict(LeadForm.objects.all(), user).annotate(
+        answer_count=Count("submissions"),
+        new_count=Count("submissions", filter=Q(submissions__created_new=True)),
+        confirmed_count=Count("submissions", filter=Q(submissions__confirmed_at__isnull=False)),
+    )
+
+
+def lead_form_get(*, user: Any, pk: int, action: Any = "view") -> LeadForm:
+    """One lead form (404 outside the user's scope)."""
+    return get_for_user(LeadForm.objects.all(), user, action, pk=pk)
+
+
+def lead_public_form(slug: str) -> LeadForm | None:
+    """The form a public address shows; ``None`` when there is none or it no longer takes answers."""
+    return LeadForm.objects.select_related("created_by").filter(slug=slug, active=True).first()
+
+
+def lead_submissions(*, user: Any, lead_form: LeadForm, limit: int = 50) -> list[LeadSubmission]:
+    """The latest answers to a form whose customers the user may see."""
+    rows = restrict(LeadSubmission.objects.filter(form=lead_form), user).select_related("customer", "owner")
+    return list(rows.order_by("-created_at", "-id")[:limit])
+
+
+# --- prospect fit score ---------------------------------------------------------------------------
+
+
+def fit_reasons(reasons: list[list[Any]]) -> list[str]:
+    """The stored reasons of a fit score in words: "Sector: industria", "Age: 35-44"..."""
+    from django.utils.text import capfirst
+    from django.utils.translation import gettext as _
+
+    from cartera.customers.models import CompanySize, Source
+
+    names = {"sector": _("Sector"), "region": _("Province / region"), "size": _("Company size"),
+             "source": _("Source"), "age": _("Age")}  # fmt: skip
+    shown = {"size": dict(CompanySize.choices), "source": dict(Source.choices)}
+    return [
+        f"{names.get(feature, feature)}: {shown.get(feature, {}).get(value, capfirst(value))}"
+        for feature, value, _weight in reasons
+    ]
+
+
+def prospect_fit_of(*, user: Any, customer_id: int) -> Any:
+    """The fit score of one customer the user may see (``None`` when not scored)."""
+    return restrict(ProspectFit.objects.all(), user).filter(customer_id=customer_id).first()
+
+
+PROSPECT_SORTS = {"fit": ("-prospect_fit__score", "-pk"), "new": ("-created_at", "-pk"),
+                  "name": ("last_name_key", "first_name_key", "pk")}  # fmt: skip
+
+
+def prospects(
+    *, user: Any, min_fit: int | None = None, sort: str = "fit", owner_id: int | None = None
+) -> Any:
+    """Suspects and prospects the user may see, with their fit score, best fit first by default."""
+    from cartera.customers.models import Customer, Stage
+
+    qs = restrict(Customer.objects.all(), user).filter(stage__in=[Stage.SUSPECT, Stage.PROSPECT])
+    if min_fit is not None:
+        qs = qs.filter(prospect_fit__score__gte=min_fit)
+    if owner_id:
+        qs = qs.filter(owner_id=owner_id)
+    order = PROSPECT_SORTS.get(sort, PROSPECT_SORTS["fit"])
+    if sort == "fit" or sort not in PROSPECT_SORTS:
+        order = (F("prospect_fit__score").desc(nulls_last=True), "-pk")  # type: ignore[assignment]
+    return qs.select_related("prospect_fit", "owner").order_by(*order)
+
+
+# --- source attribution ---------------------------------------------------------------------------
+
+
+@dataclass
+class AttributionRow:
+    """One source (or lead form, or UTM campaign): how many people it brought, how many bought,
+    the revenue of those people, and the opportunities won with them."""
+
+    label: str
+    leads: int = 0
+    converted: int = 0
+    revenue: Decimal = Decimal("0")
+    won: int = 0
+    won_value: Decimal = Decimal("0")
+
+    @property
+    def conversion(self) -> float | None:
+        """Share of the people brought who became (or were) customers, 0-1."""
+        return self.converted / self.leads if self.leads else None
+
+
+@dataclass
+class Attribution:
+    by_source: list[AttributionRow]
+    by_form: list[AttributionRow]
+    by_campaign: list[AttributionRow]
+
+
+ATTRIBUTION_GROUPS = 50
+
+
+def _attribution_rows(
+    customers: QuerySet[Any],
+    key: str,
+    labels: dict[Any, str],
+    orders: QuerySet[Any],
+    won: QuerySet[Opportunity],
+) -> list[AttributionRow]:
+    """Group ``customers`` by ``key`` (a lookup from the customer): people, buyers, revenue, won deals."""
+    from cartera.customers.models import Stage
+
+    bought = [Stage.CUSTOMER, Stage.FORMER]
+    people = (
+        customers.values(group=F(key))
+        .annotate(
+            leads=Count("pk", distinct=True), converted=Count("pk", distinct=True, filter=Q(stage__in=bought))
+        )
+        .order_by("-leads")[:ATTRIBUTION_GROUPS]
+    )
+    rows = {p["group"]: AttributionRow(labels.get(p["group"], str(p["group"] or "—")), p["leads"], p["converted"])
+            for p in people}  # fmt: skip
+    for r in orders.values(group=F(f"customer__{key}")).annotate(total=Sum("amount")):
+        if r["group"] in rows:
+            rows[r["group"]].revenue = r["total"] or Decimal("0")
+    for r in won.values(group=F(f"customer__{key}")).annotate(
+        n=Count("pk", distinct=True), total=Sum("value")
+    ):
+        if r["group"] in rows:
+            rows[r["group"]].won, rows[r["group"]].won_value = r["n"], r["total"] or Decimal("0")
+    return sorted(rows.values(), key=lambda row: (-row.revenue, -row.leads, row.label))
+
+
+def _attribution_by_pairs(
+    pairs: list[tuple[int, Any]],
+    labels: dict[Any, str],
+    customers: QuerySet[Any],
+    orders: QuerySet[Any],
+    won: QuerySet[Opportunity],
+) -> list[AttributionRow]:
+    """The same figures for groups a person may belong to several of (the forms they answered, the
+    campaigns they came from): each person counts once per group, their revenue too."""
+    from cartera.customers.models import Stage
+
+    ids = {pk for pk, _group in pairs}
+    bought = set(
+        customers.filter(pk__in=ids, stage__in=[Stage.CUSTOMER, Stage.FORMER]).values_list("pk", flat=True)
+    )
+    revenue = dict(
+        orders.filter(customer_id__in=ids)
+        .values("customer")
+        .annotate(t=Sum("amount"))
+        .values_list("customer", "t")
+    )
+    deals = {r["customer"]: (r["n"], r["t"]) for r in won.filter(customer_id__in=ids).values("customer").annotate(n=Count("pk"), t=Sum("value"))}  # fmt: skip
+    rows: dict[Any, AttributionRow] = {}
+    for pk, group in pairs:
+        row = rows.setdefault(group, AttributionRow(labels.get(group, str(group))))
+        row.leads += 1
+        row.converted += pk in bought
+        row.revenue += revenue.get(pk) or Decimal("0")
+        n, total = deals.get(pk, (0, None))
+        row.won += n
+        row.won_value += total or Decimal("0")
+    return sorted(rows.values(), key=lambda row: (-row.revenue, -row.leads, row.label))[:ATTRIBUTION_GROUPS]
+
+
+def source_attribution(*, user: Any) -> Attribution:
+    """Revenue, won opportunities and conversion by the source people came from, by the lead form
+    they answered and by its UTM campaign."""
+    from cartera.customers.models import Customer, Source
+    from cartera.sales.models import Order
+
+    customers = restrict(Customer.objects.all(), user)
+    orders = restrict(Order.objects.all(), user)
+    won = restrict(Opportunity.objects.filter(status=OpportunityStatus.WON, customer__isnull=False), user)
+    source_labels: dict[Any, str] = {value: str(label) for value, label in Source.choices}
+    # No ordering: the model's own (by date) would make every answer distinct.
+    submissions = restrict(LeadSubmission.objects.all(), user).filter(customer__in=customers).order_by()
+    by_form = list(submissions.values_list("customer_id", "form_id").distinct())
+    by_campaign = list(
+        submissions.exclude(utm_campaign="").values_list("customer_id", "utm_campaign").distinct()
+    )
+    forms = {f.pk: f.name for f in restrict(LeadForm.objects.all(), user)}
+    return Attribution(
+        by_source=_attribution_rows(customers, "source", source_labels, orders, won),
+        by_form=_attribution_by_pairs(by_form, forms, customers, orders, won),
+        by_campaign=_attribution_by_pairs(by_campaign, {}, customers, orders, won),
+    )

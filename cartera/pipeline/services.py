@@ -7,36 +7,55 @@ a colleague's id gets a refusal and leaves the database unchanged.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import secrets
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
+from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.text import capfirst, slugify
 from django.utils.translation import gettext as _
 
 from cartera.accounts.models import User
 from cartera.activity.models import Direction, Interaction, InteractionKind
 from cartera.activity.models import Outcome as InteractionOutcome
-from cartera.activity.services import interaction_create, task_create
+from cartera.activity.services import interaction_create, interaction_record_system, task_create
+from cartera.core.contact import normalize_email, normalize_phone
 from cartera.core.dates import ORDER_DATES, DateRange, check_dates
 from cartera.core.scoping import can, restrict
-from cartera.customers.models import Company, Customer, Stage, StageVia
-from cartera.customers.services import customer_stage_change
+from cartera.customers.fields import BY_NAME, custom_field_specs
+from cartera.customers.models import Company, Customer, Source, Stage, StageVia
+from cartera.customers.services import customer_create, customer_stage_change, customer_update
+from cartera.messaging.services import MessageRefused, message_queue
 from cartera.pipeline.models import (
     CallList,
     CallListEntry,
     CallOutcome,
+    LeadAssignment,
+    LeadForm,
+    LeadSubmission,
     LostReason,
     Opportunity,
     OpportunityStageChange,
     OpportunityStatus,
     Pipeline,
     PipelineStage,
+    ProspectFit,
 )
+from cartera.privacy.models import ConsentChannel, ConsentPurpose, ConsentSource
+from cartera.privacy.selectors import is_suppressed
+from cartera.privacy.services import consent_record
 from cartera.sales.models import Order, SalesChannel
 from cartera.sales.services import order_create
+from customerbase.errors import NotEnoughDataError
+from customerbase.fit import ProspectFit as FitModel
+from customerbase.fit import top_share_labels
 
 OPPORTUNITY_FIELDS = (
     "customer", "company", "title", "value", "currency", "expected_close_on", "probability", "owner",
@@ -543,3 +562,430 @@ _INTERACTION_OUTCOME: dict[str, str] = {
     CallOutcome.NO_ANSWER: InteractionOutcome.NO_ANSWER,
     CallOutcome.CALL_BACK: InteractionOutcome.FOLLOW_UP,
 }
+
+
+# --- lead capture ---------------------------------------------------------------------------------
+
+LEAD_CONFIRM_SALT = "cartera.pipeline.lead-confirm"
+LEAD_CONFIRM_MAX_AGE = 30 * 86_400
+LEAD_PAGE_SALT = "cartera.pipeline.lead-page"
+LEAD_FORM_SETTINGS = (
+    "name", "active", "title", "intro", "thank_you", "language", "stage", "consent_text",
+    "allowed_origins", "assignment", "assign_to",
+)  # fmt: skip
+# Customer fields a public form may ask (the rest are the team's business: owner, stage, consent...).
+LEAD_CUSTOMER_FIELDS = (
+    "title", "first_name", "last_name", "email", "phone", "company", "sector", "job_title", "profession",
+    "birth_date", "address", "city", "region", "postal_code", "country", "notes",
+)  # fmt: skip
+# Always asked: a name for the record and an address to confirm consent and answer.
+LEAD_ALWAYS = ("first_name", "email")
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:\d{1,5})?$", re.IGNORECASE)
+
+
+def lead_field_choices() -> list[tuple[str, str]]:
+    """What a lead form may ask: the customer fields above, then every custom field (``cf:<key>``)."""
+    labels = {name: str(capfirst(BY_NAME[name].label)) for name in LEAD_CUSTOMER_FIELDS}
+    return [(name, labels[name]) for name in LEAD_CUSTOMER_FIELDS] + [
+        (spec.name, spec.label) for spec in custom_field_specs()
+    ]
+
+
+def _clean_lead_fields(chosen: list[str], required: list[str]) -> tuple[list[str], list[str]]:
+    known = dict(lead_field_choices())
+    unknown = [name for name in [*chosen, *required] if name not in known]
+    if unknown:
+        raise ValidationError({"fields": _("Unknown field: %(names)s.") % {"names": ", ".join(unknown)}})
+    fields = [*LEAD_ALWAYS, *[name for name in known if name in chosen and name not in LEAD_ALWAYS]]
+    needed = [*LEAD_ALWAYS, *[name for name in fields if name in required and name not in LEAD_ALWAYS]]
+    specs = {spec.name: spec for spec in custom_field_specs()}
+    if any(name in specs for name in fields):
+        # The customer service refuses custom values without the required ones.
+        missing = [spec.label for spec in specs.values() if spec.required and spec.name not in fields]
+        if missing:
+            raise ValidationError(
+                {
+                    "fields": _("Add the required custom fields too: %(names)s.")
+                    % {"names": ", ".join(missing)}
+                }
+            )
+        needed += [name for name in fields if name in specs and specs[name].required and name not in needed]
+    return fields, needed
+
+
+def _check_lead_owner(user: User | None) -> None:
+    if user is None or not (user.is_active and user.has_perm("activity.change_task")):
+        raise ValidationError({"assign_to": _("Choose an active member of the team who works on tasks.")})
+
+
+@transaction.atomic
+def lead_form_save(
+    *,
+    actor: User,
+    lead_form: LeadForm | None,
+    settings_values: Mapping[str, Any],
+    fields: list[str],
+    required: list[str],
+    round_robin_users: list[User],
+) -> LeadForm:
+    """Create (``lead_form=None``) or change a lead form. Managers only. A new consent text gets a new
+    version, so the ledger tells which wording each person agreed to."""
+    if not actor.has_perm(MANAGE_PERMISSION):
+        raise PermissionDenied(_("Only managers build lead forms."))
+    if lead_form is None:
+        row = LeadForm(created_by=actor)
+    else:
+        found = (
+            restrict(LeadForm.objects.select_for_update(), actor, "change").filter(pk=lead_form.pk).first()
+        )
+        if found is None:
+            raise PermissionDenied(_("You cannot change this lead form."))
+        row = found
+    unknown = set(settings_values) - set(LEAD_FORM_SETTINGS)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    old_text = row.consent_text
+    for name, value in settings_values.items():
+        setattr(row, name, value.strip() if isinstance(value, str) else value)
+    if row.pk and row.consent_text != old_text:
+        row.consent_version += 1
+    row.fields, row.required_fields = _clean_lead_fields(fields, required)
+    if row.stage not in (Stage.SUSPECT, Stage.PROSPECT):
+        raise ValidationError({"stage": _("New leads enter as suspects or prospects.")})
+    bad = [origin for origin in row.origin_list() if not _ORIGIN.match(origin)]
+    if bad:
+        raise ValidationError(
+            {"allowed_origins": _("Write each website as https://name.example (no path): %(bad)s")
+             % {"bad": ", ".join(bad)}}
+        )  # fmt: skip
+    people = [user for user in round_robin_users if user.is_active]
+    if row.assignment == LeadAssignment.FIXED:
+        _check_lead_owner(row.assign_to)
+    else:
+        if not people:
+            raise ValidationError({"round_robin_users": _("Choose the people who take turns.")})
+        for user in people:
+            _check_lead_owner(user)
+    if not row.slug:
+        base = slugify(row.name)[:40] or "form"
+        row.slug = f"{base}-{secrets.token_hex(3)}"
+    row.full_clean(exclude=["round_robin_users"])
+    row.save()
+    row.round_robin_users.set(people)
+    return row
+
+
+def _next_owner(lead_form: LeadForm) -> User:
+    """Who gets the next new lead: the fixed person, or the next in turn (the form row is locked, so
+    two answers at once go to two people)."""
+    row = LeadForm.objects.select_for_update().get(pk=lead_form.pk)
+    if row.assignment == LeadAssignment.FIXED:
+        owner = row.assign_to
+    else:
+        people = list(row.round_robin_users.filter(is_active=True).order_by("id"))
+        owner = next((u for u in people if row.last_assigned_id and u.pk > row.last_assigned_id), None)
+        owner = owner or (people[0] if people else None)
+        if owner is not None:
+            LeadForm.objects.filter(pk=row.pk).update(last_assigned=owner)
+    if owner is None or not owner.is_active:
+        owner = row.created_by
+    if owner is None:
+        raise ValidationError(_("This form is not accepting answers."))
+    return owner
+
+
+def _existing_customer(email: str | None, phone: str) -> Customer | None:
+    """The customer this answer is about, matched by e-mail, else by phone (both normalised)."""
+    if email:
+        found = Customer.objects.select_for_update().filter(email=email).first()
+        if found is not None:
+            return found
+    if phone:
+        return Customer.objects.select_for_update().filter(phone=phone).order_by("id").first()
+    return None
+
+
+def _fill_blanks(customer: Customer, answers: Mapping[str, Any]) -> dict[str, Any]:
+    """What the answer adds to an existing customer: only what is empty there. A stranger typing
+    someone's e-mail address never overwrites what the team knows about them."""
+    fields: dict[str, Any] = {}
+    for name, value in answers.items():
+        if name == "custom_fields":
+            stored = dict(customer.custom_fields or {})
+            added = {key: v for key, v in value.items() if v not in (None, "") and key not in stored}
+            if added:
+                fields["custom_fields"] = {**stored, **added}
+        elif name == "company_name":
+            if value and customer.company_id is None:
+                fields["company_name"] = value
+        elif value not in (None, "") and getattr(customer, name) in (None, ""):
+            fields[name] = value
+    return fields
+
+
+def lead_page_token(lead_form: LeadForm) -> str:
+    """The signed stamp a served form carries back: an answer without one (or one older than six
+    hours) was not sent from the page. It stands in for the CSRF cookie an iframe does not get."""
+    return signing.TimestampSigner(salt=LEAD_PAGE_SALT).sign(str(lead_form.pk))
+
+
+def lead_page_token_ok(lead_form: LeadForm, token: str) -> bool:
+    """Whether ``token`` was made by :func:`lead_page_token` for this form in the last six hours."""
+    try:
+        return signing.TimestampSigner(salt=LEAD_PAGE_SALT).unsign(token, max_age=6 * 3600) == str(
+            lead_form.pk
+        )
+    except signing.BadSignature:
+        return False
+
+
+def lead_confirm_token(submission: LeadSubmission) -> str:
+    """The signed token of the double opt-in link (HMAC with the secret key; it expires)."""
+    return signing.TimestampSigner(salt=LEAD_CONFIRM_SALT, algorithm="sha256").sign_object(submission.pk)
+
+
+def lead_for_token(token: str) -> LeadSubmission | None:
+    """The answer a confirmation link was sent for; ``None`` for a forged or expired link."""
+    try:
+        pk = signing.TimestampSigner(salt=LEAD_CONFIRM_SALT, algorithm="sha256").unsign_object(
+            token, max_age=LEAD_CONFIRM_MAX_AGE
+        )
+    except signing.BadSignature:
+        return None
+    return LeadSubmission.objects.select_related("form", "customer").filter(pk=pk).first()
+
+
+def _queue_confirmation(submission: LeadSubmission, email: str) -> None:
+    link = settings.CARTERA_PUBLIC_URL.rstrip("/") + reverse(
+        "pipeline:lead_confirm", args=[lead_confirm_token(submission)]
+    )
+    with translation.override(submission.language):
+        subject = _("Confirm that you want our e-mails")
+        text = "\n\n".join(
+            [
+                _("You asked to receive e-mails from us on “%(form)s”, agreeing to:") % {
+                    "form": submission.form.title},
+                f"“{submission.consent_text}”",
+                _("Confirm it here (the link works for 30 days): %(link)s") % {"link": link},
+                _("If it was not you, ignore this message: we will not send you any marketing."),
+            ]
+        )  # fmt: skip
+    try:
+        message_queue(
+            purpose="opt_in",
+            subject=subject,
+            text=text,
+            language=submission.language,
+            to_customer=submission.customer,
+            to_address=email,
+            reference=f"pipeline.leadsubmission:{submission.pk}",
+        )
+    except MessageRefused:
+        # A suppressed address (erased, bounced, objected) gets nothing; the page says the same anyway.
+        return
+    LeadSubmission.objects.filter(pk=submission.pk).update(confirmation_sent_at=timezone.now())
+
+
+@transaction.atomic
+def lead_submit(
+    *,
+    lead_form: LeadForm,
+    answers: Mapping[str, Any],
+    consent: bool,
+    language: str,
+    page_url: str = "",
+    utm: Mapping[str, str] | None = None,
+) -> LeadSubmission:
+    """Take one answer to a public lead form.
+
+    A person already in the file (same e-mail, else same phone) is updated (only their empty fields)
+    and keeps their owner: never a second record. Someone new becomes a suspect or prospect from the
+    web, owned by the form's rule. Either way the answer is kept with its page and UTM parameters, the
+    owner gets a task (and the e-mail of the ``tasks_assigned`` hook), and a ticked consent box sends
+    the double opt-in e-mail: the ledger records the grant only when the person confirms. The writes
+    are made in the name of the manager who built the form.
+    """
+    actor = lead_form.created_by
+    if not lead_form.active or actor is None or not actor.is_active:
+        raise ValidationError(_("This form is not accepting answers."))
+    values = dict(answers)
+    email = normalize_email(values.get("email"))
+    phone = normalize_phone(values.get("phone")) if values.get("phone") else ""
+    values["email"], values["phone"] = email, phone
+    values = {k: v for k, v in values.items() if not (k == "phone" and not v)}
+    existing = _existing_customer(email, phone)
+    now = timezone.now()
+    with translation.override(settings.LANGUAGE_CODE):
+        if existing is not None:
+            customer = existing
+            blanks = _fill_blanks(customer, values)
+            if blanks:
+                customer = customer_update(actor=actor, customer=customer, fields=blanks, via=StageVia.LEAD)
+            owner = customer.owner
+            if owner is None or not owner.is_active:
+                owner = _next_owner(lead_form)
+                customer = customer_update(actor=actor, customer=customer, fields={"owner": owner})
+            title = _("%(name)s answered the form “%(form)s” again")
+        else:
+            owner = _next_owner(lead_form)
+            fields = {k: v for k, v in values.items() if v not in (None, "", {})}
+            customer = customer_create(
+                actor=actor,
+                fields={**fields, "stage": lead_form.stage, "source": Source.WEB, "owner": owner},
+            )
+            title = _("New lead %(name)s from the form “%(form)s”")
+        title = title % {"name": customer.full_name, "form": lead_form.name}
+        utm_values = {key: str((utm or {}).get(key, ""))[:100] for key in UTM_KEYS}
+        submission = LeadSubmission.objects.create(
+            form=lead_form,
+            customer=customer,
+            created_new=existing is None,
+            owner=owner,
+            answers=_jsonable_answers(answers),
+            language=language if language in ("es", "en") else lead_form.language,
+            page_url=page_url[:500],
+            consent_asked=bool(lead_form.consent_text),
+            consent_ticked=consent and bool(lead_form.consent_text),
+            consent_text=lead_form.consent_text if lead_form.consent_text else "",
+            consent_version=lead_form.consent_version_label if lead_form.consent_text else "",
+            created_at=now,
+            **utm_values,
+        )
+        where = " · ".join(part for part in [page_url[:200], utm_values["utm_campaign"]] if part)
+        interaction_record_system(
+            customer=customer,
+            kind=InteractionKind.NOTE,
+            direction=Direction.INBOUND,
+            subject=_("Answered the lead form “%(form)s”") % {"form": lead_form.name},
+            body=where,
+            occurred_at=now,
+        )
+        task_create(
+            actor=actor,
+            fields={"title": title[:200], "customer": customer, "assignee": owner, "due_at": now,
+                    "notes": where},
+        )  # fmt: skip
+    if submission.consent_ticked and email:
+        _queue_confirmation(submission, email)
+    return submission
+
+
+def _jsonable_answers(answers: Mapping[str, Any]) -> dict[str, Any]:
+    """The answer as sent, JSON-ready (dates ISO, decimals as text), for the record."""
+    out: dict[str, Any] = {}
+    for key, value in answers.items():
+        if isinstance(value, dict):
+            out[key] = _jsonable_answers(value)
+        elif isinstance(value, (dt.date, Decimal)):
+            out[key] = str(value)
+        else:
+            out[key] = value
+    return out
+
+
+@transaction.atomic
+def lead_consent_confirm(*, submission: LeadSubmission) -> bool:
+    """The person clicked the link: record the marketing e-mail consent in the ledger, with the exact
+    text and version they ticked. Once only; refused (``False``) for a person erased or suppressed."""
+    row = LeadSubmission.objects.select_for_update().select_related("customer").get(pk=submission.pk)
+    if row.confirmed_at is not None:
+        return True
+    customer = row.customer
+    if not row.consent_ticked or not customer.email or is_suppressed(customer.email):
+        return False
+    consent_record(
+        actor=None,
+        customer=customer,
+        channel=ConsentChannel.EMAIL,
+        purpose=ConsentPurpose.MARKETING,
+        granted=True,
+        source=ConsentSource.FORM,
+        wording=row.consent_text,
+        version=row.consent_version,
+        reference=f"pipeline.leadsubmission:{row.pk}",
+    )
+    row.confirmed_at = timezone.now()
+    row.save(update_fields=["confirmed_at"])
+    submission.confirmed_at = row.confirmed_at
+    return True
+
+
+# --- prospect fit score ---------------------------------------------------------------------------
+
+#: The attributes the fit score compares, in this order (see :func:`fit_attributes`).
+FIT_ATTRIBUTES = ("sector", "region", "size", "source", "age")
+FIT_TOP_SHARE = 0.2
+AGE_BANDS = ((25, "<25"), (35, "25-34"), (45, "35-44"), (55, "45-54"), (65, "55-64"), (200, "65+"))
+_FIT_VALUES = ("sector", "region", "company__size", "source", "birth_date")
+
+
+def _age_band(birth: dt.date | None, today: dt.date) -> str:
+    if birth is None:
+        return ""
+    age = today.year - birth.year - int((today.month, today.day) < (birth.month, birth.day))
+    return next(label for limit, label in AGE_BANDS if age < limit)
+
+
+def fit_attributes(row: Mapping[str, Any], today: dt.date) -> list[str]:
+    """One customer's attributes as the model reads them (lower-case, blank when unknown)."""
+    return [
+        " ".join(str(row["sector"] or "").split()).lower(),
+        " ".join(str(row["region"] or "").split()).lower(),
+        str(row["company__size"] or ""),
+        str(row["source"] or ""),
+        _age_band(row["birth_date"], today),
+    ]
+
+
+@transaction.atomic
+def prospect_fit_refresh(**_kwargs: Any) -> int:
+    """Score every suspect and prospect against the customers who make the top 20 % of revenue.
+
+    Answers the ``prospect_fit_refresh`` hook after each analysis refresh. Too few paying customers to
+    learn from (fewer than 5 in the top or in the rest) leaves no scores. Returns how many were scored.
+    """
+    today = timezone.localdate()
+    buyers = list(
+        Customer.objects.filter(metrics__revenue__gt=0).values_list(*_FIT_VALUES, "metrics__revenue")
+    )
+    ProspectFit.objects.all().delete()
+    if not buyers:
+        return 0
+    table = [fit_attributes(dict(zip(_FIT_VALUES, b[:-1], strict=True)), today) for b in buyers]
+    labels = top_share_labels([float(b[-1]) for b in buyers], share=FIT_TOP_SHARE)
+    try:
+        model = FitModel().fit(table, labels, FIT_ATTRIBUTES)
+    except NotEnoughDataError:
+        return 0
+    now = timezone.now()
+    written = 0
+    prospects = Customer.objects.filter(stage__in=[Stage.SUSPECT, Stage.PROSPECT]).order_by("pk")
+    rows = prospects.values_list("pk", *_FIT_VALUES)
+    batch: list[tuple[int, list[str]]] = []
+
+    def flush() -> int:
+        if not batch:
+            return 0
+        features = [attributes for _pk, attributes in batch]
+        scores = model.score(features)
+        reasons = model.explain(features, top=3)
+        ProspectFit.objects.bulk_create(
+            ProspectFit(
+                customer_id=pk,
+                score=round(float(score)),
+                computed_at=now,
+                reasons=[[c.feature, c.value, round(c.weight, 3)] for c in why],
+            )  # fmt: skip
+            for (pk, _attributes), score, why in zip(batch, scores, reasons, strict=True)
+        )
+        count = len(batch)
+        batch.clear()
+        return count
+
+    for pk, *values in rows.iterator(chunk_size=5000):
+        batch.append((pk, fit_attributes(dict(zip(_FIT_VALUES, values, strict=True)), today)))
+        if len(batch) >= 5000:
+            written += flush()
+    written += flush()
+    return written

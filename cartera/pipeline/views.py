@@ -3,37 +3,49 @@ managers' settings. Each view parses input, calls one service or selector, rende
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.csp import CSP
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
 
 from cartera.core.http import HtmxHttpRequest, redirect_to_next
 from cartera.core.pagination import capped_count, paginate
+from cartera.core.ratelimit import over_limit
 from cartera.core.scoping import can, get_for_user, require
 from cartera.customers.models import Customer
+from cartera.imports.exporting import neutralize
 from cartera.pipeline import selectors, services
 from cartera.pipeline.forms import (
     CallListBuildForm,
     CallOutcomeForm,
     FilterForm,
+    LeadFormSettingsForm,
     LoseForm,
     LostReasonsForm,
     MoveForm,
     OpportunityForm,
     PipelineForm,
+    PublicLeadForm,
     QualificationForm,
     StagesForm,
     WinForm,
 )
-from cartera.pipeline.models import CallList, LostReason, Opportunity, Pipeline, PipelineStage
+from cartera.pipeline.models import CallList, LeadForm, LostReason, Opportunity, Pipeline, PipelineStage
 
 PAGE_SIZE = 50
 
@@ -311,8 +323,41 @@ def report(request: HttpRequest) -> HttpResponse:
         request,
         "pipeline/report.html",
         {"report": data, "pipeline": pipeline, "pipelines": selectors.pipelines_for_menu(), "form": form,
-         "funnel": data.funnel(), "list_url": reverse("pipeline:list")},
+         "funnel": data.funnel(), "list_url": reverse("pipeline:list"),
+         "attribution": selectors.source_attribution(user=request.user)},
     )  # fmt: skip
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def report_sources_csv(request: HttpRequest) -> StreamingHttpResponse:
+    """The source attribution of the report as CSV: one line per source, lead form and campaign."""
+    require(request.user, Opportunity, "view")
+    data = selectors.source_attribution(user=request.user)
+    writer = csv.writer(_Echo())
+    sections = [
+        (_("Source"), data.by_source),
+        (_("Lead form"), data.by_form),
+        (_("Campaign"), data.by_campaign),
+    ]
+
+    def lines() -> Any:
+        yield writer.writerow([_("Grouped by"), _("Name"), _("People"), _("Became customers"), _("Conversion (%)"),
+                               _("Revenue"), _("Won opportunities"), _("Won value")])  # fmt: skip
+        for title, rows in sections:
+            for row in rows:
+                conversion = "" if row.conversion is None else f"{100 * row.conversion:.1f}"
+                yield writer.writerow(
+                    [title, neutralize(row.label), row.leads, row.converted, conversion, f"{row.revenue:.2f}",
+                     row.won, f"{row.won_value:.2f}"]
+                )  # fmt: skip
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="sources.csv"'
+    return response
 
 
 def settings_page(request: HttpRequest) -> HttpResponse:
@@ -384,7 +429,8 @@ def calls(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "pipeline/calls.html",
-        {"rows": selectors.calls_today(user=request.user), "lists": selectors.call_lists_for(user=request.user)[:20],
+        {"rows": selectors.calls_today(user=request.user, min_fit=_min_fit(request)), "min_fit": _min_fit(request),
+         "fit_choices": FIT_CHOICES, "lists": selectors.call_lists_for(user=request.user)[:20],
          "outcome_form": CallOutcomeForm(), "today": timezone.localdate(),
          "can_build": request.user.has_perm("pipeline.add_calllist")},
     )  # fmt: skip
@@ -466,3 +512,194 @@ def team(request: HttpRequest) -> HttpResponse:
         {"form": form, "lists": selectors.call_lists_for(user=user)[:50], "days": days,
          "activity": selectors.team_activity(user=user, since=timezone.localdate() - dt.timedelta(days=days - 1))},
     )  # fmt: skip
+
+
+# --- lead capture ---------------------------------------------------------------------------------
+
+# At most this many answers per address and form in the window: a family or an office sharing a
+# connection gets through, a script filling the form in a loop does not.
+LEAD_RATE_LIMIT = 5
+LEAD_RATE_WINDOW_SECONDS = 600
+
+
+def lead_forms(request: HttpRequest) -> HttpResponse:
+    """Managers: the lead forms, with their answers, new leads and confirmed consents."""
+    require(request.user, LeadForm, "view")
+    return render(
+        request, "pipeline/lead_forms.html", {"lead_forms": selectors.lead_forms(user=request.user)}
+    )
+
+
+def lead_form_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """Managers: build or change a lead form; the page gives the embed code and the latest answers."""
+    user: Any = request.user
+    lead_form = selectors.lead_form_get(user=user, pk=pk, action="change") if pk else None
+    if lead_form is None:
+        require(user, LeadForm, "add")
+    form = LeadFormSettingsForm(
+        request.POST or None, instance=lead_form or LeadForm(), choices=services.lead_field_choices()
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = services.lead_form_save(
+                actor=user,
+                lead_form=lead_form,
+                settings_values=form.settings_values(),
+                fields=form.cleaned_data["fields_asked"],
+                required=form.cleaned_data["fields_required"],
+                round_robin_users=list(form.cleaned_data["round_robin_users"]),
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("pipeline:lead_form", pk=saved.pk)
+    context: dict[str, Any] = {"form": form, "lead_form": lead_form}
+    if lead_form is not None:
+        public = settings.CARTERA_PUBLIC_URL.rstrip("/")
+        context.update(
+            page_url=public + reverse("pipeline:lead_public", args=[lead_form.slug]),
+            script_url=public + static("pipeline/lead-embed.js"),
+            submissions=selectors.lead_submissions(user=user, lead_form=lead_form),
+        )
+    return render(request, "pipeline/lead_form.html", context)
+
+
+def _form_errors(form: Any, exc: ValidationError) -> None:
+    items = exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]
+    aliases = {"fields": "fields_asked"}
+    for name, errors in items:
+        target = aliases.get(name or "", name)
+        for message in errors:
+            form.add_error(target if target in form.fields else None, message)
+
+
+def _lead_over_limit(request: HttpRequest, lead_form: LeadForm) -> bool:
+    return over_limit(
+        request, f"lead:{lead_form.pk}", limit=LEAD_RATE_LIMIT, window_seconds=LEAD_RATE_WINDOW_SECONDS
+    )
+
+
+def _framed(response: HttpResponse, lead_form: LeadForm) -> HttpResponse:
+    """Only the websites the manager listed may show the page in a frame (CSP ``frame-ancestors``);
+    without any, no site may."""
+    origins = lead_form.origin_list()
+    if origins:
+        response._csp_config = {**settings.SECURE_CSP, "frame-ancestors": [CSP.SELF, *origins]}  # type: ignore[attr-defined]
+        response.xframe_options_exempt = True
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _lead_language(request: HttpRequest, lead_form: LeadForm) -> str:
+    asked = request.POST.get("lang") or request.GET.get("lang") or ""
+    return asked if asked in ("es", "en") else lead_form.language
+
+
+@login_not_required
+@csrf_exempt  # inside another site's iframe the browser sends no CSRF cookie; the signed token stands in
+@never_cache
+@require_http_methods(["GET", "POST"])
+def lead_public(request: HttpRequest, slug: str) -> HttpResponse:
+    """The public lead form (also what the iframe shows). Whatever was sent, the answer page is the
+    same: nobody learns from it whether a person is already in the file."""
+    lead_form = selectors.lead_public_form(slug)
+    if lead_form is None:
+        raise Http404
+    language = _lead_language(request, lead_form)
+    with translation.override(language):
+        status = 200
+        sent = False
+        if request.method == "POST":
+            if _lead_over_limit(request, lead_form):
+                response = render(request, "pipeline/lead_limited.html", {"language": language}, status=429)
+                response["Retry-After"] = str(LEAD_RATE_WINDOW_SECONDS)
+                return _framed(response, lead_form)
+            form = PublicLeadForm(request.POST, lead_form=lead_form)
+            if form.is_spam():
+                sent = True
+            elif form.is_valid() and not services.lead_page_token_ok(lead_form, form.cleaned_data["token"]):
+                form.add_error(None, _("This page was open too long: reload it and send the form again."))
+                status = 400
+            elif form.is_valid():
+                try:
+                    services.lead_submit(
+                        lead_form=lead_form,
+                        answers=form.answers(),
+                        consent=bool(form.cleaned_data.get("consent")),
+                        language=language,
+                        page_url=form.cleaned_data.get("page_url") or "",
+                        utm=form.utm(),
+                    )
+                except ValidationError as exc:
+                    _form_errors(form, exc)
+                    status = 400
+                else:
+                    sent = True
+            else:
+                status = 400
+        else:
+            initial = {key: request.GET.get(key, "")[:100] for key in services.UTM_KEYS}
+            initial["page_url"] = (request.GET.get("page_url") or request.META.get("HTTP_REFERER", ""))[:500]
+            initial["lang"] = language
+            initial["token"] = services.lead_page_token(lead_form)
+            form = PublicLeadForm(initial=initial, lead_form=lead_form)
+        context = {"lead_form": lead_form, "form": form, "sent": sent, "language": language}
+        response = render(request, "pipeline/lead_public.html", context, status=status)
+        response["Content-Language"] = language
+    return _framed(response, lead_form)
+
+
+@login_not_required
+@csrf_exempt  # reached from an e-mail: the signed link is the proof, as for unsubscribing
+@never_cache
+@require_http_methods(["GET", "POST"])
+def lead_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """The double opt-in link: GET asks (a link scanner opening it confirms nothing), POST confirms."""
+    submission = services.lead_for_token(token)
+    if submission is None:
+        raise Http404
+    language = submission.language if submission.language in ("es", "en") else "es"
+    with translation.override(language):
+        done = submission.confirmed_at is not None
+        refused = False
+        if request.method == "POST" and not done:
+            done = services.lead_consent_confirm(submission=submission)
+            refused = not done
+        context = {"submission": submission, "done": done, "refused": refused, "language": language}
+        response = render(request, "pipeline/lead_confirm.html", context)
+        response["Content-Language"] = language
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+# --- prospect fit score ---------------------------------------------------------------------------
+
+
+FIT_CHOICES = (80, 60, 40)
+
+
+def _min_fit(request: HttpRequest) -> int | None:
+    raw = request.GET.get("fit", "")
+    return max(0, min(100, int(raw))) if raw.isdigit() else None
+
+
+def prospects(request: HttpRequest) -> HttpResponse:
+    """Suspects and prospects with how much they look like the best customers, and why; sortable and
+    filtered by a minimum fit."""
+    require(request.user, Customer, "view")
+    sort = request.GET.get("sort", "fit")
+    rows = selectors.prospects(user=request.user, min_fit=_min_fit(request), sort=sort)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    for customer in page.object_list:
+        fit = getattr(customer, "prospect_fit", None)
+        customer.fit_why = selectors.fit_reasons(fit.reasons) if fit is not None else []
+    return render(
+        request,
+        "pipeline/prospects.html",
+        {
+            "page": page,
+            "sort": sort if sort in selectors.PROSPECT_SORTS else "fit",
+            "min_fit": _min_fit(request),
+        },
+    )

@@ -156,6 +156,19 @@ FIELDS: dict[str, dict[str, How]] = {
     "pipeline.opportunitystagechange": {"outcome": K, "changed_at": K},
     "pipeline.calllist": {"name": K, "for_date": K, "created_at": K},
     "pipeline.calllistentry": {"outcome": K, "called_at": K},
+    "pipeline.leadform": {
+        **_STAMPS, "name": K, "slug": K, "title": K, "intro": K, "thank_you": K, "language": K, "fields": K,
+        "required_fields": K, "stage": K, "consent_text": K, "allowed_origins": K, "assignment": K,
+    },
+    # The fit score is derived from the person's attributes (age band among them): cleared with them.
+    "pipeline.prospectfit": {"score": K, "reasons": C, "computed_at": K},
+    # A lead form's answer: what the person typed is cleared; where it came from and the consent
+    # wording they ticked stay (the ledger's proof, withdrawn by the erasure itself).
+    "pipeline.leadsubmission": {
+        "answers": C, "language": K, "page_url": K, "utm_source": K, "utm_medium": K, "utm_campaign": K,
+        "utm_term": K, "utm_content": K, "consent_text": K, "consent_version": K, "confirmation_sent_at": K,
+        "confirmed_at": K, "created_at": K,
+    },
     # The outbox: the message itself is about the person; server replies may quote the address.
     "messaging.outboxmessage": {
         "purpose": K, "reference": K, "batch": K, "consent_purpose": K, "to_address": C, "from_address": K,

@@ -28,11 +28,11 @@ from cartera.customers import selectors as customer_selectors
 from cartera.customers import services as customer_services
 from cartera.customers.classification import reason_text
 from cartera.customers.forms import StageChangeForm
-from cartera.customers.models import Customer
+from cartera.customers.models import Customer, Stage
 from cartera.customers.services import customer_viewed
 from cartera.insights.selectors import metrics_for, prediction_hint
 from cartera.pipeline.models import Opportunity
-from cartera.pipeline.selectors import opportunities_of_customer
+from cartera.pipeline.selectors import fit_reasons, opportunities_of_customer, prospect_fit_of
 from cartera.privacy.selectors import privacy_panel
 from cartera.sales import services as sales_services
 from cartera.sales.forms import OrderForm
@@ -63,7 +63,16 @@ def detail_context(request: HttpRequest, customer: Customer) -> dict[str, object
         "privacy": privacy_panel(user=request.user, customer=customer, can_change=can_change),
         "opportunities": opportunities_of_customer(user=request.user, customer_id=customer.pk),
         "can_open_opportunity": can(request.user, Opportunity, "add"),
+        **_fit_context(request, customer),
     }
+
+
+def _fit_context(request: HttpRequest, customer: Customer) -> dict[str, object]:
+    """A suspect's or prospect's fit with the best customers, and why (cartera/pipeline)."""
+    if customer.stage not in (Stage.SUSPECT, Stage.PROSPECT):
+        return {}
+    fit = prospect_fit_of(user=request.user, customer_id=customer.pk)
+    return {"prospect_fit": fit, "prospect_fit_why": fit_reasons(fit.reasons) if fit is not None else []}
 
 
 # The customer page's quick forms, empty, by their name in the template.

@@ -19,6 +19,7 @@ import customerbase
 from customerbase import BGNBD, MBGNBD, GammaGamma, NotFittedError, ParetoNBD
 from customerbase._base import Estimator
 from customerbase.backtest import Backtest
+from customerbase.fit import ProspectFit
 from customerbase.personas import PersonaClustering
 
 
@@ -42,6 +43,12 @@ def _blobs() -> np.ndarray:
     return np.concatenate([c + rng.normal(0, 0.8, size=(40, 4)) for c in centres])
 
 
+def _categories() -> tuple[list[list[str]], list[bool]]:
+    rng = np.random.default_rng(5)
+    table = [[str(rng.choice(["a", "b"])), str(rng.choice(["x", "y", ""]))] for _ in range(60)]
+    return table, [i % 4 == 0 for i in range(60)]
+
+
 # How to fit each estimator on the CDNOW sample (or, for personas, on three blobs).
 FIT: dict[type, Callable[[Any, Any], Any]] = {
     BGNBD: lambda m, pub: m.fit(pub.x, pub.t_x, pub.T),
@@ -52,6 +59,7 @@ FIT: dict[type, Callable[[Any, Any], Any]] = {
     Backtest: lambda m, pub: m.fit(
         pub.x, pub.t_x, pub.T, pub.x % 2, pub.x % 3 + pub.x % 2, horizon=13, duration=39
     ),
+    ProspectFit: lambda m, pub: m.fit(*_categories()),
 }
 
 
@@ -63,6 +71,7 @@ FAILING_FIT: dict[type, Callable[[Any], Any]] = {
     GammaGamma: lambda m: m.fit([1, 1, 1], [10.0, 10.0, 10.0]),
     PersonaClustering: lambda m: m.set_params(weights=[1.0, 0.0]).fit(_blobs()),
     Backtest: lambda m: m.fit([1, 2], [5.0, 6.0], [10.0, 10.0], [0, 0], [0, 0], horizon=40, duration=39),
+    ProspectFit: lambda m: m.fit([["a"], ["b"]], [True, False]),
 }
 
 
@@ -80,6 +89,10 @@ def _call_arguments(bgnbd: BGNBD) -> dict[str, tuple[Any, ...]]:
         "population_mean_spend": (),
         "predict": (_blobs(),),
         "to_dict": (),
+        "decision_function": ([["a", "x"]],),
+        "predict_proba": ([["a", "x"]],),
+        "score": ([["a", "x"]],),
+        "explain": ([["a", ""]],),
     }
 
 

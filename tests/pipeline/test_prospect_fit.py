@@ -1,0 +1,85 @@
+"""The prospect fit score in the app: after a refresh (the ``prospect_fit_refresh`` hook) each suspect
+and prospect is scored against the customers who bring the top 20 % of the revenue, and the score with
+its reasons shows on their page, in the prospect list (sorted, filtered) and in the calls for today."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from cartera.core import hooks
+from cartera.customers.models import Customer, Stage
+from cartera.customers.services import customer_create
+from cartera.insights.models import CustomerMetrics
+from cartera.pipeline.models import ProspectFit
+from tests.conftest import login
+
+pytestmark = pytest.mark.django_db
+
+
+def _buyer(actor, i, sector, region, revenue):
+    person = customer_create(
+        actor=actor,
+        fields={"first_name": f"C{i}", "sector": sector, "region": region, "stage": Stage.CUSTOMER,
+                "source": "referral"},
+    )  # fmt: skip
+    CustomerMetrics.objects.create(customer=person, revenue=Decimal(revenue), computed_at=timezone.now())
+
+
+@pytest.fixture
+def portfolio(owner):
+    """The top fifth of revenue is industrial and in Madrid; the rest are shops elsewhere."""
+    for i in range(12):
+        _buyer(owner, i, "Industria", "Madrid", 5000 + i)
+    for i in range(12, 60):
+        _buyer(owner, i, ["Comercio", "Hostelería"][i % 2], ["Sevilla", "Bilbao", "Valencia"][i % 3], 100 + i)
+    like = customer_create(actor=owner, fields={"first_name": "Parecida", "sector": " industria ",
+                                                "region": "MADRID", "stage": Stage.PROSPECT})  # fmt: skip
+    unlike = customer_create(actor=owner, fields={"first_name": "Distinta", "sector": "Hostelería",
+                                                  "region": "Bilbao", "stage": Stage.SUSPECT})  # fmt: skip
+    return like, unlike
+
+
+def test_a_refresh_scores_prospects_against_the_top_customers_with_reasons(portfolio):
+    like, unlike = portfolio
+    hooks.fire("prospect_fit_refresh", snapshot=None)
+    assert ProspectFit.objects.count() == 2  # prospects and suspects only, never the customers
+    good, poor = ProspectFit.objects.get(customer=like), ProspectFit.objects.get(customer=unlike)
+    assert good.score > 90 and poor.score < 20
+    assert [reason[:2] for reason in good.reasons] == [["sector", "industria"], ["region", "madrid"]]
+    # A second refresh replaces the scores (a customer who bought since is no longer scored).
+    Customer.objects.filter(pk=unlike.pk).update(stage=Stage.CUSTOMER)
+    hooks.fire("prospect_fit_refresh", snapshot=None)
+    assert list(ProspectFit.objects.values_list("customer_id", flat=True)) == [like.pk]
+
+
+def test_too_few_paying_customers_give_no_score(owner):
+    _buyer(owner, 1, "Industria", "Madrid", 100)
+    customer_create(actor=owner, fields={"first_name": "Nueva", "stage": Stage.PROSPECT})
+    hooks.fire("prospect_fit_refresh", snapshot=None)
+    assert not ProspectFit.objects.exists()
+
+
+def test_the_score_shows_on_the_page_in_the_list_and_in_the_calls(client, owner, portfolio):
+    like, unlike = portfolio
+    Customer.objects.filter(pk__in=[like.pk, unlike.pk]).update(
+        created_at=timezone.now() - dt.timedelta(days=1)
+    )
+    hooks.fire("prospect_fit_refresh", snapshot=None)
+    login(client, owner)
+    page = client.get(reverse("customers:detail", args=[like.pk])).content.decode()
+    assert "fitcard" in page and "Industria" in page and "Madrid" in page
+    listing = client.get(reverse("pipeline:prospects")).content.decode()
+    assert listing.index("Parecida") < listing.index("Distinta")
+    by_name = client.get(reverse("pipeline:prospects") + "?sort=name").content.decode()
+    assert by_name.index("Distinta") < by_name.index("Parecida")
+    only_good = client.get(reverse("pipeline:prospects") + "?fit=60").content.decode()
+    assert "Parecida" in only_good and "Distinta" not in only_good
+    calls = client.get(reverse("pipeline:calls")).content.decode()
+    assert calls.index("Parecida") < calls.index("Distinta") and "badge fit" in calls
+    good_calls = client.get(reverse("pipeline:calls") + "?fit=60").content.decode()
+    assert "Parecida" in good_calls and "Distinta" not in good_calls

@@ -1,0 +1,103 @@
+"""The source attribution on the report page: people, buyers, revenue and won opportunities by source,
+by lead form and by UTM campaign, on the page and as CSV."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+
+from cartera.customers.models import Stage
+from cartera.customers.services import customer_create
+from cartera.pipeline import selectors, services
+from cartera.pipeline.models import LeadAssignment
+from cartera.sales.services import order_create
+from tests.conftest import login
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def attributed(owner, manager):
+    cache.clear()
+    services.pipeline_defaults_ensure()
+    form = services.lead_form_save(
+        actor=manager, lead_form=None,
+        settings_values={"name": "Landing", "active": True, "title": "Hola", "intro": "", "thank_you": "",
+                         "language": "es", "stage": Stage.PROSPECT, "consent_text": "", "allowed_origins": "",
+                         "assignment": LeadAssignment.FIXED, "assign_to": owner},
+        fields=[], required=[], round_robin_users=[],
+    )  # fmt: skip
+    people = []
+    for i, campaign in enumerate(["primavera", "primavera", "verano"]):
+        people.append(
+            services.lead_submit(
+                lead_form=form, answers={"first_name": f"Web{i}", "email": f"web{i}@example.com"},
+                consent=False, language="es", utm={"utm_campaign": campaign},
+            ).customer
+        )  # fmt: skip
+    # The first person answers twice: still one person and one revenue for the form.
+    services.lead_submit(lead_form=form, answers={"first_name": "Web0", "email": "web0@example.com"},
+                         consent=False, language="es", utm={"utm_campaign": "primavera"})  # fmt: skip
+    order_create(
+        actor=owner, customer=people[0], fields={"ordered_on": dt.date(2026, 1, 5), "amount": Decimal("300")}
+    )
+    referral = customer_create(actor=owner, fields={"first_name": "Ref", "source": "referral"})
+    order_create(
+        actor=owner, customer=referral, fields={"ordered_on": dt.date(2026, 1, 6), "amount": Decimal("50")}
+    )
+    deal = services.opportunity_create(actor=owner, fields={"customer": people[1], "title": "Gran pedido",
+                                                            "value": Decimal("1000")})  # fmt: skip
+    services.opportunity_win(actor=owner, opportunity=deal)
+    return form
+
+
+def test_people_buyers_revenue_and_wins_by_source_form_and_campaign(manager, attributed):
+    data = selectors.source_attribution(user=manager)
+    web = next(r for r in data.by_source if r.label == "Web / entrante")
+    assert (web.leads, web.converted, web.revenue, web.won, web.won_value) == (
+        3,
+        1,
+        Decimal("300.00"),
+        1,
+        Decimal("1000.00"),
+    )
+    referral = next(r for r in data.by_source if r.label == "Recomendación")
+    assert (referral.leads, referral.converted, referral.revenue) == (1, 1, Decimal("50.00"))
+    [landing] = data.by_form
+    assert (landing.label, landing.leads, landing.revenue, landing.won) == (
+        "Landing",
+        3,
+        Decimal("300.00"),
+        1,
+    )
+    spring, summer = data.by_campaign
+    assert (spring.label, spring.leads, spring.converted, spring.conversion) == ("primavera", 2, 1, 0.5)
+    assert (summer.label, summer.leads, summer.revenue) == ("verano", 1, Decimal("0"))
+
+
+def test_the_report_shows_it_and_the_csv_has_every_line(client, manager, owner, attributed):
+    login(client, manager)
+    page = client.get(reverse("pipeline:report")).content.decode()
+    assert 'id="sources"' in page and "primavera" in page and "Landing" in page
+    response = client.get(reverse("pipeline:report_sources_csv"))
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][:3] == ["Agrupado por", "Nombre", "Personas"]
+    assert ["Campaña", "primavera", "2", "1", "50.0", "300.00", "1", "1000.00"] in rows
+    # A sales rep sees no lead form answers (they are the managers'), only the sources.
+    client.logout()
+    login(client, owner)
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                b"".join(client.get(reverse("pipeline:report_sources_csv")).streaming_content).decode()
+            )
+        )
+    )
+    assert {row[0] for row in rows[1:]} == {"Origen"}
