@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("customers", "0009_stage_history"),
-        ("insights", "0005_backtest_and_probability_of_buying"),
+        ("insights", "0006_backtest_task_id"),
     ]
 
     operations = [
