@@ -418,6 +418,7 @@ class Matching(RunState):
             )
             in logged_minutes
         }
+
     def _check_promotions(
         self, rows: list[CleanRow], customers: dict[int, int | str | None], seen: set[str | None]
     ) -> dict[int, tuple[str, str]]:
