@@ -746,6 +746,8 @@ def customer_merge_undo(*, actor: User, merge: CustomerMerge) -> Customer:
     if merge.undone_at is not None:
         raise ValidationError(_("This merge was already undone."))
     snapshot = merge.snapshot
+    if not snapshot:  # the person was erased (privacy): what the undo needs is gone with their data
+        raise ValidationError(_("This merge can no longer be undone: the person's data was erased."))
     before, after = snapshot["keep_before"], snapshot["keep_after"]
     current = _serialise([keep])[0]
     restorable = [name for name in after["fields"] if name not in ("updated_at", "tags")]

@@ -70,6 +70,7 @@ FIELDS: dict[str, dict[str, How]] = {
     "insights.customermetrics": {
         "first_order_on": K, "last_order_on": K, "rfm_segment": K, "abc_class": K, "lifecycle": K,
         "reason_code": K, "reason_data": K, "decline_since": K, "computed_at": K, "stage": K,
+        "left_active_on": K,
     },
     "insights.portfoliosnapshot": {
         "taken_on": K, "by_lifecycle": K, "model_name": K, "model_params": K, "computed_at": K,
@@ -96,7 +97,9 @@ FIELDS: dict[str, dict[str, How]] = {
         "taken_on": K, "snapshot_computed_at": K, "computed_at": K, "cohorts": K, "rfm": K, "rfm_moves": K,
         "abc": K, "pareto": K, "at_risk_ids": K, "stages": K,
     },
-    "imports.importmapping": {"name": K, "kind": K, "columns": K, "options": K, "created_at": K},
+    "imports.importmapping": {
+        "name": K, "kind": K, "columns": K, "options": K, "created_at": K, "updated_at": K,
+    },
     "imports.importjob": {
         "kind": K, "status": K, "file_name": K, "stored_path": T, "file_sha256": K, "headers": K, "columns": K,
         "options": K, "duplicate_policy": K, "source": K, "source_detail": K, "lawful_basis": K,
@@ -143,6 +146,11 @@ FIELDS: dict[str, dict[str, How]] = {
     "surveys.auditphoto": {**_STAMPS, "step": K, "caption": S},
     "surveys.auditfinding": {**_STAMPS},
     # Stage history: the moves stay (the pipeline's figures read them); why, in words, is redacted.
+    # A possible duplicate: reason codes and a score, about the person only through the two links.
+    "customers.duplicatecandidate": {"reasons": K, "found_at": K},
+    # A merge keeps the removed record and the kept one's old values to undo it: erasure clears them
+    # (the merge can no longer be undone).
+    "customers.customermerge": {"removed_label": C, "merged_at": K, "snapshot": C, "undone_at": K},
     "customers.stagechange": {"from_stage": K, "to_stage": K, "changed_at": K, "reason": R, "via": K},
     "pipeline.pipeline": {"name": K},
     "pipeline.pipelinestage": {"name": K},
@@ -161,7 +169,7 @@ FIELDS: dict[str, dict[str, How]] = {
         "required_fields": K, "stage": K, "consent_text": K, "allowed_origins": K, "assignment": K,
     },
     # The fit score is derived from the person's attributes (age band among them): cleared with them.
-    "pipeline.prospectfit": {"score": K, "reasons": C, "computed_at": K},
+    "pipeline.prospectfit": {"reasons": C, "computed_at": K},
     # A lead form's answer: what the person typed is cleared; where it came from and the consent
     # wording they ticked stay (the ledger's proof, withdrawn by the erasure itself).
     "pipeline.leadsubmission": {

@@ -245,3 +245,17 @@ def test_merge_screen_choice_and_undo_through_the_pages(client, manager, outside
     undone = client.post(done.url)
     assert undone.url == reverse("customers:detail", args=[twin.pk])
     assert Customer.objects.filter(pk=twin.pk).exists()
+
+
+def test_an_erased_persons_merge_cannot_be_undone_and_says_why(twins, manager):
+    """Erasure clears what a merge kept to undo it (the removed record is the same person's data); the
+    undo then refuses with a message instead of failing on the missing snapshot."""
+    from cartera.privacy.services import customer_erase
+
+    customer, twin, _ = twins
+    merge = customer_merge(actor=manager, keep=customer, remove=twin)
+    customer_erase(actor=manager, customer=customer, confirmation=f"ERASE {customer.pk}")
+    merge.refresh_from_db()
+    assert merge.snapshot == {} and merge.removed_label == ""
+    with pytest.raises(ValidationError, match="erased|suprimido"):
+        customer_merge_undo(actor=manager, merge=merge)
