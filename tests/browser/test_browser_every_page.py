@@ -27,7 +27,7 @@ from urllib.parse import urldefrag, urlsplit
 import pytest
 from django.conf import settings
 from django.test import Client
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
 
 from tests.browser.conftest import _OVERFLOW_JS, SHOTS
@@ -38,7 +38,10 @@ pytestmark = pytest.mark.browser
 
 WIDTHS = (1280, 375)
 LANGUAGES = ("es", "en")
-MAX_PAGES_PER_ROLE = 90
+MAX_PAGES_PER_ROLE = 140
+# Routes whose objects come in kinds laid out differently, each kind with links of its own: visited
+# that many times (a score survey links to its breakdowns, a questionnaire to its questions).
+VISITS_PER_ROUTE = {"surveys/<int:pk>/": 2}
 # Not pages: where a link leads away from the app's pages (the admin site, the API's own docs, the
 # local mail sink) or does something (logging out, switching language).
 SKIP_PREFIXES = ("/admin/", "/api/", "/mail/", "/accounts/logout", "/i18n/", "/static/", "/media/")
@@ -112,6 +115,12 @@ NOT_REACHED = {
     "surveys/audits/photos/<int:pk>.jpg": "an image",
     "surveys/audits/photos/<int:pk>/delete/": POST_ONLY,
     "u/<str:token>/": "the one-click unsubscribe page of an e-mail (tests/messaging)",
+    "campaigns/<int:pk>/replies/": POST_ONLY,
+    "campaigns/c/<str:token>/": "a tracked link of an e-mail: redirects to its target (tests/campaigns)",
+    "pipeline/f/confirm/<str:token>/": "the double opt-in link of an e-mail (tests/pipeline)",
+    "pipeline/report/sources.csv": DOWNLOAD,
+    "surveys/<int:pk>/questions/<int:question_pk>/move/": POST_ONLY,
+    "surveys/<int:pk>/questions/<int:question_pk>/remove/": POST_ONLY,
 }
 
 # English words that leaked into Spanish pages before (issue 10) and the usual suspects; matched as
@@ -199,11 +208,15 @@ def _world(make_user) -> dict[str, Any]:
     from cartera.accounts.models import User
     from cartera.accounts.services import totp_device_confirm, totp_device_start
     from cartera.customers.models import Customer
+    from cartera.customers.services import customer_create, customer_merge, duplicate_candidates_refresh
     from cartera.demo.generator import generate_demo
     from cartera.imports.services import import_job_create
     from cartera.insights.services import insights_backfill, insights_refresh
-    from cartera.pipeline.services import opportunity_create, pipeline_defaults_ensure
+    from cartera.pipeline.models import LeadAssignment
+    from cartera.pipeline.services import lead_form_save, opportunity_create, pipeline_defaults_ensure
     from cartera.segments.services import persona_create, segment_create
+    from cartera.surveys.services.questions import question_add
+    from cartera.surveys.services.surveys import survey_create
     from tests.conftest import totp_code
     from tests.surveys.rows import survey_and_audit_rows
 
@@ -228,8 +241,37 @@ def _world(make_user) -> dict[str, Any]:
     pipeline_defaults_ensure()
     opportunity_create(actor=ana, fields={"customer": customer, "title": "Renovación anual"})
     rows = survey_and_audit_rows(ana, customer, manager, make_user)
+    questionnaire = survey_create(actor=manager, fields={"name": "Tu opinión", "kind": "custom"})
+    question_add(
+        actor=manager,
+        survey=questionnaire,
+        fields={"kind": "single", "text_es": "¿Cómo nos conociste?", "text_en": "How did you find us?",
+                "choices_es": "Web\nAmigos", "choices_en": "Web\nFriends"},
+    )  # fmt: skip
+    lead_form = lead_form_save(
+        actor=manager,
+        lead_form=None,
+        settings_values={"name": "Contacto web", "title": "Escríbenos", "assignment": LeadAssignment.FIXED,
+                         "assign_to": ana, "consent_text": "Quiero recibir ofertas por e-mail."},
+        fields=["first_name", "last_name", "email", "phone"],
+        required=["first_name", "email"],
+        round_robin_users=[],
+    )  # fmt: skip
+
+    # Two pairs of duplicates: one left for the finder's list, one merged (its record has a page).
+    def twins(first: str, last: str, phone: str) -> list[Customer]:
+        return [
+            customer_create(actor=ana, fields={"first_name": name, "last_name": last, "phone": phone})
+            for name in (first, first.upper())
+        ]
+
+    twins("Rosario", "Fernández Ruiz", "+34 600 123 456")
+    kept, merged = twins("Jacinto", "Pérez Gil", "+34 600 654 321")
+    customer_merge(actor=manager, keep=kept, remove=merged)
+    duplicate_candidates_refresh()
     auditor = User.objects.get(username="walk-auditor")
-    return {"users": {**users, "auditor": auditor}, "customer": customer, "invitation": rows[1]}
+    return {"users": {**users, "auditor": auditor}, "customer": customer, "invitation": rows[1],
+            "lead_form": lead_form}  # fmt: skip
 
 
 def _session_for(user: Any) -> str:
@@ -263,7 +305,7 @@ def _discover(user: Any, extra: list[str]) -> tuple[list[str], list[str]]:
             broken.append(f"{url}: no route")
             continue
         # One address per route: enough to see its layout with real objects.
-        if seen_routes.get(route, 0) >= 1:
+        if seen_routes.get(route, 0) >= VISITS_PER_ROUTE.get(route, 1):
             continue
         response = client.get(url, follow=True)
         if response.status_code != 200:
@@ -310,7 +352,11 @@ def test_every_page_as_every_role_width_and_language(browser, live_server, make_
     invitation = world["invitation"]
     from cartera.surveys.services.surveys import invitation_link
 
-    extra = [urlsplit(invitation_link(invitation)).path]
+    # The public pages are linked by absolute address (a link to send, a form to embed).
+    extra = [
+        urlsplit(invitation_link(invitation)).path,
+        reverse("pipeline:lead_public", args=[world["lead_form"].slug]),
+    ]
     plan: dict[str, list[str]] = {}
     problems: list[str] = []
     for role, user in world["users"].items():
@@ -364,8 +410,11 @@ def test_every_page_as_every_role_width_and_language(browser, live_server, make_
                     continue
                 page.wait_for_function(_HTMX_IDLE_JS)
                 flagged = []
-                # The public survey page speaks the customer's language, whoever opens it.
-                if not url.startswith("/s/") and page.evaluate("document.documentElement.lang") != language:
+                # The public survey and lead form pages speak their visitor's language, whoever opens them.
+                if (
+                    not url.startswith(("/s/", "/pipeline/f/"))
+                    and page.evaluate("document.documentElement.lang") != language
+                ):
                     flagged.append(f"page language is {page.evaluate('document.documentElement.lang')}")
                 if language == "es":
                     texts = page.evaluate(_TEXTS_JS)
