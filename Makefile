@@ -13,7 +13,7 @@ CHROMIUM ?= /usr/bin/chromium
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help run serve install test lint typecheck check-migrations test-sqlite test-plain test-postgres test-browser test-schemathesis \
-        browser-deps postgres test-line-server test-line-sqlite bench bench-analytics bench-duplicates bench-imports bench-segments bench-campaigns bench-load messages clean
+        browser-deps postgres test-browser-walks test-browser-rest test-line-server test-line-sqlite bench bench-analytics bench-duplicates bench-imports bench-segments bench-campaigns bench-load messages clean
 
 help:
 	@echo "make run    create the environment, migrate, load the demo portfolio, serve http://127.0.0.1:8000"
@@ -56,14 +56,25 @@ postgres:
 
 # Each run keeps its files (import uploads, the mail sink) in its own var/ folder, so runs can overlap.
 test-sqlite: install
-	CARTERA_VAR_DIR=$(CURDIR)/var/test-sqlite $(BIN)/pytest -m "not browser" -q -p no:cacheprovider
+	CARTERA_VAR_DIR=$(CURDIR)/var/test-sqlite $(BIN)/pytest -m "not browser" -q -p no:cacheprovider --durations=15
 
 test-postgres: install postgres
 	CARTERA_VAR_DIR=$(CURDIR)/var/test-postgres DATABASE_URL=$(PG_URL) \
-	  $(BIN)/pytest -m "not browser" -q -p no:cacheprovider --ignore=tests/customerbase
+	  $(BIN)/pytest -m "not browser" -q -p no:cacheprovider --durations=15 --ignore=tests/customerbase
 
 test-browser: install browser-deps
 	CARTERA_VAR_DIR=$(CURDIR)/var/test-browser CARTERA_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -m browser -q -p no:cacheprovider
+
+# `make test` splits the browser run in two, one part at the end of each line, so both lines take
+# about as long (the walks and the surveys in one part, everything else in the other).
+BROWSER_WALKS := tests/browser/test_browser_every_page.py tests/browser/test_browser_walk.py \
+  tests/browser/test_browser_surveys.py tests/browser/test_browser_questionnaires.py
+test-browser-walks: install browser-deps
+	CARTERA_VAR_DIR=$(CURDIR)/var/test-browser-walks CARTERA_CHROMIUM=$(CHROMIUM) \
+	  $(BIN)/pytest -m browser -q -p no:cacheprovider --durations=10 $(BROWSER_WALKS)
+test-browser-rest: install browser-deps
+	CARTERA_VAR_DIR=$(CURDIR)/var/test-browser-rest CARTERA_CHROMIUM=$(CHROMIUM) \
+	  $(BIN)/pytest -m browser -q -p no:cacheprovider --durations=10 $(addprefix --ignore=,$(BROWSER_WALKS))
 
 # The API against its OpenAPI document (also part of test-sqlite and test-postgres, so of `make test`).
 test-schemathesis: install
@@ -72,19 +83,22 @@ test-schemathesis: install
 # The whole suite again with every bulk-write trick (COPY, the metrics table swap, index rebuilds)
 # replaced by its plain ORM twin, so both stay correct (cartera/core/bulk.py).
 test-plain: install
-	CARTERA_VAR_DIR=$(CURDIR)/var/test-plain CARTERA_BULK_PLAIN=1 $(BIN)/pytest -m "not browser" -q -p no:cacheprovider
+	CARTERA_VAR_DIR=$(CURDIR)/var/test-plain CARTERA_BULK_PLAIN=1 $(BIN)/pytest -m "not browser" -q -p no:cacheprovider --durations=15
 
-# The four runs in two lines side by side, one per core: PostgreSQL then the browser, SQLite then the
-# plain twins. Each line's output is printed whole when the line ends.
-test: install lint typecheck check-migrations postgres browser-deps
-	@echo "Running the PostgreSQL + browser runs and the SQLite + plain-twin runs side by side (about 20 minutes)..."
+# Everything in two lines side by side, one per core, of about the same length: the PostgreSQL run
+# then most browser tests; the checks (lint, types, migrations), the SQLite run, the plain-twin run
+# and the browser walks.
+# Each line's output is printed whole when the line ends.
+test: install postgres browser-deps
+	@echo "Running the PostgreSQL + browser runs and the checks + SQLite + plain-twin runs side by side (about 25 minutes)..."
 	@$(MAKE) --no-print-directory -j2 --output-sync=recurse test-line-server test-line-sqlite
 
 test-line-server:
-	@$(MAKE) --no-print-directory test-postgres && $(MAKE) --no-print-directory test-browser
+	@$(MAKE) --no-print-directory test-postgres && $(MAKE) --no-print-directory test-browser-rest
 
 test-line-sqlite:
-	@$(MAKE) --no-print-directory test-sqlite && $(MAKE) --no-print-directory test-plain
+	@$(MAKE) --no-print-directory lint typecheck check-migrations && $(MAKE) --no-print-directory test-sqlite \
+	  && $(MAKE) --no-print-directory test-plain && $(MAKE) --no-print-directory test-browser-walks
 
 bench: install
 	$(PY) -m bench.run
