@@ -56,7 +56,8 @@ postgres:
 
 # Each run keeps its files (import uploads, the mail sink) in its own var/ folder, so runs can overlap.
 test-sqlite: install
-	CARTERA_VAR_DIR=$(CURDIR)/var/test-sqlite $(BIN)/pytest -m "not browser" -q -p no:cacheprovider --durations=15
+	CARTERA_VAR_DIR=$(CURDIR)/var/test-sqlite CARTERA_FAST_PATH_LOG=$(CURDIR)/var/test-sqlite/fast-path-tests.txt \
+	  $(BIN)/pytest -m "not browser" -q -p no:cacheprovider --durations=15
 
 test-postgres: install postgres
 	CARTERA_VAR_DIR=$(CURDIR)/var/test-postgres DATABASE_URL=$(PG_URL) \
@@ -80,10 +81,13 @@ test-browser-rest: install browser-deps
 test-schemathesis: install
 	$(BIN)/pytest -q -p no:cacheprovider tests/api/test_api_schemathesis.py
 
-# The whole suite again with every bulk-write trick (COPY, the metrics table swap, index rebuilds)
-# replaced by its plain ORM twin, so both stay correct (cartera/core/bulk.py).
+# The suite again with every bulk-write trick (COPY, the metrics table swap, index rebuilds, the
+# select renderer) replaced by its plain twin, so both stay correct (cartera/core/bulk.py): every
+# test whose code asked for a fast path in the SQLite run before it (tests/fast_path_selection.py),
+# or every test when there was no such run.
 test-plain: install
-	CARTERA_VAR_DIR=$(CURDIR)/var/test-plain CARTERA_BULK_PLAIN=1 $(BIN)/pytest -m "not browser" -q -p no:cacheprovider --durations=15
+	CARTERA_VAR_DIR=$(CURDIR)/var/test-plain CARTERA_BULK_PLAIN=1 CARTERA_FAST_PATH_ONLY=$(CURDIR)/var/test-sqlite/fast-path-tests.txt \
+	  $(BIN)/pytest -m "not browser" -q -p no:cacheprovider --durations=15
 
 # Everything in two lines side by side, one per core, of about the same length: the PostgreSQL run
 # then most browser tests; the checks (lint, types, migrations), the SQLite run, the plain-twin run

@@ -9,6 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.fast_path_selection import (  # noqa: F401 - pytest hooks, found by name in this module
+    pytest_collection_modifyitems,
+    pytest_runtest_protocol,
+    pytest_sessionfinish,
+    pytest_sessionstart,
+)
 from tests.smtp_server import Recorder, start_server
 
 CDNOW = Path(__file__).resolve().parent / "data" / "cdnow" / "CDNOW_sample.txt"
