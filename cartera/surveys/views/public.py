@@ -4,13 +4,13 @@ personal invitation (changeable for 24 hours), in the customer's language, rate-
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_not_required
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone, translation
 from django.views.decorators.cache import never_cache
 
+from cartera.core.ratelimit import over_limit
 from cartera.surveys.forms import AnswerForm
 from cartera.surveys.models import Invitation, Question, QuestionAnswer, QuestionKind, SurveyKind
 from cartera.surveys.services import surveys as services
@@ -21,19 +21,8 @@ RATE_LIMIT = 20
 RATE_WINDOW_SECONDS = 600
 
 
-def _client_address(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
-
-
 def _over_limit(request: HttpRequest, what: str) -> bool:
-    key = f"surveys:rate:{what}:{_client_address(request)}"
-    cache.add(key, 0, RATE_WINDOW_SECONDS)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, RATE_WINDOW_SECONDS)
-        count = 1
-    return count > RATE_LIMIT
+    return over_limit(request, f"surveys:{what}", limit=RATE_LIMIT, window_seconds=RATE_WINDOW_SECONDS)
 
 
 def _too_many(request: HttpRequest) -> HttpResponse:
