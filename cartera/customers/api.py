@@ -550,7 +550,7 @@ class CustomerBriefOut(Schema):
 class DuplicatePairOut(Schema):
     id: int
     first: CustomerBriefOut = Field(
-        ..., description="The record a merge keeps by default (fuller, then older)."
+        ..., description="One record of the pair; merge-preview's `suggested_keep` says which to keep."
     )
     second: CustomerBriefOut
     score: int = Field(..., description="0-100: how alike the two records are.")
