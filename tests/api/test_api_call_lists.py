@@ -215,3 +215,23 @@ def test_todays_calls_check_their_filter(owner_api):
 def test_the_outsider_has_no_calls(outsider_api):
     assert outsider_api.get("/api/call-lists/today").status_code == 403
     assert outsider_api.get("/api/call-lists").json() == {"items": [], "next_cursor": None}
+
+
+def test_reading_a_list_costs_the_same_queries_however_long_it_is(manager_api, owner_api, owner, team_lists):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    build(manager_api, team_lists["segment"], assignee=owner.pk)
+    short = CallList.objects.get()
+    for i in range(6):
+        customer_create(actor=owner, fields={"first_name": f"Más{i}"})
+    build(manager_api, team_lists["segment"], assignee=owner.pk, name="Larga")
+    long = CallList.objects.get(name="Larga")
+    assert long.entries.count() > short.entries.count()
+    owner_api.get("/api/me")  # the token's first use of the test is recorded once; not a list's cost
+    counts = []
+    for call_list in (short, long):
+        with CaptureQueriesContext(connection) as queries:
+            assert owner_api.get(f"/api/call-lists/{call_list.pk}").status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]

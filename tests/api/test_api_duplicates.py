@@ -179,3 +179,23 @@ def test_the_outsider_reaches_no_pair_and_no_merge(outsider_api, manager_api, tw
     assert outsider_api.get(f"/api/customers/merges/{merge['id']}").status_code == 404
     assert outsider_api.post(f"/api/customers/merges/{merge['id']}/undo").status_code == 404
     assert db_snapshot() == before
+
+
+def test_the_pairs_cost_the_same_queries_however_many_there_are(manager_api, manager, twins):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert manager_api.get("/api/customers/duplicates").status_code == 200
+        return len(queries)
+
+    manager_api.get("/api/me")  # the token's first use of the test is recorded once; not the list's cost
+    one = count()
+    for i in range(4):
+        for _ in range(2):
+            customer_create(
+                actor=manager, fields={"first_name": "Eva", "last_name": f"Gil{i}", "phone": f"60000000{i}"}
+            )
+    assert duplicate_candidates_refresh() == 5
+    assert count() == one
