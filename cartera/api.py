@@ -43,11 +43,16 @@ from cartera.activity.api import interaction_router, task_router
 from cartera.campaigns.api import campaign_router
 from cartera.core.api_common import UnknownReference
 from cartera.core.pagination import InvalidCursor
-from cartera.customers.api import company_router, customer_router, tag_router
+from cartera.customers.api import company_router, customer_router, duplicate_router, tag_router
 from cartera.customers.services import DuplicateCustomerError
 from cartera.insights.api import insights_router
 from cartera.messaging.api import outbox_router
-from cartera.pipeline.api import opportunity_router, pipeline_router
+from cartera.pipeline.api import (
+    call_list_router,
+    lead_form_router,
+    opportunity_router,
+    pipeline_router,
+)
 from cartera.privacy.api import privacy_router
 from cartera.sales.api import order_router
 from cartera.segments.api import segment_router
@@ -152,6 +157,8 @@ api = CarteraAPI(
 )
 
 api.add_router("/", account_router)
+# The duplicate finder and merges: /customers/duplicates, /customers/merge-preview, /customers/merge...
+api.add_router("/customers", duplicate_router)
 api.add_router("/customers", customer_router)
 api.add_router("/companies", company_router)
 api.add_router("/tags", tag_router)
@@ -163,6 +170,8 @@ api.add_router("/segments", segment_router)
 api.add_router("/", privacy_router)
 api.add_router("/opportunities", opportunity_router)
 api.add_router("/pipelines", pipeline_router)
+api.add_router("/call-lists", call_list_router)
+api.add_router("/lead-forms", lead_form_router)
 api.add_router("/surveys", survey_router)
 api.add_router("/outbox", outbox_router)
 api.add_router("/campaigns", campaign_router)

@@ -8,7 +8,7 @@ import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
@@ -35,7 +35,7 @@ from cartera.core.api_common import (
     with_etag,
 )
 from cartera.core.dates import BIRTH_DATES
-from cartera.core.scoping import get_for_user, require, restrict
+from cartera.core.scoping import can, get_for_user, require, restrict
 from cartera.customers.classification import ABCClass, Lifecycle, RFMSegment, reason_text
 from cartera.customers.fields import custom_field_specs
 from cartera.customers.models import (
@@ -56,6 +56,11 @@ from cartera.customers.selectors import (
     company_list,
     customer_detail,
     customer_list,
+    customer_merge_detail,
+    duplicate_candidate_list,
+    duplicate_pair,
+    merge_moving_counts,
+    merge_preview,
     tag_list,
 )
 from cartera.customers.services import (
@@ -64,9 +69,12 @@ from cartera.customers.services import (
     company_update,
     customer_create,
     customer_delete,
+    customer_merge,
+    customer_merge_undo,
     customer_stage_change,
     customer_update,
     customer_viewed,
+    merge_order,
     tags_get_or_create,
 )
 
@@ -515,3 +523,182 @@ class TagOut(Schema):
 def list_tags(request: HttpRequest, page: Query[PageIn]) -> Any:
     """Tags by name, with the ids that the customer list's `tag` filter takes."""
     return page_of(tag_list(user=request.auth), ordering=("name", "id"), page=page)  # type: ignore[attr-defined]
+
+
+# --- duplicates and merges -------------------------------------------------------------------------
+
+duplicate_router = Router(tags=["duplicates"])
+
+
+class CustomerBriefOut(Schema):
+    """Who a customer is, enough to tell two records apart."""
+
+    id: int
+    full_name: str
+    email: str | None
+    phone: str
+    city: str
+    company: str = ""
+    owner: int | None = Field(None, alias="owner_id")
+    created_at: datetime.datetime
+
+    @staticmethod
+    def resolve_company(obj: Customer) -> str:
+        return obj.company.name if obj.company_id else ""  # type: ignore[union-attr]
+
+
+class DuplicatePairOut(Schema):
+    id: int
+    first: CustomerBriefOut = Field(
+        ..., description="One record of the pair; merge-preview's `suggested_keep` says which to keep."
+    )
+    second: CustomerBriefOut
+    score: int = Field(..., description="0-100: how alike the two records are.")
+    level: Literal["high", "medium", "low"]
+    reasons: list[str] = Field(..., description="Codes of what agrees and what differs (`same_phone`...).")
+    reason_labels: list[str] = Field(..., description="The reasons in the request's language.")
+    found_at: datetime.datetime
+
+    @staticmethod
+    def resolve_level(obj: Any) -> str:
+        return duplicate_pair(obj).level
+
+    @staticmethod
+    def resolve_reason_labels(obj: Any) -> list[str]:
+        return duplicate_pair(obj).reason_labels()
+
+
+class MergeFieldOut(Schema):
+    name: str
+    label: str
+    keep: str = Field(..., description="The kept record's value, as the merge screen shows it.")
+    remove: str = Field(..., description="The other record's value.")
+    default: Literal["keep", "remove"] = Field(..., description="Whose value survives unless chosen.")
+    differs: bool
+
+
+class MovingOut(Schema):
+    kind: str
+    count: int
+
+
+class MergePreviewOut(Schema):
+    keep: CustomerBriefOut
+    remove: CustomerBriefOut
+    suggested_keep: int = Field(
+        ..., description="The record the web screen keeps by default (fuller, older)."
+    )
+    fields: list[MergeFieldOut]
+    moving: list[MovingOut] = Field(..., description="What goes with the removed record into the kept one.")
+
+
+class MergePreviewIn(QueryIn):
+    keep: int = Field(..., description="Id of the customer kept.")
+    remove: int = Field(
+        ..., description="Id of the customer merged into it (deleted; the merge can be undone)."
+    )
+
+
+class MergeIn(InSchema):
+    keep: int = Field(..., description="Id of the customer kept.")
+    remove: int = Field(..., description="Id of the customer merged into it.")
+    choices: dict[str, Literal["keep", "remove"]] = Field(
+        default_factory=dict,
+        description="Per field (see merge-preview), whose value survives; the defaults for those left out.",
+    )
+
+
+class MergeOut(Schema):
+    id: int
+    keep: int = Field(..., alias="keep_id")
+    removed_id: int = Field(..., description="The removed customer's id (it comes back with it on undo).")
+    removed_label: str
+    actor: int | None = Field(None, alias="actor_id")
+    merged_at: datetime.datetime
+    undone_at: datetime.datetime | None
+    undone_by: int | None = Field(None, alias="undone_by_id")
+
+
+def _may_merge(user: Any) -> None:
+    """The duplicates page's rule: finding and merging duplicates is for whoever may delete customers."""
+    if not can(user, Customer, "delete"):
+        raise PermissionDenied
+
+
+def _visible(user: Any, field: str, pk: int) -> Customer:
+    customer = restrict(Customer.objects.select_related("company"), user, "view").filter(pk=pk).first()
+    if customer is None:
+        raise UnknownReference(
+            field, _("There is no %(name)s with id %(id)s.") % {"name": "customer", "id": pk}
+        )
+    return customer
+
+
+@duplicate_router.get(
+    "/duplicates",
+    response=responses({200: Page[DuplicatePairOut]}, *LIST_ERRORS, 403),
+    summary="List possible duplicates",
+)
+def list_duplicates(request: HttpRequest, page: Query[PageIn]) -> Any:
+    """Pairs of customers that may be one person, most alike first, among those you may see (managers
+    and admins). The pairs are those of the last search (see docs/import-export.md)."""
+    user = request.auth  # type: ignore[attr-defined]
+    _may_merge(user)
+    return page_of(duplicate_candidate_list(user=user), ordering=("-score", "id"), page=page)
+
+
+@duplicate_router.get(
+    "/merge-preview",
+    response=responses({200: MergePreviewOut}, *READ_ERRORS, 403),
+    summary="Preview a merge",
+)
+def preview_merge(request: HttpRequest, query: Query[MergePreviewIn]) -> Any:
+    """Both records field by field, with whose value survives by default and what moves with the removed
+    one. Nothing is changed."""
+    user = request.auth  # type: ignore[attr-defined]
+    _may_merge(user)
+    if query.keep == query.remove:
+        raise UnknownReference("remove", _("A customer cannot be merged with itself."))
+    keep = get_for_user(Customer.objects.select_related("company", "owner"), user, "change", pk=query.keep)
+    remove = get_for_user(
+        Customer.objects.select_related("company", "owner"), user, "delete", pk=query.remove
+    )
+    return {
+        "keep": keep, "remove": remove, "suggested_keep": merge_order(keep, remove)[0].pk,
+        "fields": merge_preview(keep=keep, remove=remove),
+        "moving": [{"kind": kind, "count": n} for kind, n in merge_moving_counts(customer=remove)],
+    }  # fmt: skip
+
+
+@duplicate_router.post(
+    "/merge", response=responses({201: MergeOut}, *CREATE_ERRORS), summary="Merge two customers"
+)
+def merge_customers(request: HttpRequest, payload: MergeIn) -> Any:
+    """Fold `remove` into `keep`: every interaction, order, task, tag, consent record moves; each field
+    takes the value of the side named in `choices` (the defaults of merge-preview otherwise); the kept
+    record gets the earlier creation date. Your rights on both records are checked as the merge runs
+    (a sales rep gets 403). Undo with POST /api/customers/merges/{id}/undo."""
+    user = request.auth  # type: ignore[attr-defined]
+    keep, remove = _visible(user, "keep", payload.keep), _visible(user, "remove", payload.remove)
+    record = customer_merge(actor=user, keep=keep, remove=remove, choices=payload.choices)
+    return Status(201, record)
+
+
+@duplicate_router.get(
+    "/merges/{int:merge_id}", response=responses({200: MergeOut}, *READ_ERRORS), summary="Get a merge"
+)
+def get_merge(request: HttpRequest, merge_id: int) -> Any:
+    """A merge whose kept customer you may change (else 404)."""
+    return customer_merge_detail(user=request.auth, pk=merge_id)  # type: ignore[attr-defined]
+
+
+@duplicate_router.post(
+    "/merges/{int:merge_id}/undo", response=responses({201: MergeOut}, *CREATE_ERRORS), summary="Undo a merge"
+)
+def undo_merge(request: HttpRequest, merge_id: int) -> Any:
+    """Bring the removed customer back with its own rows and give the kept one its values back. Refused
+    (422) when already undone, or when a field the merge set was changed since."""
+    user = request.auth  # type: ignore[attr-defined]
+    merge = customer_merge_detail(user=user, pk=merge_id)
+    customer_merge_undo(actor=user, merge=merge)
+    return Status(201, customer_merge_detail(user=user, pk=merge_id))

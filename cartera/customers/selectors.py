@@ -334,21 +334,27 @@ REASON_LABELS: dict[str, Any] = {
 }
 
 
+def duplicate_candidate_list(*, user: Any) -> QuerySet[DuplicateCandidate]:
+    """The stored possible duplicates whose two customers ``user`` may see (order by ``-score, id``)."""
+    pairs = DuplicateCandidate.objects.all()
+    if not sees_every_row(user, Customer, "view"):
+        visible = restrict(Customer.objects.all(), user, "view")
+        pairs = pairs.filter(first__in=visible, second__in=visible)
+    return pairs.select_related("first", "second", "first__company", "second__company")
+
+
 def customer_duplicate_candidates(*, user: Any, limit: int = 100) -> list[DuplicatePair]:
     """The stored possible duplicates whose two customers ``user`` may see, most likely first.
 
     The pairs are found by :func:`~cartera.customers.services.duplicate_candidates_refresh` (in the
     worker on a big file); this only reads the top of that table, so the page is fast at any size."""
-    pairs = DuplicateCandidate.objects.all()
-    if not sees_every_row(user, Customer, "view"):
-        visible = restrict(Customer.objects.all(), user, "view")
-        pairs = pairs.filter(first__in=visible, second__in=visible)
-    rows = list(
-        pairs.select_related("first", "second", "first__company", "second__company").order_by("-score", "id")[
-            :limit
-        ]
-    )
-    return [DuplicatePair(row.first, row.second, row.score, tuple(row.reasons)) for row in rows]
+    rows = list(duplicate_candidate_list(user=user).order_by("-score", "id")[:limit])
+    return [duplicate_pair(row) for row in rows]
+
+
+def duplicate_pair(candidate: DuplicateCandidate) -> DuplicatePair:
+    """A stored candidate row as the pair the page and the API describe (level, reasons in words)."""
+    return DuplicatePair(candidate.first, candidate.second, candidate.score, tuple(candidate.reasons))
 
 
 def duplicates_found_at() -> Any:

@@ -1,12 +1,14 @@
-"""REST API of the pipeline: opportunities (open, move, win, lose), pipelines with their stages, and
-lost reasons. A sales rep reaches their own opportunities, managers and admins all of them."""
+"""REST API of the pipeline: opportunities (open, move, win, lose), pipelines with their stages, lost
+reasons, call lists (today's calls, lists built from a segment, one-tap outcomes) and lead forms with
+their answers. A sales rep reaches their own opportunities and call lists, managers and admins all of
+them; lead forms are the managers'."""
 
 import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
@@ -27,15 +29,30 @@ from cartera.core.api_common import (
     active_user,
     page_of,
     responses,
+    update_if_match,
+    with_etag,
 )
-from cartera.core.dates import ORDER_DATES
+from cartera.core.dates import ANY_DATES, ORDER_DATES
 from cartera.core.scoping import require, restrict
 from cartera.customers.models import Company, Customer, Source
 from cartera.pipeline import selectors, services
-from cartera.pipeline.models import LostReason, Opportunity, OpportunityStatus, Pipeline, PipelineStage
+from cartera.pipeline.models import (
+    CallList,
+    CallListEntry,
+    CallOutcome,
+    LeadAssignment,
+    LeadForm,
+    LostReason,
+    Opportunity,
+    OpportunityStatus,
+    Pipeline,
+    PipelineStage,
+)
 
 opportunity_router = Router(tags=["opportunities"])
 pipeline_router = Router(tags=["pipelines"])
+call_list_router = Router(tags=["call lists"])
+lead_form_router = Router(tags=["lead forms"])
 
 CloseDate = Annotated[datetime.date, InRange(services.CLOSE_DATES)]
 OrderDate = Annotated[datetime.date, InRange(ORDER_DATES)]
@@ -319,3 +336,353 @@ def list_pipelines(request: HttpRequest) -> Any:
 def list_lost_reasons(request: HttpRequest) -> Any:
     _require_viewer(request.auth)  # type: ignore[attr-defined]
     return list(selectors.lost_reasons())
+
+
+# --- call lists ------------------------------------------------------------------------------------
+
+CallDate = Annotated[datetime.date, InRange(ANY_DATES)]
+
+
+class CallListOut(Schema):
+    id: int
+    name: str
+    assignee: int = Field(..., alias="assignee_id", description="User id of the person who calls.")
+    for_date: datetime.date
+    created_by: int | None = Field(None, alias="created_by_id")
+    created_at: datetime.datetime
+    total: int = Field(..., description="People on the list.")
+    done: int = Field(..., description="People already called (any outcome).")
+
+
+class CallListEntryOut(Schema):
+    id: int
+    customer: int = Field(..., alias="customer_id")
+    customer_name: str
+    phone: str
+    position: int
+    reason: str = Field(..., description='Why the person is on the list: always "assigned" here.')
+    detail: str = Field(..., description="The list's name (what the manager built it for).")
+    outcome: Annotated[str, OneOf(CallOutcome, blank=True)]
+    called_at: datetime.datetime | None
+    next_call_at: datetime.datetime | None = Field(
+        None, description="The earliest open task about the customer for the list's person (a call back)."
+    )
+
+    @staticmethod
+    def resolve_customer_name(obj: CallListEntry) -> str:
+        return obj.customer.full_name
+
+    @staticmethod
+    def resolve_phone(obj: CallListEntry) -> str:
+        return obj.customer.phone
+
+    @staticmethod
+    def resolve_reason(obj: CallListEntry) -> str:
+        return "assigned"
+
+    @staticmethod
+    def resolve_detail(obj: CallListEntry) -> str:
+        return obj.call_list.name
+
+
+class CallListDetailOut(CallListOut):
+    entries: list[CallListEntryOut]
+
+    @staticmethod
+    def resolve_entries(obj: CallList) -> list[CallListEntry]:
+        return list(selectors.call_list_entries(call_list=obj))
+
+
+class CallTodayOut(Schema):
+    """One person to call today, in the order of the calls page (most at stake first)."""
+
+    customer: int
+    customer_name: str
+    phone: str
+    reason: Literal["assigned", "at_risk", "hot", "overdue", "new"] = Field(
+        ...,
+        description="assigned (a list), at_risk (value at risk), hot (opportunity), overdue (follow-up), "
+        "new (lead)",
+    )
+    detail: str = Field(..., description="The list's name, the opportunity's title or the task's title.")
+    stake: Decimal = Field(..., description="Value at risk, or the opportunity's weighted value.")
+    call_list: int | None = None
+    fit: int | None = Field(None, description="Prospect fit score (0-100) of a new lead.")
+
+
+class CallTodayIn(QueryIn):
+    min_fit: int | None = Field(None, ge=0, le=100, description="New leads scoring at least this.")
+
+
+class CallListIn(InSchema):
+    segment: int = Field(..., description="Id of the saved segment whose members are called.")
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    for_date: CallDate = Field(..., description="The day to call on.")
+    assignee: int | None = Field(
+        None, description="User id of the person who calls; each customer's owner when left out."
+    )
+
+
+class CallOutcomeIn(InSchema):
+    outcome: Annotated[str, OneOf(CallOutcome)]
+    call_back_on: CallDate | None = Field(None, description='The next call, for "call_back".')
+    note: Annotated[str, Field(max_length=500)] = ""
+
+
+class CallLoggedOut(Schema):
+    entry: CallListEntryOut
+    interaction: int = Field(..., description="The call on the customer's timeline.")
+
+
+def _require_calls(user: Any) -> None:
+    """The calls page's rule: whoever may see call lists (sales reps, managers, admins)."""
+    require(user, CallList, "view")
+
+
+@call_list_router.get(
+    "", response=responses({200: Page[CallListOut]}, *LIST_ERRORS), summary="List call lists"
+)
+def list_call_lists(request: HttpRequest, page: Query[PageIn]) -> Any:
+    """Your call lists (everybody's for managers), the newest day first, with how many were called."""
+    qs = selectors.call_lists_for(user=request.auth)  # type: ignore[attr-defined]
+    return page_of(qs, ordering=("-for_date", "-id"), page=page)
+
+
+@call_list_router.get(
+    "/today", response=responses({200: list[CallTodayOut]}, *LIST_ERRORS, 403), summary="Your calls for today"
+)
+def calls_today(request: HttpRequest, query: Query[CallTodayIn]) -> Any:
+    """Who to call today, as the calls page orders them: the lists given to you, then customers at risk
+    (by value at risk), hot opportunities, overdue follow-ups and new leads; each person once."""
+    user = request.auth  # type: ignore[attr-defined]
+    _require_calls(user)
+    rows = selectors.calls_today(user=user, min_fit=query.min_fit)
+    return [
+        {"customer": r.customer.pk, "customer_name": r.customer.full_name, "phone": r.customer.phone,
+         "reason": r.kind, "detail": r.detail, "stake": r.stake,
+         "call_list": r.call_list.pk if r.call_list else None, "fit": r.fit}
+        for r in rows
+    ]  # fmt: skip
+
+
+@call_list_router.get(
+    "/{int:call_list_id}",
+    response=responses({200: CallListDetailOut}, *READ_ERRORS),
+    summary="Get a call list with its people",
+)
+def get_call_list(request: HttpRequest, call_list_id: int) -> Any:
+    return selectors.call_list_get(user=request.auth, pk=call_list_id)  # type: ignore[attr-defined]
+
+
+@call_list_router.post(
+    "",
+    response=responses({201: list[CallListOut]}, *CREATE_ERRORS),
+    summary="Build call lists from a segment",
+)
+def create_call_lists(request: HttpRequest, payload: CallListIn) -> Any:
+    """Managers: a list for `for_date` from a segment's members, for one person (`assignee`) or, left
+    out, one list per owner with the customers they look after (at most 200 people a list)."""
+    from cartera.segments.selectors import segment_list, segment_members
+
+    user = request.auth  # type: ignore[attr-defined]
+    require(user, CallList, "add")
+    segment = segment_list(user=user).filter(pk=payload.segment).first()
+    if segment is None:
+        raise UnknownReference(
+            "segment", _("There is no %(name)s with id %(id)s.") % {"name": "segment", "id": payload.segment}
+        )
+    assignee = active_user("assignee", payload.assignee) if payload.assignee is not None else None
+    made = services.call_lists_from_segment(
+        actor=user, members=segment_members(user=user, segment=segment), name=payload.name,
+        for_date=payload.for_date, assignee=assignee,
+    )  # fmt: skip
+    return Status(201, list(selectors.call_lists_for(user=user).filter(pk__in=[c.pk for c in made])))
+
+
+@call_list_router.post(
+    "/{int:call_list_id}/entries/{int:entry_id}/outcome",
+    response=responses({201: CallLoggedOut}, *CREATE_ERRORS),
+    summary="Log how a call went",
+)
+def log_call(request: HttpRequest, call_list_id: int, entry_id: int, payload: CallOutcomeIn) -> Any:
+    """One tap after calling someone on your list: `reached`, `no_answer`, or `call_back` with the day
+    (`call_back_on`), which schedules the next call as a task for you. The call goes on the customer's
+    timeline. Only the person the list is for logs its calls (a manager reading it gets 403)."""
+    user = request.auth  # type: ignore[attr-defined]
+    call_list = selectors.call_list_get(user=user, pk=call_list_id)
+    entry = selectors.call_list_entry_get(call_list=call_list, pk=entry_id)
+    interaction = services.call_outcome_log(
+        actor=user, customer=entry.customer, outcome=payload.outcome, call_back_on=payload.call_back_on,
+        note=payload.note, entry=entry,
+    )  # fmt: skip
+    return Status(201, {"entry": selectors.call_list_entry_get(call_list=call_list, pk=entry_id),
+                        "interaction": interaction.pk})  # fmt: skip
+
+
+# --- lead forms ------------------------------------------------------------------------------------
+
+
+class LeadFormIn(InSchema):
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    active: bool = True
+    title: Annotated[str, Field(min_length=1, max_length=150)]
+    intro: str = ""
+    thank_you: str = ""
+    language: Literal["es", "en"] = "es"
+    stage: Literal["suspect", "prospect"] = Field("prospect", description="New leads enter as.")
+    fields: list[str] = Field(
+        default_factory=list,
+        description="Customer fields asked (first_name and email always are); `cf:<key>` for custom fields.",
+    )
+    required_fields: list[str] = Field(default_factory=list, description="Which of `fields` are required.")
+    consent_text: str = Field("", description="A new wording gets a new consent version.")
+    allowed_origins: str = Field(
+        "", description="Websites that may embed the form, one per line (https://www.example.com)."
+    )
+    assignment: Annotated[str, OneOf(LeadAssignment)] = LeadAssignment.FIXED.value
+    assign_to: int | None = Field(None, description="User id who gets every new lead (`fixed`).")
+    round_robin_users: list[int] = Field(
+        default_factory=list, description="User ids taking turns (`round_robin`)."
+    )
+
+
+class LeadFormOut(Schema):
+    id: int
+    name: str
+    slug: str = Field(..., description="The public page is /pipeline/f/{slug}/.")
+    active: bool
+    title: str
+    intro: str
+    thank_you: str
+    language: str
+    stage: str
+    fields: list[str]
+    required_fields: list[str]
+    consent_text: str
+    consent_version: int
+    allowed_origins: str
+    assignment: Annotated[str, OneOf(LeadAssignment)]
+    assign_to: int | None = Field(None, alias="assign_to_id")
+    round_robin_users: list[int]
+    created_by: int | None = Field(None, alias="created_by_id")
+    answer_count: int
+    new_count: int = Field(..., description="Answers that brought a new lead.")
+    confirmed_count: int = Field(..., description="Answers whose marketing consent was confirmed by e-mail.")
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+    @staticmethod
+    def resolve_round_robin_users(obj: LeadForm) -> list[int]:
+        return sorted(user.pk for user in obj.round_robin_users.all())
+
+
+class LeadSubmissionOut(Schema):
+    id: int
+    customer: int = Field(..., alias="customer_id")
+    created_new: bool
+    owner: int | None = Field(None, alias="owner_id")
+    answers: dict[str, Any]
+    language: str
+    page_url: str
+    utm_source: str
+    utm_medium: str
+    utm_campaign: str
+    utm_term: str
+    utm_content: str
+    consent_asked: bool
+    consent_ticked: bool
+    consent_text: str
+    consent_version: str
+    confirmation_sent_at: datetime.datetime | None
+    confirmed_at: datetime.datetime | None
+    created_at: datetime.datetime
+
+
+def _lead_people(data: dict[str, Any]) -> tuple[dict[str, Any], list[Any] | None]:
+    """The body's user ids become users (an unknown or inactive one is a 422 on its field)."""
+    if "assign_to" in data:
+        pk = data["assign_to"]
+        data["assign_to"] = active_user("assign_to", pk) if pk is not None else None
+    people = data.pop("round_robin_users", None)
+    if people is not None:
+        people = [active_user("round_robin_users", pk) for pk in people]
+    return data, people
+
+
+def _lead_form(user: Any, pk: int, action: Any = "view") -> LeadForm:
+    return selectors.lead_form_get(user=user, pk=pk, action=action)
+
+
+@lead_form_router.get(
+    "", response=responses({200: Page[LeadFormOut]}, *LIST_ERRORS), summary="List lead forms"
+)
+def list_lead_forms(request: HttpRequest, page: Query[PageIn]) -> Any:
+    """The lead forms (managers), by name, with their answers, new leads and confirmed consents."""
+    qs = selectors.lead_forms(user=request.auth).prefetch_related("round_robin_users")  # type: ignore[attr-defined]
+    return page_of(qs, ordering=("name", "id"), page=page)
+
+
+@lead_form_router.get(
+    "/{int:lead_form_id}", response=responses({200: LeadFormOut}, *READ_ERRORS), summary="Get a lead form"
+)
+def get_lead_form(request: HttpRequest, lead_form_id: int, response: HttpResponse) -> Any:
+    return with_etag(response, _lead_form(request.auth, lead_form_id))  # type: ignore[attr-defined]
+
+
+@lead_form_router.post(
+    "", response=responses({201: LeadFormOut}, *CREATE_ERRORS), summary="Create a lead form"
+)
+def create_lead_form(request: HttpRequest, payload: LeadFormIn) -> Any:
+    """Managers: a new public form; new leads go to `assign_to` (`fixed`) or in turn to
+    `round_robin_users` (`round_robin`)."""
+    user = request.auth  # type: ignore[attr-defined]
+    require(user, LeadForm, "add")
+    data, people = _lead_people(payload.model_dump())
+    fields, required = data.pop("fields"), data.pop("required_fields")
+    saved = services.lead_form_save(
+        actor=user, lead_form=None, settings_values=data, fields=fields, required=required,
+        round_robin_users=people or [],
+    )  # fmt: skip
+    return Status(201, _lead_form(user, saved.pk))
+
+
+@lead_form_router.patch(
+    "/{int:lead_form_id}",
+    response=responses({200: LeadFormOut}, *UPDATE_ERRORS),
+    summary="Update a lead form",
+)
+def update_lead_form(
+    request: HttpRequest, lead_form_id: int, payload: Patch[LeadFormIn], response: HttpResponse
+) -> Any:
+    """Managers: change the fields sent. Send the `ETag` of your last read in `If-Match`: if someone
+    saved the form since, nothing is changed and the answer is 412. A new `consent_text` gets a new
+    `consent_version`."""
+    user = request.auth  # type: ignore[attr-defined]
+    lead_form = _lead_form(user, lead_form_id, "change")
+    data, people = _lead_people(dict(payload))
+    fields = data.pop("fields", None)
+    required = data.pop("required_fields", None)
+
+    def update(expected: str | None) -> LeadForm:
+        saved = services.lead_form_save(
+            actor=user, lead_form=lead_form, settings_values=data, expected_version=expected,
+            fields=lead_form.fields if fields is None else fields,
+            required=lead_form.required_fields if required is None else required,
+            round_robin_users=list(lead_form.round_robin_users.all()) if people is None else people,
+        )  # fmt: skip
+        return _lead_form(user, saved.pk)
+
+    return update_if_match(request, response, update)
+
+
+@lead_form_router.get(
+    "/{int:lead_form_id}/submissions",
+    response=responses({200: Page[LeadSubmissionOut]}, *READ_ERRORS),
+    summary="List a lead form's answers",
+)
+def list_lead_submissions(request: HttpRequest, lead_form_id: int, page: Query[PageIn]) -> Any:
+    """Managers: the answers to a form, newest first: what was sent, where from, the consent as shown and
+    whether it was confirmed, and the customer it became."""
+    user = request.auth  # type: ignore[attr-defined]
+    qs = selectors.lead_submission_list(user=user, lead_form=_lead_form(user, lead_form_id))
+    return page_of(qs, ordering=("-created_at", "-id"), page=page)

@@ -511,6 +511,40 @@ def call_lists_for(*, user: Any) -> QuerySet[CallList]:
     )
 
 
+def call_list_get(*, user: Any, pk: int) -> CallList:
+    """One call list the user may see (their own; managers: anybody's), with its progress; else 404."""
+    return get_for_user(call_lists_for(user=user), user, "view", pk=pk)
+
+
+def call_list_entries(*, call_list: CallList) -> QuerySet[CallListEntry]:
+    """The people on a list in its order, each with the next call planned for them: the earliest open
+    task about the customer assigned to the list's person (what "call back on..." schedules)."""
+    from django.db.models import OuterRef, Subquery
+
+    from cartera.activity.models import Task
+
+    next_call = (
+        Task.objects.filter(customer=OuterRef("customer_id"), assignee=call_list.assignee_id, done=False)
+        .order_by("due_at")
+        .values("due_at")[:1]
+    )
+    return (
+        call_list.entries.select_related("customer", "call_list")
+        .annotate(next_call_at=Subquery(next_call))
+        .order_by("position", "id")
+    )
+
+
+def call_list_entry_get(*, call_list: CallList, pk: int) -> CallListEntry:
+    """One line of a list the user already reached (404 when it is not on that list)."""
+    from django.http import Http404
+
+    entry = call_list_entries(call_list=call_list).filter(pk=pk).first()
+    if entry is None:
+        raise Http404
+    return entry
+
+
 @dataclass
 class RepActivity:
     user: Any
@@ -570,13 +604,18 @@ def lead_forms(*, user: Any) -> QuerySet[LeadForm]:
 
 
 def lead_form_get(*, user: Any, pk: int, action: Any = "view") -> LeadForm:
-    """One lead form (404 outside the user's scope)."""
-    return get_for_user(LeadForm.objects.all(), user, action, pk=pk)
+    """One lead form (404 outside the user's scope), with its counts as :func:`lead_forms` gives them."""
+    return get_for_user(lead_forms(user=user), user, action, pk=pk)
 
 
 def lead_public_form(slug: str) -> LeadForm | None:
     """The form a public address shows; ``None`` when there is none or it no longer takes answers."""
     return LeadForm.objects.select_related("created_by").filter(slug=slug, active=True).first()
+
+
+def lead_submission_list(*, user: Any, lead_form: LeadForm) -> QuerySet[LeadSubmission]:
+    """Every answer to a form whose customer the user may see (page it newest first)."""
+    return restrict(LeadSubmission.objects.filter(form=lead_form), user)
 
 
 def lead_submissions(*, user: Any, lead_form: LeadForm, limit: int = 50) -> list[LeadSubmission]:

@@ -26,6 +26,7 @@ from cartera.accounts.models import User
 from cartera.activity.models import Direction, Interaction, InteractionKind
 from cartera.activity.models import Outcome as InteractionOutcome
 from cartera.activity.services import interaction_create, interaction_record_system, task_create
+from cartera.core.concurrency import check_version
 from cartera.core.contact import normalize_email, normalize_phone
 from cartera.core.dates import ORDER_DATES, DateRange, check_dates
 from cartera.core.scoping import can, restrict
@@ -520,10 +521,24 @@ def call_outcome_log(
     outcome: str,
     call_back_on: dt.date | None = None,
     note: str = "",
+    entry: CallListEntry | None = None,
 ) -> Interaction:
     """One tap after a call: the call goes on the customer's timeline with its outcome; "call back on"
     schedules the next call as a task for the caller; the caller's list entries for the customer are
-    ticked and their open opportunities with the customer stop rotting (they were worked on)."""
+    ticked and their open opportunities with the customer stop rotting (they were worked on).
+
+    With ``entry`` (the API logs a call from one line of a list), that line is ticked too, whatever
+    its list's date; only the person the list is for may log it (checked here, on the locked row)."""
+    if entry is not None:
+        locked = (
+            restrict(CallListEntry.objects.select_for_update(of=("self",)), actor, "change")
+            .select_related("call_list")
+            .filter(pk=entry.pk)
+            .first()
+        )
+        if locked is None or locked.call_list.assignee_id != actor.pk or locked.customer_id != customer.pk:
+            raise PermissionDenied(_("Only the person the call list is for logs its calls."))
+        entry = locked
     if outcome not in CallOutcome.values:
         raise ValidationError({"outcome": _("Choose how the call went.")})
     if outcome == CallOutcome.CALL_BACK:
@@ -551,6 +566,8 @@ def call_outcome_log(
         call_list__for_date__lte=timezone.localdate(),
         outcome="",
     ).update(outcome=outcome, called_at=now)
+    if entry is not None:
+        CallListEntry.objects.filter(pk=entry.pk).update(outcome=outcome, called_at=now)
     restrict(
         Opportunity.objects.filter(customer=customer, status=OpportunityStatus.OPEN), actor, "change"
     ).update(last_activity_at=now)
@@ -628,9 +645,13 @@ def lead_form_save(
     fields: list[str],
     required: list[str],
     round_robin_users: list[User],
+    expected_version: str | None = None,
 ) -> LeadForm:
     """Create (``lead_form=None``) or change a lead form. Managers only. A new consent text gets a new
-    version, so the ledger tells which wording each person agreed to."""
+    version, so the ledger tells which wording each person agreed to.
+
+    Refused (``StaleEditError``) when ``expected_version``, the version the editor read, is older than
+    the stored one (an API client's ``If-Match``)."""
     if not actor.has_perm(MANAGE_PERMISSION):
         raise PermissionDenied(_("Only managers build lead forms."))
     if lead_form is None:
@@ -641,6 +662,7 @@ def lead_form_save(
         )
         if found is None:
             raise PermissionDenied(_("You cannot change this lead form."))
+        check_version(found, expected_version)
         row = found
     unknown = set(settings_values) - set(LEAD_FORM_SETTINGS)
     if unknown:

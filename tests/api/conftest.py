@@ -246,8 +246,22 @@ def snapshot(*querysets: Any) -> list[list[dict[str, Any]]]:
 @pytest.fixture
 def db_snapshot():
     from cartera.activity.models import Interaction, Task
-    from cartera.customers.models import Company, Customer, StageChange, Tag
-    from cartera.pipeline.models import Opportunity, OpportunityStageChange
+    from cartera.customers.models import (
+        Company,
+        Customer,
+        CustomerMerge,
+        DuplicateCandidate,
+        StageChange,
+        Tag,
+    )
+    from cartera.pipeline.models import (
+        CallList,
+        CallListEntry,
+        LeadForm,
+        LeadSubmission,
+        Opportunity,
+        OpportunityStageChange,
+    )
     from cartera.sales.models import Order
 
     def take() -> list[list[dict[str, Any]]]:
@@ -262,6 +276,12 @@ def db_snapshot():
             Opportunity.objects.all(),
             OpportunityStageChange.objects.all(),
             StageChange.objects.all(),
+            CallList.objects.all(),
+            CallListEntry.objects.all(),
+            LeadForm.objects.all(),
+            LeadSubmission.objects.all(),
+            CustomerMerge.objects.all(),
+            DuplicateCandidate.objects.all(),
         )
 
     return take

@@ -91,6 +91,15 @@ WRITES = [
         True,
     ),
     ("patch", "/api/tasks/{task}", lambda r: {}, "notes", "assignee", "due_at", True),
+    (
+        "post",
+        "/api/lead-forms",
+        lambda r: {"name": "Web", "title": "Hola", "assign_to": r["customer"].owner_id},
+        "title",
+        "assign_to",
+        None,
+        False,
+    ),
 ]
 WRITE_IDS = [f"{method} {path}" for method, path, *_ in WRITES]
 

@@ -7,7 +7,47 @@ is exactly as it was.
 
 import json
 
+import pytest
+from django.utils import timezone
+
 from cartera.customers.models import Customer
+
+
+@pytest.fixture
+def walk_records(records, owner, manager):
+    """``records``, plus a call list of the owner's, a lead form of the manager's, and a merge of two
+    of the owner's customers (by the manager): rows of the call-list, lead-form and merge endpoints."""
+    from cartera.customers.services import customer_create, customer_merge
+    from cartera.pipeline.services import call_lists_from_segment, lead_form_save
+
+    extra = [
+        customer_create(actor=owner, fields={"first_name": f"Dup{i}", "phone": "699000111"}) for i in (1, 2)
+    ]
+    [call_list] = call_lists_from_segment(
+        actor=manager,
+        members=Customer.objects.filter(pk=records["customer"].pk),
+        name="Lista",
+        for_date=timezone.localdate(),
+        assignee=owner,
+    )
+    lead_form = lead_form_save(
+        actor=manager,
+        lead_form=None,
+        settings_values={"name": "Web", "title": "Hola", "assign_to": owner},
+        fields=[],
+        required=[],
+        round_robin_users=[],
+    )
+    merge = customer_merge(actor=manager, keep=extra[0], remove=extra[1])
+    return {
+        **records,
+        "call_list": call_list,
+        "entry": call_list.entries.get(),
+        "lead_form": lead_form,
+        "merge": merge,
+        "other": customer_create(actor=manager, fields={"first_name": "Otro"}),
+    }
+
 
 # --- the colleague: a sales rep who does not own `customer` ----------------------------------------
 
@@ -41,14 +81,26 @@ def colleague_writes(r, colleague):
         ("post", f"/api/opportunities/{op}/move", {"stage": r["opportunity"].stage_id}),
         ("post", f"/api/opportunities/{op}/win", {"create_order": True}),
         ("delete", f"/api/opportunities/{op}", None),
+        # Another rep's call list, a manager's lead form, a merge kept on the owner's customer.
+        (
+            "post",
+            f"/api/call-lists/{r['call_list'].pk}/entries/{r['entry'].pk}/outcome",
+            {"outcome": "reached"},
+        ),
+        ("post", "/api/call-lists", {"segment": 1, "name": "x", "for_date": "2026-01-05"}),
+        ("patch", f"/api/lead-forms/{r['lead_form'].pk}", {"title": "x"}),
+        ("post", "/api/lead-forms", {"name": "x", "title": "x", "assign_to": colleague.pk}),
+        ("post", "/api/customers/merge", {"keep": c, "remove": r["other"].pk}),
+        ("post", "/api/customers/merge", {"keep": r["other"].pk, "remove": c}),
+        ("post", f"/api/customers/merges/{r['merge'].pk}/undo", None),
     ]
 
 
 def test_a_sales_rep_cannot_write_on_a_colleagues_customer_or_records(
-    colleague, colleague_api, records, db_snapshot
+    colleague, colleague_api, walk_records, db_snapshot
 ):
     before = db_snapshot()
-    attempts = colleague_writes(records, colleague)
+    attempts = colleague_writes(walk_records, colleague)
     for method, path, data in attempts:
         call = getattr(colleague_api, method)
         response = call(path, data) if data is not None else call(path)
@@ -112,6 +164,7 @@ def outsider_walk(r):
     """Every operation of the API, with real ids of rows the outsider must not reach."""
     c, o, i, t, co = r["customer"].pk, r["order"].pk, r["interaction"].pk, r["task"].pk, r["company"].pk
     op = r["opportunity"].pk
+    cl, entry, lf, mg = r["call_list"].pk, r["entry"].pk, r["lead_form"].pk, r["merge"].pk
     new_customer = {"first_name": "Ana"}
     return [
         ("get", "/api/customers", None, {200}),
@@ -185,6 +238,21 @@ def outsider_walk(r):
         ("get", "/api/insights/backtest", None, {404}),
         ("post", "/api/insights/backtest", {}, {404}),
         ("get", "/api/insights/backtest/jobs/00000000-0000-4000-8000-000000000000", None, {404}),
+        ("get", "/api/call-lists", None, {200}),
+        ("get", "/api/call-lists/today", None, {403}),
+        ("get", f"/api/call-lists/{cl}", None, {404}),
+        ("post", "/api/call-lists", {"segment": 1, "name": "x", "for_date": "2026-01-05"}, {403}),
+        ("post", f"/api/call-lists/{cl}/entries/{entry}/outcome", {"outcome": "reached"}, {404}),
+        ("get", "/api/lead-forms", None, {200}),
+        ("get", f"/api/lead-forms/{lf}", None, {404}),
+        ("post", "/api/lead-forms", {"name": "x", "title": "x"}, {403}),
+        ("patch", f"/api/lead-forms/{lf}", {"title": "x"}, {404}),
+        ("get", f"/api/lead-forms/{lf}/submissions", None, {404}),
+        ("get", "/api/customers/duplicates", None, {403}),
+        ("get", "/api/customers/merge-preview", {"keep": c, "remove": r["other"].pk}, {403}),
+        ("post", "/api/customers/merge", {"keep": c, "remove": r["other"].pk}, {422}),
+        ("get", f"/api/customers/merges/{mg}", None, {404}),
+        ("post", f"/api/customers/merges/{mg}/undo", {}, {404}),
     ]
 
 
@@ -194,9 +262,9 @@ SEGMENT_DEFINITION = {
 }
 
 
-def test_the_outsider_reaches_nothing(outsider_api, records, db_snapshot):
+def test_the_outsider_reaches_nothing(outsider_api, walk_records, db_snapshot):
     before = db_snapshot()
-    for method, path, data, expected in outsider_walk(records):
+    for method, path, data, expected in outsider_walk(walk_records):
         call = getattr(outsider_api, method)
         response = call(path, data) if data is not None else call(path)
         assert response.status_code in expected, f"{method.upper()} {path} answered {response.status_code}"
@@ -207,9 +275,9 @@ def test_the_outsider_reaches_nothing(outsider_api, records, db_snapshot):
     assert db_snapshot() == before
 
 
-def test_the_outsider_walk_covers_every_operation(records, openapi_doc, operation_for):
+def test_the_outsider_walk_covers_every_operation(walk_records, openapi_doc, operation_for):
     walked = set()
-    for method, path, _, _ in outsider_walk(records):
+    for method, path, _, _ in outsider_walk(walk_records):
         found = operation_for(method, path)
         assert found is not None, path
         walked.add((method, found[0]))
@@ -217,9 +285,9 @@ def test_the_outsider_walk_covers_every_operation(records, openapi_doc, operatio
     assert walked == documented
 
 
-def test_anonymous_requests_are_401_on_every_operation(anon_api, records, db_snapshot):
+def test_anonymous_requests_are_401_on_every_operation(anon_api, walk_records, db_snapshot):
     before = db_snapshot()
-    for method, path, data, _ in outsider_walk(records):
+    for method, path, data, _ in outsider_walk(walk_records):
         call = getattr(anon_api, method)
         response = call(path, data) if data is not None else call(path)
         assert response.status_code == 401, f"{method.upper()} {path} answered {response.status_code}"
