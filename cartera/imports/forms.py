@@ -91,6 +91,7 @@ class MappingForm(forms.Form):
                 ),
                 choices=[(code, code) for code in sorted(ISO_4217)],
                 initial=job.currency,
+                required=False,  # left out, the import keeps its currency
             )
             self.fields["create_customers"] = forms.BooleanField(
                 label=_("Create the customers that are not in the portfolio yet"),

@@ -37,6 +37,7 @@ from cartera.privacy.selectors import privacy_panel
 from cartera.sales import services as sales_services
 from cartera.sales.forms import OrderForm
 from cartera.sales.models import Order
+from cartera.sales.selectors import other_currencies_of
 from cartera.surveys.selectors.surveys import latest_answers, unhappy_reason
 from cartera.web.selectors import customer_timeline
 
@@ -98,6 +99,7 @@ def _status_context(request: HttpRequest, customer: Customer) -> dict[str, objec
         "status_reason": reason,
         "prediction_hint": prediction_hint(),
         "survey_answer": latest,
+        "other_currencies": other_currencies_of(customer_id=customer.pk),
     }
 
 

@@ -39,6 +39,14 @@ def money0(value: object, currency: str = "") -> str:
     return format_money(value, currency or None, decimals=0)  # type: ignore[arg-type]
 
 
+@register.simple_tag
+def base_currency() -> str:
+    """The currency the analysis adds up (``{% base_currency as base %}``): see core/money.py."""
+    from cartera.core.money import base_currency as base
+
+    return base()
+
+
 @register.simple_tag(takes_context=True)
 def new_task_count(context: template.Context) -> int:
     """How many tasks colleagues gave the logged-in user that they have not seen (the header badge)."""

@@ -8,17 +8,18 @@ from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.core.validators import validate_email
 
 from cartera.accounts import roles
 from cartera.accounts.models import User
 from cartera.accounts.services import user_create
+from cartera.core.commands import LanguageCommand
 
 ROLES = tuple(sorted(roles.ROLE_PERMISSIONS))
 
 
-class Command(BaseCommand):
+class Command(LanguageCommand):
     help = "Create a user with a role: admin (everything), manager (every customer) or sales_rep."
 
     def add_arguments(self, parser: CommandParser) -> None:
