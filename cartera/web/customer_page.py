@@ -23,6 +23,7 @@ from cartera.activity import services as activity_services
 from cartera.activity.forms import InteractionForm, TaskForm
 from cartera.activity.models import Interaction, Outcome, Task
 from cartera.core.http import HtmxHttpRequest
+from cartera.core.money import base_currency
 from cartera.core.scoping import Action, can, get_for_user, require, restrict, sees_every_row
 from cartera.customers import selectors as customer_selectors
 from cartera.customers import services as customer_services
@@ -79,7 +80,7 @@ def _fit_context(request: HttpRequest, customer: Customer) -> dict[str, object]:
 # The customer page's quick forms, empty, by their name in the template.
 QUICK_FORMS: dict[str, Callable[[HttpRequest, Customer], BaseForm]] = {
     "interaction_form": lambda request, customer: InteractionForm(),
-    "order_form": lambda request, customer: OrderForm(initial={"currency": "EUR"}),
+    "order_form": lambda request, customer: OrderForm(initial={"currency": base_currency()}),
     "task_form": lambda request, customer: TaskForm(user=request.user),  # type: ignore[arg-type]
     "stage_form": lambda request, customer: StageChangeForm(initial={"stage": customer.stage}),
 }

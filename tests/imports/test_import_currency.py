@@ -184,3 +184,20 @@ def test_the_money_formatter_reads_codes_and_refuses_others():
     with translation.override("en"):
         assert format_money(Decimal("5"), "USD") == "$5.00"
         assert format_money(Decimal("5"), "CHF") == "5.00\u00a0CHF"
+
+
+@pytest.mark.parametrize(
+    ("language", "words"), [("es", "«ZZZ» no es un código"), ("en", "“ZZZ” is not a currency")]
+)
+def test_an_order_typed_by_hand_follows_the_same_rule(owner, customer, settings, language, words):
+    from django.core.exceptions import ValidationError
+
+    from cartera.sales.services import order_create
+
+    settings.CARTERA_DEFAULT_CURRENCY = "GBP"
+    fields = {"ordered_on": "2025-01-05", "amount": "10.00"}
+    assert order_create(actor=owner, customer=customer, fields=fields).currency == "GBP"  # the base one
+    assert order_create(actor=owner, customer=customer, fields={**fields, "currency": "€"}).currency == "EUR"
+    with translation.override(language), pytest.raises(ValidationError) as refused:
+        order_create(actor=owner, customer=customer, fields={**fields, "currency": "zzz"})
+    assert words in refused.value.message_dict["currency"][0]
