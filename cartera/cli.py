@@ -1,7 +1,8 @@
 """The ``cartera`` command: Cartera's management commands under one short name.
 
 ``cartera demo``, ``cartera createuser``, ``cartera refresh``... are Django management commands;
-``cartera help`` lists them all.
+``cartera help`` lists them all. ``cartera --lang en <command> ...`` (or ``--lang`` anywhere in the
+line) runs the whole command in that language: see :mod:`cartera.core.commands`.
 """
 
 from __future__ import annotations
@@ -10,13 +11,40 @@ import os
 import sys
 
 
+def split_language(args: list[str]) -> tuple[list[str], str | None]:
+    """``args`` without the global ``--lang X`` / ``--lang=X``, and X (the last one given)."""
+    rest: list[str] = []
+    language = None
+    items = iter(args)
+    for item in items:
+        if item == "--lang":
+            language = next(items, None)
+        elif item.startswith("--lang="):
+            language = item.partition("=")[2]
+        else:
+            rest.append(item)
+    return rest, language
+
+
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cartera.settings")
-    from django.core.management import execute_from_command_line
+    import django
+    from django.core.management import ManagementUtility
+    from django.utils import translation
 
-    args = list(sys.argv if argv is None else argv)
+    args, language = split_language(list(sys.argv if argv is None else argv))
     args[0] = "cartera"
-    execute_from_command_line(args)
+    django.setup()
+    from cartera.core.commands import LANGUAGE_ENV, command_language, language_codes
+
+    if language is not None:
+        if language not in language_codes():
+            sys.stderr.write(f"--lang: {language!r}? ({' | '.join(language_codes())})\n")
+            sys.exit(2)
+        os.environ[LANGUAGE_ENV] = language
+    # Django's own commands and ours alike: one language for the whole run.
+    translation.activate(command_language())
+    ManagementUtility(args).execute()
 
 
 if __name__ == "__main__":

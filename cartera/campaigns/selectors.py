@@ -28,7 +28,7 @@ from cartera.campaigns.models import (
     Recipient,
     Variant,
 )
-from cartera.core.money import format_money
+from cartera.core.money import base_currency, format_money
 from cartera.core.scoping import ALL_RECORDS_PERMISSION, get_for_user, restrict
 from cartera.insights.models import CustomerMetrics
 from cartera.messaging.models import OutboxMessage, OutboxState
@@ -485,14 +485,18 @@ def campaign_results(*, campaign: Campaign, user: Any) -> Results:
     revenue: dict[int, Decimal] = defaultdict(Decimal)
     redeemed: set[int] = set()
     source = f"campaigns.campaign:{campaign.pk}"
+    base = base_currency()
     for chunk_start in range(0, len(ids), CHUNK):
         orders = Order.objects.filter(
             customer_id__in=ids[chunk_start : chunk_start + CHUNK], ordered_on__gte=start, ordered_on__lte=end
-        ).values_list("customer_id", "ordered_on", "amount", "promotion__source")
-        for customer_id, ordered_on, amount, promo_source in orders:
+        ).values_list("customer_id", "ordered_on", "amount", "currency", "promotion__source")
+        for customer_id, ordered_on, amount, currency, promo_source in orders:
             day = (ordered_on - start).days
             first_day[customer_id] = min(day, first_day.get(customer_id, day))
-            revenue[customer_id] += amount
+            # Revenue adds amounts up: the base currency's only, like the analysis (a purchase in
+            # another currency still counts as a purchase).
+            if currency == base:
+                revenue[customer_id] += amount
             if promo_source == source:
                 redeemed.add(customer_id)
     outbox: dict[int, tuple[str, Any]] = {}

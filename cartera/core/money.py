@@ -11,12 +11,49 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from django.conf import settings
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
+
+# ISO 4217 codes of the currencies in use (the standard's list of 2025), and a few withdrawn since
+# 2023 that historical orders still carry (HRK, SLL, ZWL, ANG). Fund codes, precious metals and the
+# testing codes (XAU, XTS, XXX...) are left out: no order is paid in them.
+_ISO_4217_TEXT = """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN
+    BZD CAD CDF CHF CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL
+    GHS GIP GMD GNF GTQ GYD HKD HNL HRK HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF
+    KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR
+    MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG
+    SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD
+    UYU UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL
+"""
+ISO_4217 = frozenset(_ISO_4217_TEXT.split())
+# What people write in a currency column instead of the code. "$" alone is left out on purpose: it
+# is the sign of the peso, the Canadian and Australian dollar... as much as of the US dollar.
+_CURRENCY_WORDS = {"€": "EUR", "EURO": "EUR", "EUROS": "EUR", "£": "GBP", "US$": "USD", "U$S": "USD"}
 MAX_AMOUNT = Decimal("1e10")  # the order amount column holds 12 digits with 2 decimals
 _JUNK = re.compile(r"[€$£\s\u00a0\u202f']|EUR|USD|GBP", re.IGNORECASE)
 _NUMBER = re.compile(r"[+-]?[0-9.,]+")
+
+
+def base_currency() -> str:
+    """The currency amounts are in unless they say otherwise (``CARTERA_DEFAULT_CURRENCY``, EUR): the
+    default of every import and order, and the one currency the analysis adds up (docs/analytics.md)."""
+    return str(settings.CARTERA_DEFAULT_CURRENCY or "EUR").upper()
+
+
+def read_currency(text: object) -> str:
+    """The ISO 4217 code in ``text`` ("usd", " EUR ", "€"); ``ValueError`` naming the value otherwise."""
+    cleaned = str(text if text is not None else "").strip().upper()
+    code = _CURRENCY_WORDS.get(cleaned, cleaned)
+    if code not in ISO_4217:
+        raise ValueError(
+            _("“%(value)s” is not a currency code (ISO 4217, three letters such as EUR, USD or GBP)")
+            % {"value": str(text if text is not None else "").strip()[:40]}
+        )
+    return code
 
 
 def _spanish(language: str | None) -> bool:
@@ -36,7 +73,7 @@ def format_amount(
 
 def format_money(
     amount: Decimal | float | int | str | None,
-    currency: str = "EUR",
+    currency: str | None = None,
     *,
     decimals: int = 2,
     language: str | None = None,
@@ -44,14 +81,15 @@ def format_money(
     """``amount`` as the page's language writes money: "1.234,56 €" in Spanish, "€1,234.56" in English.
 
     ``None`` or an empty value gives an empty string; ``decimals=0`` rounds to whole units (for
-    summary figures).
+    summary figures). Without a ``currency``, the base currency (:func:`base_currency`).
     """
     if amount is None or amount == "":
         return ""
     digits = format_amount(amount, decimals=decimals, language=language)
     negative = digits.startswith("-")
     digits = digits.removeprefix("-")
-    symbol = SYMBOLS.get(currency.upper(), currency.upper())
+    code = (currency or base_currency()).upper()
+    symbol = SYMBOLS.get(code, code)
     # English puts a one-character symbol first ("€1,234.56"); a code such as "CHF" goes after.
     text = f"{digits}\u00a0{symbol}" if _spanish(language) or len(symbol) > 1 else f"{symbol}{digits}"
     return f"-{text}" if negative else text

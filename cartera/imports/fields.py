@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cartera.core.contact import normalize_email, normalize_phone
+from cartera.core.money import read_currency
 from cartera.core.text import fold
 
 
@@ -31,7 +32,7 @@ class FieldDef:
 
     key: str
     label: Promise | str
-    kind: str  # text, email, phone, date, datetime, amount, choice, stage, tags, country
+    kind: str  # text, email, phone, date, datetime, amount, currency, choice, stage, tags, country
     aliases: tuple[str, ...] = ()
     max_length: int = 0
     choices: str = ""  # "app.Model.field" whose choices the value must be one of
@@ -125,7 +126,8 @@ FIELDS: dict[str, tuple[FieldDef, ...]] = {
         FieldDef("amount", gettext_lazy("Amount"), "amount",
                  ("importe", "importe total", "total", "amount", "deal value", "deal - value", "value",
                   "precio", "price", "total amount")),
-        FieldDef("currency", gettext_lazy("Currency"), "text", ("moneda", "divisa", "currency", "deal - currency"), 3),
+        FieldDef("currency", gettext_lazy("Currency"), "currency",
+                 ("moneda", "divisa", "currency", "deal - currency", "currency code", "codigo de moneda")),
         FieldDef("channel", gettext_lazy("Channel"), "choice", ("canal", "canal de venta", "channel"),
                  choices="sales.Order.channel"),
         FieldDef("category", gettext_lazy("Purchase type"), "text",
@@ -556,6 +558,8 @@ def read_cell(definition: FieldDef, value: Any, options: dict[str, Any]) -> Any:
         return parse_datetime(value, options.get("date_order", "dmy"))
     if kind == "amount":
         return parse_amount(value, bool(options.get("decimal_comma", True)))
+    if kind == "currency":
+        return read_currency(value)
     if kind == "choice":
         return parse_choice(value, definition.choices)
     if kind == "stage":

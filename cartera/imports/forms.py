@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from cartera.core.concurrency import version_of
+from cartera.core.money import ISO_4217
 from cartera.customers.models import Source
 from cartera.imports.fields import fields_for
 from cartera.imports.models import DuplicatePolicy, ImportJob, ImportKind, ImportMapping
@@ -83,6 +84,15 @@ class MappingForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.job = job
         if job.kind == ImportKind.ORDERS:
+            self.fields["currency"] = forms.ChoiceField(
+                label=_("Currency of the amounts"),
+                help_text=_(
+                    "Used for the rows that do not say it; a currency column overrides it row by row."
+                ),
+                choices=[(code, code) for code in sorted(ISO_4217)],
+                initial=job.currency,
+                required=False,  # left out, the import keeps its currency
+            )
             self.fields["create_customers"] = forms.BooleanField(
                 label=_("Create the customers that are not in the portfolio yet"),
                 help_text=_(
@@ -113,6 +123,10 @@ class MappingForm(forms.Form):
             "phone_region": (self.cleaned_data["phone_region"] or "").upper(),
             "create_customers": bool(self.cleaned_data.get("create_customers")),
         }
+
+    def currency(self) -> str:
+        """The currency chosen for the rows that name none ("" for files that hold no orders)."""
+        return str(self.cleaned_data.get("currency") or "")
 
     def mapping_read_value(self) -> tuple[int, str] | None:
         """The saved mapping this page applied and the version it was read at, if any."""

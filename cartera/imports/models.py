@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from cartera.core.money import base_currency
 from cartera.customers.models import Source
 
 
@@ -92,6 +93,8 @@ class ImportJob(models.Model):
     source = models.CharField(_("source"), max_length=20, choices=Source.choices, default=Source.IMPORT)
     source_detail = models.CharField(_("source detail (provider, event...)"), max_length=200, blank=True)
     lawful_basis = models.TextField(_("lawful basis"), blank=True)
+    # Orders: the currency of every amount whose row names none (a currency column overrides it).
+    currency = models.CharField(_("currency"), max_length=3, default=base_currency)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

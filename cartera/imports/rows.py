@@ -148,8 +148,6 @@ class RowReader:
                         _("this value is required"),
                         self.header_of.get(key, str(field_map("orders")[key].label)),
                     )
-            if "currency" in data:
-                data["currency"] = data["currency"].upper()
             if "promo_code" in data:
                 data["promo_code"] = data["promo_code"].upper().replace(" ", "")
         else:

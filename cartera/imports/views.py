@@ -111,6 +111,7 @@ def mapping(request: HttpRequest, pk: int) -> HttpResponse:
                 lawful_basis=form.cleaned_data["lawful_basis"],
                 save_as=form.cleaned_data["save_as"],
                 mapping_read=form.mapping_read_value(),
+                currency=form.currency(),
             )
             if request.POST.get("action") == "preview":
                 read = form.cleaned_data["mapping_read"]

@@ -19,8 +19,14 @@ from cartera.insights.models import Backtest, CustomerMetrics, PortfolioSnapshot
 
 
 def order_arrays() -> OrderArrays:
-    """Every order as (customer id, day, amount) arrays, read without building model objects."""
+    """Every order in the base currency as (customer id, day, amount) arrays, read without building
+    model objects (the others: :func:`other_currencies`)."""
     return storage.read_orders()
+
+
+def other_currencies() -> list[dict[str, Any]]:
+    """The orders the analysis leaves out because they are not in the base currency, per currency."""
+    return storage.other_currencies()
 
 
 def customer_ids() -> npt.NDArray[np.int64]:

@@ -13,16 +13,18 @@ import datetime as dt
 import json
 import sqlite3
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from django.db import connection, transaction
-from django.db.models import FloatField
+from django.db.models import Count, FloatField, Sum
 from django.db.models.functions import Cast
 
 from cartera.core import bulk
 from cartera.core.database import update_planner_statistics
+from cartera.core.money import base_currency
 from cartera.customers.models import Customer
 from cartera.insights.analysis import OrderArrays
 from cartera.insights.models import CustomerMetrics
@@ -32,7 +34,9 @@ from cartera.sales.models import Order
 
 
 def read_orders() -> OrderArrays:
-    """Every order as (customer id, day, amount) arrays, read without building model objects.
+    """Every order in the base currency as (customer id, day, amount) arrays, read without building
+    model objects. Orders in other currencies are left out: the analysis adds amounts up, and adding
+    dollars to euros is wrong (docs/analytics.md, "Currencies"; :func:`other_currencies` counts them).
 
     Rows come in the table's physical order, as a plain scan returns them (the analysis merges
     same-day orders with an unstable sort, so a different order could move sums by a rounding unit).
@@ -50,7 +54,11 @@ def read_orders() -> OrderArrays:
 def _order_arrays_plain() -> OrderArrays:
     # The amount as the database's own double (as the fast paths read it), not a Decimal rounded to cents.
     amount = Cast("amount", FloatField())
-    rows = list(Order.objects.order_by("id").values_list("customer_id", "ordered_on", amount))
+    rows = list(
+        Order.objects.filter(currency=base_currency())
+        .order_by("id")
+        .values_list("customer_id", "ordered_on", amount)
+    )
     if not rows:
         return _empty_orders()
     customers, days, amounts = zip(*rows, strict=True)
@@ -95,23 +103,26 @@ def _order_arrays_sqlite() -> OrderArrays:
         if bounds[0] is None:
             return _empty_orders()
         first, last, low_id, high_id = (int(b) for b in bounds)
+        currency = base_currency()
         if sqlite3.sqlite_version_info < (3, 38, 0) or low_id < 0 or high_id >= 1 << (62 - _DAY_BITS):
-            return _order_rows_sqlite(cursor, "")
+            return _order_rows_sqlite(cursor, "WHERE currency = ?", (currency,))
         key = f"customer_id * {1 << _DAY_BITS} + (unixepoch(ordered_on) / 86400 + {_DAY_SHIFT})"
         chunk_sql = (
             f"SELECT group_concat({key}, ','), group_concat(CAST(round(amount * 100) AS INTEGER), ','), "  # noqa: S608
             "sum(CAST(amount AS REAL) <> round(amount * 100) / 100.0), count(*) "
-            "FROM sales_order WHERE id >= ? AND id < ?"
+            "FROM sales_order WHERE id >= ? AND id < ? AND currency = ?"
         )
         keys, amounts = [], []
         for start in range(first, last + 1, _SQLITE_ROWIDS_PER_QUERY):
             end = start + _SQLITE_ROWIDS_PER_QUERY
-            packed, cents, inexact, count = cursor.execute(chunk_sql, (start, end)).fetchone()
+            packed, cents, inexact, count = cursor.execute(chunk_sql, (start, end, currency)).fetchone()
             if not count:
                 continue
             chunk_keys = np.fromstring(packed, dtype=np.int64, sep=",")
             if inexact or chunk_keys.shape[0] != count:
-                rows = _order_rows_sqlite(cursor, f"WHERE id >= {start} AND id < {end}")
+                rows = _order_rows_sqlite(
+                    cursor, f"WHERE id >= {start} AND id < {end} AND currency = ?", (currency,)
+                )
                 keys.append((rows.customer_ids << _DAY_BITS) + rows.days.astype(np.int64) + _DAY_SHIFT)
                 amounts.append(rows.amounts)
                 continue
@@ -129,11 +140,11 @@ def _order_arrays_sqlite() -> OrderArrays:
     )
 
 
-def _order_rows_sqlite(cursor: sqlite3.Cursor, where: str) -> OrderArrays:
+def _order_rows_sqlite(cursor: sqlite3.Cursor, where: str, params: tuple[Any, ...]) -> OrderArrays:
     """Orders as plain rows that numpy consumes from the driver (the general, slower way)."""
     sql = f"SELECT customer_id, {_sqlite_day_expr()}, CAST(amount AS REAL) FROM sales_order {where}"  # noqa: S608
     row = np.dtype([("customer", np.int64), ("day", np.int64), ("amount", np.float64)])
-    table = np.fromiter(cursor.execute(sql), dtype=row)
+    table = np.fromiter(cursor.execute(sql, params), dtype=row)
     return OrderArrays(
         customer_ids=table["customer"].copy(),
         days=table["day"].astype("datetime64[D]"),
@@ -170,8 +181,9 @@ def _order_arrays_postgres() -> OrderArrays:
     """
     chunk_sql = (
         "SELECT string_agg(int8send(customer_id::int8) || int4send((ordered_on - DATE '1970-01-01')::int4)"
-        " || float8send(amount::float8), ''::bytea) FROM sales_order WHERE ctid >= %s::tid"
+        " || float8send(amount::float8), ''::bytea) FROM sales_order WHERE currency = %s AND ctid >= %s::tid"
     )
+    currency = base_currency()
     parts: list[npt.NDArray[Any]] = []
     # The page ranges are read by several queries: one snapshot for all of them, or an order updated
     # meanwhile (its new version on another page) could be read twice or not at all.
@@ -185,10 +197,10 @@ def _order_arrays_postgres() -> OrderArrays:
         for k, start in enumerate(starts):
             # The last range is open, so that pages added since the size was read are read too.
             if k + 1 < len(starts):
-                params = [f"({start},0)", f"({starts[k + 1]},0)"]
+                params = [currency, f"({start},0)", f"({starts[k + 1]},0)"]
                 cursor.execute(chunk_sql + " AND ctid < %s::tid", params, binary=True)
             else:
-                cursor.execute(chunk_sql, [f"({start},0)"], binary=True)
+                cursor.execute(chunk_sql, [currency, f"({start},0)"], binary=True)
             data = cursor.fetchone()[0]
             if data:
                 parts.append(np.frombuffer(data, dtype=_PG_ORDER_ROW))
@@ -200,6 +212,26 @@ def _order_arrays_postgres() -> OrderArrays:
         days=table["day"].astype(np.int64).astype("datetime64[D]"),
         amounts=table["amount"].astype(np.float64),
     )
+
+
+def other_currencies() -> list[dict[str, Any]]:
+    """The orders the analysis leaves out, per currency: ``[{"currency", "orders", "customers",
+    "amount"}]``, most orders first; empty when every order is in the base currency."""
+    rows = (
+        Order.objects.exclude(currency=base_currency())
+        .values("currency")
+        .annotate(orders=Count("id"), customers=Count("customer_id", distinct=True), amount=Sum("amount"))
+        .order_by("-orders", "currency")
+    )
+    return [
+        {
+            "currency": r["currency"],
+            "orders": r["orders"],
+            "customers": r["customers"],
+            "amount": str(Decimal(r["amount"] or 0).quantize(Decimal("0.01"))),
+        }
+        for r in rows
+    ]
 
 
 def read_customer_ids() -> npt.NDArray[np.int64]:

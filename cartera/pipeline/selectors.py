@@ -772,7 +772,10 @@ def source_attribution(*, user: Any) -> Attribution:
     from cartera.sales.models import Order
 
     customers = restrict(Customer.objects.all(), user)
-    orders = restrict(Order.objects.all(), user)
+    from cartera.core.money import base_currency
+
+    # Revenue adds amounts up: the orders in the base currency only, like the analysis.
+    orders = restrict(Order.objects.filter(currency=base_currency()), user)
     won = restrict(Opportunity.objects.filter(status=OpportunityStatus.WON, customer__isnull=False), user)
     source_labels: dict[Any, str] = {value: str(label) for value, label in Source.choices}
     # No ordering: the model's own (by date) would make every answer distinct.

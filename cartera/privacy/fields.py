@@ -95,7 +95,7 @@ FIELDS: dict[str, dict[str, How]] = {
     "segments.personasuggestionrun": {"created_at": K, "model": K, "suggestions": K},
     "segments.portfoliofigures": {
         "taken_on": K, "snapshot_computed_at": K, "computed_at": K, "cohorts": K, "rfm": K, "rfm_moves": K,
-        "abc": K, "pareto": K, "at_risk_ids": K, "stages": K,
+        "abc": K, "pareto": K, "at_risk_ids": K, "stages": K, "other_currencies": K,
     },
     "imports.importmapping": {
         "name": K, "kind": K, "columns": K, "options": K, "created_at": K, "updated_at": K,
@@ -104,6 +104,7 @@ FIELDS: dict[str, dict[str, How]] = {
         "kind": K, "status": K, "file_name": K, "stored_path": T, "file_sha256": K, "headers": K, "columns": K,
         "options": K, "duplicate_policy": K, "source": K, "source_detail": K, "lawful_basis": K,
         "created_at": K, "updated_at": K, "started_at": K, "finished_at": K, "report": K, "message": K,
+        "currency": K,
     },
     # ``previous`` holds the customer's values before an import changed them (for rollback).
     # ``conflict`` says why a rollback kept the row (an owner's name at most: team data).

@@ -177,7 +177,8 @@ class PortfolioFigures(models.Model):
     ``abc`` counts and revenue per class; ``pareto`` the cumulative revenue curve;
     ``at_risk_ids`` the customers with the most value at risk, best first; ``stages`` the number of
     customers per stage when the figures were computed (the dashboard's cards: counting a million
-    customers per page view is what the dashboard must not do).
+    customers per page view is what the dashboard must not do); ``other_currencies`` the orders in
+    another currency than the base one, which every figure leaves out (``None``: not counted yet).
     """
 
     taken_on = models.DateField(_("date"), unique=True)
@@ -190,6 +191,7 @@ class PortfolioFigures(models.Model):
     pareto = models.JSONField(default=dict)
     at_risk_ids = models.JSONField(default=list)
     stages = models.JSONField(default=dict)
+    other_currencies = models.JSONField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("portfolio figures")

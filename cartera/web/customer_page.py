@@ -23,6 +23,7 @@ from cartera.activity import services as activity_services
 from cartera.activity.forms import InteractionForm, TaskForm
 from cartera.activity.models import Interaction, Outcome, Task
 from cartera.core.http import HtmxHttpRequest
+from cartera.core.money import base_currency
 from cartera.core.scoping import Action, can, get_for_user, require, restrict, sees_every_row
 from cartera.customers import selectors as customer_selectors
 from cartera.customers import services as customer_services
@@ -37,6 +38,7 @@ from cartera.privacy.selectors import privacy_panel
 from cartera.sales import services as sales_services
 from cartera.sales.forms import OrderForm
 from cartera.sales.models import Order
+from cartera.sales.selectors import other_currencies_of
 from cartera.surveys.selectors.surveys import latest_answers, unhappy_reason
 from cartera.web.selectors import customer_timeline
 
@@ -78,7 +80,7 @@ def _fit_context(request: HttpRequest, customer: Customer) -> dict[str, object]:
 # The customer page's quick forms, empty, by their name in the template.
 QUICK_FORMS: dict[str, Callable[[HttpRequest, Customer], BaseForm]] = {
     "interaction_form": lambda request, customer: InteractionForm(),
-    "order_form": lambda request, customer: OrderForm(initial={"currency": "EUR"}),
+    "order_form": lambda request, customer: OrderForm(initial={"currency": base_currency()}),
     "task_form": lambda request, customer: TaskForm(user=request.user),  # type: ignore[arg-type]
     "stage_form": lambda request, customer: StageChangeForm(initial={"stage": customer.stage}),
 }
@@ -98,6 +100,7 @@ def _status_context(request: HttpRequest, customer: Customer) -> dict[str, objec
         "status_reason": reason,
         "prediction_hint": prediction_hint(),
         "survey_answer": latest,
+        "other_currencies": other_currencies_of(customer_id=customer.pk),
     }
 
 

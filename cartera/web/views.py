@@ -42,6 +42,9 @@ def home(request: HttpRequest) -> HttpResponse:
             "trend": board.months,
             "abc": board.abc,
             "cohorts": board.cohorts,
+            # Orders in other currencies than the base one, left out of every figure (counted when
+            # the figures were computed).
+            "other_currencies": (figures.other_currencies or []) if figures is not None else [],
         },
     )
 

@@ -17,6 +17,12 @@ def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _in_english(monkeypatch):
+    """These tests read the English messages: the command speaks ``CARTERA_LANG`` (see the last test)."""
+    monkeypatch.setenv("CARTERA_LANG", "en")
+
+
 def test_creates_a_user_with_the_role(db):
     out = StringIO()
     call_command(
@@ -79,3 +85,14 @@ def test_without_a_terminal_asks_for_stdin(db, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     with pytest.raises(CommandError, match="password-stdin"):
         call_command("createuser", "pepe", "--role", "sales_rep")
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [("es", ("Contraseña rechazada: ", "demasiado corta")), ("en", ("Password refused: ", "too short"))],
+)
+def test_one_language_for_the_refusal_and_its_reasons(db, language, words):
+    # The framing is the command's, the reasons Django's password validators': the same language.
+    with pytest.raises(CommandError) as refused:
+        call_command("createuser", "pepe", "--role", "sales_rep", "--password", "123", "--lang", language)
+    assert all(w in str(refused.value) for w in words), str(refused.value)

@@ -51,6 +51,8 @@ def test_order_crud(owner, owner_api, manager_api, customer):
         ("ordered_on", "2026-02-30"),
         ("ordered_on", "05/01/2026"),
         ("channel", "fax"),
+        ("currency", "ZZZ"),
+        ("currency", "$"),
     ],
 )
 def test_invalid_orders_are_422_and_nothing_is_saved(owner_api, customer, field, value):

@@ -227,7 +227,7 @@ def test_cli_import_and_export(manager, customer, tmp_path):
     path = tmp_path / "c.csv"
     path.write_text("Nombre;Email\nAna;ana@example.es\n", encoding="utf-8")
     out = io.StringIO()
-    call_command("import", str(path), "--user", "manager", "--dry-run", stdout=out)
+    call_command("import", str(path), "--user", "manager", "--dry-run", "--lang", "en", stdout=out)
     assert "1 would be created" in out.getvalue() and Customer.objects.count() == 1
     call_command("import", str(path), "--user", "manager", "--map", "Nombre=first_name", stdout=io.StringIO())
     assert Customer.objects.count() == 2

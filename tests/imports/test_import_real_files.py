@@ -64,10 +64,10 @@ def test_columns_with_no_target_are_listed_on_the_pages(client, manager, start_j
 def test_the_command_line_lists_the_columns_it_leaves_out(manager, tmp_path):
     path = tmp_path / "clientes.csv"
     path.write_bytes(SPANISH_CUSTOMERS.encode("cp1252"))
-    out = _cli(path, "--dry-run")
+    out = _cli(path, "--dry-run", "--lang", "en")
     assert out.count("Not imported: Importe total") == 2  # before the run, and in its summary
     # Leaving a column out on purpose is said the same way.
-    out = _cli(path, "--dry-run", "--map", "Población=")
+    out = _cli(path, "--dry-run", "--map", "Población=", "--lang", "en")
     assert "Not imported: Población, Importe total" in out
 
 
@@ -224,9 +224,9 @@ ORDERS = (
 def test_an_order_history_creates_the_customers_it_names(manager, tmp_path):
     path = tmp_path / "pedidos.csv"
     path.write_bytes(ORDERS.encode("cp1252"))
-    out = _cli(path, "--kind", "orders", "--dry-run", "--create-customers")
+    out = _cli(path, "--kind", "orders", "--dry-run", "--create-customers", "--lang", "en")
     assert "Customers would be created from the orders: 2." in out and Customer.objects.count() == 0
-    out = _cli(path, "--kind", "orders", "--create-customers")
+    out = _cli(path, "--kind", "orders", "--create-customers", "--lang", "en")
     assert "Customers were created from the orders: 2." in out
     jose = Customer.objects.get(email="jose@example.es")
     assert (jose.first_name, jose.last_name, jose.stage, jose.owner) == (
@@ -249,9 +249,9 @@ def test_an_order_history_creates_the_customers_it_names(manager, tmp_path):
 def test_without_the_option_the_error_line_shows_the_failing_value(manager, tmp_path):
     path = tmp_path / "pedidos.csv"
     path.write_bytes(ORDERS.encode("cp1252"))
-    out = _cli(path, "--kind", "orders", "--dry-run")
-    assert "row 2 Código cliente 'C-001': ningún cliente coincide" in out
-    assert "row 4 Código cliente 'C-002'" in out
+    out = _cli(path, "--kind", "orders", "--dry-run", "--lang", "es")
+    assert "fila 2 Código cliente 'C-001': ningún cliente coincide" in out
+    assert "fila 4 Código cliente 'C-002'" in out
 
 
 def test_a_customer_code_alone_names_the_new_customer(manager, start_job):
@@ -340,7 +340,7 @@ def test_the_command_line_says_unchanged(manager, tmp_path):
     path = tmp_path / "clientes.csv"
     path.write_bytes(SPANISH_CUSTOMERS.encode("cp1252"))
     _cli(path)
-    out = _cli(path, "--on-duplicate", "update_empty")
+    out = _cli(path, "--on-duplicate", "update_empty", "--lang", "en")
     assert "0 updated, 2 unchanged" in out
 
 

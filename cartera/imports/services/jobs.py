@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import uuid
@@ -18,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from cartera.accounts.models import User
 from cartera.core.concurrency import check_version
+from cartera.core.money import read_currency
 from cartera.core.scoping import can, restrict
 from cartera.customers.models import Customer
 from cartera.imports.fields import suggest_columns
@@ -100,13 +102,20 @@ def import_job_configure(
     lawful_basis: str = "",
     save_as: str = "",
     mapping_read: tuple[int, str] | None = None,
+    currency: str = "",
 ) -> ImportJob:
     """Set how the file is read and what happens to duplicates; optionally save the mapping by name
     (``mapping_read``: the saved mapping the editor started from and its version, see
-    :func:`import_mapping_save`)."""
+    :func:`import_mapping_save`). ``currency`` (orders): the ISO 4217 code of amounts whose row
+    names none; empty keeps the job's (the base currency, unless a saved mapping said otherwise)."""
     if not import_job_configurable(job=job):
         raise ValidationError(_("This import has already started."))
     check_columns(kind=job.kind, headers=job.headers, columns=columns)
+    if currency:
+        try:
+            job.currency = read_currency(currency)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
     if options.get("create_customers") and not can(actor, Customer, "add"):
         raise ValidationError(_("You may not create customers, so an import cannot create them for you."))
     job.columns = {h: f for h, f in columns.items() if f and h in job.headers}
@@ -118,12 +127,15 @@ def import_job_configure(
     job.status = JobStatus.UPLOADED
     job.save()
     if save_as.strip():
+        saved_options = dict(job.options)
+        if job.kind == ImportKind.ORDERS:
+            saved_options["currency"] = job.currency
         import_mapping_save(
             actor=actor,
             name=save_as,
             kind=job.kind,
             columns=job.columns,
-            options=job.options,
+            options=saved_options,
             read=mapping_read,
         )
     return job
@@ -176,10 +188,16 @@ def import_mapping_save(
 
 
 def import_mapping_apply(*, job: ImportJob, mapping: ImportMapping) -> ImportJob:
-    """Use a saved mapping for a new file: the columns it knows, and its options."""
+    """Use a saved mapping for a new file: the columns it knows, and its options (an order mapping's
+    currency too)."""
     job.columns = {h: f for h, f in mapping.columns.items() if h in job.headers}
-    job.options = {**job.options, **mapping.options}
-    job.save(update_fields=["columns", "options", "updated_at"])
+    options = dict(mapping.options)
+    saved_currency = str(options.pop("currency", "") or "")
+    job.options = {**job.options, **options}
+    if job.kind == ImportKind.ORDERS and saved_currency:
+        with contextlib.suppress(ValueError):
+            job.currency = read_currency(saved_currency)
+    job.save(update_fields=["columns", "options", "currency", "updated_at"])
     return job
 
 

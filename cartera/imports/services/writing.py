@@ -10,7 +10,6 @@ import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from django.conf import settings
 from django.db import connections, router
 from django.db.models import (
     BooleanField,
@@ -321,7 +320,7 @@ class Writing(RunState):
                         customer_id=item.target_id or 0,
                         ordered_on=data["ordered_on"],
                         amount=data["amount"],
-                        currency=data.get("currency") or settings.CARTERA_DEFAULT_CURRENCY,
+                        currency=data.get("currency") or self.job.currency,
                         channel=data.get("channel") or "",
                         category=data.get("category") or "",
                         source=ORDER_SOURCE,

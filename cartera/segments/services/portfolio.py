@@ -99,6 +99,7 @@ def figures_refresh(
                 },
                 "at_risk_ids": _at_risk_ids(),
                 "stages": stage_counts(),
+                "other_currencies": insights_selectors.other_currencies(),
             },
         )
         PortfolioFigures.objects.exclude(pk=result.pk).delete()
@@ -121,6 +122,10 @@ def figures_current() -> PortfolioFigures | None:
         # Figures computed before they held the stage counts: add them once, without the rest.
         current.stages = stage_counts()
         current.save(update_fields=["stages"])
+    if current is not None and current.other_currencies is None:
+        # Figures computed before they listed the orders left out: the same, once.
+        current.other_currencies = insights_selectors.other_currencies()
+        current.save(update_fields=["other_currencies"])
     return current or figures_refresh(snapshot=PortfolioSnapshot.objects.get(pk=snapshot.pk))
 
 

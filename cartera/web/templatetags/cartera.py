@@ -27,15 +27,24 @@ def percent(value: float | int | str | None, fraction: str = "") -> str:
 
 
 @register.filter
-def money(value: object, currency: str = "EUR") -> str:
-    """An amount as the page's language writes money ("1.234,56 €" / "€1,234.56"); see core/money.py."""
-    return format_money(value, currency or "EUR")  # type: ignore[arg-type]
+def money(value: object, currency: str = "") -> str:
+    """An amount as the page's language writes money ("1.234,56 €" / "€1,234.56"); see core/money.py.
+    Without a currency (the analysis' sums), the base currency: the only one the analysis adds up."""
+    return format_money(value, currency or None)  # type: ignore[arg-type]
 
 
 @register.filter
-def money0(value: object, currency: str = "EUR") -> str:
+def money0(value: object, currency: str = "") -> str:
     """Like :func:`money`, rounded to whole units, for summary figures ("2.000.265 €")."""
-    return format_money(value, currency or "EUR", decimals=0)  # type: ignore[arg-type]
+    return format_money(value, currency or None, decimals=0)  # type: ignore[arg-type]
+
+
+@register.simple_tag
+def base_currency() -> str:
+    """The currency the analysis adds up (``{% base_currency as base %}``): see core/money.py."""
+    from cartera.core.money import base_currency as base
+
+    return base()
 
 
 @register.simple_tag(takes_context=True)

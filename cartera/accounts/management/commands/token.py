@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
 from cartera.accounts.models import ApiToken, TokenScope, User
 from cartera.accounts.services import api_token_create, api_token_revoke
+from cartera.core.commands import LanguageCommand
 
 
 def _user(username: str) -> User:
@@ -23,7 +24,7 @@ def _user(username: str) -> User:
         raise CommandError(f"no user named {username!r}") from exc
 
 
-class Command(BaseCommand):
+class Command(LanguageCommand):
     help = "Create, list and revoke personal API tokens."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -19,15 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.http import Http404
 
 from cartera.accounts.models import User
 from cartera.campaigns import selectors, services
 from cartera.campaigns.models import Campaign
+from cartera.core.commands import LanguageCommand
 
 
-class Command(BaseCommand):
+class Command(LanguageCommand):
     help = "Reactivation campaigns: list, review who would receive them, send, pause, resume, results."
 
     def add_arguments(self, parser: Any) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
+from cartera.core.commands import LanguageCommand
 from cartera.core.database import update_planner_statistics
 
 
-class Command(BaseCommand):
+class Command(LanguageCommand):
     help = "Refresh the database's planner statistics (ANALYZE; VACUUM (ANALYZE) on PostgreSQL)."
 
     def handle(self, *args: Any, **options: Any) -> None:

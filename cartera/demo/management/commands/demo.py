@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import IO, Any, cast
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from cartera.core.commands import LanguageCommand
 from cartera.customers.models import Customer
 from cartera.demo.generator import (
     BIG_CUSTOMERS,
@@ -20,7 +21,7 @@ from cartera.demo.generator import (
 )
 
 
-class Command(BaseCommand):
+class Command(LanguageCommand):
     help = (
         "Generate a deterministic demo portfolio (customers, companies, three years of orders, "
         "interactions, tasks) and the demo users. The customer file must be empty."

@@ -1,4 +1,7 @@
-"""``cartera import FILE``: check or import a customer, order or interaction file, with progress."""
+"""``cartera import FILE``: check or import a customer, order or interaction file, with progress.
+
+Everything it prints (summary, row messages, errors) is in one language: ``--lang``, else
+``CARTERA_LANG``, else the default language (:mod:`cartera.core.commands`)."""
 
 from __future__ import annotations
 
@@ -6,13 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+from cartera.core.commands import LanguageCommand
 
-class Command(BaseCommand):
+
+class Command(LanguageCommand):
     help = "Import a CSV, XLSX, ODS or vCard file (--dry-run checks it and writes nothing)."
 
     def add_arguments(self, parser: Any) -> None:
@@ -33,6 +40,13 @@ class Command(BaseCommand):
             action="store_true",
             help="orders: create the customers the portfolio lacks from the order rows",
         )
+        parser.add_argument(
+            "--currency",
+            default="",
+            metavar="CODE",
+            help="orders: ISO 4217 code of the amounts whose row names none (default: "
+            "CARTERA_DEFAULT_CURRENCY); a currency column overrides it row by row",
+        )
         parser.add_argument("--save-mapping", default="", metavar="NAME")
         parser.add_argument(
             "--on-duplicate", default="skip", choices=["skip", "update_empty", "overwrite", "create"]
@@ -49,11 +63,17 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from cartera.accounts.models import User
         from cartera.imports import selectors, services
+        from cartera.imports.models import ImportKind
 
         console = Console(file=self.stdout, width=100)  # type: ignore[arg-type]
+
+        def say(text: str) -> None:
+            console.print(escape(text))
+
         user = User.objects.filter(username=options["user"], is_active=True).first()
         if user is None:
-            raise CommandError(f"No active user {options['user']!r}.")
+            raise CommandError(_("No active user “%(user)s”.") % {"user": options["user"]})
+        self.speak_as(user)
         try:
             if options["rollback"] or options["resume"]:
                 try:
@@ -62,21 +82,32 @@ class Command(BaseCommand):
                     )
                 except (Http404, PermissionDenied) as exc:
                     raise CommandError(
-                        f"{user} has no import {options['rollback'] or options['resume']}."
+                        _("%(user)s has no import %(id)s.")
+                        % {"user": user, "id": options["rollback"] or options["resume"]}
                     ) from exc
                 if options["rollback"]:
                     job = services.import_job_rollback(actor=user, job=job)
-                    console.print(f"Import {job.pk} rolled back. {job.message}")
+                    say(_("Import %(id)s rolled back. %(message)s") % {"id": job.pk, "message": job.message})
                     for record in selectors.rollback_conflicts(user=user, job=job)[:100]:
-                        console.print(
-                            f"  kept {record.model} {record.object_id} (row {record.row_number}): {record.conflict}"
+                        say(
+                            "  "
+                            + _("kept %(model)s %(id)s (row %(row)s): %(reason)s")
+                            % {
+                                "model": record.model,
+                                "id": record.object_id,
+                                "row": record.row_number,
+                                "reason": record.conflict,
+                            }
                         )
                     return
             else:
                 if not options["file"]:
-                    raise CommandError("Give a FILE, --resume or --rollback.")
+                    raise CommandError(_("Give a FILE, --resume or --rollback."))
                 if not selectors.can_import(user, options["kind"]):
-                    raise CommandError(f"{user} may not import {options['kind']}.")
+                    raise CommandError(
+                        _("%(user)s may not import %(kind)s.")
+                        % {"user": user, "kind": str(ImportKind(options["kind"]).label).lower()}
+                    )
                 job = services.import_job_create_from_path(
                     actor=user, path=options["file"], kind=options["kind"]
                 )
@@ -88,7 +119,7 @@ class Command(BaseCommand):
                         .first()
                     )
                     if saved is None:
-                        raise CommandError(f"No saved mapping {options['mapping']!r}.")
+                        raise CommandError(_("No saved mapping “%(name)s”.") % {"name": options["mapping"]})
                     job = services.import_mapping_apply(job=job, mapping=saved)
                     columns = dict(job.columns)
                 for item in options["map"]:
@@ -110,20 +141,29 @@ class Command(BaseCommand):
                         source_detail=options["source_detail"],
                         lawful_basis=options["lawful_basis"],
                         save_as=options["save_mapping"],
+                        currency=options["currency"],
                     )
                 except ValidationError:
                     services.import_job_abandon(actor=user, job=job)
                     raise
-                console.print("Columns: " + ", ".join(f"{h} → {f}" for h, f in job.columns.items()))
+                say(
+                    _("Columns: %(columns)s")
+                    % {"columns": ", ".join(f"{h} → {f}" for h, f in job.columns.items())}
+                )
+                if job.kind == ImportKind.ORDERS:
+                    say(
+                        _("Currency of the amounts whose row names none: %(currency)s.")
+                        % {"currency": job.currency}
+                    )
                 ignored = services.ignored_columns(job)
                 if ignored:
-                    console.print("Not imported: " + ", ".join(ignored))
+                    say(_("Not imported: %(columns)s") % {"columns": ", ".join(ignored)})
             with Progress(
                 "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                 console=console,
             ) as bar:  # fmt: skip
                 task = bar.add_task(
-                    "Checking" if options["dry_run"] else "Importing", total=job.total_rows or None
+                    _("Checking") if options["dry_run"] else _("Importing"), total=job.total_rows or None
                 )
 
                 def progress(done: int, total: int) -> None:
@@ -133,21 +173,64 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError(exc.messages[0]) from exc
         r = job.report
-        verb = "would be" if options["dry_run"] else "were"
-        console.print(
-            f"Job {job.pk}: {r.get('rows', 0)} rows; {r['create']} {verb} created, {r['update']} updated, "
-            f"{r.get('unchanged', 0)} unchanged, {r['duplicate']} duplicates, {r['skip']} skipped, "
-            f"{r['error']} with errors."
-        )
+        counts = {
+            "id": job.pk,
+            "rows": r.get("rows", 0),
+            "create": r["create"],
+            "update": r["update"],
+            "unchanged": r.get("unchanged", 0),
+            "duplicate": r["duplicate"],
+            "skip": r["skip"],
+            "error": r["error"],
+        }
+        if options["dry_run"]:
+            say(
+                _(
+                    "Job %(id)s: %(rows)s rows; %(create)s would be created, %(update)s updated, "
+                    "%(unchanged)s unchanged, %(duplicate)s duplicates, %(skip)s skipped, "
+                    "%(error)s with errors."
+                )
+                % counts
+            )
+        else:
+            say(
+                _(
+                    "Job %(id)s: %(rows)s rows; %(create)s were created, %(update)s updated, "
+                    "%(unchanged)s unchanged, %(duplicate)s duplicates, %(skip)s skipped, "
+                    "%(error)s with errors."
+                )
+                % counts
+            )
         if r.get("customers"):
-            console.print(f"Customers {verb} created from the orders: {r['customers']}.")
+            if options["dry_run"]:
+                text = _("Customers would be created from the orders: %(n)s.")
+            else:
+                text = _("Customers were created from the orders: %(n)s.")
+            say(text % {"n": r["customers"]})
         if r.get("ignored"):
-            console.print("Not imported: " + ", ".join(r["ignored"]))
+            say(_("Not imported: %(columns)s") % {"columns": ", ".join(r["ignored"])})
         for error in selectors.rejected_rows(user=user, job=job)[:20]:
-            console.print(f"  row {error.row_number} {error.column} {error.value!r}: {error.reason}")
+            say(
+                "  "
+                + _("row %(row)s %(column)s %(value)s: %(reason)s")
+                % {
+                    "row": error.row_number,
+                    "column": error.column,
+                    "value": repr(error.value),
+                    "reason": error.reason,
+                }
+            )
         for note in selectors.row_notes(user=user, job=job)[:50]:
-            customer = f" customer #{note.customer_id}" if note.customer_id else ""
+            customer = _(" customer #%(id)s") % {"id": note.customer_id} if note.customer_id else ""
             cell = f" {note.column} {note.value!r}" if note.column else ""
-            console.print(
-                f"  row {note.row_number} {note.get_outcome_display()}{customer}{cell}: {note.reason}"
+            say(
+                "  "
+                + _("row %(row)s %(outcome)s%(customer)s%(cell)s: %(reason)s")
+                % {
+                    "row": note.row_number,
+                    "outcome": note.get_outcome_display(),
+                    "customer": customer,
+                    "cell": cell,
+                    "reason": note.reason,
+                }
             )

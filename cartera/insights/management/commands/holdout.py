@@ -7,10 +7,11 @@ import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from rich.console import Console
 from rich.table import Table
 
+from cartera.core.commands import LanguageCommand
 from cartera.insights.services import backtest_run
 
 
@@ -22,7 +23,7 @@ def _num(value: float | None, places: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{places}f}"
 
 
-class Command(BaseCommand):
+class Command(LanguageCommand):
     help = (
         "Calibrate the purchase models on the orders up to a cut-off, predict the following period and "
         "compare with what customers really did: total error, mean by calibration purchases, AUC of every "

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from cartera.core.commands import LanguageCommand
 from cartera.insights.models import RefreshRun
 from cartera.insights.services import (
     RefreshAlreadyRunning,
@@ -17,7 +18,7 @@ from cartera.insights.services import (
 from cartera.insights.tasks import refresh_insights
 
 
-class Command(BaseCommand):
+class Command(LanguageCommand):
     help = "Recompute every customer's metrics (status, P(alive), CLV, RFM, ABC) and the portfolio snapshot."
 
     def add_arguments(self, parser: Any) -> None:

@@ -12,10 +12,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.http import Http404
 
 from cartera.accounts.models import User
+from cartera.core.commands import LanguageCommand
 from cartera.core.scoping import get_for_user
 from cartera.customers.models import Customer
 from cartera.privacy import services
@@ -23,7 +24,7 @@ from cartera.privacy.retention import retention_run
 from cartera.privacy.tasks import retention_schedule, run_retention
 
 
-class Command(BaseCommand):
+class Command(LanguageCommand):
     help = "Personal data: export everything held about a person, erase a person, apply retention."
 
     def add_arguments(self, parser: Any) -> None:

@@ -6,14 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from cartera.core.commands import LanguageCommand
 from cartera.surveys.models import Survey
 from cartera.surveys.selectors.audits import score_trends
 from cartera.surveys.services.triggers import triggers_run
 
 
-class Command(BaseCommand):
+class Command(LanguageCommand):
     help = "Run the automatic survey triggers, or list the audit scores by location / channel / employee."
 
     def add_arguments(self, parser: CommandParser) -> None:
