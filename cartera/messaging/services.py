@@ -709,7 +709,7 @@ def _deliver_one(
     """Send one claimed row and record the outcome. ``prepared`` holds messages built ahead (by row);
     ``upcoming``, the row sent next, is built into it while the server reads this one."""
     prepared = {} if prepared is None else prepared
-    email, payload = prepared.pop(row.pk, None) or (build_email(row), None)
+    email, payload = prepared.pop(row.pk) if row.pk in prepared else (build_email(row), None)
 
     def meanwhile() -> None:
         if upcoming is not None and upcoming.pk not in prepared:
