@@ -294,20 +294,15 @@ def _check_ready(campaign: Campaign, messages: list[CampaignMessage]) -> None:
 
 def _unique_codes(prefix: str, count: int) -> list[str]:
     codes: set[str] = set()
+    # The codes already made with this start (one query, however many are wanted; usually none).
+    taken = set(PromotionCode.objects.filter(code__startswith=f"{prefix}-").values_list("code", flat=True))
     while len(codes) < count:
         batch = {
             f"{prefix}-{''.join(secrets.choice(CODE_ALPHABET) for _ in range(6))}"
             for _ in range(count - len(codes))
         }
-        listed = sorted(batch)
-        taken: set[str] = set()
-        for start in range(0, len(listed), WRITE_CHUNK):
-            taken.update(
-                PromotionCode.objects.filter(code__in=listed[start : start + WRITE_CHUNK]).values_list(
-                    "code", flat=True
-                )
-            )
         codes |= batch - taken
+
     return sorted(codes)
 
 
@@ -406,8 +401,8 @@ def _create_codes(campaign: Campaign, treated: list[Recipient]) -> None:
         return
     ops = connection.ops
     discount = ops.adapt_decimalfield_value(campaign.promo_discount, 5, 2)
-    valid_from = ops.adapt_datefield_value(common["valid_from"])
-    valid_until = ops.adapt_datefield_value(common["valid_until"])
+    valid_from = ops.adapt_datefield_value(timezone.localdate())
+    valid_until = ops.adapt_datefield_value(campaign.promo_valid_until)
     created = ops.adapt_datetimefield_value(timezone.now())
     rows = [
         (
