@@ -8,9 +8,10 @@ anything is sent.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -72,9 +73,28 @@ def problems(text: str) -> list[Problem]:
     return found
 
 
-def render(text: str, values: dict[str, str]) -> str:
+def render(text: str, values: Mapping[str, str]) -> str:
     """``text`` with each ``{{ variable }}`` replaced by its value (checked with :func:`problems` first)."""
-    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), text)
+    return compile_template(text)(values)
+
+
+@functools.lru_cache(maxsize=256)
+def compile_template(text: str) -> Callable[[Mapping[str, str]], str]:
+    """``text`` split once into its fixed pieces and variables: a function that fills it in for one
+    recipient (what :func:`render` does, without searching the text again for each of them)."""
+    parts = PLACEHOLDER.split(text)  # fixed text, variable, fixed text, variable, ..., fixed text
+    fixed, names = parts[0::2], parts[1::2]
+    if not names:
+        return lambda values: text
+
+    def fill(values: Mapping[str, str]) -> str:
+        out = [fixed[0]]
+        for name, after in zip(names, fixed[1:], strict=True):
+            out.append(values.get(name, ""))
+            out.append(after)
+        return "".join(out)
+
+    return fill
 
 
 @dataclass
@@ -123,6 +143,71 @@ def facts_for(customer_ids: Iterable[int], chunk: int = 2000) -> dict[int, Facts
         for pk, counter in categories.items():
             facts[pk].favourite = counter.most_common(1)[0][0]
     return facts
+
+
+class ValuesMaker:
+    """:func:`values_for` for many recipients: each date, amount and discount is written once per
+    language (the formatting, and switching the active language for it, are the costly part) and
+    reused for every recipient who has the same one. Gives exactly what :func:`values_for` gives."""
+
+    def __init__(self) -> None:
+        self._dates: dict[tuple[str, Any], str] = {}
+        self._money: dict[tuple[str, Decimal, str], str] = {}
+        self._discounts: dict[tuple[str, Decimal], str] = {}
+
+    def _date(self, language: str, value: Any) -> str:
+        if not value:
+            return ""
+        key = (language, value)
+        found = self._dates.get(key)
+        if found is None:
+            with translation.override(language):
+                found = self._dates[key] = formats.date_format(value)
+        return found
+
+    def _amount(self, language: str, amount: Decimal | None, currency: str) -> str:
+        if amount is None:
+            return ""
+        key = (language, amount, currency)
+        found = self._money.get(key)
+        if found is None:
+            with translation.override(language):
+                found = self._money[key] = format_money(amount, currency, language=language)
+        return found
+
+    def _discount(self, language: str, discount: Decimal | None) -> str:
+        if not discount:
+            return ""
+        key = (language, discount)
+        found = self._discounts.get(key)
+        if found is None:
+            with translation.override(language):
+                found = self._discounts[key] = (
+                    f"{format_amount(discount, decimals=0, language=language)}\u00a0%"
+                )
+        return found
+
+    def __call__(
+        self,
+        fact: Facts,
+        *,
+        language: str,
+        promo_code: str = "",
+        promo_discount: Decimal | None = None,
+        promo_valid_until: Any = None,
+    ) -> dict[str, str]:
+        return {
+            "first_name": fact.first_name,
+            "title": fact.title,
+            "last_purchase_date": self._date(language, fact.last_date),
+            "last_purchase_amount": self._amount(language, fact.last_amount, fact.last_currency),
+            "favourite_category": fact.favourite,
+            "owner_name": fact.owner_name,
+            "owner_signature": "\n".join(part for part in (fact.owner_name, fact.owner_email) if part),
+            "promo_code": promo_code,
+            "promo_discount": self._discount(language, promo_discount),
+            "promo_valid_until": self._date(language, promo_valid_until),
+        }
 
 
 def values_for(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -28,6 +29,7 @@ from cartera.campaigns.models import (
     Recipient,
     Variant,
 )
+from cartera.core import bulk
 from cartera.core.money import base_currency, format_money
 from cartera.core.scoping import ALL_RECORDS_PERMISSION, get_for_user, restrict
 from cartera.insights.models import CustomerMetrics
@@ -470,38 +472,43 @@ def campaign_results(*, campaign: Campaign, user: Any) -> Results:
     bought within the window and the revenue; the lift of treated over control with 95% intervals
     (Newcombe/Wilson for the rate, bootstrap for revenue per recipient); the cumulative repurchase
     curves for the chart. A sales rep sees only their own customers' part."""
+    audience = recipients_for(user=user, campaign=campaign).exclude(group=Group.EXCLUDED)
     recipients = list(
-        recipients_for(user=user, campaign=campaign)
-        .exclude(group=Group.EXCLUDED)
-        .values_list("pk", "customer_id", "message_id", "variant_id", "group", "replied_at")
+        audience.order_by("pk").values_list(
+            "pk", "customer_id", "message_id", "variant_id", "group", "replied_at"
+        )
     )
     scoped = not user.has_perm(ALL_RECORDS_PERMISSION)
     if campaign.sent_at is None:
         return Results(lines=[], lifts=[], chart=[], window_ends=None, scoped=scoped)
     start = timezone.localdate(campaign.sent_at)
     end = start + dt.timedelta(days=campaign.window_days)
-    ids = [r[1] for r in recipients]
     first_day: dict[int, int] = {}
     revenue: dict[int, Decimal] = defaultdict(Decimal)
     redeemed: set[int] = set()
     source = f"campaigns.campaign:{campaign.pk}"
+    # One query for the orders of the whole audience in the window (the audience as a subquery, not
+    # its ids sent back in chunks).
     base = base_currency()
-    for chunk_start in range(0, len(ids), CHUNK):
-        orders = Order.objects.filter(
-            customer_id__in=ids[chunk_start : chunk_start + CHUNK], ordered_on__gte=start, ordered_on__lte=end
-        ).values_list("customer_id", "ordered_on", "amount", "currency", "promotion__source")
-        for customer_id, ordered_on, amount, currency, promo_source in orders:
-            day = (ordered_on - start).days
-            first_day[customer_id] = min(day, first_day.get(customer_id, day))
-            # Revenue adds amounts up: the base currency's only, like the analysis (a purchase in
-            # another currency still counts as a purchase).
-            if currency == base:
-                revenue[customer_id] += amount
-            if promo_source == source:
-                redeemed.add(customer_id)
+    orders = Order.objects.filter(
+        customer_id__in=audience.values("customer_id"), ordered_on__gte=start, ordered_on__lte=end
+    ).values_list("customer_id", "ordered_on", "amount", "currency", "promotion__source")
+    for customer_id, ordered_on, amount, currency, promo_source in orders.iterator(chunk_size=CHUNK):
+        day = (ordered_on - start).days
+        first_day[customer_id] = min(day, first_day.get(customer_id, day))
+        # Revenue adds amounts up: the base currency's only, like the analysis (a purchase in
+        # another currency still counts as a purchase).
+        if currency == base:
+            revenue[customer_id] += amount
+        if promo_source == source:
+            redeemed.add(customer_id)
+    # Only the outbox rows that count for something: delivered, or unsubscribed through.
     outbox: dict[int, tuple[str, Any]] = {}
-    for reference, state, unsubscribed_at in OutboxMessage.objects.filter(batch=campaign.batch).values_list(
-        "reference", "state", "unsubscribed_at"
+    for reference, state, unsubscribed_at in (
+        OutboxMessage.objects.filter(batch=campaign.batch)
+        .filter(Q(state=OutboxState.SENT) | Q(unsubscribed_at__isnull=False))
+        .values_list("reference", "state", "unsubscribed_at")
+        .iterator(chunk_size=CHUNK)
     ):
         outbox[int(reference.rpartition(":")[2])] = (state, unsubscribed_at)
     messages = campaign_messages(campaign=campaign)
@@ -590,10 +597,61 @@ def _lift(
     bought_t = sum(1 for c in treated if c in first_day)
     bought_c = sum(1 for c in control if c in first_day)
     rate = newcombe_difference(bought_t, len(treated), bought_c, len(control))
-    money = bootstrap_mean_difference(
+    money = revenue_lift(
         [float(revenue.get(c, 0)) for c in treated], [float(revenue.get(c, 0)) for c in control], seed=seed
     )
     return Lift(label, len(treated), len(control), rate, money, _sentence(rate, len(treated), len(control)))
+
+
+def revenue_lift(
+    treated: list[float], control: list[float], confidence: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> Interval:
+    """Revenue per recipient, treated minus control, with its percentile bootstrap interval.
+
+    Most recipients spend nothing in the window, and a resample's mean only depends on the draws
+    that land on someone who spent: their number is binomial, and they fall evenly among the
+    spenders. Drawing just those (:func:`_resampled_means`) gives the same bootstrap distribution as
+    resampling every recipient (``customerbase.lift.bootstrap_mean_difference``, its plain twin,
+    used with ``CARTERA_BULK_PLAIN``) at a fraction of the cost when spenders are few: a few
+    thousand draws per resample instead of one per recipient. Seeded: the same data give the same
+    interval (not the same digits as the plain twin: another way of drawing)."""
+    if not bulk.fast_paths():
+        return bootstrap_mean_difference(treated, control, confidence, resamples, seed)
+    one, two = np.asarray(treated, dtype=float), np.asarray(control, dtype=float)
+    if one.size == 0 or two.size == 0:
+        raise ValueError("both groups need at least one value")
+    rng = np.random.default_rng(seed)
+    diffs = _resampled_means(one, resamples, rng) - _resampled_means(two, resamples, rng)
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(diffs, [alpha, 1 - alpha])
+    return Interval(float(one.mean() - two.mean()), float(low), float(high))
+
+
+def _resampled_means(values: Any, resamples: int, rng: Any, block: int = 2_000_000) -> Any:
+    """The means of ``resamples`` resamples (with replacement, the size of ``values``)."""
+    n = values.size
+    spent = values[values != 0]
+    if spent.size == 0:
+        return np.zeros(resamples)
+    means = np.empty(resamples)
+    if spent.size * 4 > n:  # most spent something: resample everyone, in blocks
+        rows = max(1, block // n)
+        for start in range(0, resamples, rows):
+            stop = min(resamples, start + rows)
+            means[start:stop] = values[rng.integers(0, n, size=(stop - start, n))].mean(axis=1)
+        return means
+    hits = rng.binomial(n, spent.size / n, size=resamples)  # draws landing on a spender, per resample
+    start = 0
+    while start < resamples:
+        stop, drawn = start + 1, int(hits[start])
+        while stop < resamples and drawn + hits[stop] <= block:
+            drawn += int(hits[stop])
+            stop += 1
+        picks = spent[rng.integers(0, spent.size, size=drawn)]
+        which = np.repeat(np.arange(stop - start), hits[start:stop])
+        means[start:stop] = np.bincount(which, weights=picks, minlength=stop - start) / n
+        start = stop
+    return means
 
 
 def _chart(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,15 +80,33 @@ def privacy_profile(*, customer: Customer) -> PrivacyProfile:
     return PrivacyProfile.objects.filter(customer=customer).first() or PrivacyProfile(customer=customer)
 
 
+# An address made only of these characters, with no IDNA label (``xn--``), normalises to itself in
+# lower case whether it is valid (the validator lower-cases the domain and we the rest) or not (the
+# fallback below lower-cases it): no need to run the validator (some 0.1 ms an address) on it.
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@-]+")
+
+
+def email_key(email: str) -> str:
+    """The normalised form of an address the suppression list is keyed on (lower case)."""
+    value = email.strip()
+    if _PLAIN_ADDRESS.fullmatch(value) and "xn--" not in value.lower():
+        return value.lower()
+    return email_key_validated(email)
+
+
+def email_key_validated(email: str) -> str:
+    """:func:`email_key` through the e-mail validator for every address (its plain twin)."""
+    try:
+        return normalize_email(email) or ""
+    except ValidationError:
+        return email.strip().lower()
+
+
 def email_hash(email: str) -> str:
     """The suppression-list key of an address: HMAC-SHA256 of the normalised address, keyed with
     ``CARTERA_SUPPRESSION_KEY`` (so the list alone does not reveal who is on it)."""
-    try:
-        normalised = normalize_email(email) or ""
-    except ValidationError:
-        normalised = email.strip().lower()
     key = str(settings.CARTERA_SUPPRESSION_KEY).encode()
-    return hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, email_key(email).encode(), hashlib.sha256).hexdigest()
 
 
 def is_suppressed(email: str | None) -> bool:
