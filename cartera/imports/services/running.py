@@ -134,11 +134,20 @@ class Run(Matching, Writing):
                 self._reject(row)
         if self.job.kind == ImportKind.CUSTOMERS:
             good = self._without_suppressed(good)
-            pending = self._plan_customers(good)
-            write: Callable[[list[Pending]], None] = self._write_customers
+            self._settle(rows, self._plan_customers(good), self._write_customers)
+        elif self.dry_run:
+            self._settle(rows, self._plan_linked(good), self._write_linked)
         else:
-            pending = self._plan_linked(good)
-            write = self._write_linked
+            # Planned and written in one transaction: the promotion codes the plan checked stay
+            # locked (promotions_check_many) until their uses are written, so an order typed in
+            # meanwhile cannot also take the last use of a code this batch takes.
+            with transaction.atomic():
+                self._settle(rows, self._plan_linked(good), self._write_linked)
+
+    def _settle(
+        self, rows: list[CleanRow], pending: list[Pending], write: Callable[[list[Pending]], None]
+    ) -> None:
+        """Record the batch's warnings and progress, and write it (a commit) or check it (a dry run)."""
         for item in pending:
             if item.row.warnings:
                 self._warn(item.row)
