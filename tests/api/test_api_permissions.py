@@ -185,6 +185,9 @@ def outsider_walk(r):
         ("get", "/api/insights/backtest", None, {404}),
         ("post", "/api/insights/backtest", {}, {404}),
         ("get", "/api/insights/backtest/jobs/00000000-0000-4000-8000-000000000000", None, {404}),
+        ("post", "/api/exports", {"kind": "customers", "format": "xlsx"}, {403}),
+        ("get", f"/api/exports/{r['export'].pk}", None, {404}),
+        ("get", f"/api/exports/{r['export'].pk}/file", None, {404}),
     ]
 
 
