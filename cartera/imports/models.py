@@ -3,6 +3,7 @@ record back to its job, rejected rows, and the log of exports."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.conf import settings
@@ -258,6 +259,10 @@ class ExportStatus(models.TextChoices):
     FAILED = "failed", _("Stopped with an error")
 
 
+# An export's worker writes its row counter every few thousand rows; one silent this long was stopped.
+EXPORT_STALE_AFTER = datetime.timedelta(minutes=10)
+
+
 class ExportJob(models.Model):
     """An export written by the task worker: who asked, for what, and the file, kept for a while.
 
@@ -314,7 +319,13 @@ class ExportJob(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status in (ExportStatus.QUEUED, ExportStatus.RUNNING)
+        return self.status in (ExportStatus.QUEUED, ExportStatus.RUNNING) and not self.is_stale
+
+    @property
+    def is_stale(self) -> bool:
+        """Running, but silent for longer than :data:`EXPORT_STALE_AFTER` (the worker writes the row
+        counter every few thousand rows): the worker was stopped half way; export again."""
+        return self.status == ExportStatus.RUNNING and timezone.now() - self.updated_at > EXPORT_STALE_AFTER
 
     @property
     def extension(self) -> str:

@@ -224,3 +224,17 @@ def test_the_cli_export_still_writes_at_once(manager, portfolio, tmp_path):
     call_command("export", "customers", "--user", "manager", "--format", "xlsx", "-o", str(out), stderr=err)
     assert len(_sheet(out.read_bytes())) == 4 and "3 customers exported" in err.getvalue()
     assert ExportJob.objects.count() == 0 and ExportLog.objects.get().filters == {"cli": True}
+
+
+def test_a_job_whose_worker_stopped_says_so_and_stops_polling(client, manager, portfolio, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    job = export_job_create(actor=manager, kind="customers", file_format="xlsx", filters={})
+    ExportJob.objects.filter(pk=job.pk).update(
+        status=ExportStatus.RUNNING, updated_at=timezone.now() - dt.timedelta(minutes=11)
+    )
+    client.force_login(manager)
+    page = client.get(reverse("imports:exports"), headers={"accept-language": "en"})
+    assert "the background worker stopped. Export again." in page.text
+    assert "hx-get" not in page.text
+    ExportJob.objects.filter(pk=job.pk).update(updated_at=timezone.now())
+    assert "hx-get" in client.get(reverse("imports:exports")).text
