@@ -188,3 +188,32 @@ def can_see_exports(user: Any) -> bool:
     return any(can(user, model, "export") for model in KIND_PERMISSION.values()) or (
         export_job_list(user=user).exists()
     )
+
+
+def export_filters_in_words(filters: Mapping[str, str]) -> list[tuple[str, str]]:
+    """An export's filters as the customer list shows them: each filter's label and its value in
+    words (a stage's name, an owner's name), in the reader's language; raw where the list no longer
+    has the filter."""
+    from django import forms
+
+    from cartera.customers.forms import CustomerFilterForm
+
+    if not filters:
+        return []
+    form = CustomerFilterForm(dict(filters))
+    cleaned = form.cleaned_data if form.is_valid() else {}
+    words = []
+    for name, raw in filters.items():
+        field = form.fields.get(name)
+        if field is None:
+            words.append((name, raw))
+            continue
+        value: Any = raw
+        if isinstance(field, forms.ModelChoiceField):
+            value = cleaned.get(name) or raw
+        elif isinstance(field, forms.ChoiceField):
+            value = dict(field.choices).get(raw, raw)  # type: ignore[arg-type]
+        elif isinstance(field, forms.BooleanField):
+            value = _("yes") if cleaned.get(name) else _("no")
+        words.append((str(field.label), str(value)))
+    return words

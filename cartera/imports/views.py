@@ -290,13 +290,16 @@ def exports(request: HttpRequest) -> HttpResponse:
     """My exports: the files the worker wrote (or is writing) for this user, with their progress."""
     if not selectors.can_see_exports(request.user):
         raise PermissionDenied
-    jobs = selectors.export_job_list(user=request.user)[:50]
-    return render(request, "imports/exports.html", {"jobs": jobs, "now": timezone.now()})
+    jobs = list(selectors.export_job_list(user=request.user)[:50])
+    for job in jobs:
+        job.filter_words = selectors.export_filters_in_words(job.filters)  # type: ignore[attr-defined]
+    return render(request, "imports/exports.html", {"jobs": jobs})
 
 
 def export_progress(request: HttpRequest, pk: int) -> HttpResponse:
     job = selectors.export_job_get(user=request.user, pk=pk)
-    return render(request, "imports/exports.html#export_job", {"job": job, "now": timezone.now()})
+    job.filter_words = selectors.export_filters_in_words(job.filters)  # type: ignore[attr-defined]
+    return render(request, "imports/exports.html#export_job", {"job": job})
 
 
 def export_download(request: HttpRequest, pk: int) -> HttpResponseBase:

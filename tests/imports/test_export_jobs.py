@@ -84,6 +84,7 @@ def test_click_xlsx_the_worker_writes_it_and_the_download_is_what_the_old_export
     exports = client.get(reverse("imports:exports"))
     assert reverse("imports:export_download", args=[job.pk]) in exports.text
     assert f'id="export-{job.pk}"' in exports.text and "hx-get" not in exports.text
+    assert "Filtros: etapa: Cliente potencial" in exports.text  # the filters in words, not stage=prospect
 
 
 def test_the_file_holds_what_the_requester_may_export_when_it_runs(
