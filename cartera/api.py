@@ -45,6 +45,7 @@ from cartera.core.api_common import UnknownReference
 from cartera.core.pagination import InvalidCursor
 from cartera.customers.api import company_router, customer_router, duplicate_router, tag_router
 from cartera.customers.services import DuplicateCustomerError
+from cartera.imports.api import export_router
 from cartera.insights.api import insights_router
 from cartera.messaging.api import outbox_router
 from cartera.pipeline.api import (
@@ -167,6 +168,7 @@ api.add_router("/tasks", task_router)
 api.add_router("/orders", order_router)
 api.add_router("/insights", insights_router)
 api.add_router("/segments", segment_router)
+api.add_router("/exports", export_router)
 api.add_router("/", privacy_router)
 api.add_router("/opportunities", opportunity_router)
 api.add_router("/pipelines", pipeline_router)

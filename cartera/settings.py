@@ -238,7 +238,13 @@ CARTERA_RETENTION = {
     "rejected_rows_days": int(os.environ.get("CARTERA_RETAIN_REJECTED_ROWS_DAYS", "30")),
     "import_files_days": int(os.environ.get("CARTERA_RETAIN_IMPORT_FILES_DAYS", "0")),
     "audit_log_years": int(os.environ.get("CARTERA_RETAIN_AUDIT_YEARS", "5")),
+    # An export file (My exports) can be downloaded for this many hours after it is written; then
+    # the retention run deletes it (the job stays as the record).
+    "export_files_hours": int(os.environ.get("CARTERA_RETAIN_EXPORT_FILES_HOURS", "24")),
 }
+# A CSV or vCard export of at most this many rows streams straight to the browser; a bigger one, and
+# every XLSX, is written by the task worker and downloaded from My exports (docs/import-export.md).
+CARTERA_EXPORT_STREAM_MAX_ROWS = int(os.environ.get("CARTERA_EXPORT_STREAM_MAX_ROWS", "5000"))
 # The wording and version of the consent question on the customer form (the ledger keeps both).
 CARTERA_CONSENT_WORDING = os.environ.get(
     "CARTERA_CONSENT_WORDING", "Accepts marketing by this channel (customer form checkbox)"

@@ -329,3 +329,29 @@ def smtp(settings):
     settings.DEFAULT_FROM_EMAIL = "Tienda <tienda@cartera.example>"
     yield recorder
     controller.stop()
+
+
+@pytest.fixture
+def export_through_worker(settings, tmp_path, django_capture_on_commit_callbacks):
+    """``export_through_worker(client, url, headers=None)``: click an export button (a POST), let the
+    task worker write the file (tasks run at once here), and download it from My exports; the file's bytes."""
+    from django.urls import reverse
+
+    from cartera.imports.models import ExportJob, ExportStatus
+
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    settings.VAR_DIR = tmp_path
+
+    def run(client, url: str, headers: dict[str, str] | None = None) -> bytes:
+        last = ExportJob.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(url, headers=headers or {})
+        job = ExportJob.objects.filter(id__gt=last).get()
+        assert response.status_code == 302 and response["Location"].endswith(f"#export-{job.pk}")
+        job.refresh_from_db()
+        assert job.status == ExportStatus.DONE, job.message
+        download = client.get(reverse("imports:export_download", args=[job.pk]), headers=headers or {})
+        assert download.status_code == 200 and "no-store" in download["Cache-Control"]
+        return b"".join(download.streaming_content)
+
+    return run

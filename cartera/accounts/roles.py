@@ -94,6 +94,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "customers.reassign_customer",
         "activity.export_interaction",
         "sales.export_order",
+        # Export files written by the worker (My exports): each person sees only their own.
+        "imports.view_exportjob",
+        "imports.add_exportjob",
         "accounts.act_on_all_records",
         "activity.assign_task",
         # Erasing a person (GDPR Art. 17 / 21) and reading the audit log: managers and admins only.

@@ -22,6 +22,11 @@ from cartera.customers.models import Customer, CustomFieldType
 from cartera.sales.models import Order
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "vcf": "text/vcard; charset=utf-8",
+}
 
 
 def neutralize(value: Any) -> Any:
@@ -185,6 +190,14 @@ def _csv_cell(value: Any, spanish: bool) -> Any:
 
 def xlsx_file(header: list[str], rows: Iterable[list[Any]]) -> Any:
     """A temporary file holding the workbook (write-only mode keeps memory flat)."""
+    handle = tempfile.TemporaryFile()  # noqa: SIM115  # the caller closes it
+    xlsx_write(header, rows, handle)
+    handle.seek(0)
+    return handle
+
+
+def xlsx_write(header: list[str], rows: Iterable[list[Any]], handle: Any) -> None:
+    """Write the workbook to ``handle`` (a binary file or path), one row at a time."""
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
@@ -192,10 +205,7 @@ def xlsx_file(header: list[str], rows: Iterable[list[Any]]) -> Any:
     sheet.append([_xlsx_cell(sheet, str(h)) for h in header])
     for row in rows:
         sheet.append([_xlsx_cell(sheet, v) for v in row])
-    handle = tempfile.TemporaryFile()  # noqa: SIM115  # the response closes it
     workbook.save(handle)
-    handle.seek(0)
-    return handle
 
 
 def _xlsx_cell(sheet: Any, value: Any) -> Any:

@@ -3,8 +3,12 @@ record back to its job, rejected rows, and the log of exports."""
 
 from __future__ import annotations
 
+import datetime
+from typing import Any
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cartera.core.money import base_currency
@@ -242,3 +246,108 @@ class ExportLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.what} {self.file_format} ({self.row_count})"
+
+
+class ExportFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    CSV_ES = "csv_es", _("CSV for Spanish Excel")
+    XLSX = "xlsx", "XLSX"
+    VCF = "vcf", "vCard"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Writing the file")
+    DONE = "done", _("Ready")
+    FAILED = "failed", _("Stopped with an error")
+
+
+# An export's worker writes its row counter every few thousand rows; one silent this long was stopped.
+EXPORT_STALE_AFTER = datetime.timedelta(minutes=10)
+
+
+class ExportJob(models.Model):
+    """An export written by the task worker: who asked, for what, and the file, kept for a while.
+
+    The file holds what its requester could export when the worker ran, read with their rights; so
+    it is theirs alone: nobody else, whatever their role, lists or downloads it (the selectors filter
+    on ``requested_by`` on top of the scoping rule). After ``expires_at`` the file can no longer be
+    downloaded and the retention run deletes it; the row stays as the record of the export."""
+
+    scope_owner_fields = ("requested_by",)
+    scope_private = True
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="export_jobs",
+        verbose_name=_("requested by"),
+    )
+    kind = models.CharField(_("what"), max_length=12, choices=ImportKind.choices)
+    file_format = models.CharField(_("format"), max_length=8, choices=ExportFormat.choices)
+    # The list's filters as asked (the customer list's query parameters), read again when it runs.
+    filters = models.JSONField(_("filters"), default=dict, blank=True)
+    language = models.CharField(_("language"), max_length=8, blank=True)
+    status = models.CharField(
+        _("status"), max_length=8, choices=ExportStatus.choices, default=ExportStatus.QUEUED
+    )
+    total_rows = models.PositiveIntegerField(_("rows to write"), default=0)
+    row_count = models.PositiveIntegerField(_("rows written"), default=0)
+    stored_path = models.CharField(_("stored file"), max_length=500, blank=True, editable=False)
+    file_size = models.PositiveBigIntegerField(_("file size"), default=0)
+    message = models.TextField(_("message"), blank=True)
+    # The export log's line for this export (the audit log's lines name it too).
+    log = models.ForeignKey(ExportLog, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(_("requested"), auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("available until"), null=True, blank=True)
+    file_deleted_at = models.DateTimeField(_("file deleted"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("export file")
+        verbose_name_plural = _("export files")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["requested_by", "-id"], name="export_job_requester")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}.{self.file_format} ({self.get_status_display()})"
+
+    @property
+    def percent(self) -> int:
+        if not self.total_rows:
+            return 100 if self.status == ExportStatus.DONE else 0
+        return min(100, round(100 * self.row_count / self.total_rows))
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (ExportStatus.QUEUED, ExportStatus.RUNNING) and not self.is_stale
+
+    @property
+    def is_stale(self) -> bool:
+        """Running, but silent for longer than :data:`EXPORT_STALE_AFTER` (the worker writes the row
+        counter every few thousand rows): the worker was stopped half way; export again."""
+        return self.status == ExportStatus.RUNNING and timezone.now() - self.updated_at > EXPORT_STALE_AFTER
+
+    @property
+    def extension(self) -> str:
+        return "csv" if self.file_format == ExportFormat.CSV_ES else self.file_format
+
+    def is_downloadable(self, now: Any = None) -> bool:
+        """Done, its file still there, and not past its expiry."""
+        now = now or timezone.now()
+        return (
+            self.status == ExportStatus.DONE
+            and bool(self.stored_path)
+            and self.file_deleted_at is None
+            and self.expires_at is not None
+            and now < self.expires_at
+        )
+
+    def is_expired(self, now: Any = None) -> bool:
+        """Done, but its file is gone or past its expiry."""
+        return self.status == ExportStatus.DONE and (
+            self.file_deleted_at is not None
+            or (self.expires_at is not None and (now or timezone.now()) >= self.expires_at)
+        )

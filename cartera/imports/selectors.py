@@ -16,6 +16,7 @@ from cartera.customers.models import Customer
 from cartera.customers.selectors import CustomerFilters, customer_list
 from cartera.imports.fields import field_map, text_of
 from cartera.imports.models import (
+    ExportJob,
     ImportJob,
     ImportKind,
     ImportMapping,
@@ -167,3 +168,52 @@ def orders_for_export(*, user: Any) -> QuerySet[Order]:
 
 def interactions_for_export(*, user: Any) -> QuerySet[Interaction]:
     return restrict(Interaction.objects.select_related("customer", "author").order_by("id"), user, "export")
+
+
+def export_job_list(*, user: Any) -> QuerySet[ExportJob]:
+    """The user's own export jobs, newest first. Only the requester's, whatever the role: the file
+    holds what they could export (the scoping rule alone would give managers everybody's)."""
+    if not getattr(user, "is_authenticated", False):
+        return ExportJob.objects.none()
+    return restrict(ExportJob.objects.filter(requested_by=user), user, "view")
+
+
+def export_job_get(*, user: Any, pk: int) -> ExportJob:
+    """One of the user's own export jobs; anybody else's is a 404."""
+    return get_for_user(export_job_list(user=user), user, "view", pk=pk)
+
+
+def can_see_exports(user: Any) -> bool:
+    """Whether the user has a My exports page: they may export something, or still have a file there."""
+    return any(can(user, model, "export") for model in KIND_PERMISSION.values()) or (
+        export_job_list(user=user).exists()
+    )
+
+
+def export_filters_in_words(filters: Mapping[str, str]) -> list[tuple[str, str]]:
+    """An export's filters as the customer list shows them: each filter's label and its value in
+    words (a stage's name, an owner's name), in the reader's language; raw where the list no longer
+    has the filter."""
+    from django import forms
+
+    from cartera.customers.forms import CustomerFilterForm
+
+    if not filters:
+        return []
+    form = CustomerFilterForm(dict(filters))
+    cleaned = form.cleaned_data if form.is_valid() else {}
+    words = []
+    for name, raw in filters.items():
+        field = form.fields.get(name)
+        if field is None:
+            words.append((name, raw))
+            continue
+        value: Any = raw
+        if isinstance(field, forms.ModelChoiceField):
+            value = cleaned.get(name) or raw
+        elif isinstance(field, forms.ChoiceField):
+            value = dict(field.choices).get(raw, raw)  # type: ignore[arg-type]
+        elif isinstance(field, forms.BooleanField):
+            value = _("yes") if cleaned.get(name) else _("no")
+        words.append((str(field.label), str(value)))
+    return words

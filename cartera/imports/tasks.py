@@ -79,3 +79,14 @@ def run_check(job_id: int, language: str = "") -> str:
     if job is None:
         return "skipped: the import is not waiting for a dry run"
     return f"checked: {job.report}"
+
+
+@task()
+def run_export(job_id: int) -> str:
+    """Write an export job's file (an XLSX, or a CSV too big to stream in the request)."""
+    from cartera.imports.services import export_job_run
+
+    job = export_job_run(job_id=job_id)
+    if job is None:
+        return "skipped: the export is not queued"
+    return f"{job.status}: {job.row_count} rows {job.message}".strip()

@@ -8,13 +8,13 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from cartera.activity.models import Interaction
 from cartera.core.scoping import can
@@ -23,7 +23,7 @@ from cartera.customers.models import Customer
 from cartera.customers.selectors import CustomerFilters
 from cartera.imports import exporting, selectors, services
 from cartera.imports.forms import MappingForm, UploadForm
-from cartera.imports.models import JobStatus
+from cartera.imports.models import ImportKind, JobStatus
 from cartera.imports.parsers import ParseError
 from cartera.imports.rejected import rejected_file
 from cartera.sales.models import Order
@@ -206,19 +206,40 @@ def rejected(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 
 # --- exports ----------------------------------------------------------------------------------------------
 
-CONTENT_TYPES = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "vcf": "text/vcard; charset=utf-8",
-}
+CONTENT_TYPES = exporting.CONTENT_TYPES
 
 
 def _export(
     request: HttpRequest, what: str, fmt: str, qs: Any, header: list[str], row: Any, filters: dict[str, Any]
 ) -> HttpResponseBase:
+    """A small CSV or vCard export streams at once, as it always did. An XLSX, or a CSV or vCard of
+    more than ``CARTERA_EXPORT_STREAM_MAX_ROWS`` rows, is written by the worker: a POST (the export
+    buttons) asks for it and goes to My exports; a GET (an old link) shows the button."""
     if fmt not in CONTENT_TYPES or (fmt == "vcf" and what != "customers"):
-        raise _not_found()
+        raise Http404
+    file_format = "csv_es" if fmt == "csv" and request.GET.get("excel") == "es" else fmt
+    if request.method == "POST":
+        try:
+            job = services.export_job_create(
+                actor=request.user,  # type: ignore[arg-type]
+                kind=what,
+                file_format=file_format,
+                filters=filters,
+            )
+        except ValidationError as exc:
+            messages.error(request, exc.messages[0])
+        else:
+            messages.success(request, _("The file is being written; it appears here when it is ready."))
+            return redirect(reverse("imports:exports") + f"#export-{job.pk}")
+        return redirect("imports:exports")
     count = qs.count()
+    if fmt == "xlsx" or count > settings.CARTERA_EXPORT_STREAM_MAX_ROWS:
+        return render(
+            request,
+            "imports/export_confirm.html",
+            {"what": what, "file_format": file_format, "fmt": fmt, "count": count,
+             "query": request.GET.urlencode(), "label": ImportKind(what).label},
+        )  # fmt: skip
     services.export_record(user=request.user, what=what, file_format=fmt, filters=filters, row_count=count)  # type: ignore[arg-type]
     stamp = timezone.localdate().isoformat()
     filename = f"{what}-{stamp}.{fmt}"
@@ -229,9 +250,6 @@ def _export(
         response = StreamingHttpResponse(
             exporting.csv_stream(header, rows, spanish), content_type=CONTENT_TYPES[fmt]
         )
-    elif fmt == "xlsx":
-        handle = exporting.xlsx_file(header, (row(obj) for obj in qs.iterator(chunk_size=2000)))
-        response = FileResponse(handle, content_type=CONTENT_TYPES[fmt])
     else:
         response = StreamingHttpResponse(
             exporting.vcard_stream(qs.iterator(chunk_size=2000)), content_type=CONTENT_TYPES[fmt]
@@ -240,22 +258,18 @@ def _export(
     return response
 
 
-def _not_found() -> Exception:
-    from django.http import Http404
-
-    return Http404()
-
-
+@require_http_methods(["GET", "POST"])
 def export_customers(request: HttpRequest, fmt: str) -> HttpResponseBase:
     if not can(request.user, Customer, "export"):
         raise PermissionDenied
     form = CustomerFilterForm(request.GET or None)
     filters = form.filters() if form.is_bound else CustomerFilters()
     qs = selectors.customers_for_export(user=request.user, filters=filters)
-    params = {k: v for k, v in request.GET.items() if k not in ("cursor", "dir")}
+    params = {k: v for k, v in request.GET.items() if k not in services.exports.NOT_FILTERS}
     return _export(request, "customers", fmt, qs, *exporting.customer_export(), params)
 
 
+@require_http_methods(["GET", "POST"])
 def export_orders(request: HttpRequest, fmt: str) -> HttpResponseBase:
     if not can(request.user, Order, "export") or fmt == "vcf":
         raise PermissionDenied
@@ -263,6 +277,7 @@ def export_orders(request: HttpRequest, fmt: str) -> HttpResponseBase:
     return _export(request, "orders", fmt, qs, exporting.order_columns(), exporting.order_row, {})
 
 
+@require_http_methods(["GET", "POST"])
 def export_interactions(request: HttpRequest, fmt: str) -> HttpResponseBase:
     if not can(request.user, Interaction, "export") or fmt == "vcf":
         raise PermissionDenied
@@ -270,3 +285,37 @@ def export_interactions(request: HttpRequest, fmt: str) -> HttpResponseBase:
     return _export(
         request, "interactions", fmt, qs, exporting.interaction_columns(), exporting.interaction_row, {}
     )
+
+
+def exports(request: HttpRequest) -> HttpResponse:
+    """My exports: the files the worker wrote (or is writing) for this user, with their progress."""
+    if not selectors.can_see_exports(request.user):
+        raise PermissionDenied
+    jobs = list(selectors.export_job_list(user=request.user)[:50])
+    for job in jobs:
+        job.filter_words = selectors.export_filters_in_words(job.filters)  # type: ignore[attr-defined]
+    return render(request, "imports/exports.html", {"jobs": jobs})
+
+
+def export_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    job = selectors.export_job_get(user=request.user, pk=pk)
+    job.filter_words = selectors.export_filters_in_words(job.filters)  # type: ignore[attr-defined]
+    return render(request, "imports/exports.html#export_job", {"job": job})
+
+
+def export_download(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """The file, to its requester only (anyone else: 404), while it has not expired."""
+    job = selectors.export_job_get(user=request.user, pk=pk)
+    try:
+        path = services.export_job_download(actor=request.user, job=job)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+        return redirect("imports:exports")
+    response = FileResponse(
+        path.open("rb"),
+        content_type=CONTENT_TYPES[job.extension],
+        as_attachment=True,
+        filename=services.export_job_file_name(job),
+    )
+    response["Cache-Control"] = "no-store"
+    return response

@@ -113,6 +113,12 @@ FIELDS: dict[str, dict[str, How]] = {
     },
     "imports.importrowerror": {"column": K, "outcome": K, "value": T, "reason": T, "raw": T},
     "imports.exportlog": {"created_at": K, "what": K, "file_format": K, "filters": K},
+    # An export job: the file (personal data of many people) is deleted by retention after its hours;
+    # the row that stays says who exported what, like the export log.
+    "imports.exportjob": {
+        **_STAMPS, "kind": K, "file_format": K, "filters": K, "language": K, "status": K, "stored_path": T,
+        "message": K, "started_at": K, "finished_at": K, "expires_at": K, "file_deleted_at": K,
+    },
     "privacy.consentevent": {
         "channel": K, "purpose": K, "source": K, "wording": K, "version": K, "recorded_at": K, "reference": K,
     },

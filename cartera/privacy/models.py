@@ -166,6 +166,7 @@ class SuppressedEmail(models.Model):
 class AuditAction(models.TextChoices):
     VIEWED = "viewed", _("Viewed personal data")
     EXPORTED = "exported", _("Exported personal data")
+    DOWNLOADED = "downloaded", _("Downloaded an export")
     CHANGED = "changed", _("Changed")
     CREATED = "created", _("Created")
     MERGED = "merged", _("Merged")

@@ -7,6 +7,8 @@ The periods come from ``settings.CARTERA_RETENTION`` (environment variables, see
 * rejected import rows (their raw values) are deleted N days after the import;
 * the stored file of an import is deleted N days after the import finished (0 = at once), and an
   upload left unfinished is deleted after 30 days;
+* the file of an export written by the worker (My exports) is deleted N hours after it was
+  written (it cannot be downloaded after that time anyway); the job stays as the record;
 * audit-log lines older than N years are deleted (through the audit unlock).
 """
 
@@ -25,7 +27,8 @@ from django.utils.translation import gettext as _
 
 from cartera.activity.models import Interaction, Task
 from cartera.customers.models import Customer, Stage
-from cartera.imports.models import ImportJob, ImportRowError, JobStatus
+from cartera.imports.models import ExportJob, ImportJob, ImportRowError, JobStatus
+from cartera.imports.services import export_files_delete, export_files_expired
 from cartera.privacy.models import AuditEntry
 
 ABANDONED_UPLOAD_DAYS = 30
@@ -53,6 +56,12 @@ def rules() -> list[dict[str, Any]]:
             "period": _("%(n)s days after the import finished (unfinished uploads: %(m)s days)")
             % {"n": r["import_files_days"], "m": ABANDONED_UPLOAD_DAYS},
             "action": _("deleted"),
+        },
+        {
+            "kind": "export_files",
+            "what": _("Export files (My exports)"),
+            "period": _("%(n)s hours after the file was written") % {"n": r["export_files_hours"]},
+            "action": _("deleted (the record of the export stays)"),
         },
         {
             "kind": "audit_log",
@@ -121,10 +130,12 @@ def retention_run(*, dry_run: bool = False, now: dt.datetime | None = None) -> R
     rows = _rejected_rows(now)
     files = _import_files(now)
     audit = _old_audit(now)
+    exports: list[ExportJob] = export_files_expired(now=now)
     report.counts = {
         "prospects": prospects.count(),
         "rejected_rows": rows.count(),
         "import_files": len(files),
+        "export_files": len(exports),
         "audit_log": audit.count(),
     }
     if dry_run:
@@ -139,4 +150,5 @@ def retention_run(*, dry_run: bool = False, now: dt.datetime | None = None) -> R
         audit_record(actor=None, action="retention", target_type="privacy.retention", detail=report.counts)
     for job in files:
         Path(job.stored_path).unlink(missing_ok=True)
+    export_files_delete(jobs=exports, now=now)
     return report

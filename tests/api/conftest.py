@@ -204,10 +204,13 @@ def task(owner, customer):
 @pytest.fixture
 def records(customer, company, order, interaction, task, owner):
     """One row of everything, all belonging to the owner (or their customer)."""
+    from cartera.imports.models import ExportJob
     from cartera.pipeline.services import opportunity_create, pipeline_defaults_ensure
 
     pipeline_defaults_ensure()
     return {
+        # An export file of the owner's (made directly: a sales rep cannot ask for one).
+        "export": ExportJob.objects.create(requested_by=owner, kind="customers", file_format="csv"),
         "customer": customer,
         "company": company,
         "order": order,

@@ -253,6 +253,9 @@ def outsider_walk(r):
         ("post", "/api/customers/merge", {"keep": c, "remove": r["other"].pk}, {422}),
         ("get", f"/api/customers/merges/{mg}", None, {404}),
         ("post", f"/api/customers/merges/{mg}/undo", {}, {404}),
+        ("post", "/api/exports", {"kind": "customers", "format": "xlsx"}, {403}),
+        ("get", f"/api/exports/{r['export'].pk}", None, {404}),
+        ("get", f"/api/exports/{r['export'].pk}/file", None, {404}),
     ]
 
 

@@ -101,6 +101,8 @@ NOT_REACHED = {
     "data/export/interactions.<str:fmt>": DOWNLOAD,
     "data/export/orders.<str:fmt>": DOWNLOAD,
     "data/imports/<int:pk>/progress/": FRAGMENT,
+    "data/exports/<int:pk>/progress/": FRAGMENT,
+    "data/exports/<int:pk>/download/": DOWNLOAD,
     "insights/predictions/check/": POST_ONLY,
     "pipeline/opportunities/<int:pk>/delete/": POST_ONLY,
     "pipeline/opportunities/<int:pk>/move/": POST_ONLY,
@@ -210,7 +212,7 @@ def _world(make_user) -> dict[str, Any]:
     from cartera.customers.models import Customer
     from cartera.customers.services import customer_create, customer_merge, duplicate_candidates_refresh
     from cartera.demo.generator import generate_demo
-    from cartera.imports.services import import_job_create
+    from cartera.imports.services import export_job_create, export_job_run, import_job_create
     from cartera.insights.services import insights_backfill, insights_refresh
     from cartera.pipeline.models import LeadAssignment
     from cartera.pipeline.services import lead_form_save, opportunity_create, pipeline_defaults_ensure
@@ -238,6 +240,13 @@ def _world(make_user) -> dict[str, Any]:
         file_name="clientes.csv",
         kind="customers",
     )
+    # My exports: a file ready to download and one the worker has not written yet, for each exporter.
+    for exporter in (manager, users["admin"]):
+        ready = export_job_create(actor=exporter, kind="orders", file_format="xlsx", filters={})
+        export_job_run(job_id=ready.pk)
+        export_job_create(
+            actor=exporter, kind="customers", file_format="csv_es", filters={"stage": "customer"}
+        )
     pipeline_defaults_ensure()
     opportunity_create(actor=ana, fields={"customer": customer, "title": "Renovación anual"})
     rows = survey_and_audit_rows(ana, customer, manager, make_user)

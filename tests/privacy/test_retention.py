@@ -1,5 +1,5 @@
-"""Retention: inactive prospects, old rejected import rows, finished import files and old audit lines
-are removed by `cartera privacy retention` (or the worker's task); a dry run only reports."""
+"""Retention: inactive prospects, old rejected import rows, finished import files, expired export
+files and old audit lines are removed by `cartera privacy retention` (or the worker's task); a dry run only reports."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from cartera.activity.services import interaction_create
 from cartera.customers.models import Customer, Stage
-from cartera.imports.models import ImportJob, ImportRowError
+from cartera.imports.models import ExportJob, ImportJob, ImportRowError
 from cartera.privacy.models import AuditEntry
 from cartera.privacy.retention import retention_run
 from cartera.privacy.tasks import next_run, retention_schedule, run_retention
@@ -41,7 +41,17 @@ def _world(owner, tmp_path):
     ImportRowError.objects.create(job=recent, row_number=2, value="x", reason="bad")
     AuditEntry.objects.create(at=LONG_AGO - dt.timedelta(days=3 * 365), actor_name="x", action="viewed",
                               target_type="customers.customer")  # fmt: skip
-    return {"old": old, "talked": talked, "buyer": buyer, "fresh": fresh, "upload": upload}
+    # Two export files: one past its hours (CARTERA_RETAIN_EXPORT_FILES_HOURS), one still downloadable.
+    files = {}
+    for name, hours_ago in (("expired", 25), ("current", 1)):
+        files[name] = tmp_path / f"{name}.xlsx"
+        files[name].write_bytes(b"PK")
+        written = timezone.now() - dt.timedelta(hours=hours_ago)
+        files[f"{name}_job"] = ExportJob.objects.create(
+            requested_by=owner, kind="customers", file_format="xlsx", status="done", row_count=3,
+            stored_path=str(files[name]), finished_at=written, expires_at=written + dt.timedelta(hours=24),
+        )  # fmt: skip
+    return {"old": old, "talked": talked, "buyer": buyer, "fresh": fresh, "upload": upload, **files}
 
 
 def test_dry_run_reports_and_changes_nothing(owner, tmp_path):
@@ -53,9 +63,11 @@ def test_dry_run_reports_and_changes_nothing(owner, tmp_path):
         "prospects: dry run: would remove 1",
         "rejected_rows: dry run: would remove 1",
         "import_files: dry run: would remove 1",
+        "export_files: dry run: would remove 1",
         "audit_log: dry run: would remove 1",
     ]
     assert Customer.objects.filter(pk=w["old"].pk).exists() and w["upload"].exists()
+    assert w["expired"].exists() and not ExportJob.objects.filter(file_deleted_at__isnull=False).exists()
     assert AuditEntry.objects.count() == audit_before
 
 
@@ -67,8 +79,13 @@ def test_the_run_removes_what_is_past_its_period(owner, tmp_path, settings):
     assert list(ImportRowError.objects.values_list("value", flat=True)) == ["x"]
     assert not w["upload"].exists()
     assert not AuditEntry.objects.filter(at__lt=LONG_AGO).exists()
+    # The expired export's file is gone, its job stays as the record (no longer downloadable).
+    assert not w["expired"].exists() and w["current"].exists()
+    expired = ExportJob.objects.get(pk=w["expired_job"].pk)
+    assert expired.file_deleted_at is not None and expired.row_count == 3 and not expired.is_downloadable()
+    assert ExportJob.objects.get(pk=w["current_job"].pk).is_downloadable()
     assert AuditEntry.objects.filter(action="retention").get().detail == {
-        "prospects": 1, "rejected_rows": 1, "import_files": 1, "audit_log": 1,
+        "prospects": 1, "rejected_rows": 1, "import_files": 1, "export_files": 1, "audit_log": 1,
     }  # fmt: skip
     # Shorter periods from the settings reach more.
     settings.CARTERA_RETENTION = {**settings.CARTERA_RETENTION, "rejected_rows_days": 0}

@@ -103,6 +103,9 @@ def fragments(owner, colleague, manager, customer):
         file_name="a.csv",
         kind="customers",
     )
+    from cartera.imports.services import export_job_create
+
+    export = export_job_create(actor=manager, kind="customers", file_format="xlsx", filters={})
     pipeline_defaults_ensure()
     opportunity = opportunity_create(actor=owner, fields={"customer": customer, "title": "Renovación"})
     stage = PipelineStage.objects.get(pk=opportunity.stage_id)
@@ -123,6 +126,7 @@ def fragments(owner, colleague, manager, customer):
         "pipeline:column": ("get", reverse("pipeline:column", args=[stage.pk]), {}, ""),
         "imports:progress": ("get", reverse("imports:progress", args=[job.pk]), {}, ""),
         "campaigns:progress": ("get", reverse("campaigns:progress", args=[campaign.pk]), {}, ""),
+        "imports:export_progress": ("get", reverse("imports:export_progress", args=[export.pk]), {}, ""),
         "segments:count": ("post", reverse("segments:count"), builder, ""),
         "segments:follow_up": ("post", reverse("segments:follow_up", args=[c]), {}, ""),
         "sales:order_create": ("post", reverse("sales:order_create", args=[c]),

@@ -68,11 +68,20 @@ def world(owner, customer, manager, make_user, settings, tmp_path):
             kind="customers",
         ),
         api_token_create(user=owner, name="walk")[0],
+        _export_file(manager),
         pipeline_defaults_ensure(),
         opportunity_create(actor=owner, fields={"customer": customer, "title": "Trato de Lucía"}),
     ]
     rows += survey_and_audit_rows(owner, customer, manager, make_user)
     return rows
+
+
+def _export_file(manager):
+    """An export file of the manager's, written (it holds the customers: "Lucía")."""
+    from cartera.imports.services import export_job_create, export_job_run
+
+    job = export_job_create(actor=manager, kind="customers", file_format="csv", filters={"q": "Lucía"})
+    return export_job_run(job_id=job.pk)
 
 
 def _web_routes(resolver: URLResolver | None = None, prefix: str = "") -> Iterator[str]:

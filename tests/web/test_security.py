@@ -12,6 +12,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from cartera.imports.models import ExportJob
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -76,10 +78,13 @@ def test_language_switcher_works_before_login(client, db):
 
 
 def _no_store(response) -> bool:
+    """Whether the answer tells browsers and proxies not to keep it."""
     return "no-store" in response.get("Cache-Control", "")
 
 
-def test_personal_pages_exports_and_the_api_are_never_stored(client, manager, customer):
+def test_personal_pages_exports_and_the_api_are_never_stored(
+    client, manager, customer, export_through_worker
+):
     from cartera.accounts.services import api_token_create
     from tests.api.conftest import ApiClient
 
@@ -91,12 +96,18 @@ def test_personal_pages_exports_and_the_api_are_never_stored(client, manager, cu
         reverse("activity:my_tasks"),
         reverse("accounts:api_tokens"),
         reverse("imports:export_customers", args=["csv"]),
-        reverse("imports:export_customers", args=["xlsx"]),
         reverse("imports:export_orders", args=["csv"]),
+        reverse("imports:exports"),
     ]:
         response = client.get(url)
         assert response.status_code == 200, url
         assert _no_store(response), url
+    # An XLSX is written by the worker: the button makes the job, My exports downloads the file; the
+    # download is checked for ``no-store`` by the fixture, and for its content here.
+    content = export_through_worker(client, reverse("imports:export_customers", args=["xlsx"]))
+    assert content.startswith(b"PK")
+    job_page = client.get(reverse("imports:export_progress", args=[ExportJob.objects.get().pk]))
+    assert job_page.status_code == 200 and _no_store(job_page)
     new_token = client.post(reverse("accounts:api_tokens"), {"name": "Excel"})
     assert "cart_" in new_token.text and _no_store(new_token)
 

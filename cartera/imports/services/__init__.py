@@ -13,14 +13,27 @@ The parts, in the order a row goes through them:
 - :mod:`.writing`: the batch written with plain multi-row SQL, each record linked to its job;
 - :mod:`.running`: the dry run and the commit that drive those steps batch by batch;
 - :mod:`.rollback`: undoing a job as far as the person rolling back may, now;
-- :mod:`.exports`: the log of exports.
+- :mod:`.exports`: the log of exports, and export jobs written by the worker.
 
 Everything public is importable from here, as before the split.
 """
 
 from cartera.imports.selectors import check_columns, ignored_columns
 from cartera.imports.services.common import CUSTOMER_FIELDS, FUZZY_THRESHOLD, ORDER_SOURCE, Progress
-from cartera.imports.services.exports import export_record
+from cartera.imports.services.exports import (
+    PROGRESS_EVERY,
+    export_allowed,
+    export_dir,
+    export_files_delete,
+    export_files_expired,
+    export_filters_clean,
+    export_job_create,
+    export_job_download,
+    export_job_file_name,
+    export_job_run,
+    export_record,
+    export_source,
+)
 from cartera.imports.services.jobs import (
     STALE_AFTER,
     import_job_abandon,
@@ -70,7 +83,18 @@ __all__ = [
     "Progress",
     "check_columns",
     "ignored_columns",
+    "PROGRESS_EVERY",
+    "export_allowed",
+    "export_dir",
+    "export_files_delete",
+    "export_files_expired",
+    "export_filters_clean",
+    "export_job_create",
+    "export_job_download",
+    "export_job_file_name",
+    "export_job_run",
     "export_record",
+    "export_source",
     "import_job_abandon",
     "fast_insert",
     "import_job_check",
