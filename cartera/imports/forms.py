@@ -11,7 +11,12 @@ from django.utils.translation import gettext_lazy as _
 from cartera.core.concurrency import version_of
 from cartera.customers.models import Source
 from cartera.imports.fields import fields_for
-from cartera.imports.models import DuplicatePolicy, ImportJob, ImportKind, ImportMapping
+from cartera.imports.models import DuplicatePolicy, ImportJob, ImportKind, ImportMapping, ListOrigin
+
+LIST_ORIGIN_HELP = _(
+    "For a customer file. A purchased list needs its lawful basis, and its people must be told within a "
+    "month (GDPR Art. 14): the import gives you a task for it."
+)
 
 
 class UploadForm(forms.Form):
@@ -20,6 +25,13 @@ class UploadForm(forms.Form):
         label=_("File"),
         help_text=_("CSV, Excel (.xlsx), OpenDocument (.ods) or contacts (.vcf)."),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.tsv,.xlsx,.ods,.vcf"}),
+    )
+    list_origin = forms.ChoiceField(
+        label=_("Where the list comes from"),
+        choices=ListOrigin.choices,
+        initial=ListOrigin.OWN,
+        required=False,
+        help_text=LIST_ORIGIN_HELP,
     )
 
     def clean_file(self) -> Any:
@@ -82,6 +94,13 @@ class MappingForm(forms.Form):
         kwargs["initial"] = initial
         super().__init__(*args, **kwargs)
         self.job = job
+        if job.kind == ImportKind.CUSTOMERS:
+            self.fields["list_origin"] = forms.ChoiceField(
+                label=_("Where the list comes from"),
+                choices=ListOrigin.choices,
+                initial=job.list_origin,
+                help_text=LIST_ORIGIN_HELP,
+            )
         if job.kind == ImportKind.ORDERS:
             self.fields["create_customers"] = forms.BooleanField(
                 label=_("Create the customers that are not in the portfolio yet"),
@@ -100,6 +119,8 @@ class MappingForm(forms.Form):
                 label=header, choices=choices, required=False, initial=job.columns.get(header, "")
             )
             self.column_fields.append((name, header))
+        # Where the list comes from, next to the source and the lawful basis it asks for.
+        self.order_fields([*list(self.fields)[:4], "list_origin", "source", "source_detail", "lawful_basis"])
 
     def columns(self) -> dict[str, str]:
         return {

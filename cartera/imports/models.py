@@ -23,6 +23,16 @@ class DuplicatePolicy(models.TextChoices):
     CREATE = "create", _("Create anyway")
 
 
+class ListOrigin(models.TextChoices):
+    """Where a customer file's people come from: a purchased list brings duties of its own (the lawful
+    basis must be written down, and the people told within a month: GDPR Art. 14)."""
+
+    OWN = "own", _("Our own data")
+    PURCHASED = "purchased", _("A purchased or rented list")
+    EVENT = "event", _("An event or fair")
+    OTHER = "other", _("Other")
+
+
 class JobStatus(models.TextChoices):
     UPLOADED = "uploaded", _("Uploaded")
     CHECKING = "checking", _("Checking (dry run)…")
@@ -92,6 +102,9 @@ class ImportJob(models.Model):
     source = models.CharField(_("source"), max_length=20, choices=Source.choices, default=Source.IMPORT)
     source_detail = models.CharField(_("source detail (provider, event...)"), max_length=200, blank=True)
     lawful_basis = models.TextField(_("lawful basis"), blank=True)
+    list_origin = models.CharField(
+        _("where the list comes from"), max_length=10, choices=ListOrigin.choices, default=ListOrigin.OWN
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
