@@ -99,6 +99,7 @@ class MappingForm(forms.Form):
                 label=_("Where the list comes from"),
                 choices=ListOrigin.choices,
                 initial=job.list_origin,
+                required=False,  # not sent: the one given at upload stays
                 help_text=LIST_ORIGIN_HELP,
             )
         if job.kind == ImportKind.ORDERS:
