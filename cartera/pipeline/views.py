@@ -717,8 +717,10 @@ def sheet(request: HttpRequest) -> HttpResponse:
     from cartera.pipeline import sheets
     from cartera.segments.selectors import segment_list, segment_members
 
+    query = request.GET.copy()
+    query.setdefault("blank", "12")
     form = SheetForm(
-        request.GET or None,
+        query if request.GET else None,
         call_lists=selectors.call_lists_for(user=request.user),
         segments=segment_list(user=request.user),
     )

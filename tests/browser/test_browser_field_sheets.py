@@ -70,6 +70,9 @@ def test_the_prospecting_sheet_on_screen_and_on_paper(
         width, height = (float(v) for v in boxes[0].split()[2:4])
         assert (round(width), round(height)) == (842, 595)  # A4 landscape, in points
         assert len(boxes) == 1  # 3 people and 12 blank rows fit one page
+        (shot(f"printed-{browser_locale[:2]}").with_suffix(".pdf")).write_bytes(pdf)  # for people to look at
+        page.set_viewport_size({"width": 1123, "height": 794})  # A4 landscape at 96 dpi
+        shot(f"printed-{browser_locale[:2]}")
         page.emulate_media(media="screen")
         page.goto(f"/pipeline/sheet/?call_list={call_list.pk}&blank=40")
         assert len(_pdf_pages(page.pdf(prefer_css_page_size=True))) >= 2  # the header row on each
