@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 from django.utils import timezone
-from numpy.typing import NDArray
 
 from cartera.pipeline.selectors import fit_reasons
 from cartera.pipeline.services import _age_band, fit_model
@@ -29,20 +28,21 @@ BANDS = 5
 TOP_ROWS = 10
 
 
-def _clean(values: Sequence[str]) -> NDArray[np.str_]:
-    """The column as the model reads it (lower-case, spaces single): each distinct value once."""
-    raw = np.asarray([value or "" for value in values], dtype=str)
-    distinct, inverse = np.unique(raw, return_inverse=True)
-    cleaned = np.asarray([" ".join(value.split()).lower() for value in distinct.tolist()] or [""], dtype=str)
-    result: NDArray[np.str_] = cleaned[inverse.reshape(-1)]
-    return result
+def _clean(values: Sequence[str]) -> list[str]:
+    """The column as the model reads it (lower-case, spaces single), each distinct value cleaned once."""
+    cleaned: dict[str, str] = {}
+    return [
+        cleaned[value]
+        if value in cleaned
+        else cleaned.setdefault(value, " ".join((value or "").split()).lower())
+        for value in values
+    ]
 
 
-def _ages(births: Sequence[dt.date | None], today: dt.date) -> NDArray[np.str_]:
+def _ages(births: Sequence[dt.date | None], today: dt.date) -> list[str]:
     """The age band of each birth date, each distinct date worked out once."""
     bands: dict[dt.date | None, str] = {}
-    out = [bands[b] if b in bands else bands.setdefault(b, _age_band(b, today)) for b in births]
-    return np.asarray(out or [""], dtype=str)[: len(births)]
+    return [bands[b] if b in bands else bands.setdefault(b, _age_band(b, today)) for b in births]
 
 
 def import_rows_fit(
@@ -59,15 +59,18 @@ def import_rows_fit(
     model = fit_model(today)
     if model is None:
         return {"rows": count, "scored": False}
-    table = np.column_stack(
+    no_size = [""] * count  # a file names no company size
+    sources = [value or "" for value in columns["source"]]
+    table = np.array(
         [
             _clean(columns["sector"]),
             _clean(columns["region"]),
-            np.full(count, "", dtype=str),  # a file names no company size
-            np.asarray([value or "" for value in columns["source"]], dtype=str),
+            no_size,
+            sources,
             _ages(columns["birth_date"], today),
-        ]
-    )
+        ],
+        dtype=str,
+    ).T
     scores = model.score(table)
     rounded = np.rint(scores).astype(int)
     per_band = np.bincount(np.minimum(rounded // BAND_WIDTH, BANDS - 1), minlength=BANDS)
