@@ -6,7 +6,7 @@ into the portfolio for good.
 Answers the ``import_rows_fit`` hook, fired by the dry run of a customer file (the imports app sits
 below this one). One pass, in arrays: the distinct values of each column are cleaned once, the
 scores come from :meth:`customerbase.fit.ProspectFit.score` on the whole table, and only the top
-rows are explained. A file of 100,000 rows is scored in well under a second (docs/benchmarks.md).
+rows are explained. A file of 100,000 rows takes about 0.6 s of CPU (docs/benchmarks.md).
 """
 
 from __future__ import annotations
