@@ -105,6 +105,9 @@ class ImportJob(models.Model):
     list_origin = models.CharField(
         _("where the list comes from"), max_length=10, choices=ListOrigin.choices, default=ListOrigin.OWN
     )
+    # The dry run's fit distribution of a customer file's rows (imports/services/origin.py); kept
+    # apart from ``report`` (the counts), and kept after the commit.
+    fit = models.JSONField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

@@ -88,7 +88,7 @@ def test_a_purchased_list_through_the_web(
     assert client.post(reverse("imports:mapping", args=[job.pk]), form, **headers).status_code == 302
     job.refresh_from_db()
     assert job.status == JobStatus.CHECKED and job.report["create"] == 6 and job.report["error"] == 1
-    fit = job.report["fit"]
+    fit = job.fit
     assert fit["scored"] and fit["rows"] == 6
     counts = {band["low"]: band["count"] for band in fit["bands"]}
     assert counts[80] == 4 and sum(counts.values()) == 6 and counts[0] >= 1
@@ -143,7 +143,7 @@ def test_the_basis_is_checked_by_the_service_and_the_task_made_once(owner, start
                          lawful_basis="Consentimiento del proveedor")  # fmt: skip
     job = import_job_run(job=job, dry_run=True)
     # Too few paying customers to learn from: the dry run says so instead of scoring.
-    assert job.report["fit"] == {"rows": 6, "scored": False}
+    assert job.fit == {"rows": 6, "scored": False}
     job = import_job_run(job=job, dry_run=False)
     from cartera.imports.services.origin import purchased_list_notice
 

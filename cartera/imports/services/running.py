@@ -219,15 +219,12 @@ def import_job_run(*, job: ImportJob, dry_run: bool, progress: Progress | None =
     c = run.counts
     report = run.report()
     if dry_run:
-        if run.fit_rows is not None:
-            report["fit"] = run.fit_rows.distribution()
         job.report = report
         job.total_rows = run.processed
         job.status = JobStatus.CHECKED
-        job.save(update_fields=["report", "total_rows", "status", "updated_at"])
+        job.fit = run.fit_rows.distribution() if run.fit_rows is not None else None
+        job.save(update_fields=["report", "total_rows", "status", "fit", "updated_at"])
     else:
-        if "fit" in job.report:  # the dry run's fit distribution stays on the job's page
-            report["fit"] = job.report["fit"]
         insert_row_notes(run.errors)
         ImportJob.objects.filter(pk=job.pk).update(
             status=JobStatus.DONE,
