@@ -114,7 +114,13 @@ class ProspectFit(Estimator):
             raise ValueError("X must have the columns the model was fitted on")
         out = np.zeros(table.shape, dtype=float)
         for j, ratio in enumerate(self.log_ratios_):
-            out[:, j] = [ratio.get(value, 0.0) for value in table[:, j]]
+            # Each distinct value looked up once, then spread back: a list of 100,000 rows has a few
+            # dozen sectors, so this is array work, not a dictionary look-up per row.
+            distinct, inverse = np.unique(table[:, j], return_inverse=True)
+            weights = np.fromiter(
+                (ratio.get(value, 0.0) for value in distinct.tolist()), dtype=float, count=distinct.size
+            )
+            out[:, j] = weights[inverse.reshape(-1)]
         return out
 
     def decision_function(self, X: ArrayLike) -> NDArray[np.float64]:

@@ -73,6 +73,14 @@ HOOKS["prospect_fit_refresh"] = (
     "(pipeline.services.prospect_fit_refresh)."
 )
 
+HOOKS["import_rows_fit"] = (
+    "The dry run of a customer file has read its rows. Keywords: columns (dict: 'sector', 'region', "
+    "'source' -> list of str, 'birth_date' -> list of date or None, one item per row), numbers (the rows' "
+    "numbers in the file). Returns the file's fit distribution, JSON-ready (bands, top rows with "
+    "reasons), or None. Registered by pipeline: score the rows with the fit model learnt from the "
+    "portfolio (pipeline.listfit.import_rows_fit)."
+)
+
 _handlers: dict[str, Callable[..., Any]] = {}
 
 

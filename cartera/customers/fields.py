@@ -91,7 +91,8 @@ CUSTOMER_FIELDS: tuple[CustomerField, ...] = (
     F("opt_in_phone", personal=True, importable=False),
     F("opt_in_sms", personal=True, importable=False, filterable=False),
     F("opt_in_mail", personal=True, importable=False, filterable=False),
-    F("source", personal=False, importable=False),
+    # A customer file's rows may name their own source; rows that do not take the import's.
+    F("source", personal=False),
     F("income_range", personal=True, importable=False),
     F("owner", personal=False, importable=False),
     # One entry per admin-defined field (custom_field_specs): a form field, an import column, an export

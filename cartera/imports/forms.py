@@ -12,7 +12,12 @@ from cartera.core.concurrency import version_of
 from cartera.core.money import ISO_4217
 from cartera.customers.models import Source
 from cartera.imports.fields import fields_for
-from cartera.imports.models import DuplicatePolicy, ImportJob, ImportKind, ImportMapping
+from cartera.imports.models import DuplicatePolicy, ImportJob, ImportKind, ImportMapping, ListOrigin
+
+LIST_ORIGIN_HELP = _(
+    "For a customer file. A purchased list needs its lawful basis, and its people must be told within a "
+    "month (GDPR Art. 14): the import gives you a task for it."
+)
 
 
 class UploadForm(forms.Form):
@@ -21,6 +26,13 @@ class UploadForm(forms.Form):
         label=_("File"),
         help_text=_("CSV, Excel (.xlsx), OpenDocument (.ods) or contacts (.vcf)."),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.tsv,.xlsx,.ods,.vcf"}),
+    )
+    list_origin = forms.ChoiceField(
+        label=_("Where the list comes from"),
+        choices=ListOrigin.choices,
+        initial=ListOrigin.OWN,
+        required=False,
+        help_text=LIST_ORIGIN_HELP,
     )
 
     def clean_file(self) -> Any:
@@ -83,6 +95,14 @@ class MappingForm(forms.Form):
         kwargs["initial"] = initial
         super().__init__(*args, **kwargs)
         self.job = job
+        if job.kind == ImportKind.CUSTOMERS:
+            self.fields["list_origin"] = forms.ChoiceField(
+                label=_("Where the list comes from"),
+                choices=ListOrigin.choices,
+                initial=job.list_origin,
+                required=False,  # not sent: the one given at upload stays
+                help_text=LIST_ORIGIN_HELP,
+            )
         if job.kind == ImportKind.ORDERS:
             self.fields["currency"] = forms.ChoiceField(
                 label=_("Currency of the amounts"),
@@ -110,6 +130,8 @@ class MappingForm(forms.Form):
                 label=header, choices=choices, required=False, initial=job.columns.get(header, "")
             )
             self.column_fields.append((name, header))
+        # Where the list comes from, next to the source and the lawful basis it asks for.
+        self.order_fields([*list(self.fields)[:4], "list_origin", "source", "source_detail", "lawful_basis"])
 
     def columns(self) -> dict[str, str]:
         return {

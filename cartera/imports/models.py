@@ -28,6 +28,16 @@ class DuplicatePolicy(models.TextChoices):
     CREATE = "create", _("Create anyway")
 
 
+class ListOrigin(models.TextChoices):
+    """Where a customer file's people come from: a purchased list brings duties of its own (the lawful
+    basis must be written down, and the people told within a month: GDPR Art. 14)."""
+
+    OWN = "own", _("Our own data")
+    PURCHASED = "purchased", _("A purchased or rented list")
+    EVENT = "event", _("An event or fair")
+    OTHER = "other", _("Other")
+
+
 class JobStatus(models.TextChoices):
     UPLOADED = "uploaded", _("Uploaded")
     CHECKING = "checking", _("Checking (dry run)…")
@@ -99,6 +109,12 @@ class ImportJob(models.Model):
     lawful_basis = models.TextField(_("lawful basis"), blank=True)
     # Orders: the currency of every amount whose row names none (a currency column overrides it).
     currency = models.CharField(_("currency"), max_length=3, default=base_currency)
+    list_origin = models.CharField(
+        _("where the list comes from"), max_length=10, choices=ListOrigin.choices, default=ListOrigin.OWN
+    )
+    # The dry run's fit distribution of a customer file's rows (imports/services/origin.py); kept
+    # apart from ``report`` (the counts), and kept after the commit.
+    fit = models.JSONField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

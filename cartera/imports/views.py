@@ -74,6 +74,7 @@ def upload(request: HttpRequest) -> HttpResponse:
                 upload=upload_file,
                 file_name=upload_file.name,
                 kind=kind,
+                list_origin=form.cleaned_data.get("list_origin") or "own",
             )
         except ValidationError as exc:
             form.add_error("file", exc)
@@ -112,6 +113,7 @@ def mapping(request: HttpRequest, pk: int) -> HttpResponse:
                 save_as=form.cleaned_data["save_as"],
                 mapping_read=form.mapping_read_value(),
                 currency=form.currency(),
+                list_origin=form.cleaned_data.get("list_origin", ""),
             )
             if request.POST.get("action") == "preview":
                 read = form.cleaned_data["mapping_read"]

@@ -15,6 +15,7 @@ from cartera.customers.fields import CUSTOM_PREFIX, custom_field_specs
 from cartera.customers.forms import _custom_form_field
 from cartera.customers.models import Company, Customer, Source, Stage
 from cartera.pipeline.models import (
+    CallList,
     CallOutcome,
     LeadForm,
     LostReason,
@@ -367,3 +368,26 @@ class PublicLeadForm(forms.Form):
 
     def utm(self) -> dict[str, str]:
         return {key: self.cleaned_data.get(key) or "" for key in UTM_KEYS}
+
+
+class SheetForm(forms.Form):
+    """What a printed prospecting sheet is filled with: a call list or a segment, and blank rows."""
+
+    call_list = forms.ModelChoiceField(
+        label=_("Call list"), required=False, queryset=CallList.objects.none(), empty_label=_("None")
+    )
+    segment = forms.ModelChoiceField(
+        label=_("Segment"), required=False, queryset=Customer.objects.none(), empty_label=_("None")
+    )
+    blank = forms.IntegerField(label=_("Blank rows"), required=False, min_value=0, max_value=60, initial=12)
+
+    def __init__(self, *args: Any, call_lists: Any, segments: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["call_list"].queryset = call_lists  # type: ignore[attr-defined]
+        self.fields["segment"].queryset = segments  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("call_list") and data.get("segment"):
+            raise forms.ValidationError(_("Choose a call list or a segment, not both."))
+        return data

@@ -790,3 +790,40 @@ def source_attribution(*, user: Any) -> Attribution:
         by_form=_attribution_by_pairs(by_form, forms, customers, orders, won),
         by_campaign=_attribution_by_pairs(by_campaign, {}, customers, orders, won),
     )
+
+
+# --- field sheets ---------------------------------------------------------------------------------
+
+#: The most people a printed sheet is pre-filled with (a day's visits or calls, not a mailing).
+SHEET_MAX_PEOPLE = 200
+
+
+def sheet_people(*, user: Any, call_list: CallList | None = None, members: Any = None) -> list[Any]:
+    """The people a prospecting sheet is pre-filled with: a call list's entries in their order, or a
+    segment's members (``members``, already scoped) by name; at most :data:`SHEET_MAX_PEOPLE`."""
+    from cartera.customers.models import Customer
+
+    if call_list is not None:
+        ids = list(call_list.entries.order_by("position", "id").values_list("customer_id", flat=True))
+        ids = ids[:SHEET_MAX_PEOPLE]
+        found = restrict(Customer.objects.select_related("company"), user).in_bulk(ids)
+        return [found[pk] for pk in ids if pk in found]
+    if members is not None:
+        return list(
+            members.select_related("company").order_by("last_name", "first_name", "pk")[:SHEET_MAX_PEOPLE]
+        )
+    return []
+
+
+def sectors_in_use(*, user: Any, limit: int = 60) -> list[str]:
+    """The sectors most used among the customers the user sees (the template's non-binding list)."""
+    from cartera.customers.models import Customer
+
+    rows = (
+        restrict(Customer.objects.all(), user)
+        .exclude(sector="")
+        .values("sector")
+        .annotate(n=Count("id"))
+        .order_by("-n", "sector")[:limit]
+    )
+    return [row["sector"] for row in rows]

@@ -960,6 +960,23 @@ def fit_attributes(row: Mapping[str, Any], today: dt.date) -> list[str]:
     ]
 
 
+def fit_model(today: dt.date) -> FitModel | None:
+    """The fit model learnt from the whole portfolio now: the paying customers, the top 20 % of
+    revenue against the rest. ``None`` with too few paying customers to learn from (fewer than 5 in
+    the top or in the rest). Used by the refresh and by the dry run of a customer file."""
+    buyers = list(
+        Customer.objects.filter(metrics__revenue__gt=0).values_list(*_FIT_VALUES, "metrics__revenue")
+    )
+    if not buyers:
+        return None
+    table = [fit_attributes(dict(zip(_FIT_VALUES, b[:-1], strict=True)), today) for b in buyers]
+    labels = top_share_labels([float(b[-1]) for b in buyers], share=FIT_TOP_SHARE)
+    try:
+        return FitModel().fit(table, labels, FIT_ATTRIBUTES)
+    except NotEnoughDataError:
+        return None
+
+
 @transaction.atomic
 def prospect_fit_refresh(**_kwargs: Any) -> int:
     """Score every suspect and prospect against the customers who make the top 20 % of revenue.
@@ -968,17 +985,9 @@ def prospect_fit_refresh(**_kwargs: Any) -> int:
     learn from (fewer than 5 in the top or in the rest) leaves no scores. Returns how many were scored.
     """
     today = timezone.localdate()
-    buyers = list(
-        Customer.objects.filter(metrics__revenue__gt=0).values_list(*_FIT_VALUES, "metrics__revenue")
-    )
     ProspectFit.objects.all().delete()
-    if not buyers:
-        return 0
-    table = [fit_attributes(dict(zip(_FIT_VALUES, b[:-1], strict=True)), today) for b in buyers]
-    labels = top_share_labels([float(b[-1]) for b in buyers], share=FIT_TOP_SHARE)
-    try:
-        model = FitModel().fit(table, labels, FIT_ATTRIBUTES)
-    except NotEnoughDataError:
+    model = fit_model(today)
+    if model is None:
         return 0
     now = timezone.now()
     written = 0

@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
@@ -42,6 +42,7 @@ from cartera.pipeline.forms import (
     PipelineForm,
     PublicLeadForm,
     QualificationForm,
+    SheetForm,
     StagesForm,
     WinForm,
 )
@@ -702,4 +703,60 @@ def prospects(request: HttpRequest) -> HttpResponse:
             "sort": sort if sort in selectors.PROSPECT_SORTS else "fit",
             "min_fit": _min_fit(request),
         },
+    )
+
+
+# --- field sheets ---------------------------------------------------------------------------------
+
+
+def sheet(request: HttpRequest) -> HttpResponse:
+    """The printable prospecting sheet: the import's columns, a consent box and the qualification
+    checklist per person, blank rows to fill by hand, optionally pre-filled from a call list or a
+    segment. Printed from the browser (A4, cartera/pipeline/static/pipeline/sheet.css)."""
+    require(request.user, Customer, "view")
+    from cartera.pipeline import sheets
+    from cartera.segments.selectors import segment_list, segment_members
+
+    query = request.GET.copy()
+    query.setdefault("blank", "12")
+    form = SheetForm(
+        query if request.GET else None,
+        call_lists=selectors.call_lists_for(user=request.user),
+        segments=segment_list(user=request.user),
+    )
+    people: list[Any] = []
+    blank = 12
+    heading = ""
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        if data["call_list"] is not None:
+            heading = str(data["call_list"])
+            people = selectors.sheet_people(user=request.user, call_list=data["call_list"])
+        elif data["segment"] is not None:
+            heading = str(data["segment"])
+            members = segment_members(user=request.user, segment=data["segment"])
+            people = selectors.sheet_people(user=request.user, members=members)
+        blank = data["blank"] if data["blank"] is not None else blank
+    return render(
+        request,
+        "pipeline/sheet.html",
+        {"form": form, "people": people, "blank_rows": range(len(people) + 1, len(people) + blank + 1),
+         "heading": heading, "columns": sheets.sheet_columns(), "stages": sheets.stage_labels(),
+         "sources": sheets.source_labels(), "consent_wording": sheets.consent_wording(),
+         "today": timezone.localdate(), "max_people": selectors.SHEET_MAX_PEOPLE},
+    )  # fmt: skip
+
+
+def sheet_template(request: HttpRequest) -> FileResponse:
+    """The Excel template of prospects, headed as the customer import reads it (pipeline/sheets.py)."""
+    require(request.user, Customer, "view")
+    from cartera.pipeline import sheets
+
+    handle = sheets.template_workbook(sectors=selectors.sectors_in_use(user=request.user))
+    name = _("prospects-template")
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=f"{name}.xlsx",
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )

@@ -121,6 +121,7 @@ NOT_REACHED = {
     "campaigns/c/<str:token>/": "a tracked link of an e-mail: redirects to its target (tests/campaigns)",
     "pipeline/f/confirm/<str:token>/": "the double opt-in link of an e-mail (tests/pipeline)",
     "pipeline/report/sources.csv": DOWNLOAD,
+    "pipeline/sheet/template.xlsx": DOWNLOAD,
     "surveys/<int:pk>/questions/<int:question_pk>/move/": POST_ONLY,
     "surveys/<int:pk>/questions/<int:question_pk>/remove/": POST_ONLY,
 }

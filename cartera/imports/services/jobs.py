@@ -14,18 +14,29 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from cartera.accounts.models import User
 from cartera.core.concurrency import check_version
 from cartera.core.money import read_currency
 from cartera.core.scoping import can, restrict
-from cartera.customers.models import Customer
+from cartera.customers.models import Customer, Source
 from cartera.imports.fields import suggest_columns
-from cartera.imports.models import DuplicatePolicy, ImportJob, ImportKind, ImportMapping, JobStatus
+from cartera.imports.models import (
+    DuplicatePolicy,
+    ImportJob,
+    ImportKind,
+    ImportMapping,
+    JobStatus,
+    ListOrigin,
+)
 from cartera.imports.parsers import ParseError, open_table
 from cartera.imports.selectors import check_columns
+from cartera.imports.services.origin import check_list_origin
+
+# The customers' source a list's origin suggests (the mapping page can change it).
+ORIGIN_SOURCE = {ListOrigin.PURCHASED: Source.PURCHASED_LIST, ListOrigin.EVENT: Source.EVENT}
 
 
 def upload_dir() -> Path:
@@ -34,10 +45,16 @@ def upload_dir() -> Path:
     return path
 
 
-def import_job_create(*, actor: User, upload: IO[bytes], file_name: str, kind: str) -> ImportJob:
-    """Store an uploaded file and read its header; a file that cannot be read leaves nothing behind."""
+def import_job_create(
+    *, actor: User, upload: IO[bytes], file_name: str, kind: str, list_origin: str = ListOrigin.OWN
+) -> ImportJob:
+    """Store an uploaded file and read its header; a file that cannot be read leaves nothing behind.
+    ``list_origin`` says where a customer list comes from (a purchased list has duties of its own,
+    services/origin.py)."""
     if kind not in ImportKind.values:
         raise ValidationError(_("Unknown kind of import."))
+    if list_origin not in ListOrigin.values:
+        raise ValidationError(_("Unknown origin of the list."))
     target = upload_dir() / f"{uuid.uuid4().hex}.upload"
     digest = hashlib.sha256()
     size = 0
@@ -79,15 +96,23 @@ def import_job_create(*, actor: User, upload: IO[bytes], file_name: str, kind: s
             "phone_region": "",
             "format": file_format,
             **dialect,
+            # For what the import writes in words later, in the worker (the Art. 14 task).
+            "language": translation.get_language() or "",
         },
+        list_origin=list_origin,
+        source=ORIGIN_SOURCE.get(ListOrigin(list_origin), Source.IMPORT),
         created_by=actor,
     )
 
 
-def import_job_create_from_path(*, actor: User, path: Path, kind: str) -> ImportJob:
+def import_job_create_from_path(
+    *, actor: User, path: Path, kind: str, list_origin: str = ListOrigin.OWN
+) -> ImportJob:
     """The CLI's way in: the same checks as an upload."""
     with path.open("rb") as handle:
-        return import_job_create(actor=actor, upload=handle, file_name=path.name, kind=kind)
+        return import_job_create(
+            actor=actor, upload=handle, file_name=path.name, kind=kind, list_origin=list_origin
+        )
 
 
 def import_job_configure(
@@ -103,6 +128,7 @@ def import_job_configure(
     save_as: str = "",
     mapping_read: tuple[int, str] | None = None,
     currency: str = "",
+    list_origin: str = "",
 ) -> ImportJob:
     """Set how the file is read and what happens to duplicates; optionally save the mapping by name
     (``mapping_read``: the saved mapping the editor started from and its version, see
@@ -124,6 +150,11 @@ def import_job_configure(
     job.source = source or job.source
     job.source_detail = source_detail.strip()[:200]
     job.lawful_basis = lawful_basis.strip()
+    if list_origin:
+        if list_origin not in ListOrigin.values:
+            raise ValidationError(_("Unknown origin of the list."))
+        job.list_origin = list_origin
+    check_list_origin(job)
     job.status = JobStatus.UPLOADED
     job.save()
     if save_as.strip():

@@ -29,6 +29,7 @@ from cartera.imports.services.jobs import (
     import_job_require,
 )
 from cartera.imports.services.matching import FileIndex, Matching
+from cartera.imports.services.origin import FitRows, purchased_list_notice
 from cartera.imports.services.reading import read_rows
 from cartera.imports.services.writing import Writing, bulk_writes, insert_row_notes
 
@@ -83,6 +84,8 @@ class Run(Matching, Writing):
         mapped = set(job.columns.values())
         self.with_companies = bool(mapped & {"company_name", "tax_id"})
         self.with_tags = "tags" in mapped
+        # The dry run of a customer file also scores its rows against the portfolio (services/origin.py).
+        self.fit_rows = FitRows(job.source) if dry_run and job.kind == ImportKind.CUSTOMERS else None
 
     # -- driving ------------------------------------------------------------------------------------------
 
@@ -134,6 +137,8 @@ class Run(Matching, Writing):
                 self._reject(row)
         if self.job.kind == ImportKind.CUSTOMERS:
             good = self._without_suppressed(good)
+            if self.fit_rows is not None:
+                self.fit_rows.add(good)
             self._settle(rows, self._plan_customers(good), self._write_customers)
         elif self.dry_run:
             self._settle(rows, self._plan_linked(good), self._write_linked)
@@ -226,7 +231,8 @@ def import_job_run(*, job: ImportJob, dry_run: bool, progress: Progress | None =
         job.report = report
         job.total_rows = run.processed
         job.status = JobStatus.CHECKED
-        job.save(update_fields=["report", "total_rows", "status", "updated_at"])
+        job.fit = run.fit_rows.distribution() if run.fit_rows is not None else None
+        job.save(update_fields=["report", "total_rows", "status", "fit", "updated_at"])
     else:
         insert_row_notes(run.errors)
         ImportJob.objects.filter(pk=job.pk).update(
@@ -242,6 +248,7 @@ def import_job_run(*, job: ImportJob, dry_run: bool, progress: Progress | None =
             report=report,
         )
         job.refresh_from_db()
+        purchased_list_notice(job=job)
         # The personal data in the upload is not kept once every row is written or rejected (the
         # rejected rows are kept, with their reasons, for the download).
         import_job_discard_file(job=job)

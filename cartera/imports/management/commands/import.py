@@ -54,9 +54,15 @@ class Command(LanguageCommand):
         parser.add_argument("--date-order", default="dmy", choices=["dmy", "mdy"])
         parser.add_argument("--no-decimal-comma", action="store_true")
         parser.add_argument("--phone-region", default="")
-        parser.add_argument("--source", default="import")
+        parser.add_argument(
+            "--source", default="", help="the customers' source (default: from --list-origin)"
+        )
         parser.add_argument("--source-detail", default="")
         parser.add_argument("--lawful-basis", default="")
+        parser.add_argument(
+            "--list-origin", default="own", choices=["own", "purchased", "event", "other"],
+            help="where a customer list comes from (a purchased one needs --lawful-basis)",
+        )  # fmt: skip
         parser.add_argument("--resume", type=int, metavar="JOB_ID", help="continue an interrupted import")
         parser.add_argument("--rollback", type=int, metavar="JOB_ID", help="undo an import")
 
@@ -109,7 +115,7 @@ class Command(LanguageCommand):
                         % {"user": user, "kind": str(ImportKind(options["kind"]).label).lower()}
                     )
                 job = services.import_job_create_from_path(
-                    actor=user, path=options["file"], kind=options["kind"]
+                    actor=user, path=options["file"], kind=options["kind"], list_origin=options["list_origin"]
                 )
                 columns = dict(job.columns)
                 if options["mapping"]:
