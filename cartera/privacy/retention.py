@@ -71,8 +71,8 @@ class RetentionReport:
     counts: dict[str, int] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
-        line = _("%(kind)s: dry run: would remove %(n)s") if self.dry_run else _("%(kind)s: removed %(n)s")
-        return [line % {"kind": kind, "n": n} for kind, n in self.counts.items()]
+        mode = "dry run: would remove" if self.dry_run else "removed"
+        return [f"{kind}: {mode} {n}" for kind, n in self.counts.items()]
 
 
 def _inactive_prospects(now: dt.datetime) -> Any:

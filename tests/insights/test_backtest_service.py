@@ -75,7 +75,7 @@ def test_holdout_command_prints_the_documented_json(cdnow_portfolio):
 
 def test_holdout_command_prints_tables_by_default(cdnow_portfolio):
     out = StringIO()
-    call_command("holdout", "--calibration-end", "1997-09-30", "--end", "1998-06-30", stdout=out)
+    call_command("holdout", "--calibration-end", "1997-09-30", "--end", "1998-06-30", "--lang", "en", stdout=out)
     text = out.getvalue()
     assert "paretonbd *" in text and "plain recency" in text and "bought again" in text
 

@@ -111,5 +111,6 @@ class Command(LanguageCommand):
             self.stdout.write(_("Queued retention (task %(id)s).") % {"id": result.id})
             return
         report = retention_run(dry_run=options["dry_run"])
-        for line in report.lines():
-            self.stdout.write(line)
+        line = _("%(kind)s: dry run: would remove %(n)s") if report.dry_run else _("%(kind)s: removed %(n)s")
+        for kind, n in report.counts.items():
+            self.stdout.write(line % {"kind": kind, "n": n})
