@@ -73,8 +73,16 @@ class Command(LanguageCommand):
             raise CommandError(str(exc)) from exc
         expires = timezone.localtime(token.expires_at).strftime("%Y-%m-%d")
         self.stderr.write(
-            _("Token %(id)s (%(name)s, %(scope)s) for %(username)s, until %(expires)s. Shown once; store it now:")
-            % {"id": token.pk, "name": token.name, "scope": token.scope, "username": user.username, "expires": expires}
+            _(
+                "Token %(id)s (%(name)s, %(scope)s) for %(username)s, until %(expires)s. Shown once; store it now:"
+            )
+            % {
+                "id": token.pk,
+                "name": token.name,
+                "scope": token.scope,
+                "username": user.username,
+                "expires": expires,
+            }
         )
         # The key alone on stdout, so that scripts can capture it: KEY=$(cartera token create ...)
         self.stdout.write(raw)
@@ -92,8 +100,14 @@ class Command(LanguageCommand):
                 t.scope,
                 timezone.localtime(t.created_at).strftime("%Y-%m-%d %H:%M"),
                 timezone.localtime(t.expires_at).strftime("%Y-%m-%d"),
-                timezone.localtime(t.last_used_at).strftime("%Y-%m-%d %H:%M") if t.last_used_at else _("never"),
-                _("password changed") if t.password_changed() else _("expired") if t.is_expired() else _("active"),
+                timezone.localtime(t.last_used_at).strftime("%Y-%m-%d %H:%M")
+                if t.last_used_at
+                else _("never"),
+                _("password changed")
+                if t.password_changed()
+                else _("expired")
+                if t.is_expired()
+                else _("active"),
             )
             for t in tokens
         ]

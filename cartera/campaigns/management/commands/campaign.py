@@ -67,7 +67,8 @@ class Command(LanguageCommand):
             raise CommandError(" ".join(getattr(exc, "messages", [str(exc)]))) from exc
         except Http404 as exc:
             raise CommandError(
-                _("No campaign %(id)s that %(user)s may see.") % {"id": options.get("campaign_id"), "user": user}
+                _("No campaign %(id)s that %(user)s may see.")
+                % {"id": options.get("campaign_id"), "user": user}
             ) from exc
 
     def _campaign(self, user: User, options: dict[str, Any], action: str = "view") -> Campaign:
@@ -95,12 +96,16 @@ class Command(LanguageCommand):
                 }
             )
         for reason, n in plan.excluded.most_common():
-            self.stdout.write(_("  excluded, %(reason)s: %(n)s") % {"reason": selectors.reason_text(reason), "n": n})
+            self.stdout.write(
+                _("  excluded, %(reason)s: %(n)s") % {"reason": selectors.reason_text(reason), "n": n}
+            )
 
     def _send(self, user: User, options: dict[str, Any]) -> None:
         campaign = services.campaign_send(actor=user, campaign=self._campaign(user, options, "change"))
         progress = selectors.campaign_progress(campaign=campaign)
-        emails = ngettext("queued %(n)s e-mail", "queued %(n)s e-mails", progress.total) % {"n": progress.total}
+        emails = ngettext("queued %(n)s e-mail", "queued %(n)s e-mails", progress.total) % {
+            "n": progress.total
+        }
         calls = ngettext("%(n)s call task", "%(n)s call tasks", progress.calls) % {"n": progress.calls}
         self.stdout.write(self.style.SUCCESS(f"{emails}, {calls}"))
 
@@ -110,7 +115,9 @@ class Command(LanguageCommand):
 
     def _resume(self, user: User, options: dict[str, Any]) -> None:
         released = services.campaign_resume(actor=user, campaign=self._campaign(user, options, "change"))
-        self.stdout.write(ngettext("released %(n)s e-mail", "released %(n)s e-mails", released) % {"n": released})
+        self.stdout.write(
+            ngettext("released %(n)s e-mail", "released %(n)s e-mails", released) % {"n": released}
+        )
 
     def _results(self, user: User, options: dict[str, Any]) -> None:
         results = selectors.campaign_results(campaign=self._campaign(user, options), user=user)
@@ -162,7 +169,9 @@ class Command(LanguageCommand):
                 else:
                     logged += 1
         replies = ngettext("logged %(n)s reply", "logged %(n)s replies", logged) % {"n": logged}
-        strays = ngettext("%(n)s answered no campaign", "%(n)s answered no campaign", unmatched) % {"n": unmatched}
+        strays = ngettext("%(n)s answered no campaign", "%(n)s answered no campaign", unmatched) % {
+            "n": unmatched
+        }
         self.stdout.write(self.style.SUCCESS(f"{replies}; {strays}"))
 
 

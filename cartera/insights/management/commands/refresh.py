@@ -54,7 +54,8 @@ class Command(LanguageCommand):
         if options["backfill_months"]:
             n = insights_backfill(months=options["backfill_months"], as_of=options["as_of"], progress=say)
             self.stdout.write(
-                ngettext("%(n)s month-end snapshot written.", "%(n)s month-end snapshots written.", n) % {"n": n}
+                ngettext("%(n)s month-end snapshot written.", "%(n)s month-end snapshots written.", n)
+                % {"n": n}
             )
         try:
             run = insights_refresh(

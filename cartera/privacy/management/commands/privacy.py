@@ -98,13 +98,17 @@ class Command(LanguageCommand):
             raise CommandError(" ".join(getattr(exc, "messages", [str(exc)]))) from exc
         rows = ", ".join(f"{k}: {n}" for k, n in report.rows.items())
         self.stdout.write(
-            self.style.SUCCESS(_("Customer %(id)s erased (%(rows)s).") % {"id": report.customer_id, "rows": rows})
+            self.style.SUCCESS(
+                _("Customer %(id)s erased (%(rows)s).") % {"id": report.customer_id, "rows": rows}
+            )
         )
 
     def _retention(self, options: dict[str, Any]) -> None:
         if options["schedule"]:
             queued = retention_schedule()
-            self.stdout.write(_("Nightly retention queued.") if queued else _("A retention run is already queued."))
+            self.stdout.write(
+                _("Nightly retention queued.") if queued else _("A retention run is already queued.")
+            )
             return
         if options["background"]:
             result = run_retention.enqueue(reschedule=False)
