@@ -121,8 +121,10 @@ CASES: dict[str, tuple[Callable[..., str], tuple[str, ...], tuple[str, ...]]] = 
     ),
     "refresh": (
         _refresh,
-        ("Queued refresh (task", "Refreshed 0 customers and 0 orders in"),
-        ("Actualización en cola (tarea", "Actualizados 0 clientes y 0 pedidos en"),
+        ("Queued refresh (task", "reading orders", "analysing 0 customers", "writing the snapshot",
+         "Refreshed 0 customers and 0 orders in"),
+        ("Actualización en cola (tarea", "leyendo los pedidos", "analizando 0 clientes",
+         "escribiendo la instantánea", "Actualizados 0 clientes y 0 pedidos en"),
     ),
     "dbstats": (_dbstats, ("Planner statistics refreshed in",), ("Estadísticas del planificador",)),
 }  # fmt: skip
