@@ -12,6 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import translation
 
+from cartera.accounts.models import ApiToken
 from cartera.customers.services import customer_create
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +33,8 @@ def _run(name: str, *args: str, lang: str, **options: Any) -> str:
 def _token(lang: str, users: dict[str, Any]) -> str:
     text = _run("token", "create", users["manager"].username, "laptop", lang=lang)
     text += _run("token", "list", lang=lang)
-    text += _run("token", "revoke", users["manager"].username, "1", lang=lang)
+    token = ApiToken.objects.get(user=users["manager"], name="laptop")
+    text += _run("token", "revoke", users["manager"].username, str(token.pk), lang=lang)
     text += _run("token", "revoke", users["manager"].username, "9999", lang=lang)
     text += _run("token", "list", "nadie", lang=lang)
     return text
