@@ -402,10 +402,13 @@ def insights_refresh(
     try:
         with _Heartbeat(run):
             as_of = as_of or timezone.localdate()
-            say("reading orders")
+            say(_("reading orders"))
             orders = selectors.order_arrays()
             ids = selectors.customer_ids()
-            say(f"analysing {len(ids):,} customers and {len(orders):,} orders")
+            say(
+                _("analysing %(customers)s customers and %(orders)s orders")
+                % {"customers": f"{len(ids):,}", "orders": f"{len(orders):,}"}
+            )
             thresholds = lifecycle_thresholds()
             model_name, why = selectors.chosen_model()
             now_metrics = analyse(orders, ids, as_of=as_of, thresholds=thresholds, model_name=model_name)
@@ -416,12 +419,12 @@ def insights_refresh(
             # The start of the period only needs statuses, for the movements: rules without models.
             before = statuses_at(orders, ids, as_of=start, thresholds=thresholds)
             settle_left_on(before, now_metrics)
-            say("writing metrics")
+            say(_("writing metrics"))
             computed_at = timezone.now()
             _write_metrics(now_metrics, computed_at)
-            say("writing the snapshot")
+            say(_("writing the snapshot"))
             snapshot = _write_snapshot(now_metrics, before, orders, period_days, computed_at)
-            say("computing the dashboard figures")
+            say(_("computing the dashboard figures"))
             _refresh_figures(snapshot=snapshot, orders=orders, metrics=now_metrics)
             run.status = RefreshRun.Status.DONE
             run.customers = len(ids)
@@ -494,7 +497,7 @@ def insights_backfill(*, months: int, as_of: dt.date | None = None, progress: Pr
     thresholds = lifecycle_thresholds()
     previous = analyse(orders, ids, as_of=cursor, thresholds=thresholds, with_decline=False)
     for day in month_ends:
-        say(f"snapshot of {day}")
+        say(_("snapshot of %(day)s") % {"day": day})
         current = analyse(orders, ids, as_of=day, thresholds=thresholds, with_decline=False)
         _write_snapshot(current, previous, orders, (day - previous.as_of).days, timezone.now())
         previous = current

@@ -10,7 +10,7 @@ from cartera.accounts.models import ApiToken
 
 def run(*args: str) -> tuple[str, str]:
     out, err = StringIO(), StringIO()
-    call_command("token", *args, stdout=out, stderr=err)
+    call_command("token", *args, lang="en", stdout=out, stderr=err)
     return out.getvalue(), err.getvalue()
 
 

@@ -138,8 +138,8 @@ def test_the_api_and_the_command_line(client, portfolio, manager, owner):
     from io import StringIO
 
     out = StringIO()
-    call_command("campaign", "results", str(pk), "--user", manager.username, stdout=out)
+    call_command("campaign", "results", str(pk), "--user", manager.username, lang="en", stdout=out)
     assert "All who received it: 180 recipients" in out.getvalue()
     out = StringIO()
-    call_command("campaign", "pause", str(pk), "--user", manager.username, stdout=out)
+    call_command("campaign", "pause", str(pk), "--user", manager.username, lang="en", stdout=out)
     assert out.getvalue().startswith("held 108")

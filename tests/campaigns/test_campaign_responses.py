@@ -161,7 +161,12 @@ def test_replies_logged_from_the_results_page_and_from_forwarded_mail(
     box.close()
     out = io.StringIO()
     call_command(
-        "campaign", "replies", str(tmp_path / "reply.eml"), str(tmp_path / "replies.mbox"), stdout=out
+        "campaign",
+        "replies",
+        str(tmp_path / "reply.eml"),
+        str(tmp_path / "replies.mbox"),
+        lang="en",
+        stdout=out,
     )
     assert "logged 2 replies; 1 answered no campaign" in out.getvalue()
     logged = Interaction.objects.get(customer=second.customer, direction="inbound")

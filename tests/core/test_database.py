@@ -53,7 +53,7 @@ def test_dbstats_command(owner):
 
     customer_create(actor=owner, fields={"first_name": "Ana"})
     out = StringIO()
-    call_command("dbstats", stdout=out)
+    call_command("dbstats", "--lang", "en", stdout=out)
     assert "Planner statistics refreshed" in out.getvalue()
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":

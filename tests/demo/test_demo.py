@@ -167,17 +167,19 @@ def test_the_file_stays_usable_after_the_demo(portfolio):
 
 def test_command_if_empty_does_nothing_the_second_time(db):
     out = StringIO()
-    call_command("demo", "--customers", "60", "--if-empty", "--today", "2026-06-30", stdout=out)
+    call_command(
+        "demo", "--customers", "60", "--if-empty", "--today", "2026-06-30", "--lang", "en", stdout=out
+    )
     assert Customer.objects.count() == 60
     text = out.getvalue()
     assert "cartera-demo" in text and "ana" in text and "luis" in text
     orders = Order.objects.count()
     out = StringIO()
-    call_command("demo", "--customers", "60", "--if-empty", stdout=out)
+    call_command("demo", "--customers", "60", "--if-empty", "--lang", "en", stdout=out)
     assert "already" in out.getvalue()
     assert (Customer.objects.count(), Order.objects.count()) == (60, orders)
     with pytest.raises(CommandError, match="not empty"):
-        call_command("demo", "--customers", "60", stdout=StringIO())
+        call_command("demo", "--customers", "60", "--lang", "en", stdout=StringIO())
 
 
 def _schema() -> set[tuple[str, str, str]]:

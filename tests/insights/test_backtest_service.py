@@ -75,9 +75,27 @@ def test_holdout_command_prints_the_documented_json(cdnow_portfolio):
 
 def test_holdout_command_prints_tables_by_default(cdnow_portfolio):
     out = StringIO()
-    call_command("holdout", "--calibration-end", "1997-09-30", "--end", "1998-06-30", stdout=out)
+    call_command(
+        "holdout", "--calibration-end", "1997-09-30", "--end", "1998-06-30", "--lang", "en", stdout=out
+    )
     text = out.getvalue()
     assert "paretonbd *" in text and "plain recency" in text and "bought again" in text
+    assert "Calibration up to" in text and "compras antes" not in text
+    # One language per run: in Spanish, every sentence, title and heading (issue 11, item 11).
+    out = StringIO()
+    with translation.override("en"):
+        call_command("holdout", "--cutoff", "1997-09-30", "--end", "1998-06-30", "--lang", "es", stdout=out)
+    text = out.getvalue()
+    assert "Calibración hasta el" in text and "recencia simple" in text and "volvieron a comprar" in text
+    assert "Modelos (AUC" in text and "Correlación gasto-frecuencia" in text
+    for english in (
+        "Calibration up to",
+        "plain recency",
+        "bought again",
+        "Models (AUC",
+        "Spend vs frequency",
+    ):
+        assert english not in text, (english, text)
 
 
 def test_default_dates_split_the_history(cdnow_portfolio):

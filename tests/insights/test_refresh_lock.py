@@ -30,7 +30,10 @@ HOLDER = """
 import os, sys, time
 import django
 django.setup()
+from django.utils import translation
 from cartera.insights.services import insights_refresh
+
+translation.activate("en")  # the progress lines speak the active language
 
 def pause(message):
     if message == "reading orders":
@@ -72,7 +75,7 @@ def start_holder(db: dict[str, Any]) -> subprocess.Popen[str]:
 
 def refresh_command(db: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - our own manage.py
-        [sys.executable, str(ROOT / "manage.py"), "refresh", *args],
+        [sys.executable, str(ROOT / "manage.py"), "refresh", "--lang", "en", *args],
         env=_env(db),
         cwd=ROOT,
         capture_output=True,

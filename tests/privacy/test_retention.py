@@ -58,7 +58,7 @@ def test_dry_run_reports_and_changes_nothing(owner, tmp_path):
     w = _world(owner, tmp_path)
     out = io.StringIO()
     audit_before = AuditEntry.objects.count()
-    call_command("privacy", "retention", "--dry-run", stdout=out)
+    call_command("privacy", "retention", "--dry-run", lang="en", stdout=out)
     assert out.getvalue().splitlines() == [
         "prospects: dry run: would remove 1",
         "rejected_rows: dry run: would remove 1",

@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cartera.accounts.models import ApiToken, TokenScope, User
 from cartera.accounts.services import api_token_create, api_token_revoke
@@ -21,7 +22,7 @@ def _user(username: str) -> User:
     try:
         return User.objects.get(username=username)
     except User.DoesNotExist as exc:
-        raise CommandError(f"no user named {username!r}") from exc
+        raise CommandError(_("No user named '%(username)s'.") % {"username": username}) from exc
 
 
 class Command(LanguageCommand):
@@ -63,15 +64,25 @@ class Command(LanguageCommand):
     def _create(self, username: str, name: str, scope: str, days: int | None) -> None:
         user = _user(username)
         if not user.is_active:
-            raise CommandError(f"user {username!r} is inactive; their tokens would not work")
+            raise CommandError(
+                _("User '%(username)s' is inactive; their tokens would not work.") % {"username": username}
+            )
         try:
             token, raw = api_token_create(user=user, name=name, scope=scope, days=days)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         expires = timezone.localtime(token.expires_at).strftime("%Y-%m-%d")
         self.stderr.write(
-            f"Token {token.pk} ({token.name}, {token.scope}) for {user.username}, until {expires}. "
-            "Shown once; store it now:"
+            _(
+                "Token %(id)s (%(name)s, %(scope)s) for %(username)s, until %(expires)s. Shown once; store it now:"
+            )
+            % {
+                "id": token.pk,
+                "name": token.name,
+                "scope": token.scope,
+                "username": user.username,
+                "expires": expires,
+            }
         )
         # The key alone on stdout, so that scripts can capture it: KEY=$(cartera token create ...)
         self.stdout.write(raw)
@@ -89,15 +100,23 @@ class Command(LanguageCommand):
                 t.scope,
                 timezone.localtime(t.created_at).strftime("%Y-%m-%d %H:%M"),
                 timezone.localtime(t.expires_at).strftime("%Y-%m-%d"),
-                timezone.localtime(t.last_used_at).strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never",
-                "password changed" if t.password_changed() else "expired" if t.is_expired() else "active",
+                timezone.localtime(t.last_used_at).strftime("%Y-%m-%d %H:%M")
+                if t.last_used_at
+                else _("never"),
+                _("password changed")
+                if t.password_changed()
+                else _("expired")
+                if t.is_expired()
+                else _("active"),
             )
             for t in tokens
         ]
         if not rows:
-            self.stdout.write("No tokens.")
+            self.stdout.write(_("No tokens."))
             return
-        header = ("id", "user", "name", "key", "access", "created", "expires", "last used", "status")
+        header = (
+            _("id"), _("user"), _("name"), _("key"), _("access"), _("created"), _("expires"), _("last used"), _("status"),
+        )  # fmt: skip
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
         for row in [header, *rows]:
             self.stdout.write(
@@ -106,5 +125,7 @@ class Command(LanguageCommand):
 
     def _revoke(self, username: str, token_id: int) -> None:
         if not api_token_revoke(user=_user(username), token_id=token_id):
-            raise CommandError(f"{username!r} has no token with id {token_id}")
-        self.stdout.write(f"Token {token_id} of {username} revoked.")
+            raise CommandError(
+                _("'%(username)s' has no token with id %(id)s.") % {"username": username, "id": token_id}
+            )
+        self.stdout.write(_("Token %(id)s of %(username)s revoked.") % {"id": token_id, "username": username})

@@ -21,6 +21,8 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import CommandError
 from django.http import Http404
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from cartera.accounts.models import User
 from cartera.campaigns import selectors, services
@@ -58,13 +60,16 @@ class Command(LanguageCommand):
             return
         user = User.objects.filter(username=options["user"], is_active=True).first()
         if user is None:
-            raise CommandError(f"no active user {options['user']!r}")
+            raise CommandError(_("No active user '%(username)s'.") % {"username": options["user"]})
         try:
             getattr(self, f"_{options['action']}")(user, options)
         except (ValidationError, PermissionDenied) as exc:
             raise CommandError(" ".join(getattr(exc, "messages", [str(exc)]))) from exc
         except Http404 as exc:
-            raise CommandError(f"no campaign {options.get('campaign_id')} that {user} may see") from exc
+            raise CommandError(
+                _("No campaign %(id)s that %(user)s may see.")
+                % {"id": options.get("campaign_id"), "user": user}
+            ) from exc
 
     def _campaign(self, user: User, options: dict[str, Any], action: str = "view") -> Campaign:
         return selectors.campaign_get(user=user, pk=options["campaign_id"], action=action)
@@ -76,28 +81,43 @@ class Command(LanguageCommand):
     def _review(self, user: User, options: dict[str, Any]) -> None:
         plan = selectors.campaign_plan(campaign=self._campaign(user, options, "change"), user=user)
         self.stdout.write(
-            f"receive it: {plan.treated}  control group: {plan.control}  audience: {plan.audience}"
+            _("receive it: %(treated)s  control group: %(control)s  audience: %(audience)s")
+            % {"treated": plan.treated, "control": plan.control, "audience": plan.audience}
         )
         for counts in plan.by_message:
             variants = ", ".join(f"{k}: {v}" for k, v in counts.treated_by_variant.items()) or "0"
             self.stdout.write(
-                f"  {counts.message.segment.name} ({counts.message.channel}): {variants}; control {counts.control}"
+                _("  %(segment)s (%(channel)s): %(variants)s; control %(control)s")
+                % {
+                    "segment": counts.message.segment.name,
+                    "channel": counts.message.channel,
+                    "variants": variants,
+                    "control": counts.control,
+                }
             )
         for reason, n in plan.excluded.most_common():
-            self.stdout.write(f"  excluded, {selectors.reason_text(reason)}: {n}")
+            self.stdout.write(
+                _("  excluded, %(reason)s: %(n)s") % {"reason": selectors.reason_text(reason), "n": n}
+            )
 
     def _send(self, user: User, options: dict[str, Any]) -> None:
         campaign = services.campaign_send(actor=user, campaign=self._campaign(user, options, "change"))
         progress = selectors.campaign_progress(campaign=campaign)
-        self.stdout.write(self.style.SUCCESS(f"queued {progress.total} e-mails, {progress.calls} call tasks"))
+        emails = ngettext("queued %(n)s e-mail", "queued %(n)s e-mails", progress.total) % {
+            "n": progress.total
+        }
+        calls = ngettext("%(n)s call task", "%(n)s call tasks", progress.calls) % {"n": progress.calls}
+        self.stdout.write(self.style.SUCCESS(f"{emails}, {calls}"))
 
     def _pause(self, user: User, options: dict[str, Any]) -> None:
         held = services.campaign_pause(actor=user, campaign=self._campaign(user, options, "change"))
-        self.stdout.write(f"held {held} e-mails")
+        self.stdout.write(ngettext("held %(n)s e-mail", "held %(n)s e-mails", held) % {"n": held})
 
     def _resume(self, user: User, options: dict[str, Any]) -> None:
         released = services.campaign_resume(actor=user, campaign=self._campaign(user, options, "change"))
-        self.stdout.write(f"released {released} e-mails")
+        self.stdout.write(
+            ngettext("released %(n)s e-mail", "released %(n)s e-mails", released) % {"n": released}
+        )
 
     def _results(self, user: User, options: dict[str, Any]) -> None:
         results = selectors.campaign_results(campaign=self._campaign(user, options), user=user)
@@ -117,8 +137,18 @@ class Command(LanguageCommand):
             return
         for line in results.lines:
             self.stdout.write(
-                f"{line.label}: {line.recipients} recipients, {line.delivered} delivered, "
-                f"{line.unsubscribed} unsubscribed, {line.bought} bought again, revenue {line.revenue}"
+                _(
+                    "%(label)s: %(recipients)s recipients, %(delivered)s delivered, %(unsubscribed)s "
+                    "unsubscribed, %(bought)s bought again, revenue %(revenue)s"
+                )
+                % {
+                    "label": line.label,
+                    "recipients": line.recipients,
+                    "delivered": line.delivered,
+                    "unsubscribed": line.unsubscribed,
+                    "bought": line.bought,
+                    "revenue": line.revenue,
+                }
             )
         for lift in results.lifts:
             self.stdout.write(f"{lift.label}: {lift.sentence}")
@@ -128,16 +158,21 @@ class Command(LanguageCommand):
         for name in files:
             path = Path(name)
             if not path.is_file():
-                raise CommandError(f"no file {name!r}")
+                raise CommandError(_("No file '%(name)s'.") % {"name": name})
             for mail in _read_mail(path):
                 if services.reply_from_mail(mail=mail) is None:
                     unmatched += 1
                     self.stdout.write(
-                        f"  not a reply to a campaign: {mail.get('From', '')} {mail.get('Subject', '')!r}"
+                        _("  not a reply to a campaign: %(sender)s %(subject)r")
+                        % {"sender": mail.get("From", ""), "subject": mail.get("Subject", "")}
                     )
                 else:
                     logged += 1
-        self.stdout.write(self.style.SUCCESS(f"logged {logged} replies; {unmatched} answered no campaign"))
+        replies = ngettext("logged %(n)s reply", "logged %(n)s replies", logged) % {"n": logged}
+        strays = ngettext("%(n)s answered no campaign", "%(n)s answered no campaign", unmatched) % {
+            "n": unmatched
+        }
+        self.stdout.write(self.style.SUCCESS(f"{replies}; {strays}"))
 
 
 def _read_mail(path: Path) -> list[EmailMessage]:
@@ -152,5 +187,5 @@ def _read_mail(path: Path) -> list[EmailMessage]:
     with path.open("rb") as handle:
         message = email.message_from_binary_file(handle, policy=email.policy.default)
     if not isinstance(message, EmailMessage):
-        raise CommandError(f"{path} is not an e-mail")
+        raise CommandError(_("%(path)s is not an e-mail.") % {"path": path})
     return [message]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from cartera.core.commands import LanguageCommand
 from cartera.core.database import update_planner_statistics
 
@@ -15,4 +17,6 @@ class Command(LanguageCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.perf_counter()
         update_planner_statistics()
-        self.stdout.write(f"Planner statistics refreshed in {time.perf_counter() - started:.1f} s.")
+        self.stdout.write(
+            _("Planner statistics refreshed in %(seconds).1f s.") % {"seconds": time.perf_counter() - started}
+        )

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import IO, Any, cast
 
 from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext as _
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -56,18 +57,20 @@ class Command(LanguageCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         customers = BIG_CUSTOMERS if options["big"] else options["customers"]
         if customers < 1:
-            raise CommandError("--customers must be at least 1.")
+            raise CommandError(_("--customers must be at least 1."))
         if options["orders_per_customer"] <= 0:
-            raise CommandError("--orders-per-customer must be positive.")
+            raise CommandError(_("--orders-per-customer must be positive."))
         existing = Customer.objects.exists()
         if existing and options["if_empty"]:
             if options["verbosity"] >= 1:
-                self.stdout.write("The customer file already has customers; no demo data loaded.")
+                self.stdout.write(_("The customer file already has customers; no demo data loaded."))
             return
         if existing:
             raise CommandError(
-                "The customer file is not empty; the demo portfolio only goes into an empty database. "
-                "Use --if-empty to skip quietly, or point DATABASE_URL at a fresh database."
+                _(
+                    "The customer file is not empty; the demo portfolio only goes into an empty database. "
+                    "Use --if-empty to skip quietly, or point DATABASE_URL at a fresh database."
+                )
             )
         # The raw stream: Django's wrapper would add a newline after every piece rich writes.
         console = Console(file=cast(IO[str], self.stdout._out), highlight=False)
@@ -103,11 +106,21 @@ class Command(LanguageCommand):
         stages = ", ".join(f"{count:,} {stage}" for stage, count in sorted(stats.stages.items()))
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo portfolio loaded in {stats.seconds:.1f} s: {stats.customers:,} customers ({stages}), "
-                f"{stats.companies:,} companies, {stats.orders:,} orders, {stats.interactions:,} interactions, "
-                f"{stats.tasks:,} tasks."
+                _(
+                    "Demo portfolio loaded in %(seconds).1f s: %(customers)s customers (%(stages)s), "
+                    "%(companies)s companies, %(orders)s orders, %(interactions)s interactions, %(tasks)s tasks."
+                )
+                % {
+                    "seconds": stats.seconds,
+                    "customers": f"{stats.customers:,}",
+                    "stages": stages,
+                    "companies": f"{stats.companies:,}",
+                    "orders": f"{stats.orders:,}",
+                    "interactions": f"{stats.interactions:,}",
+                    "tasks": f"{stats.tasks:,}",
+                }
             )
         )
-        self.stdout.write(f"Demo logins (password '{DEMO_PASSWORD}'):")
+        self.stdout.write(_("Demo logins (password '%(password)s'):") % {"password": DEMO_PASSWORD})
         for user in DEMO_USERS:
             self.stdout.write(f"  {user.username:<8} {user.role}")

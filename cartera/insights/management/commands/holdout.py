@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
 from rich.console import Console
 from rich.table import Table
 
@@ -16,11 +17,11 @@ from cartera.insights.services import backtest_run
 
 
 def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1%}"
+    return _("n/a") if value is None else f"{value:.1%}"
 
 
 def _num(value: float | None, places: int = 3) -> str:
-    return "n/a" if value is None else f"{value:.{places}f}"
+    return _("n/a") if value is None else f"{value:.{places}f}"
 
 
 class Command(LanguageCommand):
@@ -59,13 +60,22 @@ class Command(LanguageCommand):
             return
         console = Console(file=self.stdout, width=110)  # type: ignore[arg-type]  # OutputWrapper writes like a file
         console.print(
-            f"Calibration up to {result['cutoff']}, checked until {result['holdout_end']} "
-            f"({result['holdout_weeks']:.1f} weeks); {result['customers']:,} customers, "
-            f"{result['came_back']:,} bought again."
+            _(
+                "Calibration up to %(cutoff)s, checked until %(end)s (%(weeks).1f weeks); "
+                "%(customers)s customers, %(came_back)s bought again."
+            )
+            % {
+                "cutoff": result["cutoff"],
+                "end": result["holdout_end"],
+                "weeks": result["holdout_weeks"],
+                "customers": f"{result['customers']:,}",
+                "came_back": f"{result['came_back']:,}",
+            }
         )
-        models = Table(title="Models (AUC for 'buys again': 0.5 = chance, 1 = perfect)")
+        models = Table(title=_("Models (AUC for 'buys again': 0.5 = chance, 1 = perfect)"))
         for column in (
-            "model", "predicted", "actual", "error", "AUC P(alive)", "AUC expected", "AUC P(buy 90 d)", "ECE", "Brier",
+            _("model"), _("predicted"), _("actual"), _("error"), _("AUC P(alive)"), _("AUC expected"),
+            _("AUC P(buy 90 d)"), "ECE", "Brier",
         ):  # fmt: skip
             models.add_column(column, justify="right")
         for name, m in result["models"].items():
@@ -77,23 +87,31 @@ class Command(LanguageCommand):
             )  # fmt: skip
         console.print(models)
         console.print(
-            f"* shown: {result['shown_score']} (AUC {_num(result['auc_shown_score'])}, calibration error "
-            f"{_num(result['ece_shown_score'])}); plain recency (days since last purchase): AUC "
-            f"{_num(result['auc_recency'])}."
+            _(
+                "* shown: %(score)s (AUC %(auc)s, calibration error %(ece)s); "
+                "plain recency (days since last purchase): AUC %(recency)s."
+            )
+            % {
+                "score": result["shown_score"],
+                "auc": _num(result["auc_shown_score"]),
+                "ece": _num(result["ece_shown_score"]),
+                "recency": _num(result["auc_recency"]),
+            }
         )
         shown = result["models"][result["shown_model"]]
-        by_x = Table(title="Repeat purchases in the checked period, by purchases before the cut-off")
-        for column in ("purchases before", "customers", "predicted (mean)", "actual (mean)"):
+        by_x = Table(title=_("Repeat purchases in the checked period, by purchases before the cut-off"))
+        for column in (_("purchases before"), _("customers"), _("predicted (mean)"), _("actual (mean)")):
             by_x.add_column(column, justify="right")
         for label, n, pred, act in shown["by_frequency"]:
             by_x.add_row(label, f"{n:,}", f"{pred:.3f}", f"{act:.3f}")
         console.print(by_x)
-        statuses = Table(title="Status at the cut-off: how many bought again")
-        for column in ("status", "customers", "bought again"):
+        statuses = Table(title=_("Status at the cut-off: how many bought again"))
+        for column in (_("status"), _("customers"), _("bought again")):
             statuses.add_column(column, justify="right")
         for status, rate in sorted(result["status_return_rates"].items(), key=lambda kv: -kv[1]):
             statuses.add_row(status, f"{result['status_counts'][status]:,}", _pct(rate))
         console.print(statuses)
         console.print(
-            f"Spend vs frequency correlation (Gamma-Gamma check): {_num(result['spend_correlation'], 2)}"
+            _("Spend vs frequency correlation (Gamma-Gamma check): %(value)s")
+            % {"value": _num(result["spend_correlation"], 2)}
         )

@@ -6,6 +6,8 @@ import datetime as dt
 from typing import Any
 
 from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from cartera.core.commands import LanguageCommand
 from cartera.insights.models import RefreshRun
@@ -46,12 +48,15 @@ class Command(LanguageCommand):
             return
         if options["background"]:
             result = refresh_insights.enqueue(trigger="cli")
-            self.stdout.write(f"Queued refresh (task {result.id}).")
+            self.stdout.write(_("Queued refresh (task %(id)s).") % {"id": result.id})
             return
         say = (lambda msg: self.stdout.write(f"· {msg}")) if options["verbosity"] >= 1 else None
         if options["backfill_months"]:
             n = insights_backfill(months=options["backfill_months"], as_of=options["as_of"], progress=say)
-            self.stdout.write(f"{n} month-end snapshots written.")
+            self.stdout.write(
+                ngettext("%(n)s month-end snapshot written.", "%(n)s month-end snapshots written.", n)
+                % {"n": n}
+            )
         try:
             run = insights_refresh(
                 trigger="cli",
@@ -62,13 +67,21 @@ class Command(LanguageCommand):
             )
         except RefreshAlreadyRunning as exc:
             raise CommandError(
-                f"A refresh is already running ({describe_holder(exc.run)}); try again when it ends, "
-                "or run `cartera refresh --force` if that process is stuck."
+                _(
+                    "A refresh is already running (%(holder)s); try again when it ends, "
+                    "or run `cartera refresh --force` if that process is stuck."
+                )
+                % {"holder": describe_holder(exc.run)}
             ) from exc
         self.stdout.write(
             self.style.SUCCESS(
-                f"Refreshed {run.customers:,} customers and {run.orders:,} orders in {run.seconds:.1f} s"
-                f" ({run.model_name or 'rules only'})."
+                _("Refreshed %(customers)s customers and %(orders)s orders in %(seconds).1f s (%(model)s).")
+                % {
+                    "customers": f"{run.customers:,}",
+                    "orders": f"{run.orders:,}",
+                    "seconds": run.seconds,
+                    "model": run.model_name or _("rules only"),
+                }
             )
         )
         if run.note:

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import CommandError
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from cartera.accounts.models import User
 from cartera.core.commands import LanguageCommand
@@ -59,7 +60,7 @@ class Command(LanguageCommand):
             return None
         user = User.objects.filter(username=name, is_active=True).first()
         if user is None:
-            raise CommandError(f"No active user called {name!r}.")
+            raise CommandError(_("No active user called '%(username)s'.") % {"username": name})
         return user
 
     def _customer(self, user: User | None, pk: int) -> Customer:
@@ -68,7 +69,7 @@ class Command(LanguageCommand):
                 return Customer.objects.get(pk=pk)
             return get_for_user(Customer.objects.all(), user, "view", pk=pk)
         except (Customer.DoesNotExist, Http404) as exc:
-            raise CommandError(f"No customer {pk}.") from exc
+            raise CommandError(_("No customer %(id)s.") % {"id": pk}) from exc
 
     def _export(self, options: dict[str, Any]) -> None:
         user = self._user(options["user"])
@@ -79,7 +80,9 @@ class Command(LanguageCommand):
         text = export.json if options["format"] == "json" else export.html
         if options["output"]:
             Path(options["output"]).write_text(text, encoding="utf-8")
-            self.stdout.write(f"Wrote {options['output']} ({export.language}).")
+            self.stdout.write(
+                _("Wrote %(file)s (%(language)s).") % {"file": options["output"], "language": export.language}
+            )
         else:
             self.stdout.write(text)
 
@@ -94,17 +97,24 @@ class Command(LanguageCommand):
         except (ValidationError, PermissionDenied) as exc:
             raise CommandError(" ".join(getattr(exc, "messages", [str(exc)]))) from exc
         rows = ", ".join(f"{k}: {n}" for k, n in report.rows.items())
-        self.stdout.write(self.style.SUCCESS(f"Customer {report.customer_id} erased ({rows})."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                _("Customer %(id)s erased (%(rows)s).") % {"id": report.customer_id, "rows": rows}
+            )
+        )
 
     def _retention(self, options: dict[str, Any]) -> None:
         if options["schedule"]:
             queued = retention_schedule()
-            self.stdout.write("Nightly retention queued." if queued else "A retention run is already queued.")
+            self.stdout.write(
+                _("Nightly retention queued.") if queued else _("A retention run is already queued.")
+            )
             return
         if options["background"]:
             result = run_retention.enqueue(reschedule=False)
-            self.stdout.write(f"Queued retention (task {result.id}).")
+            self.stdout.write(_("Queued retention (task %(id)s).") % {"id": result.id})
             return
         report = retention_run(dry_run=options["dry_run"])
-        for line in report.lines():
-            self.stdout.write(line)
+        line = _("%(kind)s: dry run: would remove %(n)s") if report.dry_run else _("%(kind)s: removed %(n)s")
+        for kind, n in report.counts.items():
+            self.stdout.write(line % {"kind": kind, "n": n})

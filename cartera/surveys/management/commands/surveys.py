@@ -7,6 +7,8 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from cartera.core.commands import LanguageCommand
 from cartera.surveys.models import Survey
@@ -35,11 +37,12 @@ class Command(LanguageCommand):
             for pk, count in sent.items():
                 self.stdout.write(f"{names.get(pk, pk)}: {count}")
             if not sent:
-                self.stdout.write("No automatic survey found anyone to ask.")
+                self.stdout.write(_("No automatic survey found anyone to ask."))
             return
         user = get_user_model().objects.filter(username=options["as_user"], is_active=True).first()
         if user is None:
-            raise CommandError(f"No active user {options['as_user']!r}.")
+            raise CommandError(_("No active user '%(username)s'.") % {"username": options["as_user"]})
         for row in score_trends(user=user, dimension=options["by"]):
             months = "  ".join(f"{p['month']}: {p['score']}" for p in row["points"])
-            self.stdout.write(f"{row['name']}\t{row['mean']}\t({row['audits']} audits)\t{months}")
+            audits = ngettext("(%(n)s audit)", "(%(n)s audits)", row["audits"]) % {"n": row["audits"]}
+            self.stdout.write(f"{row['name']}\t{row['mean']}\t{audits}\t{months}")

@@ -9,14 +9,15 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
 
+from cartera.core.commands import LanguageCommand
 from cartera.messaging.selectors import sink_directory
 from cartera.messaging.sink import start_sink
 from cartera.messaging.tasks import outbox_schedule
 
 
-class Command(BaseCommand):
+class Command(LanguageCommand):
     help = (
         "Start the task worker in the background and the local SMTP sink, and serve the app "
         "(development server)."
@@ -39,22 +40,31 @@ class Command(BaseCommand):
                 )
             except OSError as exc:
                 self.stderr.write(
-                    f"Local SMTP sink not started (port {settings.CARTERA_SMTP_SINK_PORT}): {exc}"
+                    _("Local SMTP sink not started (port %(port)s): %(error)s")
+                    % {"port": settings.CARTERA_SMTP_SINK_PORT, "error": exc}
                 )
             else:
-                page = "/mail/sink/" if settings.DEBUG else "(debug mode only)"
+                page = "/mail/sink/" if settings.DEBUG else _("(debug mode only)")
                 self.stdout.write(
                     self.style.SUCCESS(
-                        f"Local SMTP sink on 127.0.0.1:{settings.CARTERA_SMTP_SINK_PORT}, "
-                        f"messages in {Path(sink_directory())}, listed at {page}."
+                        _(
+                            "Local SMTP sink on 127.0.0.1:%(port)s, messages in %(folder)s, listed at %(page)s."
+                        )
+                        % {
+                            "port": settings.CARTERA_SMTP_SINK_PORT,
+                            "folder": Path(sink_directory()),
+                            "page": page,
+                        }
                     )
                 )
         # A worker restarted after a crash picks up what the outbox still holds.
         outbox_schedule()
         worker = subprocess.Popen([sys.executable, "manage.py", "db_worker", "--interval", "1"])  # noqa: S603
-        self.stdout.write(self.style.SUCCESS(f"Background worker started (pid {worker.pid})."))
         self.stdout.write(
-            "Demo logins (password 'cartera-demo'): admin, manager, ana (sales rep), luis (sales rep)"
+            self.style.SUCCESS(_("Background worker started (pid %(pid)s).") % {"pid": worker.pid})
+        )
+        self.stdout.write(
+            _("Demo logins (password 'cartera-demo'): admin, manager, ana (sales rep), luis (sales rep)")
         )
         try:
             call_command("runserver", addrport, use_reloader=False)
