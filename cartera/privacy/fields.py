@@ -104,7 +104,10 @@ FIELDS: dict[str, dict[str, How]] = {
         "kind": K, "status": K, "file_name": K, "stored_path": T, "file_sha256": K, "headers": K, "columns": K,
         "options": K, "duplicate_policy": K, "source": K, "source_detail": K, "lawful_basis": K,
         "created_at": K, "updated_at": K, "started_at": K, "finished_at": K, "report": K, "message": K,
-        "currency": K,
+        "currency": K, "list_origin": K,
+        # The dry run's fit distribution: bands, and the best rows by row number with the reasons
+        # (sector, region, age band): no name, e-mail or phone.
+        "fit": K,
     },
     # ``previous`` holds the customer's values before an import changed them (for rollback).
     # ``conflict`` says why a rollback kept the row (an owner's name at most: team data).
