@@ -35,3 +35,23 @@ def query(db: dict[str, Any], sql: str) -> list[tuple[Any, ...]]:
             return cursor.fetchall()
     with sqlite3.connect(db["file"], timeout=20) as conn:
         return conn.execute(sql).fetchall()
+
+
+def lock_probe() -> Any:
+    """PostgreSQL: a second, autocommit connection to the test database, to watch for waiting locks."""
+    import psycopg
+
+    s = connection.settings_dict
+    return psycopg.connect(
+        dbname=s["NAME"],
+        user=s["USER"],
+        host=s["HOST"] or "127.0.0.1",
+        port=s["PORT"] or 5432,
+        autocommit=True,
+    )
+
+
+def someone_waits_for_a_lock(probe: Any) -> bool:
+    """Whether any session of the server waits for a lock (seen through ``probe``)."""
+    row = probe.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()
+    return bool(row[0])

@@ -17,18 +17,13 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone, translation
 
-
-def _waiting_for_a_lock(other: Any) -> bool:
-    row = other.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()
-    return bool(row[0])
+from tests.shared_db import lock_probe, someone_waits_for_a_lock
 
 
 @pytest.mark.django_db(transaction=True)
 def test_two_orders_at_once_cannot_both_use_a_single_use_code(owner):
     if connection.vendor != "postgresql":
         pytest.skip("two connections at once: PostgreSQL")
-    import psycopg
-
     from cartera.customers.services import customer_create
     from cartera.sales.models import Order, PromotionCode
     from cartera.sales.services import order_create
@@ -57,14 +52,7 @@ def test_two_orders_at_once_cannot_both_use_a_single_use_code(owner):
         finally:
             connection.close()
 
-    s = connection.settings_dict
-    probe = psycopg.connect(
-        dbname=s["NAME"],
-        user=s["USER"],
-        host=s["HOST"] or "127.0.0.1",
-        port=s["PORT"] or 5432,
-        autocommit=True,
-    )
+    probe = lock_probe()
     helper = threading.Thread(target=second_order)
     helper.start()
     with transaction.atomic():
@@ -73,7 +61,7 @@ def test_two_orders_at_once_cannot_both_use_a_single_use_code(owner):
         # The second order runs now: it must wait for this transaction (its check reads the code's
         # row for update). Without the lock it would count no use yet and take the code too.
         deadline = time.monotonic() + 10
-        while helper.is_alive() and not _waiting_for_a_lock(probe) and time.monotonic() < deadline:
+        while helper.is_alive() and not someone_waits_for_a_lock(probe) and time.monotonic() < deadline:
             time.sleep(0.02)
         waited = helper.is_alive()
     helper.join(20)

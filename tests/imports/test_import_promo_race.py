@@ -18,18 +18,13 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone, translation
 
-
-def _waiting_for_a_lock(other: Any) -> bool:
-    row = other.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()
-    return bool(row[0])
+from tests.shared_db import lock_probe, someone_waits_for_a_lock
 
 
 @pytest.mark.django_db(transaction=True)
 def test_an_import_and_a_typed_order_cannot_both_use_a_single_use_code(owner, manager, tmp_path, settings):
     if connection.vendor != "postgresql":
         pytest.skip("two connections at once: PostgreSQL")
-    import psycopg
-
     from cartera.customers.services import customer_create
     from cartera.imports.models import ImportJob, ImportRowError
     from cartera.sales.models import Order, PromotionCode
@@ -70,14 +65,7 @@ def test_an_import_and_a_typed_order_cannot_both_use_a_single_use_code(owner, ma
         finally:
             connection.close()
 
-    s = connection.settings_dict
-    probe = psycopg.connect(
-        dbname=s["NAME"],
-        user=s["USER"],
-        host=s["HOST"] or "127.0.0.1",
-        port=s["PORT"] or 5432,
-        autocommit=True,
-    )
+    probe = lock_probe()
     importer = threading.Thread(target=import_orders)
     importer.start()
     with transaction.atomic():
@@ -90,7 +78,7 @@ def test_an_import_and_a_typed_order_cannot_both_use_a_single_use_code(owner, ma
         # The import runs now: its check reads the code's row for update, so it must wait for this
         # transaction. Without the lock it would count no use yet and take the code too.
         deadline = time.monotonic() + 20
-        while importer.is_alive() and not _waiting_for_a_lock(probe) and time.monotonic() < deadline:
+        while importer.is_alive() and not someone_waits_for_a_lock(probe) and time.monotonic() < deadline:
             time.sleep(0.02)
         waited = importer.is_alive()
     importer.join(60)
