@@ -139,8 +139,16 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 ROLE_PERMISSIONS[ADMIN] = list(ROLE_PERMISSIONS[MANAGER]) + ["accounts.view_user"]
 
 
-def sync_roles_after_migrate(**kwargs: Any) -> None:
-    """Create or update the role groups once migrations have created the permissions."""
+def sync_roles_after_migrate(sender: Any, **kwargs: Any) -> None:
+    """Create or update the role groups once migrations have created the permissions.
+
+    ``post_migrate`` is sent once per app, and each app's permissions are created by the handler
+    of that app's signal: the groups are synced once, after the last app's.
+    """
+    from django.apps import apps
+
     from cartera.accounts.services import roles_sync
 
-    roles_sync()
+    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
+    if with_models and sender is with_models[-1]:
+        roles_sync()
