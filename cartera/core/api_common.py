@@ -26,6 +26,7 @@ from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from cartera.core.concurrency import StaleEditError, etag, if_match, stale_answer_detail
 from cartera.core.dates import ANY_DATES, DateRange
+from cartera.core.money import base_currency
 from cartera.core.pagination import paginate
 
 MAX_PAGE_SIZE = 200
@@ -103,6 +104,24 @@ class QueryIn(Schema):
     @classmethod
     def _storable(cls, value: Any) -> Any:
         return storable(value)
+
+
+def _base_currency_in_schema(schema: dict[str, Any]) -> None:
+    # Written when the document is: the setting's value, not the code's guess of it.
+    schema["default"] = base_currency()
+
+
+def base_currency_field() -> Any:
+    """A request's currency field: an ISO 4217 code, the base currency (``CARTERA_DEFAULT_CURRENCY``)
+    when left out, read when the request arrives and shown as the default in the OpenAPI document."""
+    return Field(
+        default_factory=base_currency,
+        description="ISO 4217 code (`EUR`, `usd`...; `€` and `£` are read too). Left out: the base "
+        "currency, the `CARTERA_DEFAULT_CURRENCY` setting (EUR unless configured; the default shown "
+        "here is this server's). An unknown code is a 422 on `currency`.",
+        examples=["EUR"],
+        json_schema_extra=_base_currency_in_schema,
+    )
 
 
 class FilterIn(FilterSchema):

@@ -12,6 +12,7 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -54,6 +55,19 @@ def read_currency(text: object) -> str:
             % {"value": str(text if text is not None else "").strip()[:40]}
         )
     return code
+
+
+def checked_currency(value: object) -> str:
+    """What an order's or an opportunity's ``currency`` holds for ``value``: the base currency when
+    it is empty, else the code it names (:func:`read_currency`: "usd", "€"...); a ``ValidationError``
+    on ``currency`` naming the value otherwise. The one rule of every path that writes them."""
+    text = str(value if value is not None else "").strip().upper()  # named as stored: "ZZZ"
+    if not text:
+        return base_currency()
+    try:
+        return read_currency(text)
+    except ValueError as exc:
+        raise ValidationError({"currency": str(exc)}) from exc
 
 
 def _spanish(language: str | None) -> bool:

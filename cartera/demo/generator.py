@@ -54,6 +54,7 @@ from cartera.accounts.services import user_create
 from cartera.activity.models import Interaction, Task
 from cartera.core import bulk
 from cartera.core.database import update_planner_statistics
+from cartera.core.money import base_currency
 from cartera.core.text import fold
 from cartera.customers.models import (
     Channel,
@@ -905,13 +906,14 @@ class _Generator:
         amounts = amount.tolist()
         channels = channel_names[channel].tolist()
         categories = category_names[category].tolist()
+        currency = base_currency()  # the one the analysis adds up, whatever the server's setting
         for start in range(0, k, 200_000):
             end = min(start + 200_000, k)
             writer.write(
                 list(
                     zip(
                         ids[start:end], stamps[start:end], stamps[start:end], customer_ids[start:end],
-                        dates[start:end], amounts[start:end], ["EUR"] * (end - start), channels[start:end],
+                        dates[start:end], amounts[start:end], [currency] * (end - start), channels[start:end],
                         categories[start:end], [ORDER_SOURCE] * (end - start), refs[start:end],
                         strict=True,
                     )

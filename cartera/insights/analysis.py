@@ -50,6 +50,30 @@ MAX_SPEND_CORRELATION = 0.3
 
 
 @dataclass(frozen=True)
+class Note:
+    """A remark of the analysis for the refresh's record: an English ``message`` with ``%(name)s``
+    fields, translated by the caller (:mod:`cartera.insights.services`; the Spanish is in django.po),
+    since this module stays free of Django."""
+
+    message: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.message % self.params
+
+
+def _not_fitted(model: str, exc: Exception) -> Note:
+    """Why the ``model`` ("purchase" or "spend") was not fitted; too little data needs no details."""
+    if isinstance(exc, NotEnoughDataError):
+        if model == "purchase":
+            return Note("too little purchase history for the purchase model: rules only")
+        return Note("too little repeat spending for the spend model: own mean spend used")
+    if model == "purchase":
+        return Note("purchase model not fitted, rules only: %(error)s", {"error": str(exc)})
+    return Note("spend model not fitted: %(error)s", {"error": str(exc)})
+
+
+@dataclass(frozen=True)
 class OrderArrays:
     """Every order as three aligned arrays (customer id, day, amount)."""
 
@@ -105,7 +129,7 @@ class PortfolioMetrics:
     model_params: dict[str, float] = field(default_factory=dict)
     log_likelihood: float | None = None
     top20_share: float | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
     def __len__(self) -> int:
         return int(self.customer_ids.shape[0])
@@ -217,7 +241,7 @@ def analyse(
     end = np.datetime64(as_of, "D")
     orders = orders.until(end)
     n = int(all_customer_ids.shape[0])
-    notes: list[str] = []
+    notes: list[Note] = []
 
     summary = summary_from_transactions(
         orders.customer_ids, orders.days, orders.amounts, observation_end=end, freq_days=1.0
@@ -252,14 +276,17 @@ def analyse(
                 params["spend_correlation"] = correlation
             if abs(correlation) > MAX_SPEND_CORRELATION:
                 notes.append(
-                    f"spend depends on frequency (correlation {correlation:.2f}): own mean spend used"
+                    Note(
+                        "spend depends on frequency (correlation %(correlation).2f): own mean spend used",
+                        {"correlation": correlation},
+                    )
                 )
             else:
                 try:
                     spend = GammaGamma().fit(x[spend_rows], summary.monetary[spend_rows])
                     params.update({f"gg_{k}": v for k, v in spend.params_.items()})
                 except CustomerBaseError as exc:
-                    notes.append(f"spend model not fitted: {exc}")
+                    notes.append(_not_fitted("spend", exc))
             # One-time buyers have no repeat spend yet: value them at their first order, which is the
             # best estimate of what a next purchase is worth when Gamma-Gamma cannot be used.
             mean_value = np.where(repeat, summary.monetary, summary.revenue)
@@ -276,7 +303,7 @@ def analyse(
                     horizon_months=CLV_MONTHS, discount_rate=MONTHLY_DISCOUNT, freq_days=WEEK,
                 )  # fmt: skip
         except (NotEnoughDataError, CustomerBaseError) as exc:
-            notes.append(f"purchase model not fitted, rules only: {exc}")
+            notes.append(_not_fitted("purchase", exc))
             params, ll = {}, None
 
     days_since_last = summary.days_since_last

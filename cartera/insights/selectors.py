@@ -64,14 +64,15 @@ def backtest_for(*, user: Any) -> Backtest | None:
 
 
 def chosen_model() -> tuple[str, str]:
-    """The model behind the shown figures and why: the latest backtest's choice, else the default."""
+    """The model behind the shown figures and why (in the active language): the latest backtest's
+    choice, else the default."""
     latest = latest_backtest()
     if latest is None or not latest.shown_model:
-        return DEFAULT_MODEL, f"model {DEFAULT_MODEL}: the default, no backtest yet"
-    return latest.shown_model, (
-        f"model {latest.shown_model}: chosen by the backtest of {latest.started_at:%Y-%m-%d} "
-        f"(cut-off {latest.cutoff}, lowest Brier score of the 90-day probability)"
-    )
+        return DEFAULT_MODEL, _("model %(model)s: the default, no backtest yet") % {"model": DEFAULT_MODEL}
+    return latest.shown_model, _(
+        "model %(model)s: chosen by the backtest of %(day)s (cut-off %(cutoff)s, lowest Brier score "
+        "of the 90-day probability)"
+    ) % {"model": latest.shown_model, "day": f"{latest.started_at:%Y-%m-%d}", "cutoff": latest.cutoff}
 
 
 MODEL_LABELS = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "paretonbd": "Pareto/NBD"}

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, connections, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from cartera.core import hooks
@@ -50,7 +50,9 @@ class RefreshAlreadyRunning(Exception):
 
     def __init__(self, run: RefreshRun) -> None:
         self.run = run
-        super().__init__(f"a refresh is already running: {describe_holder(run)}")
+        # In English, like the server's log (what people read is built from ``run``: see the command).
+        with translation.override("en"):
+            super().__init__(f"a refresh is already running: {describe_holder(run)}")
 
 
 def lifecycle_thresholds() -> LifecycleThresholds:
@@ -112,33 +114,44 @@ def _last_sign_of_life(run: RefreshRun) -> dt.datetime:
     return run.heartbeat_at or run.started_at
 
 
+# The texts below speak the active language (a command's run language; the worker's is
+# LANGUAGE_CODE), like every message the refresh prints or stores.
+
+
 def refresh_lock_state(run: RefreshRun, *, now: dt.datetime | None = None) -> str:
     """Why a running refresh's lock may be taken over ("" while its holder looks alive)."""
     now = now or timezone.now()
     if _holder_is_gone(run):
-        return f"holder process {run.holder.get('pid')} on {run.holder.get('host')} is gone"
+        return _("holder process %(pid)s on %(host)s is gone") % {
+            "pid": run.holder.get("pid"),
+            "host": run.holder.get("host"),
+        }
     silent = now - _last_sign_of_life(run)
     if silent > dt.timedelta(seconds=settings.CARTERA_REFRESH_STALE_SECONDS):
-        return f"no sign of life for {int(silent.total_seconds())} s"
+        return _("no sign of life for %(seconds)s s") % {"seconds": int(silent.total_seconds())}
     return ""
 
 
 def describe_holder(run: RefreshRun) -> str:
     """Who holds the lock and since when, for the messages that refuse a second refresh."""
     holder = run.holder or {}
-    who = ", ".join(
-        part
-        for part in (
-            f"process {holder['pid']} on {holder.get('host', '?')}" if holder.get("pid") else "",
-            f"worker task {holder['task_id']}" if holder.get("task_id") else "",
-            f"trigger {run.trigger}",
+    parts = []
+    if holder.get("pid"):
+        parts.append(
+            _("process %(pid)s on %(host)s") % {"pid": holder["pid"], "host": holder.get("host", "?")}
         )
-        if part
-    )
+    if holder.get("task_id"):
+        parts.append(_("worker task %(id)s") % {"id": holder["task_id"]})
+    parts.append(_("trigger %(trigger)s") % {"trigger": run.trigger})
     since = timezone.localtime(run.started_at).strftime("%Y-%m-%d %H:%M:%S %Z")
     beat = _last_sign_of_life(run)
     age = int((timezone.now() - beat).total_seconds())
-    return f"run {run.pk} started {since} by {who}; last sign of life {age} s ago"
+    return _("run %(id)s started %(since)s by %(who)s; last sign of life %(age)s s ago") % {
+        "id": run.pk,
+        "since": since,
+        "who": ", ".join(parts),
+        "age": age,
+    }
 
 
 def _release(run: RefreshRun, note: str) -> bool:
@@ -169,26 +182,40 @@ def _start_run(
             current = RefreshRun.objects.filter(status=RefreshRun.Status.RUNNING).first()
             if current is None:
                 continue  # it ended meanwhile
-            reason = "cleared by --force" if force else refresh_lock_state(current, now=now)
+            reason = _("cleared by --force") if force else refresh_lock_state(current, now=now)
             if not reason:
                 raise RefreshAlreadyRunning(current) from None
-            if _release(current, f"abandoned ({reason}); taken over by {_describe_self(trigger, task_id)}"):
-                log.warning("refresh lock taken over: %s (%s)", describe_holder(current), reason)
+            note = _("abandoned (%(reason)s); taken over by %(who)s") % {
+                "reason": reason,
+                "who": _describe_self(trigger, task_id),
+            }
+            if _release(current, note):
+                with translation.override("en"):  # the server's log is written in English
+                    why = "cleared by --force" if force else refresh_lock_state(current, now=now)
+                    log.warning("refresh lock taken over: %s (%s)", describe_holder(current), why)
                 if say is not None:
-                    say(f"took over the lock of {describe_holder(current)} ({reason})")
+                    say(
+                        _("took over the lock of %(holder)s (%(reason)s)")
+                        % {"holder": describe_holder(current), "reason": reason}
+                    )
     current = RefreshRun.objects.filter(status=RefreshRun.Status.RUNNING).first()
     raise RefreshAlreadyRunning(current) if current else RuntimeError("could not take the refresh lock")
 
 
 def _describe_self(trigger: str, task_id: str) -> str:
     me = _this_holder(task_id)
-    return f"process {me['pid']} on {me['host']} ({trigger})"
+    return _("process %(pid)s on %(host)s (%(trigger)s)") % {
+        "pid": me["pid"],
+        "host": me["host"],
+        "trigger": trigger,
+    }
 
 
-def refresh_lock_clear(*, note: str = "cleared by hand") -> RefreshRun | None:
+def refresh_lock_clear(*, note: str | None = None) -> RefreshRun | None:
     """Release the lock whoever holds it (the running refresh is marked failed); returns that run."""
     current = RefreshRun.objects.filter(status=RefreshRun.Status.RUNNING).first()
-    if current is not None and _release(current, f"abandoned ({note})"):
+    reason = note or _("cleared by hand")
+    if current is not None and _release(current, _("abandoned (%(reason)s)") % {"reason": reason}):
         return current
     return None
 
@@ -432,7 +459,8 @@ def insights_refresh(
             run.model_name = now_metrics.model_name
             run.model_params = now_metrics.model_params
             run.log_likelihood = now_metrics.log_likelihood
-            run.note = "; ".join([why, *now_metrics.notes])
+            # The analysis's notes are English messages (it knows no Django): translated here.
+            run.note = "; ".join([why, *(_(n.message) % n.params for n in now_metrics.notes)])
     except Exception as exc:
         run.status = RefreshRun.Status.FAILED
         run.note = f"{type(exc).__name__}: {exc}"[:2000]

@@ -8,7 +8,7 @@ import datetime as dt
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.tasks import TaskContext, task
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from cartera.insights import selectors
 from cartera.insights.services import RefreshAlreadyRunning, backtest_run, describe_holder, insights_refresh
@@ -28,7 +28,10 @@ def refresh_insights(context: TaskContext[[str], str], trigger: str = "task") ->
     try:
         run = insights_refresh(trigger=trigger, task_id=str(context.task_result.id))
     except RefreshAlreadyRunning as exc:
-        return f"skipped: a refresh is already running ({describe_holder(exc.run)})"
+        # The worker's results are short English records for the operator, whatever the language of
+        # the messages: the holder is described in English too, not in LANGUAGE_CODE's.
+        with translation.override("en"):
+            return f"skipped: a refresh is already running ({describe_holder(exc.run)})"
     schedule_backtest()
     return f"{run.customers} customers in {run.seconds:.1f} s"
 

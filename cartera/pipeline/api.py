@@ -27,6 +27,7 @@ from cartera.core.api_common import (
     QueryIn,
     UnknownReference,
     active_user,
+    base_currency_field,
     page_of,
     responses,
     update_if_match,
@@ -87,7 +88,7 @@ class OpportunityIn(InSchema):
     customer: int | None = Field(None, description="Customer id (a customer or a company is needed).")
     company: int | None = Field(None, description="Company id.")
     value: Decimal = Field(Decimal("0"), ge=0, max_digits=12, decimal_places=2, examples=["1500.00"])
-    currency: Annotated[str, Field(min_length=3, max_length=3)] = "EUR"
+    currency: str = base_currency_field()
     expected_close_on: CloseDate | None = None
     pipeline: int | None = Field(None, description="Pipeline id; the first active one when left out.")
     stage: int | None = Field(None, description="Stage id of that pipeline; its first stage when left out.")

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from cartera.core.models import TimeStampedModel
+from cartera.core.money import base_currency
 from cartera.customers.models import Company, Customer, Source
 from cartera.sales.models import Order
 
@@ -122,7 +123,7 @@ class Opportunity(TimeStampedModel):
         _("value"), max_digits=12, decimal_places=2, default=Decimal("0"),
         validators=[MinValueValidator(Decimal("0"))],
     )  # fmt: skip
-    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    currency = models.CharField(_("currency"), max_length=3, default=base_currency)  # as Order's
     expected_close_on = models.DateField(_("expected close"), null=True, blank=True)
     probability = models.PositiveSmallIntegerField(_("probability (%)"), default=10, validators=PERCENT)
     owner = models.ForeignKey(

@@ -17,6 +17,7 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from cartera.core.money import base_currency
 from cartera.core.scoping import get_for_user, restrict
 from cartera.pipeline.models import (
     CallList,
@@ -272,6 +273,8 @@ class Report:
     won: int = 0
     lost: int = 0
     open_count: int = 0
+    #: The won opportunities whose value ``won_value`` leaves out (:func:`won_in_other_currencies`).
+    won_other_currencies: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def win_rate(self) -> float | None:
@@ -340,15 +343,17 @@ def bottleneck_report(*, user: Any, pipeline: Pipeline, owner_id: int | None = N
                  "name": lost_row["opportunity__lost_reason__name"] or "—", "count": lost_row["n"]}
             )  # fmt: skip
     closed = opportunities.exclude(status=OpportunityStatus.OPEN)
+    base = base_currency()
     report = Report(
         pipeline=pipeline,
         stages=[figures[s.pk] for s in stages],
-        by_owner=_groups(closed, "owner_id", _owner_labels()),
-        by_source=_groups(closed, "source", _source_labels()),
+        by_owner=_groups(closed, "owner_id", _owner_labels(), base),
+        by_source=_groups(closed, "source", _source_labels(), base),
         forecast=_forecast(open_qs),
         won=closed.filter(status=OpportunityStatus.WON).count(),
         lost=closed.filter(status=OpportunityStatus.LOST).count(),
         open_count=open_qs.count(),
+        won_other_currencies=won_in_other_currencies(closed.filter(status=OpportunityStatus.WON)),
     )
     return report
 
@@ -365,16 +370,18 @@ def _source_labels() -> dict[Any, str]:
     return {k: str(v) for k, v in Source.choices}
 
 
-def _groups(closed: QuerySet[Opportunity], key: str, labels: dict[Any, str]) -> list[GroupFigures]:
+def _groups(closed: QuerySet[Opportunity], key: str, labels: dict[Any, str], base: str) -> list[GroupFigures]:
+    """Won, lost, win rate, won value (``base`` currency only) and cycle per value of ``key``."""
     groups: dict[Any, GroupFigures] = {}
     cycles: dict[Any, list[float]] = defaultdict(list)
-    for value, status, amount, created, closed_at in closed.values_list(
-        key, "status", "value", "created_at", "closed_at"
+    for value, status, amount, currency, created, closed_at in closed.values_list(
+        key, "status", "value", "currency", "created_at", "closed_at"
     ).iterator(chunk_size=5_000):
         g = groups.setdefault(value, GroupFigures(key=value, label=labels.get(value, "") or "—"))
         if status == OpportunityStatus.WON:
             g.won += 1
-            g.won_value += amount
+            if currency == base:
+                g.won_value += amount
             if closed_at is not None:
                 cycles[value].append((closed_at - created).total_seconds() / 86_400)
         else:
@@ -382,6 +389,25 @@ def _groups(closed: QuerySet[Opportunity], key: str, labels: dict[Any, str]) -> 
     for value, g in groups.items():
         g.cycle_days = statistics.median(cycles[value]) if cycles[value] else None
     return sorted(groups.values(), key=lambda g: (-g.won_value, g.label))
+
+
+def won_in_other_currencies(won: QuerySet[Opportunity]) -> list[dict[str, Any]]:
+    """The opportunities of ``won`` that won values leave out, because their value is in another
+    currency than the base one: ``[{"currency", "count", "value"}]`` per currency, most first.
+
+    Won values add up the base currency only, like the rest of the analysis (docs/analytics.md,
+    "Currencies"): adding dollars to euros would be wrong, and no exchange rate is guessed. They still
+    count as won (the win rate, the number won), without their value."""
+    rows = (
+        won.exclude(currency=base_currency())
+        .order_by()
+        .values("currency")
+        .annotate(count=Count("pk"), value=Sum("value"))
+        .order_by("-count", "currency")
+    )
+    return [
+        {"currency": r["currency"], "count": r["count"], "value": r["value"] or Decimal("0")} for r in rows
+    ]
 
 
 def _forecast(open_qs: QuerySet[Opportunity]) -> list[dict[str, Any]]:
@@ -695,6 +721,8 @@ class Attribution:
     by_source: list[AttributionRow]
     by_form: list[AttributionRow]
     by_campaign: list[AttributionRow]
+    #: The won opportunities the won values leave out (:func:`won_in_other_currencies`).
+    won_other_currencies: list[dict[str, Any]] = field(default_factory=list)
 
 
 ATTRIBUTION_GROUPS = 50
@@ -724,7 +752,7 @@ def _attribution_rows(
         if r["group"] in rows:
             rows[r["group"]].revenue = r["total"] or Decimal("0")
     for r in won.values(group=F(f"customer__{key}")).annotate(
-        n=Count("pk", distinct=True), total=Sum("value")
+        n=Count("pk", distinct=True), total=Sum("value", filter=Q(currency=base_currency()))
     ):
         if r["group"] in rows:
             rows[r["group"]].won, rows[r["group"]].won_value = r["n"], r["total"] or Decimal("0")
@@ -752,7 +780,8 @@ def _attribution_by_pairs(
         .annotate(t=Sum("amount"))
         .values_list("customer", "t")
     )
-    deals = {r["customer"]: (r["n"], r["t"]) for r in won.filter(customer_id__in=ids).values("customer").annotate(n=Count("pk"), t=Sum("value"))}  # fmt: skip
+    in_base = Q(currency=base_currency())
+    deals = {r["customer"]: (r["n"], r["t"]) for r in won.filter(customer_id__in=ids).values("customer").annotate(n=Count("pk"), t=Sum("value", filter=in_base))}  # fmt: skip
     rows: dict[Any, AttributionRow] = {}
     for pk, group in pairs:
         row = rows.setdefault(group, AttributionRow(labels.get(group, str(group))))
@@ -767,13 +796,13 @@ def _attribution_by_pairs(
 
 def source_attribution(*, user: Any) -> Attribution:
     """Revenue, won opportunities and conversion by the source people came from, by the lead form
-    they answered and by its UTM campaign."""
+    they answered and by its UTM campaign. Amounts add up the base currency only: the orders and won
+    opportunities in other currencies are left out of the sums (the won ones still count as won, and
+    ``won_other_currencies`` says how many and how much)."""
     from cartera.customers.models import Customer, Source
     from cartera.sales.models import Order
 
     customers = restrict(Customer.objects.all(), user)
-    from cartera.core.money import base_currency
-
     # Revenue adds amounts up: the orders in the base currency only, like the analysis.
     orders = restrict(Order.objects.filter(currency=base_currency()), user)
     won = restrict(Opportunity.objects.filter(status=OpportunityStatus.WON, customer__isnull=False), user)
@@ -789,6 +818,7 @@ def source_attribution(*, user: Any) -> Attribution:
         by_source=_attribution_rows(customers, "source", source_labels, orders, won),
         by_form=_attribution_by_pairs(by_form, forms, customers, orders, won),
         by_campaign=_attribution_by_pairs(by_campaign, {}, customers, orders, won),
+        won_other_currencies=won_in_other_currencies(won),
     )
 
 

@@ -29,6 +29,7 @@ from cartera.activity.services import interaction_create, interaction_record_sys
 from cartera.core.concurrency import check_version
 from cartera.core.contact import normalize_email, normalize_phone
 from cartera.core.dates import ORDER_DATES, DateRange, check_dates
+from cartera.core.money import checked_currency
 from cartera.core.scoping import can, restrict
 from cartera.customers.fields import BY_NAME, custom_field_specs
 from cartera.customers.models import Company, Customer, Source, Stage, StageVia
@@ -112,7 +113,7 @@ def _apply(opportunity: Opportunity, fields: Mapping[str, Any]) -> None:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
     for name, value in fields.items():
         setattr(opportunity, name, value.strip() if isinstance(value, str) else value)
-    opportunity.currency = (opportunity.currency or "EUR").upper()
+    opportunity.currency = checked_currency(opportunity.currency)  # the same rule as an order's
     if opportunity.customer_id is None and opportunity.company_id is None:
         raise ValidationError({"customer": _("Say who the opportunity is with: a customer or a company.")})
     if opportunity.stage.pipeline_id != opportunity.pipeline_id:

@@ -24,6 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cartera.core.http import HtmxHttpRequest, redirect_to_next
+from cartera.core.money import base_currency
 from cartera.core.pagination import capped_count, paginate
 from cartera.core.ratelimit import over_limit
 from cartera.core.scoping import can, get_for_user, require
@@ -346,8 +347,11 @@ def report_sources_csv(request: HttpRequest) -> StreamingHttpResponse:
     ]
 
     def lines() -> Any:
+        # The sums add up the base currency only (docs/analytics.md, Currencies): the headers say which.
+        base = {"currency": base_currency()}
         yield writer.writerow([_("Grouped by"), _("Name"), _("People"), _("Became customers"), _("Conversion (%)"),
-                               _("Revenue"), _("Won opportunities"), _("Won value")])  # fmt: skip
+                               _("Revenue (%(currency)s)") % base, _("Won opportunities"),
+                               _("Won value (%(currency)s)") % base])  # fmt: skip
         for title, rows in sections:
             for row in rows:
                 conversion = "" if row.conversion is None else f"{100 * row.conversion:.1f}"

@@ -24,6 +24,7 @@ from cartera.core.api_common import (
     Page,
     PageIn,
     Patch,
+    base_currency_field,
     page_of,
     responses,
     update_if_match,
@@ -46,7 +47,7 @@ class OrderIn(InSchema):
     customer: int = Field(..., description="Customer id; cannot be changed afterwards.")
     ordered_on: OrderDate
     amount: Decimal = Field(..., description="Not negative, at most 2 decimals.", examples=["19.90"])
-    currency: str = Field("EUR", description="ISO 4217 code.")
+    currency: str = base_currency_field()
     channel: Annotated[str, OneOf(SalesChannel, blank=True)] = ""
     category: str = Field("", description="Purchase type.")
     source: str = Field("manual", description="Where the order comes from (`manual`, an import...).")

@@ -10,6 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from cartera.core.models import TimeStampedModel
+from cartera.core.money import base_currency
 from cartera.customers.models import Customer
 
 
@@ -71,7 +72,9 @@ class Order(TimeStampedModel):
     amount = models.DecimalField(
         _("amount"), max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
     )
-    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    # The base currency when none is given (CARTERA_DEFAULT_CURRENCY), read when the row is made: a
+    # fixed "EUR" here would silently write euros wherever a path forgets to set it.
+    currency = models.CharField(_("currency"), max_length=3, default=base_currency)
     channel = models.CharField(_("channel"), max_length=12, choices=SalesChannel.choices, blank=True)
     category = models.CharField(_("purchase type"), max_length=100, blank=True)
     source = models.CharField(_("source"), max_length=50, default="manual")

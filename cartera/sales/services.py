@@ -17,7 +17,7 @@ from cartera.accounts.models import User
 from cartera.core import hooks
 from cartera.core.concurrency import check_version
 from cartera.core.dates import ORDER_DATES, check_dates
-from cartera.core.money import ISO_4217, base_currency, read_currency
+from cartera.core.money import checked_currency
 from cartera.customers.models import Customer
 from cartera.customers.services import customer_mark_buyer
 from cartera.sales.models import Order, PromotionCode
@@ -31,7 +31,8 @@ def _assign(order: Order, fields: Mapping[str, Any]) -> None:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
     for name, value in fields.items():
         setattr(order, name, value.strip() if isinstance(value, str) else value)
-    order.currency = (order.currency or base_currency()).upper()
+    # The same rule, and message, as an import's currency column: "€", "US$"... are written as codes.
+    order.currency = checked_currency(order.currency)
     order.external_ref = order.external_ref or None
 
 
@@ -39,12 +40,6 @@ def _check(order: Order) -> None:
     """The model's rules, and a date in :data:`ORDER_DATES` (year 1 or 9999 wrecks the analysis)."""
     order.full_clean()  # first: it turns a date given as text into a date
     check_dates(order, {"ordered_on": ORDER_DATES})
-    if order.currency not in ISO_4217:
-        # The same rule, and message, as an import's currency column (cartera/core/money.py).
-        try:
-            order.currency = read_currency(order.currency)  # "€", "US$"... are written as codes
-        except ValueError as exc:
-            raise ValidationError({"currency": str(exc)}) from exc
 
 
 def promotion_refusal(
@@ -147,8 +142,7 @@ def order_create(*, actor: User | None, customer: Customer, fields: Mapping[str,
     ``promo_code``: it is checked (:func:`promotion_check`) and the order linked to it."""
     fields = dict(fields)
     code = str(fields.pop("promo_code", "") or "").strip()
-    # Without a currency, the base one (the model's own default is a fixed "EUR").
-    order = Order(customer=customer, created_by=actor, currency=base_currency())
+    order = Order(customer=customer, created_by=actor)  # without a currency, the base one (the default)
     _assign(order, fields)
     _check(order)
     if code:

@@ -110,3 +110,40 @@ def test_a_bad_date_filter_is_422(owner_api):
     response = owner_api.get("/api/orders", {"date_from": "ayer"})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["query", "date_from"]
+
+
+def test_an_order_without_a_currency_is_in_the_base_currency(settings, owner_api, customer):
+    """Issue 11: no hard-coded euros. With the base currency set to GBP, an order posted without a
+    currency is stored in pounds, and the OpenAPI document gives that default and names the setting."""
+    settings.CARTERA_DEFAULT_CURRENCY = "GBP"
+    created = owner_api.post(
+        "/api/orders", {"customer": customer.pk, "ordered_on": "2026-01-05", "amount": "10"}
+    )
+    assert created.status_code == 201, created.content
+    assert created.json()["currency"] == "GBP"
+    assert Order.objects.get(pk=created.json()["id"]).currency == "GBP"
+    # The model's own default follows the setting too: a path that forgets the currency writes no EUR.
+    assert Order(customer=customer, ordered_on=datetime.date(2026, 1, 6), amount=1).currency == "GBP"
+    schema = owner_api.get("/api/openapi.json").json()["components"]["schemas"]["OrderIn"]
+    currency = schema["properties"]["currency"]
+    assert currency["default"] == "GBP"
+    assert "CARTERA_DEFAULT_CURRENCY" in currency["description"]
+    assert "currency" not in schema.get("required", [])
+
+
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [
+        ("es", "«ZZZ» no es un código de moneda (ISO 4217, tres letras como EUR, USD o GBP)"),
+        ("en", "“ZZZ” is not a currency code (ISO 4217, three letters such as EUR, USD or GBP)"),
+    ],
+)
+def test_a_bad_currency_is_a_422_that_says_why_in_the_callers_language(
+    owner_api, customer, language, message
+):
+    payload = {"customer": customer.pk, "ordered_on": "2026-01-05", "amount": "10", "currency": "ZZZ"}
+    response = owner_api.post("/api/orders", payload, headers={"Accept-Language": language})
+    assert response.status_code == 422, response.content  # declared: the client checks every status
+    [error] = [e for e in response.json()["detail"] if e["loc"][-1] == "currency"]
+    assert error["msg"] == message
+    assert not Order.objects.exists()

@@ -4,16 +4,20 @@ sentence, an English run no Spanish one."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.utils import translation
+from django.utils import timezone, translation
 
 from cartera.accounts.models import ApiToken
+from cartera.customers.models import Customer
 from cartera.customers.services import customer_create
+from cartera.insights.models import RefreshRun
 
 pytestmark = pytest.mark.django_db
 
@@ -81,6 +85,40 @@ def _refresh(lang: str, users: dict[str, Any]) -> str:
     return _run("refresh", "--background", lang=lang) + _run("refresh", lang=lang)
 
 
+def _refresh_lock(lang: str, users: dict[str, Any]) -> str:
+    """A refresh held by a live worker elsewhere is refused, naming the holder; once the holder is
+    silent it is taken over, and the note of the new run (the model and why) is printed."""
+    now = timezone.now()
+    held = RefreshRun.objects.create(
+        started_at=now - dt.timedelta(hours=1), heartbeat_at=now - dt.timedelta(seconds=5), trigger="task",
+        holder={"host": "worker-2.example", "pid": 4242, "task_id": "7c1e"},
+    )  # fmt: skip
+    text = _run("refresh", lang=lang)
+    RefreshRun.objects.filter(pk=held.pk).update(heartbeat_at=now - dt.timedelta(hours=1))
+    text += _run("refresh", lang=lang)
+    held.refresh_from_db()
+    return text + held.note  # the note left on the run taken over speaks the run's language too
+
+
+def _holdout(lang: str, users: dict[str, Any], load: Callable[..., Any]) -> str:
+    """The human tables of ``holdout`` (status names included) on part of the CDNOW sample; its
+    ``--json`` keeps the status codes, whatever the language."""
+    load(max_rows=2500)
+    text = _run("holdout", "--cutoff", "1997-06-30", "--end", "1998-06-30", lang=lang)
+    machine = json.loads(
+        _run("holdout", "--cutoff", "1997-06-30", "--end", "1998-06-30", "--json", lang=lang)
+    )
+    assert {"one_time", "active"} <= set(machine["status_return_rates"])
+    assert "one_time" not in text and "at_risk" not in text  # the codes are for machines
+    return text
+
+
+def _demo_logins(lang: str, users: dict[str, Any]) -> str:
+    """A demo loaded into an empty file: its summary (stages) and its logins (roles)."""
+    Customer.objects.all().delete()
+    return _run("demo", "--customers", "5", lang=lang)
+
+
 def _dbstats(lang: str, users: dict[str, Any]) -> str:
     return _run("dbstats", lang=lang)
 
@@ -129,18 +167,66 @@ CASES: dict[str, tuple[Callable[..., str], tuple[str, ...], tuple[str, ...]]] = 
          "escribiendo la instantánea", "Actualizados 0 clientes y 0 pedidos en"),
     ),
     "dbstats": (_dbstats, ("Planner statistics refreshed in",), ("Estadísticas del planificador",)),
+    "refresh-lock": (
+        _refresh_lock,
+        ("A refresh is already running (run ", "by process 4242 on worker-2.example", "worker task 7c1e",
+         "trigger task", "last sign of life", "took over the lock of run", "no sign of life for",
+         "abandoned (", "taken over by process", "model paretonbd: the default, no backtest yet"),
+        ("Ya hay una actualización en marcha (ejecución ", "por el proceso 4242 de worker-2.example",
+         "la tarea 7c1e del proceso de tareas", "origen: task", "última señal de vida hace",
+         "se ha tomado el bloqueo de la ejecución", "sin señales de vida desde hace", "abandonada (",
+         "la sustituye el proceso", "modelo paretonbd: el predeterminado"),
+    ),
+    "holdout": (
+        _holdout,
+        ("Status at the cut-off: how many", "One-time buyer", "Active"),
+        ("Estado en el corte", "Compró una vez", "Activo"),
+    ),
+    "demo-logins": (
+        _demo_logins,
+        ("Demo logins", "Administrator", "Sales rep", "Customers", "Orders", "Customer: ", "Former customer: "),
+        ("Accesos de demostración", "Administrador", "Comercial", "Clientes", "Pedidos", "Cliente: ",
+         "Excliente: "),
+    ),
 }  # fmt: skip
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
 @pytest.mark.parametrize("command", sorted(CASES))
-def test_a_command_speaks_the_language_of_the_run(command, lang, owner, manager, tmp_path):
+def test_a_command_speaks_the_language_of_the_run(command, lang, owner, manager, tmp_path, cdnow_loader):
     run, english, spanish = CASES[command]
     users = {"owner": owner, "manager": manager}
     needs_path = run in (_campaign, _privacy)
-    text = run(lang, users, tmp_path) if needs_path else run(lang, users)
+    if run is _holdout:
+        text = run(lang, users, cdnow_loader)
+    else:
+        text = run(lang, users, tmp_path) if needs_path else run(lang, users)
     said, not_said = (english, spanish) if lang == "en" else (spanish, english)
     for words in said:
         assert words in text, (words, text)
     for words in not_said:
         assert words not in text, (words, text)
+
+
+def test_lang_after_a_subcommand_is_the_runs_language_not_an_abbreviation(owner, tmp_path):
+    """``manage.py privacy export 42 --lang en`` speaks English: ``--lang`` is the run's language, not
+    argparse's abbreviation of ``export --language`` (the document's), which keeps its own meaning.
+    No option of a Cartera command can be abbreviated."""
+    customer = customer_create(actor=owner, fields={"first_name": "Ana"})
+    target = str(tmp_path / "ana.json")
+
+    def export(*args: str) -> str:
+        out = io.StringIO()
+        with translation.override("es"):
+            call_command("privacy", "export", str(customer.pk), "--output", target, *args, stdout=out)
+        return out.getvalue()
+
+    assert export("--lang", "en") == f"Wrote {target} (es).\n"  # the document keeps the default
+    assert export("--language", "en") == f"Escrito {target} (en).\n"  # the run keeps the caller's
+    assert export("--lang", "en", "--language", "en") == f"Wrote {target} (en).\n"
+    assert export("--language", "en", "--lang", "es") == f"Escrito {target} (en).\n"
+    with translation.override("en"):
+        assert call_command("token", "--lang", "es", "list") is None  # before the subcommand too
+    for abbreviation in (["--langu", "en"], ["--out", target]):
+        with pytest.raises(CommandError, match="unrecognized arguments"):
+            call_command("privacy", "export", str(customer.pk), *abbreviation, stdout=io.StringIO())

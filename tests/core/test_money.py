@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.utils import translation
 
-from cartera.core.money import format_money, parse_money
+from cartera.core.money import checked_currency, format_money, parse_money
 
 
 @pytest.mark.parametrize(
@@ -61,3 +61,22 @@ def test_the_page_language_is_the_default():
 
 def test_a_form_may_read_a_negative_amount_to_explain_it():
     assert parse_money("-5,00", language="es", allow_negative=True) == Decimal("-5.00")
+
+
+def test_a_records_currency_is_the_base_one_when_empty_and_a_code_otherwise(settings):
+    from django.core.exceptions import ValidationError
+
+    settings.CARTERA_DEFAULT_CURRENCY = "gbp"
+    assert [checked_currency(v) for v in (None, "", "  ", "usd", " € ", "US$")] == [
+        "GBP",
+        "GBP",
+        "GBP",
+        "USD",
+        "EUR",
+        "USD",
+    ]
+    with translation.override("en"), pytest.raises(ValidationError) as refused:
+        checked_currency("euros de chocolate")
+    assert refused.value.message_dict["currency"] == [
+        "“EUROS DE CHOCOLATE” is not a currency code (ISO 4217, three letters such as EUR, USD or GBP)"
+    ]

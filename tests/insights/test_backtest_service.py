@@ -53,7 +53,8 @@ def test_refresh_follows_the_model_the_backtest_chose(cdnow_portfolio):
         holdout_end=END,
         shown_model="mbgnbd",
     )
-    run = insights_refresh(as_of=END)
+    with translation.override("en"):  # the run's note speaks the active language
+        run = insights_refresh(as_of=END)
     assert run.model_name == "mbgnbd" and "chosen by the backtest of 2026-01-01" in run.note
 
 

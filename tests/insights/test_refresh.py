@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from django.core.management import call_command
+from django.utils import translation
 
 from cartera.insights.models import CustomerMetrics, PortfolioSnapshot, RefreshRun
 from cartera.insights.services import RefreshAlreadyRunning, insights_refresh
@@ -17,7 +18,8 @@ def test_refresh_computes_every_customer_and_a_snapshot(cdnow_portfolio, owner):
     from cartera.customers.services import customer_create
 
     prospect = customer_create(actor=owner, fields={"first_name": "Nunca", "last_name": "Compró"})
-    run = insights_refresh(as_of=END, period_days=91)
+    with translation.override("en"):  # the run's note speaks the active language
+        run = insights_refresh(as_of=END, period_days=91)
     assert run.status == RefreshRun.Status.DONE
     assert run.customers == cdnow_portfolio["customers"] + 1 and run.orders == cdnow_portfolio["orders"]
     assert CustomerMetrics.objects.count() == run.customers
@@ -100,7 +102,8 @@ def test_tiny_portfolio_falls_back_to_rules(owner):
 
     c = customer_create(actor=owner, fields={"first_name": "Solo"})
     order_create(actor=owner, customer=c, fields={"ordered_on": dt.date(2026, 1, 10), "amount": "12.00"})
-    run = insights_refresh(as_of=dt.date(2026, 11, 1))
+    with translation.override("en"):
+        run = insights_refresh(as_of=dt.date(2026, 11, 1))
     assert run.status == "done" and run.model_name == "" and "rules only" in run.note
     m = CustomerMetrics.objects.get(customer=c)
     # One purchase 295 days ago: past the "new" window, not yet lost.

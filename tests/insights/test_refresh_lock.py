@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from cartera.insights.models import RefreshRun
 from cartera.insights.services import RefreshAlreadyRunning, insights_refresh, refresh_lock_clear
@@ -153,7 +153,8 @@ def test_a_silent_holder_is_taken_over(db, settings):
     settings.CARTERA_REFRESH_STALE_SECONDS = 60
     held = _held_elsewhere(90)
     said: list[str] = []
-    assert insights_refresh(progress=said.append).status == RefreshRun.Status.DONE
+    with translation.override("en"):  # what the refresh says and stores speaks the active language
+        assert insights_refresh(progress=said.append).status == RefreshRun.Status.DONE
     held.refresh_from_db()
     assert held.status == RefreshRun.Status.FAILED and "no sign of life for 9" in held.note
     assert any("took over the lock" in s and "worker-2.example" in s for s in said)

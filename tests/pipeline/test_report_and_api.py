@@ -149,3 +149,23 @@ def test_api_opportunities_scoped_moved_won_and_lost(client, owner, colleague, c
         **auth,
     )
     assert won.status_code == 201 and won.json()["order"] is not None
+
+
+def test_an_opportunity_without_a_currency_is_in_the_base_currency(client, settings, owner, customer):
+    """As for orders (issue 11): no hard-coded euros; an unknown code is a 422 on ``currency``."""
+    from cartera.accounts.services import api_token_create
+
+    services.pipeline_defaults_ensure()
+    settings.CARTERA_DEFAULT_CURRENCY = "GBP"
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {api_token_create(user=owner, name='t')[1]}"}
+    created = client.post("/api/opportunities", {"title": "Libras", "customer": customer.pk, "value": "10"},
+                          content_type="application/json", **auth)  # fmt: skip
+    assert created.status_code == 201, created.content
+    assert created.json()["currency"] == Opportunity.objects.get().currency == "GBP"
+    bad = client.post("/api/opportunities", {"title": "X", "customer": customer.pk, "currency": "ZZZ"},
+                      content_type="application/json", HTTP_ACCEPT_LANGUAGE="en", **auth)  # fmt: skip
+    assert bad.status_code == 422, bad.content
+    assert [e["msg"] for e in bad.json()["detail"] if e["loc"][-1] == "currency"] == [
+        "“ZZZ” is not a currency code (ISO 4217, three letters such as EUR, USD or GBP)"
+    ]
+    assert Opportunity.objects.count() == 1

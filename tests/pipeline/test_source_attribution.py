@@ -101,3 +101,50 @@ def test_the_report_shows_it_and_the_csv_has_every_line(client, manager, owner, 
         )
     )
     assert {row[0] for row in rows[1:]} == {"Origen"}
+
+
+def test_won_values_add_the_base_currency_only_and_the_page_says_what_was_left_out(
+    client, manager, owner, attributed
+):
+    """Issue 15: a deal won in dollars is counted as won, but its value is not added to the euros; the
+    report (es/en) says how many won opportunities in other currencies were left out, and how much."""
+    someone = customer_create(actor=owner, fields={"first_name": "Dólar", "source": "web"})
+    for value in ("2000", "500"):
+        deal = services.opportunity_create(
+            actor=owner, fields={"customer": someone, "title": "En dólares", "value": Decimal(value),
+                                 "currency": "usd", "source": "web"},
+        )  # fmt: skip
+        services.opportunity_win(actor=owner, opportunity=deal)
+    data = selectors.source_attribution(user=manager)
+    web = next(r for r in data.by_source if r.label == "Web / entrante")
+    assert (web.won, web.won_value) == (3, Decimal("1000.00"))  # not 3,500
+    assert data.won_other_currencies == [{"currency": "USD", "count": 2, "value": Decimal("2500.00")}]
+    pipeline = services.pipeline_defaults_ensure()
+    report = selectors.bottleneck_report(user=manager, pipeline=pipeline)
+    [by_web] = [g for g in report.by_source if g.key == "web"]
+    assert (by_web.won, by_web.won_value) == (2, Decimal("0"))  # both in dollars
+    assert report.won_other_currencies == data.won_other_currencies
+
+    login(client, manager)
+    spanish = client.get(reverse("pipeline:report"), headers={"Accept-Language": "es"}).content.decode()
+    assert 'id="sources-other-currencies"' in spanish and 'id="won-other-currencies"' in spanish
+    assert "Los valores ganados suman solo las oportunidades en EUR" in spanish
+    assert "2 oportunidades ganadas en USD (2.500\u00a0$)" in spanish
+    english = client.get(reverse("pipeline:report"), headers={"Accept-Language": "en"}).content.decode()
+    assert "Won values add up opportunities in EUR only" in english
+    assert "2 won opportunities in USD ($2,500)" in english
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                b"".join(client.get(reverse("pipeline:report_sources_csv")).streaming_content).decode()
+            )
+        )
+    )
+    assert rows[0][5:] == ["Facturación (EUR)", "Oportunidades ganadas", "Valor ganado (EUR)"]
+    assert ["Origen", "Web / entrante", "4", "1", "25.0", "300.00", "3", "1000.00"] in rows
+
+
+def test_without_other_currencies_the_report_says_nothing_about_them(client, manager, attributed):
+    login(client, manager)
+    page = client.get(reverse("pipeline:report")).content.decode()
+    assert "other-currencies" not in page

@@ -7,11 +7,13 @@ from typing import IO, Any, cast
 
 from django.core.management.base import CommandError, CommandParser
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from cartera.accounts import roles
 from cartera.core.commands import LanguageCommand
-from cartera.customers.models import Customer
+from cartera.customers.models import Customer, Stage
 from cartera.demo.generator import (
     BIG_CUSTOMERS,
     DEFAULT_ORDERS_PER_CUSTOMER,
@@ -20,6 +22,15 @@ from cartera.demo.generator import (
     DemoError,
     generate_demo,
 )
+
+# The generator's steps (cartera/demo/generator.py names them in English), as the progress bars show them.
+STEP_LABELS = {
+    "Customers": gettext_lazy("Customers"),
+    "Orders": gettext_lazy("Orders"),
+    "Companies": gettext_lazy("Companies"),
+    "Tasks": gettext_lazy("Tasks"),
+    "Indexes": gettext_lazy("Indexes"),
+}
 
 
 class Command(LanguageCommand):
@@ -88,7 +99,7 @@ class Command(LanguageCommand):
 
             def progress(step: str, done: int, total: int) -> None:
                 if step not in tasks:
-                    tasks[step] = bar.add_task(step, total=total)
+                    tasks[step] = bar.add_task(str(STEP_LABELS.get(step, step)), total=total)
                 bar.update(tasks[step], completed=done, total=total)
 
             try:
@@ -103,7 +114,11 @@ class Command(LanguageCommand):
                 raise CommandError(str(exc)) from exc
         if quiet:
             return
-        stages = ", ".join(f"{count:,} {stage}" for stage, count in sorted(stats.stages.items()))
+        # Stages and roles by their labels, in the run's language (the codes are English words).
+        stage_labels = dict(Stage.choices)
+        stages = ", ".join(
+            f"{stage_labels.get(stage, stage)}: {count:,}" for stage, count in sorted(stats.stages.items())
+        )
         self.stdout.write(
             self.style.SUCCESS(
                 _(
@@ -123,4 +138,4 @@ class Command(LanguageCommand):
         )
         self.stdout.write(_("Demo logins (password '%(password)s'):") % {"password": DEMO_PASSWORD})
         for user in DEMO_USERS:
-            self.stdout.write(f"  {user.username:<8} {user.role}")
+            self.stdout.write(f"  {user.username:<8} {roles.ROLE_LABELS.get(user.role, user.role)}")

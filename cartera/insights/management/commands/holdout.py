@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cartera.core.commands import LanguageCommand
+from cartera.customers.classification import Lifecycle
 from cartera.insights.services import backtest_run
 
 
@@ -108,8 +109,13 @@ class Command(LanguageCommand):
         statuses = Table(title=_("Status at the cut-off: how many bought again"))
         for column in (_("status"), _("customers"), _("bought again")):
             statuses.add_column(column, justify="right")
+        labels = dict(
+            Lifecycle.choices
+        )  # the statuses by name, in the run's language (--json keeps the codes)
         for status, rate in sorted(result["status_return_rates"].items(), key=lambda kv: -kv[1]):
-            statuses.add_row(status, f"{result['status_counts'][status]:,}", _pct(rate))
+            statuses.add_row(
+                str(labels.get(status, status)), f"{result['status_counts'][status]:,}", _pct(rate)
+            )
         console.print(statuses)
         console.print(
             _("Spend vs frequency correlation (Gamma-Gamma check): %(value)s")
