@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.text import capfirst, slugify
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from cartera.accounts.models import User
 from cartera.activity.models import Direction, Interaction, InteractionKind
@@ -66,6 +67,10 @@ OPPORTUNITY_FIELDS = (
 QUALIFICATION_FIELDS = ("has_need", "has_budget", "has_decision_maker", "has_timing", "qualification_notes")
 CLOSE_DATES = DateRange(years_ahead=10)
 MANAGE_PERMISSION = "pipeline.manage_pipeline"
+STALE_OPPORTUNITY = gettext_noop(
+    "Someone else saved this opportunity after you opened it, so your changes were not saved. Their "
+    "values are shown next to yours; check them and save again."
+)
 REASSIGN_PERMISSION = "pipeline.reassign_opportunity"
 
 
@@ -191,9 +196,18 @@ def _promote_suspect(actor: User, customer: Customer, title: str) -> None:
 
 
 @transaction.atomic
-def opportunity_update(*, actor: User, opportunity: Opportunity, fields: Mapping[str, Any]) -> Opportunity:
-    """Change an opportunity's fields; a new stage is a move (kept in its history)."""
+def opportunity_update(
+    *, actor: User, opportunity: Opportunity, fields: Mapping[str, Any], expected_version: str | None = None
+) -> Opportunity:
+    """Change an opportunity's fields; a new stage is a move (kept in its history).
+
+    With ``expected_version`` (the :attr:`Opportunity.version` the editor read: the edit page's hidden
+    field, an API client's ``If-Match``), the save is refused with :class:`StaleEditError` when the row
+    has been saved since (a colleague's edit, a move on the board): the row is locked and compared in
+    this transaction, so of two editors of the same version exactly one wins.
+    """
     row = _locked(actor, opportunity)
+    check_version(row, expected_version, _(STALE_OPPORTUNITY))
     values = dict(fields)
     new_stage = values.pop("stage", None)
     if "owner" in values:
