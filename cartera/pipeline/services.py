@@ -29,6 +29,7 @@ from cartera.activity.models import Outcome as InteractionOutcome
 from cartera.activity.services import interaction_create, interaction_record_system, task_create
 from cartera.core.concurrency import check_version
 from cartera.core.contact import normalize_email, normalize_phone
+from cartera.core.database import lock_until_commit
 from cartera.core.dates import ORDER_DATES, DateRange, check_dates
 from cartera.core.scoping import can, restrict
 from cartera.customers.fields import BY_NAME, custom_field_specs
@@ -850,6 +851,12 @@ def lead_submit(
     phone = normalize_phone(values.get("phone")) if values.get("phone") else ""
     values["email"], values["phone"] = email, phone
     values = {k: v for k, v in values.items() if not (k == "phone" and not v)}
+    # The same person sending the form twice at once (a double click, two tabs): the second answer
+    # waits for the first to commit, then finds the lead it created, instead of creating a second one
+    # (same phone) or failing on the unique e-mail (an error page for the visitor).
+    lock_until_commit(
+        *(f"pipeline.lead:{kind}:{value}" for kind, value in (("email", email), ("phone", phone)) if value)
+    )
     existing = _existing_customer(email, phone)
     now = timezone.now()
     with translation.override(settings.LANGUAGE_CODE):
