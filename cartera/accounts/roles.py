@@ -10,6 +10,9 @@
 | auditor   | their assigned      | the answers, notes and photos of the service-      | no     | no     |
 |           | service audits only | quality audits assigned to them; no customer data  |        |        |
 
+A sales rep deletes no customer, but may merge two records that are both theirs (a person typed in
+twice) and undo that merge: ``merge_scope`` in cartera/customers/selectors.py.
+
 Opportunities are private to their owner: a sales rep sees and works their own; managers and admins
 all of them, and they also manage pipelines, stages and lost reasons and build call lists for the team.
 """

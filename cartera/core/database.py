@@ -29,3 +29,20 @@ def update_planner_statistics(tables: Sequence[str] = ()) -> None:
             command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
             names = ", ".join(connection.ops.quote_name(table) for table in tables)
             cursor.execute(f"{command} {names}".strip())
+
+
+def lock_until_commit(*keys: str) -> None:
+    """Make concurrent transactions that name the same ``keys`` run one after the other.
+
+    For a "find, else create" over something no row can be locked for yet (the e-mail address of a
+    person who is not in the file): the second transaction waits here until the first commits, then
+    finds what the first created. PostgreSQL: a transaction-level advisory lock per key (released at
+    commit or rollback), taken in sorted order so two callers never deadlock. SQLite needs nothing:
+    its ``IMMEDIATE`` transactions already take the database's write lock when they begin. Call it
+    inside ``transaction.atomic``.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for key in sorted({k for k in keys if k}):
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])

@@ -35,7 +35,7 @@ from cartera.core.api_common import (
     with_etag,
 )
 from cartera.core.dates import BIRTH_DATES
-from cartera.core.scoping import can, get_for_user, require, restrict
+from cartera.core.scoping import get_for_user, require, restrict
 from cartera.customers.classification import ABCClass, Lifecycle, RFMSegment, reason_text
 from cartera.customers.fields import custom_field_specs
 from cartera.customers.models import (
@@ -59,8 +59,10 @@ from cartera.customers.selectors import (
     customer_merge_detail,
     duplicate_candidate_list,
     duplicate_pair,
+    may_merge,
     merge_moving_counts,
     merge_preview,
+    merge_scope,
     tag_list,
 )
 from cartera.customers.services import (
@@ -620,9 +622,19 @@ class MergeOut(Schema):
 
 
 def _may_merge(user: Any) -> None:
-    """The duplicates page's rule: finding and merging duplicates is for whoever may delete customers."""
-    if not can(user, Customer, "delete"):
+    """The duplicates page's rule (:func:`~cartera.customers.selectors.may_merge`), checked before the
+    request's ids are looked at, so that someone with no right to merge gets 403, not a 422."""
+    if not may_merge(user):
         raise PermissionDenied
+
+
+def _mergeable(user: Any, pk: int) -> Customer:
+    """A customer of a preview: 404 when ``user`` cannot see it, 403 when they see it but may not merge
+    it (a colleague's, for a sales rep)."""
+    customer = get_for_user(Customer.objects.select_related("company", "owner"), user, "view", pk=pk)
+    if not merge_scope(user).filter(pk=pk).exists():
+        raise PermissionDenied
+    return customer
 
 
 def _visible(user: Any, field: str, pk: int) -> Customer:
@@ -640,8 +652,9 @@ def _visible(user: Any, field: str, pk: int) -> Customer:
     summary="List possible duplicates",
 )
 def list_duplicates(request: HttpRequest, page: Query[PageIn]) -> Any:
-    """Pairs of customers that may be one person, most alike first, among those you may see (managers
-    and admins). The pairs are those of the last search (see docs/import-export.md)."""
+    """Pairs of customers that may be one person, most alike first, among those you may merge: every
+    pair for managers and admins, the pairs whose two records are both yours for a sales rep. The
+    pairs are those of the last search (see docs/import-export.md)."""
     user = request.auth  # type: ignore[attr-defined]
     _may_merge(user)
     return page_of(duplicate_candidate_list(user=user), ordering=("-score", "id"), page=page)
@@ -659,10 +672,7 @@ def preview_merge(request: HttpRequest, query: Query[MergePreviewIn]) -> Any:
     _may_merge(user)
     if query.keep == query.remove:
         raise UnknownReference("remove", _("A customer cannot be merged with itself."))
-    keep = get_for_user(Customer.objects.select_related("company", "owner"), user, "change", pk=query.keep)
-    remove = get_for_user(
-        Customer.objects.select_related("company", "owner"), user, "delete", pk=query.remove
-    )
+    keep, remove = _mergeable(user, query.keep), _mergeable(user, query.remove)
     return {
         "keep": keep, "remove": remove, "suggested_keep": merge_order(keep, remove)[0].pk,
         "fields": merge_preview(keep=keep, remove=remove),
@@ -676,9 +686,12 @@ def preview_merge(request: HttpRequest, query: Query[MergePreviewIn]) -> Any:
 def merge_customers(request: HttpRequest, payload: MergeIn) -> Any:
     """Fold `remove` into `keep`: every interaction, order, task, tag, consent record moves; each field
     takes the value of the side named in `choices` (the defaults of merge-preview otherwise); the kept
-    record gets the earlier creation date. Your rights on both records are checked as the merge runs
-    (a sales rep gets 403). Undo with POST /api/customers/merges/{id}/undo."""
+    record gets the earlier creation date. Your rights on both records are checked as the merge runs:
+    managers merge any two, a sales rep two of their own customers (a colleague's: 403); someone who
+    may not merge at all gets 403 before the body's ids are looked at. Undo with
+    POST /api/customers/merges/{id}/undo."""
     user = request.auth  # type: ignore[attr-defined]
+    _may_merge(user)
     keep, remove = _visible(user, "keep", payload.keep), _visible(user, "remove", payload.remove)
     record = customer_merge(actor=user, keep=keep, remove=remove, choices=payload.choices)
     return Status(201, record)

@@ -17,7 +17,7 @@ from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
 from cartera.core.contact import normalize_phone
-from cartera.core.scoping import restrict, sees_every_row
+from cartera.core.scoping import can, restrict, sees_every_row
 from cartera.core.search import (
     fts5_prefix_query,
     fts5_typo_query,
@@ -334,12 +334,40 @@ REASON_LABELS: dict[str, Any] = {
 }
 
 
+# --- who merges what: the one rule of the duplicates page, its API and the merge services -----------
+
+
+def may_merge(user: Any) -> bool:
+    """Whether ``user`` works with duplicates at all: whoever may change customers (managers and admins
+    every record, sales reps their own); an outsider or an auditor does not (403)."""
+    return can(user, Customer, "change")
+
+
+def merge_scope(user: Any) -> QuerySet[Customer]:
+    """The customers ``user`` may merge: both records of a merge must be in it.
+
+    Managers and admins, who may delete customers, merge any two. A sales rep deletes nothing, but
+    two records of one person that are both theirs are their own mess to tidy: they merge (and undo)
+    duplicates among the customers they own, never one of a colleague's.
+    """
+    customers = Customer.objects.all()
+    if can(user, Customer, "delete"):
+        return restrict(restrict(customers, user, "change"), user, "delete")
+    return restrict(customers, user, "change").filter(owner=user)
+
+
 def duplicate_candidate_list(*, user: Any) -> QuerySet[DuplicateCandidate]:
-    """The stored possible duplicates whose two customers ``user`` may see (order by ``-score, id``)."""
+    """The stored possible duplicates ``user`` may merge, both records in :func:`merge_scope`
+    (order by ``-score, id``): every pair for managers, the pairs of their own customers for a rep."""
     pairs = DuplicateCandidate.objects.all()
-    if not sees_every_row(user, Customer, "view"):
-        visible = restrict(Customer.objects.all(), user, "view")
-        pairs = pairs.filter(first__in=visible, second__in=visible)
+    if not may_merge(user):
+        pairs = pairs.none()
+    elif not (sees_every_row(user, Customer, "change") and sees_every_row(user, Customer, "delete")):
+        if can(user, Customer, "delete"):
+            scope = merge_scope(user)
+            pairs = pairs.filter(first__in=scope, second__in=scope)
+        else:  # the rep's own: two joins on the owner, cheaper than two IN lists of their customers
+            pairs = pairs.filter(first__owner=user, second__owner=user)
     return pairs.select_related("first", "second", "first__company", "second__company")
 
 

@@ -22,7 +22,7 @@ from cartera.accounts.models import User
 from cartera.core import hooks
 from cartera.core.concurrency import check_version
 from cartera.core.contact import normalize_email, normalize_phone
-from cartera.core.scoping import restrict
+from cartera.core.scoping import can, restrict
 from cartera.core.text import fold
 from cartera.customers.fields import custom_field_specs, field_names
 from cartera.customers.matching import Match, Person, pairs_by_name, pairs_by_phone
@@ -38,6 +38,7 @@ from cartera.customers.models import (
     StageVia,
     Tag,
 )
+from cartera.customers.selectors import merge_scope
 
 # What a person may set on a customer: from the one field table (customers/fields.py).
 CUSTOMER_EDITABLE_FIELDS = tuple(name for name in field_names(editable=True) if name != "tags")
@@ -597,10 +598,11 @@ def _unique_partners(model: type[models.Model], field: str) -> list[tuple[str, .
 
 
 def _check_merge_rights(actor: User, keep: Customer, remove: Customer) -> None:
-    customers = Customer.objects.all()
-    if not restrict(customers, actor, "change").filter(pk=keep.pk).exists():
+    """Both records in the actor's :func:`~cartera.customers.selectors.merge_scope`, checked now."""
+    scope = merge_scope(actor)
+    if not scope.filter(pk=keep.pk).exists():
         raise PermissionDenied(_("You may not change the record that is kept."))
-    if not restrict(customers, actor, "delete").filter(pk=remove.pk).exists():
+    if not scope.filter(pk=remove.pk).exists():
         raise PermissionDenied(_("You may not delete the record that is merged into the other."))
 
 
@@ -731,16 +733,18 @@ def _field_value(data: Mapping[str, Any], name: str) -> Any:
 def customer_merge_undo(*, actor: User, merge: CustomerMerge) -> Customer:
     """Undo a merge: the removed customer comes back with its own rows, the kept one gets its values back.
 
-    Checked at the moment it runs: the actor may still change and delete the kept customer (the rights
-    a merge needs) and create customers;
+    Checked at the moment it runs: the kept customer is still in the actor's
+    :func:`~cartera.customers.selectors.merge_scope` (the rights a merge needs), a sales rep undoes
+    only a merge they made, and they may create customers;
     the merge was not undone already; and no field the merge set on the kept customer was changed
     since (that change would be lost: refused, naming the fields). Rows added to the kept customer
     after the merge stay with it. Returns the restored customer.
     """
-    customers = Customer.objects.select_for_update()
-    keep = restrict(customers, actor, "change").filter(pk=merge.keep_id).first()
-    may_merge = restrict(customers, actor, "delete").filter(pk=merge.keep_id).exists()
-    if keep is None or not may_merge or not actor.has_perm("customers.add_customer"):
+    keep = merge_scope(actor).select_for_update().filter(pk=merge.keep_id).first()
+    # A sales rep undoes only their own merges (two of their records): another one could bring back a
+    # colleague's record that a manager folded into theirs.
+    own_merge = merge.actor_id == actor.pk or can(actor, Customer, "delete")
+    if keep is None or not own_merge or not actor.has_perm("customers.add_customer"):
         raise PermissionDenied(_("You may not undo this merge."))
     merge = CustomerMerge.objects.select_for_update().get(pk=merge.pk)
     if merge.undone_at is not None:

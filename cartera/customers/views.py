@@ -286,10 +286,13 @@ def custom_field_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def duplicates(request: HttpRequest) -> HttpResponse:
-    """The stored possible duplicates, most likely first; POST looks for them again."""
-    if not can(request.user, Customer, "delete"):
+    """The stored possible duplicates the user may merge, most likely first (a sales rep: pairs of
+    their own customers); POST looks for them again (managers: it reads the whole file)."""
+    if not selectors.may_merge(request.user):
         raise PermissionDenied
     if request.method == "POST":
+        if not can(request.user, Customer, "delete"):
+            raise PermissionDenied
         if services.duplicate_search_start() == "queued":
             messages.info(
                 request, _("Looking for duplicates in the background; reload this page in a minute.")
@@ -301,24 +304,27 @@ def duplicates(request: HttpRequest) -> HttpResponse:
         "pairs": selectors.customer_duplicate_candidates(user=request.user),
         "found_at": selectors.duplicates_found_at(),
         "merges": selectors.recent_merges(user=request.user),
+        "can_search": can(request.user, Customer, "delete"),
     }
     return render(request, "customers/duplicates.html", context)
 
 
 def _merge_pair(request: HttpRequest) -> tuple[Customer, Customer]:
+    if not selectors.may_merge(request.user):
+        raise PermissionDenied
     source = request.POST if request.method == "POST" else request.GET
     try:
         keep_id, remove_id = int(source["keep"]), int(source["remove"])
     except (KeyError, ValueError) as exc:
         raise Http404 from exc
-    keep = get_for_user(
-        Customer.objects.select_related("company", "owner"), request.user, "change", pk=keep_id
-    )
-    remove = get_for_user(
-        Customer.objects.select_related("company", "owner"), request.user, "delete", pk=remove_id
-    )
+    customers = Customer.objects.select_related("company", "owner")
+    keep = get_for_user(customers, request.user, "view", pk=keep_id)
+    remove = get_for_user(customers, request.user, "view", pk=remove_id)
     if keep.pk == remove.pk:
         raise Http404
+    # The API's rule: both records in the user's merge scope (a rep: both theirs), else 403.
+    if selectors.merge_scope(request.user).filter(pk__in=[keep.pk, remove.pk]).count() != 2:
+        raise PermissionDenied
     return keep, remove
 
 

@@ -20,7 +20,7 @@ from cartera.activity.models import Interaction
 from cartera.core.scoping import can
 from cartera.customers.forms import CustomerFilterForm
 from cartera.customers.models import Customer
-from cartera.customers.selectors import CustomerFilters
+from cartera.customers.selectors import CustomerFilters, may_merge
 from cartera.imports import exporting, selectors, services
 from cartera.imports.forms import MappingForm, UploadForm
 from cartera.imports.models import ImportKind, JobStatus
@@ -42,7 +42,7 @@ def index(request: HttpRequest) -> HttpResponse:
             "can_export_orders": can(request.user, Order, "export"),
             "can_export_interactions": can(request.user, Interaction, "export"),
             "can_export_customers": can(request.user, Customer, "export"),
-            "can_merge": can(request.user, Customer, "delete"),
+            "can_merge": may_merge(request.user),
         },
     )
 

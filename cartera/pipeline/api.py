@@ -230,8 +230,10 @@ def list_opportunities(request: HttpRequest, filters: Query[OpportunityFilterIn]
     response=responses({200: OpportunityOut}, *READ_ERRORS),
     summary="Get an opportunity",
 )
-def get_opportunity(request: HttpRequest, opportunity_id: int) -> Any:
-    return _get(request.auth, opportunity_id)  # type: ignore[attr-defined]
+def get_opportunity(request: HttpRequest, opportunity_id: int, response: HttpResponse) -> Any:
+    """The opportunity; the `ETag` header names this saved state (send it back in `If-Match` when
+    updating)."""
+    return with_etag(response, _get(request.auth, opportunity_id))  # type: ignore[attr-defined]
 
 
 @opportunity_router.post(
@@ -251,11 +253,24 @@ def create_opportunity(request: HttpRequest, payload: OpportunityIn) -> Any:
     response=responses({200: OpportunityOut}, *UPDATE_ERRORS),
     summary="Update an opportunity",
 )
-def update_opportunity(request: HttpRequest, opportunity_id: int, payload: Patch[OpportunityIn]) -> Any:
-    """Change the fields sent; a new `stage` is a move, kept in the opportunity's history."""
+def update_opportunity(
+    request: HttpRequest, opportunity_id: int, payload: Patch[OpportunityIn], response: HttpResponse
+) -> Any:
+    """Change the fields sent; a new `stage` is a move, kept in the opportunity's history.
+
+    Send the `ETag` of your last read (GET, or the previous PATCH's answer) in `If-Match`: if someone
+    saved the opportunity since (an edit, a move on the board, a win), nothing is changed and the
+    answer is 412; read it again and retry. Without `If-Match` the last write wins."""
     user = request.auth  # type: ignore[attr-defined]
     opportunity = _get(user, opportunity_id, "change")
-    return services.opportunity_update(actor=user, opportunity=opportunity, fields=_refs(user, dict(payload)))
+    fields = _refs(user, dict(payload))
+
+    def update(expected: str | None) -> Opportunity:
+        return services.opportunity_update(
+            actor=user, opportunity=opportunity, fields=fields, expected_version=expected
+        )
+
+    return update_if_match(request, response, update)
 
 
 @opportunity_router.post(

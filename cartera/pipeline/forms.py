@@ -9,6 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from cartera.accounts.models import User
+from cartera.core.concurrency import VersionedFormMixin
 from cartera.core.contact import normalize_email, normalize_phone
 from cartera.core.forms import AmountField, ServiceModelForm
 from cartera.customers.fields import CUSTOM_PREFIX, custom_field_specs
@@ -30,8 +31,12 @@ from cartera.pipeline.services import UTM_KEYS
 DATE = {"type": "date"}
 
 
-class OpportunityForm(ServiceModelForm):
-    """Open or edit an opportunity. The value is read as people type it ("1.234,50", "49,90 €")."""
+class OpportunityForm(VersionedFormMixin, ServiceModelForm):
+    """Open or edit an opportunity. The value is read as people type it ("1.234,50", "49,90 €").
+
+    The edit page carries the version it was read at: a save after a colleague's (or a move on the
+    board) is refused and shows their values next to the typed ones (:mod:`cartera.core.concurrency`).
+    """
 
     value = AmountField(label=_("Value"), required=False)
     customer = forms.IntegerField(label=_("Customer (id)"), required=False, widget=forms.HiddenInput)
@@ -50,7 +55,7 @@ class OpportunityForm(ServiceModelForm):
 
     def __init__(self, *args: Any, user: User, customer: Customer | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.customer_row = customer
+        self.user, self.customer_row = user, customer
         self.fields["pipeline"].queryset = Pipeline.objects.filter(active=True)  # type: ignore[attr-defined]
         self.fields["pipeline"].required = False
         self.fields["stage"].queryset = PipelineStage.objects.filter(  # type: ignore[attr-defined]
@@ -74,9 +79,16 @@ class OpportunityForm(ServiceModelForm):
             choices = [("", "—"), *Company.objects.order_by("name").values_list("pk", "name")[:500]]
             self.fields["company"].widget = forms.Select(choices=choices)
 
+    def stored_form(self, current: Any) -> OpportunityForm:
+        return type(self)(
+            instance=current, user=self.user, customer=self.customer_row,
+            initial={"customer": current.customer_id},
+        )  # fmt: skip
+
     def service_fields(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
         data.pop("customer", None)
+        data.pop("version", None)
         if self.customer_row is not None:
             data["customer"] = self.customer_row
         if data.get("value") is None:
@@ -89,8 +101,9 @@ class OpportunityForm(ServiceModelForm):
         return data
 
 
-class QualificationForm(forms.ModelForm):  # type: ignore[type-arg]
-    """The checklist: need, budget, decision-maker, timing, and notes."""
+class QualificationForm(VersionedFormMixin, forms.ModelForm):  # type: ignore[type-arg]
+    """The checklist: need, budget, decision-maker, timing, and notes (with the version it was read at,
+    so that ticking a box does not undo a colleague's newer notes)."""
 
     class Meta:
         model = Opportunity

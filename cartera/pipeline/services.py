@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.text import capfirst, slugify
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from cartera.accounts.models import User
 from cartera.activity.models import Direction, Interaction, InteractionKind
@@ -28,6 +29,7 @@ from cartera.activity.models import Outcome as InteractionOutcome
 from cartera.activity.services import interaction_create, interaction_record_system, task_create
 from cartera.core.concurrency import check_version
 from cartera.core.contact import normalize_email, normalize_phone
+from cartera.core.database import lock_until_commit
 from cartera.core.dates import ORDER_DATES, DateRange, check_dates
 from cartera.core.money import checked_currency
 from cartera.core.scoping import can, restrict
@@ -67,6 +69,10 @@ OPPORTUNITY_FIELDS = (
 QUALIFICATION_FIELDS = ("has_need", "has_budget", "has_decision_maker", "has_timing", "qualification_notes")
 CLOSE_DATES = DateRange(years_ahead=10)
 MANAGE_PERMISSION = "pipeline.manage_pipeline"
+STALE_OPPORTUNITY = gettext_noop(
+    "Someone else saved this opportunity after you opened it, so your changes were not saved. Their "
+    "values are shown next to yours; check them and save again."
+)
 REASSIGN_PERMISSION = "pipeline.reassign_opportunity"
 
 
@@ -192,9 +198,18 @@ def _promote_suspect(actor: User, customer: Customer, title: str) -> None:
 
 
 @transaction.atomic
-def opportunity_update(*, actor: User, opportunity: Opportunity, fields: Mapping[str, Any]) -> Opportunity:
-    """Change an opportunity's fields; a new stage is a move (kept in its history)."""
+def opportunity_update(
+    *, actor: User, opportunity: Opportunity, fields: Mapping[str, Any], expected_version: str | None = None
+) -> Opportunity:
+    """Change an opportunity's fields; a new stage is a move (kept in its history).
+
+    With ``expected_version`` (the :attr:`Opportunity.version` the editor read: the edit page's hidden
+    field, an API client's ``If-Match``), the save is refused with :class:`StaleEditError` when the row
+    has been saved since (a colleague's edit, a move on the board): the row is locked and compared in
+    this transaction, so of two editors of the same version exactly one wins.
+    """
     row = _locked(actor, opportunity)
+    check_version(row, expected_version, _(STALE_OPPORTUNITY))
     values = dict(fields)
     new_stage = values.pop("stage", None)
     if "owner" in values:
@@ -837,6 +852,12 @@ def lead_submit(
     phone = normalize_phone(values.get("phone")) if values.get("phone") else ""
     values["email"], values["phone"] = email, phone
     values = {k: v for k, v in values.items() if not (k == "phone" and not v)}
+    # The same person sending the form twice at once (a double click, two tabs): the second answer
+    # waits for the first to commit, then finds the lead it created, instead of creating a second one
+    # (same phone) or failing on the unique e-mail (an error page for the visitor).
+    lock_until_commit(
+        *(f"pipeline.lead:{kind}:{value}" for kind, value in (("email", email), ("phone", phone)) if value)
+    )
     existing = _existing_customer(email, phone)
     now = timezone.now()
     with translation.override(settings.LANGUAGE_CODE):

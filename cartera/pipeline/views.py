@@ -23,6 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from cartera.core.concurrency import StaleEditError
 from cartera.core.http import HtmxHttpRequest, redirect_to_next
 from cartera.core.money import base_currency
 from cartera.core.pagination import capped_count, paginate
@@ -170,7 +171,14 @@ def opportunity_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.opportunity_update(actor=user, opportunity=opportunity, fields=form.service_fields())
+            services.opportunity_update(
+                actor=user, opportunity=opportunity, fields=form.service_fields(),
+                expected_version=form.expected_version(),
+            )  # fmt: skip
+        except StaleEditError as exc:
+            # Nothing was saved: the typed values stay, the colleague's are shown next to them.
+            form.add_error(None, exc)
+            form.show_stale_edit(exc.current)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -295,11 +303,15 @@ def opportunity_reopen(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def opportunity_qualify(request: HttpRequest, pk: int) -> HttpResponse:
     opportunity = selectors.opportunity_get(user=request.user, pk=pk, action="change")
-    form = QualificationForm(request.POST)
+    form = QualificationForm(request.POST, instance=opportunity)
     if form.is_valid():
+        fields = {k: v for k, v in form.cleaned_data.items() if k != "version"}
         try:
-            services.opportunity_update(actor=request.user, opportunity=opportunity, fields=form.cleaned_data)  # type: ignore[arg-type]
-        except ValidationError as exc:
+            services.opportunity_update(
+                actor=request.user,  # type: ignore[arg-type]
+                opportunity=opportunity, fields=fields, expected_version=form.expected_version(),
+            )  # fmt: skip
+        except ValidationError as exc:  # a StaleEditError too: nothing saved, the page says why
             messages.error(request, _messages(exc))
         else:
             messages.success(request, _("Qualification saved."))

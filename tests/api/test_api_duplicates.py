@@ -101,14 +101,57 @@ def test_a_sales_rep_may_not_merge_a_colleagues_customer(owner_api, twins, db_sn
     before = db_snapshot()
     response = owner_api.post("/api/customers/merge", {"keep": customer.pk, "remove": twin.pk})
     assert response.status_code == 403 and set(response.json()) == {"detail"}
-    # Not their own either: merging deletes a record, which a rep may not do.
+    # Nor the other way round: the colleague's record would absorb theirs.
     assert owner_api.post("/api/customers/merge", {"keep": twin.pk, "remove": customer.pk}).status_code == 403
-    assert owner_api.get("/api/customers/duplicates").status_code == 403
+    # The pair is half a colleague's: not on the rep's list, and no preview of it.
+    assert owner_api.get("/api/customers/duplicates").json() == {"items": [], "next_cursor": None}
     assert (
         owner_api.get("/api/customers/merge-preview", {"keep": customer.pk, "remove": twin.pk}).status_code
         == 403
     )
     assert db_snapshot() == before and not CustomerMerge.objects.exists()
+
+
+@pytest.fixture
+def own_twins(owner, customer):
+    """Two records of Lucía, both the owner's (a rep who typed her in twice); the finder has run."""
+    twin = customer_create(
+        actor=owner,
+        fields={"first_name": "Lucia", "last_name": "Martinez Ortega", "phone": "+34 612 34 56 78"},
+    )
+    assert duplicate_candidates_refresh() == 1
+    return customer, twin
+
+
+def test_a_sales_rep_lists_previews_merges_and_undoes_their_own_duplicates(owner_api, own_twins):
+    customer, twin = own_twins
+    [pair] = owner_api.get("/api/customers/duplicates").json()["items"]
+    assert {pair["first"]["id"], pair["second"]["id"]} == {customer.pk, twin.pk}
+    preview = owner_api.get("/api/customers/merge-preview", {"keep": customer.pk, "remove": twin.pk})
+    assert preview.status_code == 200
+    merged = owner_api.post("/api/customers/merge", {"keep": customer.pk, "remove": twin.pk})
+    assert merged.status_code == 201
+    assert not Customer.objects.filter(pk=twin.pk).exists()
+    undone = owner_api.post(f"/api/customers/merges/{merged.json()['id']}/undo")
+    assert undone.status_code == 201 and Customer.objects.filter(pk=twin.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("role", "pairs", "merge"),
+    [("manager", 1, 201), ("colleague", 0, 403), ("owner", 1, 201), ("outsider", None, 403)],
+)
+def test_who_sees_and_merges_a_reps_own_duplicates(
+    api_as, owner, colleague, manager, outsider, own_twins, role, pairs, merge
+):
+    """Per role: managers every pair, the rep their own, a colleague none of them, an outsider 403."""
+    customer, twin = own_twins
+    api = api_as({"manager": manager, "colleague": colleague, "owner": owner, "outsider": outsider}[role])
+    listed = api.get("/api/customers/duplicates")
+    if pairs is None:
+        assert listed.status_code == 403
+    else:
+        assert listed.status_code == 200 and len(listed.json()["items"]) == pairs
+    assert api.post("/api/customers/merge", {"keep": customer.pk, "remove": twin.pk}).status_code == merge
 
 
 def test_rights_are_checked_when_the_merge_runs(manager_api, manager, twins, db_snapshot):
@@ -176,6 +219,9 @@ def test_the_outsider_reaches_no_pair_and_no_merge(outsider_api, manager_api, tw
     merge = manager_api.post("/api/customers/merge", {"keep": customer.pk, "remove": twin.pk}).json()
     before = db_snapshot()
     assert outsider_api.get("/api/customers/duplicates").status_code == 403
+    # Rights before the ids are looked up: a 403, not a 422 saying which ids exist.
+    for body in ({"keep": customer.pk, "remove": twin.pk}, {"keep": 999999, "remove": customer.pk}):
+        assert outsider_api.post("/api/customers/merge", body).status_code == 403
     assert outsider_api.get(f"/api/customers/merges/{merge['id']}").status_code == 404
     assert outsider_api.post(f"/api/customers/merges/{merge['id']}/undo").status_code == 404
     assert db_snapshot() == before

@@ -250,7 +250,7 @@ def outsider_walk(r):
         ("get", f"/api/lead-forms/{lf}/submissions", None, {404}),
         ("get", "/api/customers/duplicates", None, {403}),
         ("get", "/api/customers/merge-preview", {"keep": c, "remove": r["other"].pk}, {403}),
-        ("post", "/api/customers/merge", {"keep": c, "remove": r["other"].pk}, {422}),
+        ("post", "/api/customers/merge", {"keep": c, "remove": r["other"].pk}, {403}),
         ("get", f"/api/customers/merges/{mg}", None, {404}),
         ("post", f"/api/customers/merges/{mg}/undo", {}, {404}),
         ("post", "/api/exports", {"kind": "customers", "format": "xlsx"}, {403}),

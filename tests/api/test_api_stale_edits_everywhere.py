@@ -1,5 +1,6 @@
 """Every API PATCH honours If-Match: a client that read an older version of a company, interaction,
-task or order cannot overwrite a colleague's newer edit (issue 16: lost update, beyond customers)."""
+task, order or opportunity cannot overwrite a colleague's newer edit (issue 16: lost update, beyond
+customers; issue 15 for opportunities)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,17 @@ def _order(owner, customer):
     return order_create(actor=owner, customer=customer, fields=fields), "orders", "source", "category"
 
 
-@pytest.mark.parametrize("make", [_company, _interaction, _task, _order], ids=lambda f: f.__name__[1:])
+def _opportunity(owner, customer):
+    from cartera.pipeline.services import opportunity_create, pipeline_defaults_ensure
+
+    pipeline_defaults_ensure()
+    row = opportunity_create(actor=owner, fields={"customer": customer, "title": "Reforma"})
+    return row, "opportunities", "next_step", "title"
+
+
+@pytest.mark.parametrize(
+    "make", [_company, _interaction, _task, _order, _opportunity], ids=lambda f: f.__name__[1:]
+)
 def test_patch_with_an_old_etag_is_refused_and_the_newer_edit_kept(
     api_as, make_user, owner, manager, customer, make
 ):

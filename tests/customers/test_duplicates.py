@@ -1,6 +1,7 @@
 """Issue 11, item 12: a duplicate finder a user can trust, and a merge that loses nothing and can be undone."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -259,3 +260,34 @@ def test_an_erased_persons_merge_cannot_be_undone_and_says_why(twins, manager):
     assert merge.snapshot == {} and merge.removed_label == ""
     with pytest.raises(ValidationError, match="erased|suprimido"):
         customer_merge_undo(actor=manager, merge=merge)
+
+
+@pytest.mark.parametrize(
+    ("role", "page", "own_pair", "colleagues_pair", "search"),
+    [("manager", 200, 200, 200, 302), ("owner", 200, 200, 403, 403), ("outsider", 403, 403, 403, 403)],
+)
+def test_the_duplicates_pages_per_role(
+    client, twins, owner, manager, outsider, role, page, own_pair, colleagues_pair, search
+):
+    """The page and the merge screen follow the API's rule: managers every pair, a rep the pairs of
+    their own customers (a colleague's half: 403), an outsider nothing; looking for duplicates again
+    (a pass over the whole file) is the managers'."""
+    customer, colleagues_twin, _ = twins
+    own_twin = customer_create(
+        actor=owner,
+        fields={"first_name": "Lucia", "last_name": "Martinez Ortega", "phone": "+34 612 34 56 78"},
+    )
+    duplicate_candidates_refresh()
+    client.force_login({"manager": manager, "owner": owner, "outsider": outsider}[role])
+    listed = client.get(reverse("customers:duplicates"))
+    assert listed.status_code == page
+    if role == "owner":
+        shown = {frozenset(map(int, p)) for p in re.findall(r"keep=(\d+)&amp;remove=(\d+)", listed.text)}
+        assert shown == {frozenset({customer.pk, own_twin.pk})}
+        assert "Buscar duplicados ahora" not in listed.text and "clientes que llevas tú" in listed.text
+    merge = reverse("customers:merge")
+    assert client.get(merge, {"keep": customer.pk, "remove": own_twin.pk}).status_code == own_pair
+    assert (
+        client.get(merge, {"keep": customer.pk, "remove": colleagues_twin.pk}).status_code == colleagues_pair
+    )
+    assert client.post(reverse("customers:duplicates")).status_code == search

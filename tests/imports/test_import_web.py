@@ -192,15 +192,21 @@ def test_duplicates_and_merge_keep_everything(client, manager, owner, customer):
     assert customer.interactions.count() == 2
 
 
-def test_sales_rep_cannot_merge(client, owner, customer):
+def test_sales_rep_merges_only_their_own_records(client, owner, colleague, customer):
+    """A rep merges two records that are both theirs (issue 15), never one of a colleague's."""
     from cartera.customers.services import customer_create
 
+    theirs = customer_create(actor=colleague, fields={"first_name": "Lucía", "last_name": "Martínez"})
     twin = customer_create(actor=owner, fields={"first_name": "Lucia", "last_name": "Martinez Ortega"})
     client.force_login(owner)
     assert (
-        client.post(reverse("customers:merge"), {"keep": customer.pk, "remove": twin.pk}).status_code == 403
+        client.post(reverse("customers:merge"), {"keep": customer.pk, "remove": theirs.pk}).status_code == 403
     )
-    assert Customer.objects.count() == 2
+    assert Customer.objects.count() == 3
+    assert (
+        client.post(reverse("customers:merge"), {"keep": customer.pk, "remove": twin.pk}).status_code == 302
+    )
+    assert set(Customer.objects.values_list("pk", flat=True)) == {customer.pk, theirs.pk}
 
 
 def test_outsider_walks_every_import_route(client, outsider, manager, customer):
@@ -216,7 +222,7 @@ def test_outsider_walks_every_import_route(client, outsider, manager, customer):
     assert client.post(reverse("imports:upload"), {"kind": "customers"}).status_code == 403
     assert (
         client.post(reverse("customers:merge"), {"keep": customer.pk, "remove": customer.pk}).status_code
-        == 404
+        == 403  # no right to merge at all: refused before the ids are looked at
     )
     job.refresh_from_db()
     assert job.status == JobStatus.UPLOADED and Customer.objects.count() == 1

@@ -59,9 +59,17 @@ def history(owner, customer):
     return pipeline, s
 
 
-def test_report_figures(history, owner):
+def test_report_figures(history, owner, manager):
     pipeline, s = history
     report = selectors.bottleneck_report(user=owner, pipeline=pipeline)
+    # A manager's report reads every move of the pipeline's stages without naming the opportunities:
+    # the same figures here, where they are all the owner's.
+    everyone = selectors.bottleneck_report(user=manager, pipeline=pipeline)
+    assert (everyone.stages, everyone.by_source, everyone.forecast) == (
+        report.stages,
+        report.by_source,
+        report.forecast,
+    )
     first, second = report.stages[0], report.stages[1]
     assert (first.entered, first.advanced, first.conversion) == (4, 3, 0.75)
     assert (first.median_days, first.p90_days) == (4, 6)
