@@ -256,8 +256,10 @@ class _Chunk:
         self.phone = np.array([p or "" for p in phones], dtype=object)
         self.tax_id = np.array([t or "" for t in taxes], dtype=object)
         self.company = np.array([c or "" for c in companies], dtype=object)
-        self.city = np.array([city_of(c) for c in cities], dtype=object)
-        self.city_of = city_of
+        folded = {city: city_of(city) for city in set(cities)}
+        self.city = np.array([folded[c] for c in cities], dtype=object)
+        # Which values are known, per field: compared once per row, not once per pair.
+        self.known = {field: getattr(self, field) != "" for field in POINTS}
 
     def person(self, i: int) -> Person:
         return Person(
@@ -279,11 +281,10 @@ class _Chunk:
         same: dict[str, np.ndarray] = {}
         differs: dict[str, np.ndarray] = {}
         for field in POINTS:
-            column = getattr(self, field)
-            left, right = column[a], column[b]
-            known = (left != "") & (right != "")
-            same[field] = known & (left == right)
-            differs[field] = known & ~same[field]
+            column, known = getattr(self, field), self.known[field]
+            both = known[a] & known[b]
+            same[field] = both & (column[a] == column[b])
+            differs[field] = both & ~same[field]
         identical = self.name[a] == self.name[b]
         everything_else = identical & same["company"] & same["city"] & ~differs["tax_id"]
         alive = ~(differs["email"] & differs["phone"] & ~everything_else)
