@@ -10,6 +10,8 @@ can prove both give the same rows. What is here:
   load that writes consistent ids, the foreign keys) of a table being rewritten and build each
   again in one sort at the end, inside the caller's transaction;
 - :func:`relaxed_durability`: no fsync and a big cache for a one-off load (the demo);
+- :func:`lean_reads` (SQLite): sorts spilled to disk and no memory-mapped file while a pass reads a
+  whole big table (the duplicate finder), so its memory does not grow with the table;
 - :func:`atomic_with_keys_checked_at_end` (SQLite): one check of the whole table instead of a lookup per row;
 - :func:`swap_in_new_table` (PostgreSQL): build a table's new contents in a fresh table and swap it
   in, so that readers of the old one never wait for the rewrite.
@@ -209,6 +211,37 @@ def relaxed_durability(enabled: bool = True) -> Iterator[None]:
                 cursor.execute("RESET maintenance_work_mem")
     else:
         yield
+
+
+@contextmanager
+def lean_reads() -> Iterator[None]:
+    """SQLite: read a whole big table without the connection's memory settings growing with it.
+
+    The connection normally keeps temporary sorts in memory and maps the file into memory (fast for
+    the pages' small reads); a one-off pass that sorts a million rows would hold the whole sort and
+    256 MB of mapped file. Here sorts spill to a temporary file beyond the page cache and the file
+    is read, not mapped, so the memory used is the page cache's, whatever the size of the table;
+    the settings come back afterwards. SQLite allows it only outside a transaction: inside one (a
+    test's), the pass runs with the connection as it is, as in the plain twin (and other databases).
+    """
+    if not fast_paths() or connection.vendor != "sqlite" or connection.in_atomic_block:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA temp_store")
+        temp_store = int(cursor.fetchone()[0])
+        cursor.execute("PRAGMA mmap_size")
+        mapped = cursor.fetchone()  # no row for an in-memory database (the tests')
+        cursor.execute("PRAGMA temp_store=FILE")
+        if mapped:
+            cursor.execute("PRAGMA mmap_size=0")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA temp_store={temp_store}")
+            if mapped:
+                cursor.execute(f"PRAGMA mmap_size={int(mapped[0])}")
 
 
 @contextmanager
