@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -49,6 +50,8 @@ from cartera.pipeline.forms import (
     WinForm,
 )
 from cartera.pipeline.models import CallList, LeadForm, LostReason, Opportunity, Pipeline, PipelineStage
+
+logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
 
@@ -648,8 +651,19 @@ def lead_public(request: HttpRequest, slug: str) -> HttpResponse:
                         page_url=form.cleaned_data.get("page_url") or "",
                         utm=form.utm(),
                     )
-                except ValidationError as exc:
-                    _form_errors(form, exc)
+                except ValidationError:
+                    # The visitor's values were checked by the form above; what the service refuses
+                    # here is about the file (a closed form, a value another record holds), and its
+                    # message may name that record: a stranger is told only that it did not go through.
+                    logger.warning(
+                        "lead form %s: an answer was refused by the service", lead_form.pk, exc_info=True
+                    )
+                    form.add_error(
+                        None,
+                        _(
+                            "Your answer could not be taken. Please check it and send it again, or contact us another way."
+                        ),
+                    )
                     status = 400
                 else:
                     sent = True

@@ -253,3 +253,22 @@ def test_managers_pages_and_nobody_else(client, manager, owner, lead_form):
     login(client, owner)
     assert client.get(reverse("pipeline:lead_forms")).status_code == 403
     assert client.get(reverse("pipeline:lead_form", args=[lead_form.pk])).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [("es", "No hemos podido recoger tu respuesta"), ("en", "Your answer could not be taken")],
+)
+def test_a_refusal_by_the_service_tells_the_visitor_nothing_about_the_file(
+    client, lead_form, manager, lang, said
+):
+    """What the service refuses after the form's own checks is about the file (here the form's
+    author has left; elsewhere a value another record holds, whose message names that record): the
+    visitor gets one plain sentence in their language, never the service's message or a link."""
+    manager.is_active = False
+    manager.save(update_fields=["is_active"])
+    response = post(client, lead_form, ANA, query=f"?lang={lang}")
+    page = response.content.decode()
+    assert response.status_code == 400 and said in page
+    assert "not accepting" not in page and "no recibe respuestas" not in page and "/customers/" not in page
+    assert not Customer.objects.filter(email="ana.ruiz@example.com").exists()
