@@ -31,6 +31,18 @@ def _plain_http(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the site's language: a request in English (the test client through
+    LocaleMiddleware) leaves English active in the thread, and the next test would read English."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _flush_unlocks_the_audit_log():
     """Tests that flush the database (live server, transactional) must empty the append-only audit log.
