@@ -74,7 +74,12 @@ class ExportJobOut(Schema):
 )
 def create_export(request: HttpRequest, payload: ExportIn) -> Any:
     """Queues the export in the worker and answers 202 with the job; follow it with
-    `GET /api/exports/{id}`. Needs the export permission of `kind` (403 without it)."""
+    `GET /api/exports/{id}`. Needs the export permission of `kind` (403 without it).
+
+    422 (`{"detail": [{"loc": ["body"], "msg": "...", "type": "invalid"}]}`, the message in the
+    request's language) when a filter is not one of the customer list's, when the list's form refuses
+    its value, when `kind` is not `customers` and filters are given, or when the format does not fit
+    the kind: an export is never widened by dropping a filter."""
     user = request.auth  # type: ignore[attr-defined]
     job = services.export_job_create(
         actor=user,
