@@ -146,7 +146,15 @@ def test_an_expired_file_is_refused_then_deleted_by_retention(
     assert "Expired: the file was deleted" in response.text
     assert reverse("imports:export_download", args=[job.pk]) not in response.text
     assert AuditEntry.objects.filter(action="downloaded").count() == 1  # only the first, good one
+    assert not path.exists()  # the download attempt deleted it on the spot (test_export_expiry.py)
 
+    # One nobody tried to download: the retention run deletes it too (besides the worker's sweep).
+    export_through_worker(
+        client, reverse("imports:export_customers", args=["xlsx"]), headers={"accept-language": "en"}
+    )
+    job = ExportJob.objects.order_by("-id").first()
+    path = Path(job.stored_path)
+    ExportJob.objects.filter(pk=job.pk).update(expires_at=timezone.now() - dt.timedelta(minutes=1))
     out = io.StringIO()
     call_command("privacy", "retention", "--dry-run", stdout=out)
     assert "export_files: dry run: would remove 1" in out.getvalue() and path.exists()
