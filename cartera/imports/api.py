@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, HttpRequest
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 from ninja import Field, Router, Schema, Status
 
 from cartera.core.api_common import CREATE_ERRORS, READ_ERRORS, ErrorOut, InSchema, responses
@@ -51,6 +51,26 @@ class ExportJobOut(Schema):
     downloadable: bool
     file_url: str | None = Field(description="`GET` it for the file while `downloadable`.")
     message: str
+    waiting_for_worker: bool = Field(
+        description="Still queued two minutes after it was asked for: the background worker seems not "
+        "to be running (`make run` starts it; in production `manage.py db_worker`, see docs/operations.md)."
+    )
+    notice: str = Field(
+        description="What `waiting_for_worker` means, in words, in the request's language; empty otherwise."
+    )
+
+    @staticmethod
+    def resolve_waiting_for_worker(obj: ExportJob) -> bool:
+        return obj.is_waiting_for_worker
+
+    @staticmethod
+    def resolve_notice(obj: ExportJob) -> str:
+        if not obj.is_waiting_for_worker:
+            return ""
+        return gettext(
+            "This export has not started: the background worker does not seem to be running. "
+            "The file is written as soon as it runs."
+        )
 
     @staticmethod
     def resolve_format(obj: ExportJob) -> str:

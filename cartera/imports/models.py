@@ -280,6 +280,9 @@ class ExportStatus(models.TextChoices):
 
 # An export's worker writes its row counter every few thousand rows; one silent this long was stopped.
 EXPORT_STALE_AFTER = datetime.timedelta(minutes=10)
+# A worker takes a queued export within seconds; one still queued after this long means no worker is
+# running (or it is busy with something long): My exports says so and polls less often.
+EXPORT_QUEUED_TOO_LONG = datetime.timedelta(minutes=2)
 
 
 class ExportJob(models.Model):
@@ -345,6 +348,14 @@ class ExportJob(models.Model):
         """Running, but silent for longer than :data:`EXPORT_STALE_AFTER` (the worker writes the row
         counter every few thousand rows): the worker was stopped half way; export again."""
         return self.status == ExportStatus.RUNNING and timezone.now() - self.updated_at > EXPORT_STALE_AFTER
+
+    @property
+    def is_waiting_for_worker(self) -> bool:
+        """Still queued :data:`EXPORT_QUEUED_TOO_LONG` after it was asked for: the background worker
+        seems not to be running."""
+        return (
+            self.status == ExportStatus.QUEUED and timezone.now() - self.created_at > EXPORT_QUEUED_TOO_LONG
+        )
 
     @property
     def extension(self) -> str:
