@@ -135,7 +135,7 @@ def write_csv(user: Any, spanish: bool) -> bytes:
 
     qs, header, row = export_source(user=user, kind="customers", filters={})
     out = io.BytesIO()
-    for chunk in exporting.csv_stream(header, (row(c) for c in qs.iterator(chunk_size=2000)), spanish):
+    for chunk in exporting.csv_stream(header, (row(c) for c in exporting.export_objects(qs)), spanish):
         out.write(chunk)
     return out.getvalue()
 

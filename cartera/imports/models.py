@@ -291,7 +291,8 @@ class ExportJob(models.Model):
     The file holds what its requester could export when the worker ran, read with their rights; so
     it is theirs alone: nobody else, whatever their role, lists or downloads it (the selectors filter
     on ``requested_by`` on top of the scoping rule). After ``expires_at`` the file can no longer be
-    downloaded and the retention run deletes it; the row stays as the record of the export."""
+    downloaded and the worker's sweep (``imports.tasks.sweep_export_files``) deletes it; the row
+    stays as the record of the export."""
 
     scope_owner_fields = ("requested_by",)
     scope_private = True

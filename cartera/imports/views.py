@@ -255,13 +255,13 @@ def _export(request: HttpRequest, what: str, fmt: str) -> HttpResponseBase:
     response: HttpResponseBase
     if fmt == "csv":
         spanish = request.GET.get("excel") == "es"
-        rows = (row(obj) for obj in qs.iterator(chunk_size=2000))
+        rows = (row(obj) for obj in exporting.export_objects(qs))
         response = StreamingHttpResponse(
             exporting.csv_stream(header, rows, spanish), content_type=CONTENT_TYPES[fmt]
         )
     else:
         response = StreamingHttpResponse(
-            exporting.vcard_stream(qs.iterator(chunk_size=2000)), content_type=CONTENT_TYPES[fmt]
+            exporting.vcard_stream(exporting.export_objects(qs)), content_type=CONTENT_TYPES[fmt]
         )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -54,7 +54,7 @@ def varied(owner, colleague, manager, custom_field_set):
 
 def _csv(user, spanish: bool) -> bytes:
     qs, header, row = export_source(user=user, kind="customers", filters={})
-    return b"".join(exporting.csv_stream(header, (row(c) for c in qs.iterator(chunk_size=2000)), spanish))
+    return b"".join(exporting.csv_stream(header, (row(c) for c in exporting.export_objects(qs)), spanish))
 
 
 def _numbered(body: bytes) -> bytes:

@@ -1,5 +1,6 @@
 """Exports: the log of exports, and export jobs (a file written by the task worker, downloaded from
-My exports by whoever asked for it, deleted by the retention run after its hours).
+My exports by whoever asked for it, deleted when its hours pass by the worker's sweep, queued for
+that moment, or by the download attempt that finds it expired).
 
 Which exports run where (docs/import-export.md): a CSV or vCard export of at most
 ``CARTERA_EXPORT_STREAM_MAX_ROWS`` rows streams straight to the browser, as it always did; a bigger
@@ -211,7 +212,7 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
             qs, header, row = export_source(user=user, kind=job.kind, filters=job.filters)
             job.total_rows = qs.count()
             ExportJob.objects.filter(pk=job.pk).update(total_rows=job.total_rows)
-            objects = _counted(qs.iterator(chunk_size=2000), job)
+            objects = _counted(exporting.export_objects(qs), job)
             with part.open("wb") as out:
                 if job.file_format == ExportFormat.XLSX:
                     exporting.xlsx_write(header, (row(o) for o in objects), out)
