@@ -258,8 +258,11 @@ def csv_stream(header: list[str], rows: Iterable[list[Any]], spanish: bool = Fal
     writer = csv.writer(_Echo(), delimiter=";" if spanish else ",")
     # Headers too: the rejected-rows file repeats the uploaded file's own column names.
     yield b"\xef\xbb\xbf" + writer.writerow([neutralize(str(h)) for h in header]).encode()
+    starts = FORMULA_STARTS
     for row in rows:
-        yield writer.writerow([_csv_cell(v, spanish) for v in row]).encode()
+        # Most cells are text that needs nothing: kept as they are without a call per cell.
+        cells = [v if v.__class__ is str and not v.startswith(starts) else _csv_cell(v, spanish) for v in row]
+        yield writer.writerow(cells).encode()
 
 
 def _csv_cell(value: Any, spanish: bool) -> Any:
