@@ -20,7 +20,9 @@ from cartera.imports.models import ExportJob
 from cartera.imports.services import export_job_create, export_job_run
 from cartera.imports.tasks import SWEEP_EVERY, sweep_export_files
 
-pytestmark = pytest.mark.django_db
+# Transactional: django-tasks-db's worker closes the database connection between tasks, which would
+# end the transaction an ordinary test runs in (on PostgreSQL).
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
