@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, HttpRequest
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 from ninja import Field, Router, Schema, Status
 
 from cartera.core.api_common import CREATE_ERRORS, READ_ERRORS, ErrorOut, InSchema, responses
@@ -51,6 +51,26 @@ class ExportJobOut(Schema):
     downloadable: bool
     file_url: str | None = Field(description="`GET` it for the file while `downloadable`.")
     message: str
+    waiting_for_worker: bool = Field(
+        description="Still queued two minutes after it was asked for: the background worker seems not "
+        "to be running (`make run` starts it; in production `manage.py db_worker`, see docs/operations.md)."
+    )
+    notice: str = Field(
+        description="What `waiting_for_worker` means, in words, in the request's language; empty otherwise."
+    )
+
+    @staticmethod
+    def resolve_waiting_for_worker(obj: ExportJob) -> bool:
+        return obj.is_waiting_for_worker
+
+    @staticmethod
+    def resolve_notice(obj: ExportJob) -> str:
+        if not obj.is_waiting_for_worker:
+            return ""
+        return gettext(
+            "This export has not started: the background worker does not seem to be running. "
+            "The file is written as soon as it runs."
+        )
 
     @staticmethod
     def resolve_format(obj: ExportJob) -> str:
@@ -74,7 +94,12 @@ class ExportJobOut(Schema):
 )
 def create_export(request: HttpRequest, payload: ExportIn) -> Any:
     """Queues the export in the worker and answers 202 with the job; follow it with
-    `GET /api/exports/{id}`. Needs the export permission of `kind` (403 without it)."""
+    `GET /api/exports/{id}`. Needs the export permission of `kind` (403 without it).
+
+    422 (`{"detail": [{"loc": ["body"], "msg": "...", "type": "invalid"}]}`, the message in the
+    request's language) when a filter is not one of the customer list's, when the list's form refuses
+    its value, when `kind` is not `customers` and filters are given, or when the format does not fit
+    the kind: an export is never widened by dropping a filter."""
     user = request.auth  # type: ignore[attr-defined]
     job = services.export_job_create(
         actor=user,

@@ -280,6 +280,9 @@ class ExportStatus(models.TextChoices):
 
 # An export's worker writes its row counter every few thousand rows; one silent this long was stopped.
 EXPORT_STALE_AFTER = datetime.timedelta(minutes=10)
+# A worker takes a queued export within seconds; one still queued after this long means no worker is
+# running (or it is busy with something long): My exports says so and polls less often.
+EXPORT_QUEUED_TOO_LONG = datetime.timedelta(minutes=2)
 
 
 class ExportJob(models.Model):
@@ -288,7 +291,8 @@ class ExportJob(models.Model):
     The file holds what its requester could export when the worker ran, read with their rights; so
     it is theirs alone: nobody else, whatever their role, lists or downloads it (the selectors filter
     on ``requested_by`` on top of the scoping rule). After ``expires_at`` the file can no longer be
-    downloaded and the retention run deletes it; the row stays as the record of the export."""
+    downloaded and the worker's sweep (``imports.tasks.sweep_export_files``) deletes it; the row
+    stays as the record of the export."""
 
     scope_owner_fields = ("requested_by",)
     scope_private = True
@@ -345,6 +349,14 @@ class ExportJob(models.Model):
         """Running, but silent for longer than :data:`EXPORT_STALE_AFTER` (the worker writes the row
         counter every few thousand rows): the worker was stopped half way; export again."""
         return self.status == ExportStatus.RUNNING and timezone.now() - self.updated_at > EXPORT_STALE_AFTER
+
+    @property
+    def is_waiting_for_worker(self) -> bool:
+        """Still queued :data:`EXPORT_QUEUED_TOO_LONG` after it was asked for: the background worker
+        seems not to be running."""
+        return (
+            self.status == ExportStatus.QUEUED and timezone.now() - self.created_at > EXPORT_QUEUED_TOO_LONG
+        )
 
     @property
     def extension(self) -> str:

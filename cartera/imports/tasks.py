@@ -3,7 +3,13 @@ run of a big file and a rollback (each may take seconds on a big import: too lon
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.tasks import task
+from django.utils import timezone
+
+# While export files wait on disk, the sweep comes by at least this often (besides at each expiry).
+SWEEP_EVERY = dt.timedelta(hours=1)
 
 
 @task()
@@ -90,3 +96,41 @@ def run_export(job_id: int) -> str:
     if job is None:
         return "skipped: the export is not queued"
     return f"{job.status}: {job.row_count} rows {job.message}".strip()
+
+
+@task()
+def sweep_export_files() -> str:
+    """Delete the export files past their hours (``CARTERA_RETAIN_EXPORT_FILES_HOURS``), then queue
+    the next sweep: at the next file's expiry, and at least hourly while any file waits."""
+    from cartera.imports.services import export_files_next_expiry, export_files_sweep
+
+    deleted = export_files_sweep()
+    following = export_files_next_expiry()
+    if following is not None:
+        export_sweep_schedule(at=min(following, timezone.now() + SWEEP_EVERY))
+    return f"{deleted} export files deleted"
+
+
+def export_sweep_schedule(at: dt.datetime | None = None) -> bool:
+    """Queue a sweep of expired export files for ``at`` (now by default) unless one already waits to
+    run by then; whether one was queued. Called when an export file is written (for its expiry), by
+    ``make run`` and by ``cartera privacy retention --schedule`` (to pick up after a restart)."""
+    from django.db.models import Q
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    backend = sweep_export_files.get_backend()
+    when = at or timezone.now()
+    waiting = DBTaskResult.objects.filter(task_path=sweep_export_files.module_path, status="READY").filter(
+        Q(run_after=get_date_max()) | Q(run_after__lte=when + dt.timedelta(seconds=1))
+    )
+    if waiting.exists():
+        return False
+    if at is None or not backend.supports_defer:
+        # A backend that runs tasks at once (tests, development) cannot wait: it sweeps now, and
+        # the download refuses and deletes an expired file anyway.
+        if at is not None and at > timezone.now():
+            return False
+        sweep_export_files.enqueue()
+    else:
+        sweep_export_files.using(run_after=when).enqueue()
+    return True

@@ -18,9 +18,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from cartera.activity.models import Interaction
 from cartera.core.scoping import can
-from cartera.customers.forms import CustomerFilterForm
 from cartera.customers.models import Customer
-from cartera.customers.selectors import CustomerFilters, may_merge
+from cartera.customers.selectors import may_merge
 from cartera.imports import exporting, selectors, services
 from cartera.imports.forms import MappingForm, UploadForm
 from cartera.imports.models import ImportKind, JobStatus
@@ -211,15 +210,23 @@ def rejected(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 CONTENT_TYPES = exporting.CONTENT_TYPES
 
 
-def _export(
-    request: HttpRequest, what: str, fmt: str, qs: Any, header: list[str], row: Any, filters: dict[str, Any]
-) -> HttpResponseBase:
+def _export(request: HttpRequest, what: str, fmt: str) -> HttpResponseBase:
     """A small CSV or vCard export streams at once, as it always did. An XLSX, or a CSV or vCard of
     more than ``CARTERA_EXPORT_STREAM_MAX_ROWS`` rows, is written by the worker: a POST (the export
-    buttons) asks for it and goes to My exports; a GET (an old link) shows the button."""
+    buttons) asks for it and goes to My exports; a GET (an old link) shows the button.
+
+    Either way the list's filters are cleaned first by the one rule the worker's jobs use
+    (``export_filters_clean``): a filter the list does not have (``owner__password``, ``notes``...) or
+    a value its form refuses sends the user back to the list with the reason, and nothing is written,
+    logged or downloaded; an export never silently widens to the whole list."""
     if fmt not in CONTENT_TYPES or (fmt == "vcf" and what != "customers"):
         raise Http404
     file_format = "csv_es" if fmt == "csv" and request.GET.get("excel") == "es" else fmt
+    try:
+        filters = services.export_filters_clean(kind=what, filters=request.GET)
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+        return redirect(_export_origin(request, what))
     if request.method == "POST":
         try:
             job = services.export_job_create(
@@ -234,6 +241,7 @@ def _export(
             messages.success(request, _("The file is being written; it appears here when it is ready."))
             return redirect(reverse("imports:exports") + f"#export-{job.pk}")
         return redirect("imports:exports")
+    qs, header, row = services.export_source(user=request.user, kind=what, filters=filters)  # type: ignore[arg-type]
     count = qs.count()
     if fmt == "xlsx" or count > settings.CARTERA_EXPORT_STREAM_MAX_ROWS:
         return render(
@@ -248,45 +256,48 @@ def _export(
     response: HttpResponseBase
     if fmt == "csv":
         spanish = request.GET.get("excel") == "es"
-        rows = (row(obj) for obj in qs.iterator(chunk_size=2000))
+        rows = (row(obj) for obj in exporting.export_objects(qs))
         response = StreamingHttpResponse(
             exporting.csv_stream(header, rows, spanish), content_type=CONTENT_TYPES[fmt]
         )
     else:
         response = StreamingHttpResponse(
-            exporting.vcard_stream(qs.iterator(chunk_size=2000)), content_type=CONTENT_TYPES[fmt]
+            exporting.vcard_stream(exporting.export_objects(qs)), content_type=CONTENT_TYPES[fmt]
         )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def _export_origin(request: HttpRequest, what: str) -> str:
+    """Where a refused export goes back to: the customer list with the filters as typed (so the user
+    sees them next to the message), or the import and export page."""
+    if what != "customers":
+        return reverse("imports:index")
+    query = request.GET.copy()
+    for key in ("excel", "cursor", "dir"):
+        query.pop(key, None)
+    return reverse("customers:list") + (f"?{query.urlencode()}" if query else "")
 
 
 @require_http_methods(["GET", "POST"])
 def export_customers(request: HttpRequest, fmt: str) -> HttpResponseBase:
     if not can(request.user, Customer, "export"):
         raise PermissionDenied
-    form = CustomerFilterForm(request.GET or None)
-    filters = form.filters() if form.is_bound else CustomerFilters()
-    qs = selectors.customers_for_export(user=request.user, filters=filters)
-    params = {k: v for k, v in request.GET.items() if k not in services.exports.NOT_FILTERS}
-    return _export(request, "customers", fmt, qs, *exporting.customer_export(), params)
+    return _export(request, "customers", fmt)
 
 
 @require_http_methods(["GET", "POST"])
 def export_orders(request: HttpRequest, fmt: str) -> HttpResponseBase:
     if not can(request.user, Order, "export") or fmt == "vcf":
         raise PermissionDenied
-    qs = selectors.orders_for_export(user=request.user)
-    return _export(request, "orders", fmt, qs, exporting.order_columns(), exporting.order_row, {})
+    return _export(request, "orders", fmt)
 
 
 @require_http_methods(["GET", "POST"])
 def export_interactions(request: HttpRequest, fmt: str) -> HttpResponseBase:
     if not can(request.user, Interaction, "export") or fmt == "vcf":
         raise PermissionDenied
-    qs = selectors.interactions_for_export(user=request.user)
-    return _export(
-        request, "interactions", fmt, qs, exporting.interaction_columns(), exporting.interaction_row, {}
-    )
+    return _export(request, "interactions", fmt)
 
 
 def exports(request: HttpRequest) -> HttpResponse:

@@ -32,6 +32,10 @@ def retention_schedule() -> bool:
     """Queue the next nightly run unless one is already waiting; whether one was queued."""
     from django_tasks_db.models import DBTaskResult
 
+    from cartera.imports.tasks import export_sweep_schedule
+
+    # Export files expire by the hour, not nightly: their sweep is (re)started with the nightly chain.
+    export_sweep_schedule()
     waiting = DBTaskResult.objects.filter(task_path=run_retention.module_path, status="READY").exists()
     if waiting:
         return False

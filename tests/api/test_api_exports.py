@@ -77,3 +77,31 @@ def test_the_api_says_409_while_the_file_is_being_written(manager, portfolio, ap
     assert api.get(f"/api/exports/{created['id']}").json()["status"] == "queued"
     response = api.get(f"/api/exports/{created['id']}/file")
     assert response.status_code == 409 and response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize(
+    ("language", "unknown", "invalid"),
+    [
+        ("en", "Unknown filter: owner__password__startswith.", "These filters are not valid: stage:"),
+        ("es", "Filtro desconocido: owner__password__startswith.", "Estos filtros no son válidos: stage:"),
+    ],
+)
+def test_a_bad_filter_is_a_422_in_the_callers_language(
+    manager, portfolio, api_as, settings, tmp_path, language, unknown, invalid
+):
+    """The same cleaning as the web's streamed export: a filter the list has not (an attacker's
+    lookup through the owner to a password hash) or a value its form refuses is a JSON 422 that the
+    OpenAPI document declares, and no job is queued."""
+    settings.VAR_DIR = tmp_path
+    api = api_as(manager)
+    headers = {"Accept-Language": language}
+    trick = api.post(
+        "/api/exports",
+        {"kind": "customers", "filters": {"owner__password__startswith": "pbkdf2"}},
+        headers=headers,
+    )
+    assert trick.status_code == 422 and trick["Content-Type"].startswith("application/json")
+    assert trick.json()["detail"][0]["msg"].startswith(unknown)
+    bad = api.post("/api/exports", {"kind": "customers", "filters": {"stage": "nope"}}, headers=headers)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["msg"].startswith(invalid)
+    assert ExportJob.objects.count() == 0

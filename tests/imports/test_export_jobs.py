@@ -146,7 +146,15 @@ def test_an_expired_file_is_refused_then_deleted_by_retention(
     assert "Expired: the file was deleted" in response.text
     assert reverse("imports:export_download", args=[job.pk]) not in response.text
     assert AuditEntry.objects.filter(action="downloaded").count() == 1  # only the first, good one
+    assert not path.exists()  # the download attempt deleted it on the spot (test_export_expiry.py)
 
+    # One nobody tried to download: the retention run deletes it too (besides the worker's sweep).
+    export_through_worker(
+        client, reverse("imports:export_customers", args=["xlsx"]), headers={"accept-language": "en"}
+    )
+    job = ExportJob.objects.order_by("-id").first()
+    path = Path(job.stored_path)
+    ExportJob.objects.filter(pk=job.pk).update(expires_at=timezone.now() - dt.timedelta(minutes=1))
     out = io.StringIO()
     call_command("privacy", "retention", "--dry-run", stdout=out)
     assert "export_files: dry run: would remove 1" in out.getvalue() and path.exists()
@@ -239,3 +247,64 @@ def test_a_job_whose_worker_stopped_says_so_and_stops_polling(client, manager, p
     assert "hx-get" not in page.text
     ExportJob.objects.filter(pk=job.pk).update(updated_at=timezone.now())
     assert "hx-get" in client.get(reverse("imports:exports")).text
+
+
+@pytest.mark.parametrize(
+    ("language", "says", "admin_says", "rep_says"),
+    [
+        (
+            "en",
+            "This export has not started: the background worker does not seem to be running.",
+            "To start it: make run (development), or run manage.py db_worker",
+            "Ask an administrator to start the background worker.",
+        ),
+        (
+            "es",
+            "Esta exportación no ha empezado: parece que el proceso en segundo plano no está en marcha.",
+            "Para arrancarlo: make run (desarrollo), o ejecuta manage.py db_worker",
+            "Pide a un administrador que arranque el proceso en segundo plano.",
+        ),
+    ],
+)
+def test_a_job_queued_with_no_worker_says_so_and_polls_slowly(
+    client, manager, admin_user, portfolio, settings, tmp_path, language, says, admin_says, rep_says
+):
+    """No worker runs in this test: the job stays queued. After two minutes My exports says plainly
+    that the export has not started and why, tells an admin how to start the worker and anyone else
+    whom to ask, and checks every 30 s instead of every second; the API says the same."""
+    from cartera.accounts.services import api_token_create
+    from tests.api.conftest import ApiClient
+    from tests.conftest import login
+
+    settings.VAR_DIR = tmp_path
+    headers = {"accept-language": language}
+    for user, hint, not_hint in ((manager, rep_says, admin_says), (admin_user, admin_says, rep_says)):
+        job = export_job_create(actor=user, kind="customers", file_format="xlsx", filters={})
+        browser = login(Client(), user)
+        progress = reverse("imports:export_progress", args=[job.pk])
+        fresh = browser.get(progress, headers=headers).text
+        assert 'hx-trigger="every 1s"' in fresh and says not in fresh
+        _, raw = api_token_create(user=user, name="tests", scope="read")
+        api = ApiClient(raw)
+        status = api.get(f"/api/exports/{job.pk}", headers=headers).json()
+        assert status["waiting_for_worker"] is False and status["notice"] == ""
+
+        ExportJob.objects.filter(pk=job.pk).update(
+            created_at=timezone.now() - dt.timedelta(minutes=2, seconds=5)
+        )
+        for page in (
+            browser.get(reverse("imports:exports"), headers=headers),
+            browser.get(progress, headers=headers),
+        ):
+            assert says in page.text and hint in page.text and not_hint not in page.text
+            assert f'hx-get="{progress}"' in page.text and 'hx-trigger="every 30s"' in page.text
+            assert 'hx-trigger="every 1s"' not in page.text
+        status = api.get(f"/api/exports/{job.pk}", headers=headers).json()
+        assert status["status"] == "queued" and status["waiting_for_worker"] is True
+        assert status["notice"].startswith(says)
+
+        # Once the worker takes it, the notice goes and the page follows it every second again.
+        ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.RUNNING, updated_at=timezone.now())
+        page = browser.get(progress, headers=headers).text
+        assert says not in page and 'hx-trigger="every 1s"' in page
+        ExportJob.objects.filter(pk=job.pk).delete()

@@ -1,5 +1,6 @@
 """Exports: the log of exports, and export jobs (a file written by the task worker, downloaded from
-My exports by whoever asked for it, deleted by the retention run after its hours).
+My exports by whoever asked for it, deleted when its hours pass by the worker's sweep, queued for
+that moment, or by the download attempt that finds it expired).
 
 Which exports run where (docs/import-export.md): a CSV or vCard export of at most
 ``CARTERA_EXPORT_STREAM_MAX_ROWS`` rows streams straight to the browser, as it always did; a bigger
@@ -211,7 +212,7 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
             qs, header, row = export_source(user=user, kind=job.kind, filters=job.filters)
             job.total_rows = qs.count()
             ExportJob.objects.filter(pk=job.pk).update(total_rows=job.total_rows)
-            objects = _counted(qs.iterator(chunk_size=2000), job)
+            objects = _counted(exporting.export_objects(qs), job)
             with part.open("wb") as out:
                 if job.file_format == ExportFormat.XLSX:
                     exporting.xlsx_write(header, (row(o) for o in objects), out)
@@ -239,7 +240,16 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
     job.save()
     if job.log_id:
         ExportLog.objects.filter(pk=job.log_id).update(row_count=job.row_count)
+    # The file goes when it expires, not at the next nightly retention run: a sweep waits for then.
+    expires_at = job.expires_at
+    transaction.on_commit(lambda: _sweep_at(expires_at))
     return job
+
+
+def _sweep_at(at: dt.datetime) -> None:
+    from cartera.imports.tasks import export_sweep_schedule
+
+    export_sweep_schedule(at=at)
 
 
 def _export_job_fail(job: ExportJob, message: str) -> ExportJob:
@@ -258,8 +268,12 @@ def export_job_download(*, actor: User, job: ExportJob) -> Path:
 
     if job.requested_by_id != actor.pk:
         raise Http404
-    if not job.is_downloadable():
-        if job.is_expired():
+    now = timezone.now()
+    if not job.is_downloadable(now):
+        if job.is_expired(now):
+            # Past its hours: deleted now, whether or not the sweep has come by yet.
+            if job.file_deleted_at is None and job.stored_path:
+                export_files_delete(jobs=[job], now=now)
             raise ValidationError(_("This file has expired and was deleted. Export again."), code="expired")
         raise ValidationError(_("This file is not ready yet."), code="not_ready")
     path = Path(job.stored_path)
@@ -293,4 +307,20 @@ def export_files_delete(*, jobs: list[ExportJob], now: dt.datetime) -> int:
     """Delete the files of ``jobs``; each row stays, with when its file went."""
     for job in jobs:
         Path(job.stored_path).unlink(missing_ok=True)
+        job.file_deleted_at = now
     return ExportJob.objects.filter(pk__in=[j.pk for j in jobs]).update(file_deleted_at=now, updated_at=now)
+
+
+def export_files_sweep(*, now: dt.datetime | None = None) -> int:
+    """Delete every export file past its expiry now (the worker's sweep); how many went."""
+    now = now or timezone.now()
+    return export_files_delete(jobs=export_files_expired(now=now), now=now)
+
+
+def export_files_next_expiry() -> dt.datetime | None:
+    """When the next export file still on disk expires (None: no file waits)."""
+    pending = ExportJob.objects.filter(
+        status=ExportStatus.DONE, file_deleted_at__isnull=True, expires_at__isnull=False
+    ).exclude(stored_path="")
+    at: dt.datetime | None = pending.aggregate(at=models.Min("expires_at"))["at"]
+    return at

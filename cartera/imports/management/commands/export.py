@@ -53,14 +53,14 @@ class Command(BaseCommand):
         out = options["output"].open("wb") if options["output"] else sys.stdout.buffer
         try:
             if fmt == "xlsx":
-                with exporting.xlsx_file(header, (row(o) for o in qs.iterator(chunk_size=2000))) as handle:
+                with exporting.xlsx_file(header, (row(o) for o in exporting.export_objects(qs))) as handle:
                     shutil.copyfileobj(handle, out)
             else:
                 chunks = (
-                    exporting.vcard_stream(qs.iterator(chunk_size=2000))
+                    exporting.vcard_stream(exporting.export_objects(qs))
                     if fmt == "vcf"
                     else exporting.csv_stream(
-                        header, (row(o) for o in qs.iterator(chunk_size=2000)), options["excel_es"]
+                        header, (row(o) for o in exporting.export_objects(qs)), options["excel_es"]
                     )
                 )
                 for chunk in chunks:

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.utils.translation import gettext as _
 
 from cartera.core.commands import LanguageCommand
+from cartera.imports.tasks import export_sweep_schedule
 from cartera.messaging.selectors import sink_directory
 from cartera.messaging.sink import start_sink
 from cartera.messaging.tasks import outbox_schedule
@@ -59,6 +60,8 @@ class Command(LanguageCommand):
                 )
         # A worker restarted after a crash picks up what the outbox still holds.
         outbox_schedule()
+        # ...and deletes the export files that expired while it was down (then at each expiry).
+        export_sweep_schedule()
         worker = subprocess.Popen([sys.executable, "manage.py", "db_worker", "--interval", "1"])  # noqa: S603
         self.stdout.write(
             self.style.SUCCESS(_("Background worker started (pid %(pid)s).") % {"pid": worker.pid})
