@@ -68,6 +68,27 @@ class QueryCount:
         self._cm.__exit__(*exc)
 
 
+class Profiled:
+    """cProfile of one step, written to ``DIR/<name>.prof`` (nothing when ``folder`` is None)."""
+
+    def __init__(self, folder: str | None, name: str) -> None:
+        self.folder, self.name = folder, name
+
+    def __enter__(self) -> Profiled:
+        if self.folder:
+            import cProfile
+
+            self.profile = cProfile.Profile()
+            self.profile.enable()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.folder:
+            self.profile.disable()
+            Path(self.folder).mkdir(parents=True, exist_ok=True)
+            self.profile.dump_stats(str(Path(self.folder) / f"{self.name}.prof"))
+
+
 def _run_sink(port: int, folder: str, ready: Any, stop: Any) -> None:
     """The local aiosmtpd sink, in a child process, until ``stop`` is set."""
     import django
@@ -158,7 +179,16 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10)
     parser.add_argument("--port", type=int, default=8131, help="the local SMTP sink's port")
     parser.add_argument("--no-doc", action="store_true")
+    parser.add_argument(
+        "--database-url",
+        help="e.g. postgres://postgres@127.0.0.1:5432/cartera_bench (default: DATABASE_URL, else SQLite)",
+    )
+    parser.add_argument(
+        "--profile", metavar="DIR", help="write a cProfile of each timed step to DIR/<step>.prof"
+    )
     args = parser.parse_args()
+    if args.database_url:
+        os.environ["DATABASE_URL"] = args.database_url
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'bench-campaigns.sqlite3'}")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cartera.settings")
     os.environ["CARTERA_EMAIL_PORT"] = str(args.port)  # Django's SMTP backend talks to the sink below
@@ -178,11 +208,16 @@ def main() -> None:
 
     from cartera.accounts.models import User
     from cartera.campaigns import selectors, services
+    from cartera.messaging.models import OutboxMessage, OutboxState
     from cartera.messaging.services import deliver_pending
     from cartera.segments.models import Segment
 
     manager = User.objects.get(username="bench-manager")
     segment = Segment.objects.get(name="Bench en riesgo")
+    # The e-mails an earlier run queued but did not send (it sends --send of them) would go first.
+    OutboxMessage.objects.filter(state__in=(OutboxState.QUEUED, OutboxState.HELD)).update(
+        state=OutboxState.CANCELLED, error="left by an earlier benchmark run"
+    )
     campaign = services.campaign_create(
         actor=manager,
         fields={
@@ -194,7 +229,7 @@ def main() -> None:
     base_rss = _rss_mib()
     load_before = os.getloadavg()
     t0 = time.perf_counter()
-    with QueryCount() as review_q:
+    with QueryCount() as review_q, Profiled(args.profile, "review"):
         plan = selectors.campaign_plan(campaign=campaign, user=manager)
     review_s = time.perf_counter() - t0
     print(
@@ -203,7 +238,7 @@ def main() -> None:
         file=sys.stderr,
     )
     t0 = time.perf_counter()
-    with QueryCount() as send_q:
+    with QueryCount() as send_q, Profiled(args.profile, "send"):
         campaign = services.campaign_send(actor=manager, campaign=campaign)
     send_s = time.perf_counter() - t0
     peak_rss = _rss_mib()
@@ -223,7 +258,7 @@ def main() -> None:
         raise SystemExit("the SMTP sink did not start")
     try:
         t0 = time.perf_counter()
-        with QueryCount() as deliver_q:
+        with QueryCount() as deliver_q, Profiled(args.profile, "deliver"):
             report = deliver_pending(max_messages=args.send, rate=0)
         deliver_s = time.perf_counter() - t0
     finally:
@@ -243,7 +278,7 @@ def main() -> None:
     for _ in range(3):
         assert client.get(url, secure=True).status_code == 200
     times = []
-    with QueryCount() as results_q:
+    with QueryCount() as results_q, Profiled(args.profile, "results"):
         for _ in range(args.requests):
             t0 = time.perf_counter()
             response = client.get(url, secure=True)

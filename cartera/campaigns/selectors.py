@@ -49,7 +49,7 @@ from cartera.campaigns.models import (
 from cartera.core import bulk
 from cartera.core.money import base_currency, format_money
 from cartera.core.scoping import ALL_RECORDS_PERMISSION, get_for_user, restrict
-from cartera.insights.models import CustomerMetrics
+from cartera.customers.models import Customer
 from cartera.messaging.models import OutboxMessage, OutboxState
 from cartera.messaging.selectors import batch_progress
 from cartera.messaging.services import recipient_refusals
@@ -136,7 +136,7 @@ def recipient_for_reply(*, in_reply_to: str, sender: str) -> Recipient | None:
 # --- the plan -------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class Planned:
     """One customer of the audience in the plan."""
 
@@ -222,30 +222,32 @@ def reason_text(reason: str) -> str:
 
 
 def _audience(campaign: Campaign, messages: list[CampaignMessage], user: Any) -> list[Planned]:
-    """Each customer of the segments once, under the first message (in order) whose segment has them."""
+    """Each customer of the segments once, under the first message (in order) whose segment has them,
+    with their status (read in the same query)."""
     seen: set[int] = set()
     rows: list[Planned] = []
     for message in messages:
-        members = segment_members(user=user, segment=message.segment).values_list("pk", "email", "owner_id")
-        for pk, email, owner_id in members.iterator(chunk_size=CHUNK):
+        members = segment_members(user=user, segment=message.segment).values_list(
+            "pk", "email", "owner_id", "metrics__lifecycle"
+        )
+        for pk, email, owner_id, lifecycle in members.iterator(chunk_size=CHUNK):
             if pk in seen:
                 continue
             seen.add(pk)
-            row = Planned(customer_id=pk, message_id=message.pk, email=email or "", lifecycle="")
+            row = Planned(customer_id=pk, message_id=message.pk, email=email or "", lifecycle=lifecycle or "")
             if message.channel == Channel.CALL and owner_id is None:
                 row.group, row.reason = Group.EXCLUDED, "no_owner"
             rows.append(row)
-    ids = [r.customer_id for r in rows]
-    lifecycle: dict[int, str] = {}
-    for start in range(0, len(ids), CHUNK):
-        lifecycle.update(
-            CustomerMetrics.objects.filter(customer_id__in=ids[start : start + CHUNK]).values_list(
-                "customer_id", "lifecycle"
-            )
-        )
-    for row in rows:
-        row.lifecycle = lifecycle.get(row.customer_id, "")
     return rows
+
+
+def _audience_ids(messages: list[CampaignMessage], user: Any) -> QuerySet[Any]:
+    """The ids of every customer of the messages' segments, as a queryset (a subquery for the
+    consent check, instead of the ids themselves)."""
+    members = Q(pk__in=[])
+    for message in messages:
+        members |= Q(pk__in=segment_members(user=user, segment=message.segment).values("pk"))
+    return Customer.objects.filter(members).values_list("pk", flat=True)
 
 
 def _recently_contacted(campaign: Campaign, ids: list[int]) -> set[int]:
@@ -279,7 +281,9 @@ def campaign_plan(*, campaign: Campaign, user: Any) -> Plan:
     by_id = {m.pk: m for m in messages}
     emails = [r for r in rows if r.group != Group.EXCLUDED and by_id[r.message_id].channel == Channel.EMAIL]
     refused = recipient_refusals(
-        recipients=[(r.customer_id, r.email) for r in emails], consent_purpose="marketing"
+        recipients=[(r.customer_id, r.email) for r in emails],
+        consent_purpose="marketing",
+        customers=_audience_ids(messages, user),
     )
     for row in emails:
         reason = refused.get((row.customer_id, row.email))
@@ -340,10 +344,19 @@ def _assign_variants(campaign: Campaign, messages: list[CampaignMessage], rows: 
             start = end
 
 
-def languages_of(customer_ids: Iterable[int]) -> dict[int, str]:
-    """Each customer's language (their privacy profile's, else the site's)."""
+def languages_of(customer_ids: Iterable[int] | QuerySet[Any]) -> dict[int, str]:
+    """Each customer's language (their privacy profile's, else the site's). ``customer_ids`` may be
+    a queryset of ids (a sent campaign's recipients): one query with it as a subquery (the plain
+    twin, ``CARTERA_BULK_PLAIN``: the ids read and sent in lists)."""
+    if isinstance(customer_ids, QuerySet) and bulk.fast_paths():
+        found = dict(
+            PrivacyProfile.objects.filter(customer_id__in=customer_ids)
+            .exclude(language="")
+            .values_list("customer_id", "language")
+        )
+        return {pk: found.get(pk, settings.LANGUAGE_CODE) for pk in customer_ids}
     ids = list(customer_ids)
-    found: dict[int, str] = {}
+    found = {}
     for start in range(0, len(ids), CHUNK):
         found.update(
             PrivacyProfile.objects.filter(customer_id__in=ids[start : start + CHUNK])

@@ -104,13 +104,15 @@ def _suppression_reason(reason: str) -> str:
 
 
 def recipient_refusals(
-    *, recipients: list[tuple[int | None, str]], consent_purpose: str
+    *, recipients: list[tuple[int | None, str]], consent_purpose: str, customers: QuerySet[Any] | None = None
 ) -> dict[tuple[int | None, str], str]:
     """Why each ``(customer id or None, address)`` may not receive a message needing
     ``consent_purpose`` (empty for a service message); allowed recipients are absent.
 
     One pass for any number of recipients: the suppression list by address, then the consent of the
-    customers.
+    customers. ``customers``, a queryset of ids holding at least the recipients' (a campaign's
+    audience), lets the database pick the refused among them
+    (:func:`cartera.privacy.selectors.email_permissions`).
     """
     refused: dict[tuple[int | None, str], str] = {}
     suppressed = email_suppressions(emails=[address for _pk, address in recipients if address])
@@ -121,7 +123,9 @@ def recipient_refusals(
         elif address in suppressed:
             refused[key] = _suppression_reason(suppressed[address])
     if consent_purpose:
-        ids = [pk for pk, _address in recipients if pk is not None]
+        ids: list[int] | QuerySet[Any] = (
+            customers if customers is not None else [pk for pk, _address in recipients if pk is not None]
+        )
         denied = email_permissions(customer_ids=ids, purpose=consent_purpose)
         for key in recipients:
             if key not in refused and key[0] in denied:
