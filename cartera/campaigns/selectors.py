@@ -17,10 +17,10 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import (
     Case,
-    CharField,
     Count,
     Exists,
     F,
+    IntegerField,
     Max,
     Min,
     OuterRef,
@@ -31,7 +31,7 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.functions import Cast, Concat, RowNumber
+from django.db.models.functions import Cast, RowNumber, Substr
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -605,21 +605,27 @@ def _line_key(message_id: int, group: str, variant_id: int | None) -> tuple[int,
 
 def _line_counts(campaign: Campaign, audience: QuerySet[Recipient]) -> list[dict[str, Any]]:
     """One row per (message, group, variant) of ``audience``: recipients, delivered (their outbox row
-    sent), unsubscribed through it, clicked a tracked link, replied. One grouped query; the outbox
-    row of a recipient is the one of the campaign's batch that names it (``reference``), found by
-    its index. Ordered as the recipients first appear (by id), as the plain twin meets them."""
-    outbox = OutboxMessage.objects.filter(
-        batch=campaign.batch,
-        reference=Concat(Value("campaigns.recipient:"), Cast(OuterRef("pk"), output_field=CharField())),
+    sent), unsubscribed through it, clicked a tracked link, replied. One grouped query. The outbox
+    rows are those of the campaign's batch, each naming its recipient (``campaigns.recipient:<id>``):
+    the ids read from them in a subquery the database builds once (not a lookup of the outbox per
+    recipient, which SQLite may run through the batch's index: 100,000 × 90,000). Ordered as the
+    recipients first appear (by id), as the plain twin meets them."""
+    prefix = "campaigns.recipient:"
+    outbox = (
+        OutboxMessage.objects.filter(batch=campaign.batch, reference__startswith=prefix)
+        .order_by()
+        .annotate(recipient_id=Cast(Substr("reference", len(prefix) + 1), output_field=IntegerField()))
     )
+    sent = outbox.filter(state=OutboxState.SENT).values("recipient_id")
+    unsubscribed = outbox.filter(unsubscribed_at__isnull=False).values("recipient_id")
     counts: dict[str, Any] = {
         "recipients": Count("pk"),
-        "delivered": Count("pk", filter=Q(Exists(outbox.filter(state=OutboxState.SENT)))),
-        "unsubscribed": Count("pk", filter=Q(Exists(outbox.filter(unsubscribed_at__isnull=False)))),
+        "delivered": Count("pk", filter=Q(pk__in=sent)),
+        "unsubscribed": Count("pk", filter=Q(pk__in=unsubscribed)),
         "replied": Count("pk", filter=Q(replied_at__isnull=False)),
     }
     if campaign.track_clicks:
-        counts["clicked"] = Count("pk", filter=Q(Exists(Click.objects.filter(recipient=OuterRef("pk")))))
+        counts["clicked"] = Count("pk", filter=Q(pk__in=Click.objects.order_by().values("recipient_id")))
     rows = list(
         audience.order_by()
         .values("message_id", "group", "variant_id")
@@ -677,6 +683,8 @@ def _buyers(campaign: Campaign, audience: QuerySet[Recipient], start: dt.date, e
         )
         .values_list("id", "customer_id", "message_id", "group", "variant_id", "rank_all", "rank_message")
     )
+    if not orders.exists():  # nobody bought (yet): no need to rank the whole audience
+        return []
     orders_sql, orders_params = orders.query.sql_with_params()
     ranked_sql, ranked_params = ranked.query.sql_with_params()
     # The two inner queries are Django's own; only the join is written here, by their columns' names.
