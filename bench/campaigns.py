@@ -14,7 +14,11 @@ recipient), so the frequency cap is off. Timed: the review counts (``campaign_pl
 ``--send`` e-mails delivered over one SMTP connection to the local aiosmtpd sink (in a process of
 its own, as ``make run`` has it, on port ``--port``; rate limit off), then the results page in-process (3 warm-up requests and ``--requests``
 timed ones, nearest-rank p95). Peak memory is the process's maximum resident set size. Results go to
-docs/benchmarks.md between the ``bench:issue13`` markers (``--no-doc`` to skip).
+docs/benchmarks.md between the ``bench:issue13`` markers (``--no-doc`` to skip), keeping what the
+section holds under "### Earlier runs". Each step also reports the process's CPU seconds (steadier
+than elapsed time on a shared machine). ``--database-url`` picks the database (PostgreSQL);
+``--profile DIR`` writes a cProfile of each step; ``--save`` writes the figures as JSON and
+``--before`` puts such a file's figures in a "before" column.
 """
 
 from __future__ import annotations
@@ -247,6 +251,10 @@ def main() -> None:
     parser.add_argument(
         "--profile", metavar="DIR", help="write a cProfile of each timed step to DIR/<step>.prof"
     )
+    parser.add_argument(
+        "--before", metavar="JSON", help="a run's figures (--save) shown as the 'before' column of the table"
+    )
+    parser.add_argument("--save", metavar="JSON", help="write this run's figures to JSON")
     args = parser.parse_args()
     if args.database_url:
         os.environ["DATABASE_URL"] = args.database_url

@@ -626,12 +626,13 @@ def _line_counts(campaign: Campaign, audience: QuerySet[Recipient]) -> list[dict
     }
     if campaign.track_clicks:
         counts["clicked"] = Count("pk", filter=Q(pk__in=Click.objects.order_by().values("recipient_id")))
-    rows = list(
-        audience.order_by()
+    rows: list[dict[str, Any]] = [
+        dict(row)
+        for row in audience.order_by()
         .values("message_id", "group", "variant_id")
         .annotate(first=Min("pk"), **counts)
         .order_by("first")
-    )
+    ]
     for row in rows:
         row.setdefault("clicked", 0)
     return rows
@@ -731,7 +732,7 @@ def _money(value: Any) -> Decimal:
         return Decimal("0")
     if not isinstance(value, Decimal):
         value = Decimal(repr(float(value)))
-    return value.quantize(Decimal("0.01"))
+    return Decimal(value).quantize(Decimal("0.01"))
 
 
 def _spending(buyers: list[Buyer], message_id: int | None, group: str, size: int) -> list[float]:
@@ -757,7 +758,8 @@ def _chart_from_days(window: int, *groups: tuple[int, list[int]]) -> list[dict[s
             curves.append([None] * (window + 1))
             continue
         per_day = Counter(days)
-        total, points = 0, []
+        total = 0
+        points: list[float | None] = []
         for day in range(window + 1):
             total += per_day.get(day, 0)
             points.append(round(total / size, 4))

@@ -431,7 +431,7 @@ class SmtpSession:
         return SmtpOutcome(code, reply.decode(errors="replace"), "data", handed_over=True)
 
 
-class _UrlListHeader(headerregistry.UnstructuredHeader):
+class _UrlListHeader(headerregistry.UnstructuredHeader, headerregistry.BaseHeader):
     """A header that is a list of ``<URL>`` (RFC 2369: ``List-Unsubscribe``), folded as RFC 5322
     says, between the items and nowhere else, and never encoded.
 
@@ -445,7 +445,7 @@ class _UrlListHeader(headerregistry.UnstructuredHeader):
         items = [item.strip() for item in str(self).split(",") if item.strip()]
         if not str(self).isascii() or any(not (i.startswith("<") and i.endswith(">")) for i in items):
             return str(super().fold(policy=policy))  # not a plain URL list: the standard folding
-        return f"{self.name}: " + f",{policy.linesep} ".join(items) + policy.linesep
+        return f"{self.name}: " + f",{policy.linesep} ".join(items) + str(policy.linesep)
 
 
 class _FoldedOnce(headerregistry.BaseHeader):
