@@ -448,55 +448,15 @@ class _UrlListHeader(headerregistry.UnstructuredHeader, headerregistry.BaseHeade
         return f"{self.name}: " + f",{policy.linesep} ".join(items) + str(policy.linesep)
 
 
-class _FoldedOnce(headerregistry.BaseHeader):
-    """A header that remembers its folded form for the last policy it was folded with (a header
-    object is never changed once made; :class:`_HeaderClasses` hands the same one to every message
-    that has the same header)."""
-
-    def fold(self, *, policy: Any) -> str:
-        memo = self.__dict__.get("_folded")
-        if memo is not None and memo[0] is policy:
-            return str(memo[1])
-        folded = str(super().fold(policy=policy))
-        self._folded = (policy, folded)
-        return folded
-
-
-# Headers that are the same on most messages of a run (the sender, the MIME headers, the RFC 8058
-# ones): parsed once and shared. Per-message ones (To, Subject, Message-ID, Date...) are not kept.
-_SHARED_HEADERS = frozenset(
-    {
-        "from", "reply-to", "mime-version", "content-type", "content-transfer-encoding", "precedence",
-        "list-unsubscribe-post", "auto-submitted",
-    }
-)  # fmt: skip
-
-
 class _HeaderClasses(headerregistry.HeaderRegistry):
     """The standard header registry, making each header's class once: the standard one builds a new
     class for every header it parses (a tenth of a millisecond each, a dozen per message); and
-    ``List-Unsubscribe`` folded as a list of URLs (:class:`_UrlListHeader`).
-
-    Fast path (its plain twin, with ``CARTERA_BULK_PLAIN``, parses every header of every message):
-    the headers of :data:`_SHARED_HEADERS` are parsed and folded once per value and the same header
-    object given to every message (the same bytes; ``tests/messaging`` compares them)."""
+    ``List-Unsubscribe`` folded as a list of URLs (:class:`_UrlListHeader`)."""
 
     def __init__(self) -> None:
-        super().__init__(base_class=_FoldedOnce)
+        super().__init__()
         self.map_to_type("list-unsubscribe", _UrlListHeader)
         self._made: dict[str, Any] = {}
-        self._shared: dict[tuple[str, str], Any] = {}
-
-    def __call__(self, name: str, value: Any) -> Any:
-        if name.lower() not in _SHARED_HEADERS or not isinstance(value, str) or not bulk.fast_paths():
-            return super().__call__(name, value)
-        key = (name, value)
-        found = self._shared.get(key)
-        if found is None:
-            if len(self._shared) >= 256:  # many senders: keep it small
-                self._shared.clear()
-            found = self._shared[key] = super().__call__(name, value)
-        return found
 
     def __getitem__(self, name: str) -> Any:
         key = name.lower()  # the standard registry looks the class up by the lower-case name

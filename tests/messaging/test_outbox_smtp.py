@@ -4,7 +4,6 @@ retries with back-off, bounces that suppress the address, hold and release."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import pytest
 from django.utils import timezone
@@ -244,31 +243,3 @@ def test_only_one_delivery_run_sends_at_a_time(smtp):
     assert deliver_pending().skipped and smtp.received == []
     _lease_release("other-live-run")
     assert deliver_pending().sent == 1
-
-
-def test_shared_headers_give_the_bytes_of_the_plain_build(settings, consenting):
-    """The fast path parses the headers shared by many messages once (``_HeaderClasses``): every
-    message's bytes are those the plain twin (every header parsed each time) writes."""
-    from cartera.messaging.services import build_email, smtp_payload
-
-    settings.DEFAULT_FROM_EMAIL = "Tienda Ñandú y Compañía de Ultramarinos <tienda@cartera.example>"
-    rows = [
-        OutboxMessage(
-            pk=900 + i, purpose="campaign", consent_purpose="marketing" if i % 2 else "", to_address=f"c{i}@example.es",
-            from_address=settings.DEFAULT_FROM_EMAIL, language="es" if i < 2 else "en",
-            subject=f"Vuelve, cliente número {i}", text=f"Hola {i},\n.línea con punto\n" + "ñ" * 90 * i, html="<p>Hola</p>" if i == 3 else "",
-        )
-        for i in range(4)
-    ]  # fmt: skip
-    out = {}
-    for plain in (True, False, False):  # the second fast round reuses what the first kept
-        settings.CARTERA_BULK_PLAIN = plain
-        payloads = []
-        for row in rows:
-            email = build_email(row)
-            email.extra_headers["Date"] = "Thu, 03 Dec 2026 10:00:00 +0000"
-            # A multipart message's boundary is random each time: compared without it.
-            payloads.append(re.sub(rb"={15}\d+==", b"BOUNDARY", smtp_payload(email)))
-        out.setdefault(plain, []).append(payloads)
-    assert out[False][0] == out[False][1] == out[True][0]
-    assert b"=?utf-8?" in out[True][0][0]  # the sender's name really was encoded (the cache holds it)
