@@ -104,13 +104,15 @@ def _suppression_reason(reason: str) -> str:
 
 
 def recipient_refusals(
-    *, recipients: list[tuple[int | None, str]], consent_purpose: str
+    *, recipients: list[tuple[int | None, str]], consent_purpose: str, customers: QuerySet[Any] | None = None
 ) -> dict[tuple[int | None, str], str]:
     """Why each ``(customer id or None, address)`` may not receive a message needing
     ``consent_purpose`` (empty for a service message); allowed recipients are absent.
 
     One pass for any number of recipients: the suppression list by address, then the consent of the
-    customers.
+    customers. ``customers``, a queryset of ids holding at least the recipients' (a campaign's
+    audience), lets the database pick the refused among them
+    (:func:`cartera.privacy.selectors.email_permissions`).
     """
     refused: dict[tuple[int | None, str], str] = {}
     suppressed = email_suppressions(emails=[address for _pk, address in recipients if address])
@@ -121,7 +123,9 @@ def recipient_refusals(
         elif address in suppressed:
             refused[key] = _suppression_reason(suppressed[address])
     if consent_purpose:
-        ids = [pk for pk, _address in recipients if pk is not None]
+        ids: list[int] | QuerySet[Any] = (
+            customers if customers is not None else [pk for pk, _address in recipients if pk is not None]
+        )
         denied = email_permissions(customer_ids=ids, purpose=consent_purpose)
         for key in recipients:
             if key not in refused and key[0] in denied:
@@ -427,12 +431,31 @@ class SmtpSession:
         return SmtpOutcome(code, reply.decode(errors="replace"), "data", handed_over=True)
 
 
+class _UrlListHeader(headerregistry.UnstructuredHeader, headerregistry.BaseHeader):
+    """A header that is a list of ``<URL>`` (RFC 2369: ``List-Unsubscribe``), folded as RFC 5322
+    says, between the items and nowhere else, and never encoded.
+
+    The standard folding treats the value as free text: a URL longer than the line it should fit in
+    is turned into RFC 2047 encoded words (``=?utf-8?q?...?=``), and some mail clients then no longer
+    find the ``mailto:`` or the one-click address. Our URLs are ASCII (the token is base64 and a
+    signature), so each goes on a line of its own, whole: longer than 78 characters maybe (a SHOULD),
+    far below the 998 that RFC 5322 allows."""
+
+    def fold(self, *, policy: Any) -> str:
+        items = [item.strip() for item in str(self).split(",") if item.strip()]
+        if not str(self).isascii() or any(not (i.startswith("<") and i.endswith(">")) for i in items):
+            return str(super().fold(policy=policy))  # not a plain URL list: the standard folding
+        return f"{self.name}: " + f",{policy.linesep} ".join(items) + str(policy.linesep)
+
+
 class _HeaderClasses(headerregistry.HeaderRegistry):
     """The standard header registry, making each header's class once: the standard one builds a new
-    class for every header it parses (a tenth of a millisecond each, a dozen per message)."""
+    class for every header it parses (a tenth of a millisecond each, a dozen per message); and
+    ``List-Unsubscribe`` folded as a list of URLs (:class:`_UrlListHeader`)."""
 
     def __init__(self) -> None:
         super().__init__()
+        self.map_to_type("list-unsubscribe", _UrlListHeader)
         self._made: dict[str, Any] = {}
 
     def __getitem__(self, name: str) -> Any:

@@ -17,6 +17,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from cartera.activity.models import Interaction, Task
+from cartera.core import bulk
 from cartera.core.concurrency import version_of
 from cartera.core.contact import normalize_email
 from cartera.core.scoping import restrict
@@ -106,7 +107,8 @@ def email_hash(email: str) -> str:
     """The suppression-list key of an address: HMAC-SHA256 of the normalised address, keyed with
     ``CARTERA_SUPPRESSION_KEY`` (so the list alone does not reveal who is on it)."""
     key = str(settings.CARTERA_SUPPRESSION_KEY).encode()
-    return hmac.new(key, email_key(email).encode(), hashlib.sha256).hexdigest()
+    # hmac.digest: the same HMAC in one call into C (a third of the time of hmac.new(...).hexdigest()).
+    return hmac.digest(key, email_key(email).encode(), hashlib.sha256).hex()
 
 
 def is_suppressed(email: str | None) -> bool:
@@ -124,12 +126,25 @@ def suppressed_among(*, emails: list[str]) -> set[str]:
     return set(email_suppressions(emails=emails, reasons=FORGOTTEN_REASONS))
 
 
-def email_suppressions(*, emails: list[str], reasons: tuple[str, ...] | None = None) -> dict[str, str]:
+def email_suppressions(
+    *, emails: list[str], reasons: tuple[str, ...] | None = None, whole_list_from: int = 5000
+) -> dict[str, str]:
     """The addresses of ``emails`` that nothing may be sent to, with the reason of each (erasure,
-    objection, unsubscribe, bounce); ``reasons`` narrows the list. One query per 5,000 addresses."""
+    objection, unsubscribe, bounce); ``reasons`` narrows the list. One query per 5,000 addresses, or,
+    from ``whole_list_from`` addresses on, one read of the whole list when it is no longer."""
     hashes = {email: email_hash(email) for email in emails if email}
     found: dict[str, str] = {}
     keys = list(set(hashes.values()))
+    if bulk.fast_paths() and len(keys) >= whole_list_from:
+        # A campaign's audience is usually larger than the whole list: reading the list once is
+        # cheaper than sending 100,000 hashes to look up (the plain twin: the lookups below).
+        listed = SuppressedEmail.objects.all()
+        if reasons is not None:
+            listed = listed.filter(reason__in=reasons)
+        if listed.count() <= len(keys):
+            wanted = set(keys)
+            found = {h: r for h, r in listed.values_list("email_hash", "reason").iterator() if h in wanted}
+            return {email: found[key] for email, key in hashes.items() if key in found}
     for start in range(0, len(keys), 5000):
         qs = SuppressedEmail.objects.filter(email_hash__in=keys[start : start + 5000])
         if reasons is not None:
@@ -138,14 +153,36 @@ def email_suppressions(*, emails: list[str], reasons: tuple[str, ...] | None = N
     return {email: found[key] for email, key in hashes.items() if key in found}
 
 
-def email_permissions(*, customer_ids: list[int], purpose: str) -> dict[int, str]:
+def email_permissions(*, customer_ids: list[int] | QuerySet[Any], purpose: str) -> dict[int, str]:
     """Why each of ``customer_ids`` may *not* receive e-mail for ``purpose`` (marketing or surveys):
     ``"unsubscribed"`` (withdrew through an unsubscribe link) or ``"no_consent"`` (never granted, or
     withdrew otherwise); customers who may are absent.
 
     Marketing reads the customer's ``opt_in_email`` flag, which the ledger keeps equal to its latest
     marketing row; other purposes read the latest ledger row. A few queries for any number of ids.
+
+    ``customer_ids`` may be a queryset of ids (``values_list("pk", flat=True)``, a campaign's
+    audience): for marketing the database then picks the refused among them in one query (a
+    subquery, not 100,000 ids sent in lists; what comes back is only the refused). The plain twin
+    (``CARTERA_BULK_PLAIN``, or another purpose) reads the ids and takes the lists.
     """
+    if isinstance(customer_ids, QuerySet):
+        if purpose == ConsentPurpose.MARKETING and bulk.fast_paths():
+            denied_ids = Customer.objects.filter(pk__in=customer_ids).exclude(opt_in_email=True)
+            unsubscribed = set(
+                ConsentEvent.objects.filter(
+                    customer_id__in=denied_ids.values("pk"),
+                    channel=ConsentChannel.EMAIL,
+                    purpose=purpose,
+                    granted=False,
+                    source=ConsentSource.UNSUBSCRIBE,
+                ).values_list("customer_id", flat=True)
+            )
+            return {
+                pk: "unsubscribed" if pk in unsubscribed else "no_consent"
+                for pk in denied_ids.values_list("pk", flat=True)
+            }
+        customer_ids = list(customer_ids)
     refused: dict[int, str] = {}
     for start in range(0, len(customer_ids), 5000):
         chunk = customer_ids[start : start + 5000]

@@ -110,3 +110,18 @@ def build_portfolio(owner, colleague, manager):
         actor=manager, fields={"name": "Inactivos", "definition": lifecycle_definition("inactive")}
     )
     return {"at_risk": at_risk, "inactive": inactive, "customers": customers, **extra}
+
+
+def checked_results(*, campaign, user):
+    """``campaign_results`` counted in SQL, after checking it gives exactly what its plain twin
+    (every recipient, order and outbox row counted in Python) gives: lines, lifts, chart, links.
+    Both with the same bootstrap (the sparse one), so the revenue intervals match to the digit."""
+    from django.test import override_settings
+
+    from cartera.campaigns import selectors
+
+    with override_settings(CARTERA_BULK_PLAIN=False):
+        fast = selectors.campaign_results(campaign=campaign, user=user)
+        plain = selectors._results_per_recipient(campaign, user)
+    assert fast == plain
+    return fast

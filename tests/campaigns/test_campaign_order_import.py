@@ -15,10 +15,11 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from cartera.campaigns import selectors, services
+from cartera.campaigns import services
 from cartera.campaigns.models import Group, Recipient
 from cartera.imports.models import ImportJob, ImportRowError, JobStatus
 from cartera.sales.models import Order
+from tests.campaigns.conftest import checked_results
 
 pytestmark = pytest.mark.django_db
 
@@ -81,7 +82,7 @@ def _check_outcome(campaign, treated, manager):
     imported = Order.objects.filter(external_ref__startswith="P-")
     assert set(imported.values_list("external_ref", flat=True)) == {"P-1", "P-2", "P-7"}
     with translation.override("en"):
-        results = selectors.campaign_results(campaign=campaign, user=manager)
+        results = checked_results(campaign=campaign, user=manager)
     treated_line = next(line for line in results.lines if line.label == "All who received it")
     assert treated_line.redeemed == 2 and treated_line.bought == 3
 

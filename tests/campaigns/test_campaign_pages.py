@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from cartera.campaigns.models import Campaign, Recipient
 from cartera.messaging.services import deliver_pending
+from tests.campaigns.conftest import checked_results
 from tests.campaigns.test_campaign_flow import SETTINGS
 from tests.conftest import login
 
@@ -75,6 +76,7 @@ def test_a_manager_creates_reviews_and_sends_from_the_pages(client, smtp, portfo
     # The fragment's address opened by hand shows the campaign's page, not a bare fragment.
     assert client.get(f"/campaigns/{campaign.pk}/progress/")["Location"] == f"/campaigns/{campaign.pk}/"
     results = client.get(f"/campaigns/{campaign.pk}/results/").content.decode()
+    checked_results(campaign=campaign, user=manager)
     assert (
         'id="results-table"' in results
         and 'data-chart="line"' in results
@@ -96,6 +98,7 @@ def test_a_sales_rep_reads_but_does_not_create_or_send(client, portfolio, manage
     services.campaign_send(actor=manager, campaign=campaign)
     assert client.get("/campaigns/").status_code == 200
     results = client.get(f"/campaigns/{campaign.pk}/results/").content.decode()
+    checked_results(campaign=campaign, user=owner)
     assert "only your customers" in results
     assert client.post(f"/campaigns/{campaign.pk}/pause/").status_code == 403
     assert Recipient.objects.filter(campaign=campaign).count() == 204

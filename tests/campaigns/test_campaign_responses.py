@@ -22,6 +22,7 @@ from cartera.campaigns.models import Click, Group, Recipient
 from cartera.campaigns.tracking import CLICK_SALT, TrackedLink, click_token
 from cartera.messaging.models import OutboxMessage
 from cartera.messaging.services import deliver_pending
+from tests.campaigns.conftest import checked_results
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +56,7 @@ def _send(manager, portfolio, *, track: bool):
 
 def _results_line(campaign, user):
     with translation.override("en"):
-        results = selectors.campaign_results(campaign=campaign, user=user)
+        results = checked_results(campaign=campaign, user=user)
     return results, next(line for line in results.lines if line.label == "All who received it")
 
 

@@ -85,6 +85,31 @@ def test_english_recipients_get_the_english_footer_and_service_messages_no_unsub
     assert "stop receiving" not in service.text()
 
 
+def test_list_unsubscribe_goes_out_as_plain_ascii_folded_between_its_urls(smtp, consenting, settings):
+    """Read in the raw bytes the server received: the header is not RFC 2047-encoded (some clients
+    then miss the mailto), and both URLs are whole, each folded onto a line of its own."""
+    settings.CARTERA_UNSUBSCRIBE_ADDRESS = "bajas-de-las-campanas-de-otono@tienda-de-ejemplo.cartera.example"
+    row = message_queue(
+        to_customer=consenting, purpose="campaign", subject="Vuelve", text="Hola", language="es",
+        reference="campaigns.recipient:1", consent_purpose="marketing",
+    )  # fmt: skip
+    deliver_pending()
+    [got] = smtp.received
+    head = got.raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    lines = head.split("\r\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith("List-Unsubscribe:"))
+    folded = [lines[start]] + [line for line in lines[start + 1 :] if line[:1] in (" ", "\t")][:1]
+    token = unsubscribe_token(row)
+    mailto = f"<mailto:{settings.CARTERA_UNSUBSCRIBE_ADDRESS}?subject=unsubscribe%20{token}>"
+    url = f"<https://cartera.example/u/{token}/>"
+    assert len(f"List-Unsubscribe: {mailto}, {url}") > 78  # long enough to need folding
+    assert folded == [f"List-Unsubscribe: {mailto},", f" {url}"]
+    assert "=?" not in head and all(len(line) <= 998 for line in lines)
+    assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in lines
+    # And a reader that unfolds it gets the two URLs.
+    assert got.message["List-Unsubscribe"] == f"{mailto}, {url}"
+
+
 def test_refused_recipients_are_never_queued(smtp, customer, consenting):
     from cartera.customers.models import Customer
 
