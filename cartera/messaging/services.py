@@ -24,8 +24,10 @@ what makes the server accept the message. So:
 - a run that lost its claim (it stalled, the row was taken back and sent by another run) finds the
   commit matches nothing, and drops the connection without the ``.``.
 
-The remaining gap is the few microseconds between the commit and the ``send()`` of the ``.``: a kill
-exactly there leaves a row marked ``sent`` that the server never got (never a duplicate).
+The remaining gap is between the commit and the ``send()`` of the ``.``: a few microseconds, longer
+when the machine is so loaded that the worker is preempted right there (seen in tests at load 14). A
+kill exactly there leaves one row marked ``sent`` that the server never got (never a duplicate):
+SMTP offers no way to close it both ways, and a lost message was chosen over a doubled one.
 """
 
 from __future__ import annotations
