@@ -5,6 +5,7 @@ Run from the repository root with the project's venv::
     .venv/bin/python -m bench.analytics                 # everything, at the goals' sizes
     .venv/bin/python -m bench.analytics --quick         # small sizes, a minute or two
     .venv/bin/python -m bench.analytics --parts fits,rfm --customers 200000
+    .venv/bin/python -m bench.analytics --parts refresh --sqlite-file var/other.sqlite3 --pg-name cartera_other
 
 Goals measured side by side (``docs/benchmarks.md``, between the ``bench:issue3`` markers):
 
@@ -93,6 +94,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--refresh-customers", type=int, help="customers of the refresh portfolio (default 1,000,000)"
     )
     p.add_argument("--dbs", default="sqlite,postgresql", help="refresh databases: sqlite,postgresql")
+    p.add_argument(
+        "--sqlite-file",
+        help="SQLite file of the refresh portfolio (default var/bench-big.sqlite3; made if empty)",
+    )
+    p.add_argument("--pg-name", help="PostgreSQL database of the refresh portfolio (default cartera_bench)")
     p.add_argument("--repeat", type=int, default=5, help="fits on CDNOW per side (the median is reported)")
     p.add_argument("--lifetimes-timeout", type=float, default=900.0, help="cap on one lifetimes run, seconds")
     p.add_argument("--refresh-timeout", type=float, default=300.0, help="limit of one refresh, seconds")
@@ -138,7 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     args.dbs = [d.strip().replace("postgres", "postgresql").replace("postgresqlql", "postgresql")
                 for d in args.dbs.split(",") if d.strip()]  # fmt: skip
     profile = "quick" if args.quick else "full"
-    size = SIZES[profile]
+    size = dict(SIZES[profile])
+    if args.sqlite_file:
+        size["sqlite"] = Path(args.sqlite_file).resolve()
+    if args.pg_name:
+        size["pg_name"] = args.pg_name
     WORK.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cartera.settings")
     sys.path.insert(0, str(ROOT))

@@ -101,7 +101,10 @@ def worker_refresh(args: argparse.Namespace) -> dict[str, Any]:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cartera.settings")
     django.setup()
-    from django.utils import timezone
+    from django.utils import timezone, translation
+
+    # The phases are named by the refresh's progress messages: in English, as the rest of the document.
+    translation.activate("en")
 
     import customerbase
     from cartera.insights import analysis, selectors, services

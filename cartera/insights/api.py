@@ -10,16 +10,17 @@ import datetime
 import uuid
 from typing import Any, Literal
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
-from cartera.core.api_common import responses
+from cartera.core.api_common import InSchema, responses
 from cartera.core.scoping import restrict
 from cartera.customers.models import Customer
-from cartera.insights import selectors, tasks
+from cartera.insights import selectors, services, tasks
 
 insights_router = Router(tags=["insights"])
 
@@ -87,6 +88,20 @@ class BacktestJobOut(Schema):
     shown_model: str | None
 
 
+class BacktestIn(InSchema):
+    """The dates of a new check; either left out (or ``null``) is the default of `cartera holdout`."""
+
+    cutoff: datetime.date | None = Field(
+        None,
+        description="Last day of the calibration period: after the first order and before `holdout_end` "
+        "(default: half the history, at most a year, before the end).",
+    )
+    holdout_end: datetime.date | None = Field(
+        None,
+        description="Last day of the checked period, on or before the last order (default: the last order).",
+    )
+
+
 def _require_view(user: Any) -> None:
     """The page's rule: only users who see customers see the check of the predictions."""
     if not restrict(Customer.objects.all(), user, "view").exists():
@@ -112,15 +127,26 @@ def get_backtest(request: HttpRequest) -> Any:
 
 @insights_router.post(
     "/backtest",
-    response=responses({202: BacktestJobOut}, 401, 403, 404, 415),
+    response=responses({202: BacktestJobOut}, 400, 401, 403, 404, 415, 422),
     summary="Check the predictions again (in the background)",
 )
-def queue_backtest(request: HttpRequest, response: HttpResponse) -> Any:
-    """Queue a backtest in the worker (the page's "Check again now"); at most one waits at a time, so
-    a second request while one waits answers that one. Poll the `Location` it names."""
+def queue_backtest(request: HttpRequest, response: HttpResponse, payload: BacktestIn | None = None) -> Any:
+    """Queue a backtest in the worker (the page's "Check again now"), optionally with its own
+    `cutoff` and `holdout_end` (as `cartera holdout --cutoff --end`); dates that cannot work are a
+    422 on their field before anything is queued. At most one check with the same dates waits at a
+    time, so a second request while one waits answers that one. Poll the `Location` it names."""
     user = request.auth  # type: ignore[attr-defined]
     _require_view(user)
-    job_id = tasks.queue_backtest(trigger=f"api user {user.pk}")
+    cutoff = payload.cutoff if payload else None
+    holdout_end = payload.holdout_end if payload else None
+    if cutoff is not None or holdout_end is not None:
+        bounds = selectors.order_date_bounds()
+        if bounds is None:
+            raise ValidationError(
+                _("There are no orders yet: predictions can only be checked on a purchase history.")
+            )
+        services.backtest_dates_within(*bounds, cutoff=cutoff, holdout_end=holdout_end)
+    job_id = tasks.queue_backtest(trigger=f"api user {user.pk}", cutoff=cutoff, holdout_end=holdout_end)
     job = selectors.backtest_job(user=user, job_id=job_id, task_path=tasks.check_predictions.module_path)
     response["Location"] = reverse("api:get_backtest_job", args=[job_id])
     return Status(202, job)

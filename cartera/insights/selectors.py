@@ -24,6 +24,11 @@ def order_arrays() -> OrderArrays:
     return storage.read_orders()
 
 
+def order_date_bounds() -> tuple[dt.date, dt.date] | None:
+    """The first and last day of the orders the analysis reads; ``None`` without any."""
+    return storage.order_date_bounds()
+
+
 def other_currencies() -> list[dict[str, Any]]:
     """The orders the analysis leaves out because they are not in the base currency, per currency."""
     return storage.other_currencies()

@@ -572,18 +572,43 @@ def backtest_dates(
             _("There are no orders yet: predictions can only be checked on a purchase history.")
         )
     first = orders.days.min().astype(dt.date)
-    last = min(orders.days.max().astype(dt.date), timezone.localdate())
+    last = orders.days.max().astype(dt.date)
+    return backtest_dates_within(first, last, cutoff=cutoff, holdout_end=holdout_end)
+
+
+def backtest_dates_within(
+    first: dt.date, last: dt.date, *, cutoff: dt.date | None = None, holdout_end: dt.date | None = None
+) -> tuple[dt.date, dt.date]:
+    """:func:`backtest_dates` for a history whose first and last orders are ``first`` and ``last``.
+
+    The API checks the dates a user asks for with it before it queues the backtest (reading only
+    the two ends of the history); the backtest itself checks them again on the orders it reads.
+    A wrong date is a ``ValidationError`` on its field (``cutoff`` or ``holdout_end``).
+    """
+    last = min(last, timezone.localdate())
     end = holdout_end or last
     if cutoff is None:
         span = (end - first).days
         cutoff = end - dt.timedelta(days=min(BACKTEST_MAX_HOLDOUT_DAYS, span // 2))
     if not first < cutoff < end:
         raise ValidationError(
-            _(
-                "The cut-off must fall after the first order (%(first)s) and before the end of the "
-                "checked period (%(end)s)."
-            )
-            % {"first": first.isoformat(), "end": end.isoformat()}
+            {
+                "cutoff": _(
+                    "The cut-off must fall after the first order (%(first)s) and before the end of the "
+                    "checked period (%(end)s)."
+                )
+                % {"first": first.isoformat(), "end": end.isoformat()}
+            }
+        )
+    if holdout_end is not None and holdout_end > last:
+        raise ValidationError(
+            {
+                "holdout_end": _(
+                    "The checked period must end on or before the last order (%(last)s): what "
+                    "customers did after it is not known yet."
+                )
+                % {"last": last.isoformat()}
+            }
         )
     return cutoff, end
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from django.db import connection, transaction
-from django.db.models import Count, FloatField, Sum
+from django.db.models import Count, FloatField, Max, Min, Sum
 from django.db.models.functions import Cast
 
 from cartera.core import bulk
@@ -212,6 +212,17 @@ def _order_arrays_postgres() -> OrderArrays:
         days=table["day"].astype(np.int64).astype("datetime64[D]"),
         amounts=table["amount"].astype(np.float64),
     )
+
+
+def order_date_bounds() -> tuple[dt.date, dt.date] | None:
+    """The first and last day of the orders :func:`read_orders` reads (base currency); ``None``
+    without any. One aggregate query, without reading the orders."""
+    bounds = Order.objects.filter(currency=base_currency()).aggregate(
+        first=Min("ordered_on"), last=Max("ordered_on")
+    )
+    if bounds["first"] is None:
+        return None
+    return bounds["first"], bounds["last"]
 
 
 def other_currencies() -> list[dict[str, Any]]:

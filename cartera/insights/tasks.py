@@ -37,13 +37,25 @@ def refresh_insights(context: TaskContext[[str], str], trigger: str = "task") ->
 
 
 @task(takes_context=True)
-def check_predictions(context: TaskContext[[str], str], trigger: str = "task") -> str:
+def check_predictions(
+    context: TaskContext[[str, str | None, str | None], str],
+    trigger: str = "task",
+    cutoff: str | None = None,
+    holdout_end: str | None = None,
+) -> str:
     """Run the backtest in the worker; a history too short to check is reported, not raised.
 
-    The backtest row records this task's id, so that the API's job status finds what it produced.
+    ``cutoff`` and ``holdout_end`` (ISO dates, default: the service's) are the ones asked through
+    the API. The backtest row records this task's id, so that the API's job status finds what it
+    produced.
     """
     try:
-        row = backtest_run(trigger=trigger, task_id=str(context.task_result.id))
+        row = backtest_run(
+            cutoff=dt.date.fromisoformat(cutoff) if cutoff else None,
+            holdout_end=dt.date.fromisoformat(holdout_end) if holdout_end else None,
+            trigger=trigger,
+            task_id=str(context.task_result.id),
+        )
     except ValidationError as exc:
         return f"skipped: {' '.join(exc.messages)}"
     return f"{row.customers} customers, model {row.shown_model}, {row.seconds:.1f} s"
@@ -57,18 +69,22 @@ def schedule_backtest() -> None:
     queue_backtest(trigger="after refresh")
 
 
-def queue_backtest(*, trigger: str) -> str:
-    """Queue the backtest unless one is already waiting; the id of the queued (or waiting) task."""
+def queue_backtest(*, trigger: str, cutoff: dt.date | None = None, holdout_end: dt.date | None = None) -> str:
+    """Queue the backtest unless one with the same dates is already waiting; the id of the queued
+    (or waiting) task. ``None`` dates are the service's defaults."""
     from django_tasks_db.models import DBTaskResult
 
-    waiting = (
-        DBTaskResult.objects.filter(task_path=check_predictions.module_path, status="READY")
-        .order_by("enqueued_at")
-        .first()
-    )
-    if waiting is not None:
-        return str(waiting.id)
-    return str(check_predictions.enqueue(trigger=trigger).id)
+    dates = {
+        "cutoff": cutoff.isoformat() if cutoff else None,
+        "holdout_end": holdout_end.isoformat() if holdout_end else None,
+    }
+    for waiting in DBTaskResult.objects.filter(
+        task_path=check_predictions.module_path, status="READY"
+    ).order_by("enqueued_at"):
+        kwargs = (waiting.args_kwargs or {}).get("kwargs", {})
+        if all(kwargs.get(key) == value for key, value in dates.items()):
+            return str(waiting.id)
+    return str(check_predictions.enqueue(trigger=trigger, **dates).id)
 
 
 def schedule_refresh(*, trigger: str) -> None:

@@ -50,13 +50,15 @@ def test_queue_poll_and_read_the_new_report(api_as, owner, cdnow_portfolio):
     from django_tasks_db.models import DBTaskResult
 
     api = api_as(owner)
-    first = api.post(REPORT)
+    # The dates of `cartera holdout --cutoff --end`; a JSON null is the default, like leaving it out.
+    dates = {"cutoff": CUTOFF.isoformat(), "holdout_end": END.isoformat()}
+    first = api.post(REPORT, dates)
     assert first.status_code == 202
     job = first.json()
     assert job["status"] == "queued" and job["backtest_id"] is None and job["started_at"] is None
     assert first["Location"] == f"/api/insights/backtest/jobs/{job['id']}"
-    # A second request while one waits answers the waiting one: still a single task.
-    assert api.post(REPORT).json()["id"] == job["id"]
+    # A second request with the same dates while one waits answers the waiting one: still a single task.
+    assert api.post(REPORT, dates).json()["id"] == job["id"]
     assert DBTaskResult.objects.count() == 1
     assert api.get(first["Location"]).json()["status"] == "queued"
 
@@ -70,6 +72,8 @@ def test_queue_poll_and_read_the_new_report(api_as, owner, cdnow_portfolio):
     assert row.trigger == f"api user {owner.pk}" and row.task_id == job["id"]
     report = api.get(REPORT).json()
     assert report == row.result and report["cutoff"] == done["cutoff"]
+    assert (row.cutoff, row.holdout_end) == (CUTOFF, END)
+    assert (done["cutoff"], done["holdout_end"]) == ("1997-09-30", "1998-06-30")
 
 
 @WORKER
@@ -127,3 +131,75 @@ def test_a_job_that_is_not_a_backtest_is_a_404(api_as, owner, customer, kind):
 
     job_id = uuid.uuid4() if kind == "unknown" else refresh_insights.enqueue(trigger="test").id
     assert api_as(owner).get(f"/api/insights/backtest/jobs/{job_id}").status_code == 404
+
+
+def test_checks_with_other_dates_wait_apart_and_a_null_date_is_the_default(api_as, owner, cdnow_loader):
+    from django_tasks_db.models import DBTaskResult
+
+    cdnow_loader(max_rows=200)
+    api = api_as(owner)
+    default = api.post(REPORT).json()["id"]
+    assert api.post(REPORT, {"cutoff": None, "holdout_end": None}).json()["id"] == default
+    assert api.post(REPORT, {}).json()["id"] == default
+    dated = api.post(REPORT, {"cutoff": "1997-03-01"})
+    assert dated.status_code == 202 and dated.json()["id"] != default
+    assert api.post(REPORT, {"cutoff": "1997-03-01"}).json()["id"] == dated.json()["id"]
+    kwargs = DBTaskResult.objects.get(id=dated.json()["id"]).args_kwargs["kwargs"]
+    assert kwargs["cutoff"] == "1997-03-01" and kwargs["holdout_end"] is None
+    assert DBTaskResult.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "english", "spanish"),
+    [
+        (
+            {"cutoff": "1998-06-30", "holdout_end": "1997-09-30"},
+            "cutoff",
+            "must fall after the first order",
+            "La fecha de corte debe caer",
+        ),
+        (
+            {"cutoff": "1990-01-01"},
+            "cutoff",
+            "must fall after the first order",
+            "La fecha de corte debe caer",
+        ),
+        (
+            {"cutoff": "1997-03-01", "holdout_end": "2030-01-01"},
+            "holdout_end",
+            "must end on or before the last order",
+            "debe terminar",
+        ),
+        # pydantic's own message, in English in both languages (as for every date of the API).
+        ({"cutoff": "yesterday"}, "cutoff", "valid date", "valid date"),
+        ({"cut_off": "1997-03-01"}, "cut_off", "", ""),
+    ],
+    ids=[
+        "cutoff after end",
+        "cutoff before the first order",
+        "end after the last order",
+        "not a date",
+        "unknown field",
+    ],
+)
+def test_dates_that_cannot_work_are_a_422_on_their_field_in_both_languages_and_queue_nothing(
+    api_as, owner, cdnow_loader, body, field, english, spanish
+):
+    from django.db.models import Max, Min
+    from django_tasks_db.models import DBTaskResult
+
+    from cartera.sales.models import Order
+
+    cdnow_loader(max_rows=200)
+    bounds = Order.objects.aggregate(first=Min("ordered_on"), last=Max("ordered_on"))
+    api = api_as(owner)
+    for language, words in (("en", english), ("es", spanish)):
+        response = api.post(REPORT, body, headers={"Accept-Language": language})
+        assert response.status_code == 422
+        (error,) = response.json()["detail"]
+        assert error["loc"][-1] == field and words in error["msg"], (language, error)
+        if field == "cutoff" and "first order" in english:
+            assert bounds["first"].isoformat() in error["msg"]
+        if field == "holdout_end":
+            assert bounds["last"].isoformat() in error["msg"]
+    assert not DBTaskResult.objects.exists()

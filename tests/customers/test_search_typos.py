@@ -61,3 +61,27 @@ def test_the_variants_are_one_edit_away():
     assert len(variants) == len(set(variants))
     # Only words of four letters or more are tried, and only letters.
     assert [position for _others, position, _v in typo_queries(search_words("de la molna 2024"))] == [2]
+
+
+def test_a_typo_is_read_through_the_index_and_resolved_to_ids(owner, people):
+    """PostgreSQL scanned the whole table for a typo's few hundred words (docs/benchmarks.md): the
+    typo's ids are read with sequential scans turned off for that one query, and the setting is
+    back as it was afterwards; the list then filters by those ids, not by the typo's query."""
+    from django.db import connection
+
+    from cartera.customers import selectors
+
+    qs = selectors.customer_list(user=owner, filters=selectors.CustomerFilters(query="molna"))
+    sql = str(qs.query)
+    assert "IN (" in sql and "MATCH" not in sql and "to_tsquery" not in sql
+    assert sorted(f"{c.first_name} {c.last_name}" for c in qs) == ["Dolores Molina Ruiz", "Juan Pérez Molina"]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW enable_seqscan")
+            assert cursor.fetchone()[0] == "on"
+            cursor.execute("SELECT set_config('enable_seqscan', 'off', false)")
+        selectors.customer_list(user=owner, filters=selectors.CustomerFilters(query="molna"))
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW enable_seqscan")
+            assert cursor.fetchone()[0] == "off"  # whatever it was, it is again
+            cursor.execute("SELECT set_config('enable_seqscan', 'on', false)")
