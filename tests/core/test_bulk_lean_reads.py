@@ -17,6 +17,7 @@ def _pragma(name: str) -> int | None:
 def test_lean_reads_spills_sorts_to_disk_and_puts_the_settings_back(settings):
     if connection.vendor != "sqlite":
         pytest.skip("SQLite's connection settings")
+    settings.CARTERA_BULK_PLAIN = False  # the fast path first, also in the plain-twin run
     before = (_pragma("temp_store"), _pragma("mmap_size"))
     assert before[0] == 2  # the project's connection keeps temporary sorts in memory
     with lean_reads():
