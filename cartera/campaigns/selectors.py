@@ -813,15 +813,7 @@ def _results_per_recipient(campaign: Campaign, user: Any) -> Results:
         outbox[int(reference.rpartition(":")[2])] = (state, unsubscribed_at)
     messages = campaign_messages(campaign=campaign)
     variant_label = {v.pk: v.label for m in messages for v in m.variants.all()}
-    lines: dict[tuple[int, str], Line] = {}
-    for message in messages:
-        for v in message.variants.all() if message.channel == Channel.EMAIL else []:
-            lines[(message.pk, f"variant:{v.pk}")] = Line(
-                f"{message.segment.name} · {v.label}", Group.TREATED
-            )
-        if message.channel == Channel.CALL:
-            lines[(message.pk, "call")] = Line(f"{message.segment.name} · {_('call')}", Group.TREATED)
-        lines[(message.pk, "control")] = Line(f"{message.segment.name} · {_('control group')}", Group.CONTROL)
+    lines = _empty_lines(messages)
     total_treated = Line(_("All who received it"), Group.TREATED)
     total_control = Line(_("Control group"), Group.CONTROL)
     per_group: dict[tuple[int | None, str], list[int]] = defaultdict(list)
