@@ -18,6 +18,7 @@ from cartera.insights import selectors, services, storage
 from cartera.insights.analysis import analyse
 from cartera.insights.models import CustomerMetrics
 from cartera.insights.services import insights_refresh
+from tests.shared_db import lock_probe
 
 END = dt.date(1998, 6, 30)
 FIELDS = [f.attname for f in CustomerMetrics._meta.concrete_fields if f.attname != "computed_at"]
@@ -42,19 +43,6 @@ def test_fast_and_plain_rewrites_store_the_same_rows(cdnow_portfolio, owner, set
 
 
 # --- PostgreSQL: the swap -------------------------------------------------------------------------
-
-
-def _other_connection() -> Any:
-    import psycopg
-
-    s = connection.settings_dict
-    return psycopg.connect(
-        dbname=s["NAME"],
-        user=s["USER"],
-        host=s["HOST"] or "127.0.0.1",
-        port=s["PORT"] or 5432,
-        autocommit=True,
-    )
 
 
 def _small_portfolio(owner: Any) -> list[Customer]:
@@ -91,7 +79,7 @@ def test_readers_and_stage_changes_go_on_while_the_new_table_is_built(owner):
         cursor.execute("GRANT SELECT ON insights_customermetrics TO PUBLIC")
     acl = _acl()
     seen: dict[str, Any] = {}
-    other = _other_connection()
+    other = lock_probe()
     other.execute("SET statement_timeout = '3s'")
 
     def fill(cursor: Any, new: str) -> None:
@@ -124,7 +112,7 @@ def test_the_swap_lets_readers_pass_while_it_waits_for_a_long_one(owner, setting
     settings.CARTERA_BULK_PLAIN = False  # the swap itself, also when the suite runs the plain twins
     _small_portfolio(owner)
     table = storage.METRICS_TABLE
-    long_reader, probe = _other_connection(), _other_connection()
+    long_reader, probe = lock_probe(), lock_probe()
     long_reader.autocommit = False
     long_reader.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - its lock lasts until the commit
     probe.execute("SET statement_timeout = '1500ms'")
