@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 
 
 def share_database(tmp_path: Path) -> dict[str, Any]:
@@ -55,3 +59,48 @@ def someone_waits_for_a_lock(probe: Any) -> bool:
     """Whether any session of the server waits for a lock (seen through ``probe``)."""
     row = probe.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()
     return bool(row[0])
+
+
+@dataclass
+class Race:
+    """How :func:`race` ended: what ``first`` returned, what ``second`` returned or raised, and whether
+    ``second`` waited for a lock ``first``'s transaction held."""
+
+    first: Any
+    second: Any = None
+    error: BaseException | None = None
+    waited: bool = False
+
+
+def race(first: Callable[[], Any], second: Callable[[], Any], *, patience: float = 20) -> Race:
+    """PostgreSQL: run ``first`` in a transaction of this thread and, before it commits, ``second`` in
+    another thread (its own connection); commit once ``second`` waits for a lock (or has finished, or
+    ``patience`` seconds have passed), then let ``second`` end."""
+    first_done = threading.Event()
+    ended = Race(first=None)
+
+    def run_second() -> None:
+        first_done.wait(10)
+        try:
+            ended.second = second()
+        except Exception as exc:  # kept for the test to read: it says what went wrong
+            ended.error = exc
+        finally:
+            connection.close()
+
+    probe = lock_probe()
+    other = threading.Thread(target=run_second)
+    other.start()
+    try:
+        with transaction.atomic():
+            ended.first = first()  # done, not committed
+            first_done.set()
+            deadline = time.monotonic() + patience
+            while other.is_alive() and not someone_waits_for_a_lock(probe) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            ended.waited = other.is_alive()
+    finally:
+        first_done.set()
+        other.join(60)
+        probe.close()
+    return ended

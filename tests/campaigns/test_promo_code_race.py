@@ -7,17 +7,15 @@ transaction, so there the two orders never overlap)."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone, translation
 
-from tests.shared_db import lock_probe, someone_waits_for_a_lock
+from tests.shared_db import race
 
 
 @pytest.mark.django_db(transaction=True)
@@ -39,34 +37,16 @@ def test_two_orders_at_once_cannot_both_use_a_single_use_code(owner):
         source="campaigns.campaign:0",
     )
     fields = {"ordered_on": timezone.localdate(), "amount": "25", "promo_code": "vuelve-race22"}
-    outcome: dict[str, Any] = {}
-    first_done = threading.Event()
 
-    def second_order() -> None:
-        first_done.wait(10)
-        try:
-            with translation.override("en"):
-                outcome["order"] = order_create(actor=owner, customer=buyer, fields=fields)
-        except ValidationError as exc:
-            outcome["refused"] = " ".join(exc.messages)
-        finally:
-            connection.close()
+    def second_order() -> Any:
+        with translation.override("en"):
+            return order_create(actor=owner, customer=buyer, fields=fields)
 
-    probe = lock_probe()
-    helper = threading.Thread(target=second_order)
-    helper.start()
-    with transaction.atomic():
-        first = order_create(actor=owner, customer=buyer, fields=fields)  # checked and used, not committed
-        first_done.set()
-        # The second order runs now: it must wait for this transaction (its check reads the code's
-        # row for update). Without the lock it would count no use yet and take the code too.
-        deadline = time.monotonic() + 10
-        while helper.is_alive() and not someone_waits_for_a_lock(probe) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        waited = helper.is_alive()
-    helper.join(20)
-    probe.close()
-    assert waited, "the second order did not wait for the first"
-    assert "order" not in outcome
-    assert "already been used" in outcome["refused"]
+    # The second order must wait for the first's transaction (its check reads the code's row for
+    # update). Without the lock it would count no use yet and take the code too.
+    ended = race(lambda: order_create(actor=owner, customer=buyer, fields=fields), second_order, patience=10)
+    first = ended.first
+    assert ended.waited, "the second order did not wait for the first"
+    assert ended.second is None
+    assert isinstance(ended.error, ValidationError) and "already been used" in " ".join(ended.error.messages)
     assert list(Order.objects.filter(promotion=code).values_list("pk", flat=True)) == [first.pk]

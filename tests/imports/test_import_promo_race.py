@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import threading
-import time
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone, translation
 
-from tests.shared_db import lock_probe, someone_waits_for_a_lock
+from tests.shared_db import race
 
 
 @pytest.mark.django_db(transaction=True)
@@ -49,42 +47,27 @@ def test_an_import_and_a_typed_order_cannot_both_use_a_single_use_code(owner, ma
         f"R-1;{timezone.localdate():%d/%m/%Y};rapida@example.es;25,00;vuelve-imp22\r\n",
         encoding="utf-8",
     )
-    typed_done = threading.Event()
-    outcome: dict[str, Any] = {}
 
     def import_orders() -> None:
-        typed_done.wait(10)
-        try:
-            with translation.override("en"):
-                call_command(
-                    "import", str(path), "--user", "manager", "--kind", "orders", "--lang", "en",
-                    stdout=io.StringIO(),
-                )  # fmt: skip
-        except Exception as exc:  # reported below, so the test says what went wrong
-            outcome["error"] = repr(exc)
-        finally:
-            connection.close()
+        with translation.override("en"):
+            call_command(
+                "import", str(path), "--user", "manager", "--kind", "orders", "--lang", "en",
+                stdout=io.StringIO(),
+            )  # fmt: skip
 
-    probe = lock_probe()
-    importer = threading.Thread(target=import_orders)
-    importer.start()
-    with transaction.atomic():
-        typed = order_create(
+    def type_order() -> Any:  # checked and used, not committed until the import waits
+        return order_create(
             actor=owner,
             customer=buyer,
             fields={"ordered_on": timezone.localdate(), "amount": "20", "promo_code": "VUELVE-IMP22"},
-        )  # checked and used, not committed yet
-        typed_done.set()
-        # The import runs now: its check reads the code's row for update, so it must wait for this
-        # transaction. Without the lock it would count no use yet and take the code too.
-        deadline = time.monotonic() + 20
-        while importer.is_alive() and not someone_waits_for_a_lock(probe) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        waited = importer.is_alive()
-    importer.join(60)
-    probe.close()
-    assert "error" not in outcome, outcome
-    assert waited, "the import did not wait for the typed order"
+        )
+
+    # The import's check reads the code's row for update, so it must wait for the typed order's
+    # transaction. Without the lock it would count no use yet and take the code too.
+    ended = race(type_order, import_orders)
+    typed = ended.first
+    assert ended.error is None, repr(ended.error)
+    assert ended.waited, "the import did not wait for the typed order"
     assert list(Order.objects.filter(promotion=code).values_list("pk", flat=True)) == [typed.pk]
     job = ImportJob.objects.latest("pk")
     reasons = list(ImportRowError.objects.filter(job=job).values_list("reason", flat=True))

@@ -7,15 +7,13 @@ and fails on the unique e-mail once the first commits."""
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 import pytest
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection
 
-from tests.shared_db import lock_probe, someone_waits_for_a_lock
+from tests.shared_db import race
 
 
 @pytest.mark.django_db(transaction=True)
@@ -40,32 +38,11 @@ def test_two_answers_at_once_with_one_email_make_one_lead(manager, make_user):
         answers = {"first_name": "Ana", "last_name": "Ruiz", "email": email}
         return services.lead_submit(lead_form=lead_form, answers=answers, consent=False, language="es")
 
-    first_done = threading.Event()
-    outcome: dict[str, Any] = {}
-
-    def second_answer() -> None:
-        first_done.wait(10)
-        try:
-            outcome["second"] = submit("ana.ruiz@example.com")  # the same address, written differently
-        except Exception as exc:  # reported below, so the test says what went wrong
-            outcome["error"] = repr(exc)
-        finally:
-            connection.close()
-
-    probe = lock_probe()
-    other = threading.Thread(target=second_answer)
-    other.start()
-    with transaction.atomic():
-        first = submit("Ana.Ruiz@Example.com")  # a new lead, not committed yet
-        first_done.set()
-        deadline = time.monotonic() + 20
-        while other.is_alive() and not someone_waits_for_a_lock(probe) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        waited = other.is_alive()
-    other.join(60)
-    probe.close()
-    assert "error" not in outcome, outcome
-    assert waited, "the second answer did not wait for the first"
-    assert first.created_new and not outcome["second"].created_new
+    # The same address, written differently, while the first answer is not committed yet.
+    ended = race(lambda: submit("Ana.Ruiz@Example.com"), lambda: submit("ana.ruiz@example.com"))
+    first = ended.first
+    assert ended.error is None, repr(ended.error)
+    assert ended.waited, "the second answer did not wait for the first"
+    assert first.created_new and not ended.second.created_new
     assert Customer.objects.filter(email="ana.ruiz@example.com").count() == 1
     assert list(LeadSubmission.objects.values_list("customer_id", flat=True)) == [first.customer_id] * 2
