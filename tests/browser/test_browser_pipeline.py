@@ -126,6 +126,14 @@ def test_manager_reads_the_bottleneck_report(
     login("manager")
     page.goto("/pipeline/report/")
     expect(page.locator("#chart-funnel.drawn svg rect.chart-bar")).to_have_count(len(stages))
+    # Every stage's label (name · reached · share) ends inside the chart: on a phone it was cut.
+    cut = page.evaluate(
+        """() => { const svg = document.querySelector('#chart-funnel svg');
+                   const edge = svg.getBoundingClientRect().right + 1;
+                   return [...svg.querySelectorAll('text')].filter(t => t.getBoundingClientRect().right > edge)
+                          .map(t => t.textContent); }"""
+    )
+    assert cut == [], f"funnel labels cut at the chart's edge: {cut}"
     _no_sideways(sideways_overflow, "bottleneck report")
     shot("report")
     # The second stage was reached by 6 opportunities; the figure opens exactly those.

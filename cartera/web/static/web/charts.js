@@ -213,23 +213,30 @@
   function drawFunnel(figure, rows) {
     const xKey = figure.dataset.x;
     const yKey = figure.dataset.y;
-    const rowH = 30;
+    // Beside its bar a stage's label has 38 % of the width: on a phone that cuts "Necesidad
+    // confirmada · 4 · 100 %", so there each label goes above its bar, across the whole width.
+    const stacked = (figure.clientWidth || 320) < 480;
+    const rowH = stacked ? 46 : 30;
+    const barTop = stacked ? 18 : 0;
     const f = frame(figure, rows.length * rowH + 4);
+    const barSpan = stacked ? f.width : f.width * 0.62;
     const top = rows.length ? Math.max(1, rows[0][yKey] || 0, ...rows.map(function (r) { return r[yKey] || 0; })) : 1;
     rows.forEach(function (r, i) {
       const v = r[yKey] || 0;
-      const bw = Math.max(2, (f.width * 0.62 * v) / top);
-      const x = (f.width * 0.62 - bw) / 2;
+      const bw = Math.max(2, (barSpan * v) / top);
+      const x = (barSpan - bw) / 2;
       const y = 2 + i * rowH;
       const rect = el("rect", {
-        x: x.toFixed(1), y: y, width: bw.toFixed(1), height: rowH - 6, rx: 3,
+        x: x.toFixed(1), y: y + barTop, width: bw.toFixed(1), height: rowH - barTop - 6, rx: 3,
         fill: COLORS[0], "fill-opacity": (1 - (0.5 * i) / Math.max(1, rows.length)).toFixed(2),
         class: "chart-bar", "data-value": v,
       }, f.svg);
       el("title", {}, rect).textContent = r[xKey] + ": " + fmt(v);
       const prev = i > 0 ? rows[i - 1][yKey] || 0 : 0;
       const share = i > 0 && prev ? " · " + fmt(v / prev, "percent") : "";
-      text(f.svg, f.width * 0.62 + 6, y + rowH / 2, r[xKey] + " · " + fmt(v) + share, "chart-label", "start");
+      const label = r[xKey] + " · " + fmt(v) + share;
+      if (stacked) text(f.svg, 0, y + 12, label, "chart-label", "start");
+      else text(f.svg, f.width * 0.62 + 6, y + rowH / 2, label, "chart-label", "start");
     });
   }
 
