@@ -69,8 +69,9 @@ HOOKS["email_queue"] = (
 
 HOOKS["prospect_fit_refresh"] = (
     "A refresh has finished (after analysis_refreshed). Keyword: snapshot (or None). Registered by "
-    "pipeline: score the suspects and prospects against the customers who bring the most revenue "
-    "(pipeline.services.prospect_fit_refresh)."
+    "pipeline: queue the worker's scoring of the suspects and prospects against the customers who bring "
+    "the most revenue (pipeline.tasks.score_prospects, which runs pipeline.services.prospect_fit_refresh "
+    "after the refresh commits, outside its lock and its time)."
 )
 
 HOOKS["import_rows_fit"] = (

@@ -22,9 +22,9 @@ def browser_locale(request: pytest.FixtureRequest) -> str:
 def scored(transactional_db: Any, make_user: Any) -> dict[str, Any]:
     from django.utils import timezone
 
-    from cartera.core import hooks
     from cartera.customers.services import customer_create
     from cartera.insights.models import CustomerMetrics
+    from cartera.pipeline.services import prospect_fit_refresh
 
     owner = make_user("owner", "sales_rep", first_name="Olga")
     for i in range(60):
@@ -42,7 +42,7 @@ def scored(transactional_db: Any, make_user: Any) -> dict[str, Any]:
                                                 "sector": "Industria", "region": "Madrid", "phone": "612000111"})  # fmt: skip
     customer_create(actor=owner, fields={"first_name": "Diego", "last_name": "Distinto",
                                          "sector": "Hostelería", "region": "Bilbao", "phone": "612000222"})  # fmt: skip
-    hooks.fire("prospect_fit_refresh", snapshot=None)
+    prospect_fit_refresh()
     from cartera.pipeline.services import pipeline_defaults_ensure
 
     pipeline_defaults_ensure()  # the report is a pipeline's
