@@ -46,6 +46,17 @@ def top_share_labels(revenue: ArrayLike, share: float = 0.2) -> NDArray[np.bool_
     return labels
 
 
+def _factorise(column: NDArray[np.str_]) -> tuple[NDArray[np.str_], NDArray[np.intp]]:
+    """The distinct values of a column of strings (in order of first appearance) and each row's index
+    into them. A dictionary pass: a column has few distinct values (sectors, regions, age bands), and
+    hashing each row once is several times faster than sorting a million strings as ``np.unique``
+    does."""
+    seen: dict[str, int] = {}
+    values = column.tolist()
+    codes = np.fromiter((seen.setdefault(v, len(seen)) for v in values), dtype=np.intp, count=len(values))
+    return np.array(list(seen), dtype=column.dtype), codes
+
+
 @dataclass(frozen=True)
 class Contribution:
     """One attribute's part of a score: its value and log-likelihood ratio (positive: like the top)."""
@@ -90,19 +101,17 @@ class ProspectFit(Estimator):
             raise ValueError("feature_names must name every column of X")
         weights: list[dict[str, float]] = []
         for j in range(table.shape[1]):
-            column = table[:, j]
-            known = column != ""
-            values = np.unique(column[known])
-            top_known = known & labels
-            rest_known = known & ~labels
-            total_top = top_known.sum() + self.alpha * len(values)
-            total_rest = rest_known.sum() + self.alpha * len(values)
-            ratio: dict[str, float] = {}
-            for value in values:
-                in_top = np.count_nonzero(column[top_known] == value) + self.alpha
-                in_rest = np.count_nonzero(column[rest_known] == value) + self.alpha
-                ratio[str(value)] = float(np.log(in_top / total_top) - np.log(in_rest / total_rest))
-            weights.append(ratio)
+            # Each value counted in one pass over the column (np.unique's codes, then bincount),
+            # not one comparison of the whole column per value.
+            values, codes = _factorise(table[:, j])
+            in_top = np.bincount(codes[labels], minlength=values.size)
+            in_rest = np.bincount(codes[~labels], minlength=values.size)
+            known = values != ""
+            values, in_top, in_rest = values[known], in_top[known], in_rest[known]
+            total_top = in_top.sum() + self.alpha * values.size
+            total_rest = in_rest.sum() + self.alpha * values.size
+            ratios = np.log((in_top + self.alpha) / total_top) - np.log((in_rest + self.alpha) / total_rest)
+            weights.append(dict(zip(values.tolist(), ratios.tolist(), strict=True)))
         self.feature_names_ = names
         self.log_ratios_ = weights
         self.base_rate_ = n_top / (n_top + n_rest)
@@ -116,11 +125,11 @@ class ProspectFit(Estimator):
         for j, ratio in enumerate(self.log_ratios_):
             # Each distinct value looked up once, then spread back: a list of 100,000 rows has a few
             # dozen sectors, so this is array work, not a dictionary look-up per row.
-            distinct, inverse = np.unique(table[:, j], return_inverse=True)
+            distinct, codes = _factorise(table[:, j])
             weights = np.fromiter(
                 (ratio.get(value, 0.0) for value in distinct.tolist()), dtype=float, count=distinct.size
             )
-            out[:, j] = weights[inverse.reshape(-1)]
+            out[:, j] = weights[codes]
         return out
 
     def decision_function(self, X: ArrayLike) -> NDArray[np.float64]:
@@ -143,14 +152,19 @@ class ProspectFit(Estimator):
         weights only, largest first)."""
         table = self._table(X)
         parts = self._contributions(table)
-        explained: list[list[Contribution]] = []
-        for i in range(table.shape[0]):
-            order = np.argsort(-parts[i], kind="stable")
-            explained.append(
-                [
-                    Contribution(self.feature_names_[j], str(table[i, j]), float(parts[i, j]))
-                    for j in order[:top]
-                    if parts[i, j] > 0
-                ]
+        # The whole table sorted at once (row by row, largest part first, ties by column), then only
+        # the kept parts become Python objects.
+        order = np.argsort(-parts, axis=1, kind="stable")[:, :top]
+        kept = np.take_along_axis(parts, order, axis=1)
+        values = np.take_along_axis(table, order, axis=1)
+        names = self.feature_names_
+        return [
+            [
+                Contribution(names[j], value, weight)
+                for j, value, weight in zip(row_order, row_values, row_parts, strict=True)
+                if weight > 0
+            ]
+            for row_order, row_values, row_parts in zip(
+                order.tolist(), values.tolist(), kept.tolist(), strict=True
             )
-        return explained
+        ]

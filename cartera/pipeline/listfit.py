@@ -4,14 +4,13 @@ customers who bring the revenue, with the same model the nightly refresh scores 
 into the portfolio for good.
 
 Answers the ``import_rows_fit`` hook, fired by the dry run of a customer file (the imports app sits
-below this one). One pass, in arrays: the distinct values of each column are cleaned once, the
-scores come from :meth:`customerbase.fit.ProspectFit.score` on the whole table, and only the top
-rows are explained. A file of 100,000 rows takes about 0.6 s of CPU (docs/benchmarks.md).
+below this one). One pass, in arrays: the distinct values of each column are cleaned once
+(:func:`cartera.pipeline.services.fit_table`), the scores come from
+:meth:`customerbase.fit.ProspectFit.score` on the whole table, and only the top rows are explained. A file of 100,000 rows takes about 0.6 s of CPU (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,30 +18,13 @@ import numpy as np
 from django.utils import timezone
 
 from cartera.pipeline.selectors import fit_reasons
-from cartera.pipeline.services import _age_band, fit_model
+from cartera.pipeline.services import fit_model, fit_table
 
 #: The bands of the distribution: 0-20, 20-40, 40-60, 60-80, 80-100 (a score of 20 is in 20-40).
 BAND_WIDTH = 20
 BANDS = 5
 #: How many of the best-fitting rows the report names, with their reasons.
 TOP_ROWS = 10
-
-
-def _clean(values: Sequence[str]) -> list[str]:
-    """The column as the model reads it (lower-case, spaces single), each distinct value cleaned once."""
-    cleaned: dict[str, str] = {}
-    return [
-        cleaned[value]
-        if value in cleaned
-        else cleaned.setdefault(value, " ".join((value or "").split()).lower())
-        for value in values
-    ]
-
-
-def _ages(births: Sequence[dt.date | None], today: dt.date) -> list[str]:
-    """The age band of each birth date, each distinct date worked out once."""
-    bands: dict[dt.date | None, str] = {}
-    return [bands[b] if b in bands else bands.setdefault(b, _age_band(b, today)) for b in births]
 
 
 def import_rows_fit(
@@ -59,18 +41,16 @@ def import_rows_fit(
     model = fit_model(today)
     if model is None:
         return {"rows": count, "scored": False}
-    no_size = [""] * count  # a file names no company size
-    sources = [value or "" for value in columns["source"]]
-    table = np.array(
-        [
-            _clean(columns["sector"]),
-            _clean(columns["region"]),
-            no_size,
-            sources,
-            _ages(columns["birth_date"], today),
-        ],
-        dtype=str,
-    ).T
+    table = fit_table(
+        {
+            "sector": columns["sector"],
+            "region": columns["region"],
+            "size": [None] * count,  # a file names no company size
+            "source": columns["source"],
+            "birth_date": columns["birth_date"],
+        },
+        today,
+    )
     scores = model.score(table)
     rounded = np.rint(scores).astype(int)
     per_band = np.bincount(np.minimum(rounded // BAND_WIDTH, BANDS - 1), minlength=BANDS)

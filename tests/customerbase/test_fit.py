@@ -85,3 +85,41 @@ def test_the_top_share_is_the_customers_making_the_most_revenue():
     labels = top_share_labels([10, 500, 30, 0, 200, 40, 60, 70, 80, 90], share=0.2)
     assert labels.tolist() == [False, True, False, False, True, False, False, False, False, False]
     assert top_share_labels([5.0]).tolist() == [True]
+
+
+def _ratios_value_by_value(
+    table: np.ndarray, labels: np.ndarray, alpha: float = 1.0
+) -> list[dict[str, float]]:
+    """The model's definition, one whole-column comparison per value (how ``fit`` counted before it
+    counted every value in one pass): the plain twin of ``fit``."""
+    weights = []
+    for j in range(table.shape[1]):
+        column = table[:, j]
+        known = column != ""
+        values = np.unique(column[known])
+        total_top = (known & labels).sum() + alpha * len(values)
+        total_rest = (known & ~labels).sum() + alpha * len(values)
+        weights.append(
+            {
+                str(value): float(
+                    np.log((np.count_nonzero(column[known & labels] == value) + alpha) / total_top)
+                    - np.log((np.count_nonzero(column[known & ~labels] == value) + alpha) / total_rest)
+                )
+                for value in values
+            }
+        )
+    return weights
+
+
+def test_counting_in_one_pass_gives_the_ratios_of_the_definition_and_the_row_by_row_reasons():
+    table, labels, _truth = simulate(3000, seed=11)
+    table[::7, 2] = ""  # unknown values count for nothing
+    table[::13, 0] = ""
+    model = ProspectFit().fit(table, labels, NAMES)
+    assert model.log_ratios_ == _ratios_value_by_value(table, labels)
+    parts = model._contributions(table)
+    for i, why in enumerate(model.explain(table, top=2)):
+        order = np.argsort(-parts[i], kind="stable")[:2]
+        assert [(c.feature, c.value, c.weight) for c in why] == [
+            (NAMES[j], str(table[i, j]), float(parts[i, j])) for j in order if parts[i, j] > 0
+        ]

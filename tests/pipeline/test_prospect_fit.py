@@ -106,3 +106,29 @@ def test_a_refresh_queues_the_scoring_once_and_the_worker_runs_it(portfolio):
     job = queued.get()
     assert job.status == "SUCCESSFUL" and job.return_value.startswith("2 prospects scored in ")
     assert ProspectFit.objects.get(customer=like).score > 90
+
+
+def test_the_column_encoding_reads_every_customer_as_the_row_by_row_definition():
+    import datetime as dt
+
+    from cartera.pipeline.services import fit_attributes, fit_table
+
+    today = dt.date(2026, 12, 3)
+    rows = [
+        {"sector": " Industria  química ", "region": "MADRID", "company__size": "10-49", "source": "web",
+         "birth_date": dt.date(2001, 12, 4)},
+        {"sector": None, "region": "", "company__size": None, "source": None, "birth_date": None},
+        {"sector": "industria química", "region": "madrid", "company__size": "", "source": "referral",
+         "birth_date": dt.date(2001, 12, 3)},
+        {"sector": "Hostelería", "region": "Sevilla", "company__size": "250+", "source": "web",
+         "birth_date": dt.date(1950, 1, 1)},
+    ]  # fmt: skip
+    columns = {
+        "sector": [r["sector"] for r in rows],
+        "region": [r["region"] for r in rows],
+        "size": [r["company__size"] for r in rows],
+        "source": [r["source"] for r in rows],
+        "birth_date": [r["birth_date"] for r in rows],
+    }
+    assert fit_table(columns, today).tolist() == [fit_attributes(r, today) for r in rows]
+    assert fit_table({key: [] for key in columns}, today).shape == (0, 5)
