@@ -169,10 +169,11 @@ def board(
     stages = stages_of(pipeline)
     base = opportunity_list(user=user, filters=_open_in(filters, pipeline))
     now = timezone.now()
+    in_base = Q(currency=base_currency())  # values add up the base currency only (left_out_currencies)
     totals = {
         row["stage_id"]: row
         for row in base.order_by().values("stage_id").annotate(
-            n=Count("id"), v=Sum("value"), w=Sum(F("value") * F("probability")),
+            n=Count("id"), v=Sum("value", filter=in_base), w=Sum(F("value") * F("probability"), filter=in_base),
             r=Count("id", filter=_rotting_q(stages, now)),
         )
     }  # fmt: skip
@@ -187,6 +188,13 @@ def board(
             column.cards, column.next_offset = column_page(base=base, stage=stage, offset=0, size=size)
         columns.append(column)
     return columns
+
+
+def board_left_out_currencies(
+    *, user: Any, pipeline: Pipeline, filters: OpportunityFilters
+) -> list[dict[str, Any]]:
+    """The board's open opportunities whose value its column totals leave out (other currencies)."""
+    return left_out_currencies(opportunity_list(user=user, filters=_open_in(filters, pipeline)))
 
 
 def _open_in(filters: OpportunityFilters, pipeline: Pipeline) -> OpportunityFilters:
@@ -309,8 +317,10 @@ class Report:
     won: int = 0
     lost: int = 0
     open_count: int = 0
-    #: The won opportunities whose value ``won_value`` leaves out (:func:`won_in_other_currencies`).
+    #: The won opportunities whose value ``won_value`` leaves out (:func:`left_out_currencies`).
     won_other_currencies: list[dict[str, Any]] = field(default_factory=list)
+    #: The open opportunities whose value the rotting values and the forecast leave out.
+    open_other_currencies: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def win_rate(self) -> float | None:
@@ -389,7 +399,7 @@ def bottleneck_report(*, user: Any, pipeline: Pipeline, owner_id: int | None = N
         .values("stage_id")
         .annotate(
             n=Count("id"), r=Count("id", filter=_rotting_q(stages, now)),
-            rv=Sum("value", filter=_rotting_q(stages, now)),
+            rv=Sum("value", filter=_rotting_q(stages, now) & Q(currency=base_currency())),
         )
         .values_list("stage_id", "n", "r", "rv")
     ):  # fmt: skip
@@ -418,10 +428,11 @@ def bottleneck_report(*, user: Any, pipeline: Pipeline, owner_id: int | None = N
         by_owner=by_owner,
         by_source=by_source,
         forecast=_forecast(open_qs),
+        open_other_currencies=left_out_currencies(open_qs),
         won=sum(g.won for g in by_source),
         lost=sum(g.lost for g in by_source),
         open_count=sum(f.open_now for f in figures.values()),
-        won_other_currencies=won_in_other_currencies(closed.filter(status=OpportunityStatus.WON)),
+        won_other_currencies=left_out_currencies(closed.filter(status=OpportunityStatus.WON)),
     )
 
 
@@ -467,15 +478,16 @@ def _groups(closed: QuerySet[Opportunity], key: str, labels: dict[Any, str], bas
     return sorted(groups.values(), key=lambda g: (-g.won_value, g.label))
 
 
-def won_in_other_currencies(won: QuerySet[Opportunity]) -> list[dict[str, Any]]:
-    """The opportunities of ``won`` that won values leave out, because their value is in another
-    currency than the base one: ``[{"currency", "count", "value"}]`` per currency, most first.
+def left_out_currencies(opportunities: QuerySet[Opportunity]) -> list[dict[str, Any]]:
+    """The opportunities whose value the sums leave out, because it is in another currency than the
+    base one: ``[{"currency", "count", "value"}]`` per currency, most first.
 
-    Won values add up the base currency only, like the rest of the analysis (docs/analytics.md,
-    "Currencies"): adding dollars to euros would be wrong, and no exchange rate is guessed. They still
-    count as won (the win rate, the number won), without their value."""
+    Values add up the base currency only, like the rest of the analysis (docs/analytics.md,
+    "Currencies"): adding dollars to euros would be wrong, and no exchange rate is guessed. Won ones
+    still count as won (the win rate, the number won), open ones still count on the board and in the
+    forecast, without their value."""
     rows = (
-        won.exclude(currency=base_currency())
+        opportunities.exclude(currency=base_currency())
         .order_by()
         .values("currency")
         .annotate(count=Count("pk"), value=Sum("value"))
@@ -487,12 +499,17 @@ def won_in_other_currencies(won: QuerySet[Opportunity]) -> list[dict[str, Any]]:
 
 
 def _forecast(open_qs: QuerySet[Opportunity]) -> list[dict[str, Any]]:
-    """Open value and probability-weighted value by month of expected close (no date: its own line)."""
+    """Open value and probability-weighted value by month of expected close (no date: its own line);
+    every open opportunity is counted, values add up the base currency only."""
     rows = (
         open_qs.order_by()
         .annotate(month=TruncMonth("expected_close_on"))
         .values("month")
-        .annotate(n=Count("id"), v=Sum("value"), w=Sum(F("value") * F("probability")))
+        .annotate(
+            n=Count("id"),
+            v=Sum("value", filter=Q(currency=base_currency())),
+            w=Sum(F("value") * F("probability"), filter=Q(currency=base_currency())),
+        )
         .order_by(F("month").asc(nulls_last=True))
     )
     return [
@@ -797,7 +814,7 @@ class Attribution:
     by_source: list[AttributionRow]
     by_form: list[AttributionRow]
     by_campaign: list[AttributionRow]
-    #: The won opportunities the won values leave out (:func:`won_in_other_currencies`).
+    #: The won opportunities the won values leave out (:func:`left_out_currencies`).
     won_other_currencies: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -893,7 +910,7 @@ def source_attribution(*, user: Any) -> Attribution:
         by_source=_attribution_rows(customers, "source", source_labels, orders, won),
         by_form=_attribution_by_pairs(by_form, forms, customers, orders, won),
         by_campaign=_attribution_by_pairs(by_campaign, {}, customers, orders, won),
-        won_other_currencies=won_in_other_currencies(won),
+        won_other_currencies=left_out_currencies(won),
     )
 
 

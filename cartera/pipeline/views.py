@@ -89,6 +89,9 @@ def board(request: HttpRequest) -> HttpResponse:
             "pipeline": pipeline,
             "pipelines": selectors.pipelines_for_menu(),
             "columns": selectors.board(user=request.user, pipeline=pipeline, filters=filters),
+            "open_other_currencies": selectors.board_left_out_currencies(
+                user=request.user, pipeline=pipeline, filters=filters
+            ),
             "stages": selectors.stages_of(pipeline),
             "form": form,
             "base_query": query.urlencode(),

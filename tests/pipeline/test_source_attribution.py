@@ -148,3 +148,47 @@ def test_without_other_currencies_the_report_says_nothing_about_them(client, man
     login(client, manager)
     page = client.get(reverse("pipeline:report")).content.decode()
     assert "other-currencies" not in page
+
+
+def test_open_values_add_the_base_currency_only_on_the_board_the_forecast_and_the_rotting(
+    client, manager, owner, attributed
+):
+    """Issue 15: an open deal in dollars counts on the board and in the forecast, but its value is
+    not added to the euros of the column, the weighted forecast or the rotting value; both pages say
+    (es/en) what was left out."""
+    from cartera.pipeline.models import Opportunity
+
+    pipeline = services.pipeline_defaults_ensure()
+    someone = customer_create(actor=owner, fields={"first_name": "Abierta", "source": "web"})
+    close = dt.date.today() + dt.timedelta(days=20)
+    made = {}
+    for title, value, currency in (("En euros", "1000", "EUR"), ("En dólares", "9000", "USD")):
+        made[currency] = services.opportunity_create(
+            actor=owner, fields={"customer": someone, "title": title, "value": Decimal(value),
+                                 "currency": currency, "expected_close_on": close, "pipeline": pipeline},
+        )  # fmt: skip
+    stage = made["EUR"].stage
+    assert made["USD"].stage == stage
+    stage.rotting_days = 1
+    stage.save()
+    Opportunity.objects.update(last_activity_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    [column] = [c for c in selectors.board(user=manager, pipeline=pipeline, filters=selectors.OpportunityFilters())
+                if c.stage == stage]  # fmt: skip
+    assert (column.count, column.value, column.rotting) == (2, Decimal("1000"), 2)
+    assert column.weighted == Decimal(1000 * stage.probability) / 100
+    report = selectors.bottleneck_report(user=manager, pipeline=pipeline)
+    [figures] = [f for f in report.stages if f.stage == stage]
+    assert (figures.open_now, figures.rotting, figures.rotting_value) == (2, 2, Decimal("1000"))
+    [month] = [m for m in report.forecast if m["month"] is not None and m["month"].month == close.month]
+    assert (month["count"], month["value"]) == (2, Decimal("1000"))
+    assert report.open_other_currencies == [{"currency": "USD", "count": 1, "value": Decimal("9000.00")}]
+
+    login(client, manager)
+    for url in (reverse("pipeline:board"), reverse("pipeline:report")):
+        spanish = client.get(url, headers={"Accept-Language": "es"}).content.decode()
+        assert 'id="open-other-currencies"' in spanish
+        assert "Los valores abiertos suman solo las oportunidades en EUR" in spanish
+        assert "1 oportunidad abierta en USD (9.000\u00a0$)" in spanish
+        english = client.get(url, headers={"Accept-Language": "en"}).content.decode()
+        assert "Open values add up opportunities in EUR only" in english
+        assert "1 open opportunity in USD ($9,000)" in english
