@@ -101,14 +101,19 @@ def run_export(job_id: int) -> str:
 @task()
 def sweep_export_files() -> str:
     """Delete the export files past their hours (``CARTERA_RETAIN_EXPORT_FILES_HOURS``), then queue
-    the next sweep: at the next file's expiry, and at least hourly while any file waits."""
-    from cartera.imports.services import export_files_next_expiry, export_files_sweep
+    the next sweep: at the next file's expiry, and at least hourly while any file waits or any export
+    is being written. Exports whose writer died half way are failed and their files deleted too."""
+    from cartera.imports.models import ExportJob, ExportStatus
+    from cartera.imports.services import export_abandoned_sweep, export_files_next_expiry, export_files_sweep
 
     deleted = export_files_sweep()
+    abandoned = export_abandoned_sweep()
     following = export_files_next_expiry()
+    if ExportJob.objects.filter(status=ExportStatus.RUNNING).exists():
+        following = min(following or timezone.now() + SWEEP_EVERY, timezone.now() + SWEEP_EVERY)
     if following is not None:
         export_sweep_schedule(at=min(following, timezone.now() + SWEEP_EVERY))
-    return f"{deleted} export files deleted"
+    return f"{deleted} export files deleted, {abandoned} half-written files deleted"
 
 
 def export_sweep_schedule(at: dt.datetime | None = None) -> bool:

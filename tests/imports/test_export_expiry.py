@@ -133,3 +133,56 @@ def test_the_nightly_schedule_and_make_run_start_the_sweep(written):
     assert _sweeps().exists()
     _run_worker()
     assert not Path(job.stored_path).exists()
+
+
+def test_a_writer_killed_half_way_leaves_no_file_and_a_message(manager, portfolio, settings, tmp_path):
+    """What ``kill -9`` of the worker leaves behind (issue 16): a job still "running" that nobody
+    writes any more, with its half-written ``.part`` file (and, from before the file was named on the
+    job, ``.part`` files no job names). Once the job has been silent for ``EXPORT_STALE_AFTER``, the
+    sweep fails it with a message in its requester's language and deletes its file; a stray ``.part``
+    that old goes too; a job still writing, and a stray file younger than that, are left alone."""
+    import os
+
+    from cartera.imports.models import EXPORT_STALE_AFTER, ExportStatus
+    from cartera.imports.services import export_dir
+
+    settings.VAR_DIR = tmp_path
+    folder = export_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    long_ago = timezone.now() - EXPORT_STALE_AFTER - dt.timedelta(minutes=1)
+
+    def running(name: str, silent_since: dt.datetime, language: str) -> ExportJob:
+        job = export_job_create(actor=manager, kind="customers", file_format="xlsx", filters={})
+        part = folder / f"{name}.part"
+        part.write_bytes(b"PK half a workbook")
+        ExportJob.objects.filter(pk=job.pk).update(
+            status=ExportStatus.RUNNING, stored_path=str(part), updated_at=silent_since, language=language
+        )
+        return job
+
+    killed = running("killed", long_ago, "es")
+    writing = running("writing", timezone.now(), "en")
+    stray_old, stray_new = folder / "stray-old.part", folder / "stray-new.part"
+    for stray in (stray_old, stray_new):
+        stray.write_bytes(b"PK")
+    os.utime(stray_old, (long_ago.timestamp(), long_ago.timestamp()))
+    DBTaskResult.objects.all().delete()
+
+    sweep_export_files.enqueue()
+    _run_worker()
+    [result] = DBTaskResult.objects.filter(task_path=sweep_export_files.module_path, status="SUCCESSFUL")
+    assert result.return_value == "0 export files deleted, 2 half-written files deleted"
+    killed.refresh_from_db()
+    assert killed.status == ExportStatus.FAILED and killed.stored_path == ""
+    assert (
+        killed.message
+        == "La exportación se detuvo a medias (se detuvo el proceso en segundo plano). Exporta de nuevo."
+    )
+    assert not (folder / "killed.part").exists() and not stray_old.exists()
+    writing.refresh_from_db()
+    assert (
+        writing.status == ExportStatus.RUNNING and (folder / "writing.part").exists() and stray_new.exists()
+    )
+    # While an export is being written, the sweep comes back within the hour to check on it.
+    [following] = _sweeps()
+    assert following.run_after <= timezone.now() + SWEEP_EVERY

@@ -22,6 +22,7 @@ from cartera.imports.selectors import check_columns, ignored_columns
 from cartera.imports.services.common import CUSTOMER_FIELDS, FUZZY_THRESHOLD, ORDER_SOURCE, Progress
 from cartera.imports.services.exports import (
     PROGRESS_EVERY,
+    export_abandoned_sweep,
     export_allowed,
     export_dir,
     export_files_delete,
@@ -90,6 +91,7 @@ __all__ = [
     "export_dir",
     "export_files_delete",
     "export_files_expired",
+    "export_abandoned_sweep",
     "export_files_next_expiry",
     "export_files_sweep",
     "export_filters_clean",

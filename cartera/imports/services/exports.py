@@ -193,13 +193,18 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
 
     queued → running in one conditional update, so a task run twice writes once. The file is written
     under a temporary name and renamed when complete: a download never sees half a file."""
+    # The file being written is named on the job (``stored_path``, never served before "done"), so
+    # that the sweep can delete it if this worker is killed half way (export_abandoned_sweep).
+    part = export_dir() / f"{uuid.uuid4().hex}.part"
     claimed = ExportJob.objects.filter(pk=job_id, status=ExportStatus.QUEUED).update(
-        status=ExportStatus.RUNNING, started_at=timezone.now(), updated_at=timezone.now()
+        status=ExportStatus.RUNNING,
+        started_at=timezone.now(),
+        updated_at=timezone.now(),
+        stored_path=str(part),
     )
     if not claimed:
         return None
     job = ExportJob.objects.select_related("requested_by").get(pk=job_id)
-    part = export_dir() / f"{uuid.uuid4().hex}.part"
     try:
         with translation.override(job.language or None):
             user = job.requested_by
@@ -227,6 +232,7 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
         part.rename(target)
     except BaseException:
         part.unlink(missing_ok=True)
+        job.stored_path = ""
         # What went wrong is in the task's result (the worker's log); the requester reads a sentence.
         with translation.override(job.language or None):
             _export_job_fail(job, _("The file could not be written. Try again, or ask an administrator."))
@@ -256,8 +262,43 @@ def _export_job_fail(job: ExportJob, message: str) -> ExportJob:
     job.status = ExportStatus.FAILED
     job.message = message[:2000]
     job.finished_at = timezone.now()
-    job.save(update_fields=["status", "message", "finished_at", "updated_at"])
+    job.stored_path = "" if job.stored_path.endswith(".part") else job.stored_path
+    job.save(update_fields=["status", "message", "finished_at", "stored_path", "updated_at"])
     return job
+
+
+def export_abandoned_sweep(*, now: dt.datetime | None = None) -> int:
+    """Clean up after export writers that died half way (a worker killed with ``kill -9``, a machine
+    restarted): each job still "running" but silent for longer than ``EXPORT_STALE_AFTER`` is marked
+    failed with a message for its requester and its half-written file deleted; any ``.part`` file in
+    the export folder that no running job is writing, and older than that, goes too (the personal data
+    in it would otherwise stay for ever). How many files were deleted."""
+    from cartera.imports.models import EXPORT_STALE_AFTER
+
+    now = now or timezone.now()
+    silent_since = now - EXPORT_STALE_AFTER
+    deleted = 0
+    for job in ExportJob.objects.filter(status=ExportStatus.RUNNING, updated_at__lt=silent_since):
+        # Conditional, like the claim: a writer that wakes up meanwhile keeps its job.
+        with translation.override(job.language or None):
+            message = _("The export stopped half way (the background worker was stopped). Export again.")
+        failed = ExportJob.objects.filter(
+            pk=job.pk, status=ExportStatus.RUNNING, updated_at__lt=silent_since
+        ).update(status=ExportStatus.FAILED, message=message, finished_at=now, stored_path="", updated_at=now)
+        if failed and job.stored_path.endswith(".part") and Path(job.stored_path).exists():
+            Path(job.stored_path).unlink(missing_ok=True)
+            deleted += 1
+    writing = set(ExportJob.objects.filter(status=ExportStatus.RUNNING).values_list("stored_path", flat=True))
+    folder = export_dir()
+    for part in folder.glob("*.part") if folder.exists() else ():
+        try:
+            old = dt.datetime.fromtimestamp(part.stat().st_mtime, tz=dt.UTC) < silent_since
+        except FileNotFoundError:
+            continue  # renamed by its writer meanwhile
+        if old and str(part) not in writing:
+            part.unlink(missing_ok=True)
+            deleted += 1
+    return deleted
 
 
 def export_job_download(*, actor: User, job: ExportJob) -> Path:
