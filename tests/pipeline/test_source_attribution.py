@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from cartera.customers.models import Stage
 from cartera.customers.services import customer_create
+from cartera.insights.services import insights_refresh
 from cartera.pipeline import selectors, services
 from cartera.pipeline.models import LeadAssignment
 from cartera.sales.services import order_create
@@ -54,6 +55,7 @@ def attributed(owner, manager):
     deal = services.opportunity_create(actor=owner, fields={"customer": people[1], "title": "Gran pedido",
                                                             "value": Decimal("1000")})  # fmt: skip
     services.opportunity_win(actor=owner, opportunity=deal)
+    insights_refresh()  # the revenue is each person's as of the last refresh
     return form
 
 
