@@ -210,6 +210,7 @@ CARTERA_UNSUBSCRIBE_ADDRESS = os.environ.get("CARTERA_UNSUBSCRIBE_ADDRESS", "uns
 LANGUAGE_CODE = "es"
 LANGUAGES = [("es", _("Spanish")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "cartera" / "locale"]
+FORMAT_MODULE_PATH = ["cartera.formats"]
 TIME_ZONE = os.environ.get("CARTERA_TIME_ZONE", "Europe/Madrid")
 USE_I18N = True
 USE_TZ = True
