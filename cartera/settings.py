@@ -224,6 +224,9 @@ CARTERA_LIFECYCLE_THRESHOLDS = json.loads(os.environ.get("CARTERA_LIFECYCLE_THRE
 # The refresh's one-at-a-time lock: the running refresh shows a sign of life every few seconds; one
 # silent for longer (or whose process is gone, on the same host) is taken over by the next refresh.
 CARTERA_REFRESH_HEARTBEAT_SECONDS = float(os.environ.get("CARTERA_REFRESH_HEARTBEAT_SECONDS", "10"))
+# The most customers for which a page view computes missing dashboard figures itself (about a second
+# at 20,000); above, the worker computes them and the pages show the previous ones meanwhile.
+CARTERA_FIGURES_INLINE_MAX_CUSTOMERS = int(os.environ.get("CARTERA_FIGURES_INLINE_MAX_CUSTOMERS", "20000"))
 CARTERA_REFRESH_STALE_SECONDS = float(os.environ.get("CARTERA_REFRESH_STALE_SECONDS", "120"))
 # The bulk-write tricks (COPY, table swaps, index rebuilds: cartera/core/bulk.py) give way to their
 # plain twins (the ORM, row by row) when set; CI runs the suite once this way too.

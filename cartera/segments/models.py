@@ -181,6 +181,10 @@ class PortfolioFigures(models.Model):
     another currency than the base one, which every figure leaves out (``None``: not counted yet).
     """
 
+    #: Not stored: set on the previous figures that the pages show while the worker computes the
+    #: latest snapshot's (``segments.services.figures_current``).
+    pending: bool = False
+
     taken_on = models.DateField(_("date"), unique=True)
     snapshot_computed_at = models.DateTimeField(_("snapshot computed at"))
     computed_at = models.DateTimeField(_("computed at"))

@@ -36,6 +36,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "web/home.html",
         {
             "due_tasks": due,
+            "figures": figures,
             "stages": stages,
             "now": timezone.now(),
             "board": board,

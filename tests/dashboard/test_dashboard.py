@@ -56,8 +56,55 @@ def test_cohorts_are_computed_once_per_snapshot(client, owner, analysed_portfoli
     assert sum(row["size"] for row in full) == analysed_portfolio["customers"]
     assert full[0]["retention"][1] < 0.5
     assert all(row["retention"][0] == 1.0 for row in full)
+    # Figures of a past day never remove the latest day's; the latest day's remove the older ones.
+    assert PortfolioFigures.objects.count() == 2
+    figures_refresh()
     assert PortfolioFigures.objects.count() == 1
     assert cohorts == [] or all(row["retention"][0] == 1.0 for row in cohorts)
+
+
+def test_a_big_portfolio_shows_the_previous_figures_while_the_worker_computes_the_latest(
+    client, owner, analysed_portfolio, settings, django_capture_on_commit_callbacks
+):
+    """At a million customers the figures take half a minute: a page view must not compute them (a
+    production server would kill the request, and every worker on the home page would do the same).
+    The pages show the previous figures with a notice, one task is queued whatever the views, and
+    once the worker has run it the latest figures show."""
+    from django_tasks_db.models import DBTaskResult
+
+    from cartera.segments.services import figures_refresh
+    from cartera.segments.tasks import compute_figures
+
+    snapshots = PortfolioSnapshot.objects.order_by("-taken_on")
+    latest, previous = snapshots[0], snapshots[1]
+    figures_refresh(snapshot=previous)
+    PortfolioFigures.objects.filter(taken_on=latest.taken_on).delete()  # a refresh that did not get to them
+    settings.CARTERA_FIGURES_INLINE_MAX_CUSTOMERS = analysed_portfolio["customers"] - 1
+    client.force_login(owner)
+    for url in (reverse("web:home"), reverse("segments:pareto"), reverse("segments:rfm")):
+        with django_capture_on_commit_callbacks(execute=True):
+            page = client.get(url, headers={"Accept-Language": "es"})
+        assert page.status_code == 200
+        body = page.content.decode()
+        assert 'id="figures-pending"' in body
+        assert f"Estas cifras son del {previous.taken_on:%d/%m/%Y}" in body
+    with django_capture_on_commit_callbacks(execute=True):
+        english = client.get(reverse("web:home"), headers={"Accept-Language": "en"}).content.decode()
+    assert "the latest ones are being computed in the background" in english
+    assert not PortfolioFigures.objects.filter(taken_on=latest.taken_on).exists()
+    queued = DBTaskResult.objects.filter(task_path=compute_figures.module_path)
+    assert [job.status for job in queued] == ["READY"]  # four views, one task
+
+    assert compute_figures.call().startswith(f"figures of {latest.taken_on} computed in ")
+    assert PortfolioFigures.objects.filter(taken_on=latest.taken_on).exists()
+    body = client.get(reverse("web:home")).content.decode()
+    assert 'id="figures-pending"' not in body
+    # A small portfolio still gets them at once, in the page view, with nothing queued.
+    queued.delete()
+    PortfolioFigures.objects.filter(taken_on=latest.taken_on).delete()
+    settings.CARTERA_FIGURES_INLINE_MAX_CUSTOMERS = analysed_portfolio["customers"]
+    assert 'id="figures-pending"' not in client.get(reverse("web:home")).content.decode()
+    assert PortfolioFigures.objects.filter(taken_on=latest.taken_on).exists() and not queued.exists()
 
 
 def test_dashboard_query_count_is_constant(client, owner, analysed_portfolio, django_assert_max_num_queries):

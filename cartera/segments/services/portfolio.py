@@ -102,7 +102,9 @@ def figures_refresh(
                 "other_currencies": insights_selectors.other_currencies(),
             },
         )
-        PortfolioFigures.objects.exclude(pk=result.pk).delete()
+        # Older days' figures go; a newer day's stay (a refresh "as of" a past day, a backfill, must
+        # not leave the latest snapshot without figures).
+        PortfolioFigures.objects.exclude(pk=result.pk).filter(taken_on__lt=as_of).delete()
     return result
 
 
@@ -110,7 +112,12 @@ def figures_current() -> PortfolioFigures | None:
     """The figures of the latest snapshot, computed first when the snapshot is newer than them.
 
     Normally ``cartera refresh`` has already computed them; this only catches the first page view
-    after a refresh that did not.
+    after a refresh that did not. A page view computes them only for a small portfolio (at most
+    ``CARTERA_FIGURES_INLINE_MAX_CUSTOMERS`` customers at the last refresh): at a million customers
+    it reads ten million orders for half a minute, longer than a production server lets a request
+    run, and every worker answering the home page at that moment would do the same. There, the worker
+    computes them (``segments.tasks.compute_figures``, queued once) and the pages show the latest
+    figures there are, marked ``pending`` (``None`` when there are none yet).
     """
     snapshot = PortfolioSnapshot.objects.order_by("-taken_on").only("taken_on", "computed_at").first()
     if snapshot is None:
@@ -118,6 +125,14 @@ def figures_current() -> PortfolioFigures | None:
     current = PortfolioFigures.objects.filter(
         taken_on=snapshot.taken_on, snapshot_computed_at=snapshot.computed_at
     ).first()
+    if current is None and not _small_enough_to_compute_now():
+        from cartera.segments.tasks import figures_schedule
+
+        figures_schedule()
+        latest = PortfolioFigures.objects.order_by("-taken_on").first()
+        if latest is not None:
+            latest.pending = True
+        return latest
     if current is not None and not current.stages:
         # Figures computed before they held the stage counts: add them once, without the rest.
         current.stages = stage_counts()
@@ -127,6 +142,21 @@ def figures_current() -> PortfolioFigures | None:
         current.other_currencies = insights_selectors.other_currencies()
         current.save(update_fields=["other_currencies"])
     return current or figures_refresh(snapshot=PortfolioSnapshot.objects.get(pk=snapshot.pk))
+
+
+def _small_enough_to_compute_now() -> bool:
+    from django.conf import settings
+
+    from cartera.insights.models import RefreshRun
+
+    last = (
+        RefreshRun.objects.filter(status=RefreshRun.Status.DONE)
+        .order_by("-id")
+        .values_list("customers")
+        .first()
+    )
+    customers = last[0] if last else Customer.objects.count()
+    return bool(customers <= settings.CARTERA_FIGURES_INLINE_MAX_CUSTOMERS)
 
 
 def stage_counts() -> dict[str, int]:
