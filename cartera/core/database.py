@@ -46,3 +46,13 @@ def lock_until_commit(*keys: str) -> None:
     with connection.cursor() as cursor:
         for key in sorted({k for k in keys if k}):
             cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+
+
+def reset_if_lost() -> None:
+    """After a database error: close the connection if it no longer works (the server restarted, the
+    network dropped, an administrator ended the session), so that the next query opens a new one.
+
+    Django does this between web requests; a long-lived process (the task worker) must do it itself,
+    or every later query fails with "the connection is closed" and the worker stops."""
+    if connection.connection is not None and not connection.is_usable():
+        connection.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.tasks import task
+from cartera.core.tasks import task
 
 
 @task()

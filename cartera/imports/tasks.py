@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.tasks import task
 from django.utils import timezone
+
+from cartera.core.database import reset_if_lost
+from cartera.core.tasks import task
 
 # While export files wait on disk, the sweep comes by at least this often (besides at each expiry).
 SWEEP_EVERY = dt.timedelta(hours=1)
@@ -27,6 +29,7 @@ def run_import(job_id: int) -> str:
     except ValidationError as exc:
         return f"failed: {exc.messages[0]}"
     except Exception as exc:
+        reset_if_lost()  # a lost database connection: record the failure on a new one
         import_job_fail(job=job, message=repr(exc))
         raise
     return f"{job.created_count} created, {job.updated_count} updated, {job.error_count} errors"
@@ -59,6 +62,7 @@ def run_rollback(job_id: int) -> str:
             import_job_rollback_fail(job=job, message=exc.messages[0])
             return f"failed: {exc.messages[0]}"
         except Exception as exc:
+            reset_if_lost()
             import_job_rollback_fail(job=job, message=repr(exc))
             raise
     return job.message
@@ -80,6 +84,7 @@ def run_check(job_id: int, language: str = "") -> str:
         except Exception as exc:
             from cartera.imports.models import ImportJob
 
+            reset_if_lost()
             import_job_fail(job=ImportJob.objects.get(pk=job_id), message=repr(exc))
             raise
     if job is None:

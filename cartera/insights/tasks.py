@@ -7,9 +7,10 @@ import datetime as dt
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.tasks import TaskContext, task
+from django.tasks import TaskContext
 from django.utils import timezone, translation
 
+from cartera.core.tasks import task
 from cartera.insights import selectors
 from cartera.insights.services import RefreshAlreadyRunning, backtest_run, describe_holder, insights_refresh
 

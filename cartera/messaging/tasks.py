@@ -6,9 +6,9 @@ import datetime as dt
 
 from django.conf import settings
 from django.db.models import Min, Q
-from django.tasks import task
 from django.utils import timezone
 
+from cartera.core.tasks import task
 from cartera.messaging.models import OutboxMessage, OutboxState
 from cartera.messaging.services import deliver_pending
 

@@ -10,8 +10,8 @@ import time
 from typing import Any
 
 from django.db import transaction
-from django.tasks import task
 
+from cartera.core.tasks import task
 from cartera.pipeline.services import prospect_fit_refresh
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.tasks import task
 from django.utils import timezone
 
+from cartera.core.tasks import task
 from cartera.privacy.retention import retention_run
 
 RUN_AT_HOUR = 3  # local time

@@ -8,8 +8,9 @@ import time
 
 from django.db import transaction
 from django.db.models import Q
-from django.tasks import task
 from django.utils import timezone
+
+from cartera.core.tasks import task
 
 #: Far longer than the figures take at 1,000,000 customers (about 30 s).
 RUNNING_AT_MOST = dt.timedelta(minutes=15)

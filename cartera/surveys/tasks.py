@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from django.tasks import task
-
+from cartera.core.tasks import task
 from cartera.surveys.services.triggers import triggers_run
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from cartera.imports.services import import_job_enqueue, import_job_run
 from cartera.imports.services.running import BATCH_SIZE
@@ -117,5 +118,64 @@ def test_an_import_killed_mid_run_resumes_with_nothing_doubled_or_lost(owner, st
     finisher = _worker(db, tmp_path, "--batch")
     assert finisher.wait(timeout=300) == 0, finisher.stderr.read().decode() if finisher.stderr else ""
 
+    assert _job(db, job.pk) == ("done", ROWS + 1, ROWS)
+    assert _customers(db) == (ROWS, ROWS), "every row once: none lost, none doubled"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a server connection: PostgreSQL")
+def test_an_import_whose_database_connection_is_cut_resumes_with_nothing_doubled_or_lost(
+    owner, start_job, tmp_path
+):
+    """The database connection cut under the worker (a database restart, a dropped network): the
+    batch being written is rolled back whole, the import can be resumed, and the same worker, still
+    running, finishes it with every row once."""
+    content = "Nombre,Apellidos,Email\n" + "".join(
+        f"Nombre{i},Prueba,persona{i}@example.es\n" for i in range(ROWS)
+    )
+    job = import_job_run(job=start_job(owner, content), dry_run=True)
+    import_job_enqueue(actor=owner, job=job)
+    db = share_database(tmp_path)
+
+    worker = _worker(db, tmp_path)
+    try:
+        deadline = time.monotonic() + 240
+        while _job(db, job.pk)[1] < 2 * BATCH_SIZE:
+            assert worker.poll() is None, worker.stderr.read().decode() if worker.stderr else ""
+            assert time.monotonic() < deadline, "the worker never got going"
+            time.sleep(0.02)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        deadline = time.monotonic() + 60
+        while _job(db, job.pk)[0] == "running":
+            assert time.monotonic() < deadline, "the import never said it failed"
+            time.sleep(0.1)
+        status, committed, created = _job(db, job.pk)
+        assert status == "failed"  # said at once, on a new connection (the old one is gone)
+        assert BATCH_SIZE < created < ROWS, "cut in the middle"
+        assert created % BATCH_SIZE == 0 and committed == created + 1
+        assert _customers(db) == (created, created)
+
+        resumed = subprocess.run(  # noqa: S603 - our own interpreter
+            [sys.executable, "-c", RESUME.format(job_id=job.pk)],
+            env=_env(db, tmp_path),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert resumed.stdout.strip() == "queued", resumed.stderr
+        deadline = time.monotonic() + 240
+        while _job(db, job.pk)[0] != "done":
+            assert worker.poll() is None, f"the worker died with its connection: {worker.stderr.read().decode()[-3000:] if worker.stderr else ''}"
+            assert time.monotonic() < deadline, f"not finished: {_job(db, job.pk)}"
+            time.sleep(0.1)
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
     assert _job(db, job.pk) == ("done", ROWS + 1, ROWS)
     assert _customers(db) == (ROWS, ROWS), "every row once: none lost, none doubled"

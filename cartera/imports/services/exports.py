@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from cartera.accounts.models import User
 from cartera.activity.models import Interaction
 from cartera.core import hooks
+from cartera.core.database import reset_if_lost
 from cartera.core.scoping import can
 from cartera.customers.models import Customer
 from cartera.imports import exporting
@@ -233,6 +234,7 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
     except BaseException:
         part.unlink(missing_ok=True)
         job.stored_path = ""
+        reset_if_lost()  # a lost database connection: record the failure on a new one
         # What went wrong is in the task's result (the worker's log); the requester reads a sentence.
         with translation.override(job.language or None):
             _export_job_fail(job, _("The file could not be written. Try again, or ask an administrator."))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue as queues
+import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +44,11 @@ def _read_share(
 ) -> None:
     """A reading worker: the rows after ``after``, in batches of ``size``; batch k is checked and put on
     ``out`` when k mod ``count`` is ``index``. Ends with ("end", "") or ("error", message)."""
+    # Forked from the task worker, this process inherited its signal handlers, among them the
+    # worker's "shut down gracefully" on SIGTERM, which would ignore the writer's terminate() and
+    # leave it waiting in join() for ever (seen when the database connection was cut mid-import).
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, signal.SIG_DFL)
     kind, columns, options, language, definitions = reading
     index, count, size = share
     translation.activate(language)
@@ -171,4 +177,7 @@ def read_rows(
         for _queue, process in workers:
             process.terminate()
         for _queue, process in workers:
-            process.join()
+            process.join(timeout=WORKER_TIMEOUT)
+            if process.is_alive():  # never wait for ever on a reader
+                process.kill()
+                process.join()
