@@ -170,7 +170,9 @@ def test_an_import_whose_database_connection_is_cut_resumes_with_nothing_doubled
         assert resumed.stdout.strip() == "queued", resumed.stderr
         deadline = time.monotonic() + 240
         while _job(db, job.pk)[0] != "done":
-            assert worker.poll() is None, f"the worker died with its connection: {worker.stderr.read().decode()[-3000:] if worker.stderr else ''}"
+            assert worker.poll() is None, (
+                f"the worker died with its connection: {worker.stderr.read().decode()[-3000:] if worker.stderr else ''}"
+            )
             assert time.monotonic() < deadline, f"not finished: {_job(db, job.pk)}"
             time.sleep(0.1)
     finally:
