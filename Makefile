@@ -94,7 +94,7 @@ test-plain: install
 # and the browser walks.
 # Each line's output is printed whole when the line ends.
 test: install postgres browser-deps
-	@echo "Running the PostgreSQL + browser runs and the checks + SQLite + plain-twin runs side by side (about 15 minutes on 2 cores; see docs/testing.md)."
+	@echo "Running the PostgreSQL + browser runs and the checks + SQLite + plain-twin runs side by side (15 to 25 minutes on 2 cores; see docs/testing.md)."
 	@$(MAKE) --no-print-directory -j2 --output-sync=recurse test-line-server test-line-sqlite
 
 test-line-server:
