@@ -9,9 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.db import transaction
-
-from cartera.core.tasks import task
+from cartera.core.tasks import enqueue_once, task
 from cartera.pipeline.services import prospect_fit_refresh
 
 
@@ -26,11 +24,4 @@ def score_prospects() -> str:
 def prospect_fit_schedule(**_kwargs: Any) -> None:
     """Answer the ``prospect_fit_refresh`` hook: queue the scoring once the refresh commits, unless
     one is already waiting (a burst of refreshes scores once, on the newest revenue)."""
-    from django_tasks_db.models import DBTaskResult
-
-    def enqueue() -> None:
-        waiting = DBTaskResult.objects.filter(task_path=score_prospects.module_path, status="READY").exists()
-        if not waiting:
-            score_prospects.enqueue()
-
-    transaction.on_commit(enqueue)
+    enqueue_once(score_prospects)

@@ -6,11 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from django.db import transaction
-from django.db.models import Q
-from django.utils import timezone
-
-from cartera.core.tasks import task
+from cartera.core.tasks import enqueue_once, task
 
 #: Far longer than the figures take at 1,000,000 customers (about 30 s).
 RUNNING_AT_MOST = dt.timedelta(minutes=15)
@@ -39,15 +35,4 @@ def compute_figures() -> str:
 def figures_schedule() -> None:
     """Queue :func:`compute_figures` once the current transaction commits, unless one is waiting or
     running (every page view asks while they are missing; one computation answers them all)."""
-    from django_tasks_db.models import DBTaskResult
-
-    def enqueue() -> None:
-        # A run that started long ago was killed with its worker: it no longer counts.
-        recently = timezone.now() - RUNNING_AT_MOST
-        busy = DBTaskResult.objects.filter(task_path=compute_figures.module_path).filter(
-            Q(status="READY") | Q(status="RUNNING", started_at__gt=recently)
-        )
-        if not busy.exists():
-            compute_figures.enqueue()
-
-    transaction.on_commit(enqueue)
+    enqueue_once(compute_figures, running_for_less_than=RUNNING_AT_MOST)

@@ -74,6 +74,19 @@ def _job(db: dict[str, Any], job_id: int) -> tuple[str, int, int]:
     return row
 
 
+def _resume(db: dict[str, Any], tmp_path: Path, job_id: int) -> None:
+    """Press "Resume" (in another process, as the web page would), once the run is stale."""
+    resumed = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", RESUME.format(job_id=job_id)],
+        env=_env(db, tmp_path),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert resumed.stdout.strip() == "queued", resumed.stderr
+
+
 def _customers(db: dict[str, Any]) -> tuple[int, int]:
     ((count, emails),) = query(db, "SELECT COUNT(*), COUNT(DISTINCT email) FROM customers_customer")
     return count, emails
@@ -106,15 +119,7 @@ def test_an_import_killed_mid_run_resumes_with_nothing_doubled_or_lost(owner, st
     assert created % BATCH_SIZE == 0 and committed == created + 1
     assert _customers(db) == (created, created)
 
-    resumed = subprocess.run(  # noqa: S603 - our own interpreter
-        [sys.executable, "-c", RESUME.format(job_id=job.pk)],
-        env=_env(db, tmp_path),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert resumed.stdout.strip() == "queued", resumed.stderr
+    _resume(db, tmp_path, job.pk)
     finisher = _worker(db, tmp_path, "--batch")
     assert finisher.wait(timeout=300) == 0, finisher.stderr.read().decode() if finisher.stderr else ""
 
@@ -159,15 +164,7 @@ def test_an_import_whose_database_connection_is_cut_resumes_with_nothing_doubled
         assert created % BATCH_SIZE == 0 and committed == created + 1
         assert _customers(db) == (created, created)
 
-        resumed = subprocess.run(  # noqa: S603 - our own interpreter
-            [sys.executable, "-c", RESUME.format(job_id=job.pk)],
-            env=_env(db, tmp_path),
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert resumed.stdout.strip() == "queued", resumed.stderr
+        _resume(db, tmp_path, job.pk)
         deadline = time.monotonic() + 240
         while _job(db, job.pk)[0] != "done":
             assert worker.poll() is None, (
