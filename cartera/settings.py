@@ -227,6 +227,9 @@ CARTERA_REFRESH_HEARTBEAT_SECONDS = float(os.environ.get("CARTERA_REFRESH_HEARTB
 # The most customers for which a page view computes missing dashboard figures itself (about a second
 # at 20,000); above, the worker computes them and the pages show the previous ones meanwhile.
 CARTERA_FIGURES_INLINE_MAX_CUSTOMERS = int(os.environ.get("CARTERA_FIGURES_INLINE_MAX_CUSTOMERS", "20000"))
+# The most answers (in the last twelve months) a survey's results page counts itself (some tens of
+# milliseconds); above, the worker counts them and the pages show what it counted, with the time.
+CARTERA_SURVEY_RESULTS_INLINE_MAX = int(os.environ.get("CARTERA_SURVEY_RESULTS_INLINE_MAX", "20000"))
 CARTERA_REFRESH_STALE_SECONDS = float(os.environ.get("CARTERA_REFRESH_STALE_SECONDS", "120"))
 # The bulk-write tricks (COPY, table swaps, index rebuilds: cartera/core/bulk.py) give way to their
 # plain twins (the ORM, row by row) when set; CI runs the suite once this way too.

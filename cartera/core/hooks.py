@@ -58,7 +58,8 @@ HOOKS["suppressed_emails"] = (
 HOOKS["analysis_refreshed"] = (
     "A refresh has finished and the figures are written (after metrics_refreshed). Keyword: snapshot "
     "(or None). Registered by surveys: invite the customers whose situation matches an automatic "
-    "survey's trigger (orders declining, at risk, lapsed, days after an order, periodic)."
+    "survey's trigger (orders declining, at risk, lapsed, days after an order, periodic); and mark the "
+    "results the worker counted for surveys with many answers as wanted again (statuses changed)."
 )
 
 HOOKS["email_queue"] = (

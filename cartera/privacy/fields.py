@@ -146,6 +146,7 @@ FIELDS: dict[str, dict[str, How]] = {
         "low_label_en": K, "high_label_es": K, "high_label_en": K,
     },
     "surveys.questionanswer": {"choices": K, "text": R},
+    "surveys.surveyfigures": {"tally": K, "computed_at": K, "wanted_at": K},
     "surveys.audittemplate": {**_STAMPS, "name": K},
     "surveys.auditcriterion": {"step": K, "text": K},
     "surveys.audit": {

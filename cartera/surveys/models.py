@@ -219,7 +219,11 @@ class Invitation(TimeStampedModel):
         verbose_name = _("invitation")
         verbose_name_plural = _("invitations")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["customer", "-created_at"], name="invitation_customer_when")]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="invitation_customer_when"),
+            # A survey's counter link and its latest personal invitations, among a million.
+            models.Index(fields=["survey", "open", "-created_at"], name="invitation_survey_open_when"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.survey} · {self.customer or _('open link')}"
@@ -264,6 +268,8 @@ class SurveyResponse(TimeStampedModel):
         indexes = [
             models.Index(fields=["survey", "answered_at"], name="response_survey_when"),
             models.Index(fields=["customer", "-answered_at"], name="response_customer_when"),
+            # The latest answers of every survey (promoters to ask for a referral, the at-risk list).
+            models.Index(fields=["-answered_at"], name="response_when"),
         ]
 
     def __str__(self) -> str:
@@ -285,6 +291,35 @@ class SurveyResponse(TimeStampedModel):
     def promoter(self) -> bool:
         """An NPS promoter (9-10): a candidate to ask for a referral."""
         return self.survey.kind == SurveyKind.NPS and self.score is not None and self.score >= 9
+
+
+class SurveyFigures(models.Model):
+    """A survey's results counted by the worker, for surveys with too many answers to count in a page
+    view (``CARTERA_SURVEY_RESULTS_INLINE_MAX``): the tally of
+    :func:`cartera.surveys.selectors.surveys.results_tally` plus the lapse reasons and the follow-up
+    effect of all its answers. An answer, an invitation or a refresh of the analysis sets ``wanted_at``;
+    the worker counts again the rows wanted after they were counted (``computed_at``, when the count
+    began) and those older than a day (the twelve-month window moves, owners change)."""
+
+    survey = models.OneToOneField(Survey, on_delete=models.CASCADE, related_name="figures")
+    tally = models.JSONField(default=dict)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    wanted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("survey figures")
+        verbose_name_plural = _("survey figures")
+
+    def __str__(self) -> str:
+        return f"{self.survey_id}: {self.computed_at}"
+
+    def stale(self, now: dt.datetime | None = None) -> bool:
+        """Whether something changed since the count began, or the count is over a day old."""
+        if self.computed_at is None:
+            return True
+        return self.wanted_at > self.computed_at or self.computed_at < (now or timezone.now()) - dt.timedelta(
+            days=1
+        )
 
 
 class QuestionAnswer(models.Model):

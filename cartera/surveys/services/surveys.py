@@ -31,6 +31,7 @@ from cartera.surveys.models import (
     SurveyResponse,
     Trigger,
 )
+from cartera.surveys.services.figures import figures_wanted
 from cartera.surveys.services.questions import answers_check
 
 SURVEY_FIELDS = Survey.EDITABLE_FIELDS
@@ -133,6 +134,7 @@ def invitation_create(
         raise PermissionDenied(_("You do not have permission to do this."))
     if not survey.active:
         raise ValidationError(_("This survey is switched off."))
+    figures_wanted(survey_ids=[survey.pk])
     return Invitation.objects.create(
         survey=survey,
         customer=customer,
@@ -189,7 +191,9 @@ def invitations_create_bulk(
         )
         for c in customers
     ]
-    return Invitation.objects.bulk_create(rows, batch_size=2000)
+    created = Invitation.objects.bulk_create(rows, batch_size=2000)
+    figures_wanted(survey_ids=[survey.pk])
+    return created
 
 
 def next_working_day_end(now: dt.datetime) -> dt.datetime:
@@ -307,6 +311,7 @@ def response_record(
         if task is not None:
             response.follow_up = task
             response.save(update_fields=["follow_up", "updated_at"])
+    figures_wanted(survey_ids=[survey.pk])
     return response
 
 

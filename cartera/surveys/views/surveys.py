@@ -23,6 +23,7 @@ from cartera.surveys.forms import SurveyForm
 from cartera.surveys.models import Invitation, InvitationChannel, Survey, SurveyResponse, Trigger
 from cartera.surveys.selectors import breakdowns as breakdown_selectors
 from cartera.surveys.selectors import surveys as selectors
+from cartera.surveys.services import figures
 from cartera.surveys.services import surveys as services
 
 VERBATIM_ROWS = 100
@@ -72,7 +73,13 @@ def survey_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "survey": survey,
         "question": survey.question_es if request.LANGUAGE_CODE == "es" else survey.question_en,
-        "results": None if survey.custom else selectors.results(user=request.user, survey=survey),
+        "results": None
+        if survey.custom
+        else selectors.results(
+            user=request.user,
+            survey=survey,
+            figures=figures.figures_current(user=request.user, survey=survey),
+        ),
         "questionnaire": selectors.question_results(
             user=request.user,
             survey=survey,
@@ -177,15 +184,23 @@ def results(request: HttpRequest) -> HttpResponse:
     following up unhappy customers, and the promoters to ask for a referral."""
     require(request.user, SurveyResponse, "view")
     surveys = list(selectors.surveys_for(user=request.user))
+    # Surveys with many answers are read from what the worker counted (cartera/surveys/services/figures.py).
+    stored = {s.pk: figures.figures_current(user=request.user, survey=s) for s in surveys if not s.custom}
+    counted = [f for f in stored.values() if f is not None]
     context = {
-        "blocks": [(s, selectors.results(user=request.user, survey=s)) for s in surveys if s.asks_score],
+        "blocks": [
+            (s, selectors.results(user=request.user, survey=s, figures=stored.get(s.pk)))
+            for s in surveys
+            if s.asks_score
+        ],
         "questionnaires": [
             (s, selectors.question_results(user=request.user, survey=s, language=request.LANGUAGE_CODE))
             for s in surveys
             if s.custom
         ],
-        "reasons": selectors.lapse_reasons(user=request.user),
-        "effect": selectors.follow_up_effect(user=request.user),
+        "reasons": selectors.lapse_reasons(user=request.user, stored=counted),
+        "effect": selectors.follow_up_effect(user=request.user, stored=counted),
+        "counted": counted,
         "promoters": selectors.referral_candidates(user=request.user, limit=20),
     }
     return render(request, "surveys/results.html", context)
