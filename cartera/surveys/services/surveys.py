@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -35,6 +36,8 @@ from cartera.surveys.services.figures import figures_wanted
 from cartera.surveys.services.questions import answers_check
 
 SURVEY_FIELDS = Survey.EDITABLE_FIELDS
+# Customers read (and invitations updated) this many at a time: bounded statements at any size.
+READ_CHUNK = 5000
 SIGNING_SALT = "cartera.surveys.invitation"
 # Countries whose customers get the Spanish text when their language is not recorded.
 SPANISH_COUNTRIES = frozenset(
@@ -171,26 +174,31 @@ def invitations_create_bulk(
     ids = list(dict.fromkeys(customer_ids))
     capped = capped_customer_ids(customer_ids=ids, cap_days=survey.cap_days)
     wanted = [pk for pk in ids if pk not in capped]
-    customers = Customer.objects.filter(pk__in=wanted).only("pk", "country")
-    languages = dict(
-        PrivacyProfile.objects.filter(customer_id__in=wanted, language__in=("es", "en")).values_list(
-            "customer_id", "language"
-        )
-    )
     now = timezone.now()
-    rows = [
-        Invitation(
-            survey=survey,
-            customer=c,
-            token=_new_token(),
-            language=languages.get(c.pk)
-            or ("es" if (c.country or "ES").upper() in SPANISH_COUNTRIES else "en"),
-            channel=channel,
-            trigger=trigger,
-            sent_at=None if channel == InvitationChannel.EMAIL else now,
+    rows = []
+    # Read by chunks and as plain values: 100,000 customer objects cost more than the invitations.
+    for start in range(0, len(wanted), READ_CHUNK):
+        chunk = wanted[start : start + READ_CHUNK]
+        countries = dict(Customer.objects.filter(pk__in=chunk).values_list("pk", "country"))
+        languages = dict(
+            PrivacyProfile.objects.filter(customer_id__in=chunk, language__in=("es", "en")).values_list(
+                "customer_id", "language"
+            )
         )
-        for c in customers
-    ]
+        rows += [
+            Invitation(
+                survey=survey,
+                customer_id=pk,
+                token=_new_token(),
+                language=languages.get(pk)
+                or ("es" if (countries[pk] or "ES").upper() in SPANISH_COUNTRIES else "en"),
+                channel=channel,
+                trigger=trigger,
+                sent_at=None if channel == InvitationChannel.EMAIL else now,
+            )
+            for pk in chunk
+            if pk in countries
+        ]
     created = Invitation.objects.bulk_create(rows, batch_size=2000)
     figures_wanted(survey_ids=[survey.pk])
     return created
@@ -329,9 +337,19 @@ def standard_question(kind: str, language: str) -> str:
 
 def invitation_link(invitation: Invitation) -> str:
     """The public answer page of ``invitation``, as an absolute address for an e-mail."""
+    prefix, suffix = invitation_link_parts()
+    return prefix + signed_token(invitation) + suffix
+
+
+def invitation_link_parts() -> tuple[str, str]:
+    """The absolute address of the public answer page before and after its signed token (a token and
+    its signature are URL-safe: letters, digits, ``-``, ``_`` and ``:``, which reverse() leaves as
+    they are)."""
     from django.urls import reverse
 
-    return settings.CARTERA_PUBLIC_URL.rstrip("/") + reverse("survey_answer", args=[signed_token(invitation)])
+    marker = "TOKEN"
+    prefix, suffix = reverse("survey_answer", args=[marker]).split(marker)
+    return settings.CARTERA_PUBLIC_URL.rstrip("/") + prefix, suffix
 
 
 def invitations_send(*, invitations: Iterable[Invitation], sender_user: User | None = None) -> dict[str, int]:
@@ -354,53 +372,62 @@ def invitations_send(*, invitations: Iterable[Invitation], sender_user: User | N
     ]
     if not pending:
         return {"queued": 0, "refused": 0}
-    customers = Customer.objects.in_bulk([i.customer_id for i in pending])
+    customer_ids = list({i.customer_id for i in pending if i.customer_id is not None})
+    customers: dict[int, tuple[str, str]] = {}
+    for start in range(0, len(customer_ids), READ_CHUNK):
+        chunk = customer_ids[start : start + READ_CHUNK]
+        customers.update(
+            (pk, (first_name, (email or "").strip()))
+            for pk, first_name, email in Customer.objects.filter(pk__in=chunk).values_list(
+                "pk", "first_name", "email"
+            )
+        )
     surveys = Survey.objects.in_bulk({i.survey_id for i in pending})
-    keys = {i.pk: (i.customer_id, (customers[i.customer_id].email or "").strip()) for i in pending}
+    keys = {i.pk: (i.customer_id, customers.get(i.customer_id or 0, ("", ""))[1]) for i in pending}
     refusals = recipient_refusals(recipients=list(keys.values()), consent_purpose="surveys")
-    drafts: list[OutboxDraft] = []
-    refused: list[Invitation] = []
-    sent: list[Invitation] = []
+    # The link's address around its token, and each survey's words in each language, worked out once:
+    # a Django reverse() and a translation switch for each of 100,000 invitations cost half a minute.
+    prefix, suffix = invitation_link_parts()
     now = timezone.now()
+    words: dict[tuple[int, str], dict[str, str]] = {}
+    drafts: list[OutboxDraft] = []
+    refused: dict[str, list[int]] = defaultdict(list)
+    sent: list[int] = []
     for invitation in pending:
         reason = refusals.get(keys[invitation.pk])
         if reason is not None:
             invitation.not_sent_reason = reason
-            refused.append(invitation)
+            refused[reason].append(invitation.pk)
             continue
-        survey, customer = surveys[invitation.survey_id], customers[invitation.customer_id]
         language = invitation.language if invitation.language in ("es", "en") else "es"
-        question = (survey.question_en if language == "en" else survey.question_es) or standard_question(
-            survey.kind, language
+        survey = surveys[invitation.survey_id]
+        said = words.get((survey.pk, language)) or words.setdefault(
+            (survey.pk, language), _words(survey, language)
         )
-        with override(language):
-            greeting = (
-                _("Hello %(name)s,") % {"name": customer.first_name} if customer.first_name else _("Hello,")
-            )
-            text = "\n".join(
-                [
-                    greeting,
-                    "",
-                    question,
-                    "",
-                    _("It takes less than a minute: %(link)s") % {"link": invitation_link(invitation)},
-                    "",
-                    _("Thank you."),
-                ]
-            )
-            subject = _("A quick question: %(survey)s") % {"survey": survey.name}
+        first_name = customers[invitation.customer_id or 0][0]
+        link = prefix + signed_token(invitation) + suffix
         drafts.append(
             OutboxDraft(
                 to_address=keys[invitation.pk][1],
                 language=language,
-                subject=subject,
-                text=text,
-                customer_id=customer.pk,
+                subject=said["subject"],
+                text="\n".join(
+                    [
+                        said["greeting"] % {"name": first_name} if first_name else said["hello"],
+                        "",
+                        said["question"],
+                        "",
+                        said["takes"] % {"link": link},
+                        "",
+                        said["thanks"],
+                    ]
+                ),
+                customer_id=invitation.customer_id,
                 reference=f"surveys.invitation:{invitation.pk}",
             )
         )
         invitation.sent_at = now
-        sent.append(invitation)
+        sent.append(invitation.pk)
     with transaction.atomic():
         messages_queue_many(
             drafts=drafts,
@@ -409,6 +436,28 @@ def invitations_send(*, invitations: Iterable[Invitation], sender_user: User | N
             consent_purpose="surveys",
             sender_user=sender_user,
         )
-        Invitation.objects.bulk_update(sent, ["sent_at"], batch_size=2000)
-        Invitation.objects.bulk_update(refused, ["not_sent_reason"], batch_size=2000)
-    return {"queued": len(sent), "refused": len(refused)}
+        for start in range(0, len(sent), READ_CHUNK):
+            Invitation.objects.filter(pk__in=sent[start : start + READ_CHUNK]).update(sent_at=now)
+        for reason, pks in refused.items():
+            for start in range(0, len(pks), READ_CHUNK):
+                Invitation.objects.filter(pk__in=pks[start : start + READ_CHUNK]).update(
+                    not_sent_reason=reason
+                )
+    return {"queued": len(sent), "refused": sum(map(len, refused.values()))}
+
+
+def _words(survey: Survey, language: str) -> dict[str, str]:
+    """The words of ``survey``'s invitation e-mail in ``language`` (the greeting keeps ``%(name)s``, the
+    sentence with the link keeps ``%(link)s``)."""
+    question = (survey.question_en if language == "en" else survey.question_es) or standard_question(
+        survey.kind, language
+    )
+    with override(language):
+        return {
+            "greeting": _("Hello %(name)s,"),
+            "hello": _("Hello,"),
+            "question": question,
+            "takes": _("It takes less than a minute: %(link)s"),
+            "thanks": _("Thank you."),
+            "subject": _("A quick question: %(survey)s") % {"survey": survey.name},
+        }
