@@ -27,6 +27,7 @@ from cartera.surveys.models import (
 )
 from cartera.surveys.selectors import audits as audit_selectors
 from cartera.surveys.selectors import surveys as selectors
+from cartera.surveys.services.figures import figures_current
 
 survey_router = Router(tags=["surveys"])
 
@@ -167,6 +168,64 @@ def list_survey_questions(request: HttpRequest, survey_id: int, version: int | N
     user = request.auth  # type: ignore[attr-defined]
     survey = get_for_user(Survey.objects.all(), user, "view", pk=survey_id)
     return list(Question.objects.filter(survey=survey, version=version or survey.questions_version))
+
+
+class ScoreOut(Schema):
+    n: int = Field(description="Answers with a score.")
+    value: float | None = Field(
+        description="NPS (−100..100), or % satisfied for CSAT / CES; null with no answer."
+    )
+    low: float | None = Field(description="Lower end of the 95 % interval.")
+    high: float | None = Field(description="Upper end of the 95 % interval.")
+
+
+class MonthOut(Schema):
+    month: str = Field(description="YYYY-MM, in the site's time zone.")
+    score: ScoreOut
+    invited: int
+    rate: float | None = Field(description="% of that month's personal invitations answered.")
+
+
+class GroupScoreOut(Schema):
+    group: str
+    score: ScoreOut
+
+
+class ResultsOut(Schema):
+    overall: ScoreOut
+    months: list[MonthOut]
+    by_owner: list[GroupScoreOut]
+    by_status: list[GroupScoreOut]
+    invited: int
+    answered: int
+    as_of: datetime.datetime | None = Field(
+        description="For a survey with many answers, when the worker counted these figures; null when "
+        "counted for this request."
+    )
+    pending: bool = Field(
+        description="A newer count (or the first one) is on its way: ask again in a minute."
+    )
+
+
+@survey_router.get(
+    "/{int:survey_id}/results",
+    response=responses({200: ResultsOut}, *READ_ERRORS),
+    summary="A survey's results over the last twelve months",
+)
+def get_survey_results(request: HttpRequest, survey_id: int) -> Any:
+    """The survey's score (NPS, or % satisfied for CSAT / CES) with its 95 % interval, overall, by month
+    with the response rate, by owner and by status; what the survey page shows. A custom questionnaire
+    or a lapse survey has no score: its figures are empty."""
+
+    user = request.auth  # type: ignore[attr-defined]
+    survey = get_for_user(Survey.objects.all(), user, "view", pk=survey_id)
+    figures = None if survey.custom else figures_current(user=user, survey=survey)
+    found = selectors.results(user=user, survey=survey, figures=figures)
+    return {
+        **found,
+        "by_owner": [{"group": name, "score": score} for name, score in found["by_owner"]],
+        "by_status": [{"group": name, "score": score} for name, score in found["by_status"]],
+    }
 
 
 @survey_router.get(

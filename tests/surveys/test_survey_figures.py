@@ -135,6 +135,23 @@ def test_results_counted_by_the_database_equal_the_answer_by_answer_count(manage
     assert counted["as_of"] is None and counted["pending"] is False
 
 
+def test_the_api_gives_the_results_the_page_shows(client, manager, owner, answered_survey):
+    survey, lapse = answered_survey
+    counted = results(user=manager, survey=survey)
+    client.force_login(owner)  # a sales rep sees every answer, as on the pages
+    got = client.get(f"/api/surveys/{survey.pk}/results").json()
+    assert got["overall"] == {"n": 53, "value": counted["overall"].value, "low": counted["overall"].low,
+                              "high": counted["overall"].high}  # fmt: skip
+    assert [m["month"] for m in got["months"]] == [m["month"] for m in counted["months"]]
+    assert [(g["group"], g["score"]["n"]) for g in got["by_owner"]] == [
+        (k, v.n) for k, v in counted["by_owner"]
+    ]
+    assert got["invited"] == counted["invited"] and got["as_of"] is None and got["pending"] is False
+    assert client.get(f"/api/surveys/{lapse.pk}/results").json()["overall"]["n"] == 0
+    missing = client.get("/api/surveys/999999/results")
+    assert missing.status_code == 404 and missing["Content-Type"].startswith("application/json")
+
+
 def test_a_survey_with_many_answers_is_counted_by_the_worker_and_shown_with_its_time(
     client, manager, answered_survey, settings, django_capture_on_commit_callbacks
 ):
@@ -163,6 +180,8 @@ def test_a_survey_with_many_answers_is_counted_by_the_worker_and_shown_with_its_
         k: v for k, v in inline.items() if k not in ("as_of", "pending")
     }
     assert counted["as_of"] == stored.computed_at and counted["pending"] is False
+    api = client.get(f"/api/surveys/{survey.pk}/results").json()
+    assert api["overall"]["n"] == inline["overall"].n and api["as_of"] and api["pending"] is False
     # The lapse survey is small: counted in the page; the NPS survey's part comes from the worker.
     assert lapse_reasons(user=manager, stored=[stored]) == reasons
     assert follow_up_effect(user=manager, stored=[stored]) == effect
