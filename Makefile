@@ -13,7 +13,7 @@ CHROMIUM ?= /usr/bin/chromium
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help run serve install test lint typecheck check-migrations test-sqlite test-plain test-postgres test-browser test-schemathesis \
-        browser-deps postgres test-browser-walks test-browser-rest test-line-server test-line-sqlite bench bench-analytics bench-duplicates bench-imports bench-segments bench-campaigns bench-load messages clean
+        browser-deps postgres test-browser-walks test-browser-rest test-line-server test-line-sqlite bench bench-analytics bench-duplicates bench-imports bench-segments bench-campaigns bench-surveys bench-load messages clean
 
 help:
 	@echo "make run    create the environment, migrate, load the demo portfolio, serve http://127.0.0.1:8000"
@@ -121,6 +121,9 @@ bench-segments: install
 
 bench-campaigns: install
 	$(PY) -m bench.campaigns
+
+bench-surveys: install
+	$(PY) -m bench.surveys
 
 # gunicorn + PostgreSQL (CARTERA_BENCH_PG names the server) at 1M customers, 50 users, then 10 attackers.
 bench-load: install
