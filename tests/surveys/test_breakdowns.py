@@ -73,6 +73,29 @@ def test_nps_and_audit_scores_share_the_month(manager, nps_survey, portfolio, au
     assert row["audits"]["locations"] == [{"location": "Tienda Centro", "mean": 80.0, "n": 1}]
 
 
+def test_nps_and_audit_scores_share_the_channel(manager, nps_survey, portfolio, audit):
+    """The portfolio's three answers came by link (the website); a promoter at the shop counter and a
+    detractor on the phone add a shop and a phone NPS; the audit was a shop visit."""
+    from cartera.surveys.selectors.breakdowns import nps_and_audits_by_channel
+
+    counter = invitation_create(actor=manager, survey=nps_survey, customer=None, channel="counter")
+    response_record(invitation=counter, score=10)
+    people, _segment, _persona = portfolio
+    response_record(
+        invitation=invitation_create(actor=None, survey=nps_survey, customer=people[1], channel="phone"),
+        score=0,
+    )
+    Audit.objects.filter(pk=audit.pk).update(
+        status=AuditStatus.SUBMITTED, score=Decimal("80.0"), scheduled_on=timezone.localdate()
+    )
+    rows = {r["channel"]: r for r in nps_and_audits_by_channel(user=manager)}
+    assert list(rows) == ["shop", "phone", "email", "web"]
+    assert (rows["shop"]["nps"].n, rows["shop"]["nps"].value, rows["shop"]["audit_mean"], rows["shop"]["audits"]) == (
+        1, 100.0, 80.0, 1)  # fmt: skip
+    assert (rows["phone"]["nps"].value, rows["phone"]["audit_mean"]) == (-100.0, None)
+    assert rows["web"]["nps"].n == 3 and rows["email"]["nps"].n == 0
+
+
 def test_the_page_and_its_csv(client, manager, owner, outsider, nps_survey, portfolio):
     client.force_login(manager)
     url = reverse("surveys:breakdowns", args=[nps_survey.pk])
@@ -80,11 +103,13 @@ def test_the_page_and_its_csv(client, manager, owner, outsider, nps_survey, port
     assert page.status_code == 200
     body = page.content.decode()
     assert "Calzado" in body and "Fieles" in body and 'class="small-group"' in body
+    assert 'id="nps-audits-channel"' in body and "Visita a tienda" in body
     export = client.get(url + "?format=csv")
     assert export["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(export.content.decode())))
     assert any(r[1:4] == ["Calzado", "2", "0.0"] for r in rows if len(r) > 3)
     assert any(r[1] == "'=Bolsos" for r in rows if len(r) > 1)  # a formula stays text
+    assert ["Canal", "NPS", "Respuestas NPS", "Puntuación de auditoría", "Auditorías"] in rows
     client.force_login(owner)
     assert client.get(url).status_code == 200  # sales reps read results
     client.force_login(outsider)

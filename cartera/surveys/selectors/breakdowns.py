@@ -8,7 +8,7 @@ Small groups are flagged, never hidden: a group with fewer than :data:`SMALL_GRO
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -24,8 +24,8 @@ from cartera.sales.models import Order
 from cartera.segments.models import Persona, Segment
 from cartera.segments.selectors.personas import persona_members
 from cartera.segments.selectors.segments import segment_members
-from cartera.surveys.models import Audit, AuditStatus, Survey, SurveyKind
-from cartera.surveys.selectors.surveys import responses_for, score_of
+from cartera.surveys.models import Audit, AuditChannel, AuditStatus, InvitationChannel, Survey, SurveyKind
+from cartera.surveys.selectors.surveys import local_month_of, nps_of_counts, responses_for, score_of
 
 SMALL_GROUP = 30
 MAX_GROUPS = 30
@@ -90,16 +90,19 @@ def breakdowns(*, user: Any, survey: Survey, months: int = 12) -> dict[str, list
 def nps_and_audits_by_month(*, user: Any, months: int = 12) -> list[dict[str, Any]]:
     """Month by month: the NPS of every NPS survey's answers, and the mean score of the service audits
     submitted that month (overall and per location), side by side."""
-    since = timezone.now() - dt.timedelta(days=31 * months)
-    scores: dict[str, list[int]] = defaultdict(list)
-    for month, score in (
+    now = timezone.now()
+    since = now - dt.timedelta(days=31 * months)
+    scores: dict[str, Counter[int]] = defaultdict(Counter)
+    for month, score, n in (
         responses_for(user=user)
         .filter(survey__kind=SurveyKind.NPS, score__isnull=False, answered_at__gte=since)
-        .annotate(month=TruncMonth("answered_at"))
-        .values_list("month", "score")
+        .annotate(month=local_month_of("answered_at", since, now))
+        .values("month", "score")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("month", "score", "n")
     ):
-        if score is not None:
-            scores[f"{month:%Y-%m}"].append(score)
+        scores[month][score or 0] += n
     audits: dict[str, dict[str, Any]] = defaultdict(lambda: {"mean": None, "n": 0, "locations": []})
     audited = restrict(Audit.objects.all(), user, "view").filter(
         status=AuditStatus.SUBMITTED, scheduled_on__gte=since.date(), score__isnull=False
@@ -120,6 +123,53 @@ def nps_and_audits_by_month(*, user: Any, months: int = 12) -> list[dict[str, An
             {"location": row["location"], "mean": round(float(row["mean"]), 1), "n": row["n"]}
         )
     return [
-        {"month": month, "nps": score_of(SurveyKind.NPS, scores.get(month, [])), "audits": audits[month]}
+        {"month": month, "nps": nps_of_counts(scores.get(month, Counter())), "audits": audits[month]}
         for month in sorted(set(scores) | set(audits))
+    ]
+
+
+# Where an answer was given, as the channel a service audit checks: a counter link or its QR code is
+# answered in the shop, a personal link or QR code mostly on the website or in a chat.
+AUDIT_CHANNEL_OF_INVITATION: dict[str, str] = {
+    InvitationChannel.COUNTER: AuditChannel.SHOP,
+    InvitationChannel.PHONE: AuditChannel.PHONE,
+    InvitationChannel.EMAIL: AuditChannel.EMAIL,
+    InvitationChannel.LINK: AuditChannel.WEB,
+}
+
+
+def nps_and_audits_by_channel(*, user: Any, months: int = 12) -> list[dict[str, Any]]:
+    """For each channel of the service (shop, phone, e-mail, website): the NPS of the answers given
+    through it (:data:`AUDIT_CHANNEL_OF_INVITATION`) next to the mean score of the audits of that channel
+    submitted in the last ``months`` months."""
+    since = timezone.now() - dt.timedelta(days=31 * months)
+    scores: dict[str, Counter[int]] = defaultdict(Counter)
+    for invitation_channel, score, n in (
+        responses_for(user=user)
+        .filter(survey__kind=SurveyKind.NPS, score__isnull=False, answered_at__gte=since)
+        .values("invitation__channel", "score")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("invitation__channel", "score", "n")
+    ):
+        channel = AUDIT_CHANNEL_OF_INVITATION.get(invitation_channel or "")
+        if channel is not None:
+            scores[channel][score or 0] += n
+    audits = {
+        row["channel"]: row
+        for row in restrict(Audit.objects.all(), user, "view")
+        .filter(status=AuditStatus.SUBMITTED, scheduled_on__gte=since.date(), score__isnull=False)
+        .values("channel")
+        .annotate(mean=Avg("score"), n=Count("id"))
+        .order_by()
+    }
+    return [
+        {
+            "channel": code,
+            "label": label,
+            "nps": nps_of_counts(scores.get(code, Counter())),
+            "audit_mean": round(float(audits[code]["mean"]), 1) if code in audits else None,
+            "audits": audits[code]["n"] if code in audits else 0,
+        }
+        for code, label in AuditChannel.choices
     ]

@@ -235,6 +235,7 @@ def breakdowns(request: HttpRequest, pk: int) -> HttpResponse:
     survey = get_for_user(Survey.objects.all(), request.user, "view", pk=pk)
     groups = breakdown_selectors.breakdowns(user=request.user, survey=survey) if survey.asks_score else {}
     months = breakdown_selectors.nps_and_audits_by_month(user=request.user)
+    channels = breakdown_selectors.nps_and_audits_by_channel(user=request.user)
     titles = {
         "status": _("By status"),
         "segment": _("By segment"),
@@ -281,11 +282,16 @@ def breakdowns(request: HttpRequest, pk: int) -> HttpResponse:
                 writer.writerow(
                     [m["month"], "", "", "", place["n"], neutralize(place["location"]), place["mean"]]
                 )
+        writer.writerow([])
+        writer.writerow([_("Channel"), "NPS", _("NPS answers"), _("Audit score"), _("Audits")])
+        for c in channels:
+            writer.writerow([c["label"], c["nps"].value, c["nps"].n, c["audit_mean"], c["audits"]])
         return response
     context = {
         "survey": survey,
         "groups": [(titles[key], rows) for key, rows in groups.items()],
         "months": months,
+        "channels": channels,
         "small": breakdown_selectors.SMALL_GROUP,
     }
     return render(request, "surveys/breakdowns.html", context)
