@@ -145,6 +145,9 @@ def test_breakdowns_page_reads_well(
     page.locator("#breakdowns-link").click()
     expect(page.locator(".small-group").first).to_be_visible()
     expect(page.locator("#nps-audits")).to_contain_text("NPS")
+    expect(page.locator("#nps-audits-channel")).to_contain_text(
+        "Web o chat" if lang == "es" else "Website or chat"
+    )
     assert (problem := sideways_overflow("breakdowns")) is None, problem
     shot(f"breakdowns-{lang}")
     browser_log.assert_clean()
