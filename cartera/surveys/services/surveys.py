@@ -283,7 +283,7 @@ def response_record(
         if reason not in LapseReason.values:
             raise ValidationError({"reason": _("Choose a reason.")})
     comment = comment.strip()[:2000]
-    response = None if invitation.open else invitation.responses.first()
+    response = invitation.personal_answer()
     if response is not None and not response.editable(now):
         raise AnswerClosed(_("This answer was given more than 24 hours ago and can no longer be changed."))
     rows: list[QuestionAnswer] = []

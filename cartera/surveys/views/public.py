@@ -56,7 +56,7 @@ def answer(request: HttpRequest, signed: str) -> HttpResponse:
     survey = invitation.survey
     language = invitation.language if invitation.language in ("es", "en") else "es"
     with translation.override(language):
-        existing = None if invitation.open else invitation.responses.first()
+        existing = invitation.personal_answer()
         closed = existing is not None and not existing.editable()
         if not survey.active and existing is None:
             return render(request, "surveys/answer_closed.html", {"survey": survey, "language": language})
