@@ -114,3 +114,29 @@ def test_the_page_and_its_csv(client, manager, owner, outsider, nps_survey, port
     assert client.get(url).status_code == 200  # sales reps read results
     client.force_login(outsider)
     assert client.get(url).status_code in (403, 404)
+
+
+def test_the_worker_stores_the_same_breakdowns_and_the_page_says_when(
+    client, manager, owner, nps_survey, portfolio, settings
+):
+    """A survey with many answers: the worker counts the breakdowns (each segment as its owner defined
+    it) and the page shows them with the time; the same rows as counted in the page."""
+    from cartera.surveys.models import SurveyFigures
+    from cartera.surveys.services.figures import figures_count
+
+    inline = breakdowns(user=manager, survey=nps_survey)
+    stored = figures_count(SurveyFigures.objects.create(survey=nps_survey))
+    assert breakdowns(user=manager, survey=nps_survey, figures=stored) == inline
+    private = Segment.objects.create(name="De Olga", owner=owner, definition={"match": "all", "groups": []})
+    stored = figures_count(stored)
+    assert "De Olga" in [
+        r["group"] for r in breakdowns(user=manager, survey=nps_survey, figures=stored)["segment"]
+    ]
+    Segment.objects.filter(pk=private.pk).update(name="Clientes de Olga")  # names are read at view time
+    assert "Clientes de Olga" in [
+        r["group"] for r in breakdowns(user=manager, survey=nps_survey, figures=stored)["segment"]
+    ]
+    settings.CARTERA_SURVEY_RESULTS_INLINE_MAX = 1
+    client.force_login(manager)
+    body = client.get(reverse("surveys:breakdowns", args=[nps_survey.pk])).content.decode()
+    assert "estas cifras se contaron en segundo plano" in body and "Calzado" in body

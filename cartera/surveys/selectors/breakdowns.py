@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
+import numpy as np
 from django.core.exceptions import ValidationError
-from django.db.models import Avg, Count
+from django.db.models import Avg, Count, QuerySet
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -24,65 +25,165 @@ from cartera.sales.models import Order
 from cartera.segments.models import Persona, Segment
 from cartera.segments.selectors.personas import persona_members
 from cartera.segments.selectors.segments import segment_members
-from cartera.surveys.models import Audit, AuditChannel, AuditStatus, InvitationChannel, Survey, SurveyKind
-from cartera.surveys.selectors.surveys import local_month_of, nps_of_counts, responses_for, score_of
+from cartera.surveys.models import (
+    Audit,
+    AuditChannel,
+    AuditStatus,
+    InvitationChannel,
+    Survey,
+    SurveyFigures,
+    SurveyKind,
+    SurveyResponse,
+)
+from cartera.surveys.selectors.surveys import local_month_of, nps_of_counts, responses_for, score_of_counts
 
 SMALL_GROUP = 30
 MAX_GROUPS = 30
 
 
-def _row(kind: str, label: str, scores: list[int]) -> dict[str, Any]:
-    score = score_of(kind, scores)
+def _row(kind: str, label: str, counts: Mapping[int, int]) -> dict[str, Any]:
+    score = score_of_counts(kind, counts)
     return {"group": label, "n": score.n, "score": score, "small": score.n < SMALL_GROUP}
 
 
-def breakdowns(*, user: Any, survey: Survey, months: int = 12) -> dict[str, list[dict[str, Any]]]:
+def breakdowns(
+    *, user: Any, survey: Survey, months: int = 12, figures: SurveyFigures | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """The survey's score (NPS, or % satisfied for CSAT / CES) per status, segment, persona and product
-    category the customer has bought, over the last ``months`` months."""
-    since = timezone.now() - dt.timedelta(days=31 * months)
-    answers = list(
-        responses_for(user=user)
-        .filter(survey=survey, score__isnull=False, customer__isnull=False, answered_at__gte=since)
-        .values_list("customer_id", "score", "customer__metrics__lifecycle")
-    )
-    by_customer: dict[int, list[int]] = defaultdict(list)
-    by_status: dict[str, list[int]] = defaultdict(list)
-    statuses = dict(Lifecycle.choices)
-    for customer_id, score, lifecycle in answers:
-        if score is None or customer_id is None:
-            continue
-        by_customer[customer_id].append(score)
-        by_status[str(statuses.get(lifecycle, "—"))].append(score)
-    ids = list(by_customer)
+    category the customer has bought, over the last ``months`` months.
 
-    def members_rows(groups: list[tuple[str, Callable[[], Any]]]) -> list[dict[str, Any]]:
-        rows = []
-        for label, members in groups:
+    With ``figures`` (a survey with many answers, see :mod:`cartera.surveys.services.figures`), from what
+    the worker counted (:func:`breakdown_tally`), keeping the segments and personas the user may see."""
+    if figures is not None:
+        stored = (figures.tally or {}).get("breakdowns") or EMPTY_BREAKDOWNS
+        return _rows_of_tally(user, survey, stored)
+    since = timezone.now() - dt.timedelta(days=31 * months)
+    answers = responses_for(user=user)
+    segments = list(restrict(Segment.objects.all(), user, "view").order_by("name")[:MAX_GROUPS])
+    personas = list(restrict(Persona.objects.all(), user, "view").order_by("name")[:MAX_GROUPS])
+    tally = breakdown_tally(
+        survey=survey,
+        since=since,
+        answers=answers,
+        segments=[(s, partial(segment_members, user=user, segment=s)) for s in segments],
+        personas=[(p, partial(persona_members, user=user, persona=p)) for p in personas],
+        orders=restrict(Order.objects.all(), user, "view"),
+    )
+    return _rows_of_tally(user, survey, tally, check_access=False)
+
+
+EMPTY_BREAKDOWNS: dict[str, list[Any]] = {"status": [], "segment": [], "persona": [], "category": []}
+SCORES = 11  # NPS 0-10; CSAT 1-5 and CES 1-7 fit in the same columns
+
+
+def breakdown_tally(
+    *,
+    survey: Survey,
+    since: dt.datetime,
+    answers: QuerySet[SurveyResponse],
+    segments: list[tuple[Segment, Callable[[], Any]]],
+    personas: list[tuple[Persona, Callable[[], Any]]],
+    orders: QuerySet[Order],
+) -> dict[str, list[Any]]:
+    """How many gave each score, per status, per segment and persona (``members`` gives each one's
+    customers) and per product category bought, as JSON-ready lists (``[score, n]`` pairs).
+
+    Each customer's answers are counted by the database into one row of a score table (customers ×
+    11 scores); a group's counts are the sum of its members' rows: no list of answers in memory, and a
+    million answers cost one GROUP BY plus one read of each group's member ids."""
+    scored = answers.filter(
+        survey=survey, score__isnull=False, customer__isnull=False, answered_at__gte=since
+    )
+    status_counts: dict[str, Counter[int]] = defaultdict(Counter)
+    for lifecycle, score, n in (
+        scored.values("customer__metrics__lifecycle", "score")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("customer__metrics__lifecycle", "score", "n")
+    ):
+        status_counts[lifecycle or ""][score or 0] += n
+    rows = list(
+        scored.values("customer_id", "score")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("customer_id", "score", "n")
+    )
+    table = np.zeros((0, SCORES), dtype=np.int64)
+    ids = np.array(sorted({r[0] for r in rows}), dtype=np.int64)
+    if rows:
+        table = np.zeros((len(ids), SCORES), dtype=np.int64)
+        data = np.array(rows, dtype=np.int64)
+        np.add.at(table, (np.searchsorted(ids, data[:, 0]), np.clip(data[:, 1], 0, SCORES - 1)), data[:, 2])
+
+    def counts_of(members: np.ndarray) -> list[list[int]]:
+        members = np.unique(members)
+        at = np.searchsorted(ids, members)
+        inside = at[(at < len(ids)) & (ids[np.minimum(at, len(ids) - 1)] == members)] if len(ids) else at[:0]
+        total = table[inside].sum(axis=0) if len(inside) else np.zeros(SCORES, dtype=np.int64)
+        return [[score, int(n)] for score, n in enumerate(total) if n]
+
+    def group_rows(groups: list[tuple[Any, Callable[[], Any]]]) -> list[list[Any]]:
+        out = []
+        for group, members in groups:
             try:
-                inside = set(members().filter(pk__in=ids).values_list("pk", flat=True))
+                answered = members().filter(pk__in=scored.values("customer_id"))
+                member_ids = np.fromiter(answered.values_list("pk", flat=True).iterator(), dtype=np.int64)
             except ValidationError:
                 continue  # a broken stored rule: its own page says why
-            rows.append(_row(survey.kind, label, [s for pk in inside for s in by_customer[pk]]))
-        return sorted(rows, key=lambda r: (-r["n"], r["group"]))
+            out.append([group.pk, group.name, counts_of(member_ids)])
+        return out
 
-    segments = restrict(Segment.objects.all(), user, "view").order_by("name")[:MAX_GROUPS]
-    personas = restrict(Persona.objects.all(), user, "view").order_by("name")[:MAX_GROUPS]
     by_category: dict[str, list[int]] = defaultdict(list)
     bought = (
-        restrict(Order.objects.all(), user, "view")
-        .filter(customer_id__in=ids)
+        orders.filter(customer_id__in=scored.values("customer_id"))
         .exclude(category="")
-        .values_list("customer_id", "category")
+        .values_list("category", "customer_id")
         .distinct()
     )
-    for customer_id, category in bought:
-        by_category[category].extend(by_customer[customer_id])
+    for category, customer_id in bought.iterator():
+        by_category[category].append(customer_id)
+    return {
+        "status": [
+            [lifecycle, [[s, n] for s, n in sorted(c.items())]] for lifecycle, c in status_counts.items()
+        ],
+        "segment": group_rows(segments),
+        "persona": group_rows(personas),
+        "category": [
+            [category, counts_of(np.array(pks, dtype=np.int64))] for category, pks in by_category.items()
+        ],
+    }
+
+
+def _rows_of_tally(
+    user: Any, survey: Survey, tally: Mapping[str, list[Any]], check_access: bool = True
+) -> dict[str, list[dict[str, Any]]]:
+    """The page's rows from a :func:`breakdown_tally`: statuses in words, the segments and personas the
+    user may see (under their current names; at most :data:`MAX_GROUPS` of each), the biggest groups
+    first."""
+    statuses = dict(Lifecycle.choices)
+
+    def counts(pairs: list[list[int]]) -> Counter[int]:
+        return Counter({int(score): int(n) for score, n in pairs})
+
+    def groups(kind: str, model: Any) -> list[dict[str, Any]]:
+        entries = tally.get(kind, [])
+        names = {pk: name for pk, name, _pairs in entries}
+        if check_access:
+            visible = restrict(model.objects.all(), user, "view").filter(pk__in=list(names))
+            names = dict(visible.order_by("name").values_list("pk", "name")[:MAX_GROUPS])
+        rows = [_row(survey.kind, names[pk], counts(pairs)) for pk, _name, pairs in entries if pk in names]
+        return sorted(rows, key=lambda r: (-r["n"], r["group"]))
+
+    by_status: dict[str, Counter[int]] = defaultdict(Counter)
+    for lifecycle, pairs in tally.get("status", []):
+        by_status[str(statuses.get(lifecycle, "—"))].update(counts(pairs))
     return {
         "status": sorted((_row(survey.kind, k, v) for k, v in by_status.items()), key=lambda r: r["group"]),
-        "segment": members_rows([(s.name, partial(segment_members, user=user, segment=s)) for s in segments]),
-        "persona": members_rows([(p.name, partial(persona_members, user=user, persona=p)) for p in personas]),
+        "segment": groups("segment", Segment),
+        "persona": groups("persona", Persona),
         "category": sorted(
-            (_row(survey.kind, k, v) for k, v in by_category.items()), key=lambda r: (-r["n"], r["group"])
+            (_row(survey.kind, k, counts(v)) for k, v in tally.get("category", [])),
+            key=lambda r: (-r["n"], r["group"]),
         )[:MAX_GROUPS],
     }
 

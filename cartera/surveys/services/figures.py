@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +21,12 @@ from django.db.models import Count
 from django.utils import timezone
 
 from cartera.core.scoping import sees_every_row
+from cartera.sales.models import Order
+from cartera.segments.models import Persona, Segment
+from cartera.segments.selectors.personas import persona_members
+from cartera.segments.selectors.segments import segment_members
 from cartera.surveys.models import Invitation, Survey, SurveyFigures, SurveyResponse
+from cartera.surveys.selectors.breakdowns import EMPTY_BREAKDOWNS, breakdown_tally
 from cartera.surveys.selectors.surveys import follow_up_counts, results_since, results_tally
 
 
@@ -93,9 +99,30 @@ def figures_count(figures: SurveyFigures) -> SurveyFigures:
         for r in answers.exclude(reason="").values("reason").annotate(n=Count("id")).order_by()
     ]
     tally["effect"] = follow_up_counts(answers)
+    tally["breakdowns"] = _breakdowns(survey, started) if survey.asks_score else EMPTY_BREAKDOWNS
     SurveyFigures.objects.filter(pk=figures.pk).update(tally=tally, computed_at=started)
     figures.refresh_from_db()
     return figures
+
+
+#: The most segments and personas (each, by name) whose breakdown is stored; a page shows at most 30
+#: of those its user may see.
+STORED_GROUPS = 200
+
+
+def _breakdowns(survey: Survey, now: dt.datetime) -> dict[str, list[Any]]:
+    """The survey's breakdowns for every user: each segment and persona as its owner defined it (a rule
+    "my customers" means the owner's), every order's category."""
+    segments = Segment.objects.filter(owner__isnull=False).select_related("owner").order_by("name")
+    personas = Persona.objects.filter(owner__isnull=False).select_related("owner").order_by("name")
+    return breakdown_tally(
+        survey=survey,
+        since=results_since(now=now),
+        answers=SurveyResponse.objects.all(),
+        segments=[(s, partial(segment_members, user=s.owner, segment=s)) for s in segments[:STORED_GROUPS]],
+        personas=[(p, partial(persona_members, user=p.owner, persona=p)) for p in personas[:STORED_GROUPS]],
+        orders=Order.objects.all(),
+    )
 
 
 def figures_count_stale() -> list[int]:

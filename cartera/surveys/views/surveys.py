@@ -233,7 +233,12 @@ def breakdowns(request: HttpRequest, pk: int) -> HttpResponse:
     service-audit scores month by month; ``?format=csv`` gives both tables as one CSV file."""
     require(request.user, SurveyResponse, "view")
     survey = get_for_user(Survey.objects.all(), request.user, "view", pk=pk)
-    groups = breakdown_selectors.breakdowns(user=request.user, survey=survey) if survey.asks_score else {}
+    stored = figures.figures_current(user=request.user, survey=survey) if survey.asks_score else None
+    groups = (
+        breakdown_selectors.breakdowns(user=request.user, survey=survey, figures=stored)
+        if survey.asks_score
+        else {}
+    )
     months = breakdown_selectors.nps_and_audits_by_month(user=request.user)
     channels = breakdown_selectors.nps_and_audits_by_channel(user=request.user)
     titles = {
@@ -292,6 +297,7 @@ def breakdowns(request: HttpRequest, pk: int) -> HttpResponse:
         "groups": [(titles[key], rows) for key, rows in groups.items()],
         "months": months,
         "channels": channels,
+        "counted": {"as_of": stored.computed_at, "pending": stored.stale()} if stored else None,
         "small": breakdown_selectors.SMALL_GROUP,
     }
     return render(request, "surveys/breakdowns.html", context)
