@@ -127,6 +127,10 @@ def test_the_worker_stores_the_same_breakdowns_and_the_page_says_when(
     inline = breakdowns(user=manager, survey=nps_survey)
     stored = figures_count(SurveyFigures.objects.create(survey=nps_survey))
     assert breakdowns(user=manager, survey=nps_survey, figures=stored) == inline
+    from cartera.surveys.selectors.breakdowns import nps_and_audits_by_channel
+
+    for portfolio_wide in (nps_and_audits_by_month, nps_and_audits_by_channel):
+        assert portfolio_wide(user=manager, stored=[stored]) == portfolio_wide(user=manager)
     private = Segment.objects.create(name="De Olga", owner=owner, definition={"match": "all", "groups": []})
     stored = figures_count(stored)
     assert "De Olga" in [

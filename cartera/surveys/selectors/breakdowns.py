@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -35,7 +35,13 @@ from cartera.surveys.models import (
     SurveyKind,
     SurveyResponse,
 )
-from cartera.surveys.selectors.surveys import local_month_of, nps_of_counts, responses_for, score_of_counts
+from cartera.surveys.selectors.surveys import (
+    local_month_of,
+    nps_of_counts,
+    other_surveys,
+    responses_for,
+    score_of_counts,
+)
 
 SMALL_GROUP = 30
 MAX_GROUPS = 30
@@ -188,14 +194,24 @@ def _rows_of_tally(
     }
 
 
-def nps_and_audits_by_month(*, user: Any, months: int = 12) -> list[dict[str, Any]]:
+def nps_and_audits_by_month(
+    *,
+    user: Any,
+    months: int = 12,
+    stored: Sequence[SurveyFigures] = (),
+) -> list[dict[str, Any]]:
     """Month by month: the NPS of every NPS survey's answers, and the mean score of the service audits
-    submitted that month (overall and per location), side by side."""
+    submitted that month (overall and per location), side by side. The answers of surveys in ``stored``
+    are taken from what the worker counted (:mod:`cartera.surveys.services.figures`)."""
     now = timezone.now()
     since = now - dt.timedelta(days=31 * months)
     scores: dict[str, Counter[int]] = defaultdict(Counter)
+    for figures in stored:
+        if figures.survey.kind == SurveyKind.NPS:
+            for month, score, _owner, _status, n in (figures.tally or {}).get("scores", []):
+                scores[month][score] += n
     for month, score, n in (
-        responses_for(user=user)
+        other_surveys(responses_for(user=user), stored)
         .filter(survey__kind=SurveyKind.NPS, score__isnull=False, answered_at__gte=since)
         .annotate(month=local_month_of("answered_at", since, now))
         .values("month", "score")
@@ -239,20 +255,35 @@ AUDIT_CHANNEL_OF_INVITATION: dict[str, str] = {
 }
 
 
-def nps_and_audits_by_channel(*, user: Any, months: int = 12) -> list[dict[str, Any]]:
-    """For each channel of the service (shop, phone, e-mail, website): the NPS of the answers given
-    through it (:data:`AUDIT_CHANNEL_OF_INVITATION`) next to the mean score of the audits of that channel
-    submitted in the last ``months`` months."""
-    since = timezone.now() - dt.timedelta(days=31 * months)
-    scores: dict[str, Counter[int]] = defaultdict(Counter)
-    for invitation_channel, score, n in (
-        responses_for(user=user)
-        .filter(survey__kind=SurveyKind.NPS, score__isnull=False, answered_at__gte=since)
+def channel_tally(answers: QuerySet[SurveyResponse], since: dt.datetime) -> list[list[Any]]:
+    """How many NPS answers since ``since`` gave each score through each invitation channel:
+    ``[channel, score, n]`` rows (what the worker stores for a survey with many answers)."""
+    return [
+        list(row)
+        for row in answers.filter(survey__kind=SurveyKind.NPS, score__isnull=False, answered_at__gte=since)
         .values("invitation__channel", "score")
         .annotate(n=Count("id"))
         .order_by()
         .values_list("invitation__channel", "score", "n")
-    ):
+    ]
+
+
+def nps_and_audits_by_channel(
+    *,
+    user: Any,
+    months: int = 12,
+    stored: Sequence[SurveyFigures] = (),
+) -> list[dict[str, Any]]:
+    """For each channel of the service (shop, phone, e-mail, website): the NPS of the answers given
+    through it (:data:`AUDIT_CHANNEL_OF_INVITATION`) next to the mean score of the audits of that channel
+    submitted in the last ``months`` months. The answers of surveys in ``stored`` are taken from what
+    the worker counted."""
+    since = timezone.now() - dt.timedelta(days=31 * months)
+    scores: dict[str, Counter[int]] = defaultdict(Counter)
+    rows = channel_tally(other_surveys(responses_for(user=user), stored), since)
+    for figures in stored:
+        rows += (figures.tally or {}).get("channels", [])
+    for invitation_channel, score, n in rows:
         channel = AUDIT_CHANNEL_OF_INVITATION.get(invitation_channel or "")
         if channel is not None:
             scores[channel][score or 0] += n

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -254,7 +254,7 @@ def lapse_reasons(
     stored = [] if since else list(stored)
     for figures in stored:
         counts.update(dict(figures.tally.get("reasons", [])))
-    rows = _other_surveys(rows, stored)
+    rows = other_surveys(rows, stored)
     counts.update({r["reason"]: r["n"] for r in rows.values("reason").annotate(n=Count("id")).order_by()})
     total = sum(counts.values())
     labels = dict(LapseReason.choices)
@@ -269,8 +269,8 @@ def lapse_reasons(
     ]
 
 
-def _other_surveys(
-    answers: QuerySet[SurveyResponse], stored: list[SurveyFigures]
+def other_surveys(
+    answers: QuerySet[SurveyResponse], stored: Sequence[SurveyFigures]
 ) -> QuerySet[SurveyResponse]:
     """``answers`` but those of the surveys in ``stored``, named survey by survey (through the survey's
     index) rather than by exclusion (which reads every answer of the big surveys to drop them)."""
@@ -311,7 +311,7 @@ def follow_up_effect(*, user: Any, stored: Iterable[SurveyFigures] = ()) -> dict
     and without one (no task, or a task never ticked off). The answers of surveys in ``stored`` are
     taken from what the worker counted (see :func:`results`); the others are counted now."""
     stored = list(stored)
-    groups = follow_up_counts(_other_surveys(responses_for(user=user), stored))
+    groups = follow_up_counts(other_surveys(responses_for(user=user), stored))
     for figures in stored:
         for key, (n, back) in figures.tally.get("effect", {}).items():
             groups[key][0] += n

@@ -26,7 +26,7 @@ from cartera.segments.models import Persona, Segment
 from cartera.segments.selectors.personas import persona_members
 from cartera.segments.selectors.segments import segment_members
 from cartera.surveys.models import Invitation, Survey, SurveyFigures, SurveyResponse
-from cartera.surveys.selectors.breakdowns import EMPTY_BREAKDOWNS, breakdown_tally
+from cartera.surveys.selectors.breakdowns import EMPTY_BREAKDOWNS, breakdown_tally, channel_tally
 from cartera.surveys.selectors.surveys import follow_up_counts, results_since, results_tally
 
 
@@ -99,6 +99,7 @@ def figures_count(figures: SurveyFigures) -> SurveyFigures:
         for r in answers.exclude(reason="").values("reason").annotate(n=Count("id")).order_by()
     ]
     tally["effect"] = follow_up_counts(answers)
+    tally["channels"] = channel_tally(answers, results_since(now=started))
     tally["breakdowns"] = _breakdowns(survey, started) if survey.asks_score else EMPTY_BREAKDOWNS
     SurveyFigures.objects.filter(pk=figures.pk).update(tally=tally, computed_at=started)
     figures.refresh_from_db()

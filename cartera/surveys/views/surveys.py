@@ -20,7 +20,7 @@ from cartera.imports.exporting import neutralize
 from cartera.segments.models import Segment
 from cartera.segments.selectors.segments import segment_members
 from cartera.surveys.forms import SurveyForm
-from cartera.surveys.models import Invitation, InvitationChannel, Survey, SurveyResponse, Trigger
+from cartera.surveys.models import Invitation, InvitationChannel, Survey, SurveyKind, SurveyResponse, Trigger
 from cartera.surveys.selectors import breakdowns as breakdown_selectors
 from cartera.surveys.selectors import surveys as selectors
 from cartera.surveys.services import figures
@@ -239,8 +239,14 @@ def breakdowns(request: HttpRequest, pk: int) -> HttpResponse:
         if survey.asks_score
         else {}
     )
-    months = breakdown_selectors.nps_and_audits_by_month(user=request.user)
-    channels = breakdown_selectors.nps_and_audits_by_channel(user=request.user)
+    # The portfolio's NPS tables take the surveys with many answers from what the worker counted.
+    counted = [
+        f
+        for s in selectors.surveys_for(user=request.user).filter(kind=SurveyKind.NPS)
+        if (f := stored if s.pk == survey.pk else figures.figures_current(user=request.user, survey=s))
+    ]
+    months = breakdown_selectors.nps_and_audits_by_month(user=request.user, stored=counted)
+    channels = breakdown_selectors.nps_and_audits_by_channel(user=request.user, stored=counted)
     titles = {
         "status": _("By status"),
         "segment": _("By segment"),
