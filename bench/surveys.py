@@ -41,8 +41,9 @@ from typing import Any
 from bench.campaigns import Profiled, QueryCount, _cpu_s, _nearest_rank, _rss_mib
 
 ROOT = Path(__file__).resolve().parent.parent
-START_MARK = "<!-- bench:issue14:start -->"
-END_MARK = "<!-- bench:issue14:end -->"
+# One section per database, so a run on one keeps the other's figures.
+START_MARK = "<!-- bench:issue14:{vendor}:start -->"
+END_MARK = "<!-- bench:issue14:{vendor}:end -->"
 GOALS = {"invite": 60.0, "answer": 100.0, "results": 300.0}
 OWNERS = ("bench-rep-1", "bench-rep-2", "bench-rep-3", "bench-rep-4")
 LIFECYCLES = ("active", "active", "active", "at_risk", "inactive", "one_time")
@@ -392,9 +393,10 @@ def _write_doc(args: Any, f: dict[str, Any], vendor: str, prepared_s: float, sur
             f"| {label} | {f[f'{name}_p50']:.0f} ms | {p95:.0f} ms | {f[f'{name}_cpu_ms']:.0f} ms | {f[f'{name}_q']} | "
             f"≤ {GOALS['results']:.0f} ms | {_verdict(p95 <= GOALS['results'])} |"
         )
+    start_mark, end_mark = START_MARK.format(vendor=vendor), END_MARK.format(vendor=vendor)
     lines = [
-        START_MARK,
-        f"## Surveys: {args.customers:,} customers, {answers:,} answers (issue 14, `bench/surveys.py`)",
+        start_mark,
+        f"## Surveys on {vendor}: {args.customers:,} customers, {answers:,} answers (issue 14, `bench/surveys.py`)",
         "",
         f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {vendor}, {m['cpu']} ({m['cores']} cores, {m['ram_gib']} GiB), "
         f"Python {m['python']}; load average {before[0]:.2f} / {before[1]:.2f} / {before[2]:.2f} at the start, "
@@ -402,9 +404,9 @@ def _write_doc(args: Any, f: dict[str, Any], vendor: str, prepared_s: float, sur
         f"(migrations, the answers when missing, earlier runs' invitations dated back). {args.requests} timed requests a page. Run: `make bench-surveys`.",
         "",
         *rows,
-        END_MARK,
+        end_mark,
     ]
-    replace_section(START_MARK, END_MARK, "\n".join(lines))
+    replace_section(start_mark, end_mark, "\n".join(lines))
 
 
 if __name__ == "__main__":
