@@ -173,3 +173,81 @@ def test_answering_3_opens_a_task_for_the_owner_and_shows_on_the_customer(
     assert (problem := sideways_overflow("customer page")) is None, problem
     shot(f"customer-unhappy-{lang}")
     browser_log.assert_clean()
+
+
+def test_declining_orders_e_mail_a_survey_whose_answer_reaches_the_owner_and_the_dashboard(
+    page, transactional_db, owner, manager, login, browser_log, shot, sideways_overflow, browser_locale, smtp
+):
+    """The whole walk of the issue: a customer's orders decline, the refresh notices and its hook sends
+    the declining-orders survey by e-mail (a real SMTP server receives it), the customer opens the link
+    from that e-mail on a phone or a desktop and answers 3, and the owner finds the follow-up task, the
+    answer on the customer's page and the customer first in the dashboard's "anticipate" list."""
+    from django.utils import timezone
+
+    from cartera.activity.models import Task
+    from cartera.customers.services import customer_create
+    from cartera.insights.models import CustomerMetrics
+    from cartera.insights.services import insights_refresh
+    from cartera.messaging.services import deliver_pending
+    from cartera.privacy.services import consent_record
+    from cartera.sales.services import order_create
+    from cartera.surveys.services.surveys import survey_create
+
+    lang = browser_locale[:2]
+    today = timezone.localdate()
+    lucia = customer_create(
+        actor=owner,
+        fields={"first_name": "Lucía", "last_name": "Martínez", "email": "lucia@example.es",
+                "country": "ES" if lang == "es" else "GB"},
+    )  # fmt: skip
+    consent_record(
+        actor=owner, customer=lucia, channel="email", purpose="surveys", granted=True, source="form",
+        wording="Acepto responder encuestas", version="t1",
+    )  # fmt: skip
+    # Every week for eight months, then twice in the last four: fewer orders than she used to place.
+    days = [*range(360, 120, -7), 70, 25]
+    for k, ago in enumerate(days):
+        order_create(actor=owner, customer=lucia, fields={"ordered_on": today - dt.timedelta(days=ago),
+                                                         "amount": f"{30 + k % 5}.00"})  # fmt: skip
+    for i in range(10):  # a portfolio around her, buying as usual
+        other = customer_create(actor=owner, fields={"first_name": f"Cliente {i}"})
+        for ago in range(20 + 3 * i, 360, 45):
+            order_create(actor=owner, customer=other, fields={"ordered_on": today - dt.timedelta(days=ago),
+                                                             "amount": "40.00"})  # fmt: skip
+    survey_create(
+        actor=manager,
+        fields={"name": "¿Qué tal vamos?", "kind": "nps", "trigger": "declining", "cap_days": 60},
+    )
+    insights_refresh(as_of=today)
+    assert CustomerMetrics.objects.get(customer=lucia).declining
+    assert deliver_pending().sent == 1
+    [mail] = smtp.received
+    assert mail.rcpt_tos == ["lucia@example.es"]
+    text = mail.text()
+    assert text.startswith("Hola Lucía," if lang == "es" else "Hello Lucía,"), text
+    link = re.search(r"https://cartera\.example(/s/\S+/)", text)
+    assert link, text
+
+    page.goto(link.group(1))
+    expect(page.locator("h1")).to_contain_text(
+        tr(lang, "How likely are you to recommend us to a friend or colleague?")
+    )
+    assert (problem := sideways_overflow("answer page from the e-mail")) is None, problem
+    page.locator("label", has_text=re.compile(r"^\s*3\s*$")).click()
+    page.get_by_role("button", name=tr(lang, "Send")).click()
+    expect(page.locator("h1").first).to_have_text(tr(lang, "Thank you!"))
+    task = Task.objects.get(customer=lucia)
+    assert task.assignee == owner
+
+    login("owner")
+    page.goto("/")
+    first = page.locator("#anticipate .risk-list li").first
+    expect(first).to_contain_text("Lucía Martínez")
+    expect(first.locator(".badge.overdue")).to_have_text(tr(lang, "unhappy"))
+    shot(f"dashboard-unhappy-{lang}")
+    page.goto(f"/customers/{lucia.pk}/")
+    expect(page.locator("#timeline")).to_contain_text(tr(lang, "Survey answer"))
+    expect(page.locator("#status")).to_contain_text(tr(lang, "unhappy"))
+    expect(page.locator("#timeline")).to_contain_text(task.title)
+    assert (problem := sideways_overflow("customer page")) is None, problem
+    browser_log.assert_clean()
