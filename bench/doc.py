@@ -1,4 +1,5 @@
-"""Writing one benchmark's section of docs/benchmarks.md, the same way for every benchmark."""
+"""Writing one benchmark's section of docs/benchmarks.md, the same way for every benchmark; and setting
+Django up for a benchmark script."""
 
 from __future__ import annotations
 
@@ -19,3 +20,22 @@ def replace_section(start_mark: str, end_mark: str, block: str) -> None:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text(text, encoding="utf-8")
+
+
+def django_for_bench(sqlite_name: str, database_url: str | None = None) -> None:
+    """Set Django up for a benchmark script: the database ``database_url`` names, else ``DATABASE_URL``,
+    else the SQLite file ``var/<sqlite_name>``; any host allowed (the test client's requests)."""
+    import os
+
+    root = DOC.parent.parent
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{root / 'var' / sqlite_name}")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cartera.settings")
+    (root / "var").mkdir(exist_ok=True)
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    settings.ALLOWED_HOSTS = ["*"]

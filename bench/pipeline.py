@@ -263,17 +263,12 @@ def main() -> None:
     parser.add_argument("--closed", type=int, default=0, help="Won and lost opportunities besides the open.")
     parser.add_argument("--no-doc", action="store_true")
     args = parser.parse_args()
-    os.environ.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'bench-pipeline.sqlite3'}")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cartera.settings")
-    (ROOT / "var").mkdir(exist_ok=True)
-    import django
+    from bench.doc import django_for_bench
 
-    django.setup()
-    from django.conf import settings
+    django_for_bench("bench-pipeline.sqlite3")
     from django.db import connection
     from django.test import Client
 
-    settings.ALLOWED_HOSTS = ["*"]
     started = time.perf_counter()
     _prepare(args.customers, args.closed)
     prepared_s = time.perf_counter() - started
