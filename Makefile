@@ -18,7 +18,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 help:
 	@echo "make run    create the environment, migrate, load the demo portfolio, serve http://127.0.0.1:8000"
 	@echo "make test   install what the tests need, then lint, type-check and run every test"
-	@echo "make bench  list/search/detail benchmark at 1M customers (bench-analytics, bench-imports, bench-segments, bench-campaigns: the others)"
+	@echo "make bench  list/search/detail benchmark at 1M customers (bench-analytics, bench-imports, bench-segments, bench-campaigns, bench-surveys: the others)"
 	@echo "make bench-load  50 users and a password-guessing attack on gunicorn + PostgreSQL at 1M customers"
 
 $(BIN)/.installed: requirements-dev.lock pyproject.toml

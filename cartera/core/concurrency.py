@@ -124,6 +124,11 @@ class VersionedFormMixin(forms.BaseForm):
 
 def _display(field: forms.Field, value: Any, current: models.Model, name: str) -> str:
     """A stored value as the editor would recognise it (a choice's label, a related row's name)."""
+    if isinstance(value, list | tuple | models.QuerySet):  # a multiple choice: every choice, in order
+        if isinstance(field, forms.ModelMultipleChoiceField):
+            return ", ".join(str(row) for row in value)
+        labels = dict(getattr(field, "choices", None) or [])
+        return ", ".join(str(labels[v]) for v in value if v in labels)  # as the boxes show them
     if isinstance(field, forms.ModelChoiceField):
         return str(getattr(current, name, "") or "")
     if isinstance(field, forms.BooleanField):

@@ -247,8 +247,9 @@ def _team() -> Any:
     return User.objects.filter(is_active=True, groups__isnull=False).distinct().order_by("username")
 
 
-class LeadFormSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
-    """Managers: what a lead form asks, what it says, who may embed it and who gets its leads."""
+class LeadFormSettingsForm(VersionedFormMixin, forms.ModelForm):  # type: ignore[type-arg]
+    """Managers: what a lead form asks, what it says, who may embed it and who gets its leads; it carries
+    the version it was read at, so a save from an older page is refused (two managers at once)."""
 
     fields_asked = forms.MultipleChoiceField(
         label=_("Fields asked"), required=False, widget=forms.CheckboxSelectMultiple,
@@ -286,6 +287,7 @@ class LeadFormSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.choices = choices
         fields: Any = self.fields
         fields["fields_asked"].choices = choices
         fields["fields_required"].choices = choices
@@ -298,6 +300,9 @@ class LeadFormSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def validate_unique(self) -> None:
         return None
+
+    def stored_form(self, current: Any) -> LeadFormSettingsForm:
+        return type(self)(instance=current, choices=self.choices)
 
     def settings_values(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in self.Meta.fields}

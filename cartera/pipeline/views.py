@@ -571,7 +571,12 @@ def lead_form_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                 fields=form.cleaned_data["fields_asked"],
                 required=form.cleaned_data["fields_required"],
                 round_robin_users=list(form.cleaned_data["round_robin_users"]),
+                expected_version=form.expected_version(),
             )
+        except StaleEditError as exc:
+            # Another manager saved the form after this page was opened: nothing saved, theirs shown.
+            form.add_error(None, exc)
+            form.show_stale_edit(exc.current)
         except ValidationError as exc:
             _form_errors(form, exc)
         else:

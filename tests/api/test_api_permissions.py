@@ -226,6 +226,7 @@ def outsider_walk(r):
         ("get", f"/api/surveys/customers/{c}/standing", None, {404}),
         ("get", "/api/surveys/audits", None, {200}),
         ("get", "/api/surveys/999999/questions", None, {404}),
+        ("get", "/api/surveys/999999/results", None, {404}),
         ("get", "/api/outbox/999999", None, {404}),
         ("get", "/api/campaigns", None, {200}),
         ("post", "/api/campaigns", {"name": "X", "messages": [{"segment": 1}]}, {403, 404}),

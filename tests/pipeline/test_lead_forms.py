@@ -272,3 +272,54 @@ def test_a_refusal_by_the_service_tells_the_visitor_nothing_about_the_file(
     assert response.status_code == 400 and said in page
     assert "not accepting" not in page and "no recibe respuestas" not in page and "/customers/" not in page
     assert not Customer.objects.filter(email="ana.ruiz@example.com").exists()
+
+
+@pytest.mark.parametrize("language", ["es", "en"])
+def test_a_save_from_an_older_settings_page_is_refused_and_shows_the_other_managers_values(
+    manager, rep, make_user, lead_form, language
+):
+    """Two managers open the same lead form; the second saves after the first: refused, nothing
+    overwritten, the first one's consent text shown next to what the second typed."""
+    import re
+
+    from django.test import Client
+
+    from cartera.pipeline.models import LeadForm
+
+    other = make_user("segunda", "manager", first_name="Sara", last_name="Segunda")
+    url = reverse("pipeline:lead_form", args=[lead_form.pk])
+    second = Client(headers={"Accept-Language": language})
+    second.force_login(other)
+    found = re.search(r'name="version" value="([^"]*)"', second.get(url).content.decode())
+    assert found, "the page carries the version it was read at"
+    build(manager, rep, lead_form=lead_form, values={"consent_text": "Texto nuevo de Marta."})
+    typed = {
+        "name": "Web contacto", "active": "on", "title": "Pide información ya", "intro": "", "thank_you": "",
+        "language": "es", "stage": "prospect", "consent_text": CONSENT, "allowed_origins": "https://www.tienda.example",
+        "assignment": "fixed", "assign_to": rep.pk, "fields_asked": ["last_name"], "fields_required": [],
+        "version": found.group(1),
+    }  # fmt: skip
+
+    response = second.post(url, typed)
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    meanwhile = {
+        "es": "Guardado mientras tanto: Texto nuevo de Marta.",
+        "en": "Saved meanwhile: Texto nuevo de Marta.",
+    }
+    assert meanwhile[language] in body
+    assert 'value="Pide información ya"' in body  # what the second manager typed is still there
+    # The boxes ticked meanwhile, by their labels (not their codes).
+    assert re.search(
+        r"(Guardado mientras tanto|Saved meanwhile): [^<]*([Tt]eléfono|[Pp]hone), ([Ll]ocalidad|[Cc]ity)",
+        body,
+    )
+    stored = LeadForm.objects.get(pk=lead_form.pk)
+    assert (stored.consent_text, stored.title) == ("Texto nuevo de Marta.", "Pide información")
+    again = second.post(
+        url, {**typed, "version": re.search(r'name="version" value="([^"]*)"', body).group(1)}
+    )
+    assert again.status_code == 302
+    stored.refresh_from_db()
+    assert (stored.consent_text, stored.title) == (CONSENT, "Pide información ya")
