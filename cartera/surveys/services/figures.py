@@ -58,6 +58,7 @@ def figures_current(*, user: Any, survey: Survey) -> SurveyFigures | None:
         if not many_answers(survey):
             return None
         figures, _created = SurveyFigures.objects.get_or_create(survey=survey)
+    figures.survey = survey  # the caller's row: readers of ``figures.survey`` need no query of their own
     if figures.stale():
         figures_schedule()
     return figures
