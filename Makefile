@@ -13,7 +13,7 @@ CHROMIUM ?= /usr/bin/chromium
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help run serve install test lint typecheck check-migrations test-sqlite test-plain test-postgres test-browser test-schemathesis \
-        browser-deps postgres test-browser-walks test-browser-rest test-line-server test-line-sqlite bench bench-analytics bench-duplicates bench-imports bench-segments bench-campaigns bench-surveys bench-load messages clean
+        pdf-deps browser-deps postgres test-browser-walks test-browser-rest test-line-server test-line-sqlite bench bench-analytics bench-duplicates bench-imports bench-segments bench-campaigns bench-surveys bench-load messages clean
 
 help:
 	@echo "make run    create the environment, migrate, load the demo portfolio, serve http://127.0.0.1:8000"
@@ -30,7 +30,7 @@ $(BIN)/.installed: requirements-dev.lock pyproject.toml
 
 install: $(BIN)/.installed
 
-run: install
+run: install pdf-deps
 	$(PY) manage.py migrate --no-input -v0
 	$(PY) manage.py demo --if-empty
 	$(PY) manage.py refresh --if-never-run --backfill-months 24
@@ -46,6 +46,12 @@ typecheck: install
 
 check-migrations: install
 	$(PY) manage.py makemigrations --check --dry-run
+
+# WeasyPrint (the PDF prospecting sheet) draws text with Pango, a system library; DejaVu is its font.
+pdf-deps:
+	@ldconfig -p | grep -q libpangoft2-1.0.so.0 && test -d /usr/share/fonts/truetype/dejavu || { \
+	  echo "Installing Pango and the DejaVu fonts for the PDF sheets"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core) >/dev/null; }
 
 browser-deps:
 	@test -x $(CHROMIUM) || { echo "Installing Debian's Chromium for the browser tests"; \
@@ -93,7 +99,7 @@ test-plain: install
 # then most browser tests; the checks (lint, types, migrations), the SQLite run, the plain-twin run
 # and the browser walks.
 # Each line's output is printed whole when the line ends.
-test: install postgres browser-deps
+test: install pdf-deps postgres browser-deps
 	@echo "Running the PostgreSQL + browser runs and the checks + SQLite + plain-twin runs side by side (15 to 25 minutes on 2 cores; see docs/testing.md)."
 	@$(MAKE) --no-print-directory -j2 --output-sync=recurse test-line-server test-line-sqlite
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -143,3 +144,23 @@ def template_workbook(*, sectors: Sequence[str] = ()) -> io.BytesIO:
     book.save(out)
     out.seek(0)
     return out
+
+
+#: The sheet's style sheet for paper (the A4 page, for the browser's
+#: printing and for the PDF alike).
+SHEET_CSS = Path(__file__).resolve().parent / "static" / "pipeline" / "sheet-print.css"
+
+
+def sheet_pdf(html: str) -> bytes:
+    """The prospecting sheet's HTML (``pipeline/sheet_pdf.html``) as PDF bytes, made by WeasyPrint
+    with the sheet's print style sheet.
+
+    Nothing is fetched while rendering (no URL of any scheme is allowed): the page is self-contained,
+    and a name or a note typed by someone can never make the server read a file or call an address."""
+    from weasyprint import CSS, HTML
+    from weasyprint.urls import URLFetcher
+
+    fetcher = URLFetcher(allowed_protocols=())
+    document = HTML(string=html, base_url=None, url_fetcher=fetcher, media_type="print")
+    pdf: bytes = document.write_pdf(stylesheets=[CSS(filename=str(SHEET_CSS), url_fetcher=fetcher)])
+    return pdf

@@ -28,6 +28,7 @@ urlpatterns = [
     path("prospects/", views.prospects, name="prospects"),
     path("sheet/", views.sheet, name="sheet"),
     path("sheet/template.xlsx", views.sheet_template, name="sheet_template"),
+    path("sheet/pdf/", views.sheet_pdf, name="sheet_pdf"),
     path("forms/", views.lead_forms, name="lead_forms"),
     path("forms/new/", views.lead_form_edit, name="lead_form_new"),
     path("forms/<int:pk>/", views.lead_form_edit, name="lead_form"),

@@ -15,10 +15,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.csp import CSP
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -747,11 +749,9 @@ def prospects(request: HttpRequest) -> HttpResponse:
 # --- field sheets ---------------------------------------------------------------------------------
 
 
-def sheet(request: HttpRequest) -> HttpResponse:
-    """The printable prospecting sheet: the import's columns, a consent box and the qualification
-    checklist per person, blank rows to fill by hand, optionally pre-filled from a call list or a
-    segment. Printed from the browser (A4, cartera/pipeline/static/pipeline/sheet.css)."""
-    require(request.user, Customer, "view")
+def _sheet_context(request: HttpRequest) -> dict[str, Any]:
+    """What the prospecting sheet shows, from the page's query: the people of a call list or a
+    segment (the user's own view of them), and the blank rows to fill by hand."""
     from cartera.pipeline import sheets
     from cartera.segments.selectors import segment_list, segment_members
 
@@ -775,14 +775,42 @@ def sheet(request: HttpRequest) -> HttpResponse:
             members = segment_members(user=request.user, segment=data["segment"])
             people = selectors.sheet_people(user=request.user, members=members)
         blank = data["blank"] if data["blank"] is not None else blank
-    return render(
-        request,
-        "pipeline/sheet.html",
-        {"form": form, "people": people, "blank_rows": range(len(people) + 1, len(people) + blank + 1),
-         "heading": heading, "columns": sheets.sheet_columns(), "stages": sheets.stage_labels(),
-         "sources": sheets.source_labels(), "consent_wording": sheets.consent_wording(),
-         "today": timezone.localdate(), "max_people": selectors.SHEET_MAX_PEOPLE},
-    )  # fmt: skip
+    return {
+        "form": form, "people": people, "blank_rows": range(len(people) + 1, len(people) + blank + 1),
+        "heading": heading, "columns": sheets.sheet_columns(), "stages": sheets.stage_labels(),
+        "sources": sheets.source_labels(), "consent_wording": sheets.consent_wording(),
+        "today": timezone.localdate(), "max_people": selectors.SHEET_MAX_PEOPLE,
+    }  # fmt: skip
+
+
+def sheet(request: HttpRequest) -> HttpResponse:
+    """The printable prospecting sheet: the import's columns, a consent box and the qualification
+    checklist per person, blank rows to fill by hand, optionally pre-filled from a call list or a
+    segment. Printed from the browser (A4, cartera/pipeline/static/pipeline/sheet.css), or downloaded
+    as a PDF (:func:`sheet_pdf`)."""
+    require(request.user, Customer, "view")
+    context = _sheet_context(request)
+    context["pdf_query"] = request.GET.urlencode()
+    return render(request, "pipeline/sheet.html", context)
+
+
+def sheet_pdf(request: HttpRequest) -> HttpResponse:
+    """The same sheet as an A4 PDF made on the server (WeasyPrint): for a phone, which prints a web
+    page badly, and for sending the sheet to whoever goes out with it. A form that does not validate
+    (a call list or segment the user cannot see, a silly number of rows) gets the page with its
+    messages instead."""
+    require(request.user, Customer, "view")
+    from cartera.pipeline import sheets
+
+    context = _sheet_context(request)
+    if context["form"].is_bound and not context["form"].is_valid():
+        context["pdf_query"] = request.GET.urlencode()
+        return render(request, "pipeline/sheet.html", context, status=400)
+    html = render_to_string("pipeline/sheet_pdf.html", context, request=request)
+    name = slugify(f"{_('prospecting-sheet')} {context['heading']}".strip()) or "sheet"
+    response = HttpResponse(sheets.sheet_pdf(html), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{name}-{context["today"].isoformat()}.pdf"'
+    return response
 
 
 def sheet_template(request: HttpRequest) -> FileResponse:

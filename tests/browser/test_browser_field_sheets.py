@@ -5,8 +5,10 @@ Chromium it is A4 landscape, without the app's menus, its header row repeated on
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
+import pypdfium2
 import pytest
 from playwright.sync_api import expect
 
@@ -58,6 +60,16 @@ def test_the_prospecting_sheet_on_screen_and_on_paper(
     expect(page.locator(".sheet-head")).to_contain_text("Visitas del martes")
     assert sideways_overflow("pre-filled sheet") is None
     shot(f"sheet-{browser_locale[:2]}")
+    # The same sheet as a PDF made by the server (a phone prints web pages badly): one tap.
+    expect(page.locator("#sheet-pdf")).to_be_visible()
+    with page.expect_download() as download_info:
+        page.locator("#sheet-pdf").click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(".pdf")
+    made = pypdfium2.PdfDocument(Path(download.path()).read_bytes())
+    assert len(made) == 1 and [round(v) for v in made[0].get_size()] == [842, 595]  # A4 landscape
+    assert "Maximiliano" in made[0].get_textpage().get_text_range()
+    made.close()
     # Printed: the menus and the form are gone, the table fits the page.
     page.emulate_media(media="print")
     expect(page.locator("header.topbar")).to_be_hidden()

@@ -4,6 +4,7 @@ import's own and whose rows, filled in, import through the real import service."
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -172,3 +173,85 @@ def test_the_sheet_is_pre_filled_from_a_call_list_or_a_segment(client, owner, co
                   {"call_list": calls.pk, "segment": segment.pk}):  # fmt: skip
         page = client.get(reverse("pipeline:sheet"), query)
         assert page.status_code == 200 and 'class="errors"' in page.content.decode()
+
+
+def _pdf_pages(content: bytes) -> list[str]:
+    """The text of each page of a PDF, read back by PDFium (what a PDF viewer would show)."""
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(content)
+    try:
+        return [page.get_textpage().get_text_range() for page in document]
+    finally:
+        document.close()
+
+
+@pytest.mark.parametrize("language", ["es", "en"])
+def test_the_sheet_as_a_pdf_made_on_the_server(client, owner, colleague, manager, language):
+    ana = customer_create(actor=owner, fields={"first_name": "Ana", "last_name": "Núñez Ruiz",
+                                               "phone": "600111222", "stage": Stage.PROSPECT})  # fmt: skip
+    # A name that tries to pull a file or an address into the PDF is printed as text, nothing fetched.
+    sly = customer_create(actor=owner, fields={"first_name": '<img src="file:///etc/passwd">',
+                                               "last_name": "<link rel=stylesheet href=http://127.0.0.1:9/x.css>"})  # fmt: skip
+    calls = CallList.objects.create(
+        name="Martes", assignee=owner, for_date=timezone.localdate(), created_by=manager
+    )
+    for position, person in enumerate([ana, sly]):
+        CallListEntry.objects.create(call_list=calls, customer=person, position=position)
+    client.force_login(owner)
+    page = client.get(
+        reverse("pipeline:sheet"), {"call_list": calls.pk, "blank": 5}, HTTP_ACCEPT_LANGUAGE=language
+    )
+    pdf_link = f"{reverse('pipeline:sheet_pdf')}?call_list={calls.pk}&amp;blank=5"
+    assert pdf_link in page.content.decode()  # the page offers the PDF of what it shows
+
+    response = client.get(
+        reverse("pipeline:sheet_pdf"), {"call_list": calls.pk, "blank": 5}, HTTP_ACCEPT_LANGUAGE=language
+    )
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert (
+        response["Content-Disposition"].startswith("attachment;")
+        and ".pdf" in response["Content-Disposition"]
+    )
+    assert response.content.startswith(b"%PDF-")
+    pages = _pdf_pages(response.content)
+    text = " ".join(pages)
+    unwrapped = "".join(text.split())  # narrow cells wrap long values over lines
+    with translation.override(language):
+        for key in SHEET_FIELDS:
+            assert str(field_map("customers")[key].label) in text
+    assert {"es": "Hoja de prospección", "en": "Prospecting sheet"}[language] in text
+    assert "Martes" in text and "Núñez Ruiz" in text and format_phone("+34600111222") in text
+    assert '<imgsrc="file:///etc/passwd">' in unwrapped and "root:" not in text
+    assert "None" not in text  # an empty e-mail or sector is a blank cell to fill in
+    assert "Accepts marketing by this channel" in text  # the consent wording, exactly as recorded
+    assert "1 / 1" in pages[0]  # page numbers
+
+    # Many people run over several A4 pages, each page numbered, headings repeated.
+    many = CallList.objects.create(
+        name="Ruta", assignee=owner, for_date=timezone.localdate(), created_by=manager
+    )
+    for position in range(40):
+        person = customer_create(actor=owner, fields={"first_name": f"Persona{position:02d}"})
+        CallListEntry.objects.create(call_list=many, customer=person, position=position)
+    content = client.get(
+        reverse("pipeline:sheet_pdf"), {"call_list": many.pk, "blank": 0}, HTTP_ACCEPT_LANGUAGE=language
+    ).content
+    import os
+
+    if os.environ.get("SHEET_PDF_DUMP"):
+        Path(os.environ["SHEET_PDF_DUMP"]).write_bytes(content)
+    pages = _pdf_pages(content)
+    assert len(pages) > 1 and f"1 / {len(pages)}" in pages[0]
+    assert "Persona00" in pages[0] and "Persona39" in " ".join(pages[1:]) and "Persona39" not in pages[0]
+    with translation.override(language):
+        heading = "".join(str(field_map("customers")["first_name"].label).split())
+        # the column headings on every page with rows
+        assert all(heading in "".join(p.split()) for p in pages if "Persona" in p)
+
+    # Someone else's call list, or nonsense: the page with its message, no PDF.
+    others = CallList.objects.create(name="Other", assignee=colleague, for_date=timezone.localdate())
+    for query in ({"call_list": others.pk}, {"blank": "500"}):
+        refused = client.get(reverse("pipeline:sheet_pdf"), query, HTTP_ACCEPT_LANGUAGE=language)
+        assert refused.status_code == 400 and refused["Content-Type"].startswith("text/html")
+        assert 'class="errors"' in refused.content.decode()
