@@ -230,6 +230,11 @@ CARTERA_FIGURES_INLINE_MAX_CUSTOMERS = int(os.environ.get("CARTERA_FIGURES_INLIN
 # The most answers (in the last twelve months) a survey's results page counts itself (some tens of
 # milliseconds); above, the worker counts them and the pages show what it counted, with the time.
 CARTERA_SURVEY_RESULTS_INLINE_MAX = int(os.environ.get("CARTERA_SURVEY_RESULTS_INLINE_MAX", "20000"))
+# The bottleneck report counts a pipeline's moves itself up to this many opportunities (about three
+# moves each: under 100 ms), and where the revenue comes from up to this many customers; above, the
+# worker counts them and the report shows what it counted, with the time (docs/pipeline.md).
+CARTERA_REPORT_INLINE_OPPORTUNITIES = int(os.environ.get("CARTERA_REPORT_INLINE_OPPORTUNITIES", "20000"))
+CARTERA_REPORT_INLINE_CUSTOMERS = int(os.environ.get("CARTERA_REPORT_INLINE_CUSTOMERS", "100000"))
 CARTERA_REFRESH_STALE_SECONDS = float(os.environ.get("CARTERA_REFRESH_STALE_SECONDS", "120"))
 # The bulk-write tricks (COPY, table swaps, index rebuilds: cartera/core/bulk.py) give way to their
 # plain twins (the ORM, row by row) when set; CI runs the suite once this way too.

@@ -462,3 +462,36 @@ class ProspectFit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.score}"
+
+
+class ReportFigures(models.Model):
+    """The costly half of a report, counted by the worker for big pipelines and big files
+    (``CARTERA_REPORT_INLINE_MAX``): what the moves and the closed opportunities of a pipeline say
+    (``key`` ``"bottlenecks:<pipeline>:<owner or all>"``), or where the revenue comes from
+    (``"attribution"``). Read by the report page for users who see every row, with the time it was
+    counted; ``stamp`` is what the data looked like when the count began (the last move, the number
+    of opportunities, the last edit, or the last refresh of the analysis): when the data no longer
+    matches it, the page shows these figures and the worker counts them again."""
+
+    key = models.CharField(max_length=80, unique=True)
+    figures = models.JSONField(default=dict)
+    stamp = models.JSONField(default=list)
+    counted_at = models.DateTimeField(null=True, blank=True)
+    wanted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("report figures")
+        verbose_name_plural = _("report figures")
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.counted_at}"
+
+    def stale(
+        self, stamp: list[object], *, max_age: datetime.timedelta, now: datetime.datetime | None = None
+    ) -> bool:
+        """Whether the data changed since the count began (``stamp``), someone asked for a new count,
+        or the count is older than ``max_age``."""
+        if self.counted_at is None:
+            return True
+        old = self.counted_at < (now or timezone.now()) - max_age
+        return old or self.wanted_at > self.counted_at or self.stamp != stamp

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Aggregate, Count, F, FloatField, Func, Q, QuerySet, Sum
+from django.db.models import Aggregate, Count, F, FloatField, Func, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -332,27 +332,39 @@ class Report:
         return [{"label": s.stage.name, "value": s.entered} for s in self.stages]
 
 
-def bottleneck_report(*, user: Any, pipeline: Pipeline, owner_id: int | None = None) -> Report:
-    """Conversion from stage to stage, time in stage (median, 90th percentile), where opportunities stall
-    or are lost and why, win rate and cycle length by owner and by source, and the weighted forecast by
-    month of expected close, over the opportunities ``user`` may see in ``pipeline``.
+def _seen(queryset: QuerySet[Any], user: Any) -> QuerySet[Any]:
+    """The rows ``user`` may see; every row for ``None``, the worker counting figures for those who
+    see every row (``services.report_history_current``)."""
+    return queryset if user is None else restrict(queryset, user, "view")
 
-    Every figure is a grouped query (counts, sums, and on PostgreSQL the percentiles too), so the report
-    costs the same dozen queries whatever the size of the pipeline (docs/benchmarks.md: 200,000
-    opportunities under a second)."""
-    opportunities = restrict(Opportunity.objects.filter(pipeline=pipeline), user, "view")
-    if owner_id:
-        opportunities = opportunities.filter(owner_id=owner_id)
+
+def _sees_every(user: Any, *models: type[Any]) -> bool:
+    return user is None or all(sees_every_row(user, model) for model in models)
+
+
+def _opportunities_seen(user: Any, pipeline: Pipeline, owner_id: int | None) -> QuerySet[Opportunity]:
+    opportunities = _seen(Opportunity.objects.filter(pipeline=pipeline), user)
+    return opportunities.filter(owner_id=owner_id) if owner_id else opportunities
+
+
+def report_history(*, user: Any, pipeline: Pipeline, owner_id: int | None = None) -> dict[str, Any]:
+    """The costly half of the bottleneck report, JSON-ready: what every move and every closed
+    opportunity ``user`` may see in ``pipeline`` say. Per stage, who entered, who went on, how many were
+    lost and why, the median and 90th percentile of the time spent in it; won, lost, won value and
+    median cycle by owner and by source; the won opportunities in other currencies.
+
+    Every figure is a grouped query (on PostgreSQL the percentiles too), a handful of queries whatever
+    the size; still, with hundreds of thousands of moves it takes most of a second, so for big
+    pipelines the worker counts it and the page reads it back (``services.report_history_current``)."""
+    opportunities = _opportunities_seen(user, pipeline, owner_id)
     stages = stages_of(pipeline)
-    figures = {s.pk: StageFigures(stage=s) for s in stages}
-    ids = list(figures)
-    everyone = sees_every_row(user, Opportunity) and sees_every_row(user, OpportunityStageChange)
-    if everyone and not owner_id:
+    ids = [s.pk for s in stages]
+    if _sees_every(user, Opportunity, OpportunityStageChange) and not owner_id:
         # The moves into or out of the pipeline's stages are its opportunities' moves: no need to
         # name every opportunity (an IN list of 200,000 read once per figure).
         changes = OpportunityStageChange.objects.all()
     else:
-        changes = restrict(OpportunityStageChange.objects.all(), user, "view").filter(
+        changes = _seen(OpportunityStageChange.objects.all(), user).filter(
             opportunity__in=opportunities.values("pk")
         )
     changes = changes.filter(Q(to_stage_id__in=ids) | Q(from_stage_id__in=ids))
@@ -375,13 +387,17 @@ def bottleneck_report(*, user: Any, pipeline: Pipeline, owner_id: int | None = N
             figures_sql[f"p50_{stage.pk}"] = _PercentileCont("seconds_in_stage", 0.5, filter=out_of)
             figures_sql[f"p90_{stage.pk}"] = _PercentileDisc("seconds_in_stage", 0.9, filter=out_of)
     found = changes.order_by().aggregate(**figures_sql)
-    for stage_id, fig in figures.items():
-        fig.entered = found[f"entered_{stage_id}"] or 0
-        fig.advanced = found[f"advanced_{stage_id}"] or 0
-        fig.lost = found[f"lost_{stage_id}"] or 0
-        if found.get(f"p50_{stage_id}") is not None:
-            fig.median_days = found[f"p50_{stage_id}"] / 86_400
-            fig.p90_days = found[f"p90_{stage_id}"] / 86_400
+    per_stage: dict[str, dict[str, Any]] = {}
+    for stage_id in ids:
+        median = found.get(f"p50_{stage_id}")
+        per_stage[str(stage_id)] = {
+            "entered": found[f"entered_{stage_id}"] or 0,
+            "advanced": found[f"advanced_{stage_id}"] or 0,
+            "lost": found[f"lost_{stage_id}"] or 0,
+            "median_days": None if median is None else median / 86_400,
+            "p90_days": None if median is None else found[f"p90_{stage_id}"] / 86_400,
+            "lost_reasons": [],
+        }
     if not _in_database():  # SQLite has no percentile aggregate: the times are ranked here
         timed = changes.filter(from_stage_id__in=ids, seconds_in_stage__isnull=False).order_by()
         durations: dict[int, list[float]] = defaultdict(list)
@@ -390,10 +406,65 @@ def bottleneck_report(*, user: Any, pipeline: Pipeline, owner_id: int | None = N
         ):
             durations[from_id].append((seconds or 0) / 86_400)
         for stage_id, days in durations.items():
-            figures[stage_id].median_days = statistics.median(days)
-            figures[stage_id].p90_days = _percentile(days, 0.9)
+            per_stage[str(stage_id)]["median_days"] = statistics.median(days)
+            per_stage[str(stage_id)]["p90_days"] = _percentile(days, 0.9)
+    for lost_row in (
+        changes.filter(outcome=OpportunityStatus.LOST)
+        .order_by()
+        .values("from_stage_id", "opportunity__lost_reason_id", "opportunity__lost_reason__name")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+    ):
+        if str(lost_row["from_stage_id"]) in per_stage:
+            per_stage[str(lost_row["from_stage_id"])]["lost_reasons"].append(
+                {"id": lost_row["opportunity__lost_reason_id"],
+                 "name": lost_row["opportunity__lost_reason__name"] or "—", "count": lost_row["n"]}
+            )  # fmt: skip
+    closed = opportunities.exclude(status=OpportunityStatus.OPEN)
+    base = base_currency()
+    return {
+        "stages": per_stage,
+        "by_owner": _group_rows(closed, "owner_id", base),
+        "by_source": _group_rows(closed, "source", base),
+        "won_other_currencies": [
+            {**row, "value": str(row["value"])}
+            for row in left_out_currencies(closed.filter(status=OpportunityStatus.WON))
+        ],
+    }
+
+
+def report_history_stamp(pipeline: Pipeline) -> list[Any]:
+    """What :func:`report_history` depends on, in three cheap queries' worth: the last move (any
+    pipeline's: an index's last entry), and the pipeline's number of opportunities and last edit. A
+    move, a close, a new, deleted or edited opportunity changes it."""
+    last_move = OpportunityStageChange.objects.aggregate(last=Max("id"))["last"] or 0
+    found = Opportunity.objects.filter(pipeline=pipeline).aggregate(n=Count("pk"), edited=Max("updated_at"))
+    edited = found["edited"].isoformat() if found["edited"] else None
+    return [last_move, found["n"], edited]
+
+
+def bottleneck_report(
+    *, user: Any, pipeline: Pipeline, owner_id: int | None = None, history: dict[str, Any] | None = None
+) -> Report:
+    """Conversion from stage to stage, time in stage (median, 90th percentile), where opportunities stall
+    or are lost and why, win rate and cycle length by owner and by source, and the weighted forecast by
+    month of expected close, over the opportunities ``user`` may see in ``pipeline``.
+
+    ``history`` is :func:`report_history`'s half when the worker counted it (else it is counted here);
+    the open opportunities (per stage, rotting, the forecast) are always read now: a few thousand rows."""
+    if history is None:
+        history = report_history(user=user, pipeline=pipeline, owner_id=owner_id)
+    stages = stages_of(pipeline)
+    figures: dict[int, StageFigures] = {}
+    for stage in stages:
+        counted = history["stages"].get(str(stage.pk), {})
+        figures[stage.pk] = StageFigures(
+            stage=stage, entered=counted.get("entered", 0), advanced=counted.get("advanced", 0),
+            lost=counted.get("lost", 0), median_days=counted.get("median_days"),
+            p90_days=counted.get("p90_days"), lost_reasons=list(counted.get("lost_reasons", [])),
+        )  # fmt: skip
     now = timezone.now()
-    open_qs = opportunities.filter(status=OpportunityStatus.OPEN)
+    open_qs = _opportunities_seen(user, pipeline, owner_id).filter(status=OpportunityStatus.OPEN)
     for stage_id, n, r, rv in (
         open_qs.order_by()
         .values("stage_id")
@@ -406,22 +477,8 @@ def bottleneck_report(*, user: Any, pipeline: Pipeline, owner_id: int | None = N
         if stage_id in figures:
             fig = figures[stage_id]
             fig.open_now, fig.rotting, fig.rotting_value = n, r, rv or Decimal("0")
-    for lost_row in (
-        changes.filter(outcome=OpportunityStatus.LOST)
-        .order_by()
-        .values("from_stage_id", "opportunity__lost_reason_id", "opportunity__lost_reason__name")
-        .annotate(n=Count("id"))
-        .order_by("-n")
-    ):
-        if lost_row["from_stage_id"] in figures:
-            figures[lost_row["from_stage_id"]].lost_reasons.append(
-                {"id": lost_row["opportunity__lost_reason_id"],
-                 "name": lost_row["opportunity__lost_reason__name"] or "—", "count": lost_row["n"]}
-            )  # fmt: skip
-    closed = opportunities.exclude(status=OpportunityStatus.OPEN)
-    base = base_currency()
-    by_owner = _groups(closed, "owner_id", _owner_labels(), base)
-    by_source = _groups(closed, "source", _source_labels(), base)
+    by_owner = _groups_of(history["by_owner"], _owner_labels())
+    by_source = _groups_of(history["by_source"], _source_labels())
     return Report(
         pipeline=pipeline,
         stages=[figures[s.pk] for s in stages],
@@ -432,7 +489,9 @@ def bottleneck_report(*, user: Any, pipeline: Pipeline, owner_id: int | None = N
         won=sum(g.won for g in by_source),
         lost=sum(g.lost for g in by_source),
         open_count=sum(f.open_now for f in figures.values()),
-        won_other_currencies=left_out_currencies(closed.filter(status=OpportunityStatus.WON)),
+        won_other_currencies=[
+            {**row, "value": Decimal(row["value"])} for row in history["won_other_currencies"]
+        ],
     )
 
 
@@ -448,9 +507,9 @@ def _source_labels() -> dict[Any, str]:
     return {k: str(v) for k, v in Source.choices}
 
 
-def _groups(closed: QuerySet[Opportunity], key: str, labels: dict[Any, str], base: str) -> list[GroupFigures]:
-    """Won, lost, won value (``base`` currency only) and median cycle (days from opening to winning) per ``key``: one grouped
-    query (the median too on PostgreSQL)."""
+def _group_rows(closed: QuerySet[Opportunity], key: str, base: str) -> list[dict[str, Any]]:
+    """Won, lost, won value (``base`` currency only, as text) and median cycle (days from opening to
+    winning) per ``key``, JSON-ready: one grouped query (the median too on PostgreSQL)."""
     won = Q(status=OpportunityStatus.WON)
     figures: dict[str, Any] = {
         "won": Count("id", filter=won), "lost": Count("id", filter=~won), "won_value": Sum("value", filter=won & Q(currency=base)),
@@ -458,14 +517,12 @@ def _groups(closed: QuerySet[Opportunity], key: str, labels: dict[Any, str], bas
     if _in_database():
         cycle = _EpochSeconds(F("closed_at") - F("created_at"))
         figures["cycle"] = _PercentileCont(cycle, 0.5, filter=won & Q(closed_at__isnull=False))
-    groups: dict[Any, GroupFigures] = {}
+    groups: dict[Any, dict[str, Any]] = {}
     for row in closed.order_by().values(key).annotate(**figures):
-        value = row[key]
-        groups[value] = GroupFigures(
-            key=value, label=labels.get(value, "") or "—", won=row["won"], lost=row["lost"],
-            won_value=row["won_value"] or Decimal("0"),
-            cycle_days=None if row.get("cycle") is None else row["cycle"] / 86_400,
-        )  # fmt: skip
+        groups[row[key]] = {
+            "key": row[key], "won": row["won"], "lost": row["lost"], "won_value": str(row["won_value"] or 0),
+            "cycle_days": None if row.get("cycle") is None else row["cycle"] / 86_400,
+        }  # fmt: skip
     if not _in_database():
         cycles: dict[Any, list[float]] = defaultdict(list)
         cycled = closed.filter(won, closed_at__isnull=False).order_by()
@@ -474,8 +531,25 @@ def _groups(closed: QuerySet[Opportunity], key: str, labels: dict[Any, str], bas
         ):
             cycles[value].append((closed_at - created).total_seconds() / 86_400)
         for value, days in cycles.items():
-            groups[value].cycle_days = statistics.median(days)
-    return sorted(groups.values(), key=lambda g: (-g.won_value, g.label))
+            groups[value]["cycle_days"] = statistics.median(days)
+    return list(groups.values())
+
+
+def _groups_of(rows: list[dict[str, Any]], labels: dict[Any, str]) -> list[GroupFigures]:
+    """:func:`_group_rows`' rows as figures named in today's words (owners renamed, the user's
+    language), the biggest won value first."""
+    groups = [
+        GroupFigures(
+            key=row["key"],
+            label=labels.get(row["key"], "") or "—",
+            won=row["won"],
+            lost=row["lost"],
+            won_value=Decimal(row["won_value"]),
+            cycle_days=row["cycle_days"],
+        )  # fmt: skip
+        for row in rows
+    ]
+    return sorted(groups, key=lambda g: (-g.won_value, g.label))
 
 
 def left_out_currencies(opportunities: QuerySet[Opportunity]) -> list[dict[str, Any]]:
@@ -821,10 +895,9 @@ class Attribution:
 ATTRIBUTION_GROUPS = 50
 
 
-def _attribution_rows(
-    customers: QuerySet[Any], key: str, labels: dict[Any, str], won: QuerySet[Opportunity]
-) -> list[AttributionRow]:
-    """Group ``customers`` by ``key`` (a lookup from the customer): people, buyers, revenue, won deals.
+def _attribution_rows(customers: QuerySet[Any], key: str, won: QuerySet[Opportunity]) -> list[dict[str, Any]]:
+    """Group ``customers`` by ``key`` (a lookup from the customer): people, buyers, revenue, won deals,
+    JSON-ready (amounts as text), the ``ATTRIBUTION_GROUPS`` with most people.
 
     Revenue is each person's revenue as of the last refresh (``CustomerMetrics.revenue``: the orders
     in the base currency), one row per person: summing ten million orders by the source of their
@@ -843,23 +916,20 @@ def _attribution_rows(
         )
         .order_by("-leads")[:ATTRIBUTION_GROUPS]
     )
-    rows = {p["group"]: AttributionRow(labels.get(p["group"], str(p["group"] or "—")), p["leads"], p["converted"],
-                                       revenue=p["revenue"] or Decimal("0"))
+    rows = {p["group"]: {"key": p["group"], "leads": p["leads"], "converted": p["converted"],
+                         "revenue": str(p["revenue"] or 0), "won": 0, "won_value": "0"}
             for p in people}  # fmt: skip
     for r in won.values(group=F(f"customer__{key}")).annotate(
         n=Count("pk", distinct=True), total=Sum("value", filter=Q(currency=base_currency()))
     ):
         if r["group"] in rows:
-            rows[r["group"]].won, rows[r["group"]].won_value = r["n"], r["total"] or Decimal("0")
-    return sorted(rows.values(), key=lambda row: (-row.revenue, -row.leads, row.label))
+            rows[r["group"]].update(won=r["n"], won_value=str(r["total"] or 0))
+    return list(rows.values())
 
 
 def _attribution_by_pairs(
-    pairs: list[tuple[int, Any]],
-    labels: dict[Any, str],
-    customers: QuerySet[Any],
-    won: QuerySet[Opportunity],
-) -> list[AttributionRow]:
+    pairs: list[tuple[int, Any]], customers: QuerySet[Any], won: QuerySet[Opportunity]
+) -> list[dict[str, Any]]:
     """The same figures for groups a person may belong to several of (the forms they answered, the
     campaigns they came from): each person counts once per group, their revenue too."""
     from cartera.customers.models import Stage
@@ -873,39 +943,92 @@ def _attribution_by_pairs(
     deals = {r["customer"]: (r["n"], r["t"]) for r in won.filter(customer_id__in=ids).values("customer").annotate(n=Count("pk"), t=Sum("value", filter=in_base))}  # fmt: skip
     rows: dict[Any, AttributionRow] = {}
     for pk, group in pairs:
-        row = rows.setdefault(group, AttributionRow(labels.get(group, str(group))))
+        row = rows.setdefault(group, AttributionRow(str(group)))
         row.leads += 1
         row.converted += pk in bought
         row.revenue += revenue.get(pk) or Decimal("0")
         n, total = deals.get(pk, (0, None))
         row.won += n
         row.won_value += total or Decimal("0")
-    return sorted(rows.values(), key=lambda row: (-row.revenue, -row.leads, row.label))[:ATTRIBUTION_GROUPS]
+    biggest = sorted(rows.items(), key=lambda item: (-item[1].revenue, -item[1].leads, item[1].label))
+    return [
+        {"key": group, "leads": row.leads, "converted": row.converted, "revenue": str(row.revenue),
+         "won": row.won, "won_value": str(row.won_value)}
+        for group, row in biggest[:ATTRIBUTION_GROUPS]
+    ]  # fmt: skip
 
 
-def source_attribution(*, user: Any) -> Attribution:
-    """Revenue, won opportunities and conversion by the source people came from, by the lead form
-    they answered and by its UTM campaign. Amounts add up the base currency only: the orders and won
-    opportunities in other currencies are left out of the sums (the won ones still count as won, and
-    ``won_other_currencies`` says how many and how much). Revenue is as of the last refresh of the
-    analysis (each person's ``CustomerMetrics.revenue``)."""
-    from cartera.customers.models import Customer, Source
+def attribution_figures(*, user: Any) -> dict[str, Any]:
+    """The counting behind :func:`source_attribution`, JSON-ready: by source, by lead form (its id) and
+    by UTM campaign, over the people ``user`` may see. The costly part with a big file (it groups every
+    customer), so for a big file the worker counts it (``services.attribution_current``)."""
+    from cartera.customers.models import Customer
 
-    customers = restrict(Customer.objects.all(), user)
-    won = restrict(Opportunity.objects.filter(status=OpportunityStatus.WON, customer__isnull=False), user)
-    source_labels: dict[Any, str] = {value: str(label) for value, label in Source.choices}
+    customers = _seen(Customer.objects.all(), user)
+    won = _seen(Opportunity.objects.filter(status=OpportunityStatus.WON, customer__isnull=False), user)
     # No ordering: the model's own (by date) would make every answer distinct.
-    submissions = restrict(LeadSubmission.objects.all(), user).filter(customer__in=customers).order_by()
+    submissions = _seen(LeadSubmission.objects.all(), user).filter(customer__in=customers).order_by()
     by_form = list(submissions.values_list("customer_id", "form_id").distinct())
     by_campaign = list(
         submissions.exclude(utm_campaign="").values_list("customer_id", "utm_campaign").distinct()
     )
+    return {
+        "by_source": _attribution_rows(customers, "source", won),
+        "by_form": _attribution_by_pairs(by_form, customers, won),
+        "by_campaign": _attribution_by_pairs(by_campaign, customers, won),
+        "won_other_currencies": [{**row, "value": str(row["value"])} for row in left_out_currencies(won)],
+    }
+
+
+def attribution_stamp() -> list[Any]:
+    """What :func:`attribution_figures` depends on, cheaply: the last refresh of the analysis (the
+    revenue), the newest customer and the last move of an opportunity (a win is one). Edits of older
+    customers (their stage, their source) are not in it: stored figures are counted again at least
+    every hour (``REPORT_FIGURES_MAX_AGE``)."""
+    from cartera.customers.models import Customer
+    from cartera.insights.models import RefreshRun
+
+    refreshed = RefreshRun.objects.filter(status=RefreshRun.Status.DONE).aggregate(last=Max("id"))["last"]
+    newest = Customer.objects.aggregate(last=Max("id"))["last"]
+    last_move = OpportunityStageChange.objects.aggregate(last=Max("id"))["last"]
+    return [refreshed or 0, newest or 0, last_move or 0]
+
+
+def source_attribution(*, user: Any, figures: dict[str, Any] | None = None) -> Attribution:
+    """Revenue, won opportunities and conversion by the source people came from, by the lead form
+    they answered and by its UTM campaign. Amounts add up the base currency only: the orders and won
+    opportunities in other currencies are left out of the sums (the won ones still count as won, and
+    ``won_other_currencies`` says how many and how much). Revenue is as of the last refresh of the
+    analysis (each person's ``CustomerMetrics.revenue``). ``figures`` is what the worker counted
+    (:func:`attribution_figures`), else they are counted here."""
+    from cartera.customers.models import Source
+
+    if figures is None:
+        figures = attribution_figures(user=user)
+    source_labels: dict[Any, str] = {value: str(label) for value, label in Source.choices}
     forms = {f.pk: f.name for f in restrict(LeadForm.objects.all(), user)}
+
+    def rows(counted: list[dict[str, Any]], labels: dict[Any, str]) -> list[AttributionRow]:
+        made = [
+            AttributionRow(
+                labels.get(row["key"], str(row["key"] or "—")),
+                leads=row["leads"],
+                converted=row["converted"],
+                revenue=Decimal(row["revenue"]),
+                won=row["won"],
+                won_value=Decimal(row["won_value"]),
+            )  # fmt: skip
+            for row in counted
+        ]
+        return sorted(made, key=lambda row: (-row.revenue, -row.leads, row.label))
+
     return Attribution(
-        by_source=_attribution_rows(customers, "source", source_labels, won),
-        by_form=_attribution_by_pairs(by_form, forms, customers, won),
-        by_campaign=_attribution_by_pairs(by_campaign, {}, customers, won),
-        won_other_currencies=left_out_currencies(won),
+        by_source=rows(figures["by_source"], source_labels),
+        by_form=rows(figures["by_form"], forms),
+        by_campaign=rows(figures["by_campaign"], {}),
+        won_other_currencies=[
+            {**row, "value": Decimal(row["value"])} for row in figures["won_other_currencies"]
+        ],
     )
 
 
@@ -944,3 +1067,17 @@ def sectors_in_use(*, user: Any, limit: int = 60) -> list[str]:
         .order_by("-n", "sector")[:limit]
     )
     return [row["sector"] for row in rows]
+
+
+def report_is_shared(user: Any) -> bool:
+    """Whether ``user`` sees every opportunity and every move: then the bottleneck report they read is
+    everyone's, and the worker may count it once for all of them."""
+    return _sees_every(user, Opportunity, OpportunityStageChange)
+
+
+def attribution_is_shared(user: Any) -> bool:
+    """Whether ``user`` sees every customer, won opportunity and lead form answer (see
+    :func:`report_is_shared`)."""
+    from cartera.customers.models import Customer
+
+    return _sees_every(user, Customer, Opportunity, LeadSubmission, LeadForm)

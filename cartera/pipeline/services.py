@@ -12,6 +12,7 @@ import json
 import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -42,6 +43,7 @@ from cartera.customers.fields import BY_NAME, custom_field_specs
 from cartera.customers.models import Company, Customer, Source, Stage, StageVia
 from cartera.customers.services import customer_create, customer_stage_change, customer_update
 from cartera.messaging.services import MessageRefused, message_queue
+from cartera.pipeline import selectors
 from cartera.pipeline.models import (
     CallList,
     CallListEntry,
@@ -56,6 +58,7 @@ from cartera.pipeline.models import (
     Pipeline,
     PipelineStage,
     ProspectFit,
+    ReportFigures,
 )
 from cartera.privacy.models import ConsentChannel, ConsentPurpose, ConsentSource
 from cartera.privacy.selectors import is_suppressed
@@ -1086,3 +1089,122 @@ def prospect_fit_refresh(**_kwargs: Any) -> int:
             )
             written += len(batch)
     return written
+
+
+# --- the report's figures, counted by the worker for big pipelines and big files -------------------
+
+#: How old stored figures may be before a page asks for a new count even when nothing seems to have
+#: changed: the bottleneck figures' stamp sees every change; the attribution's does not see edits of
+#: older customers (their stage, their source).
+REPORT_FIGURES_MAX_AGE = {"bottlenecks": dt.timedelta(days=1), "attribution": dt.timedelta(hours=1)}
+
+
+@dataclass
+class Counted:
+    """Figures for a page: ``figures`` as :mod:`cartera.pipeline.selectors` counts them; ``as_of`` when
+    the worker counted them (``None``: counted now, for this page), ``pending`` when newer changes are
+    being counted."""
+
+    figures: dict[str, Any]
+    as_of: dt.datetime | None = None
+    pending: bool = False
+
+
+def _bottlenecks_key(pipeline_id: int, owner_id: int | None) -> str:
+    return f"bottlenecks:{pipeline_id}:{owner_id or 'all'}"
+
+
+def _count(key: str) -> tuple[dict[str, Any], list[Any]]:
+    """Count the figures ``key`` names, for everyone who sees every row; with the stamp taken first (a
+    change during the count leaves the figures stale, so they are counted once more)."""
+    if key == "attribution":
+        stamp = selectors.attribution_stamp()
+        return selectors.attribution_figures(user=None), stamp
+    _kind, pipeline_id, owner = key.split(":")
+    pipeline = Pipeline.objects.get(pk=int(pipeline_id))
+    stamp = selectors.report_history_stamp(pipeline)
+    owner_id = None if owner == "all" else int(owner)
+    return selectors.report_history(user=None, pipeline=pipeline, owner_id=owner_id), stamp
+
+
+def _stored_or_counted(key: str, stamp: list[Any]) -> Counted:
+    """The stored figures of ``key`` with their time, asking the worker for a new count when the data
+    changed since (``stamp``); counted now and stored when there are none yet (once, the first view)."""
+    row = ReportFigures.objects.filter(key=key).first()
+    if row is None or row.counted_at is None:
+        started = timezone.now()
+        figures, counted_stamp = _count(key)
+        counted = {"figures": figures, "stamp": counted_stamp, "counted_at": started}
+        ReportFigures.objects.update_or_create(
+            key=key, defaults=counted, create_defaults={**counted, "wanted_at": started}
+        )
+        return Counted(figures)
+    max_age = REPORT_FIGURES_MAX_AGE[key.split(":")[0]]
+    pending = row.stale(json.loads(json.dumps(stamp)), max_age=max_age)
+    if pending:
+        report_figures_schedule()
+    return Counted(row.figures, as_of=row.counted_at, pending=pending)
+
+
+def report_history_current(*, user: Any, pipeline: Pipeline, owner_id: int | None = None) -> Counted:
+    """The costly half of the bottleneck report (:func:`selectors.report_history`) for a page: counted
+    here for a small pipeline (up to ``CARTERA_REPORT_INLINE_OPPORTUNITIES`` opportunities) or for a
+    user who does not see every row; else what the worker counted, for everyone."""
+    if not selectors.report_is_shared(user):
+        return Counted(selectors.report_history(user=user, pipeline=pipeline, owner_id=owner_id))
+    stamp = selectors.report_history_stamp(pipeline)
+    if stamp[1] <= settings.CARTERA_REPORT_INLINE_OPPORTUNITIES:
+        return Counted(selectors.report_history(user=user, pipeline=pipeline, owner_id=owner_id))
+    return _stored_or_counted(_bottlenecks_key(pipeline.pk, owner_id), stamp)
+
+
+def attribution_current(*, user: Any) -> Counted:
+    """Where the revenue comes from (:func:`selectors.attribution_figures`) for a page: counted here
+    for a file of up to ``CARTERA_REPORT_INLINE_CUSTOMERS`` people or for a user who does not see
+    every row; else what the worker counted, for everyone."""
+    if not selectors.attribution_is_shared(user):
+        return Counted(selectors.attribution_figures(user=user))
+    limit = settings.CARTERA_REPORT_INLINE_CUSTOMERS
+    if Customer.objects.values("pk")[: limit + 1].count() <= limit:
+        return Counted(selectors.attribution_figures(user=user))
+    return _stored_or_counted("attribution", selectors.attribution_stamp())
+
+
+def report_figures_count_stale() -> list[str]:
+    """Count again every stored figure whose data changed or that is too old; the keys counted. A
+    pipeline deleted since is forgotten."""
+    counted = []
+    for row in ReportFigures.objects.order_by("pk"):
+        kind = row.key.split(":")[0]
+        if kind == "bottlenecks":
+            pipeline = Pipeline.objects.filter(pk=int(row.key.split(":")[1])).first()
+            if pipeline is None:
+                row.delete()
+                continue
+            stamp = selectors.report_history_stamp(pipeline)
+        else:
+            stamp = selectors.attribution_stamp()
+        if not row.stale(json.loads(json.dumps(stamp)), max_age=REPORT_FIGURES_MAX_AGE[kind]):
+            continue
+        started = timezone.now()
+        figures, counted_stamp = _count(row.key)
+        ReportFigures.objects.filter(pk=row.pk).update(
+            figures=figures, stamp=counted_stamp, counted_at=started
+        )
+        counted.append(row.key)
+    return counted
+
+
+def report_figures_wanted(**_kwargs: Any) -> int:
+    """Ask for every stored figure to be counted again (after a refresh, say); how many were marked."""
+    marked = ReportFigures.objects.update(wanted_at=timezone.now())
+    if marked:
+        report_figures_schedule()
+    return marked
+
+
+def report_figures_schedule() -> None:
+    """Queue :func:`cartera.pipeline.tasks.count_report_figures` once (every page view may ask)."""
+    from cartera.pipeline.tasks import report_figures_schedule as schedule
+
+    schedule()

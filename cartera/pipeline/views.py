@@ -340,13 +340,20 @@ def report(request: HttpRequest) -> HttpResponse:
     require(request.user, Opportunity, "view")
     pipeline = _pipeline(request)
     form, filters = _filters(request)
-    data = selectors.bottleneck_report(user=request.user, pipeline=pipeline, owner_id=filters.owner_id)
+    # With a big pipeline or a big file the worker counts the costly halves and the page reads them
+    # back with their time (services.report_history_current); the open opportunities are read now.
+    history = services.report_history_current(user=request.user, pipeline=pipeline, owner_id=filters.owner_id)
+    data = selectors.bottleneck_report(
+        user=request.user, pipeline=pipeline, owner_id=filters.owner_id, history=history.figures
+    )
+    attribution = services.attribution_current(user=request.user)
     return render(
         request,
         "pipeline/report.html",
         {"report": data, "pipeline": pipeline, "pipelines": selectors.pipelines_for_menu(), "form": form,
-         "funnel": data.funnel(), "list_url": reverse("pipeline:list"),
-         "attribution": selectors.source_attribution(user=request.user)},
+         "funnel": data.funnel(), "list_url": reverse("pipeline:list"), "history_counted": history,
+         "attribution": selectors.source_attribution(user=request.user, figures=attribution.figures),
+         "attribution_counted": attribution},
     )  # fmt: skip
 
 
@@ -358,7 +365,8 @@ class _Echo:
 def report_sources_csv(request: HttpRequest) -> StreamingHttpResponse:
     """The source attribution of the report as CSV: one line per source, lead form and campaign."""
     require(request.user, Opportunity, "view")
-    data = selectors.source_attribution(user=request.user)
+    counted = services.attribution_current(user=request.user)
+    data = selectors.source_attribution(user=request.user, figures=counted.figures)
     writer = csv.writer(_Echo())
     sections = [
         (_("Source"), data.by_source),

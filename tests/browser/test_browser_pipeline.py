@@ -148,6 +148,39 @@ def test_manager_reads_the_bottleneck_report(
     browser_log.assert_clean()
 
 
+
+def test_a_big_report_says_when_the_worker_counted_it(
+    page, manager, owner, pipeline_history, stages, settings, login, browser_log, shot, sideways_overflow
+):
+    from cartera.pipeline import services
+    from cartera.pipeline.models import Opportunity, OpportunityStatus
+    from cartera.pipeline.tasks import count_report_figures
+
+    settings.CARTERA_REPORT_INLINE_OPPORTUNITIES = 1  # every pipeline and file counts as big
+    settings.CARTERA_REPORT_INLINE_CUSTOMERS = 0
+    login("manager")
+    page.goto("/pipeline/report/")  # the first view counts and keeps the figures
+    expect(page.locator("#history-counted")).to_have_count(0)
+    page.reload()
+    expect(page.locator("#history-counted")).to_be_visible()
+    expect(page.locator("#attribution-counted")).to_be_visible()
+    expect(page.locator("#history-counted.pending")).to_have_count(0)
+    # A rep moves an opportunity: the page still shows what was counted, and says newer changes are
+    # being counted; the worker's count brings them in.
+    deal = Opportunity.objects.filter(status=OpportunityStatus.OPEN, stage=stages[0]).first()
+    services.opportunity_move(actor=manager, opportunity=deal, stage=stages[1])
+    page.reload()
+    expect(page.locator("#history-counted.pending")).to_be_visible()
+    row = page.locator("#stages-table tbody tr").filter(has_text=stages[1].name)
+    expect(row.locator(f"a[href*='passed={stages[1].pk}']")).to_have_text("6")
+    _no_sideways(sideways_overflow, "bottleneck report counted by the worker")
+    shot("report-counted")
+    count_report_figures.call()
+    page.reload()
+    expect(page.locator("#history-counted.pending")).to_have_count(0)
+    expect(row.locator(f"a[href*='passed={stages[1].pk}']")).to_have_text("7")
+    browser_log.assert_clean()
+
 def test_stage_change_from_the_customer_page_shows_on_the_timeline(
     page, owner, customer, login, browser_log, shot, sideways_overflow
 ):
