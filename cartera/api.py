@@ -53,6 +53,7 @@ from cartera.pipeline.api import (
     lead_form_router,
     opportunity_router,
     pipeline_router,
+    prospect_router,
 )
 from cartera.privacy.api import privacy_router
 from cartera.sales.api import order_router
@@ -174,6 +175,7 @@ api.add_router("/opportunities", opportunity_router)
 api.add_router("/pipelines", pipeline_router)
 api.add_router("/call-lists", call_list_router)
 api.add_router("/lead-forms", lead_form_router)
+api.add_router("/prospects", prospect_router)
 api.add_router("/surveys", survey_router)
 api.add_router("/outbox", outbox_router)
 api.add_router("/campaigns", campaign_router)

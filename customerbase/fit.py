@@ -29,7 +29,7 @@ from numpy.typing import ArrayLike, NDArray
 from customerbase._base import Estimator
 from customerbase.errors import NotEnoughDataError
 
-__all__ = ["Contribution", "ProspectFit", "top_share_labels"]
+__all__ = ["Contribution", "ProspectFit", "closest_group", "top_share_labels"]
 
 
 def top_share_labels(revenue: ArrayLike, share: float = 0.2) -> NDArray[np.bool_]:
@@ -168,3 +168,17 @@ class ProspectFit(Estimator):
                 order.tolist(), values.tolist(), kept.tolist(), strict=True
             )
         ]
+
+
+def closest_group(models: Sequence[ProspectFit], X: ArrayLike) -> NDArray[np.intp]:
+    """For each row of ``X``, the index of the model (each one learnt as "this group against everyone
+    else", e.g. the members of a persona) whose group the row looks most like: the largest evidence,
+    if it is positive (more like the group than like the rest); -1 when no model finds any, or when
+    there are no models. Ties go to the first model."""
+    table = ProspectFit._table(X)
+    if not models:
+        return np.full(table.shape[0], -1, dtype=np.intp)
+    evidence = np.column_stack([model.decision_function(table) for model in models])
+    best = np.argmax(evidence, axis=1).astype(np.intp)
+    best[np.take_along_axis(evidence, best[:, None], axis=1)[:, 0] <= 0] = -1
+    return best

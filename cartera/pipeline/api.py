@@ -34,7 +34,7 @@ from cartera.core.api_common import (
     with_etag,
 )
 from cartera.core.dates import ANY_DATES, ORDER_DATES
-from cartera.core.scoping import require, restrict
+from cartera.core.scoping import get_for_user, require, restrict
 from cartera.customers.models import Company, Customer, Source
 from cartera.pipeline import selectors, services
 from cartera.pipeline.models import (
@@ -54,6 +54,7 @@ opportunity_router = Router(tags=["opportunities"])
 pipeline_router = Router(tags=["pipelines"])
 call_list_router = Router(tags=["call lists"])
 lead_form_router = Router(tags=["lead forms"])
+prospect_router = Router(tags=["prospects"])
 
 CloseDate = Annotated[datetime.date, InRange(services.CLOSE_DATES)]
 OrderDate = Annotated[datetime.date, InRange(ORDER_DATES)]
@@ -702,3 +703,68 @@ def list_lead_submissions(request: HttpRequest, lead_form_id: int, page: Query[P
     user = request.auth  # type: ignore[attr-defined]
     qs = selectors.lead_submission_list(user=user, lead_form=_lead_form(user, lead_form_id))
     return page_of(qs, ordering=("-created_at", "-id"), page=page)
+
+
+# --- prospects and their fit score ----------------------------------------------------------------
+
+
+class ProspectOut(Schema):
+    """A suspect or prospect with their fit score: how much they look like the customers who bring the
+    revenue (the top 20 % by revenue), 0-100, as the prospects page shows it."""
+
+    id: int = Field(..., description="The customer's id (`/api/customers/{id}`).")
+    name: str
+    stage: str
+    owner: int | None = None
+    fit: int | None = Field(None, description="0-100; null: not scored yet (scored after each refresh).")
+    fit_reasons: list[str] = Field(
+        default_factory=list, description='Why, in words: "Sector: Industria", "Age: 35-44"...'
+    )
+    fit_persona: int | None = Field(
+        None, description="The persona whose paying members they look most like (its id); null: none."
+    )
+    fit_persona_name: str | None = None
+    fit_computed_at: datetime.datetime | None = None
+
+
+class ProspectFilterIn(QueryIn):
+    min_fit: int | None = Field(None, ge=0, le=100, description="Only those scoring at least this.")
+    owner: int | None = Field(None, description="Only this user's prospects (a user id).")
+
+
+def _prospect(customer: Customer) -> dict[str, Any]:
+    fit = getattr(customer, "prospect_fit", None)
+    return {
+        "id": customer.pk, "name": customer.full_name, "stage": customer.stage, "owner": customer.owner_id,
+        "fit": fit.score if fit else None, "fit_reasons": selectors.fit_reasons(fit.reasons) if fit else [],
+        "fit_persona": fit.persona_id if fit else None,
+        "fit_persona_name": fit.persona.name if fit and fit.persona else None,
+        "fit_computed_at": fit.computed_at if fit else None,
+    }  # fmt: skip
+
+
+@prospect_router.get(
+    "", response=responses({200: Page[ProspectOut]}, *LIST_ERRORS), summary="List prospects by fit score"
+)
+def list_prospects(request: HttpRequest, filters: Query[ProspectFilterIn], page: Query[PageIn]) -> Any:
+    """The suspects and prospects you may see, the best fit first (those not scored yet last), with
+    the reasons of each score."""
+    user = request.auth  # type: ignore[attr-defined]
+    qs = selectors.prospects(user=user, min_fit=filters.min_fit, owner_id=filters.owner)
+    found = page_of(qs, ordering=("-prospect_fit__score", "-id"), page=page)
+    return {**found, "items": [_prospect(c) for c in found["items"]]}
+
+
+@prospect_router.get(
+    "/{int:customer_id}",
+    response=responses({200: ProspectOut}, *READ_ERRORS),
+    summary="Get one customer's fit score",
+)
+def get_prospect(request: HttpRequest, customer_id: int) -> Any:
+    """One customer's fit score and its reasons (`fit` is null for a customer who is not a suspect or
+    prospect, or not scored yet)."""
+    user = request.auth  # type: ignore[attr-defined]
+    customer = get_for_user(
+        Customer.objects.select_related("prospect_fit", "prospect_fit__persona"), user, pk=customer_id
+    )
+    return _prospect(customer)

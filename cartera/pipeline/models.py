@@ -453,6 +453,12 @@ class ProspectFit(models.Model):
     )  # fmt: skip
     score = models.PositiveSmallIntegerField(_("fit score"))
     reasons = models.JSONField(_("why"), default=list)
+    # The persona whose paying members the prospect looks most like (``customerbase.fit.closest_group``):
+    # "like your 'Compradores frecuentes' persona". None: like none of them more than like the rest.
+    persona = models.ForeignKey(
+        "segments.Persona", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("closest persona"),
+    )  # fmt: skip
     computed_at = models.DateTimeField(_("computed at"), default=timezone.now)
 
     class Meta:

@@ -838,7 +838,9 @@ def fit_reasons(reasons: list[list[Any]]) -> list[str]:
 
 def prospect_fit_of(*, user: Any, customer_id: int) -> Any:
     """The fit score of one customer the user may see (``None`` when not scored)."""
-    return restrict(ProspectFit.objects.all(), user).filter(customer_id=customer_id).first()
+    return (
+        restrict(ProspectFit.objects.select_related("persona"), user).filter(customer_id=customer_id).first()
+    )
 
 
 PROSPECT_SORTS = {"fit": ("-prospect_fit__score", "-pk"), "new": ("-created_at", "-pk"),
@@ -859,7 +861,7 @@ def prospects(
     order = PROSPECT_SORTS.get(sort, PROSPECT_SORTS["fit"])
     if sort == "fit" or sort not in PROSPECT_SORTS:
         order = (F("prospect_fit__score").desc(nulls_last=True), "-pk")  # type: ignore[assignment]
-    return qs.select_related("prospect_fit", "owner").order_by(*order)
+    return qs.select_related("prospect_fit", "prospect_fit__persona", "owner").order_by(*order)
 
 
 # --- source attribution ---------------------------------------------------------------------------

@@ -67,7 +67,7 @@ from cartera.sales.models import Order, SalesChannel
 from cartera.sales.services import order_create
 from customerbase.errors import NotEnoughDataError
 from customerbase.fit import ProspectFit as FitModel
-from customerbase.fit import top_share_labels
+from customerbase.fit import closest_group, top_share_labels
 
 OPPORTUNITY_FIELDS = (
     "customer", "company", "title", "value", "currency", "expected_close_on", "probability", "owner",
@@ -1025,25 +1025,64 @@ def _fit_columns(rows: Sequence[Sequence[Any]]) -> dict[str, Sequence[Any]]:
     return dict(zip(("sector", "region", "size", "source", "birth_date"), columns, strict=True))
 
 
-def fit_model(today: dt.date) -> FitModel | None:
-    """The fit model learnt from the whole portfolio now: the paying customers, the top 20 % of
-    revenue against the rest. ``None`` with too few paying customers to learn from (fewer than 5 in
-    the top or in the rest). Used by the prospect scoring and by the dry run of a customer file.
-
-    Read as columns and encoded once per distinct value: a million paying customers cost a few
+def _paying_customers(
+    today: dt.date,
+) -> tuple[NDArray[np.int64], NDArray[np.str_], NDArray[np.float64]] | None:
+    """Every paying customer's id, attributes (:func:`fit_table`) and revenue; ``None`` when there are
+    none. Read as columns and encoded once per distinct value: a million paying customers cost a few
     seconds, not a Python list per customer (docs/benchmarks.md)."""
     buyers = list(
-        Customer.objects.filter(metrics__revenue__gt=0).values_list(*_FIT_VALUES, "metrics__revenue")
+        Customer.objects.filter(metrics__revenue__gt=0).values_list("pk", *_FIT_VALUES, "metrics__revenue")
     )
     if not buyers:
         return None
-    table = fit_table(_fit_columns([b[:-1] for b in buyers]), today)
-    labels = top_share_labels(np.fromiter((b[-1] for b in buyers), dtype=float, count=len(buyers)),
-                              share=FIT_TOP_SHARE)  # fmt: skip
+    ids = np.fromiter((b[0] for b in buyers), dtype=np.int64, count=len(buyers))
+    table = fit_table(_fit_columns([b[1:-1] for b in buyers]), today)
+    revenue = np.fromiter((b[-1] for b in buyers), dtype=float, count=len(buyers))
+    return ids, table, revenue
+
+
+def _fit_on(table: NDArray[np.str_], revenue: NDArray[np.float64]) -> FitModel | None:
+    labels = top_share_labels(revenue, share=FIT_TOP_SHARE)
     try:
         return FitModel().fit(table, labels, FIT_ATTRIBUTES)
     except NotEnoughDataError:
         return None
+
+
+def fit_model(today: dt.date) -> FitModel | None:
+    """The fit model learnt from the whole portfolio now: the paying customers, the top 20 % of
+    revenue against the rest. ``None`` with too few paying customers to learn from (fewer than 5 in
+    the top or in the rest). Used by the prospect scoring and by the dry run of a customer file."""
+    paying = _paying_customers(today)
+    return None if paying is None else _fit_on(paying[1], paying[2])
+
+
+#: The most personas a prospect is compared with (a team defines 3 to 5; the first by name).
+FIT_PERSONAS = 20
+
+
+def persona_models(ids: NDArray[np.int64], table: NDArray[np.str_]) -> list[tuple[int, FitModel]]:
+    """One model per persona, learnt as "its paying members against the other paying customers"
+    (``ids`` and ``table``: :func:`_paying_customers`), each persona's members as its owner sees them
+    (a rule "my customers" means the owner's). A persona with fewer than 5 paying members, or with
+    every paying customer in it, teaches nothing and is left out."""
+    from cartera.segments.models import Persona
+    from cartera.segments.selectors import persona_members
+
+    found = []
+    personas = Persona.objects.filter(owner__isnull=False, owner__is_active=True).select_related("owner")
+    for persona in personas.order_by("name", "pk")[:FIT_PERSONAS]:
+        members = persona_members(user=persona.owner, persona=persona).filter(metrics__revenue__gt=0)
+        member_ids = np.fromiter(
+            members.values_list("pk", flat=True).iterator(chunk_size=10_000), dtype=np.int64
+        )
+        try:
+            model = FitModel().fit(table, np.isin(ids, member_ids), FIT_ATTRIBUTES)
+        except NotEnoughDataError:
+            continue
+        found.append((persona.pk, model))
+    return found
 
 
 #: Prospects scored and written per round: bounds the memory of a purchased list of millions.
@@ -1052,7 +1091,8 @@ FIT_BATCH = 50_000
 
 @transaction.atomic
 def prospect_fit_refresh(**_kwargs: Any) -> int:
-    """Score every suspect and prospect against the customers who make the top 20 % of revenue.
+    """Score every suspect and prospect against the customers who make the top 20 % of revenue, and
+    name the persona whose paying members each looks most like (:func:`persona_models`).
 
     Run by the worker after each analysis refresh (``pipeline.tasks.score_prospects``). Too few
     paying customers to learn from (fewer than 5 in the top or in the rest) leaves no scores. Returns
@@ -1061,9 +1101,12 @@ def prospect_fit_refresh(**_kwargs: Any) -> int:
     """
     today = timezone.localdate()
     ProspectFit.objects.all().delete()
-    model = fit_model(today)
-    if model is None:
+    paying = _paying_customers(today)
+    model = None if paying is None else _fit_on(paying[1], paying[2])
+    if paying is None or model is None:
         return 0
+    personas = persona_models(paying[0], paying[1])
+    persona_ids = [pk for pk, _model in personas]
     computed_at = connection.ops.adapt_datetimefield_value(timezone.now())
     prospects = Customer.objects.filter(stage__in=[Stage.SUSPECT, Stage.PROSPECT]).order_by("pk")
     rows = prospects.values_list("pk", *_FIT_VALUES).iterator(chunk_size=FIT_BATCH)
@@ -1073,18 +1116,20 @@ def prospect_fit_refresh(**_kwargs: Any) -> int:
             table = fit_table(_fit_columns([row[1:] for row in batch]), today)
             scores = np.rint(model.score(table)).astype(int).tolist()
             reasons = model.explain(table, top=3)
+            closest = closest_group([m for _pk, m in personas], table).tolist()
             write_rows(
                 cursor,
                 ProspectFit._meta.db_table,
-                ("customer_id", "score", "reasons", "computed_at"),
+                ("customer_id", "score", "reasons", "persona_id", "computed_at"),
                 [
                     (
                         row[0],
                         score,
                         json.dumps([[c.feature, c.value, round(c.weight, 3)] for c in why]),
+                        persona_ids[near] if near >= 0 else None,
                         computed_at,
                     )
-                    for row, score, why in zip(batch, scores, reasons, strict=True)
+                    for row, score, why, near in zip(batch, scores, reasons, closest, strict=True)
                 ],  # fmt: skip
             )
             written += len(batch)

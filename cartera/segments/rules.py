@@ -506,6 +506,20 @@ def on_metrics_alone(definition: dict[str, Any]) -> bool:
     return _requires_metrics(needed, definition.get("match", "all"))
 
 
+def number_q(path: str, op: str, value: Any) -> Q:
+    """A cleaned number condition (``=, ≠, >, ≥, <, ≤, between, empty``) on the customer's ``path``;
+    also for the number fields higher apps register (their ``q``)."""
+    if op == "between":
+        return Q(**{f"{path}__gte": Decimal(value[0]), f"{path}__lte": Decimal(value[1])})
+    if op in ("empty", "not_empty"):
+        return Q(**{f"{path}__isnull": op == "empty"})
+    if op == "eq":
+        return Q(**{path: Decimal(value)})
+    if op == "neq":
+        return ~Q(**{path: Decimal(value)})
+    return Q(**{f"{path}__{op}": Decimal(value)})
+
+
 def _rule_q(rule: dict[str, Any], user: Any, today: dt.date, depth: int, on_metrics: bool = False) -> Q:
     field = field_named(rule["field"])
     if field is None:
@@ -541,16 +555,7 @@ def _rule_q(rule: dict[str, Any], user: Any, today: dt.date, depth: int, on_metr
             "not_empty": lambda: ~empty,
         }[op]()
     if kind == "number":
-        if op == "between":
-            return Q(**{f"{path}__gte": Decimal(value[0]), f"{path}__lte": Decimal(value[1])})
-        if op in ("empty", "not_empty"):
-            return Q(**{f"{path}__isnull": op == "empty"})
-        number = Decimal(value) if op in ("eq", "neq") else value
-        if op == "eq":
-            return Q(**{path: number})
-        if op == "neq":
-            return ~Q(**{path: number})
-        return Q(**{f"{path}__{op}": Decimal(value)})
+        return number_q(path, op, value)
     if kind == "age":
         if op == "empty":
             return Q(**{f"{path}__isnull": True})

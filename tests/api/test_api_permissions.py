@@ -249,6 +249,8 @@ def outsider_walk(r):
         ("post", "/api/lead-forms", {"name": "x", "title": "x"}, {403}),
         ("patch", f"/api/lead-forms/{lf}", {"title": "x"}, {404}),
         ("get", f"/api/lead-forms/{lf}/submissions", None, {404}),
+        ("get", "/api/prospects", None, {200}),
+        ("get", f"/api/prospects/{c}", None, {404}),
         ("get", "/api/customers/duplicates", None, {403}),
         ("get", "/api/customers/merge-preview", {"keep": c, "remove": r["other"].pk}, {403}),
         ("post", "/api/customers/merge", {"keep": c, "remove": r["other"].pk}, {403}),

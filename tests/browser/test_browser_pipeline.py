@@ -148,7 +148,6 @@ def test_manager_reads_the_bottleneck_report(
     browser_log.assert_clean()
 
 
-
 def test_a_big_report_says_when_the_worker_counted_it(
     page, manager, owner, pipeline_history, stages, settings, login, browser_log, shot, sideways_overflow
 ):
@@ -180,6 +179,7 @@ def test_a_big_report_says_when_the_worker_counted_it(
     expect(page.locator("#history-counted.pending")).to_have_count(0)
     expect(row.locator(f"a[href*='passed={stages[1].pk}']")).to_have_text("7")
     browser_log.assert_clean()
+
 
 def test_stage_change_from_the_customer_page_shows_on_the_timeline(
     page, owner, customer, login, browser_log, shot, sideways_overflow

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from customerbase.errors import NotEnoughDataError, NotFittedError
-from customerbase.fit import ProspectFit, top_share_labels
+from customerbase.fit import ProspectFit, closest_group, top_share_labels
 
 SECTORS = ["Industria", "Comercio", "Servicios", "Hostelería"]
 REGIONS = ["Madrid", "Sevilla", "Valencia", "Bilbao", "Zaragoza"]
@@ -123,3 +123,30 @@ def test_counting_in_one_pass_gives_the_ratios_of_the_definition_and_the_row_by_
         assert [(c.feature, c.value, c.weight) for c in why] == [
             (NAMES[j], str(table[i, j]), float(parts[i, j])) for j in order if parts[i, j] > 0
         ]
+
+
+def test_each_prospect_is_matched_to_the_group_it_looks_most_like():
+    # Three groups of buyers: industrial firms in Madrid, shops in Sevilla, and the rest (bars in
+    # Bilbao); a model per persona learns "this group against everyone else".
+    rng = np.random.default_rng(7)
+    kinds = rng.integers(0, 3, size=3000)
+    sector = np.array(["industria", "comercio", "hostelería"])[kinds]
+    region = np.array(["madrid", "sevilla", "bilbao"])[kinds]
+    noise = rng.random(3000) < 0.2  # a fifth of each group somewhere else
+    region = np.where(noise, rng.choice(["madrid", "sevilla", "bilbao"], size=3000), region)
+    table = np.column_stack([sector, region])
+    models = [ProspectFit().fit(table, kinds == k, ["sector", "region"]) for k in (0, 1)]
+    prospects = np.array(
+        [
+            ["industria", "madrid"],
+            ["comercio", "sevilla"],
+            ["hostelería", "bilbao"],
+            ["", ""],
+            ["industria", "sevilla"],
+        ]
+    )
+    assert closest_group(models, prospects).tolist()[:4] == [0, 1, -1, -1]  # a bar in Bilbao: neither
+    # Mixed evidence goes to the group whose model weighs it most, as the largest evidence says.
+    mixed = [float(m.decision_function(prospects[4:])[0]) for m in models]
+    assert closest_group(models, prospects[4:]).tolist() == [int(np.argmax(mixed)) if max(mixed) > 0 else -1]
+    assert closest_group([], prospects).tolist() == [-1] * 5

@@ -132,3 +132,92 @@ def test_the_column_encoding_reads_every_customer_as_the_row_by_row_definition()
     }
     assert fit_table(columns, today).tolist() == [fit_attributes(r, today) for r in rows]
     assert fit_table({key: [] for key in columns}, today).shape == (0, 5)
+
+
+def _segment(user, rule):
+    from cartera.segments.selectors import definition_members
+
+    definition = {"match": "all", "groups": [{"match": "all", "rules": [rule]}]}
+    return set(definition_members(user=user, definition=definition).values_list("first_name", flat=True))
+
+
+def test_the_fit_score_is_a_segment_condition(owner, portfolio):
+    from django.core.exceptions import ValidationError
+
+    from cartera.segments.rules import definition_clean
+
+    prospect_fit_refresh()
+    assert _segment(owner, {"field": "prospect_fit", "op": "gte", "value": 60}) == {"Parecida"}
+    assert _segment(owner, {"field": "prospect_fit", "op": "lt", "value": 60}) == {"Distinta"}
+    assert _segment(owner, {"field": "prospect_fit", "op": "between", "value": [0, 100]}) == {
+        "Parecida",
+        "Distinta",
+    }
+    # Customers are never scored: "is empty" finds them (and a prospect not scored yet).
+    unscored = _segment(owner, {"field": "prospect_fit", "op": "empty", "value": None})
+    assert "Parecida" not in unscored and "C0" in unscored and len(unscored) == 60
+    with pytest.raises(ValidationError):
+        definition_clean({"match": "all", "groups": [{"match": "all", "rules": [
+            {"field": "prospect_fit", "op": "gte", "value": 150}]}]})  # fmt: skip
+
+
+def test_the_fit_score_in_the_api(client, owner, colleague, portfolio):
+    from cartera.accounts.services import api_token_create
+
+    like, unlike = portfolio
+    prospect_fit_refresh()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {api_token_create(user=owner, name='t')[1]}"}
+    body = client.get("/api/prospects", **auth).json()
+    assert [p["name"] for p in body["items"]] == ["Parecida", "Distinta"]  # best fit first
+    first = body["items"][0]
+    assert first["id"] == like.pk and first["fit"] > 90 and first["stage"] == "prospect"
+    assert first["fit_reasons"][0].startswith("Sector") and first["fit_computed_at"]
+    assert [p["name"] for p in client.get("/api/prospects?min_fit=60", **auth).json()["items"]] == [
+        "Parecida"
+    ]
+    assert client.get("/api/prospects?min_fit=101", **auth).status_code == 422
+    # Paged with a cursor, the order kept.
+    page = client.get("/api/prospects?limit=1", **auth).json()
+    rest = client.get(f"/api/prospects?limit=1&cursor={page['next_cursor']}", **auth).json()
+    assert [page["items"][0]["name"], rest["items"][0]["name"]] == ["Parecida", "Distinta"]
+    one = client.get(f"/api/prospects/{unlike.pk}", **auth).json()
+    assert one["fit"] < 20 and one["name"] == "Distinta"
+    customer = Customer.objects.get(first_name="C0")
+    assert client.get(f"/api/prospects/{customer.pk}", **auth).json()["fit"] is None
+    assert client.get("/api/prospects/999999", **auth).status_code == 404
+
+
+def test_each_prospect_is_told_which_persona_they_look_most_like(client, owner, manager, portfolio):
+    from cartera.accounts.services import api_token_create
+    from cartera.segments.models import Persona
+
+    like, unlike = portfolio
+
+    def rule(field, value):
+        return {
+            "match": "all",
+            "groups": [{"match": "all", "rules": [{"field": field, "op": "eq", "value": value}]}],
+        }
+
+    industry = Persona.objects.create(
+        name="Industria madrileña", owner=owner, definition=rule("sector", "Industria")
+    )
+    Persona.objects.create(name="Tiendas de Sevilla", owner=manager, definition=rule("region", "Sevilla"))
+    # Too few paying members to learn from: never named.
+    Persona.objects.create(name="Nadie", owner=owner, definition=rule("sector", "Minería"))
+    prospect_fit_refresh()
+    assert ProspectFit.objects.get(customer=like).persona == industry
+    assert ProspectFit.objects.get(customer=unlike).persona is None  # a bar in Bilbao: like neither
+    login(client, owner)
+    page = client.get(reverse("customers:detail", args=[like.pk])).content.decode()
+    assert "Industria madrileña" in page and reverse("segments:persona_detail", args=[industry.pk]) in page
+    listing = client.get(reverse("pipeline:prospects")).content.decode()
+    assert "fit-persona" in listing and "Industria madrileña" in listing
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {api_token_create(user=owner, name='t')[1]}"}
+    found = client.get(f"/api/prospects/{like.pk}", **auth).json()
+    assert (found["fit_persona"], found["fit_persona_name"]) == (industry.pk, "Industria madrileña")
+    assert client.get(f"/api/prospects/{unlike.pk}", **auth).json()["fit_persona"] is None
+    # A persona deleted later leaves the score without a name, never an error.
+    industry.delete()
+    assert ProspectFit.objects.get(customer=like).persona is None
+    assert client.get(reverse("customers:detail", args=[like.pk])).status_code == 200
