@@ -26,6 +26,8 @@ def scored(transactional_db: Any, make_user: Any) -> dict[str, Any]:
     from cartera.insights.models import CustomerMetrics
     from cartera.pipeline.services import prospect_fit_refresh
 
+    from cartera.segments.models import Persona
+
     owner = make_user("owner", "sales_rep", first_name="Olga")
     for i in range(60):
         top = i < 12
@@ -42,6 +44,9 @@ def scored(transactional_db: Any, make_user: Any) -> dict[str, Any]:
                                                 "sector": "Industria", "region": "Madrid", "phone": "612000111"})  # fmt: skip
     customer_create(actor=owner, fields={"first_name": "Diego", "last_name": "Distinto",
                                          "sector": "Hostelería", "region": "Bilbao", "phone": "612000222"})  # fmt: skip
+    rule = {"field": "sector", "op": "eq", "value": "Industria"}
+    Persona.objects.create(name="Compradores industriales", owner=owner,
+                           definition={"match": "all", "groups": [{"match": "all", "rules": [rule]}]})  # fmt: skip
     prospect_fit_refresh()
     from cartera.pipeline.services import pipeline_defaults_ensure
 
@@ -57,10 +62,12 @@ def test_prospects_by_fit_with_the_reasons(
     rows = page.locator("table.list tbody tr")
     expect(rows.first).to_contain_text("Paula")
     expect(rows.first).to_contain_text("Industria")
+    expect(rows.first.locator(".fit-persona")).to_contain_text("Compradores industriales")
     assert sideways_overflow("prospects") is None
     shot(f"prospects-{browser_locale[:2]}")
     page.goto(f"/customers/{scored['like'].pk}/")
     expect(page.locator(".fitcard")).to_contain_text("Madrid")
+    expect(page.locator(".fitcard .fit-persona a")).to_contain_text("Compradores industriales")
     assert sideways_overflow("prospect page") is None
     shot(f"customer-{browser_locale[:2]}")
     page.goto("/pipeline/calls/?fit=60")
