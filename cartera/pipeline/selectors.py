@@ -15,8 +15,20 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Aggregate, Count, F, FloatField, Func, Max, Q, QuerySet, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import (
+    Aggregate,
+    Count,
+    DateField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Func,
+    Max,
+    Q,
+    QuerySet,
+    Sum,
+)
+from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
 from cartera.core.money import base_currency
@@ -878,6 +890,11 @@ class AttributionRow:
     revenue: Decimal = Decimal("0")
     won: int = 0
     won_value: Decimal = Decimal("0")
+    #: Median days from coming in (the record's creation) to the first order, among those who bought
+    #: after they came in (a customer imported with years of history is not a conversion).
+    days_to_first_order: float | None = None
+    #: Revenue of their orders in the 12 months after they came in (base currency).
+    revenue_12m: Decimal = Decimal("0")
 
     @property
     def conversion(self) -> float | None:
@@ -889,7 +906,10 @@ class AttributionRow:
 class Attribution:
     by_source: list[AttributionRow]
     by_form: list[AttributionRow]
-    by_campaign: list[AttributionRow]
+    #: UTM campaigns by each person's first touch (their first lead form answer with a campaign) and by
+    #: their last touch (their latest one): someone who came from two campaigns counts once in each.
+    by_first_campaign: list[AttributionRow]
+    by_last_campaign: list[AttributionRow]
     #: The won opportunities the won values leave out (:func:`left_out_currencies`).
     won_other_currencies: list[dict[str, Any]] = field(default_factory=list)
 
@@ -897,7 +917,51 @@ class Attribution:
 ATTRIBUTION_GROUPS = 50
 
 
-def _attribution_rows(customers: QuerySet[Any], key: str, won: QuerySet[Opportunity]) -> list[dict[str, Any]]:
+#: The window of "revenue in their first 12 months".
+FIRST_YEAR = dt.timedelta(days=365)
+
+
+def _came_in_figures(
+    customers: QuerySet[Any], key: str, *, every_customer: bool = False
+) -> dict[Any, tuple[float | None, Decimal]]:
+    """Per value of ``key`` (a lookup from the customer, ``"pk"`` for each person): the median days
+    from coming in to the first order, and the revenue (base currency) of the orders dated in the 12
+    months after coming in. "Coming in" is the record's creation day (local time); the first order is
+    the analysis' (``CustomerMetrics.first_order_on``, as of the last refresh). ``every_customer``:
+    ``customers`` is the whole file, so the orders need not be matched against it (a semi-join of ten
+    million orders with a million customers)."""
+    from cartera.sales.models import Order
+
+    days: dict[Any, list[int]] = defaultdict(list)
+    bought = customers.filter(metrics__first_order_on__isnull=False).order_by()
+    # The day each came in, in local time, worked out by the database (a million conversions in
+    # Python took seconds).
+    rows = bought.annotate(came_in=TruncDate("created_at")).values_list(
+        key, "came_in", "metrics__first_order_on"
+    )
+    for group, came_in_on, first in rows.iterator(chunk_size=10_000):
+        waited = (first - came_in_on).days
+        if waited >= 0:
+            days[group].append(waited)
+    came_in = TruncDate("customer__created_at")
+    orders = Order.objects.filter(currency=base_currency())
+    first_year = (
+        (orders if every_customer else orders.filter(customer__in=customers.values("pk")))
+        .filter(ordered_on__gte=came_in, ordered_on__lt=ExpressionWrapper(came_in + FIRST_YEAR, DateField()))
+        .order_by()
+        .values(group=F(f"customer__{key}"))
+        .annotate(total=Sum("amount"))
+    )
+    revenue = {row["group"]: row["total"] or Decimal("0") for row in first_year}
+    return {
+        group: (statistics.median(days[group]) if days.get(group) else None, revenue.get(group, Decimal("0")))
+        for group in set(days) | set(revenue)
+    }
+
+
+def _attribution_rows(
+    customers: QuerySet[Any], key: str, won: QuerySet[Opportunity], *, every_customer: bool = False
+) -> list[dict[str, Any]]:
     """Group ``customers`` by ``key`` (a lookup from the customer): people, buyers, revenue, won deals,
     JSON-ready (amounts as text), the ``ATTRIBUTION_GROUPS`` with most people.
 
@@ -918,8 +982,11 @@ def _attribution_rows(customers: QuerySet[Any], key: str, won: QuerySet[Opportun
         )
         .order_by("-leads")[:ATTRIBUTION_GROUPS]
     )
+    came_in = _came_in_figures(customers, key, every_customer=every_customer)
     rows = {p["group"]: {"key": p["group"], "leads": p["leads"], "converted": p["converted"],
-                         "revenue": str(p["revenue"] or 0), "won": 0, "won_value": "0"}
+                         "revenue": str(p["revenue"] or 0), "won": 0, "won_value": "0",
+                         "days_to_first_order": came_in.get(p["group"], (None, 0))[0],
+                         "revenue_12m": str(came_in.get(p["group"], (None, 0))[1])}
             for p in people}  # fmt: skip
     for r in won.values(group=F(f"customer__{key}")).annotate(
         n=Count("pk", distinct=True), total=Sum("value", filter=Q(currency=base_currency()))
@@ -943,7 +1010,9 @@ def _attribution_by_pairs(
     revenue = dict(customers.filter(pk__in=ids, metrics__revenue__gt=0).values_list("pk", "metrics__revenue"))
     in_base = Q(currency=base_currency())
     deals = {r["customer"]: (r["n"], r["t"]) for r in won.filter(customer_id__in=ids).values("customer").annotate(n=Count("pk"), t=Sum("value", filter=in_base))}  # fmt: skip
+    came_in = _came_in_figures(customers.filter(pk__in=ids), "pk")
     rows: dict[Any, AttributionRow] = {}
+    waited: dict[Any, list[float]] = defaultdict(list)
     for pk, group in pairs:
         row = rows.setdefault(group, AttributionRow(str(group)))
         row.leads += 1
@@ -952,10 +1021,15 @@ def _attribution_by_pairs(
         n, total = deals.get(pk, (0, None))
         row.won += n
         row.won_value += total or Decimal("0")
+        days, first_year = came_in.get(pk, (None, Decimal("0")))
+        row.revenue_12m += first_year
+        if days is not None:
+            waited[group].append(days)
     biggest = sorted(rows.items(), key=lambda item: (-item[1].revenue, -item[1].leads, item[1].label))
     return [
         {"key": group, "leads": row.leads, "converted": row.converted, "revenue": str(row.revenue),
-         "won": row.won, "won_value": str(row.won_value)}
+         "won": row.won, "won_value": str(row.won_value), "revenue_12m": str(row.revenue_12m),
+         "days_to_first_order": statistics.median(waited[group]) if waited.get(group) else None}
         for group, row in biggest[:ATTRIBUTION_GROUPS]
     ]  # fmt: skip
 
@@ -971,13 +1045,17 @@ def attribution_figures(*, user: Any) -> dict[str, Any]:
     # No ordering: the model's own (by date) would make every answer distinct.
     submissions = _seen(LeadSubmission.objects.all(), user).filter(customer__in=customers).order_by()
     by_form = list(submissions.values_list("customer_id", "form_id").distinct())
-    by_campaign = list(
-        submissions.exclude(utm_campaign="").values_list("customer_id", "utm_campaign").distinct()
-    )
+    first_touch: dict[int, str] = {}
+    last_touch: dict[int, str] = {}
+    touches = submissions.exclude(utm_campaign="").order_by("created_at", "pk")
+    for person, campaign in touches.values_list("customer_id", "utm_campaign"):
+        first_touch.setdefault(person, campaign)
+        last_touch[person] = campaign
     return {
-        "by_source": _attribution_rows(customers, "source", won),
+        "by_source": _attribution_rows(customers, "source", won, every_customer=_sees_every(user, Customer)),
         "by_form": _attribution_by_pairs(by_form, customers, won),
-        "by_campaign": _attribution_by_pairs(by_campaign, customers, won),
+        "by_first_campaign": _attribution_by_pairs(list(first_touch.items()), customers, won),
+        "by_last_campaign": _attribution_by_pairs(list(last_touch.items()), customers, won),
         "won_other_currencies": [{**row, "value": str(row["value"])} for row in left_out_currencies(won)],
     }
 
@@ -1019,17 +1097,20 @@ def source_attribution(*, user: Any, figures: dict[str, Any] | None = None) -> A
                 revenue=Decimal(row["revenue"]),
                 won=row["won"],
                 won_value=Decimal(row["won_value"]),
-            )  # fmt: skip
+                days_to_first_order=row.get("days_to_first_order"),
+                revenue_12m=Decimal(row.get("revenue_12m", "0")),
+            )
             for row in counted
         ]
         return sorted(made, key=lambda row: (-row.revenue, -row.leads, row.label))
 
     return Attribution(
-        by_source=rows(figures["by_source"], source_labels),
-        by_form=rows(figures["by_form"], forms),
-        by_campaign=rows(figures["by_campaign"], {}),
+        by_source=rows(figures.get("by_source", []), source_labels),
+        by_form=rows(figures.get("by_form", []), forms),
+        by_first_campaign=rows(figures.get("by_first_campaign", []), {}),
+        by_last_campaign=rows(figures.get("by_last_campaign", []), {}),
         won_other_currencies=[
-            {**row, "value": Decimal(row["value"])} for row in figures["won_other_currencies"]
+            {**row, "value": Decimal(row["value"])} for row in figures.get("won_other_currencies", [])
         ],
     )
 

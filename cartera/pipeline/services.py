@@ -1172,10 +1172,15 @@ def _count(key: str) -> tuple[dict[str, Any], list[Any]]:
     return selectors.report_history(user=None, pipeline=pipeline, owner_id=owner_id), stamp
 
 
-def _stored_or_counted(key: str, stamp: list[Any]) -> Counted:
+def _stored_or_counted(key: str, stamp: list[Any], *, first_count_here: bool = True) -> Counted:
     """The stored figures of ``key`` with their time, asking the worker for a new count when the data
-    changed since (``stamp``); counted now and stored when there are none yet (once, the first view)."""
+    changed since (``stamp``). When there are none yet: counted now and stored (once, the first view),
+    or, without ``first_count_here`` (too long for a page), asked of the worker, the page saying so."""
     row = ReportFigures.objects.filter(key=key).first()
+    if not first_count_here and (row is None or row.counted_at is None):
+        ReportFigures.objects.get_or_create(key=key)
+        report_figures_schedule()
+        return Counted({}, pending=True)
     if row is None or row.counted_at is None:
         started = timezone.now()
         figures, counted_stamp = _count(key)
@@ -1212,7 +1217,9 @@ def attribution_current(*, user: Any) -> Counted:
     limit = settings.CARTERA_REPORT_INLINE_CUSTOMERS
     if Customer.objects.values("pk")[: limit + 1].count() <= limit:
         return Counted(selectors.attribution_figures(user=user))
-    return _stored_or_counted("attribution", selectors.attribution_stamp())
+    # The first count of a big file takes seconds (every customer, every order of their first year):
+    # the worker's, never a page's.
+    return _stored_or_counted("attribution", selectors.attribution_stamp(), first_count_here=False)
 
 
 def report_figures_count_stale() -> list[str]:

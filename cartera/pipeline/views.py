@@ -371,21 +371,24 @@ def report_sources_csv(request: HttpRequest) -> StreamingHttpResponse:
     sections = [
         (_("Source"), data.by_source),
         (_("Lead form"), data.by_form),
-        (_("Campaign"), data.by_campaign),
+        (_("Campaign, first touch"), data.by_first_campaign),
+        (_("Campaign, last touch"), data.by_last_campaign),
     ]
 
     def lines() -> Any:
         # The sums add up the base currency only (docs/analytics.md, Currencies): the headers say which.
         base = {"currency": base_currency()}
         yield writer.writerow([_("Grouped by"), _("Name"), _("People"), _("Became customers"), _("Conversion (%)"),
+                               _("Median days to the first order"), _("Revenue in their first 12 months (%(currency)s)") % base,
                                _("Revenue (%(currency)s)") % base, _("Won opportunities"),
                                _("Won value (%(currency)s)") % base])  # fmt: skip
         for title, rows in sections:
             for row in rows:
                 conversion = "" if row.conversion is None else f"{100 * row.conversion:.1f}"
+                waited = "" if row.days_to_first_order is None else f"{row.days_to_first_order:g}"
                 yield writer.writerow(
-                    [title, neutralize(row.label), row.leads, row.converted, conversion, f"{row.revenue:.2f}",
-                     row.won, f"{row.won_value:.2f}"]
+                    [title, neutralize(row.label), row.leads, row.converted, conversion, waited,
+                     f"{row.revenue_12m:.2f}", f"{row.revenue:.2f}", row.won, f"{row.won_value:.2f}"]
                 )  # fmt: skip
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")

@@ -43,12 +43,18 @@ def test_the_worker_counts_a_big_report_and_the_page_reads_it_back(
     capture = django_capture_on_commit_callbacks
     login(client, manager)
     first = _page(client, pipeline, capture)
-    # Nothing stored yet: counted for this page, and kept for the next ones.
+    # Nothing stored yet: the pipeline's history counted for this page, and kept for the next ones;
+    # where the revenue comes from (every customer, every order of their first year) left to the
+    # worker, the page saying so.
     assert first.context["history_counted"].as_of is None and 'id="history-counted"' not in first.text
+    assert first.context["attribution_counted"].pending and 'id="attribution-counted"' in first.text
+    assert first.context["attribution"].by_source == [] and _queued() == 1
     assert set(ReportFigures.objects.values_list("key", flat=True)) == {
         f"bottlenecks:{pipeline.pk}:all",
         "attribution",
     }
+    assert count_report_figures.call().startswith("attribution counted in")
+    DBTaskResult.objects.all().delete()  # the worker took it
     second = _page(client, pipeline, capture)
     assert 'id="history-counted"' in second.text and 'id="attribution-counted"' in second.text
     assert not second.context["history_counted"].pending and _queued() == 0
@@ -105,6 +111,8 @@ def test_a_rep_gets_their_own_figures_counted_for_them(
     pipeline, _s = history
     login(client, manager)
     _page(client, pipeline, django_capture_on_commit_callbacks)  # the shared figures, stored
+    count_report_figures.call()
+    DBTaskResult.objects.all().delete()  # the worker took it
     login(client, colleague)  # sees none of the owner's opportunities
     page = _page(client, pipeline, django_capture_on_commit_callbacks)
     assert page.context["history_counted"].as_of is None and page.context["attribution_counted"].as_of is None

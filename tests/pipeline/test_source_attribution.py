@@ -12,7 +12,7 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
-from cartera.customers.models import Stage
+from cartera.customers.models import Customer, Stage
 from cartera.customers.services import customer_create
 from cartera.insights.services import insights_refresh
 from cartera.pipeline import selectors, services
@@ -42,12 +42,18 @@ def attributed(owner, manager):
                 consent=False, language="es", utm={"utm_campaign": campaign},
             ).customer
         )  # fmt: skip
-    # The first person answers twice: still one person and one revenue for the form.
+    # The first person answers twice: still one person and one revenue for the form. The third comes
+    # back from another campaign: "verano" was their first touch, "otoño" their last.
     services.lead_submit(lead_form=form, answers={"first_name": "Web0", "email": "web0@example.com"},
                          consent=False, language="es", utm={"utm_campaign": "primavera"})  # fmt: skip
-    order_create(
-        actor=owner, customer=people[0], fields={"ordered_on": dt.date(2026, 1, 5), "amount": Decimal("300")}
-    )
+    services.lead_submit(lead_form=form, answers={"first_name": "Web2", "email": "web2@example.com"},
+                         consent=False, language="es", utm={"utm_campaign": "otoño"})  # fmt: skip
+    # Web0 came in on 20 December 2024 and bought 16 days later, then again 13 months after coming in
+    # (outside their first 12 months).
+    Customer.objects.filter(pk=people[0].pk).update(created_at=dt.datetime(2024, 12, 20, 12, tzinfo=dt.UTC))
+    for when, amount in ((dt.date(2025, 1, 5), "300"), (dt.date(2026, 1, 25), "40")):
+        order_create(actor=owner, customer=people[0], fields={"ordered_on": when, "amount": Decimal(amount)})
+    # Ref was entered after buying (an imported customer with history): no days to a first order.
     referral = customer_create(actor=owner, fields={"first_name": "Ref", "source": "referral"})
     order_create(
         actor=owner, customer=referral, fields={"ordered_on": dt.date(2026, 1, 6), "amount": Decimal("50")}
@@ -65,33 +71,56 @@ def test_people_buyers_revenue_and_wins_by_source_form_and_campaign(manager, att
     assert (web.leads, web.converted, web.revenue, web.won, web.won_value) == (
         3,
         1,
-        Decimal("300.00"),
+        Decimal("340.00"),
         1,
         Decimal("1000.00"),
     )
+    # Time to the first order and the first year's revenue count from the day they came in.
+    assert (web.days_to_first_order, web.revenue_12m) == (16, Decimal("300.00"))
     referral = next(r for r in data.by_source if r.label == "Recomendación")
     assert (referral.leads, referral.converted, referral.revenue) == (1, 1, Decimal("50.00"))
+    assert referral.days_to_first_order is None  # bought before being entered
     [landing] = data.by_form
     assert (landing.label, landing.leads, landing.revenue, landing.won) == (
         "Landing",
         3,
-        Decimal("300.00"),
+        Decimal("340.00"),
         1,
     )
-    spring, summer = data.by_campaign
+    assert (landing.days_to_first_order, landing.revenue_12m) == (16, Decimal("300.00"))
+    spring, summer = data.by_first_campaign
     assert (spring.label, spring.leads, spring.converted, spring.conversion) == ("primavera", 2, 1, 0.5)
+    assert (spring.days_to_first_order, spring.revenue_12m) == (16, Decimal("300.00"))
     assert (summer.label, summer.leads, summer.revenue) == ("verano", 1, Decimal("0"))
+    # The last touch: Web2 came back from "otoño".
+    assert sorted((r.label, r.leads) for r in data.by_last_campaign) == [("otoño", 1), ("primavera", 2)]
 
 
 def test_the_report_shows_it_and_the_csv_has_every_line(client, manager, owner, attributed):
     login(client, manager)
     page = client.get(reverse("pipeline:report")).content.decode()
-    assert 'id="sources"' in page and "primavera" in page and "Landing" in page
+    assert 'id="sources"' in page and "primavera" in page and "Landing" in page and "otoño" in page
     response = client.get(reverse("pipeline:report_sources_csv"))
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[0][:3] == ["Agrupado por", "Nombre", "Personas"]
-    assert ["Campaña", "primavera", "2", "1", "50.0", "300.00", "1", "1000.00"] in rows
+    assert rows[0][5:7] == [
+        "Mediana de días hasta el primer pedido",
+        "Ingresos en sus primeros 12 meses (EUR)",
+    ]
+    assert [
+        "Campaña, primer contacto",
+        "primavera",
+        "2",
+        "1",
+        "50.0",
+        "16",
+        "300.00",
+        "340.00",
+        "1",
+        "1000.00",
+    ] in rows
+    assert ["Campaña, último contacto", "otoño", "1", "0", "0.0", "", "0.00", "0.00", "0", "0.00"] in rows
     # A sales rep sees no lead form answers (they are the managers'), only the sources.
     client.logout()
     login(client, owner)
@@ -142,8 +171,8 @@ def test_won_values_add_the_base_currency_only_and_the_page_says_what_was_left_o
             )
         )
     )
-    assert rows[0][5:] == ["Facturación (EUR)", "Oportunidades ganadas", "Valor ganado (EUR)"]
-    assert ["Origen", "Web / entrante", "4", "1", "25.0", "300.00", "3", "1000.00"] in rows
+    assert rows[0][7:] == ["Facturación (EUR)", "Oportunidades ganadas", "Valor ganado (EUR)"]
+    assert ["Origen", "Web / entrante", "4", "1", "25.0", "16", "300.00", "340.00", "3", "1000.00"] in rows
 
 
 def test_without_other_currencies_the_report_says_nothing_about_them(client, manager, attributed):
