@@ -207,3 +207,75 @@ def test_stage_change_from_the_customer_page_shows_on_the_timeline(
         "page",
     )
     browser_log.assert_clean()
+
+
+def test_manager_assigns_a_call_list_from_the_at_risk_segment_and_the_rep_calls(
+    page, manager, owner, stages, login, browser_log, shot, sideways_overflow
+):
+    """The end of issue 15's walk: the manager reads the report, builds today's call list from the
+    at-risk segment for a rep; the rep finds those people first on their calls page, taps to call and
+    logs each outcome in one tap."""
+    from django.utils import timezone
+
+    from cartera.activity.models import Interaction
+    from cartera.customers.services import customer_create
+    from cartera.insights.models import CustomerMetrics
+    from cartera.pipeline.models import CallList, CallListEntry
+    from cartera.segments.models import Segment
+
+    def person(name, phone, lifecycle, revenue):
+        who = customer_create(actor=owner, fields={"first_name": name, "last_name": "Prueba", "phone": phone,
+                                                   "stage": "customer"})  # fmt: skip
+        CustomerMetrics.objects.create(customer=who, revenue=Decimal(revenue), lifecycle=lifecycle,
+                                       clv_12m=Decimal(revenue), computed_at=timezone.now())  # fmt: skip
+        return who
+
+    slipping = person("Rosa", "612000301", "at_risk", "4200")
+    also = person("Ramón", "612000302", "at_risk", "900")
+    person("Alicia", "612000303", "active", "3000")
+    rule = {"field": "lifecycle", "op": "in", "value": ["at_risk"]}
+    Segment.objects.create(name="En riesgo", owner=manager,
+                           definition={"match": "all", "groups": [{"match": "all", "rules": [rule]}]})  # fmt: skip
+
+    login("manager")
+    page.goto("/pipeline/report/")
+    expect(page.locator("#stages-table")).to_be_visible()
+    page.goto("/pipeline/calls/team/")
+    form = page.locator("form.grid-form")
+    form.locator("select[name=segment]").select_option(label="En riesgo")
+    form.locator("select[name=assignee]").select_option(str(owner.pk))
+    form.locator("input[name=name]").fill("Recuperar a los que se van")
+    form.locator("button[type=submit]").click()
+    expect(page.locator(".messages")).to_contain_text("1")
+    calls = CallList.objects.get()
+    assert (calls.assignee, calls.for_date, calls.name) == (
+        owner,
+        timezone.localdate(),
+        "Recuperar a los que se van",
+    )
+    assert set(CallListEntry.objects.values_list("customer__first_name", flat=True)) == {"Rosa", "Ramón"}
+    _no_sideways(sideways_overflow, "team page")
+    shot("team")
+
+    page.context.clear_cookies()
+    login("owner")
+    page.goto("/pipeline/calls/")
+    rosa = page.locator(".callrow", has_text="Rosa")
+    expect(rosa).to_be_visible()
+    expect(page.locator(".callrow", has_text="Alicia")).to_have_count(0)  # active: not on the list
+    expect(rosa.locator("a[href^='tel:']")).to_have_attribute("href", "tel:+34612000301")
+    _no_sideways(sideways_overflow, "calls page")
+    shot("calls-assigned")
+    rosa.locator("button[value=no_answer]").click()
+    expect(page.locator(".callrow", has_text="Rosa")).to_contain_text(
+        re.compile("Llamada anotada|Call logged")
+    )
+    ramon = page.locator(".callrow", has_text="Ramón")
+    ramon.locator("button[value=reached]").click()
+    expect(page.locator(".callrow", has_text="Ramón")).to_contain_text(
+        re.compile("Llamada anotada|Call logged")
+    )
+    outcomes = dict(CallListEntry.objects.values_list("customer__first_name", "outcome"))
+    assert outcomes == {"Rosa": "no_answer", "Ramón": "reached"}
+    assert Interaction.objects.filter(customer__in=[slipping, also], kind="call").count() == 2
+    browser_log.assert_clean()

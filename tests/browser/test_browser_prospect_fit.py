@@ -25,7 +25,6 @@ def scored(transactional_db: Any, make_user: Any) -> dict[str, Any]:
     from cartera.customers.services import customer_create
     from cartera.insights.models import CustomerMetrics
     from cartera.pipeline.services import prospect_fit_refresh
-
     from cartera.segments.models import Persona
 
     owner = make_user("owner", "sales_rep", first_name="Olga")
