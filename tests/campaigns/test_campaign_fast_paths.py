@@ -8,6 +8,7 @@ import pytest
 from django.db import transaction
 from django.test import override_settings
 
+from cartera.activity.models import Interaction
 from cartera.campaigns import selectors, services
 from cartera.campaigns.models import Group, Recipient
 from cartera.campaigns.personalisation import facts_for
@@ -36,7 +37,9 @@ def _both(read):
     return fast, plain
 
 
-def test_the_review_and_the_send_read_the_same_with_and_without_the_fast_paths(portfolio, manager):
+def test_the_review_and_the_send_read_the_same_with_and_without_the_fast_paths(
+    portfolio, manager, monkeypatch
+):
     # One more way to be refused: withdrew marketing through an unsubscribe link.
     gone = portfolio["customers"][5]
     consent_record(
@@ -89,6 +92,11 @@ def test_the_review_and_the_send_read_the_same_with_and_without_the_fast_paths(p
                     "customer_id", "group", "reason", "variant_id"
                 )
             ),
+            sorted(
+                Interaction.objects.filter(body=f"campaigns.campaign:{campaign.pk}").values_list(
+                    "customer_id", "subject"
+                )
+            ),
         )
 
     class Undo(Exception):
@@ -100,7 +108,15 @@ def test_the_review_and_the_send_read_the_same_with_and_without_the_fast_paths(p
         plain_sent = sent()
         raise Undo
     assert not Recipient.objects.filter(campaign=campaign).exists()
+    # Rendered a few recipients at a time (the send works in chunks of EMAIL_CHUNK so that its memory
+    # stays that of a chunk): the same e-mails and the same timeline lines.
+    with pytest.raises(Undo), transaction.atomic():
+        monkeypatch.setattr(services, "EMAIL_CHUNK", 7)
+        services.campaign_send(actor=manager, campaign=campaign)
+        assert sent() == plain_sent
+        monkeypatch.undo()
+        raise Undo
     with override_settings(CARTERA_BULK_PLAIN=False):
         services.campaign_send(actor=manager, campaign=campaign)
-    assert len(plain_sent[0]) == 179  # 180 less the one who left
+    assert len(plain_sent[0]) == len(plain_sent[2]) == 179  # 180 less the one who left
     assert sent() == plain_sent
