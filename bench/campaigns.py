@@ -8,12 +8,15 @@ Run from the repository root::
 
 It builds its own database unless it already holds the customers: migrated, then ``--customers``
 at-risk customers (e-mail, marketing consent, one order each, owned by one manager) and a segment of
-them. Each run creates and sends a new campaign (10 % control group, a unique promotion code per
+them, and ``--others`` active customers the segment leaves out (900,000: the issue's audience of
+100,000 drawn from a file of 1,000,000). Each run creates and sends a new campaign (10 % control group, a unique promotion code per
 recipient), so the frequency cap is off. Timed: the review counts (``campaign_plan``), the send
 (freeze the audience, create the codes, render and queue every e-mail, write the timelines), then
 ``--send`` e-mails delivered over one SMTP connection to the local aiosmtpd sink (in a process of
 its own, as ``make run`` has it, on port ``--port``; rate limit off), then the results page in-process (3 warm-up requests and ``--requests``
-timed ones, nearest-rank p95). Peak memory is the process's maximum resident set size. Results go to
+timed ones, nearest-rank p95). Peak memory is the process's own memory (``RssAnon``, sampled every 20
+ms; SQLite's mapped database file is page cache the kernel shares and reclaims, and is reported apart
+as the whole resident set size). Results go to
 docs/benchmarks.md between the ``bench:issue13`` markers (``--no-doc`` to skip), keeping what the
 section holds under "### Earlier runs". Each step also reports the process's CPU seconds (steadier
 than elapsed time on a shared machine). ``--database-url`` picks the database (PostgreSQL);
@@ -149,7 +152,7 @@ def _run_sink(port: int, folder: str, ready: Any, stop: Any) -> None:
     controller.stop()
 
 
-def _prepare(customers: int) -> None:
+def _prepare(customers: int, others: int = 0) -> None:
     from decimal import Decimal
 
     from django.core.management import call_command
@@ -204,6 +207,26 @@ def _prepare(customers: int) -> None:
                 batch_size=2_000,
             )
             print(f"  {min(customers, start + 10_000):,} customers", file=sys.stderr)
+    # The rest of the file: active customers the segment leaves out (the issue's audience of 100,000
+    # is drawn from 1,000,000 customers).
+    have_others = CustomerMetrics.objects.filter(lifecycle="active").count()
+    if have_others < others:
+        now = timezone.now()
+        for start in range(have_others, others, 20_000):
+            part = [
+                Customer(
+                    first_name=f"Otro{i}", first_name_key=f"otro{i}", last_name="Activo",
+                    email=f"o{i}@bench.example", opt_in_email=True, stage="customer", owner=manager,
+                )
+                for i in range(start, min(others, start + 20_000))
+            ]  # fmt: skip
+            Customer.objects.bulk_create(part, batch_size=5_000)
+            CustomerMetrics.objects.bulk_create(
+                [CustomerMetrics(customer=c, orders_count=3, revenue=Decimal("120"), lifecycle="active",
+                                 computed_at=now) for c in part],
+                batch_size=5_000,
+            )  # fmt: skip
+            print(f"  {min(others, start + 20_000):,} other customers", file=sys.stderr)
     if not Segment.objects.filter(name="Bench en riesgo").exists():
         segment_create(
             actor=manager,
@@ -278,7 +301,10 @@ def _earlier() -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--customers", type=int, default=100_000, help="the audience: at-risk customers")
+    parser.add_argument(
+        "--others", type=int, default=900_000, help="active customers besides, left out by the segment"
+    )
     parser.add_argument("--send", type=int, default=10_000, help="how many e-mails to deliver (timed)")
     parser.add_argument("--requests", type=int, default=10)
     parser.add_argument("--port", type=int, default=8131, help="the local SMTP sink's port")
@@ -311,7 +337,7 @@ def main() -> None:
 
     settings.ALLOWED_HOSTS = ["*"]
     started = time.perf_counter()
-    _prepare(args.customers)
+    _prepare(args.customers, args.others)
     prepared_s = time.perf_counter() - started
 
     from cartera.accounts.models import User
@@ -435,7 +461,7 @@ def main() -> None:
         "",
         f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {connection.vendor}, {m['cpu']} ({m['cores']} cores, "
         f"{m['ram_gib']} GiB), Python {m['python']}; load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} "
-        f"at the end (the machine is shared; {load_before[0]:.2f} / {load_before[1]:.2f} / {load_before[2]:.2f} at the start). {args.customers:,} at-risk customers with e-mail and consent, one segment, "
+        f"at the end (the machine is shared; {load_before[0]:.2f} / {load_before[1]:.2f} / {load_before[2]:.2f} at the start). {args.customers:,} at-risk customers with e-mail and consent in a file of {args.customers + args.others:,}, one segment, "
         f"10 % control group, a unique code per recipient; database prepared in {prepared_s:.0f} s. "
         "Run: `make bench-campaigns`.",
         "",
