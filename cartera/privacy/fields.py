@@ -181,6 +181,9 @@ FIELDS: dict[str, dict[str, How]] = {
     },
     # The fit score is derived from the person's attributes (age band among them): cleared with them.
     "pipeline.prospectfit": {"reasons": C, "computed_at": K},
+    # The report's figures the worker counted: counts and sums per stage, owner, source, lead form and
+    # campaign name, never a person's data (a person erased drops out at the next count).
+    "pipeline.reportfigures": {"key": K, "figures": K, "stamp": K, "counted_at": K, "wanted_at": K},
     # A lead form's answer: what the person typed is cleared; where it came from and the consent
     # wording they ticked stay (the ledger's proof, withdrawn by the erasure itself).
     "pipeline.leadsubmission": {
