@@ -122,6 +122,7 @@ NOT_REACHED = {
     "pipeline/f/confirm/<str:token>/": "the double opt-in link of an e-mail (tests/pipeline)",
     "pipeline/report/sources.csv": DOWNLOAD,
     "pipeline/sheet/template.xlsx": DOWNLOAD,
+    "pipeline/sheet/pdf/": DOWNLOAD,
     "surveys/<int:pk>/questions/<int:question_pk>/move/": POST_ONLY,
     "surveys/<int:pk>/questions/<int:question_pk>/remove/": POST_ONLY,
 }
