@@ -418,6 +418,8 @@ def pipeline_stages_update(*, actor: User, pipeline: Pipeline, stages: str) -> P
                  % {"name": stage.name}}
             )  # fmt: skip
         stage.delete()
+    # "Went on" counts moves to a later stage: a new order of the stages changes the stored history.
+    report_figures_wanted()
     return pipeline
 
 
@@ -1172,6 +1174,11 @@ def _count(key: str) -> tuple[dict[str, Any], list[Any]]:
     return selectors.report_history(user=None, pipeline=pipeline, owner_id=owner_id), stamp
 
 
+def _as_stored(stamp: list[Any]) -> list[Any]:
+    """``stamp`` as the JSON column gives it back (dates as text), to compare with a stored one."""
+    return json.loads(json.dumps(stamp))
+
+
 def _stored_or_counted(key: str, stamp: list[Any], *, first_count_here: bool = True) -> Counted:
     """The stored figures of ``key`` with their time, asking the worker for a new count when the data
     changed since (``stamp``). When there are none yet: counted now and stored (once, the first view),
@@ -1190,7 +1197,7 @@ def _stored_or_counted(key: str, stamp: list[Any], *, first_count_here: bool = T
         )
         return Counted(figures)
     max_age = REPORT_FIGURES_MAX_AGE[key.split(":")[0]]
-    pending = row.stale(json.loads(json.dumps(stamp)), max_age=max_age)
+    pending = row.stale(_as_stored(stamp), max_age=max_age)
     if pending:
         report_figures_schedule()
     return Counted(row.figures, as_of=row.counted_at, pending=pending)
@@ -1236,7 +1243,7 @@ def report_figures_count_stale() -> list[str]:
             stamp = selectors.report_history_stamp(pipeline)
         else:
             stamp = selectors.attribution_stamp()
-        if not row.stale(json.loads(json.dumps(stamp)), max_age=REPORT_FIGURES_MAX_AGE[kind]):
+        if not row.stale(_as_stored(stamp), max_age=REPORT_FIGURES_MAX_AGE[kind]):
             continue
         started = timezone.now()
         figures, counted_stamp = _count(row.key)

@@ -103,6 +103,15 @@ def test_the_worker_counts_a_big_report_and_the_page_reads_it_back(
     with capture(execute=True):
         assert services.report_figures_wanted() == 3
     assert _page(client, pipeline, capture).context["history_counted"].pending
+    count_report_figures.call()
+    # A new order of the stages changes what "went on" means: the stored history is counted again.
+    assert not _page(client, pipeline, capture).context["history_counted"].pending
+    with capture(execute=True):
+        services.pipeline_stages_update(
+            actor=manager, pipeline=pipeline,
+            stages="\n".join(f"{st.name} | {st.probability} | {st.rotting_days or ''}" for st in reversed(s)),
+        )  # fmt: skip
+    assert _page(client, pipeline, capture).context["history_counted"].pending
 
 
 def test_a_rep_gets_their_own_figures_counted_for_them(
