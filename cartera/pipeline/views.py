@@ -22,6 +22,7 @@ from django.utils import timezone, translation
 from django.utils.csp import CSP
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
@@ -535,7 +536,11 @@ def team(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, _("%(n)d call lists assigned.") % {"n": len(made)})
+            messages.success(
+                request,
+                ngettext("%(n)d call list assigned.", "%(n)d call lists assigned.", len(made))
+                % {"n": len(made)},
+            )
             return redirect("pipeline:team")
     try:
         days = int(request.GET.get("days") or 7)
