@@ -1176,7 +1176,8 @@ def _count(key: str) -> tuple[dict[str, Any], list[Any]]:
 
 def _as_stored(stamp: list[Any]) -> list[Any]:
     """``stamp`` as the JSON column gives it back (dates as text), to compare with a stored one."""
-    return json.loads(json.dumps(stamp))
+    stored: list[Any] = json.loads(json.dumps(stamp))
+    return stored
 
 
 def _stored_or_counted(key: str, stamp: list[Any], *, first_count_here: bool = True) -> Counted:
