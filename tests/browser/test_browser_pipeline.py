@@ -65,12 +65,16 @@ def test_rep_opens_moves_and_wins_an_opportunity(
         # Drag and drop (board.js): the card lands in the third column and stays there after a reload.
         source = f".board-col[data-stage='{stages[1].pk}'] li.deal[data-id='{deal.pk}']"
         target = f".board-col[data-stage='{stages[2].pk}'] ol[data-drop]"
-        with page.expect_response(re.compile(rf"/pipeline/opportunities/{deal.pk}/move/$")):
+        # board.js reloads the page once the server has accepted the move: wait for that reload, or
+        # the next navigation races it (net::ERR_ABORTED).
+        with (
+            page.expect_navigation(),
+            page.expect_response(re.compile(rf"/pipeline/opportunities/{deal.pk}/move/$")),
+        ):
             page.drag_and_drop(source, target)
         expect(
             page.locator(f".board-col[data-stage='{stages[2].pk}'] li.deal[data-id='{deal.pk}']")
         ).to_be_visible()
-        page.wait_for_load_state("load")
         deal.refresh_from_db()
         assert deal.stage == stages[2]
 
