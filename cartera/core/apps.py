@@ -9,5 +9,9 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models import fields
 
+        from cartera.core import lookups
+
+        lookups.register()
+
         # Django 6.1's empty choice label has no Spanish translation in Django itself; ours does.
         fields.BLANK_CHOICE_LABEL = _("- Select an option -")

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.core import signing
 from django.db.models import F, Model, Q, QuerySet
+from django.db.models.sql.where import WhereNode
 
 _SALT = "cartera.core.pagination"
 
@@ -177,11 +178,18 @@ def _rows_in_order(qs: QuerySet[Any], limit: int) -> list[Any]:
     slow when the order cannot be read from an index, e.g. a search matching 100,000 customers shown
     newest first: the database sorts every match. Sorting just the ids (plus the sort keys) and then
     reading the page's rows by primary key costs one more query and keeps the sort small.
+
+    The second query reads the rows by id alone, without ``qs``'s conditions (the ids have just
+    passed them): evaluated again beside ``id IN (51 ids)``, a search's condition made SQLite gather
+    every match of "garcia" (73,532, 140–670 ms at 1,000,000 customers) and PostgreSQL scan the table
+    for a 7,000-id list (190 ms), where the page's ids took 15 ms. The joins and annotations stay.
     """
     ids = list(qs.values_list("pk", flat=True)[:limit])
     if not ids:
         return []
-    found = {row.pk: row for row in qs.order_by().filter(pk__in=ids)}
+    reader = qs.order_by()
+    reader.query.where = WhereNode()
+    found = {row.pk: row for row in reader.filter(pk__in=ids)}
     return [found[pk] for pk in ids if pk in found]
 
 

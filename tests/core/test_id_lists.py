@@ -1,0 +1,95 @@
+"""Long lists of ids: ``any_of`` (one parameter instead of one per id) and the page's row read.
+
+Both were found slow at 1,000,000 customers (docs/benchmarks.md, issue 10's search); here they are
+checked for giving the same rows as the plain ORM on whichever database the run uses.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from cartera.core.pagination import paginate
+from cartera.customers import selectors
+from cartera.customers.models import Customer, Stage
+from cartera.customers.services import customer_create
+
+
+@pytest.fixture
+def people(owner):
+    names = ["Dolores Bermejo Molina", "Ana Molina Pérez", "Luis García Molina", "Marta Ruiz Gil"]
+    made = []
+    for i in range(40):
+        first, *surnames = names[i % len(names)].split(" ")
+        made.append(
+            customer_create(
+                actor=owner,
+                fields={
+                    "first_name": first,
+                    "last_name": " ".join(surnames),
+                    "stage": Stage.CUSTOMER if i % 3 else Stage.PROSPECT,
+                },
+            )
+        )
+    return made
+
+
+def test_any_of_finds_the_same_rows_as_in(people):
+    ids = [c.pk for c in people[::3]] + [10**9]  # one that does not exist
+    expected = set(Customer.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    found = set(Customer.objects.filter(pk__any_of=ids).values_list("pk", flat=True))
+    assert found == expected and len(found) == len(people[::3])
+    # Combined with other conditions and negated, as the ORM combines any lookup.
+    assert set(
+        Customer.objects.filter(pk__any_of=ids, stage=Stage.PROSPECT).values_list("pk", flat=True)
+    ) == set(Customer.objects.filter(pk__in=ids, stage=Stage.PROSPECT).values_list("pk", flat=True))
+    assert set(Customer.objects.exclude(pk__any_of=ids).values_list("pk", flat=True)) == set(
+        Customer.objects.exclude(pk__in=ids).values_list("pk", flat=True)
+    )
+
+
+def test_any_of_sends_the_list_as_one_parameter(people):
+    ids = [c.pk for c in people]
+    with CaptureQueriesContext(connection) as ctx:
+        list(Customer.objects.filter(pk__any_of=ids).values_list("pk", flat=True))
+    sql = ctx.captured_queries[-1]["sql"]
+    if connection.vendor == "postgresql":
+        assert "= ANY(" in sql
+    else:
+        assert "json_each" in sql
+    assert sql.count(str(ids[-1])) == 1
+
+
+def test_any_of_an_empty_list_matches_nobody(people):
+    assert not Customer.objects.filter(pk__any_of=[]).exists()
+    assert Customer.objects.exclude(pk__any_of=[]).count() == len(people)
+
+
+@pytest.mark.parametrize("bad", [[True], ["1; DROP TABLE x"], [1.5]])
+def test_any_of_takes_integers_only(people, bad):
+    with pytest.raises((TypeError, ValueError)):
+        list(Customer.objects.filter(pk__any_of=bad))
+
+
+def test_a_page_reads_its_rows_by_id_without_the_search_again(owner, people):
+    """The page of a search is the first rows of the search in order, and its second query (the
+    rows, read by id) does not evaluate the search's condition again."""
+    qs = selectors.customer_list(
+        user=owner, filters=selectors.CustomerFilters(query="molina", stage=Stage.CUSTOMER)
+    )
+    expected = list(qs.order_by("-id").values_list("pk", flat=True)[:7])
+    assert len(expected) == 7
+    with CaptureQueriesContext(connection) as ctx:
+        page = paginate(qs, ordering=("-id",), cursor=None, size=6)
+    assert [row.pk for row in page.rows] == expected[:6]
+    assert page.next_cursor
+    rows_sql = ctx.captured_queries[-1]["sql"]
+    assert "MATCH" not in rows_sql and "@@" not in rows_sql and "stage" not in rows_sql.split("WHERE", 1)[1]
+    # The joins of the list stay (owner and metrics read with the rows, no query per row).
+    with CaptureQueriesContext(connection) as after:
+        for row in page.rows:
+            _ = (row.owner and row.owner.username, row.company)
+    assert len(after.captured_queries) == 0
+    following = paginate(qs, ordering=("-id",), cursor=page.next_cursor, size=6)
+    assert [row.pk for row in following.rows][:1] == expected[6:7]
