@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 
 from django.db import connection
 from django.db.models import Q
@@ -64,6 +64,11 @@ def fts5_prefix_query(words: Sequence[str]) -> str:
     return " AND ".join('"{}"*'.format(word.replace('"', '""')) for word in words)
 
 
+def tsquery_words(words: Sequence[str]) -> list[str]:
+    """``words`` as PostgreSQL's index holds them (``unaccent`` also folds "ß", "æ"...)."""
+    return [word.translate(_UNACCENT_EXTRA) for word in words]
+
+
 def tsquery_prefix_query(words: Sequence[str]) -> str:
     """A ``to_tsquery`` text: every word, as a quoted prefix ('dolores':* & 'bermejo':*)."""
     quoted = (word.translate(_UNACCENT_EXTRA).replace("\\", "\\\\").replace("'", "''") for word in words)
@@ -92,29 +97,42 @@ def one_edit_variants(word: str) -> list[str]:
     return sorted(v for v in variants if len(v) >= TYPO_MIN_LENGTH - 1)
 
 
-def typo_queries(words: Sequence[str]) -> list[tuple[list[str], int, list[str]]]:
-    """For each word long enough to carry a typo: (the other words, its position, its variants)."""
-    return [
-        ([w for j, w in enumerate(words) if j != i], i, one_edit_variants(word))
-        for i, word in enumerate(words)
-        if len(word) >= TYPO_MIN_LENGTH and word.isalpha()
-    ]
+def typo_queries(
+    words: Sequence[str], known: Container[str] | None = None
+) -> list[tuple[list[str], int, list[str]]]:
+    """For each word long enough to carry a typo: (the other words, its position, its variants).
+
+    ``known``: keep only the variants found there (the words the index holds, see
+    ``customers.selectors.indexed_words``), and drop a word none of whose variants is known.
+    """
+    queries = []
+    for i, word in enumerate(words):
+        if len(word) < TYPO_MIN_LENGTH or not word.isalpha():
+            continue
+        variants = one_edit_variants(word)
+        if known is not None:
+            variants = [v for v in variants if v in known]
+            if not variants:
+                continue
+        queries.append(([w for j, w in enumerate(words) if j != i], i, variants))
+    return queries
 
 
-def fts5_typo_query(words: Sequence[str]) -> str:
+def fts5_typo_query(words: Sequence[str], known: Container[str] | None = None) -> str:
     """An FTS5 MATCH expression finding ``words`` with one of them mistyped by one letter: the others
-    as prefixes, the mistyped one as any of its variants (exact words)."""
+    as prefixes, the mistyped one as any of its variants (exact words; only the ``known`` ones when
+    given, see :func:`typo_queries`). Empty when no variant is left."""
     alternatives = []
-    for others, _i, variants in typo_queries(words):
+    for others, _i, variants in typo_queries(words, known):
         exact = " OR ".join(f'"{v}"' for v in variants)
         alternatives.append(" AND ".join([*(f'"{w}"*' for w in others), f"({exact})"]))
     return " OR ".join(f"({a})" for a in alternatives)
 
 
-def tsquery_typo_query(words: Sequence[str]) -> str:
+def tsquery_typo_query(words: Sequence[str], known: Container[str] | None = None) -> str:
     """The ``to_tsquery`` text of :func:`fts5_typo_query`."""
     alternatives = []
-    for others, _i, variants in typo_queries([w.translate(_UNACCENT_EXTRA) for w in words]):
+    for others, _i, variants in typo_queries(tsquery_words(words), known):
         exact = " | ".join(f"'{v}'" for v in variants)
         prefixes = [f"'{w}':*" for w in others]
         alternatives.append(" & ".join([*prefixes, f"({exact})"]))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +28,7 @@ from cartera.core.search import (
     search_words,
     tsquery_prefix_query,
     tsquery_typo_query,
+    tsquery_words,
     typo_queries,
 )
 from cartera.core.text import fold
@@ -45,8 +49,6 @@ CUSTOMER_SORTS: dict[str, tuple[str, ...]] = {
 
 # Searches matching up to this many customers are resolved to a list of ids before sorting.
 SEARCH_RESOLVE_LIMIT = 2_000
-# A typo search (the second try) shows at most this many people, one more than the list counts.
-TYPO_RESOLVE_LIMIT = 10_001
 _PHONE_CHARS = re.compile(r"^[\d\s+().-]{3,}$")
 _TAX_ID = re.compile(r"^[A-Z0-9]{8,12}$")
 _TAX_ID_JUNK = re.compile(r"[\s.\-/]")
@@ -126,25 +128,65 @@ _PG_DOCUMENT = '"customers_customer"."search_document"'
 
 def typo_branch(query: str) -> Q | None:
     """The search again with one word mistyped by one letter ("molna" finds Molina), for when the
-    search finds nothing; ``None`` when the query is an e-mail, a phone or has no word of 4 letters."""
+    search finds nothing; ``None`` when the query is an e-mail, a phone or has no word of 4 letters.
+
+    Of the few hundred words one edit away, only those the index holds are searched (usually one
+    or two: "molina" of "molna"'s 285): looking each one up costs 3–20 ms at 1,000,000 customers,
+    where matching all of them against every candidate row cost 40–180 ms (docs/benchmarks.md).
+    """
     query = query.strip()
     if "@" in query or _PHONE_CHARS.match(query):
         return None
     words = search_words(query)
-    if not typo_queries(words):
+    if connection.vendor == "postgresql":
+        words = tsquery_words(words)
+    candidates = typo_queries(words)
+    if not candidates:
         return None
+    known = indexed_words(sorted({v for _others, _i, variants in candidates for v in variants}))
+    if not known:
+        return Q(pk__in=[])
     if connection.vendor == "sqlite":
         sql = "SELECT rowid FROM customers_customer_search WHERE customers_customer_search MATCH %s"
-        return Q(pk__in=RawSQL(sql, [fts5_typo_query(words)]))  # noqa: S611  # fixed SQL, words as a parameter
+        return Q(pk__in=RawSQL(sql, [fts5_typo_query(words, known)]))  # noqa: S611  # fixed SQL, words as a parameter
     if connection.vendor == "postgresql":
         return Q(
             RawSQL(  # noqa: S611  # fixed SQL, words as a parameter
                 f"{_PG_DOCUMENT} @@ to_tsquery('simple'::regconfig, %s)",
-                [tsquery_typo_query(words)],
+                [tsquery_typo_query(words, known)],
                 output_field=BooleanField(),
             )
         )
     return None
+
+
+def indexed_words(candidates: list[str]) -> set[str]:
+    """The ``candidates`` (lower-case words of letters, as ``search_words`` gives them) that are
+    words of some customer's name or e-mail in the full-text index, in one query.
+
+    SQLite: each one matched as an exact word against the FTS5 table. PostgreSQL: each one looked up
+    in the GIN index, with sequential scans off for the query (``_index_only``): asked whether one
+    row exists, the planner would otherwise read the table hoping to find it early.
+    """
+    if not candidates:
+        return set()
+    if connection.vendor == "sqlite":
+        sql = (
+            "SELECT value FROM json_each(%s) WHERE EXISTS (SELECT 1 FROM customers_customer_search "
+            "WHERE customers_customer_search MATCH '\"' || value || '\"')"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [json.dumps(candidates)])
+            return {row[0] for row in cursor.fetchall()}
+    if connection.vendor == "postgresql":
+        sql = (
+            "SELECT word FROM unnest(%s::text[]) AS word WHERE EXISTS (SELECT 1 FROM customers_customer "
+            "WHERE search_document @@ to_tsquery('simple'::regconfig, quote_literal(word)))"
+        )
+        with _index_only() as cursor:
+            cursor.execute(sql, [candidates])
+            return {row[0] for row in cursor.fetchall()}
+    return set(candidates)
 
 
 def _any_word_q(words: list[str]) -> Q:
@@ -212,12 +254,12 @@ def customer_list(*, user: Any, filters: CustomerFilters) -> QuerySet[Customer]:
                     qs = qs.none()
     branches = search_branches(filters.query)
     if branches:
-        qs = _search(qs, branches, user, fallback=typo_branch(filters.query))
+        qs = _search(qs, branches, user, fallback=lambda: typo_branch(filters.query))
     return qs
 
 
 def _search(
-    qs: QuerySet[Customer], branches: list[Q], user: Any, fallback: Q | None = None
+    qs: QuerySet[Customer], branches: list[Q], user: Any, fallback: Callable[[], Q | None] | None = None
 ) -> QuerySet[Customer]:
     """``qs`` narrowed to a search: a list of ids when the search matches few customers.
 
@@ -234,18 +276,12 @@ def _search(
     # which can only make a search look broad, never drop a match.
     union = arms[0].union(*arms[1:], all=True) if len(arms) > 1 else arms[0]
     found = list(union.order_by()[: SEARCH_RESOLVE_LIMIT + 1])
-    if not found and fallback is not None:
-        # Nothing matches as typed: the words one letter away (``fallback``, see typo_branch),
-        # always resolved to ids, so that the page and the count never evaluate its few hundred
-        # alternatives row by row.
-        typo_ids = _index_only_ids(
-            qs.filter(fallback).order_by().values_list("pk", flat=True)[:TYPO_RESOLVE_LIMIT]
-        )
-        return (
-            restrict(Customer.objects.all(), user, "view")
-            .select_related("owner", "company", "metrics")
-            .filter(pk__in=sorted(set(typo_ids)))
-        )
+    typo = fallback() if not found and fallback is not None else None
+    if typo is not None:
+        # Nothing matches as typed: the words one letter away (``fallback``, see typo_branch, asked
+        # for only now: it looks its words up). Only the variants the index holds are left in it,
+        # so it is searched like any other search: resolved to ids when it matches few people.
+        return _search(qs, [typo], user)
     matches = set(found)
     if len(found) > SEARCH_RESOLVE_LIMIT:
         condition = Q()
@@ -255,25 +291,22 @@ def _search(
     return (
         restrict(Customer.objects.all(), user, "view")
         .select_related("owner", "company", "metrics")
-        .filter(pk__in=sorted(matches))
+        .filter(pk__any_of=sorted(matches))
     )
 
 
-def _index_only_ids(ids: QuerySet[Customer, int]) -> list[int]:
-    """``ids`` read through the full-text index even when the planner would rather scan.
+@contextmanager
+def _index_only() -> Iterator[Any]:
+    """A cursor in a transaction with PostgreSQL's sequential scans off, set back on leaving.
 
-    PostgreSQL estimates a typo's query (hundreds of OR-ed words) at 15 % of the table and reads
-    the whole table, evaluating it on every row (11 s for "molna" at 1,000,000 customers; through
-    the GIN index 0.2 s: docs/benchmarks.md). ``set_config(..., true)`` lasts until the end of the
-    transaction, so it is set back right after, whatever it was.
+    ``set_config(..., true)`` lasts until the end of the transaction, so it is set back right after,
+    whatever it was.
     """
-    if connection.vendor != "postgresql":
-        return list(ids)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('enable_seqscan'), set_config('enable_seqscan', 'off', true)")
         before = cursor.fetchone()[0]
         try:
-            return list(ids)
+            yield cursor
         finally:
             cursor.execute("SELECT set_config('enable_seqscan', %s, true)", [before])
 
