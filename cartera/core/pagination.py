@@ -193,11 +193,32 @@ def _rows_in_order(qs: QuerySet[Any], limit: int) -> list[Any]:
     return [found[pk] for pk in ids if pk in found]
 
 
+# The attribute under which a selector leaves what it already counted of a queryset it returns.
+_COUNTED = "_cartera_counted"
+
+
+def note_count(queryset: QuerySet[Any], counted: int, *, complete: bool) -> QuerySet[Any]:
+    """Leave on ``queryset`` that it has ``counted`` rows (all of them when ``complete``, otherwise at
+    least that many), for :func:`capped_count` to answer without counting again.
+
+    A selector that had to count its matches anyway (the customer search decides between two plans
+    by their number) saves the page a second read of them. The note lives on this object only: any
+    ``filter()`` or other clone drops it, as it must, since the clone may have fewer rows.
+    """
+    setattr(queryset, _COUNTED, (counted, complete))
+    return queryset
+
+
 def capped_count(queryset: QuerySet[Any], cap: int) -> tuple[int, bool]:
     """How many rows, counting no further than ``cap``; the flag says whether there are more.
 
     An exact count of a million rows on every page view costs a scan of the table; "10,000+" tells
-    a person as much.
+    a person as much. A count left by :func:`note_count` answers when it suffices.
     """
+    noted: tuple[int, bool] | None = getattr(queryset, _COUNTED, None)
+    if noted is not None:
+        counted, complete = noted
+        if complete or counted > cap:
+            return min(counted, cap), counted > cap
     n = queryset.select_related(None).order_by()[: cap + 1].count()
     return min(n, cap), n > cap

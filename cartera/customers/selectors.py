@@ -20,6 +20,7 @@ from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
 from cartera.core.contact import normalize_phone
+from cartera.core.pagination import note_count
 from cartera.core.scoping import can, restrict, sees_every_row
 from cartera.core.search import (
     fts5_prefix_query,
@@ -49,6 +50,8 @@ CUSTOMER_SORTS: dict[str, tuple[str, ...]] = {
 
 # Searches matching up to this many customers are resolved to a list of ids before sorting.
 SEARCH_RESOLVE_LIMIT = 2_000
+# A search counts its matches up to this many (the list says "more than 10,000" beyond).
+SEARCH_COUNT_LIMIT = 10_001
 _PHONE_CHARS = re.compile(r"^[\d\s+().-]{3,}$")
 _TAX_ID = re.compile(r"^[A-Z0-9]{8,12}$")
 _TAX_ID_JUNK = re.compile(r"[\s.\-/]")
@@ -272,27 +275,40 @@ def _search(
     matches are dense enough that walking in sort order finds a page soon.
     """
     arms = [qs.filter(branch).order_by().values_list("pk", flat=True) for branch in branches]
-    # UNION ALL streams and stops at the limit; a customer matching two alternatives comes twice,
-    # which can only make a search look broad, never drop a match.
-    union = arms[0].union(*arms[1:], all=True) if len(arms) > 1 else arms[0]
-    found = list(union.order_by()[: SEARCH_RESOLVE_LIMIT + 1])
-    typo = fallback() if not found and fallback is not None else None
+    if len(arms) == 1:
+        # One alternative (the usual any-word search): count its matches first, up to the most the
+        # list shows ("more than 10,000"). A broad search then needs no ids, and the list's count is
+        # this one: its matches are read once, not twice (15-30 ms each on PostgreSQL at 1,000,000
+        # customers for a common surname).
+        counted = arms[0][:SEARCH_COUNT_LIMIT].count()
+        found = list(arms[0][: SEARCH_RESOLVE_LIMIT + 1]) if 0 < counted <= SEARCH_RESOLVE_LIMIT else []
+    else:
+        # UNION ALL streams and stops at the limit; a customer matching two alternatives comes twice,
+        # which can only make a search look broad, never drop a match (so it is not a count).
+        union = arms[0].union(*arms[1:], all=True)
+        found = list(union.order_by()[: SEARCH_RESOLVE_LIMIT + 1])
+        counted = len(found)
+    typo = fallback() if not counted and fallback is not None else None
     if typo is not None:
         # Nothing matches as typed: the words one letter away (``fallback``, see typo_branch, asked
         # for only now: it looks its words up). Only the variants the index holds are left in it,
         # so it is searched like any other search: resolved to ids when it matches few people.
         return _search(qs, [typo], user)
-    matches = set(found)
-    if len(found) > SEARCH_RESOLVE_LIMIT:
+    if counted > SEARCH_RESOLVE_LIMIT:
         condition = Q()
         for branch in branches:
             condition |= branch
-        return qs.filter(condition)
-    return (
+        broad = qs.filter(condition)
+        if len(arms) == 1:
+            note_count(broad, counted, complete=counted < SEARCH_COUNT_LIMIT)
+        return broad
+    matches = sorted(set(found))
+    resolved = (
         restrict(Customer.objects.all(), user, "view")
         .select_related("owner", "company", "metrics")
-        .filter(pk__any_of=sorted(matches))
+        .filter(pk__any_of=matches)
     )
+    return note_count(resolved, len(matches), complete=True)
 
 
 @contextmanager

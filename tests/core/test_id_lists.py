@@ -93,3 +93,33 @@ def test_a_page_reads_its_rows_by_id_without_the_search_again(owner, people):
     assert len(after.captured_queries) == 0
     following = paginate(qs, ordering=("-id",), cursor=page.next_cursor, size=6)
     assert [row.pk for row in following.rows][:1] == expected[6:7]
+
+
+@pytest.mark.parametrize(
+    ("resolve_limit", "count_limit", "expected"),
+    [
+        (100, 1000, (10, False)),  # narrow: resolved to ids, counted exactly
+        (5, 1000, (10, False)),  # broad: filtered as it is, counted exactly
+        (5, 8, (7, True)),  # broad beyond what is counted: "more than"
+    ],
+)
+def test_the_search_count_is_read_once_and_right(
+    owner, people, monkeypatch, resolve_limit, count_limit, expected
+):
+    """The search counts its matches to choose a plan; the list's count is that count (no second
+    read of the matches), and it equals the database's own count."""
+    from cartera.core.pagination import capped_count
+
+    monkeypatch.setattr(selectors, "SEARCH_RESOLVE_LIMIT", resolve_limit)
+    monkeypatch.setattr(selectors, "SEARCH_COUNT_LIMIT", count_limit)
+    filters = selectors.CustomerFilters(query="ana molina")
+    qs = selectors.customer_list(user=owner, filters=filters)
+    real = Customer.objects.filter(first_name="Ana", last_name="Molina Pérez").count()
+    assert real == 10
+    with CaptureQueriesContext(connection) as ctx:
+        total, more = capped_count(qs, 7 if expected[1] else 100)
+    assert (total, more) == expected and len(ctx.captured_queries) == 0
+    # A clone may hold fewer rows: it counts for itself.
+    narrower = qs.filter(stage=Stage.PROSPECT)
+    assert capped_count(narrower, 100) == (narrower.count(), False)
+    assert narrower.count() < real
