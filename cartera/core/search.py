@@ -71,7 +71,7 @@ def tsquery_words(words: Sequence[str]) -> list[str]:
 
 def tsquery_prefix_query(words: Sequence[str]) -> str:
     """A ``to_tsquery`` text: every word, as a quoted prefix ('dolores':* & 'bermejo':*)."""
-    quoted = (word.translate(_UNACCENT_EXTRA).replace("\\", "\\\\").replace("'", "''") for word in words)
+    quoted = (word.replace("\\", "\\\\").replace("'", "''") for word in tsquery_words(words))
     return " & ".join(f"'{word}':*" for word in quoted)
 
 
