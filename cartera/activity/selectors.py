@@ -15,7 +15,7 @@ from cartera.core.scoping import restrict
 
 def task_list(*, user: Any, assignee: Any | None = None, include_done: bool = False) -> QuerySet[Task]:
     """Tasks the user may see, open ones first by due date."""
-    qs = restrict(Task.objects.all(), user, "view").select_related("customer", "assignee")
+    qs = restrict(Task.objects.all(), user, "view").select_related("customer", "assignee", "created_by")
     if assignee is not None:
         qs = qs.filter(assignee=assignee)
     if not include_done:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
+from django.db.models import ExpressionWrapper, F, FloatField, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 # Re-exported: the choices are declared below this app so that customers can show them.
@@ -16,6 +18,20 @@ from cartera.customers.classification import ABCClass as ABCClass
 from cartera.customers.classification import Lifecycle as Lifecycle
 from cartera.customers.classification import RFMSegment as RFMSegment
 from cartera.customers.models import Customer
+
+
+def at_risk_condition() -> Q:
+    """The customers the dashboard's "Anticipate" lists: at risk or declining, with a 12-month value."""
+    return (Q(lifecycle="at_risk") | Q(declining=True)) & Q(clv_12m__isnull=False)
+
+
+def value_at_risk() -> ExpressionWrapper:
+    """12-month value x (1 - P(alive)): what is lost if the customer goes. One definition for the
+    selector that sorts by it and the index that serves that sort (PostgreSQL uses an expression
+    index only for the same expression)."""
+    return ExpressionWrapper(
+        F("clv_12m") * (Value(1.0) - Coalesce(F("p_alive"), Value(0.0))), output_field=FloatField()
+    )
 
 
 class CustomerMetrics(models.Model):
@@ -100,6 +116,15 @@ class CustomerMetrics(models.Model):
                     "customer",
                 ],
                 name="metrics_segment_cover",
+            ),
+            # A sales rep's "Anticipate" (the home page): the at-risk customers in order of value at
+            # risk, walked until enough of them are hers, instead of sorting 340,000 rows per view
+            # at 1,000,000 customers (250 ms).
+            models.Index(
+                value_at_risk().desc(),
+                F("customer").asc(),
+                condition=at_risk_condition(),
+                name="metrics_value_at_risk",
             ),
         ]
 

@@ -71,3 +71,36 @@ def test_a_list_costs_the_same_queries_for_few_and_many_rows(client, owner, cust
     few = queries()
     _add_rows(owner, customer, 2, 14)
     assert queries() == few, url
+
+
+def test_home_page_costs_the_same_queries_for_few_and_many_delegated_tasks(client, owner, manager, customer):
+    """The home page lists today's tasks, saying who asked for each one ("from Marta"): the person
+    who delegated it is read with the tasks, not one query per task."""
+    from cartera.activity.services import task_create
+
+    client.force_login(owner)
+
+    def delegate(count: int) -> None:
+        for i in range(count):
+            task_create(
+                actor=manager,
+                fields={
+                    "title": f"Encargo {i}",
+                    "customer": customer,
+                    "assignee": owner,
+                    "due_at": timezone.now(),
+                },
+            )
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get("/")
+        assert response.status_code == 200
+        assert "Encargo 0" in response.content.decode()
+        return len(ctx.captured_queries)
+
+    delegate(1)
+    queries()  # warm caches (content types, permissions)
+    few = queries()
+    delegate(8)
+    assert queries() == few

@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from django.db.models import ExpressionWrapper, F, FloatField, Q, Value
-from django.db.models.functions import Coalesce
 
 from cartera.core.scoping import restrict
 from cartera.customers.models import Customer
-from cartera.insights.models import CustomerMetrics, RFMSegment
+from cartera.insights.models import CustomerMetrics, RFMSegment, at_risk_condition, value_at_risk
 from cartera.segments.models import PortfolioFigures
 
 # How many at-risk customers the figures keep (the dashboard shows the first few).
@@ -110,14 +108,11 @@ def growth_potential(*, user: Any, limit: int = 25) -> list[CustomerMetrics]:
 def at_risk_customer_ids(*, owner: Any = None, limit: int = AT_RISK_KEPT) -> list[int]:
     """Customers at risk or declining, most value at risk first (12-month value × (1 − P(alive)));
     with ``owner``, only the customers that person looks after (a sales rep's "Anticipate")."""
-    value_at_risk = ExpressionWrapper(
-        F("clv_12m") * (Value(1.0) - Coalesce(F("p_alive"), Value(0.0))), output_field=FloatField()
-    )
-    rows = CustomerMetrics.objects.filter(Q(lifecycle="at_risk") | Q(declining=True), clv_12m__isnull=False)
+    rows = CustomerMetrics.objects.filter(at_risk_condition())
     if owner is not None:
         rows = rows.filter(customer__owner=owner)
     return list(
-        rows.annotate(var=value_at_risk)
+        rows.annotate(var=value_at_risk())
         .order_by("-var", "customer_id")
         .values_list("customer_id", flat=True)[:limit]
     )
