@@ -6,15 +6,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0010_duplicate_candidates_and_merges'),
-        ('insights', '0007_metrics_left_active_on'),
+        ("customers", "0010_duplicate_candidates_and_merges"),
+        ("insights", "0007_metrics_left_active_on"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='customermetrics',
-            index=models.Index(models.OrderBy(models.ExpressionWrapper(django.db.models.expressions.CombinedExpression(models.F('clv_12m'), '*', django.db.models.expressions.CombinedExpression(models.Value(1.0), '-', django.db.models.functions.comparison.Coalesce(models.F('p_alive'), models.Value(0.0)))), output_field=models.FloatField()), descending=True), models.OrderBy(models.F('customer')), condition=models.Q(models.Q(('lifecycle', 'at_risk'), ('declining', True), _connector='OR'), ('clv_12m__isnull', False)), name='metrics_value_at_risk'),
+            model_name="customermetrics",
+            index=models.Index(
+                models.OrderBy(
+                    models.ExpressionWrapper(
+                        django.db.models.expressions.CombinedExpression(
+                            models.F("clv_12m"),
+                            "*",
+                            django.db.models.expressions.CombinedExpression(
+                                models.Value(1.0),
+                                "-",
+                                django.db.models.functions.comparison.Coalesce(
+                                    models.F("p_alive"), models.Value(0.0)
+                                ),
+                            ),
+                        ),
+                        output_field=models.FloatField(),
+                    ),
+                    descending=True,
+                ),
+                models.OrderBy(models.F("customer")),
+                condition=models.Q(
+                    models.Q(("lifecycle", "at_risk"), ("declining", True), _connector="OR"),
+                    ("clv_12m__isnull", False),
+                ),
+                name="metrics_value_at_risk",
+            ),
         ),
     ]
