@@ -12,7 +12,7 @@ from django.db.models.functions import Lower, Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from cartera.core.models import TimeStampedModel
+from cartera.core.models import ChoiceLabels, TimeStampedModel
 from cartera.core.text import fold
 
 
@@ -327,7 +327,7 @@ class StageVia(models.TextChoices):
     PIPELINE = "pipeline", _("Opportunity")
 
 
-class StageChange(models.Model):
+class StageChange(ChoiceLabels, models.Model):
     """One move of a customer's relationship stage: from, to, who, when, why and through what.
 
     Written only by ``customers.services`` (:func:`~cartera.customers.services.customer_stage_change`

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from cartera.customers.classification import ABCClass as ABCClass
 from cartera.customers.classification import Lifecycle as Lifecycle
 from cartera.customers.classification import RFMSegment as RFMSegment
+from cartera.core.models import ChoiceLabels
 from cartera.customers.models import Customer
 
 
@@ -25,7 +26,7 @@ def at_risk_condition() -> Q:
     return (Q(lifecycle="at_risk") | Q(declining=True)) & Q(clv_12m__isnull=False)
 
 
-def value_at_risk() -> ExpressionWrapper:
+def value_at_risk() -> ExpressionWrapper[Any]:
     """12-month value x (1 - P(alive)): what is lost if the customer goes. One definition for the
     selector that sorts by it and the index that serves that sort (PostgreSQL uses an expression
     index only for the same expression)."""
@@ -34,7 +35,7 @@ def value_at_risk() -> ExpressionWrapper:
     )
 
 
-class CustomerMetrics(models.Model):
+class CustomerMetrics(ChoiceLabels, models.Model):
     """What the analysis says about one customer, as of ``computed_at``."""
 
     customer = models.OneToOneField(
