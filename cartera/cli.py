@@ -44,7 +44,22 @@ def main(argv: list[str] | None = None) -> None:
         os.environ[LANGUAGE_ENV] = language
     # Django's own commands and ours alike: one language for the whole run.
     translation.activate(command_language())
-    ManagementUtility(args).execute()
+    from django.db import InterfaceError, OperationalError
+
+    try:
+        ManagementUtility(args).execute()
+    except (OperationalError, InterfaceError) as exc:
+        # A database restart or a dropped network in the middle of a command: every command writes
+        # in transactions (an import per chunk it records as done), so what was not committed is
+        # simply not there, and running the command again carries on or starts over safely.
+        from django.utils.translation import gettext
+
+        message = gettext(
+            "The connection to the database was lost (%(error)s). Nothing that was not yet saved has "
+            "been saved; run the command again."
+        ) % {"error": str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}
+        sys.stderr.write(message + "\n")
+        sys.exit(1)
 
 
 if __name__ == "__main__":
