@@ -13,11 +13,12 @@ from django.db.models import ExpressionWrapper, F, FloatField, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
+from cartera.core.models import ChoiceLabels
+
 # Re-exported: the choices are declared below this app so that customers can show them.
 from cartera.customers.classification import ABCClass as ABCClass
 from cartera.customers.classification import Lifecycle as Lifecycle
 from cartera.customers.classification import RFMSegment as RFMSegment
-from cartera.core.models import ChoiceLabels
 from cartera.customers.models import Customer
 
 
