@@ -22,7 +22,12 @@ what makes the server accept the message. So:
 - killed after it: the ``.`` is one ``send()`` away, already in the kernel's socket buffer or about
   to be, and the row says ``sent``;
 - a run that lost its claim (it stalled, the row was taken back and sent by another run) finds the
-  commit matches nothing, and drops the connection without the ``.``.
+  commit matches nothing, and drops the connection without the ``.``;
+- a run whose database connection is lost at that commit drops the SMTP connection without the
+  ``.`` (no QUIT, which the server would read as more of the message) and stops; the row is still
+  ``sending`` and is taken back as above, and the worker goes on with its next task. If the commit
+  reached the server but its answer did not come back, that row is marked ``sent`` and was not
+  delivered: the same gap as below.
 
 The remaining gap is between the commit and the ``send()`` of the ``.``: a few microseconds, longer
 when the machine is so loaded that the worker is preempted right there (seen in tests at load 14). A
@@ -423,7 +428,15 @@ class SmtpSession:
             smtp.rset()
             return SmtpOutcome(code, reply.decode(errors="replace"), "data")
         smtp.send(payload if payload is not None else smtp_payload(email))
-        if not hand_over():
+        try:
+            allowed = hand_over()
+        except BaseException:
+            # The row could not be marked sent (the database connection was lost...): the server must
+            # discard the body it holds. Closing politely would send QUIT, which the server reads as
+            # more of the message, and then wait for an answer that never comes (the SMTP timeout).
+            self._drop()
+            raise
+        if not allowed:
             self._drop()
             return None
         smtp.send(b".\r\n")
