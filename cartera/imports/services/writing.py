@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 
 from cartera.activity.models import Interaction
 from cartera.core import bulk
-from cartera.customers.models import Company, Customer, StageVia
+from cartera.customers.models import Company, Customer, Stage, StageVia
 from cartera.customers.services import customers_mark_buyers, stage_changes_record, tags_get_or_create
 from cartera.imports.models import DuplicatePolicy, ImportKind, ImportRecord, ImportRowError
 from cartera.imports.rows import CleanRow
@@ -297,13 +297,24 @@ class Writing(RunState):
         if wanted:
             rows = CustomerRows(connections[router.db_for_write(Customer)], self.actor.pk, self.job.source)
             for row in wanted.values():
-                values = new_customer_values(row.data)
+                # Created with the orders that make them customers: written as customers at once, not
+                # created as prospects and updated a moment later (on PostgreSQL an update writes the
+                # whole row again, its search document and every index entry: 1.7 s of 100,000 orders).
+                values = {**new_customer_values(row.data), "stage": Stage.CUSTOMER}
                 first_key, last_key = Customer.name_keys(values.get("first_name"), values.get("last_name"))
                 rows.add(values, None, first_key, last_key)
-            for (key, row), pk in zip(wanted.items(), rows.insert(), strict=True):
+            created = list(zip(wanted.items(), rows.insert(), strict=True))
+            for (key, row), pk in created:
                 self.new_customers[key] = pk
                 ref = str(row.data.get("customer_external_id") or "")[:100]
                 records.append(("customers.customer", pk, "created", row.number, ref, None))
+            # The same stage history as a customer who became one by buying.
+            default_stage = str(Customer._meta.get_field("stage").default)
+            stage_changes_record(
+                actor=self.actor,
+                changes=[(pk, default_stage, Stage.CUSTOMER) for _row, pk in created],
+                via=StageVia.IMPORT,
+            )
         for item in pending:
             if item.new_customer:
                 item.target_id = self.new_customers[item.new_customer]
