@@ -292,13 +292,13 @@ def customers_mark_buyers(*, actor: User | None, customer_ids: Iterable[int], vi
     import), each with its stage-history line; returns how many moved. The caller has checked the rights
     (the import checks each row it writes)."""
     moving = list(
-        Customer.objects.filter(id__in=list(customer_ids))
+        Customer.objects.filter(id__any_of=list(customer_ids))
         .exclude(stage=Stage.CUSTOMER)
         .values_list("id", "stage")
     )
     if not moving:
         return 0
-    Customer.objects.filter(id__in=[pk for pk, _stage in moving]).update(stage=Stage.CUSTOMER)
+    Customer.objects.filter(id__any_of=[pk for pk, _stage in moving]).update(stage=Stage.CUSTOMER)
     stage_changes_record(actor=actor, changes=[(pk, old, Stage.CUSTOMER) for pk, old in moving], via=via)
     return len(moving)
 

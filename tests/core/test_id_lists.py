@@ -123,3 +123,28 @@ def test_the_search_count_is_read_once_and_right(
     narrower = qs.filter(stage=Stage.PROSPECT)
     assert capped_count(narrower, 100) == (narrower.count(), False)
     assert narrower.count() < real
+
+
+def test_any_of_on_text_finds_the_same_rows_as_in(owner):
+    """Text columns (e-mails, phones, order numbers: the import's matching) take ``any_of`` too, with
+    values that would break SQL or JSON text if they were ever written into it."""
+    tricky = [
+        "o'brien@example.es",
+        'comillas"dobles@example.es',
+        "barra\\invertida@example.es",
+        "ñandú@example.es",
+    ]
+    # Written as stored values (the form would refuse some of these addresses; the lookup must not care).
+    Customer.objects.bulk_create(
+        Customer(first_name=f"P{i}", email=email, phone=f"+3461100000{i}", owner=owner)
+        for i, email in enumerate([*tricky, "otra@example.es"])
+    )
+    wanted = [*tricky[:3], "nadie@example.es", "x') OR 1=1 --"]
+    expected = set(Customer.objects.filter(email__in=wanted).values_list("email", flat=True))
+    found = set(Customer.objects.filter(email__any_of=wanted).values_list("email", flat=True))
+    assert found == expected == set(tricky[:3])
+    assert set(Customer.objects.exclude(email__any_of=wanted).values_list("email", flat=True)) == set(
+        Customer.objects.exclude(email__in=wanted).values_list("email", flat=True)
+    )
+    assert Customer.objects.filter(phone__any_of=["+34611000004", 612]).count() == 1
+    assert not Customer.objects.filter(email__any_of=[]).exists()

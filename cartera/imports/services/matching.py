@@ -265,7 +265,9 @@ class Matching(RunState):
         if not ids or sees_every_row(self.actor, Customer, "change"):
             return ids
         return set(
-            restrict(Customer.objects.filter(pk__in=ids), self.actor, "change").values_list("pk", flat=True)
+            restrict(Customer.objects.filter(pk__any_of=ids), self.actor, "change").values_list(
+                "pk", flat=True
+            )
         )
 
     def _customers_where(
@@ -324,13 +326,13 @@ class Matching(RunState):
         keys = [r.data["_key"] for r in rows]
         if self.job.kind == ImportKind.ORDERS:
             seen = set(
-                Order.objects.filter(source=ORDER_SOURCE, external_ref__in=keys).values_list(
+                Order.objects.filter(source=ORDER_SOURCE, external_ref__any_of=keys).values_list(
                     "external_ref", flat=True
                 )
             )
         else:
             seen = set(
-                ImportRecord.objects.filter(model=model, external_ref__in=keys).values_list(
+                ImportRecord.objects.filter(model=model, external_ref__any_of=keys).values_list(
                     "external_ref", flat=True
                 )
             )
@@ -380,7 +382,10 @@ class Matching(RunState):
             numbered = {int(m[1]): key for key in named if (m := _EXPORTED_ORDER.match(key))}
             found = Order.objects.filter(
                 Q(pk__in=list(numbered))
-                | Q(external_ref__in=list(named), customer_id__in={targets[r.number] for r in named.values()})
+                | Q(
+                    external_ref__any_of=list(named),
+                    customer_id__in={targets[r.number] for r in named.values()},
+                )
             ).values_list("pk", "external_ref", "customer_id", "ordered_on", "amount")
             same: set[str] = set()
             for pk, external_ref, customer_id, ordered_on, amount in found:
@@ -488,7 +493,7 @@ class Matching(RunState):
         known: set[int] = set()
         by_email: dict[str, int] = {}
         by_phone: dict[str, list[int]] = {}
-        for c in Customer.objects.filter(Q(email__in=emails) | Q(phone__in=phones)).values(
+        for c in Customer.objects.filter(Q(email__any_of=emails) | Q(phone__any_of=phones)).values(
             "id", "email", "phone"
         ):
             known.add(c["id"])
@@ -498,7 +503,7 @@ class Matching(RunState):
                 by_phone.setdefault(c["phone"], []).append(c["id"])
         by_ref: dict[str, int] = {}
         for ref, object_id in (
-            ImportRecord.objects.filter(model="customers.customer", external_ref__in=refs)
+            ImportRecord.objects.filter(model="customers.customer", external_ref__any_of=refs)
             .values_list("external_ref", "object_id")
             .order_by("id")
         ):
