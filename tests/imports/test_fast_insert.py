@@ -1,6 +1,7 @@
 """``fast_insert``, the import's way of writing orders and interactions with their ids back: what it
 writes and the ids it hands back equal what Django's ``bulk_create`` gives, on both databases (on
-PostgreSQL through ``UNNEST``, one typed array per column, several statements when the rows are many)."""
+PostgreSQL through ``COPY`` under ids taken from the sequence first; on SQLite a multi-row ``INSERT``),
+and so does its plain twin (``CARTERA_BULK_PLAIN``)."""
 
 from __future__ import annotations
 
@@ -33,8 +34,9 @@ def _read(ids):
     )
 
 
-def test_fast_insert_writes_what_bulk_create_writes_and_hands_the_ids_back(customer, monkeypatch):
-    monkeypatch.setattr(writing, "UNNEST_CHUNK", 7)  # several statements
+@pytest.mark.parametrize("plain", [False, True], ids=["fast", "plain twin"])
+def test_fast_insert_writes_what_bulk_create_writes_and_hands_the_ids_back(customer, settings, plain):
+    settings.CARTERA_BULK_PLAIN = plain
     fast = _orders(customer, 23)
     writing.fast_insert(Order, fast)
     plain = Order.objects.bulk_create(_orders(customer, 23, prefix="Q"))
@@ -63,3 +65,35 @@ def test_fast_insert_of_interactions(customer, owner):
     ]  # fmt: skip
     writing.fast_insert(Interaction, rows)
     assert [Interaction.objects.get(pk=r.pk).subject for r in rows] == [f"Llamada {i}" for i in range(5)]
+
+
+def test_customers_written_with_their_ids_back_are_whole_and_found_by_search(owner):
+    """The rows of the customers an import creates (``CustomerRows``): ids in the rows' order, every
+    value where it belongs, the search document computed by the database."""
+    from django.db import connection
+
+    from cartera.customers.models import Customer
+    from cartera.customers.selectors import CustomerFilters, customer_list
+
+    rows = writing.CustomerRows(connection, owner.pk, "import")
+    people = [("Nuria", "Quintana Vidal", f"nuria{i}@example.es") for i in range(12)]
+    for first, last, email in people:
+        rows.add(
+            {"first_name": first, "last_name": last, "email": email, "stage": "customer"},
+            None,
+            *Customer.name_keys(first, last),
+        )
+    ids = rows.insert()
+    assert len(set(ids)) == 12
+    for pk, (first, last, email) in zip(ids, people, strict=True):
+        c = Customer.objects.get(pk=pk)
+        assert (c.first_name, c.last_name, c.email, c.stage, c.owner_id) == (
+            first,
+            last,
+            email,
+            "customer",
+            owner.pk,
+        )
+    assert customer_list(user=owner, filters=CustomerFilters(query="quintana vidal")).count() == 12
+    created = Customer.objects.create(first_name="Después", owner=owner)  # the sequence moved on
+    assert created.pk > max(ids)

@@ -416,8 +416,18 @@ def fast_insert(model: type[Model], objs: list[Any]) -> None:
     columns = ", ".join(quote(str(f.column)) for f in fields)
     table = quote(model._meta.db_table)
     pk_column = quote(str(model._meta.pk.column))
-    if connection.vendor == "postgresql" and all(f.get_internal_type() in UNNEST_TYPES for f in fields):
-        _insert_unnest(connection, table, columns, pk_column, fields, getters, objs)
+    if connection.vendor == "postgresql" and bulk.fast_paths():
+        ids = copy_with_ids(
+            connection,
+            model,
+            [str(f.column) for f in fields],
+            ([g(o) for g in getters] for o in objs),
+            len(objs),
+        )
+        for obj, pk in zip(objs, ids, strict=True):
+            obj.pk = pk
+            obj._state.adding = False
+            obj._state.db = connection.alias
         return
     row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
     size = max(1, min(500, connection.ops.bulk_batch_size(fields, objs)))
@@ -437,35 +447,25 @@ def fast_insert(model: type[Model], objs: list[Any]) -> None:
                 obj._state.db = connection.alias
 
 
-#: Field types whose values PostgreSQL takes as one typed array per column (``UNNEST``); a model with
-#: another (JSON, arrays) is written with the multi-row ``VALUES`` below.
-UNNEST_TYPES = frozenset({
-    "AutoField", "BigAutoField", "BigIntegerField", "BooleanField", "CharField", "DateField", "DateTimeField",
-    "DecimalField", "EmailField", "ForeignKey", "IntegerField", "PositiveIntegerField",
-    "PositiveSmallIntegerField", "SmallIntegerField", "TextField",
-})  # fmt: skip
-#: Rows per ``INSERT ... SELECT FROM UNNEST``: one short statement however many rows (psycopg parses
-#: the same text once), its arrays a few megabytes at most.
-UNNEST_CHUNK = 5000
-
-
-def _insert_unnest(
-    connection: Any, table: str, columns: str, pk_column: str, fields: list[Any],
-    getters: list[Callable[[Any], Any]], objs: list[Any],
-) -> None:  # fmt: skip
-    """``fast_insert`` on PostgreSQL: each column sent as one typed array and unnested, the ids read
-    back in the rows' order (as Django's own ``bulk_create`` does there). A multi-row ``VALUES`` with
-    thousands of placeholders cost more in psycopg's parsing of the statement than in the insert."""
-    casts = ", ".join(f"%s::{f.cast_db_type(connection)}[]" for f in fields)
-    sql = f"INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({casts}) RETURNING {pk_column}"  # noqa: S608
+def copy_with_ids(
+    connection: Any, model: type[Model], columns: list[str], rows: Any, count: int
+) -> list[int]:
+    """PostgreSQL: ``count`` new rows of ``model`` (database values in ``columns``' order) written with
+    ``COPY``, which psycopg formats in C, under ids taken from the table's sequence first; the ids, in
+    the rows' order. A multi-row ``INSERT ... RETURNING`` (or ``UNNEST`` of one array per column) cost
+    more in psycopg, splitting thousands of placeholders or building the arrays in Python, than the
+    insert itself (docs/benchmarks.md, issue 11's orders that bring their customers)."""
+    if not count:
+        return []
+    table, pk = model._meta.db_table, str(model._meta.pk.column)
     with connection.cursor() as cursor:
-        for start in range(0, len(objs), UNNEST_CHUNK):
-            part = objs[start : start + UNNEST_CHUNK]
-            cursor.execute(sql, [[getter(obj) for obj in part] for getter in getters])
-            for obj, (pk,) in zip(part, cursor.fetchall(), strict=True):
-                obj.pk = pk
-                obj._state.adding = False
-                obj._state.db = connection.alias
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [table, pk, count]
+        )
+        ids = [pk_value for (pk_value,) in cursor.fetchall()]
+        values = iter(rows)
+        bulk.copy_rows(cursor, table, [pk, *columns], ([pk_value, *next(values)] for pk_value in ids))
+    return ids
 
 
 def _getter(f: Any, connection: Any, now: Any, plain: tuple[type, ...]) -> Callable[[Any], Any]:
@@ -629,7 +629,10 @@ class CustomerRows:
 def _insert_returning(
     connection: Any, model: type[Model], columns: list[str], rows: list[list[Any]]
 ) -> list[int]:
-    """Multi-row ``INSERT ... RETURNING id`` (SQLite 3.35+ and PostgreSQL), 500 rows a statement."""
+    """Multi-row ``INSERT ... RETURNING id`` (SQLite 3.35+), 500 rows a statement; ``COPY`` under ids
+    taken first on PostgreSQL (:func:`copy_with_ids`)."""
+    if connection.vendor == "postgresql" and bulk.fast_paths():
+        return copy_with_ids(connection, model, columns, rows, len(rows))
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     names = ", ".join(quote(c) for c in columns)
