@@ -126,3 +126,24 @@ def test_behind_a_proxy_the_forwarded_address_is_the_clients(client, owner, sett
     # An address the attacker writes before the proxy's own entry is not believed.
     spoofed = {"HTTP_X_FORWARDED_FOR": "198.51.100.20, 203.0.113.7"}
     assert attempt(Client(), APP_LOGIN, "owner", PASSWORD, **spoofed).status_code == 429
+
+
+def test_a_try_while_locked_out_is_answered_before_the_password_is_looked_at(client, owner):
+    """A password guesser who keeps going gets the lockout page from the lockout check alone: no login
+    form, no authentication, no password hash (issue 16's load under attack); the right password is
+    refused the same way, and the page says for how long."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    fail_until_locked(client, APP_LOGIN, "owner")
+    with CaptureQueriesContext(connection) as ctx:
+        response = attempt(client, APP_LOGIN, "owner", PASSWORD, headers={"accept-language": "en"})
+    assert response.status_code == 429
+    assert "Try again in 15 minutes" in response.content.decode()
+    assert not is_logged_in(client)
+    sql = " ".join(q["sql"] for q in ctx.captured_queries)
+    assert len(ctx.captured_queries) <= 2, sql  # the lockout check and its time left
+    assert "accounts_user" not in sql  # the user was never looked up, no password was checked
+    rendered = [t.name for t in response.templates]
+    assert "accounts/locked_out.html" in rendered
+    assert "registration/login.html" not in rendered  # the login form was not built and thrown away
