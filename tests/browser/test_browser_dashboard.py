@@ -113,4 +113,20 @@ def test_dashboard_charts_and_anticipate(
     assert task.assignee == owner and not task.done
     shot("2-follow-up")
 
+    # A million-customer portfolio's figures fit a phone too: "356.250.792 €" once pushed the cards
+    # 41 px past a 375 px screen (a grid column grew to the figure's width).
+    from decimal import Decimal
+
+    from cartera.insights.models import PortfolioSnapshot
+
+    latest = PortfolioSnapshot.objects.order_by("-taken_on").first()
+    PortfolioSnapshot.objects.filter(pk=latest.pk).update(
+        customers_total=1_000_000, active_base=850_093, new_customers=14_376, reactivated=9_912,
+        newly_inactive=27_370, revenue_12m=Decimal("356250792.40"),
+    )  # fmt: skip
+    page.reload()
+    expect(page.locator("section.cards")).to_contain_text("356")
+    assert sideways_overflow("the dashboard with a million customers' figures") is None
+    shot("3-big-figures")
+
     browser_log.assert_clean()
