@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
         message = gettext(
             "The connection to the database was lost (%(error)s). Nothing that was not yet saved has "
             "been saved; run the command again."
-        ) % {"error": str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}
+        ) % {"error": next(iter(str(exc).strip().splitlines()), type(exc).__name__)}
         sys.stderr.write(message + "\n")
         sys.exit(1)
 

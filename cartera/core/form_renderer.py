@@ -126,7 +126,8 @@ def render_error_list(context: dict[str, Any]) -> str | None:
 def render_field(context: dict[str, Any]) -> str:
     """``field.html``: label (or fieldset and legend), help text, errors and the widget."""
     field = context["field"]
-    if field.use_fieldset:
+    fieldset = field.use_fieldset
+    if fieldset:
         described = field.aria_describedby
         described_by = f' aria-describedby="{_text(described)}"' if described else ""
         legend = _text(field.legend_tag()) if field.label else ""
@@ -138,7 +139,7 @@ def render_field(context: dict[str, Any]) -> str:
         ident = f' id="{_text(field.auto_id)}_helptext"' if field.auto_id else ""
         out.append(f'<div class="helptext"{ident}>{field.help_text}</div>')
     out.append(f"\n{_text(field.errors)}\n{_text(field)}")
-    if field.use_fieldset:
+    if fieldset:
         out.append("</fieldset>")
     return "".join(out).strip()
 

@@ -37,7 +37,7 @@ class ChoiceLabels(models.Model):
         return force_str(label, strings_only=True)
 
 
-class TimeStampedModel(ChoiceLabels, models.Model):
+class TimeStampedModel(ChoiceLabels):
     """Adds ``created_at`` and ``updated_at``, kept by the database layer on every save."""
 
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)

@@ -327,7 +327,7 @@ class StageVia(models.TextChoices):
     PIPELINE = "pipeline", _("Opportunity")
 
 
-class StageChange(ChoiceLabels, models.Model):
+class StageChange(ChoiceLabels):
     """One move of a customer's relationship stage: from, to, who, when, why and through what.
 
     Written only by ``customers.services`` (:func:`~cartera.customers.services.customer_stage_change`

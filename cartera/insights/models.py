@@ -36,7 +36,7 @@ def value_at_risk() -> ExpressionWrapper[Any]:
     )
 
 
-class CustomerMetrics(ChoiceLabels, models.Model):
+class CustomerMetrics(ChoiceLabels):
     """What the analysis says about one customer, as of ``computed_at``."""
 
     customer = models.OneToOneField(

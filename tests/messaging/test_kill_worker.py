@@ -49,18 +49,35 @@ def wait_for(condition: Any, timeout: float) -> bool:
     return False
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_worker_killed_mid_send_and_restarted_sends_each_message_exactly_once(tmp_path):
+def queue_and_start_sending(
+    tmp_path: Path, batch: str
+) -> tuple[Recorder, Any, dict[str, Any], subprocess.Popen[bytes]]:
+    """A real SMTP server, ``MESSAGES`` messages queued (queueing wakes the worker: a delivery task
+    waits in the queue) and a real worker started on the shared database."""
     recorder = Recorder()
     server = start_server(recorder)
     drafts = [
         OutboxDraft(to_address=f"cliente{i}@example.es", language="es", subject=f"Mensaje {i}", text="Hola")
         for i in range(MESSAGES)
     ]
-    # Queueing wakes the worker: a delivery task waits in the queue.
-    assert messages_queue_many(drafts=drafts, purpose="test", batch="kill", consent_purpose="") == MESSAGES
+    assert messages_queue_many(drafts=drafts, purpose="test", batch=batch, consent_purpose="") == MESSAGES
     db = share_database(tmp_path)
-    worker = start_worker(db, server.port)
+    return recorder, server, db, start_worker(db, server.port)
+
+
+def received_once_each(recorder: Recorder, db: dict[str, Any]) -> tuple[list[str], set[str], set[str]]:
+    """What the SMTP server received (asserting no message came twice), every outbox message's id, and
+    the ones it never received."""
+    ids = [r.message["Message-ID"] for r in recorder.received]
+    twice = [mid for mid, n in Counter(ids).items() if n > 1]
+    assert twice == [], f"sent twice: {twice}"
+    every = {f"<outbox-{pk}@localhost>" for (pk,) in query(db, "SELECT id FROM messaging_outboxmessage")}
+    return ids, every, every - set(ids)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_send_and_restarted_sends_each_message_exactly_once(tmp_path):
+    recorder, server, db, worker = queue_and_start_sending(tmp_path, batch="kill")
     try:
         assert wait_for(lambda: len(recorder.received) >= 60, 60), "the worker never started sending"
         os.kill(worker.pid, signal.SIGKILL)
@@ -89,11 +106,7 @@ def test_a_worker_killed_mid_send_and_restarted_sends_each_message_exactly_once(
         worker.kill()
         worker.wait(timeout=10)
         server.stop()
-    ids = [r.message["Message-ID"] for r in recorder.received]
-    twice = [mid for mid, n in Counter(ids).items() if n > 1]
-    assert twice == [], f"sent twice: {twice}"
-    expected = {f"<outbox-{pk}@localhost>" for (pk,) in query(db, "SELECT id FROM messaging_outboxmessage")}
-    missing = expected - set(ids)
+    ids, expected, missing = received_once_each(recorder, db)
     # A kill between the commit of "sent" and the write of the final "." loses that one message: the
     # gap is a few microseconds on a quiet machine, longer when the worker is preempted right there
     # (seen at load 14). Anything else missing is a defect.
@@ -115,15 +128,7 @@ def test_a_worker_whose_database_connection_is_cut_mid_send_goes_on_and_sends_ea
 
     if connection.vendor != "postgresql":
         pytest.skip("ends the worker's server session (PostgreSQL)")
-    recorder = Recorder()
-    server = start_server(recorder)
-    drafts = [
-        OutboxDraft(to_address=f"cliente{i}@example.es", language="es", subject=f"Mensaje {i}", text="Hola")
-        for i in range(MESSAGES)
-    ]
-    assert messages_queue_many(drafts=drafts, purpose="test", batch="cut", consent_purpose="") == MESSAGES
-    db = share_database(tmp_path)
-    worker = start_worker(db, server.port)
+    recorder, server, db, worker = queue_and_start_sending(tmp_path, batch="cut")
     cuts = 0
     try:
         for received in (40, 90, 140):
@@ -151,12 +156,8 @@ def test_a_worker_whose_database_connection_is_cut_mid_send_goes_on_and_sends_ea
         worker.kill()
         worker.wait(timeout=10)
         server.stop()
-    ids = [r.message["Message-ID"] for r in recorder.received]
-    twice = [mid for mid, n in Counter(ids).items() if n > 1]
-    assert twice == [], f"sent twice: {twice}"
+    ids, sent, missing = received_once_each(recorder, db)
     states = dict(query(db, "SELECT state, COUNT(*) FROM messaging_outboxmessage GROUP BY state"))
     assert states == {"sent": MESSAGES}, states
-    sent = {f"<outbox-{pk}@localhost>" for (pk,) in query(db, "SELECT id FROM messaging_outboxmessage")}
-    missing = sent - set(ids)
     assert len(missing) <= cuts, f"missing beyond one per cut: {missing}"
     assert set(ids) <= sent
