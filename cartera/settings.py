@@ -80,6 +80,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before everything that costs: a repeated try of a locked-out login is answered here.
+    "cartera.accounts.middleware.RecentLockoutMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -327,6 +329,9 @@ AXES_RESET_ON_SUCCESS = True
 # not extend it (the page promises "try again in N minutes").
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "cartera.accounts.views.login_locked_out"
+# For this many seconds after refusing a locked-out username from an address, a server process refuses
+# its next tries without asking the database (accounts.middleware.RecentLockoutMiddleware).
+CARTERA_LOGIN_LOCKOUT_RECHECK_SECONDS = float(os.environ.get("CARTERA_LOGIN_LOCKOUT_RECHECK_SECONDS", "10"))
 AXES_CLIENT_IP_CALLABLE = "cartera.accounts.throttling.client_ip"
 # How many proxies of ours stand in front of the app and append to X-Forwarded-For (0: none, the
 # connection's own address is the client's).

@@ -32,6 +32,15 @@ def _plain_http(settings):
 
 
 @pytest.fixture(autouse=True)
+def _no_remembered_lockouts():
+    """A server process remembers recent lockouts for a few seconds; each test's database starts
+    without any, and so does its process."""
+    from cartera.accounts.throttling import forget_recent_lockouts
+
+    forget_recent_lockouts()
+
+
+@pytest.fixture(autouse=True)
 def _default_language():
     """Each test starts in the site's language: a request in English (the test client through
     LocaleMiddleware) leaves English active in the thread, and the next test would read English."""

@@ -9,6 +9,7 @@ session that the login page created), so it is no way around the lockout.
 from __future__ import annotations
 
 import math
+import time
 from datetime import timedelta
 
 from axes.helpers import get_client_ip_address, get_cool_off
@@ -47,3 +48,35 @@ def lockout_minutes_left(request: HttpRequest, username: str) -> int:
     )
     remaining = cool_off if last is None else last + cool_off - timezone.now()
     return max(1, math.ceil(remaining.total_seconds() / 60))
+
+
+# Locked-out (username, address) pairs this process has refused recently, and until when it may refuse
+# them again without asking the database: (time.monotonic() of the recheck, wall-clock end of the lockout).
+_recent_lockouts: dict[tuple[str, str], tuple[float, float]] = {}
+_RECENT_LOCKOUTS_KEPT = 10_000
+
+
+def remember_lockout(request: HttpRequest, username: str, minutes_left: int) -> None:
+    """Note that ``username`` is locked out from this request's address for ``minutes_left`` minutes."""
+    if len(_recent_lockouts) >= _RECENT_LOCKOUTS_KEPT:
+        _recent_lockouts.clear()  # a flood of usernames: start again rather than grow without end
+    recheck = time.monotonic() + settings.CARTERA_LOGIN_LOCKOUT_RECHECK_SECONDS
+    _recent_lockouts[(username, client_ip(request))] = (recheck, time.time() + minutes_left * 60)
+
+
+def recent_lockout_minutes(request: HttpRequest, username: str) -> int | None:
+    """Minutes left of a lockout of ``username`` from this address that this process refused less than
+    ``CARTERA_LOGIN_LOCKOUT_RECHECK_SECONDS`` ago; None if it must ask the database again."""
+    entry = _recent_lockouts.get((username, client_ip(request)))
+    if entry is None:
+        return None
+    recheck, until = entry
+    if time.monotonic() >= recheck or time.time() >= until:
+        del _recent_lockouts[(username, client_ip(request))]
+        return None
+    return max(1, math.ceil((until - time.time()) / 60))
+
+
+def forget_recent_lockouts() -> None:
+    """Forget every lockout this process noted: the next tries ask the database (tests start clean)."""
+    _recent_lockouts.clear()

@@ -12,6 +12,8 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -74,17 +76,43 @@ def login_locked_out(
     """django-axes' lockout answer: the login page again, saying for how long logging in is refused."""
     username = get_client_username(request, credentials) or ""
     minutes = throttling.lockout_minutes_left(request, username)
-    message = ngettext(
+    throttling.remember_lockout(request, username, minutes)
+    return render(
+        request,
+        "accounts/locked_out.html",
+        {"message": _lockout_message(minutes), "login_url": request.path},
+        status=429,
+    )
+
+
+def _lockout_message(minutes: int) -> str:
+    return ngettext(
         "Too many failed attempts. Try again in %(minutes)d minute.",
         "Too many failed attempts. Try again in %(minutes)d minutes.",
         minutes,
     ) % {"minutes": minutes}
-    return render(
-        request,
-        "accounts/locked_out.html",
-        {"message": message, "login_url": request.path},
-        status=429,
-    )
+
+
+# The brief lockout page's own security headers: it is answered before the middleware that adds them.
+BRIEF_LOCKOUT_CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+
+def login_locked_out_brief(request: HttpRequest, minutes: int) -> HttpResponse:
+    """The lockout page for a repeated try (``RecentLockoutMiddleware``): same message, in the
+    visitor's language, without the site's layout, session or database."""
+    language = translation.get_language_from_request(request)
+    with translation.override(language):
+        page = render_to_string(
+            "accounts/locked_out_brief.html",
+            {"message": _lockout_message(minutes), "login_url": request.path, "language": language},
+        )
+    response = HttpResponse(page, status=429)
+    response["Content-Language"] = language
+    response["Retry-After"] = str(minutes * 60)
+    response["Cache-Control"] = "no-store"
+    response["Content-Security-Policy"] = BRIEF_LOCKOUT_CSP
+    response["X-Frame-Options"] = "DENY"
+    return response
 
 
 def two_factor(request: HttpRequest) -> HttpResponse:
