@@ -67,12 +67,13 @@ def remember_lockout(request: HttpRequest, username: str, minutes_left: int) -> 
 def recent_lockout_minutes(request: HttpRequest, username: str) -> int | None:
     """Minutes left of a lockout of ``username`` from this address that this process refused less than
     ``CARTERA_LOGIN_LOCKOUT_RECHECK_SECONDS`` ago; None if it must ask the database again."""
-    entry = _recent_lockouts.get((username, client_ip(request)))
+    key = (username, client_ip(request))
+    entry = _recent_lockouts.get(key)
     if entry is None:
         return None
     recheck, until = entry
     if time.monotonic() >= recheck or time.time() >= until:
-        del _recent_lockouts[(username, client_ip(request))]
+        _recent_lockouts.pop(key, None)  # another thread of a threaded server may have done it already
         return None
     return max(1, math.ceil((until - time.time()) / 60))
 
