@@ -13,10 +13,16 @@ from cartera.customers.models import Customer, Stage
 from cartera.segments.services import figures_current
 from cartera.web.selectors import dashboard
 
+# The home page lists this many of the tasks due today or overdue (the most overdue first) and says
+# how many more there are: the whole list, with its forms, is "My tasks".
+HOME_TASKS = 10
+
 
 def home(request: HttpRequest) -> HttpResponse:
     end_of_today = timezone.localtime().replace(hour=23, minute=59, second=59)
-    due = task_list(user=request.user, assignee=request.user).filter(due_at__lte=end_of_today)[:50]
+    due_all = task_list(user=request.user, assignee=request.user).filter(due_at__lte=end_of_today)
+    due = list(due_all[:HOME_TASKS])
+    due_more = due_all.count() - len(due) if len(due) == HOME_TASKS else 0
     sees_customers = can(request.user, Customer, "view")
     figures = figures_current() if sees_customers else None
     if figures is not None and figures.stages:
@@ -36,6 +42,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "web/home.html",
         {
             "due_tasks": due,
+            "due_more": due_more,
             "figures": figures,
             "stages": stages,
             "now": timezone.now(),

@@ -145,3 +145,39 @@ def test_outsider_sees_no_figures_and_cannot_follow_up(client, outsider, analyse
     assert "trend-data" not in body and "Cliente 1" not in body
     assert client.post(reverse("segments:follow_up", args=[1])).status_code in (403, 404)
     assert not Task.objects.exists()
+
+
+def test_home_lists_the_ten_most_overdue_tasks_and_says_how_many_more(client, owner, colleague):
+    """A rep with a pile of overdue tasks sees the ten oldest on the home page and how many more there
+    are (all of them, with their forms, on "My tasks"); tasks due later and a colleague's do not count."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from cartera.activity.services import task_create
+
+    now = timezone.now()
+
+    def add(title: str, due: dt.datetime, assignee=owner) -> None:
+        task_create(actor=assignee, fields={"title": title, "due_at": due})
+
+    for i in range(10):
+        add(f"Vencida {i:02d}", now - dt.timedelta(days=30 - i))
+    add("Para mañana", now + dt.timedelta(days=2))
+    add("De Luis", now - dt.timedelta(days=40), assignee=colleague)
+    client.force_login(owner)
+
+    def home(language: str) -> str:
+        return client.get(reverse("web:home"), headers={"accept-language": language}).content.decode()
+
+    page = home("en")
+    assert page.count('<li class="task') == 10 and "more task" not in page  # exactly ten: nothing more
+    for i in range(3):
+        add(f"Hoy {i}", now - dt.timedelta(minutes=i + 1))
+    page = home("en")
+    shown = re.findall(r'<span class="title">([^<]+)</span>', page)
+    assert shown == [f"Vencida {i:02d}" for i in range(10)]  # the most overdue first
+    assert "And 3 more tasks due today or overdue." in page and "Para mañana" not in page
+    assert "Y 3 tareas más para hoy o vencidas." in home("es")
+    Task.objects.filter(title__in=["Hoy 0", "Hoy 1"]).delete()
+    assert "And 1 more task due today or overdue." in home("en")
