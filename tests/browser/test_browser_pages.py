@@ -230,3 +230,48 @@ def test_no_sideways_scroll(
     problems = [p for p in problems if p]
     assert not problems, "\n".join(problems)
     browser_log.assert_clean()
+
+
+# How many lines each phone number of the customer list takes (a number broken over two lines is
+# misread and mistapped).
+_PHONE_LINES_JS = """() => [...document.querySelectorAll('table.list a[href^="tel:"]')].map(a => {
+  const range = document.createRange(); range.selectNodeContents(a);
+  return new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top))).size;
+})"""
+
+
+@pytest.mark.parametrize("viewport", ["desktop"], indirect=True)
+def test_the_customer_list_fits_tablets_and_narrow_desktops(
+    page, owner, login, shot, sideways_overflow, viewport
+):
+    """Between the phone's cards (up to 640 px) and a wide desktop, the list's table keeps the columns
+    that fit: nothing scrolls sideways, the table stays inside the page, a phone number is one line."""
+    from cartera.customers.services import customer_create
+
+    for i in range(12):
+        customer_create(
+            actor=owner,
+            fields={"first_name": f"María José{i:02d}", "last_name": "Fernández de la Fuente Villanueva",
+                    "email": f"mariajose{i:02d}.fernandez.villanueva@correo-empresa-ejemplo.com",
+                    "phone": f"+34 912 345 6{i:02d}", "company_name": "Talleres Mecánicos Hermanos Fernández"},
+        )  # fmt: skip
+    login("owner")
+    problems = []
+    for width in (641, 768, 1024, 1280, 1440):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto("/customers/")
+        shot(f"list-{width}")
+        problems.append(sideways_overflow(f"the list at {width} px"))
+        past = page.evaluate(
+            "() => { const t = document.querySelector('table.list').getBoundingClientRect();"
+            " return Math.round(t.right - document.querySelector('main').getBoundingClientRect().right); }"
+        )
+        if past > 0:
+            problems.append(f"the list at {width} px: the table reaches {past} px past the page")
+        lines = page.evaluate(_PHONE_LINES_JS)
+        if not lines or max(lines) > 1:
+            problems.append(f"the list at {width} px: phone numbers on {lines} lines")
+        email_shown = page.locator("table.list th.wide-only").first.is_visible()
+        if email_shown != (width >= 1280):
+            problems.append(f"the list at {width} px: e-mail column shown={email_shown}")
+    assert not [p for p in problems if p], "\n".join(p for p in problems if p)
