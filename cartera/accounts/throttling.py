@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from axes.helpers import get_client_ip_address, get_cool_off
 from axes.models import AccessAttempt
@@ -36,8 +36,8 @@ def client_ip(request: HttpRequest) -> str:
     return forwarded[-proxies]
 
 
-def lockout_minutes_left(request: HttpRequest, username: str) -> int:
-    """Whole minutes (at least 1) until ``username`` may try again from this request's address."""
+def lockout_end(request: HttpRequest, username: str) -> datetime:
+    """When the lockout of ``username`` from this request's address ends."""
     cool_off = get_cool_off(request) or timedelta(0)
     ip_address = getattr(request, "axes_ip_address", None) or get_client_ip_address(request)
     last = (
@@ -46,22 +46,26 @@ def lockout_minutes_left(request: HttpRequest, username: str) -> int:
         .values_list("attempt_time", flat=True)
         .first()
     )
-    remaining = cool_off if last is None else last + cool_off - timezone.now()
-    return max(1, math.ceil(remaining.total_seconds() / 60))
+    return (last or timezone.now()) + cool_off
 
 
-# Locked-out (username, address) pairs this process has refused recently, and until when it may refuse
-# them again without asking the database: (time.monotonic() of the recheck, wall-clock end of the lockout).
-_recent_lockouts: dict[tuple[str, str], tuple[float, float]] = {}
+def minutes_until(end: datetime) -> int:
+    """Whole minutes (at least 1) until ``end``: what the lockout page says is left."""
+    return max(1, math.ceil((end - timezone.now()).total_seconds() / 60))
+
+
+# Locked-out (username, address) pairs this process has refused recently: until when it may refuse
+# them again without asking the database (``time.monotonic()``), and when the lockout ends.
+_recent_lockouts: dict[tuple[str, str], tuple[float, datetime]] = {}
 _RECENT_LOCKOUTS_KEPT = 10_000
 
 
-def remember_lockout(request: HttpRequest, username: str, minutes_left: int) -> None:
-    """Note that ``username`` is locked out from this request's address for ``minutes_left`` minutes."""
+def remember_lockout(request: HttpRequest, username: str, end: datetime) -> None:
+    """Note that ``username`` is locked out from this request's address until ``end``."""
     if len(_recent_lockouts) >= _RECENT_LOCKOUTS_KEPT:
         _recent_lockouts.clear()  # a flood of usernames: start again rather than grow without end
     recheck = time.monotonic() + settings.CARTERA_LOGIN_LOCKOUT_RECHECK_SECONDS
-    _recent_lockouts[(username, client_ip(request))] = (recheck, time.time() + minutes_left * 60)
+    _recent_lockouts[(username, client_ip(request))] = (recheck, end)
 
 
 def recent_lockout_minutes(request: HttpRequest, username: str) -> int | None:
@@ -71,11 +75,11 @@ def recent_lockout_minutes(request: HttpRequest, username: str) -> int | None:
     entry = _recent_lockouts.get(key)
     if entry is None:
         return None
-    recheck, until = entry
-    if time.monotonic() >= recheck or time.time() >= until:
+    recheck, end = entry
+    if time.monotonic() >= recheck or timezone.now() >= end:
         _recent_lockouts.pop(key, None)  # another thread of a threaded server may have done it already
         return None
-    return max(1, math.ceil((until - time.time()) / 60))
+    return minutes_until(end)
 
 
 def forget_recent_lockouts() -> None:

@@ -75,12 +75,12 @@ def login_locked_out(
 ) -> HttpResponse:
     """django-axes' lockout answer: the login page again, saying for how long logging in is refused."""
     username = get_client_username(request, credentials) or ""
-    minutes = throttling.lockout_minutes_left(request, username)
-    throttling.remember_lockout(request, username, minutes)
+    end = throttling.lockout_end(request, username)
+    throttling.remember_lockout(request, username, end)
     return render(
         request,
         "accounts/locked_out.html",
-        {"message": _lockout_message(minutes), "login_url": request.path},
+        {"message": _lockout_message(throttling.minutes_until(end)), "login_url": request.path},
         status=429,
     )
 

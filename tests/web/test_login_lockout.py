@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 from django.test import Client, RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 
 PASSWORD = "s3cret-pass-123"
 APP_LOGIN = "/accounts/login/"
@@ -209,5 +210,5 @@ def test_the_memory_ends_with_the_lockout(client, owner):
     fail_until_locked(client, APP_LOGIN, "owner")
     request = RequestFactory().post(APP_LOGIN, REMOTE_ADDR="127.0.0.1")
     assert throttling.recent_lockout_minutes(request, "owner") == 15
-    throttling.remember_lockout(request, "owner", minutes_left=0)  # a lockout that has just ended
+    throttling.remember_lockout(request, "owner", timezone.now())  # a lockout that has just ended
     assert throttling.recent_lockout_minutes(request, "owner") is None

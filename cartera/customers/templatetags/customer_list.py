@@ -54,7 +54,7 @@ def _write_rows(rows: list[Customer]) -> SafeString:
     declining_title = e(gettext("orders declining"))
     out: list[str] = []
     for c in rows:
-        company = c.company.name if c.company_id and c.company else ""
+        company = c.company.name if c.company else ""
         phone = f'<a href="tel:{e(c.phone)}">{e(format_phone(c.phone))}</a>' if c.phone else ""
         try:
             m = c.metrics
@@ -72,15 +72,14 @@ def _write_rows(rows: list[Customer]) -> SafeString:
             )
         else:
             analysis = '<td colspan="3" class="nometrics"></td>'
-        owner = c.owner if c.owner_id else None
         out.append(
             f'\n<tr><td data-label="{labels["name"]}"><a href="{before}{c.pk}{after}">{e(c.full_name)}</a></td>'
-            f'<td data-label="{labels["company"]}">{e(company or "")}</td>'
+            f'<td data-label="{labels["company"]}">{e(company)}</td>'
             f'<td data-label="{labels["email"]}" class="wide-only">{e(c.email or "")}</td>'
             f'<td data-label="{labels["phone"]}">{phone}</td>'
             f'<td data-label="{labels["stage"]}"><span class="badge stage-{e(c.stage)}">{e(c.get_stage_display())}</span></td>'
             f"{analysis}"
-            f'<td data-label="{labels["owner"]}" class="wide-only">{e(str(owner)) if owner else "—"}</td></tr>'
+            f'<td data-label="{labels["owner"]}" class="wide-only">{e(str(c.owner)) if c.owner_id else "—"}</td></tr>'
         )
     out.append("\n")  # the template's last line break
     return mark_safe("".join(out))  # noqa: S308 - every value escaped above
