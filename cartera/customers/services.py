@@ -329,21 +329,42 @@ def stage_changes_record(
     goes through :func:`customer_stage_change`.
     """
     now = timezone.now()
-    rows = [
-        StageChange(
-            customer_id=pk,
-            from_stage=old or "",
-            to_stage=new,
-            changed_by=actor,
-            changed_at=now,
-            reason=reason.strip()[:300],
-            via=via,
+    reason = reason.strip()[:300]
+    actor_id = actor.pk if actor is not None else None
+    moves = [(pk, old or "", new) for pk, old, new in changes if old != new]
+    if not fast_paths():
+        StageChange.objects.bulk_create(
+            [
+                StageChange(
+                    customer_id=pk,
+                    from_stage=old,
+                    to_stage=new,
+                    changed_by_id=actor_id,
+                    changed_at=now,
+                    reason=reason,
+                    via=via,
+                )  # fmt: skip
+                for pk, old, new in moves
+            ],
+            batch_size=2_000,
         )
-        for pk, old, new in changes
-        if old != new
-    ]
-    StageChange.objects.bulk_create(rows, batch_size=2_000)
-    return len(rows)
+        return len(moves)
+    # Through the bulk toolkit (COPY on PostgreSQL): an import of 100,000 orders records some 25,000
+    # moves, and building and preparing a model instance for each cost more than writing them.
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    fields: list[Any] = [StageChange._meta.get_field(name) for name in STAGE_CHANGE_COLUMNS]
+    columns = [str(f.column) for f in fields]
+    with connection.cursor() as cursor:
+        write_rows(
+            cursor,
+            StageChange._meta.db_table,
+            columns,
+            [(pk, old, new, actor_id, stamp, reason, str(via)) for pk, old, new in moves],
+        )
+    return len(moves)
+
+
+STAGE_CHANGE_COLUMNS = ("customer", "from_stage", "to_stage", "changed_by", "changed_at", "reason", "via")
 
 
 def _check_stage(stage: str) -> None:

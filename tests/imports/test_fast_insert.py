@@ -78,7 +78,7 @@ def test_customers_written_with_their_ids_back_are_whole_and_found_by_search(own
     rows = writing.CustomerRows(connection, owner.pk, "import")
     people = [("Nuria", "Quintana Vidal", f"nuria{i}@example.es") for i in range(12)]
     for first, last, email in people:
-        rows.add(
+        rows.add_customer(
             {"first_name": first, "last_name": last, "email": email, "stage": "customer"},
             None,
             *Customer.name_keys(first, last),

@@ -7,7 +7,7 @@ import contextlib
 import functools
 import operator
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from django.db import connections, router
@@ -19,7 +19,6 @@ from django.db.models import (
     DecimalField,
     ForeignKey,
     IntegerField,
-    JSONField,
     Model,
     Q,
     TextField,
@@ -101,7 +100,7 @@ class Writing(RunState):
                 else:
                     first_key, last_key = item.row.first_key, item.row.last_key
                 company = companies.get(company_key(values)) if self.with_companies else None
-                rows.add(values, company, first_key, last_key)
+                rows.add_customer(values, company, first_key, last_key)
             created_ids = rows.insert()
         else:
             created_ids = []
@@ -302,7 +301,7 @@ class Writing(RunState):
                 # whole row again, its search document and every index entry: 1.7 s of 100,000 orders).
                 values = {**new_customer_values(row.data), "stage": Stage.CUSTOMER}
                 first_key, last_key = Customer.name_keys(values.get("first_name"), values.get("last_name"))
-                rows.add(values, None, first_key, last_key)
+                rows.add_customer(values, None, first_key, last_key)
             created = list(zip(wanted.items(), rows.insert(), strict=True))
             for (key, row), pk in created:
                 self.new_customers[key] = pk
@@ -323,29 +322,33 @@ class Writing(RunState):
         records: list[RecordRow] = []
         if self.job.kind == ImportKind.ORDERS:
             self._bring_customers(pending, records)
-            orders = []
+            # Rows, not model instances: building and preparing 100,000 ``Order`` objects was the
+            # largest part of the writer's own work in an order import.
+            orders = ModelRows(
+                connections[router.db_for_write(Order)],
+                Order(source=ORDER_SOURCE, currency=self.job.currency, created_by=self.actor),
+                ORDER_ROW_FIELDS,
+            )
+            buyers = set()
             for item in pending:
                 data = item.row.data
-                orders.append(
-                    Order(
-                        customer_id=item.target_id or 0,
-                        ordered_on=data["ordered_on"],
-                        amount=data["amount"],
-                        currency=data.get("currency") or self.job.currency,
-                        channel=data.get("channel") or "",
-                        category=data.get("category") or "",
-                        source=ORDER_SOURCE,
-                        external_ref=data["_key"][:100],
-                        promotion_id=data.get("_promotion_id"),
-                        created_by=self.actor,
-                    )
+                buyers.add(item.target_id or 0)
+                orders.add(
+                    {
+                        "customer_id": item.target_id or 0,
+                        "ordered_on": data["ordered_on"],
+                        "amount": data["amount"],
+                        "currency": data.get("currency"),
+                        "channel": data.get("channel"),
+                        "category": data.get("category"),
+                        "external_ref": data["_key"][:100],
+                        "promotion_id": data.get("_promotion_id"),
+                    }
                 )
-            fast_insert(Order, orders)
-            for item, order in zip(pending, orders, strict=True):
-                records.append(self._record("sales.order", order.pk, "created", item.row))
-            buyers = {o.customer_id for o in orders}
+            for item, order_id in zip(pending, orders.insert(), strict=True):
+                records.append(self._record("sales.order", order_id, "created", item.row))
             customers_mark_buyers(actor=self.actor, customer_ids=buyers, via=StageVia.IMPORT)
-            if orders:
+            if pending:
                 self.ordered = True
                 schedule_refresh(trigger="import")
         else:
@@ -369,6 +372,11 @@ class Writing(RunState):
                 records.append(self._record("activity.interaction", interaction.pk, "created", item.row))
         insert_records(self.job.pk, records)
 
+
+# What an order row of a file sets; the rest comes from the job (source, currency, author).
+ORDER_ROW_FIELDS = (
+    "customer_id", "ordered_on", "amount", "currency", "channel", "category", "external_ref", "promotion_id"
+)  # fmt: skip
 
 # SQLite copies its write-ahead log into the database (and syncs both) whenever the log passes
 # ``wal_autocheckpoint`` pages, 1,000 by default: with a dozen indexes on the customer table nearly
@@ -575,55 +583,69 @@ def insert_row_notes(notes: list[RowNote]) -> None:
     notes.clear()
 
 
-class CustomerRows:
-    """Database rows for new customers, built straight from the checked values of the file.
+class ModelRows:
+    """Database rows for new records of ``model``, built straight from checked values.
 
     Every value was read and checked by :class:`RowReader` (lengths, email, phone, date, choices), so
-    what is left is putting it in its column: each row starts as a copy of a template customer's
-    database values (the model's defaults, the job's owner and source, one timestamp per batch), which
-    is much cheaper than building and preparing a model instance per row.
+    what is left is putting it in its column: each row starts as a copy of ``template``'s database
+    values (the model's defaults, what the job sets on every row, one timestamp per batch), which is
+    much cheaper than building and preparing a model instance per row. ``fields`` are the attributes
+    a row may set; an empty value keeps the template's.
     """
 
-    def __init__(self, connection: Any, owner_id: int | None, source: str) -> None:
+    def __init__(self, connection: Any, template: Model, fields: Iterable[str]) -> None:
         self.connection = connection
-        fields = [f for f in Customer._meta.concrete_fields if not f.primary_key]
-        template = Customer(owner_id=owner_id, source=source)
+        self.model = type(template)
+        concrete = [f for f in self.model._meta.concrete_fields if not f.primary_key]
         now = timezone.now()
         plain = (CharField, TextField, BooleanField, IntegerField, ForeignKey)
-        self.base = [_getter(f, connection, now, plain)(template) for f in fields]
-        self.columns = [str(f.column) for f in fields]
-        position = {f.attname: i for i, f in enumerate(fields)}
+        self.base = [_getter(f, connection, now, plain)(template) for f in concrete]
+        self.columns = [str(f.column) for f in concrete]
+        self.position = {f.attname: i for i, f in enumerate(concrete)}
         self.slots: dict[str, tuple[int, Callable[[Any], Any] | None]] = {}
-        for name in CUSTOMER_FIELDS:
-            model_field = Customer._meta.get_field(name)
+        for name in fields:
+            model_field: Any = self.model._meta.get_field(name)
             adapt: Callable[[Any], Any] | None = None
-            if isinstance(model_field, DateField):
+            if isinstance(model_field, DateField) and not isinstance(model_field, DateTimeField):
                 adapt = connection.ops.adapt_datefield_value
-            elif isinstance(model_field, JSONField):
+            elif not isinstance(model_field, plain) or isinstance(model_field, DecimalField):
                 adapt = functools.partial(model_field.get_db_prep_save, connection=connection)
-            self.slots[name] = (position[name], adapt)
-        self.company = position["company_id"]
-        self.first_key = position["first_name_key"]
-        self.last_key = position["last_name_key"]
+            self.slots[name] = (self.position[model_field.attname], adapt)
         self.rows: list[list[Any]] = []
 
-    def add(self, values: Mapping[str, Any], company_id: int | None, first_key: str, last_key: str) -> None:
+    def add(self, values: Mapping[str, Any]) -> list[Any]:
         row = self.base.copy()
         slots = self.slots
-        # A row holds only the fields its file maps, usually fewer than the customer has.
+        # A row holds only the fields its file maps, usually fewer than the model has.
         for name, value in values.items():
             slot = slots.get(name)
             if slot is not None and value is not None and value != "":
                 index, adapt = slot
                 row[index] = adapt(value) if adapt else value
-        row[self.company] = company_id
-        row[self.first_key] = first_key
-        row[self.last_key] = last_key
         self.rows.append(row)
+        return row
 
     def insert(self) -> list[int]:
         """Insert the rows; their new ids, in order."""
-        return _insert_returning(self.connection, Customer, self.columns, self.rows)
+        return _insert_returning(self.connection, self.model, self.columns, self.rows)
+
+
+class CustomerRows(ModelRows):
+    """The rows of the customers an import creates, owned by the job's owner and from its source."""
+
+    def __init__(self, connection: Any, owner_id: int | None, source: str) -> None:
+        super().__init__(connection, Customer(owner_id=owner_id, source=source), CUSTOMER_FIELDS)
+        self.company = self.position["company_id"]
+        self.first_key = self.position["first_name_key"]
+        self.last_key = self.position["last_name_key"]
+
+    def add_customer(
+        self, values: Mapping[str, Any], company_id: int | None, first_key: str, last_key: str
+    ) -> None:
+        row = self.add(values)
+        row[self.company] = company_id
+        row[self.first_key] = first_key
+        row[self.last_key] = last_key
 
 
 def _insert_returning(
