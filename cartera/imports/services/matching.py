@@ -325,18 +325,14 @@ class Matching(RunState):
         model = "sales.order" if self.job.kind == ImportKind.ORDERS else "activity.interaction"
         keys = [r.data["_key"] for r in rows]
         if self.job.kind == ImportKind.ORDERS:
-            seen = set(
-                Order.objects.filter(source=ORDER_SOURCE, external_ref__any_of=keys).values_list(
-                    "external_ref", flat=True
-                )
-            )
+            seen = self._orders_here(rows, customers)
         else:
             seen = set(
                 ImportRecord.objects.filter(model=model, external_ref__any_of=keys).values_list(
                     "external_ref", flat=True
                 )
             )
-        seen |= self._exported_here(rows, customers)
+            seen |= self._exported_here(rows, customers)
         refused = self._check_promotions(rows, customers, seen)
         result = []
         batch_seen: set[str] = set()
@@ -369,35 +365,39 @@ class Matching(RunState):
             result.append(Pending(row, "create", target_id=target, new_customer=new_customer))
         return result
 
-    def _exported_here(self, rows: list[CleanRow], customers: dict[int, int | str | None]) -> set[str]:
-        """The keys of rows that are records of this Cartera written out by its own export, so that
-        importing an export back creates nothing: an order of the same customer, date and amount that
-        has the row's number, whatever its source (an order entered by hand with its invoice number),
-        or is the order ``cartera-<id>`` names (the export's number for an order without one);
-        an interaction logged here by hand (an imported one is known by its key already) of the same
-        customer, minute, kind and subject."""
+    def _orders_here(self, rows: list[CleanRow], customers: dict[int, int | str | None]) -> set[str | None]:
+        """The keys of order rows already here, read in one query (by order number, whatever the
+        source, and by the ids ``cartera-<id>`` names): an order an import wrote with the row's
+        number, or a record of this Cartera written out by its own export, so that importing an
+        export back creates nothing: an order of the same customer, date and amount that has the row's
+        number, whatever its source (an order entered by hand with its invoice number), or is the
+        order ``cartera-<id>`` names (the export's number for an order without one)."""
         targets = {r.number: customers.get(r.number) for r in rows}
-        if self.job.kind == ImportKind.ORDERS:
-            named = {r.data["_key"]: r for r in rows if isinstance(targets[r.number], int)}
-            numbered = {int(m[1]): key for key in named if (m := _EXPORTED_ORDER.match(key))}
-            found = Order.objects.filter(
-                Q(pk__in=list(numbered))
-                | Q(
-                    external_ref__any_of=list(named),
-                    customer_id__in={targets[r.number] for r in named.values()},
-                )
-            ).values_list("pk", "external_ref", "customer_id", "ordered_on", "amount")
-            same: set[str] = set()
-            for pk, external_ref, customer_id, ordered_on, amount in found:
-                for key in {numbered.get(pk) or "", external_ref or ""} & named.keys():
-                    row = named[key]
-                    if (customer_id, ordered_on, amount) == (
-                        targets[row.number],
-                        row.data.get("ordered_on"),
-                        row.data.get("amount"),
-                    ):
-                        same.add(key)
-            return same
+        by_key = {r.data["_key"]: r for r in rows}
+        numbered = {int(m[1]): key for key in by_key if (m := _EXPORTED_ORDER.match(key))}
+        found = Order.objects.filter(
+            Q(pk__in=list(numbered)) | Q(external_ref__any_of=list(by_key))
+        ).values_list("pk", "source", "external_ref", "customer_id", "ordered_on", "amount")
+        seen: set[str | None] = set()
+        for pk, source, external_ref, customer_id, ordered_on, amount in found:
+            if source == ORDER_SOURCE and external_ref in by_key:
+                seen.add(external_ref)
+            for key in {numbered.get(pk) or "", external_ref or ""} & by_key.keys():
+                row = by_key[key]
+                target = targets[row.number]
+                if isinstance(target, int) and (customer_id, ordered_on, amount) == (
+                    target,
+                    row.data.get("ordered_on"),
+                    row.data.get("amount"),
+                ):
+                    seen.add(key)
+        return seen
+
+    def _exported_here(self, rows: list[CleanRow], customers: dict[int, int | str | None]) -> set[str]:
+        """The keys of interaction rows that are records of this Cartera written out by its own
+        export, so that importing an export back creates nothing: an interaction logged here by hand
+        (an imported one is known by its key already) of the same customer, minute, kind and subject."""
+        targets = {r.number: customers.get(r.number) for r in rows}
         dated = [r for r in rows if isinstance(targets[r.number], int) and r.data.get("occurred_at")]
         if not dated:
             return set()
