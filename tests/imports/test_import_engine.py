@@ -140,6 +140,26 @@ def test_resume_after_interruption_writes_only_the_rest(manager, start_job, monk
     assert Customer.objects.count() == 5
 
 
+def test_orders_go_in_their_own_batch_size(manager, start_job, customer, monkeypatch):
+    """Order files are written LINKED_BATCH_SIZE rows per transaction, customer files BATCH_SIZE (the
+    progress is saved once per batch)."""
+    from cartera.imports.services import running
+    from cartera.sales.models import Order
+
+    monkeypatch.setattr(running, "BATCH_SIZE", 100)
+    monkeypatch.setattr(running, "LINKED_BATCH_SIZE", 3)
+    rows = "".join(f"lucia@example.es,0{1 + i}/04/2025,1{i},P-{i}\n" for i in range(7))
+    job = start_job(manager, "Email,Fecha,Importe,Nº pedido\n" + rows, name="pedidos.csv", kind="orders")
+    progress: list[int] = []
+    job = import_job_run(job=job, dry_run=False, progress=lambda done, total: progress.append(done))
+    assert progress == [3, 6, 7] and job.status == JobStatus.DONE and job.created_count == 7
+    assert Order.objects.count() == 7
+    customers = start_job(manager, "Nombre,Email\n" + "".join(f"N{i},n{i}@example.es\n" for i in range(7)))
+    progress.clear()
+    import_job_run(job=customers, dry_run=False, progress=lambda done, total: progress.append(done))
+    assert progress == [7]
+
+
 def test_orders_are_linked_and_idempotent(manager, start_job, customer):
     content = (
         "Email,Fecha,Importe,Nº pedido\n"

@@ -1,6 +1,7 @@
 """Writes of imports and exports: upload, mapping, dry run, commit (batch by batch), rollback, export log.
 
-The commit reads the file in batches of ``BATCH_SIZE`` rows. Every row is read and checked fully
+The commit reads the file in batches of ``BATCH_SIZE`` rows (customers; ``LINKED_BATCH_SIZE`` for
+orders and interactions). Every row is read and checked fully
 before anything is written, so a bad row is never half-written; each batch is written in one
 transaction together with the job's progress counter, so a job killed half way has written whole
 batches only and resumes after the last one (or is rolled back through its ``ImportRecord`` rows).
