@@ -148,3 +148,18 @@ def test_any_of_on_text_finds_the_same_rows_as_in(owner):
     )
     assert Customer.objects.filter(phone__any_of=["+34611000004", 612]).count() == 1
     assert not Customer.objects.filter(email__any_of=[]).exists()
+
+
+def test_any_of_on_text_matches_exactly_whatever_the_characters(owner):
+    """Text lists reach PostgreSQL as one array literal built here: quotes, backslashes, commas,
+    braces, spaces, the word NULL and empty strings are matched as the text they are, nothing more."""
+    tricky = ["a,b", "{x}", "NULL", '"quoted"', "back\\slash", 'a"b\\c', "  spaced  ", "ñandú", "x'); --"]
+    for name in [*tricky, "a", "b", "x", "quoted", "null", "spaced"]:
+        Customer.objects.create(first_name=name, last_name="Prueba", owner=owner)
+    wanted = [*tricky, "", "not there"]
+    found = sorted(Customer.objects.filter(first_name__any_of=wanted).values_list("first_name", flat=True))
+    assert found == sorted(tricky)
+    assert found == sorted(
+        Customer.objects.filter(first_name__in=wanted).values_list("first_name", flat=True)
+    )
+    assert Customer.objects.filter(first_name__any_of=[""]).count() == 0
