@@ -241,6 +241,20 @@ _PHONE_LINES_JS = """() => [...document.querySelectorAll('table.list a[href^="te
 
 
 @pytest.mark.parametrize("viewport", ["desktop"], indirect=True)
+def test_the_export_links_of_the_list_stay_on_one_line(page, manager, login, shot):
+    """CSV · Spanish Excel · XLSX · vCard on one line at 1280 px: the XLSX button is a form, which must
+    not sit inside a paragraph (the browser closes the paragraph there and vCard fell to a new line)."""
+    login("manager")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto("/customers/")
+    shot("list-exports-1280")
+    tops = page.evaluate(
+        "() => [...document.querySelectorAll('.exports a, .exports button')]"
+        ".map(e => Math.round(e.getBoundingClientRect().top))"
+    )
+    assert len(tops) == 4 and max(tops) - min(tops) <= 2, tops
+
+
 def test_the_customer_list_fits_tablets_and_narrow_desktops(
     page, owner, login, shot, sideways_overflow, viewport
 ):

@@ -86,3 +86,17 @@ def test_the_list_page_is_the_same_both_ways(client, settings, varied_people, ma
             pages.append(without_tokens(response.content.decode()))
     settings.CARTERA_BULK_PLAIN = False
     assert pages[0] == pages[2] and pages[1] == pages[3]
+
+
+@pytest.mark.django_db
+def test_every_filter_label_of_the_list_starts_with_a_capital(client, manager):
+    """Each filter's label is a heading over its box: "Segmento RFM", not "segmento RFM" (the form's
+    labels are lower case, as they also stand mid-sentence; the list writes them with a capital)."""
+    import re
+
+    client.force_login(manager)
+    for language in ("es", "en"):
+        html = client.get("/customers/", headers={"accept-language": language}).content.decode()
+        filters = html.split('<div class="filters', 1)[1].split("</details>", 1)[0]
+        labels = [m.strip() for m in re.findall(r"<label[^>]*>([^<]*)<", filters) if m.strip()]
+        assert len(labels) >= 10 and [label for label in labels if not label[0].isupper()] == [], labels
