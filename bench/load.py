@@ -56,6 +56,7 @@ from typing import Any
 from bench.doc import replace_section
 from bench.machine import machine_facts
 from bench.run import BIG, DEMO_TODAY, PG_BASE, SEED, prepare, say
+from cartera.server import gunicorn_command
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "bench"
@@ -204,16 +205,7 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
-        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-        return [
-            gunicorn,
-            "cartera.wsgi",
-            "--config",
-            str(ROOT / "gunicorn.conf.py"),
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            *self.extra,
-        ]
+        return gunicorn_command(self.port, *self.extra)
 
     def start(self) -> None:
         manage(["collectstatic", "--no-input", "-v0"], self.env)

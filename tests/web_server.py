@@ -8,13 +8,14 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import requests
 from django.conf import settings
+
+from cartera.server import gunicorn_command
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,15 +47,7 @@ class WebServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> WebServer:
-        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-        command = [
-            gunicorn,
-            "cartera.wsgi",
-            "--config",
-            str(ROOT / "gunicorn.conf.py"),
-            "--bind",
-            f"127.0.0.1:{self.port}",
-        ]
+        command = gunicorn_command(self.port)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own server
                 command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
