@@ -73,13 +73,14 @@ def _cpu(who: int) -> float:
 def _server_cpu(connection: Any) -> float:
     """CPU seconds of this connection's PostgreSQL server process so far (0 on SQLite, which runs
     inside the writer and is counted with it)."""
+    from bench.machine import cpu_seconds
+
     if connection.vendor != "postgresql":
         return 0.0
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return cpu_seconds(pid) or 0.0
 
 
 def main() -> None:

@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.doc import replace_section
-from bench.machine import machine_facts
+from bench.machine import cpu_seconds, machine_facts
 from bench.run import BIG, DEMO_TODAY, PG_BASE, SEED, prepare, say
 from cartera.server import gunicorn_command
 
@@ -249,15 +249,6 @@ class Server:
                 self.process.kill()
                 self.process.wait()
         self.process = None
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of a process so far (None once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Sampler(threading.Thread):

@@ -16,6 +16,16 @@ def _first_field(path: str, prefix: str) -> str:
     return ""
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far, from ``/proc`` (None once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def machine_facts() -> dict[str, Any]:
     """CPU model, cores, RAM (GiB), operating system and Python version."""
     mem = _first_field("/proc/meminfo", "MemTotal:").split()
